@@ -1,0 +1,90 @@
+"""Reading YAML/JSON documents strictly and writing files atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["read_document", "parse_document", "write_atomic"]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that records duplicate keys instead of silently keeping the last."""
+
+    duplicates: list[str]
+
+
+def _construct_mapping(loader: _StrictLoader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            if key in seen:
+                loader.duplicates.append(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            seen.add(key)
+        except TypeError:
+            loader.duplicates.append(f"line {key_node.start_mark.line + 1}: a key must be text, not {key!r}")
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_document(text: str, source: str, as_json: bool = False) -> tuple[Any, list[str]]:
+    """Parse YAML (or JSON) text; return ``(data, problems)`` with one line per problem."""
+    if as_json:
+        dupes: list[str] = []
+
+        def pairs(items):
+            keys = [k for k, _ in items]
+            dupes.extend(f"{source}: duplicate key {k!r}" for k in dict.fromkeys(k for k in keys if keys.count(k) > 1))
+            return dict(items)
+
+        try:
+            return json.loads(text, object_pairs_hook=pairs), dupes
+        except json.JSONDecodeError as exc:
+            return None, [f"{source}: line {exc.lineno}: invalid JSON: {exc.msg}"]
+    loader = _StrictLoader(text)
+    loader.duplicates = []
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, [f"{source}: {where}invalid YAML: {problem}"]
+    finally:
+        loader.dispose()
+    return data, [f"{source}: {d}" for d in loader.duplicates]
+
+
+def read_document(path: str | os.PathLike) -> tuple[Any, list[str]]:
+    """Read a YAML or JSON file (JSON by its ``.json`` suffix)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [f"{source}: no such file"]
+    except UnicodeDecodeError as exc:
+        return None, [f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})"]
+    except OSError as exc:
+        return None, [f"{source}: cannot read ({exc.strerror})"]
+    return parse_document(text, source, as_json=Path(path).suffix.lower() == ".json")
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write to ``path`` through a temporary file in the same folder and a rename: never half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,42 @@
+"""Plain-text tables for ``summary()`` methods (rich, rendered without colour)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["format_table", "fmt"]
+
+
+def fmt(value, digits: int = 4) -> str:
+    """Format a number for a table cell; ``None`` shows as ``-``.
+
+    Examples
+    --------
+    >>> fmt(0.123456), fmt(None), fmt(12), fmt(1234567.0)
+    ('0.1235', '-', '12', '1.235e+06')
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence], width: int = 100) -> str:
+    """Render rows as a boxed text table."""
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="left" if i == 0 else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*(c if isinstance(c, str) else fmt(c) for c in row))
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None, force_terminal=False, highlight=False).print(table)
+    return buf.getvalue().rstrip("\n")

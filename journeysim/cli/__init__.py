@@ -1,0 +1,63 @@
+"""The ``journeysim`` command line: argument parsing and rendering only.
+
+Each command lives in its own module exposing ``register(subparsers)``; the
+module's handler takes the parsed arguments and returns the exit code. Bad
+input (a :class:`~journeysim.errors.JourneySimError`) prints its message and
+exits 1 (2 for usage errors); anything else is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from journeysim import __version__
+from journeysim.errors import JourneySimError, UsageError
+
+__all__ = ["main", "build_parser"]
+
+# Command modules, in the order `--help` lists them.
+COMMANDS = [
+    "validate",
+    "show",
+    "simulate",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 2, as argparse does, without the usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="journeysim",
+        description="Customer journey maps: simulate, predict, design and check A/B tests, fit and re-evaluate.",
+    )
+    parser.add_argument("--version", action="version", version=f"journeysim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"journeysim.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except UsageError as exc:
+        print(f"journeysim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except JourneySimError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

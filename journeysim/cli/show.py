@@ -1,0 +1,54 @@
+"""``journeysim show MAP``: the map itself: stages, touchpoints and rows."""
+
+from __future__ import annotations
+
+from journeysim._table import fmt, format_table
+from journeysim.journey import Journey
+from journeysim.mapfile import load_journey
+
+__all__ = ["register", "describe"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("show", help="print a map: stages, touchpoints, rows",
+                       description="Print a journey map as tables: touchpoints with their attributes, "
+                       "then every row with its drop-off.")
+    p.add_argument("map", metavar="MAP")
+    p.set_defaults(handler=run)
+
+
+def _delay(d) -> str:
+    if d is None:
+        return "-"
+    return f"{d.dist} {fmt(d.mean)}" + (f" (sd {fmt(d.sd)})" if d.sd is not None else "")
+
+
+def describe(journey: Journey) -> str:
+    """The map as text tables."""
+    head = f"{journey.name or 'journey'}: {len(journey.names)} touchpoints, time unit {journey.time_unit}"
+    if journey.stages:
+        head += "\nstages: " + " > ".join(journey.stages)
+    tps = [
+        (n, t.stage or "-", t.channel or "-", _delay(t.delay), "goal" if t.goal else "",
+         fmt(t.value) if t.value else "", fmt(journey.entry.get(n)) if n in journey.entry else "")
+        for n, t in journey.touchpoints.items()
+    ]
+    parts = [head, format_table("touchpoints", ["touchpoint", "stage", "channel", "delay", "goal", "value", "entry"], tps)]
+    rows = []
+    for n in journey.names:
+        for b, e in journey.rows.get(n, {}).items():
+            rows.append((n, b, fmt(e.p), _delay(e.delay) if e.delay else ""))
+        rows.append((n, "exit", fmt(journey.exit_probability(n)), ""))
+    parts.append(format_table("transitions", ["from", "to", "p", "edge delay"], rows))
+    for seg in journey.segments.values():
+        srows = [(a, b, fmt(e.p)) for a, row in seg.rows.items() for b, e in row.items()]
+        title = f"segment {seg.name} (share {fmt(seg.share)})"
+        if seg.entry is not None:
+            title += " entry: " + ", ".join(f"{k} {fmt(v)}" for k, v in seg.entry.items())
+        parts.append(format_table(title, ["from", "to", "p"], srows) if srows else title + ": no rows replaced")
+    return "\n".join(parts)
+
+
+def run(args) -> int:
+    print(describe(load_journey(args.map)))
+    return 0

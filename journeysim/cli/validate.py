@@ -1,0 +1,33 @@
+"""``journeysim validate MAP...``: every error of every file, one line each."""
+
+from __future__ import annotations
+
+import sys
+
+from journeysim.mapfile import check_map
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("validate", help="check map files; exit 0 when all are valid, 1 when not",
+                       description="Check map files and report every problem, one line each. "
+                       "Warnings (e.g. unreachable touchpoints) do not fail validation.")
+    p.add_argument("maps", nargs="+", metavar="MAP", help="map files (YAML or JSON)")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    failed = False
+    for path in args.maps:
+        check = check_map(path)
+        for line in check.errors:
+            print(f"error: {line}", file=sys.stderr)
+        for line in check.warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        if check.ok:
+            j = check.journey
+            print(f"{path}: valid ({len(j.names)} touchpoints, {len(j.goals)} goals, "
+                  f"{len(j.segments) or 'no'} segments)")
+        failed |= not check.ok
+    return 1 if failed else 0

@@ -1,0 +1,63 @@
+"""Errors raised for bad input.
+
+Every message reads ``source: item 'name': what is wrong (what is allowed)`` so that
+the command line can print it as one line and exit; anything that is not a
+:class:`JourneySimError` is a bug in journeysim, not in the user's input.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "JourneySimError",
+    "MapError",
+    "ScenarioError",
+    "DataError",
+    "UsageError",
+    "did_you_mean",
+]
+
+
+class JourneySimError(Exception):
+    """Base class of every error caused by bad input.
+
+    It may carry several messages (a file with several problems reports them all).
+    """
+
+    def __init__(self, messages: str | Iterable[str]):
+        if isinstance(messages, str):
+            messages = [messages]
+        self.messages = tuple(messages)
+        super().__init__("\n".join(self.messages))
+
+
+class MapError(JourneySimError):
+    """A journey map file is invalid."""
+
+
+class ScenarioError(JourneySimError):
+    """A hypothesis, plan or prediction file is invalid."""
+
+
+class DataError(JourneySimError):
+    """An event log, experiment result or ledger is invalid."""
+
+
+class UsageError(JourneySimError):
+    """A command-line argument or function argument is invalid (exit code 2)."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for a close known name, else ``""``.
+
+    Examples
+    --------
+    >>> did_you_mean("prodcut page", ["product page", "cart"])
+    " (did you mean 'product page'?)"
+    >>> did_you_mean("zzz", ["cart"])
+    ''
+    """
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,265 @@
+"""The journey: touchpoints, transition rows, entry shares and segments.
+
+A :class:`Journey` is immutable. It is the one object every engine, hypothesis
+and fit works from; files become journeys in :mod:`journeysim.mapfile`, and
+nothing here reads or writes files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+import networkx as nx
+
+__all__ = ["Delay", "Edge", "Touchpoint", "Segment", "Journey", "EXIT", "DELAY_DISTRIBUTIONS"]
+
+#: The reserved drop-off outcome of a row.
+EXIT = "exit"
+
+DELAY_DISTRIBUTIONS = ("exponential", "fixed", "lognormal", "gamma")
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Time spent at a touchpoint before moving on, in the map's ``time_unit``.
+
+    ``exponential`` and ``fixed`` need only ``mean``; ``lognormal`` and ``gamma``
+    also need ``sd``.
+
+    Examples
+    --------
+    >>> Delay("lognormal", 2.0, 1.0).lognormal_params()  # (mu, sigma) of log(delay)
+    (0.5815754049028404, 0.47238072707743883)
+    """
+
+    dist: str = "exponential"
+    mean: float = 0.0
+    sd: float | None = None
+
+    def lognormal_params(self) -> tuple[float, float]:
+        """Return ``(mu, sigma)`` of the underlying normal for a lognormal delay."""
+        sigma2 = math.log1p((self.sd / self.mean) ** 2)
+        return math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2)
+
+    def gamma_params(self) -> tuple[float, float]:
+        """Return ``(shape, scale)`` for a gamma delay."""
+        shape = (self.mean / self.sd) ** 2
+        return shape, self.mean / shape
+
+    def to_spec(self) -> float | dict:
+        """The map-file form: a bare number for an exponential delay."""
+        if self.dist == "exponential":
+            return self.mean
+        spec: dict[str, Any] = {"dist": self.dist, "mean": self.mean}
+        if self.sd is not None:
+            spec["sd"] = self.sd
+        return spec
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One outcome of a row: the probability and, optionally, its own delay.
+
+    An edge's delay replaces the delay of the touchpoint it leaves, for the
+    customers who take that edge.
+    """
+
+    p: float
+    delay: Delay | None = None
+    #: Attributes used by particular engines (social proof, fatigue...), validated by mapfile.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "extra", _frozen(self.extra))
+
+
+@dataclass(frozen=True)
+class Touchpoint:
+    """A touchpoint and its attributes (see the README's format reference)."""
+
+    name: str
+    stage: str | None = None
+    channel: str | None = None
+    delay: Delay | None = None
+    goal: bool = False
+    value: float = 0.0
+    refers: float = 0.0
+    #: Attributes used by particular engines (capacity, budgets...), validated by mapfile.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "extra", _frozen(self.extra))
+
+    @property
+    def mean_delay(self) -> float:
+        return self.delay.mean if self.delay is not None else 0.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A persona: its share of new customers, the rows it replaces and its own entry."""
+
+    name: str
+    share: float
+    rows: Mapping[str, Mapping[str, Edge]] = field(default_factory=dict)
+    entry: Mapping[str, float] | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "rows", _frozen({k: _frozen(v) for k, v in self.rows.items()}))
+        if self.entry is not None:
+            object.__setattr__(self, "entry", _frozen(self.entry))
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A probabilistic touchpoint graph.
+
+    ``rows[a][b]`` is the :class:`Edge` from ``a`` to ``b``; whatever a row
+    leaves to 1 is drop-off (:data:`EXIT`). A touchpoint with no row ends the
+    journey. Build journeys with :func:`journeysim.mapfile.read_journey` (which
+    validates) or directly for tests.
+
+    Examples
+    --------
+    >>> j = Journey.from_rows(
+    ...     entry={"ad": 1.0},
+    ...     rows={"ad": {"page": 0.5}, "page": {"buy": 0.2}},
+    ...     goals=["buy"],
+    ... )
+    >>> j.names, j.goals, j.exit_probability("page")
+    (('ad', 'page', 'buy'), ('buy',), 0.8)
+    """
+
+    touchpoints: Mapping[str, Touchpoint]
+    entry: Mapping[str, float]
+    rows: Mapping[str, Mapping[str, Edge]]
+    name: str = ""
+    stages: tuple[str, ...] = ()
+    time_unit: str = "day"
+    segments: Mapping[str, Segment] = field(default_factory=dict)
+    #: Departures observed from each touchpoint (and ``entry``), written by ``fit``.
+    observations: Mapping[str, float] = field(default_factory=dict)
+    #: Top-level attributes used by particular engines (arrivals, campaigns...).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "touchpoints", _frozen(self.touchpoints))
+        object.__setattr__(self, "entry", _frozen(self.entry))
+        object.__setattr__(self, "rows", _frozen({k: _frozen(v) for k, v in self.rows.items()}))
+        object.__setattr__(self, "stages", tuple(self.stages))
+        object.__setattr__(self, "segments", _frozen(self.segments))
+        object.__setattr__(self, "observations", _frozen(self.observations))
+        object.__setattr__(self, "extra", _frozen(self.extra))
+
+    @classmethod
+    def from_rows(
+        cls,
+        entry: Mapping[str, float],
+        rows: Mapping[str, Mapping[str, float | Edge]],
+        goals=(),
+        **attributes: Any,
+    ) -> Journey:
+        """Build a journey from plain probabilities; touchpoints are named by use.
+
+        ``attributes`` maps touchpoint names to keyword arguments of
+        :class:`Touchpoint` (e.g. ``{"buy": {"value": 40}}``) under the key
+        ``touchpoint_attributes``; any other keyword goes to :class:`Journey`.
+        """
+        tp_attrs = attributes.pop("touchpoint_attributes", {})
+        names: list[str] = []
+        for name in [*entry, *rows, *(b for r in rows.values() for b in r), *goals, *tp_attrs]:
+            if name not in names and name != EXIT:
+                names.append(name)
+        touchpoints = {
+            n: Touchpoint(n, goal=n in goals, **tp_attrs.get(n, {})) for n in names
+        }
+        edges = {
+            a: {b: e if isinstance(e, Edge) else Edge(float(e)) for b, e in r.items() if b != EXIT}
+            for a, r in rows.items()
+        }
+        return cls(touchpoints=touchpoints, entry=dict(entry), rows=edges, **attributes)
+
+    # -- queries ---------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Touchpoint names in map order."""
+        return tuple(self.touchpoints)
+
+    @property
+    def goals(self) -> tuple[str, ...]:
+        """Goal (conversion) touchpoints in map order."""
+        return tuple(n for n, t in self.touchpoints.items() if t.goal)
+
+    def exit_probability(self, name: str) -> float:
+        """Probability of dropping off after ``name`` (1 for a touchpoint with no row)."""
+        return max(0.0, 1.0 - math.fsum(e.p for e in self.rows.get(name, {}).values()))
+
+    def stage_of(self, name: str) -> str | None:
+        return self.touchpoints[name].stage
+
+    def stage_names(self) -> tuple[str, ...]:
+        """Declared stages, then any stage used by a touchpoint but not declared."""
+        used = [t.stage for t in self.touchpoints.values() if t.stage is not None]
+        return tuple(dict.fromkeys([*self.stages, *used]))
+
+    def segment_journeys(self) -> list[tuple[str | None, float, Journey]]:
+        """``(segment name, share, journey)`` for each segment with its rows applied.
+
+        A journey with no segments yields ``[(None, 1.0, self)]``.
+        """
+        if not self.segments:
+            return [(None, 1.0, self)]
+        return [(s.name, s.share, self.for_segment(s.name)) for s in self.segments.values()]
+
+    def for_segment(self, segment: str) -> Journey:
+        """The journey as customers of ``segment`` see it, with no segments left."""
+        seg = self.segments[segment]
+        rows = dict(self.rows)
+        rows.update(seg.rows)
+        entry = seg.entry if seg.entry is not None else self.entry
+        return dataclasses.replace(self, rows=rows, entry=entry, segments={})
+
+    def replace(self, **changes: Any) -> Journey:
+        """A copy with some fields replaced (the journey itself never changes)."""
+        return dataclasses.replace(self, **changes)
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The touchpoint graph: node attributes from :class:`Touchpoint`, edge ``p`` and ``delay``.
+
+        Drop-off is not a node; ``exit_probability`` gives it. The graph is frozen.
+        """
+        g = nx.DiGraph(name=self.name)
+        for name, tp in self.touchpoints.items():
+            g.add_node(name, stage=tp.stage, channel=tp.channel, goal=tp.goal, value=tp.value,
+                       entry=self.entry.get(name, 0.0))
+        for a, row in self.rows.items():
+            for b, edge in row.items():
+                g.add_edge(a, b, p=edge.p, delay=edge.delay)
+        return nx.freeze(g)
+
+    def reachable(self) -> set[str]:
+        """Touchpoints any new customer (of any segment) can reach."""
+        seen: set[str] = set()
+        for _, _, j in self.segment_journeys():
+            starts = [n for n, s in j.entry.items() if s > 0]
+            g = j.graph
+            for s in starts:
+                if s in g and s not in seen:
+                    seen |= {s} | nx.descendants(_positive(g), s)
+        return seen
+
+
+def _positive(g: nx.DiGraph) -> nx.DiGraph:
+    return nx.subgraph_view(g, filter_edge=lambda a, b: g.edges[a, b]["p"] > 0)
