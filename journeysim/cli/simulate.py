@@ -1,6 +1,13 @@
-"""``journeysim simulate MAP --engine exact|...``: what the map implies, as tables or JSON."""
+"""``journeysim simulate MAP --engine exact|montecarlo|agents``: what the map implies.
+
+Options shared by the engines are declared here; each sampling engine's own
+command-line glue lives in ``journeysim/cli/_sim_<engine>.py`` with
+``run(journey, args) -> int``.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 from journeysim.cli._render import emit
 from journeysim.engines.exact import solve_exact
@@ -8,7 +15,7 @@ from journeysim.mapfile import load_journey
 
 __all__ = ["register"]
 
-ENGINES = ("exact",)
+ENGINES = ("exact", "montecarlo", "agents")
 
 
 def register(sub) -> None:
@@ -17,11 +24,19 @@ def register(sub) -> None:
     p.add_argument("map", metavar="MAP")
     p.add_argument("--engine", choices=ENGINES, default="exact", help="default: exact")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--seed", help="random seed (sampling engines; an integer >= 0)")
+    p.add_argument("--customers", help="montecarlo: number of new customers to simulate")
+    p.add_argument("--horizon", help="montecarlo: count only conversions within this time (map's time unit)")
+    p.add_argument("--chunk-size", help="montecarlo: customers advanced together (memory bound)")
+    p.add_argument("--days", help="agents: length of the run in days")
+    p.add_argument("--csv", metavar="DIR", help="agents: write the daily and per-touchpoint tables here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     journey = load_journey(args.map)
-    result = solve_exact(journey)
-    emit(result, args.json)
-    return 0
+    if args.engine == "exact":
+        emit(solve_exact(journey), args.json)
+        return 0
+    return importlib.import_module(f"journeysim.cli._sim_{args.engine}").run(journey, args)
