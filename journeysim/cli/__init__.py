@@ -22,6 +22,19 @@ COMMANDS = [
     "validate",
     "show",
     "simulate",
+    "fit",
+    "attribute",
+    "export",
+    "import_",
+    "reevaluate",
+    "report",
+    "predict",
+    "run",
+    "design",
+    "analyze",
+    "check",
+    "ledger",
+    "calibrate",
 ]
 
 
@@ -57,7 +70,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

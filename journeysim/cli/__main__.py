@@ -1,0 +1,5 @@
+import sys
+
+from journeysim.cli import main
+
+sys.exit(main())

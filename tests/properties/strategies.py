@@ -1,0 +1,81 @@
+"""Hypothesis strategies: random valid journeys.
+
+``journeys()`` draws maps that pass validation: every touchpoint is reachable
+(a backbone edge links touchpoint i to i+1 and the first one is an entry), every
+row keeps some drop-off (so nobody is trapped), and at least one goal exists.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from journeysim.mapfile import read_journey
+
+__all__ = ["journeys", "touchpoint_names", "delays"]
+
+_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"))
+
+
+def touchpoint_names(n: int):
+    """``n`` distinct names of any Unicode text (never 'exit')."""
+    name = st.text(_ALPHABET, min_size=1, max_size=12).filter(lambda s: s.strip() and s != "exit")
+    return st.lists(name, min_size=n, max_size=n, unique=True)
+
+
+def delays():
+    mean = st.floats(0.05, 5.0)
+    return st.one_of(
+        mean,
+        st.builds(lambda m: {"dist": "fixed", "mean": m}, mean),
+        st.builds(lambda m, r: {"dist": "lognormal", "mean": m, "sd": m * r}, mean, st.floats(0.1, 2.0)),
+        st.builds(lambda m, r: {"dist": "gamma", "mean": m, "sd": m * r}, mean, st.floats(0.1, 2.0)),
+    )
+
+
+def _row(draw, i, n, names, max_edges):
+    targets = draw(st.lists(st.integers(0, n - 1), max_size=max_edges, unique=True))
+    if i + 1 < n and i + 1 not in targets:
+        targets.append(i + 1)
+    weights = [draw(st.integers(1, 20)) for _ in targets]
+    exit_weight = draw(st.integers(1, 20))
+    total = sum(weights) + exit_weight
+    return {names[t]: w / total for t, w in zip(targets, weights)}
+
+
+@st.composite
+def journeys(draw, min_touchpoints=2, max_touchpoints=8, max_edges=4, segments=False, with_delays=False,
+             unicode_names=True, values=True, refers=False):
+    """A random valid journey (a :class:`journeysim.Journey`)."""
+    n = draw(st.integers(min_touchpoints, max_touchpoints))
+    names = draw(touchpoint_names(n)) if unicode_names else [f"t{i}" for i in range(n)]
+    goals = set(draw(st.lists(st.integers(1, n - 1), min_size=1, max_size=max(1, n // 3), unique=True)))
+    entries = sorted({0, *draw(st.lists(st.integers(0, n - 1), max_size=2))})
+    entry_weights = [draw(st.integers(1, 10)) for _ in entries]
+    touchpoints = {}
+    for i, name in enumerate(names):
+        attrs = {}
+        if i in goals:
+            attrs["goal"] = True
+            if values:
+                attrs["value"] = draw(st.floats(0, 100))
+        if with_delays:
+            attrs["delay"] = draw(delays())
+        if refers and draw(st.booleans()):
+            attrs["refers"] = draw(st.floats(0, 0.5))
+        touchpoints[name] = attrs
+    data = {
+        "entry": {names[e]: w / sum(entry_weights) for e, w in zip(entries, entry_weights)},
+        "touchpoints": touchpoints,
+        "transitions": {names[i]: _row(draw, i, n, names, max_edges) for i in range(n)},
+    }
+    if segments:
+        k = draw(st.integers(2, 3))
+        shares = [draw(st.integers(1, 10)) for _ in range(k)]
+        data["segments"] = {}
+        for s in range(k):
+            replaced = draw(st.lists(st.integers(0, n - 1), max_size=2, unique=True))
+            data["segments"][f"segment {s}"] = {
+                "share": shares[s] / sum(shares),
+                "transitions": {names[i]: _row(draw, i, n, names, max_edges) for i in replaced},
+            }
+    return read_journey(data, "<random map>")

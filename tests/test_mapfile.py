@@ -1,0 +1,162 @@
+"""Reading and validating map files: one row per bad-input rule."""
+
+import json
+
+import pytest
+import yaml
+
+from journeysim import MapError, check_map, dump_journey, load_journey, read_journey
+
+from .conftest import BUNDLED_MAPS
+
+GOOD = """\
+name: Shop
+stages: [aware, buy]
+entry: {ad: 1}
+touchpoints:
+  ad: {stage: aware, delay: 1}
+  cart: {stage: buy}
+  purchase: {stage: buy, goal: true, value: 40}
+transitions:
+  ad: {cart: 0.5}
+  cart: {purchase: 0.6, exit: 0.4}
+"""
+
+
+def write(tmp_path, text, name="shop.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors_of(tmp_path, text):
+    check = check_map(write(tmp_path, text))
+    return check.errors
+
+
+INVALID = [
+    ("row over one", GOOD.replace("cart: {purchase: 0.6, exit: 0.4}", "cart: {purchase: 0.75, ad: 0.4}"),
+     "shop.yaml: touchpoint 'cart': transitions sum to 1.15 (must be at most 1)"),
+    ("unknown target", GOOD.replace("ad: {cart: 0.5}", "ad: {crat: 0.5}"),
+     "shop.yaml: touchpoint 'ad': transitions: unknown touchpoint 'crat' (did you mean 'cart'?)"),
+    ("unknown source", GOOD + "  basket: {purchase: 0.1}\n",
+     "shop.yaml: transitions: unknown touchpoint 'basket'"),
+    ("unknown entry", GOOD.replace("entry: {ad: 1}", "entry: {add: 1}"),
+     "shop.yaml: entry: unknown touchpoint 'add' (did you mean 'ad'?)"),
+    ("entry sum", GOOD.replace("entry: {ad: 1}", "entry: {ad: 0.5, cart: 0.2}"),
+     "shop.yaml: entry: entry shares sum to 0.7 (must sum to 1)"),
+    ("negative", GOOD.replace("ad: {cart: 0.5}", "ad: {cart: -0.5}"),
+     "shop.yaml: touchpoint 'ad': edge to 'cart': probability -0.5 is outside [0, 1]"),
+    ("non-numeric", GOOD.replace("ad: {cart: 0.5}", "ad: {cart: half}"),
+     "shop.yaml: touchpoint 'ad': edge to 'cart': 'half' is not a number"),
+    ("nan", GOOD.replace("ad: {cart: 0.5}", "ad: {cart: .nan}"),
+     "shop.yaml: touchpoint 'ad': edge to 'cart': nan is not a finite number"),
+    ("boolean probability", GOOD.replace("ad: {cart: 0.5}", "ad: {cart: yes}"),
+     "shop.yaml: touchpoint 'ad': edge to 'cart': True is not a number"),
+    ("duplicate key", GOOD.replace("  ad: {cart: 0.5}\n", "  ad: {cart: 0.5}\n  ad: {cart: 0.2}\n"),
+     "shop.yaml: line 10: duplicate key 'ad'"),
+    ("unknown attribute", GOOD.replace("ad: {stage: aware, delay: 1}", "ad: {stage: aware, dealy: 1}"),
+     "shop.yaml: touchpoint 'ad': unknown attribute 'dealy' (did you mean 'delay'?) "
+     "(allowed: stage, channel, delay, goal, value, refers)"),
+    ("unknown top-level key", GOOD + "transitons: {}\n",
+     "shop.yaml: unknown key 'transitons' (did you mean 'transitions'?)"),
+    ("no goal", GOOD.replace("goal: true, ", ""),
+     "shop.yaml: no touchpoint has 'goal: true' (mark at least one conversion touchpoint)"),
+    ("goal unreachable", GOOD.replace("ad: {cart: 0.5}", "ad: {}").replace("cart: {purchase: 0.6, exit: 0.4}", "cart: {}"),
+     "shop.yaml: touchpoint 'purchase': this goal cannot be reached from entry"),
+    ("trap", GOOD.replace("cart: {purchase: 0.6, exit: 0.4}", "cart: {loop: 1.0}")
+     .replace("  purchase: {stage", "  loop: {}\n  purchase: {stage") + "  loop: {cart: 1.0}\n",
+     "shop.yaml: touchpoints 'cart', 'loop': customers who reach them never leave"),
+    ("unknown stage", GOOD.replace("cart: {stage: buy}", "cart: {stage: bye}"),
+     "shop.yaml: touchpoint 'cart': unknown stage 'bye' (did you mean 'buy'?)"),
+    ("bad delay", GOOD.replace("delay: 1}", "delay: {dist: weibull, mean: 1}}"),
+     "shop.yaml: touchpoint 'ad': delay: unknown delay distribution 'weibull'"),
+    ("lognormal without sd", GOOD.replace("delay: 1}", "delay: {dist: lognormal, mean: 1}}"),
+     "shop.yaml: touchpoint 'ad': delay: lognormal delay needs 'sd' (> 0)"),
+    ("negative value", GOOD.replace("value: 40", "value: -40"),
+     "shop.yaml: touchpoint 'purchase': value: -40 is negative (must be >= 0)"),
+    ("reserved exit", GOOD.replace("  cart: {stage: buy}\n", "  cart: {stage: buy}\n  exit: {}\n"),
+     "shop.yaml: touchpoint 'exit': 'exit' is reserved for drop-off"),
+    ("segment shares", GOOD + "segments:\n  a: {share: 0.5}\n  b: {share: 0.3}\n",
+     "shop.yaml: segments: segment shares sum to 0.8 (must sum to 1)"),
+    ("segment row over one", GOOD + "segments:\n  a: {share: 1, transitions: {cart: {purchase: 0.9, ad: 0.2}}}\n",
+     "shop.yaml: segment 'a': touchpoint 'cart': transitions sum to 1.1 (must be at most 1)"),
+    ("segment unknown key", GOOD + "segments:\n  a: {share: 1, entri: {ad: 1}}\n",
+     "shop.yaml: segment 'a': unknown key 'entri' (did you mean 'entry'?)"),
+    ("format version", "format: 2\n" + GOOD, "shop.yaml: format: 2 is not supported (this journeysim reads format 1)"),
+    ("edge mapping without p", GOOD.replace("ad: {cart: 0.5}", "ad: {cart: {delay: 2}}"),
+     "shop.yaml: touchpoint 'ad': edge to 'cart': an edge written as a mapping needs 'p'"),
+    ("time unit", GOOD.replace("name: Shop", "name: Shop\ntime_unit: fortnight"),
+     "shop.yaml: time_unit: 'fortnight' is not a time unit"),
+    ("yaml syntax", "entry: {ad: 1\n", "shop.yaml: line 2: invalid YAML"),
+    ("unsafe tag", "!!python/object/apply:os.system ['echo hi']\n", "shop.yaml: line 1: invalid YAML"),
+    ("not a mapping", "- a\n- b\n", "shop.yaml: a map must be a mapping"),
+    ("observations", GOOD + "observations: {ad: -3}\n", "shop.yaml: observations: 'ad': -3 is negative"),
+]
+
+
+@pytest.mark.parametrize("text, expected", [(t, e) for _, t, e in INVALID], ids=[i for i, _, _ in INVALID])
+def test_each_rule_gives_one_clear_line(tmp_path, text, expected):
+    errors = errors_of(tmp_path, text)
+    assert errors, "the map should be invalid"
+    expected = expected.replace("shop.yaml", str(tmp_path / "shop.yaml"), 1)
+    assert any(line.startswith(expected) for line in errors), errors
+    assert all("\n" not in line and line.startswith(str(tmp_path / "shop.yaml")) for line in errors)
+
+
+def test_every_error_in_a_file_is_reported(tmp_path):
+    text = GOOD.replace("ad: {cart: 0.5}", "ad: {crat: 0.5}").replace("value: 40", "value: -1") \
+        .replace("entry: {ad: 1}", "entry: {ad: 0.5}")
+    errors = errors_of(tmp_path, text)
+    assert len(errors) == 3
+    with pytest.raises(MapError) as info:
+        load_journey(tmp_path / "shop.yaml")
+    assert len(info.value.messages) == 3
+
+
+def test_unreachable_touchpoint_is_a_warning_not_an_error(tmp_path):
+    check = check_map(write(tmp_path, GOOD.replace("  cart: {stage: buy}\n", "  cart: {stage: buy}\n  flyer: {}\n")))
+    assert check.ok
+    assert check.warnings == (f"{tmp_path / 'shop.yaml'}: touchpoint 'flyer': can never be reached from entry",)
+
+
+def test_rows_may_sum_to_one_within_tolerance(tmp_path):
+    text = GOOD.replace("cart: {purchase: 0.6, exit: 0.4}", "cart: {purchase: 0.6, exit: 0.4000000000001}")
+    assert check_map(write(tmp_path, text)).ok
+
+
+def test_missing_file_is_one_line(tmp_path):
+    assert check_map(tmp_path / "nope.yaml").errors == (f"{tmp_path / 'nope.yaml'}: no such file",)
+
+
+def test_json_form_reads_the_same(tmp_path):
+    data = yaml.safe_load(GOOD)
+    path = tmp_path / "shop.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert dump_journey(load_journey(path)) == dump_journey(load_journey(write(tmp_path, GOOD)))
+
+
+def test_unicode_names(tmp_path):
+    text = "entry: {\"reklama na Facebooku\": 1}\ntouchpoints:\n  reklama na Facebooku: {}\n  nákup 🛒: {goal: true}\n" \
+           "transitions:\n  reklama na Facebooku: {nákup 🛒: 0.1}\n"
+    j = load_journey(write(tmp_path, text))
+    assert j.goals == ("nákup 🛒",)
+
+
+@pytest.mark.parametrize("path", BUNDLED_MAPS, ids=lambda p: p.name)
+def test_bundled_maps_are_valid_and_round_trip(path, tmp_path):
+    check = check_map(path)
+    assert check.ok, check.errors
+    assert not check.warnings
+    from journeysim import save_journey
+
+    for suffix in (".yaml", ".json"):
+        out = tmp_path / f"copy{suffix}"
+        save_journey(check.journey, out)
+        assert dump_journey(load_journey(out)) == dump_journey(check.journey)
+
+
+def test_read_journey_from_a_dict():
+    j = read_journey(yaml.safe_load(GOOD), "inline")
+    assert j.names == ("ad", "cart", "purchase")
+    assert j.exit_probability("cart") == pytest.approx(0.4)
