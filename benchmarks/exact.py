@@ -70,7 +70,7 @@ def main() -> None:
         solve = timed(lambda: solve_exact(journey, removal_effects=False), repeat=1 if n > 1000 else 3)
         full = timed(lambda: solve_exact(journey), repeat=1 if n > 1000 else 3)
         naive = naive_removal_seconds(journey, sample=3 if n > 1000 else 30)
-        print(f"{n:>11} {solve:>10.4f} {full:>12.4f} {naive:>16.2f} {naive / full:>8.0f}x")
+        print(f"{n:>11} {solve:>10.4f} {full:>12.4f} {naive:>16.2f} {naive / full:>8.1f}x")
 
 
 if __name__ == "__main__":
