@@ -77,6 +77,12 @@ def read_document(path: str | os.PathLike) -> tuple[Any, list[str]]:
     return parse_document(text, source, as_json=Path(path).suffix.lower() == ".json")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     """Write to ``path`` through a temporary file in the same folder and a rename: never half a file."""
     path = Path(path)
@@ -84,6 +90,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

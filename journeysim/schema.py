@@ -148,6 +148,19 @@ class Attribute:
     doc: str = ""
 
 
+def _agents(name: str) -> Callable:
+    """The agent engine's parser ``name`` (journeysim/engines/_agent_schema.py), imported when first
+    used: that module builds on the parsers above, so importing it here would be circular."""
+
+    def parse(*args):
+        from journeysim.engines import _agent_schema
+
+        return getattr(_agent_schema, name)(*args)
+
+    parse.__name__ = name
+    return parse
+
+
 #: Touchpoint attributes. Fields of ``Touchpoint`` are set directly; others go to ``extra``.
 TOUCHPOINT_ATTRIBUTES: dict[str, Attribute] = {
     "stage": Attribute(text, None, "stage name (one of `stages` when they are declared)"),
@@ -156,15 +169,36 @@ TOUCHPOINT_ATTRIBUTES: dict[str, Attribute] = {
     "goal": Attribute(boolean, False, "true marks a conversion touchpoint"),
     "value": Attribute(nonnegative, 0.0, "money a visit to a goal brings"),
     "refers": Attribute(nonnegative, 0.0, "new customers each visit brings on average (they start at entry)"),
+    "capacity": Attribute(_agents("capacity"), None, "agents: servers (chat agents...); service time is the delay"),
+    "patience": Attribute(_agents("patience"), None, "agents: mean wait for a server before giving up"),
+    "budget": Attribute(_agents("budget"), None, "agents: money for the run, or {amount, per: day|week|month...}"),
+    "cost": Attribute(_agents("cost"), None, "agents: money spent per visit"),
 }
 
 #: Keys of an edge written as a mapping ``{p: ..., delay: ...}``; ``p`` is required.
 EDGE_ATTRIBUTES: dict[str, Attribute] = {
     "p": Attribute(probability, None, "probability of taking the edge"),
     "delay": Attribute(delay, None, "replaces the source touchpoint's delay for customers taking this edge"),
+    "social_proof": Attribute(_agents("social_proof"), None, "agents: p rises to p * (1 + strength * converted share)"),
+    "fatigue": Attribute(_agents("fatigue"), None, "agents: p * factor**(k-1) on the k-th visit of the source"),
 }
+
+
+def calibration_record(value: Any, ctx) -> Mapping | None:
+    """The ``calibration`` block written by ``journeysim calibrate``: kept as written, for the record."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("posterior", {}), Mapping):
+        ctx.error("calibration", "must be a mapping (hypothesis, prediction, results, posterior: {path: {...}})")
+        return None
+    return value
+
 
 #: Top-level attributes added by engines. A parser here receives ``(value, context)``
 #: where ``context`` is a :class:`journeysim.mapfile.MapContext` (touchpoint names,
 #: stages and ``error(where, message)`` to report every problem it finds).
-MAP_ATTRIBUTES: dict[str, Attribute] = {}
+MAP_ATTRIBUTES: dict[str, Attribute] = {
+    "arrivals": Attribute(_agents("arrivals"), None, "agents: {rate, per, weekday, season}: Poisson arrivals"),
+    "campaigns": Attribute(_agents("campaigns"), None, "agents: [{stage or touchpoint, to, p, day or every, start}]"),
+    "calibration": Attribute(calibration_record, None,
+                             "calibrate: where the map came from and the posterior ranges of the hypothesis's numbers"),
+}
+

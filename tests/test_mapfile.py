@@ -57,7 +57,7 @@ INVALID = [
      "shop.yaml: line 10: duplicate key 'ad'"),
     ("unknown attribute", GOOD.replace("ad: {stage: aware, delay: 1}", "ad: {stage: aware, dealy: 1}"),
      "shop.yaml: touchpoint 'ad': unknown attribute 'dealy' (did you mean 'delay'?) "
-     "(allowed: stage, channel, delay, goal, value, refers)"),
+     "(allowed: stage, channel, delay, goal, value, refers, capacity, patience, budget, cost)"),
     ("unknown top-level key", GOOD + "transitons: {}\n",
      "shop.yaml: unknown key 'transitons' (did you mean 'transitions'?)"),
     ("no goal", GOOD.replace("goal: true, ", ""),

@@ -25,7 +25,7 @@ COMMANDS = [
     "fit",
     "attribute",
     "export",
-    "import_",
+    "import",
     "reevaluate",
     "report",
     "predict",

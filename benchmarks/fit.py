@@ -1,0 +1,81 @@
+"""Fit speed: journeysim fit (DuckDB, one windowed pass) beside a straightforward pandas groupby.
+
+    python benchmarks/fit.py [--sizes 1e6,1e7] [--formats csv,parquet] [--threads 1]
+
+For each size, simulates an event log of about that many events from
+scenarios/online-store.yaml (fixed seed), writes it, then times on the same file:
+
+* journeysim: ``fit_events`` (reading, windows, counts, delay fits, the map);
+* pandas: ``read_csv``/``read_parquet``, sort by user and time, ``groupby(user).shift(-1)``
+  for the next touchpoint, then ``groupby([touchpoint, next]).size()`` for the transition
+  counts and the first touch per user for entry (transitions only: less work than the fit).
+
+Prints events per second for both and their ratio. The target is 1e7 events in under 30 s on
+one core (``--threads 1``) and at least 3x pandas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from journeysim import load_journey
+from journeysim.eventlog import simulate_event_log, write_event_log
+from journeysim.fit import fit_events
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS_PER_CUSTOMER = 1.58   # the online store's expected touches per customer, about
+
+
+def pandas_fit(path: Path) -> pd.Series:
+    log = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, parse_dates=["timestamp"])
+    log = log.sort_values(["user_id", "timestamp"], kind="stable")
+    log["next"] = log.groupby("user_id")["touchpoint"].shift(-1)
+    counts = log.groupby(["touchpoint", "next"], dropna=False).size()
+    entry = log.groupby("user_id")["touchpoint"].first().value_counts()
+    return counts / counts.groupby(level=0).transform("sum"), entry / entry.sum()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1e6,1e7", help="approximate event counts, comma-separated")
+    parser.add_argument("--formats", default="csv,parquet", help="file formats to time, comma-separated")
+    parser.add_argument("--threads", type=int, default=1, help="DuckDB threads (default 1: one core)")
+    args = parser.parse_args()
+    journey = load_journey(ROOT / "scenarios" / "online-store.yaml")
+    print(f"{'format':>8} {'events':>12} {'journeysim s':>13} {'events/s':>12} {'pandas s':>10} {'events/s':>12} "
+          f"{'ratio':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (float(s) for s in args.sizes.split(",")):
+            log = simulate_event_log(journey, int(size / EVENTS_PER_CUSTOMER), rng=np.random.default_rng(1))
+            n = len(log)
+            paths = [Path(tmp) / f"log.{fmt}" for fmt in args.formats.split(",")]
+            for path in paths:
+                write_event_log(log, path)
+            del log
+            for path in paths:
+                time_one(path, n, args.threads)
+                path.unlink()
+
+
+def time_one(path: Path, n: int, threads: int) -> None:
+    start = time.perf_counter()
+    fit = fit_events(path, goals=["purchase"], repeat=True, threads=threads)
+    ours = time.perf_counter() - start
+    assert fit.events == n
+    start = time.perf_counter()
+    rows, _ = pandas_fit(path)
+    theirs = time.perf_counter() - start
+    # Same file, same counts: the two fits must agree to rounding.
+    assert abs(rows[("cart", "purchase")] - fit.journey.rows["cart"]["purchase"].p) < 1e-12
+    print(f"{path.suffix[1:]:>8} {n:>12,} {ours:>13.2f} {n / ours:>12,.0f} {theirs:>10.2f} {n / theirs:>12,.0f} "
+          f"{theirs / ours:>6.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

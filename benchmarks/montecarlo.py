@@ -1,0 +1,174 @@
+"""Monte Carlo engine speed: transitions per second against simple references, and peak memory.
+
+The map: 30 touchpoints, 3-6 edges a row, about 8.8 transitions per customer,
+once without delays and once with lognormal delays everywhere. References,
+measured in the same run on a subsample: (a) a plain Python loop (bisect over
+cumulative rows, uniforms drawn in blocks) and (b) a per-row ``rng.choice``
+loop (all customers at a touchpoint step together). A calibration line runs the
+engine's alias stepping alone, to show how fast this machine is at the moment
+(other processes sharing the cores slow numpy more than the Python loop). Peak
+memory is the maximum resident size of a child process simulating a large cohort.
+
+    python benchmarks/montecarlo.py [--large 100000000] [--sizes 1e6 1e7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from journeysim.engines._alias import Workspace, draw_at
+from journeysim.engines._mctables import build_tables
+from journeysim.engines.montecarlo import CHUNK_SIZE, simulate_montecarlo
+from journeysim.journey import Delay, Journey
+
+N_TOUCHPOINTS = 30
+EXIT_SHARE = 1 / 8.8
+
+
+def benchmark_map(delays: bool, seed: int = 2024) -> Journey:
+    """30 touchpoints, 3-6 edges a row, drop-off 1/8.8 everywhere; lognormal delays if asked."""
+    rng = np.random.default_rng(seed)
+    names = [f"t{i}" for i in range(N_TOUCHPOINTS)]
+    rows = {}
+    for i, name in enumerate(names):
+        k = int(rng.integers(3, 7))
+        targets = rng.choice(N_TOUCHPOINTS, size=k, replace=False)
+        weights = rng.random(k)
+        weights *= (1 - EXIT_SHARE) / weights.sum()
+        rows[name] = {names[t]: float(w) for t, w in zip(targets, weights)}
+    attrs = {n: {"delay": Delay("lognormal", 1.0 + i % 5, 0.8)} for i, n in enumerate(names)} if delays else {}
+    attrs.setdefault(names[-1], {})["value"] = 10.0
+    return Journey.from_rows({names[0]: 0.5, names[1]: 0.5}, rows, goals=[names[-1]],
+                             touchpoint_attributes=attrs)
+
+
+def _rows(journey: Journey):
+    """Per touchpoint: targets (-1 for drop-off), probabilities and lognormal (mu, sigma) or None."""
+    index = {n: i for i, n in enumerate(journey.names)}
+    out = []
+    for name in journey.names:
+        row = journey.rows.get(name, {})
+        targets = [index[b] for b in row] + [-1]
+        probs = [e.p for e in row.values()] + [journey.exit_probability(name)]
+        delay = journey.touchpoints[name].delay
+        out.append((targets, probs, delay.lognormal_params() if delay is not None else None))
+    return out
+
+
+def python_loop(journey: Journey, customers: int, rng: np.random.Generator) -> int:
+    """Reference (a): one customer and one step at a time, in plain Python (delays and time included)."""
+    rows = [(t, list(np.cumsum(p)), d) for t, p, d in _rows(journey)]
+    uniforms, normals, used, transitions = rng.random(1 << 16).tolist(), rng.standard_normal(1 << 16).tolist(), 0, 0
+    for _ in range(customers):
+        cur = 0 if uniforms[used] < 0.5 else 1
+        used += 1
+        clock = 0.0
+        while cur >= 0:
+            if used >= len(uniforms) - 1:
+                uniforms, normals, used = rng.random(1 << 16).tolist(), rng.standard_normal(1 << 16).tolist(), 0
+            targets, cum, delay = rows[cur]
+            if delay is not None:
+                clock += math.exp(delay[0] + delay[1] * normals[used])
+            cur = targets[min(bisect.bisect_right(cum, uniforms[used]), len(targets) - 1)]
+            used += 1
+            transitions += 1
+    return transitions
+
+
+def choice_loop(journey: Journey, customers: int, rng: np.random.Generator) -> int:
+    """Reference (b): all customers at a touchpoint step together with ``rng.choice`` (and ``rng.lognormal``)."""
+    rows = _rows(journey)
+    cur = rng.choice(2, size=customers)
+    clock = np.zeros(customers)
+    transitions = 0
+    while cur.size:
+        nxt = np.empty_like(cur)
+        for i, (targets, probs, delay) in enumerate(rows):
+            at = np.flatnonzero(cur == i)
+            if at.size:
+                nxt[at] = rng.choice(targets, size=at.size, p=np.asarray(probs) / sum(probs))
+                if delay is not None:
+                    clock[at] += rng.lognormal(delay[0], delay[1], size=at.size)
+        transitions += cur.size
+        keep = nxt >= 0
+        cur, clock = nxt[keep], clock[keep]
+    return transitions
+
+
+def alias_kernel(journey: Journey, customers: int, rng: np.random.Generator, chunk: int = CHUNK_SIZE) -> int:
+    """Calibration: the engine's alias stepping alone, without delays or any tally."""
+    tables, work = build_tables(journey), Workspace()
+    transitions = 0
+    for first in range(0, customers, chunk):
+        state = draw_at(tables.entry, np.zeros(min(chunk, customers - first), dtype=np.intp), rng, work)
+        while state.size:
+            transitions += state.size
+            state = draw_at(tables.step_target, state, rng, work)
+            state = state[state != tables.exit]
+    return transitions
+
+
+def _rate(fn, *args) -> tuple[float, float]:
+    """Transitions per second of wall time and per second of this process's CPU time."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    transitions = fn(*args)
+    return transitions / (time.perf_counter() - wall), transitions / (time.process_time() - cpu)
+
+
+def _engine(journey, customers, seed=1) -> int:
+    return simulate_montecarlo(journey, customers, rng=np.random.default_rng(seed), removal_effects=False).transitions
+
+
+def peak_memory(customers: int) -> tuple[float, float]:
+    """(seconds, peak resident MB) of a child process simulating ``customers`` with lognormal delays."""
+    code = ("import sys, numpy as np; sys.path.insert(0, 'benchmarks'); from montecarlo import benchmark_map; "
+            "from journeysim.engines.montecarlo import simulate_montecarlo; "
+            f"simulate_montecarlo(benchmark_map(True), {customers}, rng=np.random.default_rng(3), "
+            "removal_effects=False)")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    seconds = time.perf_counter() - start
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
+    parser.add_argument("--reference-customers", type=int, default=100_000)
+    parser.add_argument("--large", type=float, default=1e8, help="customers for the memory run (0: skip)")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(7)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; rates as wall / CPU-time "
+          "(CPU time of this process, less sensitive to other processes)")
+    kernel = _rate(alias_kernel, benchmark_map(False), int(args.sizes[0]), rng)
+    print(f"calibration: bare alias stepping kernel {kernel[0]:.3g} / {kernel[1]:.3g} transitions/s "
+          "(about 1.6e8/s on an idle core of these machines)")
+    for delays in (False, True):
+        journey = benchmark_map(delays)
+        label = "lognormal delays" if delays else "no delays"
+        _engine(journey, 100_000)  # warm-up: imports, page faults
+        py = _rate(python_loop, journey, args.reference_customers, rng)
+        choice = _rate(choice_loop, journey, args.reference_customers * 10, rng)
+        print(f"{label}: python loop {py[0]:.3g} / {py[1]:.3g} transitions/s ({args.reference_customers} customers), "
+              f"per-row rng.choice {choice[0]:.3g} / {choice[1]:.3g} ({args.reference_customers * 10} customers)")
+        for n in args.sizes:
+            rate = _rate(_engine, journey, int(n))
+            print(f"  engine, {int(n):>11,d} customers: {rate[0]:.3g} / {rate[1]:.3g} transitions/s = "
+                  f"{rate[1] / py[1]:.1f}x python loop, {rate[1] / choice[1]:.1f}x rng.choice loop (CPU time)")
+    if args.large:
+        seconds, mb = peak_memory(int(args.large))
+        print(f"peak memory, {int(args.large):,d} customers with lognormal delays: {mb:.0f} MB "
+              f"(max resident size of the child process; {seconds:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Regenerate the worked example in experiments/ (run from the repository root).
+
+    python experiments/generate_examples.py
+
+Predictions come from `journeysim predict` on the bundled hypotheses; the A/B
+results are simulated with fixed seeds from a "true" lift chosen per test
+(written below, so the example's verdicts can be checked against the truth);
+the ledger is rebuilt by checking each prediction against its results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from journeysim.experiments._prediction import read_prediction
+from journeysim.experiments._results import read_results
+from journeysim.experiments.analysis import analyze_experiment
+from journeysim.experiments.check import append_to_ledger, check_prediction
+from journeysim.predict import predict, save_prediction
+
+HERE = Path("experiments")
+PREDICTIONS = {"live-chat": "scenarios/hypotheses/live-chat.yaml",
+               "qr-kod-zlava": "scenarios/hypotheses/qr-kod-zlava.yaml"}
+#: (results file, prediction, control customers per arm, true relative lift, seed)
+AGGREGATED = [
+    ("live-chat.aggregated.csv", "live-chat", 250_000, 0.055, 11),
+    ("qr-kod-zlava.2025-spring.csv", "qr-kod-zlava", 150_000, 0.035, 12),
+    ("qr-kod-zlava.2025-autumn.csv", "qr-kod-zlava", 8_000, 0.09, 13),
+    ("live-chat.2026-retest.csv", "live-chat", 120_000, 0.07, 14),
+    ("qr-kod-zlava.2026-spring.csv", "qr-kod-zlava", 60_000, 0.11, 15),
+]
+
+
+def per_customer(path: Path, base_rate: float, lift: float, customers: int, rng: np.random.Generator) -> None:
+    """A raw export: yes/no flags, revenue, a pre-period covariate, a few repeat rows and cross-variant customers."""
+    variant = rng.choice(["control", "live chat"], size=customers)
+    pre = rng.lognormal(mean=3.0, sigma=0.8, size=customers)
+    # loyal customers (high pre-period spend) convert more and spend more: what CUPED exploits
+    propensity = np.sqrt(pre / pre.mean())
+    rate = base_rate * propensity / propensity.mean() * np.where(variant == "live chat", 1 + lift, 1.0)
+    converted = rng.random(customers) < np.clip(rate, 0, 1)
+    revenue = np.where(converted, np.round(0.6 * pre + rng.gamma(4.0, 6.0, customers), 2), 0.0)
+    frame = pd.DataFrame({"user_id": [f"u{i}" for i in range(customers)], "variant": variant,
+                          "converted": np.where(converted, "yes", "no"),
+                          "revenue": [f"{r:.2f}" if r else "0" for r in revenue],
+                          "pre_revenue": np.round(pre, 1)})
+    repeat = frame.sample(n=300, random_state=np.random.RandomState(rng.integers(2**31)))
+    repeat = repeat.assign(converted="no", revenue="0")  # a second visit that did not buy
+    swapped = frame.sample(n=40, random_state=np.random.RandomState(rng.integers(2**31)))
+    swapped = swapped.assign(variant=np.where(swapped["variant"] == "control", "live chat", "control"))
+    rows = pd.concat([frame, repeat, swapped]).sample(frac=1, random_state=np.random.RandomState(rng.integers(2**31)))
+    rows.to_csv(path, index=False)
+
+
+def aggregated(path: Path, variant: str, base_rate: float, lift: float, customers: int, rng) -> None:
+    n = rng.binomial(2 * customers, 0.5)
+    arms = {"control": (2 * customers - n, base_rate), variant: (n, base_rate * (1 + lift))}
+    rows = [{"variant": name, "customers": size, "conversions": int(rng.binomial(size, p))}
+            for name, (size, p) in arms.items()]
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def main() -> None:
+    for name, hypothesis in PREDICTIONS.items():
+        save_prediction(predict(hypothesis, draws=1000, rng=np.random.default_rng(2026), seed=2026),
+                        HERE / f"{name}.prediction.json")
+    chat = read_prediction(HERE / "live-chat.prediction.json")
+    per_customer(HERE / "live-chat.results.csv", chat.baseline, 0.06, 30_000, np.random.default_rng(10))
+    for file, pred, customers, lift, seed in AGGREGATED:
+        base = read_prediction(HERE / f"{pred}.prediction.json").baseline
+        variant = "live chat" if pred == "live-chat" else "qr code"
+        aggregated(HERE / file, variant, base, lift, customers, np.random.default_rng(seed))
+    ledger = HERE / "ledger.csv"
+    ledger.unlink(missing_ok=True)
+    checks = [("live-chat", "live-chat.results.csv")] + [(pred, file) for file, pred, *_ in AGGREGATED]
+    for i, (pred, file) in enumerate(checks):
+        result = check_prediction(read_prediction(HERE / f"{pred}.prediction.json"),
+                                  analyze_experiment(read_results(HERE / file)))
+        append_to_ledger(ledger, result, checked_at=f"2026-{i + 1:02d}-15T12:00:00Z")
+        print(f"{file}: {result.verdict} (z = {result.z:.2f})")
+
+
+if __name__ == "__main__":
+    main()

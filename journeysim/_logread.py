@@ -1,0 +1,135 @@
+"""Opening event logs and path files in DuckDB: which kind a file is, and its columns.
+
+Both ``fit`` and ``attribute`` read through here, so a file is recognised the same way
+by both: a ``path`` column makes it a ChannelAttribution-style path file, otherwise
+it must be an event log with ``user_id``, ``timestamp`` and ``touchpoint``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from journeysim.errors import DataError, UsageError
+
+__all__ = ["EVENT_COLUMNS", "PATH_COLUMNS", "Source", "open_source", "connect", "parse_duration", "quote", "run_query"]
+
+EVENT_COLUMNS = ("user_id", "timestamp", "touchpoint")
+PATH_COLUMNS = ("path", "total_conversions", "total_null")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def quote(name: str) -> str:
+    """A SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file opened for reading: its kind, its columns and the SQL that reads it.
+
+    ``relation`` selects every column plus ``__row``, the 1-based data row number
+    used in error messages (the CSV header is not counted).
+    """
+
+    path: str
+    kind: str              # "events" or "paths"
+    columns: tuple[str, ...]
+    relation: str
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    def where(self, row: int) -> str:
+        return f"{self.path}: row {row}"
+
+
+@contextmanager
+def connect(threads: int | None = None):
+    """A DuckDB connection that spills to a private temporary folder (logs larger than memory)."""
+    spill = tempfile.mkdtemp(prefix="journeysim-duckdb-")
+    con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": True})
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    try:
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Source:
+    """Recognise ``path`` as an event log or a path file and check its columns."""
+    source = str(path)
+    if not Path(path).is_file():
+        raise DataError(f"{source}: no such file")
+    parquet = Path(path).suffix.lower() == ".parquet"
+    lit = _literal(source)
+    try:
+        if parquet:
+            reader = f"read_parquet({lit}, file_row_number = true)"
+            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit})").fetchall()
+        else:
+            described = con.execute(f"DESCRIBE SELECT * FROM read_csv({lit}, header = true)").fetchall()
+            reader = None
+    except duckdb.Error as exc:
+        raise DataError(f"{source}: cannot read as {'Parquet' if parquet else 'CSV'} ({_first_line(exc)})") from None
+    columns = tuple(str(c[0]) for c in described)
+    kind = "paths" if "path" in columns else "events"
+    needed = PATH_COLUMNS if kind == "paths" else EVENT_COLUMNS
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise DataError(
+            f"{source}: missing column {missing[0]!r} (found {', '.join(columns) or 'none'}; an event log needs "
+            f"{', '.join(EVENT_COLUMNS)}; a path file needs {', '.join(PATH_COLUMNS)})")
+    if reader is None:
+        # Text columns stay text so that a bad timestamp or count is reported by row, not by the sniffer.
+        text = [c for c in ("timestamp", "total_conversions", "total_null", "total_conversion_value", "value")
+                if c in columns]
+        types = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in text) + "}"
+        reader = f"read_csv({lit}, header = true, types = {types})"
+        relation = f"(SELECT *, row_number() OVER () AS __row FROM {reader})"
+    else:
+        relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row FROM {reader})"
+    return Source(source, kind, columns, relation)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def parse_duration(text: str) -> float:
+    """A duration such as ``30d``, ``12h``, ``90m``, ``45s`` or ``2w``, in seconds.
+
+    Examples
+    --------
+    >>> parse_duration("30d"), parse_duration("1.5h")
+    (2592000.0, 5400.0)
+    >>> parse_duration("30 days")
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.UsageError: --lookback '30 days' is not a duration (a number and a unit: s, m, h, d or w, e.g. 30d)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"--lookback {text!r} is not a duration (a number and a unit: s, m, h, d or w, e.g. 30d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_query(con: duckdb.DuckDBPyConnection, source: Source, sql: str, params=None):
+    """Run ``sql`` and turn DuckDB's reading errors into one-line :class:`DataError`."""
+    try:
+        return con.execute(sql, params or []).fetchall()
+    except duckdb.Error as exc:
+        raise DataError(f"{source.path}: cannot read ({_first_line(exc)})") from None

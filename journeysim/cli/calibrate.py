@@ -1,0 +1,63 @@
+"""``journeysim calibrate PREDICTION RESULTS -o MAP``: feed an A/B result back into the map."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from journeysim.cli._experiment_args import add_results_options, analysis_from_args
+from journeysim.cli._render import emit
+from journeysim.errors import ScenarioError
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calibrate", help="update a hypothesis's uncertain numbers with an A/B result; write the new map",
+                       description="Importance-weight the saved prediction's draws by the likelihood of the observed "
+                       "lift, report the posterior of each uncertain number, and write the variant map at the "
+                       "posterior medians (with the posterior ranges in its 'calibration' block) as the new baseline.")
+    p.add_argument("prediction", metavar="PREDICTION.json")
+    p.add_argument("results", metavar="RESULTS")
+    p.add_argument("-o", "--output", required=True, metavar="MAP.yaml", help="the calibrated variant map to write")
+    p.add_argument("--hypothesis", metavar="FILE",
+                   help="the hypothesis file (default: the prediction's hypothesis_file)")
+    p.add_argument("--variant", metavar="NAME", help="the variant that implements the hypothesis (if several)")
+    add_results_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(handler=run)
+
+
+def _hypothesis_file(prediction, given: str | None) -> str:
+    from journeysim.experiments._results import file_sha256
+
+    if given is not None:
+        return given
+    path = prediction.hypothesis_file
+    if not path:
+        raise ScenarioError(f"{prediction.source}: key 'hypothesis_file' is missing; name the file with --hypothesis")
+    if not Path(path).is_file() and (Path(prediction.source).parent / path).is_file():
+        path = str(Path(prediction.source).parent / path)
+    if not Path(path).is_file():
+        raise ScenarioError(f"{prediction.source}: hypothesis_file {prediction.hypothesis_file!r} not found; "
+                            "name it with --hypothesis")
+    recorded = prediction.inputs.get(prediction.hypothesis_file)
+    if recorded and recorded != file_sha256(path):
+        print(f"warning: {path}: changed since the prediction was saved (its sha256 differs from the prediction's "
+              "inputs); the calibrated map applies today's file", file=sys.stderr)
+    return path
+
+
+def run(args) -> int:
+    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
+    from journeysim.experiments._prediction import read_prediction
+    from journeysim.experiments.calibrate import calibrate_prediction, calibrated_journey
+    from journeysim.mapfile import save_journey
+
+    prediction = read_prediction(args.prediction)
+    hypothesis = _hypothesis_file(prediction, args.hypothesis)
+    calibration = calibrate_prediction(prediction, analysis_from_args(args, args.results), variant=args.variant)
+    save_journey(calibrated_journey(calibration, hypothesis), args.output)
+    emit(calibration, args.json)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0

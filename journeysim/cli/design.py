@@ -1,0 +1,58 @@
+"""``journeysim design``: customers, days and detectable effect of an A/B test, or its assurance for a prediction."""
+
+from __future__ import annotations
+
+from journeysim.cli._experiment_args import number
+from journeysim.cli._render import emit
+from journeysim.errors import UsageError
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("design", help="size an A/B test on a conversion rate (or for a saved prediction)",
+                       description="Customers per arm and in total, days at the given traffic, the minimum detectable "
+                       "effect for --customers, and for a saved prediction the assurance (power averaged over the "
+                       "predicted lift's draws). Either --baseline and --lift, or PREDICTION.json.")
+    p.add_argument("prediction", nargs="?", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
+    p.add_argument("--baseline", help="control conversion rate, e.g. 0.05 (with a prediction: replaces the map's)")
+    p.add_argument("--lift", help="effect to detect: absolute (0.005) or, with --relative, relative (0.10 = +10%%)")
+    p.add_argument("--relative", action="store_true", help="--lift is relative to --baseline")
+    p.add_argument("--alpha", default="0.05", help="significance level (default 0.05)")
+    p.add_argument("--power", default="0.8", help="power (default 0.8)")
+    p.add_argument("--ratio", default="1", help="customers in each variant arm per control customer (default 1)")
+    p.add_argument("--arms", default="2", help="arms including control (default 2; alpha is split over variants)")
+    side = p.add_mutually_exclusive_group()
+    side.add_argument("--two-sided", dest="two_sided", action="store_true", default=True, help="two-sided test (default)")
+    side.add_argument("--one-sided", dest="two_sided", action="store_false", help="one-sided test in the lift's direction")
+    p.add_argument("--traffic", metavar="N/UNIT", help="customers entering the test, e.g. 2000/day, 90/hour, 14000/week")
+    p.add_argument("--customers", help="customers available in total: report the minimum detectable effect")
+    p.add_argument("--method", choices=("normal", "arcsine"), default="normal",
+                   help="normal: R power.prop.test formula (default); arcsine: Cohen's h")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
+    from journeysim.experiments._prediction import read_prediction
+    from journeysim.experiments.design import design_experiment, design_from_prediction, parse_traffic
+
+    options = dict(
+        alpha=number(args.alpha, "--alpha", float, 0, 1), power=number(args.power, "--power", float, 0, 1),
+        ratio=number(args.ratio, "--ratio", float, 0), arms=number(args.arms, "--arms", int, 2, inclusive=True),
+        two_sided=args.two_sided, method=args.method,
+        traffic_per_day=None if args.traffic is None else parse_traffic(args.traffic),
+        customers=None if args.customers is None else number(args.customers, "--customers", int, 1, inclusive=True),
+    )
+    baseline = None if args.baseline is None else number(args.baseline, "--baseline", float, 0, 1)
+    if args.prediction is not None:
+        if args.lift is not None or args.relative:
+            raise UsageError("--lift and --relative do not apply to a prediction (its predicted lift is used)")
+        emit(design_from_prediction(read_prediction(args.prediction), baseline=baseline, **options), args.json)
+        return 0
+    if baseline is None:
+        raise UsageError("give --baseline (the control conversion rate) or a PREDICTION.json")
+    lift = None if args.lift is None else number(args.lift, "--lift", float)
+    emit(design_experiment(baseline, lift, relative=args.relative, **options), args.json)
+    return 0

@@ -1,0 +1,28 @@
+"""``journeysim export MAP --to mermaid|dot|graphml|json [-o FILE]``: the map for other tools."""
+
+from __future__ import annotations
+
+from journeysim._io import write_atomic
+from journeysim.export import EXPORT_FORMATS, export_journey
+from journeysim.mapfile import load_journey
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="write a map as Mermaid, Graphviz DOT, GraphML or node-link JSON",
+                       description="Write a journey map for other tools: Mermaid or Graphviz DOT to draw it, "
+                       "GraphML or node-link JSON to edit it in graph tools (both read back with 'import').")
+    p.add_argument("map", metavar="MAP")
+    p.add_argument("--to", required=True, choices=EXPORT_FORMATS, help="output format")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of printing")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    text = export_journey(load_journey(args.map), args.to)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        print(text, end="")
+    return 0

@@ -1,0 +1,45 @@
+"""``journeysim fit EVENTS -o MAP.yaml``: a journey map fitted from an event log or a path file."""
+
+from __future__ import annotations
+
+from journeysim._logread import parse_duration
+from journeysim.cli._render import emit
+from journeysim.errors import UsageError
+from journeysim.fit import fit_events
+from journeysim.mapfile import save_journey
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "fit", help="fit a journey map from an event log (CSV/Parquet) or a path file",
+        description="Fit a journey map from an event log (user_id, timestamp, touchpoint[, value, segment]) or a "
+        "ChannelAttribution path file (path, total_conversions, total_null[, total_conversion_value]), read with "
+        "DuckDB in one pass. Writes the map (entry, rows, observations, goals, values, delays, segments, stages) "
+        "and prints what was fitted.")
+    p.add_argument("events", metavar="EVENTS", help="event log or path file (.csv or .parquet)")
+    p.add_argument("-o", "--output", metavar="MAP.yaml", required=True, help="where to write the map (.yaml or .json)")
+    p.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
+                   help="a goal touchpoint (repeat for several; default: touchpoints whose events carry a value)")
+    p.add_argument("--repeat", action="store_true", help="a goal does not end the journey (repeat visits continue it)")
+    p.add_argument("--lookback", metavar="DURATION",
+                   help="inactivity after which the next touch starts a new journey, e.g. 30d, 12h (default: none)")
+    p.add_argument("--stages", metavar="FILE", help="touchpoint-to-stage file (YAML/JSON mapping or CSV)")
+    p.add_argument("--threads", help="DuckDB threads (default: all cores)")
+    p.add_argument("--json", action="store_true", help="print the fit's diagnostics as JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    lookback = parse_duration(args.lookback) if args.lookback is not None else None
+    threads = None
+    if args.threads is not None:
+        if not args.threads.isdigit() or int(args.threads) < 1:
+            raise UsageError(f"--threads {args.threads!r} (must be an integer >= 1)")
+        threads = int(args.threads)
+    result = fit_events(args.events, goals=args.goal, repeat=args.repeat, lookback=lookback, stages=args.stages,
+                        threads=threads)
+    save_journey(result.journey, args.output)
+    emit(result, args.json)
+    return 0

@@ -1,0 +1,34 @@
+"""``journeysim ledger [FILE]``: are our predictions calibrated? Coverage, bias and a calibration plot."""
+
+from __future__ import annotations
+
+import sys
+
+from journeysim.cli._render import emit
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ledger", help="calibration of the checked predictions: coverage, bias, plot",
+                       description="How many checks, coverage of the predicted intervals against their nominal level "
+                       "(with a binomial interval), mean and median bias (predicted minus observed lift), the gaps' "
+                       "z-scores, and a calibration plot with --plot.")
+    p.add_argument("ledger", nargs="?", default="experiments/ledger.csv", metavar="FILE",
+                   help="ledger CSV (default experiments/ledger.csv)")
+    p.add_argument("--plot", metavar="PNG", help="write the calibration plot here")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
+    from journeysim.experiments.ledger import plot_ledger, summarize_ledger
+
+    report = summarize_ledger(args.ledger)
+    if args.plot:
+        plot_ledger(report, args.plot)
+    emit(report, args.json)
+    if args.plot:
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0

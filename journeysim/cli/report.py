@@ -1,0 +1,129 @@
+"""``journeysim report KIND ... -o DIR``: an HTML page and a Markdown file with PNG plots for a command's result.
+
+One sub-command per reported command (simulate, predict, check, ledger, attribute,
+reevaluate); each runs the command's computation and hands the result to the
+matching builder in :mod:`journeysim.report`. Heavy modules are imported when a
+report is made, not when the command line is parsed.
+"""
+
+from __future__ import annotations
+
+from journeysim.cli import reevaluate as reevaluate_cli
+from journeysim.cli._experiment_args import add_results_options, analysis_from_args
+from journeysim.errors import UsageError
+from journeysim.mapfile import load_journey
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="write an HTML and Markdown report with plots",
+                       description="Write DIR/report.html (self-contained: plots embedded, no network needed), "
+                       "DIR/report.md and the PNG plots it links, for one command's result.")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", parser_class=type(p))
+    kinds.required = True
+
+    s = kinds.add_parser("simulate", help="a map: the journey by stage, the funnel, removal effects "
+                         "(and the daily series with --engine agents)")
+    s.add_argument("map", metavar="MAP")
+    s.add_argument("--engine", choices=("exact", "agents"), default="exact", help="default: exact")
+    s.add_argument("--days", help="agents: length of the run in days")
+    s.add_argument("--seed", help="agents: random seed (an integer >= 0)")
+    s.set_defaults(report=_simulate)
+
+    pr = kinds.add_parser("predict", help="a saved prediction: the predicted lift's distribution")
+    pr.add_argument("prediction", metavar="PREDICTION.json")
+    pr.set_defaults(report=_predict)
+
+    c = kinds.add_parser("check", help="a prediction against the A/B result (the ledger is not touched)")
+    c.add_argument("prediction", metavar="PREDICTION.json")
+    c.add_argument("results", metavar="RESULTS")
+    c.add_argument("--variant", metavar="NAME", help="the variant that implements the hypothesis (if several)")
+    add_results_options(c)
+    c.set_defaults(report=_check)
+
+    lg = kinds.add_parser("ledger", help="calibration of the checked predictions")
+    lg.add_argument("ledger", nargs="?", default="experiments/ledger.csv", metavar="LEDGER.csv")
+    lg.set_defaults(report=_ledger)
+
+    a = kinds.add_parser("attribute", help="attribution of an event log or path file under every model")
+    a.add_argument("input", metavar="INPUT")
+    a.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
+                   help="event logs: a goal touchpoint (default: touchpoints whose events carry a value)")
+    a.set_defaults(report=_attribute)
+
+    r = kinds.add_parser("reevaluate", help="last year's map or log against this year's (options as 'reevaluate')")
+    reevaluate_cli.add_options(r)
+    r.set_defaults(report=_reevaluate)
+
+    for k in (s, pr, c, lg, a, r):
+        k.add_argument("-o", "--output", metavar="DIR", required=True, help="folder to write the report into")
+        k.set_defaults(handler=run)
+
+
+def _simulate(args):
+    from journeysim.report import simulate_report
+
+    journey = load_journey(args.map)
+    if args.engine == "exact":
+        if args.days is not None or args.seed is not None:
+            raise UsageError("--days and --seed belong to --engine agents")
+        from journeysim.engines.exact import solve_exact
+
+        return simulate_report(journey, solve_exact(journey))
+    import numpy as np
+
+    from journeysim.cli._sim_agents import _days, _seed
+    from journeysim.engines.agents import simulate_agents
+
+    result = simulate_agents(journey, _days(args.days), rng=np.random.default_rng(_seed(args.seed)), source=args.map)
+    return simulate_report(journey, result.metrics, result.daily)
+
+
+def _predict(args):
+    from journeysim._io import read_document
+    from journeysim.experiments._prediction import read_prediction
+    from journeysim.report import predict_report
+
+    prediction = read_prediction(args.prediction)
+    details, _ = read_document(args.prediction)       # already checked by read_prediction
+    return predict_report(prediction, details)
+
+
+def _check(args):
+    from journeysim.experiments._prediction import read_prediction
+    from journeysim.experiments.check import check_prediction
+    from journeysim.report import check_report
+
+    prediction = read_prediction(args.prediction)
+    return check_report(prediction, check_prediction(prediction, analysis_from_args(args, args.results),
+                                                     variant=args.variant))
+
+
+def _ledger(args):
+    from journeysim.experiments.ledger import summarize_ledger
+    from journeysim.report import ledger_report
+
+    return ledger_report(summarize_ledger(args.ledger))
+
+
+def _attribute(args):
+    from journeysim.attribution import attribute_file
+    from journeysim.report import attribute_report
+
+    return attribute_report(attribute_file(args.input, goals=args.goal), args.input)
+
+
+def _reevaluate(args):
+    from journeysim.report import reevaluate_report
+
+    return reevaluate_report(*reevaluate_cli.reevaluate_from_args(args))
+
+
+def run(args) -> int:
+    # imported here: matplotlib takes a while to load and other commands should not pay for it
+    from journeysim.report import write_report
+
+    html, markdown, *pngs = write_report(args.report(args), args.output)
+    print(f"{html}\n{markdown}\n" + "".join(f"{p}\n" for p in pngs), end="")
+    return 0

@@ -1,0 +1,262 @@
+"""The Monte Carlo loop: a chunk of customers advances together, one step per iteration.
+
+All customers still travelling take their next step at once (alias draw, delay
+draw, horizon check), then the arrays are compacted to those still travelling,
+so the work per step is proportional to the customers left. Customers who
+finish hand their visited bitmask and path hash to the tallies. The last few
+customers of a chunk continue inside the next one, which saves the long tail of
+tiny steps. Referred customers are simulated after the chunk that referred
+them, depth first in pieces of at most one chunk, so memory stays bounded by
+the chunk size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from journeysim.engines._alias import Workspace, draw_at
+from journeysim.engines._mcstats import PATH_LENGTH, PathCounter, Tally
+from journeysim.engines._mctables import EXPONENTIAL, LOGNORMAL, Tables
+
+__all__ = ["simulate_cohort", "Cohort", "PILOT"]
+
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+#: A chunk hands its last customers (fewer than chunk_size / _TAIL) on to the next chunk.
+_TAIL = 32
+#: Customers of the first piece, whose most frequent paths become the counted candidates.
+PILOT = 65_536
+
+
+def _family(family: int, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if family == EXPONENTIAL:
+        x = rng.standard_exponential(len(a))
+        x *= a
+    elif family == LOGNORMAL:
+        x = rng.standard_normal(len(a))
+        x *= b
+        x += a
+        np.exp(x, out=x)
+    else:
+        x = rng.standard_gamma(a)
+        x *= b
+    return x
+
+
+def _delays(t: Tables, outcome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if len(t.families) == 1:
+        return _family(t.families[0], t.param_a.take(outcome), t.param_b.take(outcome), rng)
+    d = np.empty(len(outcome))
+    family = t.family.take(outcome)
+    for f in t.families:
+        idx = np.flatnonzero(family == f)
+        if idx.size:
+            o = outcome.take(idx)
+            d[idx] = _family(f, t.param_a.take(o), t.param_b.take(o), rng)
+    return d
+
+
+class _Piece:
+    """The arrays of the customers of one piece who are still travelling.
+
+    Each array lives in one of two buffers of the piece's size; compaction writes
+    into the other one and swaps, so no step allocates a chunk-sized array.
+    """
+
+    _ARRAYS = ("state", "visited", "hash", "time", "start", "converted", "rows")
+
+    def __init__(self, t: Tables, m: int, start: np.ndarray | None, rng, work: Workspace, pilot: bool,
+                 hashing: bool):
+        self.state = draw_at(t.entry, np.zeros(m, dtype=np.intp), rng, work)
+        shape = (m,) if t.words == 1 else (m, t.words)
+        self.visited = np.zeros(shape, dtype=np.uint64)
+        self.hash = np.zeros(m, dtype=np.uint64) if hashing else None
+        self.time = None
+        self.start = None
+        self.converted = None
+        if t.timed:
+            self.time = np.zeros(m) if start is None else start.copy()
+            self.start = None if start is None else start.copy()
+            self.converted = np.zeros(m, dtype=bool)
+        self.rows = np.arange(m) if pilot else None
+        self._own()
+
+    def _own(self) -> None:
+        # Every array owns its memory here (fresh or concatenated): it is the live buffer.
+        self._live = {name: arr for name in self._ARRAYS if (arr := getattr(self, name)) is not None}
+        self._spare: dict[str, np.ndarray] = {}
+
+    def keep(self, idx: np.ndarray, state: np.ndarray) -> None:
+        """Keep customers ``idx``, whose next states are ``state[idx]``."""
+        k = len(idx)
+        for name, live in self._live.items():
+            spare = self._spare.get(name)
+            if spare is None:
+                spare = np.empty_like(live)
+            out = spare[:k]
+            (state if name == "state" else getattr(self, name)).take(idx, axis=0, out=out, mode="clip")
+            setattr(self, name, out)
+            self._live[name], self._spare[name] = spare, live
+
+    def absorb(self, other: _Piece) -> None:
+        """Add the customers still travelling from an earlier piece (``start`` and ``rows`` are unset in both)."""
+        for name in self._ARRAYS:
+            arr = getattr(self, name)
+            if arr is not None:
+                setattr(self, name, np.concatenate([arr, getattr(other, name)]))
+        self._own()
+
+
+class Cohort:
+    """What a simulation leaves: tallies of new and referred customers, and the paths."""
+
+    def __init__(self, tables: Tables):
+        self.new = Tally(tables)
+        self.referred = Tally(tables)
+        self.paths = PathCounter()
+        self.generations = 0
+        self.truncated = False
+
+
+def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list) -> None:
+    state = p.state
+    tally.visits += np.bincount(state, minlength=len(tally.visits))
+    bit = t.bit.take(state)
+    if t.words == 1:
+        p.visited |= bit
+    else:
+        # One word per customer, through the flat view (1-d fancy indexing is far cheaper than
+        # 2-d). First visits are counted here: at finish they would cost a pass per touchpoint.
+        flat = p.visited.reshape(-1)
+        where = np.arange(0, flat.size, t.words)
+        where += t.word.take(state)
+        old = flat.take(where)
+        fresh = state[(old & bit) == 0]
+        tally.first_visits += np.bincount(t.touchpoint.take(fresh), minlength=t.n + 1)[:t.n]
+        old |= bit
+        flat[where] = old
+    if p.hash is not None:
+        p.hash *= _MULTIPLIER
+        p.hash += bit if t.words == 1 else t.code.take(state)
+    if p.converted is not None:
+        goal = t.goal.take(state)
+        first = np.flatnonzero(goal & ~p.converted)
+        if first.size:
+            times = p.time.take(first)
+            if p.start is not None:
+                times -= p.start.take(first)
+            tally.times.add(times)
+            p.converted |= goal
+    if not t.has_refers:
+        return
+    refers = t.refers.take(state)
+    who = np.flatnonzero(refers > 0)
+    if who.size:
+        count = rng.poisson(refers.take(who))
+        when = p.time.take(who) if p.time is not None else np.zeros(len(who))
+        referrals.append(np.repeat(when, count))
+
+
+def _run_piece(t: Tables, m: int, rng, work: Workspace, tally: Tally, horizon: float | None,
+               start: np.ndarray | None, paths: PathCounter | None,
+               carry: _Piece | None = None, leave: int = 0) -> tuple[np.ndarray, _Piece | None]:
+    """Simulate ``m`` new customers (and those ``carry`` brings) to the end or the horizon.
+
+    Stop when fewer than ``leave`` are still travelling and hand those back, so that
+    they continue with the next piece instead of costing a long tail of tiny steps.
+    Return the referrals' start times and the customers handed back.
+    """
+    pilot = paths is not None and not paths.started
+    p = _Piece(t, m, start, rng, work, pilot, paths is not None)
+    tally.customers += m
+    referrals: list[np.ndarray] = []
+    buffer = None
+    if pilot:
+        buffer = np.full((m, PATH_LENGTH + 1), -1, dtype=np.int32)
+        buffer[:, 0] = t.touchpoint.take(p.state)
+    _visit(t, p, tally, rng, referrals)
+    if carry is not None:
+        p.absorb(carry)
+        m = len(p.state)
+    done_visited, done_hash, done_late, done_rows = [], [], [], []
+    step = 0
+    while m >= leave and m:
+        nxt = work.get("next", np.intp, m)
+        if p.time is None:
+            draw_at(t.step_target, p.state, rng, work, out=nxt)
+        else:
+            outcome = draw_at(t.step, p.state, rng, work, out=work.get("outcome", np.intp, m))
+            t.target.take(outcome, out=nxt, mode="clip")
+            p.time += _delays(t, outcome, rng)
+        tally.transitions += m
+        alive = np.not_equal(nxt, t.exit, out=work.get("alive", bool, m))
+        late = None
+        if horizon is not None:
+            late = np.greater(p.time, horizon, out=work.get("late", bool, m))
+            alive &= ~late
+        stay = np.flatnonzero(alive)
+        if len(stay) < m:
+            gone = np.flatnonzero(np.logical_not(alive, out=alive))
+            done_visited.append(p.visited.take(gone, axis=0))
+            if p.hash is not None:
+                done_hash.append(p.hash.take(gone))
+            if late is not None:
+                done_late.append(late.take(gone))
+            if pilot:
+                done_rows.append(p.rows.take(gone))
+        p.keep(stay, nxt)
+        m = len(stay)
+        step += 1
+        if pilot and step <= PATH_LENGTH and m:
+            buffer[p.rows, step] = t.touchpoint.take(p.state)
+        if m:
+            _visit(t, p, tally, rng, referrals)
+    if done_visited:
+        visited = np.concatenate(done_visited)
+        converted = tally.finish(visited, np.concatenate(done_late) if done_late else None)
+        if paths is not None:
+            hashes = np.concatenate(done_hash)
+            if pilot:
+                paths.start(hashes, np.concatenate(done_rows), buffer)
+            paths.add(hashes, converted)
+    return (np.concatenate(referrals) if referrals else np.zeros(0)), (p if m else None)
+
+
+def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *, chunk_size: int,
+                    horizon: float | None, generations: int, referral_limit: int,
+                    progress: Callable[[int], None] | None = None) -> Cohort:
+    """Simulate ``customers`` new customers and the referral generations they start.
+
+    Referred customers beyond ``generations`` generations or ``referral_limit``
+    in all are not simulated (``Cohort.truncated``). ``progress`` is called with
+    the number of new customers started so far after each piece.
+    """
+    cohort = Cohort(tables)
+    if horizon is not None and not tables.timed:
+        horizon = None  # every visit happens at time 0, within any positive horizon
+    carry, done, work = None, 0, Workspace()
+    while done < customers:
+        # The first piece picks the candidate paths: at least PILOT customers, whatever the chunk size.
+        m = min(customers - done, chunk_size if done else max(chunk_size, PILOT))
+        # The first piece and the last one finish everybody.
+        leave = 0 if done == 0 or done + m >= customers else chunk_size // _TAIL
+        made, carry = _run_piece(tables, m, rng, work, cohort.new, horizon, None, cohort.paths, carry, leave)
+        done += m
+        pending = [(1, made)]
+        while pending:
+            generation, starts = pending.pop()
+            if not starts.size:
+                continue
+            if generation > generations or cohort.referred.customers >= referral_limit:
+                cohort.truncated = True
+                continue
+            piece = starts[:min(chunk_size, referral_limit - cohort.referred.customers)]
+            if len(piece) < len(starts):
+                pending.append((generation, starts[len(piece):]))
+            cohort.generations = max(cohort.generations, generation)
+            made, _ = _run_piece(tables, len(piece), rng, work, cohort.referred, horizon, piece, None)
+            pending.append((generation + 1, made))
+        if progress is not None:
+            progress(done)
+    return cohort

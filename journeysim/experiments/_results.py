@@ -1,0 +1,295 @@
+"""Reading A/B test results: per-customer or aggregated rows, CSV or Parquet.
+
+Real exports rarely use our column names or encodings, so the three
+per-customer columns can be renamed and booleans may be written 0/1,
+true/false (any case) or yes/no. Every problem names the file, the line (CSV,
+header = line 1) or row (Parquet) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from journeysim.errors import DataError, did_you_mean
+
+__all__ = ["Arm", "ExperimentData", "read_results", "results_from_frame", "file_sha256"]
+
+_TRUE = frozenset({"1", "true", "yes"})
+_FALSE = frozenset({"0", "false", "no"})
+_AGGREGATED = ("customers", "conversions")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One variant's data: counts, and per-customer revenue or its aggregated sums when present."""
+
+    name: str
+    customers: int
+    conversions: int
+    revenue: np.ndarray | None = None
+    covariate: np.ndarray | None = None
+    revenue_sum: float | None = None
+    revenue_sumsq: float | None = None
+
+    @property
+    def has_revenue(self) -> bool:
+        return self.revenue is not None or self.revenue_sum is not None
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """An A/B test result: the arms in the order they first appear in the file."""
+
+    source: str
+    kind: str
+    arms: Mapping[str, Arm]
+    excluded_customers: int = 0
+    duplicate_customers: int = 0
+    covariate: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "arms", MappingProxyType(dict(self.arms)))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """``"sha256:<hex>"`` of a file's bytes."""
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_results(path: str | os.PathLike, *, user_column: str = "user_id", variant_column: str = "variant",
+                 converted_column: str = "converted", revenue_column: str = "revenue",
+                 covariate_column: str | None = None) -> ExperimentData:
+    """Read an A/B result file (``.parquet`` by its suffix, CSV otherwise).
+
+    Aggregated files have ``variant, customers, conversions`` and optionally
+    ``revenue_sum, revenue_sumsq``; per-customer files have ``user_id, variant,
+    converted`` and optionally ``revenue`` and a pre-period covariate (the
+    first column whose name starts with ``pre_`` unless ``covariate_column``
+    names one).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "ab.csv"
+    >>> _ = f.write_text("variant,customers,conversions\\ncontrol,1000,50\\nB,1000,61\\n")
+    >>> data = read_results(f)
+    >>> data.kind, [(a.name, a.customers, a.conversions) for a in data.arms.values()]
+    ('aggregated', [('control', 1000, 50), ('B', 1000, 61)])
+    """
+    source = str(path)
+    frame = _read_frame(path, source)
+    return results_from_frame(frame, source, parquet=Path(path).suffix.lower() == ".parquet",
+                              user_column=user_column, variant_column=variant_column,
+                              converted_column=converted_column, revenue_column=revenue_column,
+                              covariate_column=covariate_column)
+
+
+def _read_frame(path, source: str) -> pd.DataFrame:
+    if not Path(path).is_file():
+        raise DataError(f"{source}: no such file")
+    if Path(path).suffix.lower() == ".parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+            raise DataError(f"{source}: cannot read Parquet ({str(exc).splitlines()[0]})") from None
+    else:
+        frame = _read_csv(path, source)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{source}: no data rows (only a header)")
+    return frame
+
+
+def _read_csv(path, source: str) -> pd.DataFrame:
+    # the csv module rather than pandas: a row with too many fields must be an error naming its line,
+    # where pandas would silently turn the extra leading fields into an index
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{source}: empty file (expected a header row and data rows)")
+            rows, lines = [], []
+            for row in reader:
+                if not row:
+                    continue  # blank line
+                if len(row) != len(header):
+                    raise DataError(f"{source}: line {reader.line_num}: {len(row)} fields, the header has {len(header)}")
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{source}: not a valid CSV file ({exc})") from None
+    frame = pd.DataFrame(rows, columns=header, dtype=str)
+    frame.attrs["lines"] = lines
+    return frame
+
+
+def results_from_frame(frame: pd.DataFrame, source: str, *, parquet: bool = False, user_column: str = "user_id",
+                       variant_column: str = "variant", converted_column: str = "converted",
+                       revenue_column: str = "revenue", covariate_column: str | None = None) -> ExperimentData:
+    """Validate and reduce a table of results (see :func:`read_results`)."""
+    reader = _Columns(frame, source, parquet)
+    if all(c in frame.columns for c in _AGGREGATED):
+        return _aggregated(reader, variant_column)
+    return _per_customer(reader, user_column, variant_column, converted_column, revenue_column, covariate_column)
+
+
+class _Columns:
+    """Column access that names the file, the row and the column in every error."""
+
+    def __init__(self, frame: pd.DataFrame, source: str, parquet: bool):
+        self.lines = frame.attrs.get("lines")
+        self.frame, self.source, self.parquet = frame.reset_index(drop=True), source, parquet
+
+    def where(self, i: int) -> str:
+        if self.parquet:
+            return f"row {i + 1}"
+        return f"line {self.lines[i] if self.lines else i + 2}"
+
+    def fail(self, i: int, column: str, message: str):
+        raise DataError(f"{self.source}: {self.where(int(i))}, column '{column}': {message}")
+
+    def require(self, column: str, option: str | None = None) -> None:
+        if column not in self.frame.columns:
+            hint = f"; name yours with {option}" if option else ""
+            cols = ", ".join(map(str, self.frame.columns))
+            raise DataError(f"{self.source}: missing column '{column}'{did_you_mean(column, self.frame.columns)}"
+                            f" (columns: {cols}){hint}")
+
+    def text(self, column: str) -> pd.Series:
+        col = self.frame[column]
+        values = col.astype(str).str.strip()
+        bad = col.isna() | (values == "")
+        if bad.any():
+            self.fail(np.flatnonzero(bad.to_numpy())[0], column, "empty value")
+        return values
+
+    def number(self, column: str) -> np.ndarray:
+        col = self.frame[column]
+        if pd.api.types.is_bool_dtype(col):
+            self.fail(0, column, f"{col.iloc[0]!r} is not a number")
+        values = pd.to_numeric(col.astype(str).str.strip() if col.dtype == object else col, errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(dtype=float))
+        if bad.any():
+            i = np.flatnonzero(bad)[0]
+            raw = col.iloc[i]
+            self.fail(i, column, "empty value" if str(raw).strip() in ("", "nan", "None") else f"{raw!r} is not a number")
+        return values.to_numpy(dtype=float)
+
+    def count(self, column: str) -> np.ndarray:
+        values = self.number(column)
+        bad = (values < 0) | (values != np.round(values))
+        if bad.any():
+            i = np.flatnonzero(bad)[0]
+            self.fail(i, column, f"{values[i]:g} is not a whole number >= 0")
+        return values.astype(np.int64)
+
+    def boolean(self, column: str) -> np.ndarray:
+        col = self.frame[column]
+        if pd.api.types.is_bool_dtype(col):
+            return col.to_numpy(dtype=bool)
+        if pd.api.types.is_numeric_dtype(col):
+            values = col.to_numpy(dtype=float)
+            bad = ~np.isin(values, (0.0, 1.0))
+            if bad.any():
+                self.fail(np.flatnonzero(bad)[0], column, f"{col.iloc[np.flatnonzero(bad)[0]]!r} is not a boolean (0/1)")
+            return values == 1.0
+        values = col.astype(str).str.strip().str.lower()
+        true, false = values.isin(_TRUE), values.isin(_FALSE)
+        bad = ~(true | false)
+        if bad.any():
+            i = np.flatnonzero(bad.to_numpy())[0]
+            self.fail(i, column, f"{col.iloc[i]!r} is not a boolean (0/1, true/false or yes/no)")
+        return true.to_numpy()
+
+
+def _aggregated(cols: _Columns, variant_column: str) -> ExperimentData:
+    cols.require(variant_column, "--variant-column")
+    names = cols.text(variant_column)
+    dup = names.duplicated()
+    if dup.any():
+        i = np.flatnonzero(dup.to_numpy())[0]
+        cols.fail(i, variant_column, f"variant {names.iloc[i]!r} appears on more than one row")
+    customers, conversions = cols.count("customers"), cols.count("conversions")
+    for i in range(len(names)):
+        if customers[i] == 0:
+            cols.fail(i, "customers", f"variant {names.iloc[i]!r} has zero customers")
+        if conversions[i] > customers[i]:
+            cols.fail(i, "conversions", f"{conversions[i]} conversions exceed {customers[i]} customers")
+    present = [c for c in ("revenue_sum", "revenue_sumsq") if c in cols.frame.columns]
+    if len(present) == 1:
+        other = ({"revenue_sum", "revenue_sumsq"} - set(present)).pop()
+        raise DataError(f"{cols.source}: column '{present[0]}' needs column '{other}' too")
+    sums = sumsq = None
+    if present:
+        sums, sumsq = cols.number("revenue_sum"), cols.number("revenue_sumsq")
+        for i in range(len(names)):
+            # sum of squares below sum^2/n would be a negative variance
+            if sumsq[i] < sums[i] ** 2 / customers[i] * (1 - 1e-9):
+                cols.fail(i, "revenue_sumsq", f"{sumsq[i]:g} is less than revenue_sum^2/customers (impossible)")
+    arms = {
+        name: Arm(name, int(customers[i]), int(conversions[i]),
+                  revenue_sum=None if sums is None else float(sums[i]),
+                  revenue_sumsq=None if sumsq is None else float(sumsq[i]))
+        for i, name in enumerate(names)
+    }
+    if len(arms) < 2:
+        raise DataError(f"{cols.source}: only one variant ({names.iloc[0]!r}); an A/B test needs at least two")
+    return ExperimentData(cols.source, "aggregated", arms)
+
+
+def _per_customer(cols: _Columns, user_column: str, variant_column: str, converted_column: str,
+                  revenue_column: str, covariate_column: str | None) -> ExperimentData:
+    cols.require(user_column, "--user-column")
+    cols.require(variant_column, "--variant-column")
+    cols.require(converted_column, "--converted-column")
+    if covariate_column is not None:
+        cols.require(covariate_column)
+    else:
+        covariate_column = next((c for c in cols.frame.columns if str(c).startswith("pre_")), None)
+    table = pd.DataFrame({
+        "user": cols.text(user_column),
+        "variant": cols.text(variant_column),
+        "converted": cols.boolean(converted_column),
+    })
+    if revenue_column in cols.frame.columns:
+        table["revenue"] = cols.number(revenue_column)
+    if covariate_column is not None:
+        table["covariate"] = cols.number(covariate_column)
+    order = list(pd.unique(table["variant"]))
+    variants_per_user = table.groupby("user", sort=False)["variant"].nunique()
+    mixed = variants_per_user.index[variants_per_user > 1]
+    kept = table[~table["user"].isin(mixed)]
+    grouped = kept.groupby(["variant", "user"], sort=False)
+    agg = {"converted": "any"}
+    if "revenue" in table:
+        agg["revenue"] = "sum"  # several purchases by one customer add up
+    if "covariate" in table:
+        agg["covariate"] = "first"
+    per_user = grouped.agg(agg)
+    duplicates = int((grouped.size() > 1).sum())
+    arms = {}
+    for name in order:
+        if name not in per_user.index.get_level_values(0):
+            raise DataError(f"{cols.source}: variant {name!r} has zero customers left after excluding "
+                            f"{len(mixed)} customers seen in more than one variant")
+        rows = per_user.loc[name]
+        arms[name] = Arm(name, len(rows), int(rows["converted"].sum()),
+                         revenue=rows["revenue"].to_numpy(dtype=float) if "revenue" in rows else None,
+                         covariate=rows["covariate"].to_numpy(dtype=float) if "covariate" in rows else None)
+    if len(arms) < 2:
+        raise DataError(f"{cols.source}: column '{variant_column}': only one variant ({order[0]!r}); "
+                        "an A/B test needs at least two")
+    return ExperimentData(cols.source, "per-customer", arms, excluded_customers=len(mixed),
+                          duplicate_customers=duplicates, covariate=covariate_column if "covariate" in table else None)

@@ -1,0 +1,331 @@
+"""Analysing an A/B test: every variant against control, with the method of each number stated.
+
+Conversion: Wilson intervals per variant, Newcombe's hybrid score interval for
+the difference, a log risk-ratio interval for the relative lift and the pooled
+two-proportion z-test (R's ``prop.test(correct = FALSE)``), Holm-adjusted when
+several variants face one control. A sample-ratio-mismatch chi-square test
+guards the randomisation; Beta(1, 1) posteriors give the probability to beat
+control and the expected loss. Revenue per customer: Welch's t-test, and CUPED
+when a pre-period covariate is present.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from scipy import integrate, special, stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportions_ztest
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+from journeysim._table import fmt, format_table
+from journeysim.errors import DataError, UsageError, did_you_mean
+from journeysim.experiments._results import Arm, ExperimentData
+
+__all__ = ["VariantResult", "ExperimentAnalysis", "analyze_experiment", "beta_comparison", "parse_split", "srm_pvalue",
+           "SRM_THRESHOLD", "METHODS"]
+
+#: Below this SRM p-value the randomisation is presumed broken and the analysis says so loudly.
+SRM_THRESHOLD = 0.001
+
+METHODS = {
+    "rate_ci": "Wilson score interval (statsmodels proportion_confint, method='wilson')",
+    "diff_ci": "Newcombe hybrid score interval (statsmodels confint_proportions_2indep, method='newcomb')",
+    "lift_rel_ci": "log risk-ratio interval minus 1 (statsmodels confint_proportions_2indep, method='log', compare='ratio')",
+    "pvalue": "two-sided two-proportion z-test with pooled variance (statsmodels proportions_ztest; R prop.test(correct=FALSE))",
+    "pvalue_adj": "Holm step-down adjustment over the variants (statsmodels multipletests, method='holm')",
+    "srm": "Pearson chi-square goodness of fit of customers per arm to the expected split (scipy.stats.chisquare)",
+    "bayes": "Beta(1,1) priors; P(variant rate > control rate) and expected loss E[max(control - variant, 0)] "
+             "by numerical integration of the Beta posteriors (scipy.stats.beta, scipy.integrate.quad)",
+    "revenue": "revenue per customer, Welch's unequal-variance t-test and interval (statsmodels CompareMeans, usevar='unequal')",
+    "cuped": "CUPED: revenue - theta*(covariate - mean), theta = cov/var pooled over all customers, then Welch",
+}
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """One arm; comparison fields are ``None`` for the control arm."""
+
+    name: str
+    customers: int
+    conversions: int
+    rate: float
+    rate_ci: tuple[float, float]
+    diff: float | None = None
+    diff_ci: tuple[float, float] | None = None
+    lift_rel: float | None = None
+    lift_rel_ci: tuple[float, float] | None = None
+    pvalue: float | None = None
+    pvalue_adj: float | None = None
+    prob_beat_control: float | None = None
+    expected_loss: float | None = None
+    revenue_mean: float | None = None
+    revenue_diff: float | None = None
+    revenue_diff_ci: tuple[float, float] | None = None
+    revenue_pvalue: float | None = None
+    cuped_diff: float | None = None
+    cuped_diff_ci: tuple[float, float] | None = None
+    cuped_pvalue: float | None = None
+    variance_reduction: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "name"}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class ExperimentAnalysis:
+    """The analysis of one A/B result file."""
+
+    source: str
+    control: str
+    variants: Mapping[str, VariantResult]
+    srm_pvalue: float
+    expected_split: tuple[float, ...]
+    excluded_customers: int
+    duplicate_customers: int
+    alpha: float
+    kind: str
+    covariate: str | None = None
+    method: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
+        object.__setattr__(self, "method", MappingProxyType(dict(self.method)))
+
+    @property
+    def srm_warning(self) -> bool:
+        return self.srm_pvalue < SRM_THRESHOLD
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "control": self.control,
+            "srm_pvalue": self.srm_pvalue,
+            "srm_warning": self.srm_warning,
+            "expected_split": list(self.expected_split),
+            "excluded_customers": self.excluded_customers,
+            "duplicate_customers": self.duplicate_customers,
+            "alpha": self.alpha,
+            "input": self.kind,
+            "covariate": self.covariate,
+            "variants": {name: v.to_dict() for name, v in self.variants.items()},
+            "method": dict(self.method),
+        }
+
+    def summary(self) -> str:
+        ci = lambda pair: "-" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"  # noqa: E731
+        level = f"{100 * (1 - self.alpha):g}%"
+        rows = [(("* " if v.name == self.control else "") + v.name, v.customers, v.conversions, fmt(v.rate),
+                 ci(v.rate_ci), fmt(v.diff), ci(v.diff_ci), fmt(v.lift_rel), ci(v.lift_rel_ci), fmt(v.pvalue),
+                 fmt(v.pvalue_adj), fmt(v.prob_beat_control), fmt(v.expected_loss))
+                for v in self.variants.values()]
+        parts = [format_table(f"{self.source}: conversion ({level} intervals; * = control)",
+                              ["variant", "customers", "conv.", "rate", "rate CI", "diff", "diff CI", "lift",
+                               "lift CI", "p", "p (Holm)", "P(beat)", "exp. loss"], rows, width=180)]
+        if any(v.revenue_mean is not None for v in self.variants.values()):
+            rows = [(v.name, fmt(v.revenue_mean), fmt(v.revenue_diff), ci(v.revenue_diff_ci), fmt(v.revenue_pvalue),
+                     fmt(v.cuped_diff), ci(v.cuped_diff_ci), fmt(v.cuped_pvalue), fmt(v.variance_reduction))
+                    for v in self.variants.values()]
+            parts.append(format_table("revenue per customer (Welch; CUPED with covariate "
+                                      f"{self.covariate or '-'})", ["variant", "mean", "diff", "diff CI", "p",
+                                      "CUPED diff", "CUPED CI", "CUPED p", "var. reduction"], rows, width=160))
+        split = "/".join(f"{s:g}" for s in self.expected_split)
+        parts.append(f"sample ratio check: p = {fmt(self.srm_pvalue)} against the expected split {split}")
+        if self.srm_warning:
+            parts.append(f"WARNING: SAMPLE RATIO MISMATCH (p < {SRM_THRESHOLD:g}): the arms' sizes do not match the "
+                         "expected split; randomisation or logging is broken and the results above are not trustworthy")
+        parts.append(f"excluded customers (seen in several variants): {self.excluded_customers}; "
+                     f"customers with several rows in one variant (counted once): {self.duplicate_customers}")
+        parts.append("methods:\n" + "\n".join(f"  {k}: {v}" for k, v in self.method.items()))
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def parse_split(text: str, arms: int) -> tuple[float, ...]:
+    """Parse ``"50/50"`` (control first, then the variants in file order).
+
+    Examples
+    --------
+    >>> parse_split("50/25/25", 3)
+    (50.0, 25.0, 25.0)
+    """
+    try:
+        parts = tuple(float(p) for p in str(text).split("/"))
+    except ValueError:
+        raise UsageError(f"--expected-split {text!r}: write shares separated by '/', e.g. 50/50") from None
+    if len(parts) != arms:
+        raise UsageError(f"--expected-split {text!r} has {len(parts)} shares but the results have {arms} variants")
+    if any(not math.isfinite(p) or p <= 0 for p in parts):
+        raise UsageError(f"--expected-split {text!r}: every share must be a number > 0")
+    return parts
+
+
+def srm_pvalue(counts, split: Sequence[float]):
+    """Sample-ratio-mismatch p-value: chi-square goodness of fit of arm sizes to ``split``.
+
+    Vectorised over leading axes of ``counts`` (the last axis holds the arms).
+
+    Examples
+    --------
+    >>> round(float(srm_pvalue([5000, 5000], (1, 1))), 3), float(srm_pvalue([5200, 4800], (1, 1))) < 0.001
+    (1.0, True)
+    """
+    counts = np.asarray(counts, dtype=float)
+    share = np.asarray(split, dtype=float) / np.sum(split)
+    return stats.chisquare(counts, counts.sum(axis=-1, keepdims=True) * share, axis=-1).pvalue
+
+
+def beta_comparison(control: tuple[int, int], variant: tuple[int, int]) -> tuple[float, float]:
+    """``(P(variant > control), E[max(control - variant, 0)])`` under Beta(1, 1) priors.
+
+    ``control`` and ``variant`` are ``(conversions, customers)``.
+
+    Examples
+    --------
+    >>> p, loss = beta_comparison((50, 1000), (50, 1000))
+    >>> round(p, 6)
+    0.5
+    """
+    a_c, b_c = 1 + control[0], 1 + control[1] - control[0]
+    a_v, b_v = 1 + variant[0], 1 + variant[1] - variant[0]
+    post_c, post_v = stats.beta(a_c, b_c), stats.beta(a_v, b_v)
+    # The posteriors are narrow for large samples: integrate only where they have mass.
+    lo = max(0.0, min(post_c.ppf(1e-12), post_v.ppf(1e-12)))
+    hi = min(1.0, max(post_c.isf(1e-12), post_v.isf(1e-12)))
+    # scipy.special's ufuncs rather than the frozen distributions: quad calls these thousands of times
+    pdf = lambda x, a, b: math.exp(special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b))  # noqa: E731
+    sf = lambda x, a, b: special.betaincc(a, b, x)  # noqa: E731
+    prob, _ = integrate.quad(lambda x: pdf(x, a_c, b_c) * sf(x, a_v, b_v), lo, hi, limit=200, epsabs=1e-12)
+    mean_c = a_c / (a_c + b_c)
+    # E[(C - y)+] = E[C] P(C' > y) - y P(C > y) with C' ~ Beta(a+1, b), since x f_C(x) is proportional to f_C'(x)
+    loss, _ = integrate.quad(lambda y: pdf(y, a_v, b_v) * (mean_c * sf(y, a_c + 1, b_c) - y * sf(y, a_c, b_c)),
+                             lo, hi, limit=200, epsabs=1e-14)
+    return float(min(max(prob, 0.0), 1.0)), float(max(loss, 0.0))
+
+
+def _choose_control(data: ExperimentData, control: str | None) -> str:
+    names = list(data.arms)
+    if control is not None:
+        if control not in data.arms:
+            raise DataError(f"{data.source}: unknown control {control!r}{did_you_mean(control, names)} "
+                            f"(variants: {', '.join(names)})")
+        return control
+    found = [n for n in names if n.lower() == "control"]
+    if not found:
+        raise DataError(f"{data.source}: no variant named 'control'; name the control arm with --control "
+                        f"(variants: {', '.join(names)})")
+    return found[0]
+
+
+def _summary_stats(arm: Arm) -> DescrStatsW:
+    # Two values m -/+ d with frequency weights n/2 each have exactly the arm's n, mean and
+    # variance, so statsmodels' Welch test runs on the aggregated sums unchanged.
+    n = arm.customers
+    mean = arm.revenue_sum / n
+    var = max(arm.revenue_sumsq - n * mean ** 2, 0.0) / (n - 1)
+    d = math.sqrt(var * (n - 1) / n)
+    return DescrStatsW(np.array([mean - d, mean + d]), weights=np.array([n / 2, n / 2]))
+
+
+def _welch(a: DescrStatsW, b: DescrStatsW, alpha: float) -> tuple[float, tuple[float, float], float]:
+    cm = CompareMeans(a, b)
+    _, p, _ = cm.ttest_ind(usevar="unequal")
+    low, high = cm.tconfint_diff(alpha=alpha, usevar="unequal")
+    return float(a.mean - b.mean), (float(low), float(high)), float(p)
+
+
+def analyze_experiment(data: ExperimentData, *, control: str | None = None,
+                       expected_split: Sequence[float] | None = None, alpha: float = 0.05) -> ExperimentAnalysis:
+    """Compare every variant with control.
+
+    Examples
+    --------
+    >>> from journeysim.experiments._results import Arm, ExperimentData
+    >>> data = ExperimentData("ab", "aggregated", {"control": Arm("control", 1000, 50), "B": Arm("B", 1000, 70)})
+    >>> res = analyze_experiment(data)
+    >>> round(res.variants["B"].pvalue, 4), round(res.srm_pvalue, 3)
+    (0.0597, 1.0)
+    """
+    if not 0 < alpha < 1:
+        raise UsageError(f"alpha={alpha} must be between 0 and 1")
+    control = _choose_control(data, control)
+    order = [control] + [n for n in data.arms if n != control]
+    arms = [data.arms[n] for n in order]
+    split = tuple(float(s) for s in expected_split) if expected_split is not None else (1.0,) * len(arms)
+    if len(split) != len(arms):
+        raise UsageError(f"expected split has {len(split)} shares but the results have {len(arms)} variants")
+    srm = srm_pvalue([a.customers for a in arms], split)
+    c = data.arms[control]
+    with np.errstate(invalid="ignore", divide="ignore"):  # no conversions at all: z is 0/0
+        pvalues = [proportions_ztest([a.conversions, c.conversions], [a.customers, c.customers])[1] for a in arms[1:]]
+    pvalues = [1.0 if math.isnan(p) else float(p) for p in pvalues]  # nan: no variation at all in either arm
+    # Holm over a single comparison is the identity (and multipletests runs a slow gc.collect)
+    adjusted = multipletests(pvalues, method="holm")[1] if len(pvalues) > 1 else pvalues
+    theta = _cuped_theta(arms)
+    results = {}
+    for i, arm in enumerate(arms):
+        low, high = proportion_confint(arm.conversions, arm.customers, alpha=alpha, method="wilson")
+        fields: dict[str, Any] = dict(name=arm.name, customers=arm.customers, conversions=arm.conversions,
+                                      rate=arm.conversions / arm.customers, rate_ci=(float(low), float(high)))
+        if arm.has_revenue:
+            fields["revenue_mean"] = (float(arm.revenue.mean()) if arm.revenue is not None
+                                      else arm.revenue_sum / arm.customers)
+        if i:
+            fields.update(_compare(arm, c, alpha))
+            fields.update(pvalue=pvalues[i - 1], pvalue_adj=float(adjusted[i - 1]))
+            if arm.has_revenue and c.has_revenue:
+                fields.update(_revenue(arm, c, alpha, theta))
+        results[arm.name] = VariantResult(**fields)
+    method = {k: v for k, v in METHODS.items()
+              if (k != "revenue" or c.has_revenue) and (k != "cuped" or theta is not None)}
+    return ExperimentAnalysis(data.source, control, results, float(srm), split, data.excluded_customers,
+                              data.duplicate_customers, alpha, data.kind,
+                              data.covariate if theta is not None else None, method)
+
+
+def _compare(v: Arm, c: Arm, alpha: float) -> dict[str, Any]:
+    diff_ci = confint_proportions_2indep(v.conversions, v.customers, c.conversions, c.customers,
+                                         method="newcomb", compare="diff", alpha=alpha)
+    out: dict[str, Any] = dict(diff=v.conversions / v.customers - c.conversions / c.customers,
+                               diff_ci=(float(diff_ci[0]), float(diff_ci[1])))
+    if c.conversions > 0 and v.conversions > 0:
+        ratio_ci = confint_proportions_2indep(v.conversions, v.customers, c.conversions, c.customers,
+                                              method="log", compare="ratio", alpha=alpha)
+        out["lift_rel"] = (v.conversions / v.customers) / (c.conversions / c.customers) - 1
+        out["lift_rel_ci"] = (float(ratio_ci[0]) - 1, float(ratio_ci[1]) - 1)
+    prob, loss = beta_comparison((c.conversions, c.customers), (v.conversions, v.customers))
+    out.update(prob_beat_control=prob, expected_loss=loss)
+    return out
+
+
+def _cuped_theta(arms: list[Arm]) -> float | None:
+    if any(a.revenue is None or a.covariate is None for a in arms):
+        return None
+    y = np.concatenate([a.revenue for a in arms])
+    x = np.concatenate([a.covariate for a in arms])
+    var_x = x.var(ddof=1)
+    return float(np.cov(y, x, ddof=1)[0, 1] / var_x) if var_x > 0 else None
+
+
+def _revenue(v: Arm, c: Arm, alpha: float, theta: float | None) -> dict[str, Any]:
+    stats_v, stats_c = ((DescrStatsW(v.revenue), DescrStatsW(c.revenue)) if v.revenue is not None and c.revenue is not None
+                        else (_summary_stats(v), _summary_stats(c)))
+    diff, ci, p = _welch(stats_v, stats_c, alpha)
+    out: dict[str, Any] = dict(revenue_diff=diff, revenue_diff_ci=ci, revenue_pvalue=p)
+    if theta is not None:
+        center = np.concatenate([v.covariate, c.covariate]).mean()
+        adj_v = v.revenue - theta * (v.covariate - center)
+        adj_c = c.revenue - theta * (c.covariate - center)
+        diff, ci, p = _welch(DescrStatsW(adj_v), DescrStatsW(adj_c), alpha)
+        raw_var = np.concatenate([v.revenue, c.revenue]).var(ddof=1)
+        adj_var = np.concatenate([adj_v, adj_c]).var(ddof=1)
+        out.update(cuped_diff=diff, cuped_diff_ci=ci, cuped_pvalue=p,
+                   variance_reduction=float(1 - adj_var / raw_var) if raw_var > 0 else None)
+    return out

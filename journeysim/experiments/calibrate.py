@@ -1,0 +1,190 @@
+"""Learning from an A/B test: update a hypothesis's uncertain numbers with the observed lift.
+
+The prediction's draws are a sample from the prior of the hypothesis's
+uncertain numbers (with the map's own uncertainty and any sampling noise
+folded into each draw's lift). Weighting each draw by the likelihood of the
+observed result, ``log(1 + observed lift) ~ Normal(log(1 + lift of the draw),
+se^2)`` with ``se`` from the observed log risk-ratio interval, turns them into
+a sample from the posterior (importance sampling, prior as proposal). The
+variant map at the posterior medians, with the posterior ranges recorded in
+its ``calibration`` block, becomes the new baseline.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from scipy import special, stats
+from statsmodels.stats.weightstats import DescrStatsW
+
+from journeysim._table import fmt, format_table
+from journeysim.errors import ScenarioError
+from journeysim.experiments._prediction import SavedPrediction
+from journeysim.experiments.analysis import ExperimentAnalysis
+from journeysim.experiments.check import check_prediction
+from journeysim.hypfile import load_hypothesis
+from journeysim.journey import Journey
+
+__all__ = ["ParameterPosterior", "Calibration", "calibrate_prediction", "calibrated_journey", "MIN_EFFECTIVE_DRAWS"]
+
+#: Below this effective sample size the posterior rests on too few draws to be trusted.
+MIN_EFFECTIVE_DRAWS = 30
+
+
+@dataclass(frozen=True)
+class ParameterPosterior:
+    """One uncertain number before and after the test (central value = median, equal-tailed interval)."""
+
+    path: str
+    prior_median: float
+    prior_interval: tuple[float, float]
+    posterior_median: float
+    posterior_mean: float
+    posterior_interval: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prior_median": self.prior_median, "prior_interval": list(self.prior_interval),
+                "posterior_median": self.posterior_median, "posterior_mean": self.posterior_mean,
+                "posterior_interval": list(self.posterior_interval)}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The posterior of a prediction's uncertain numbers given one observed result."""
+
+    hypothesis: str
+    prediction_file: str
+    results_file: str
+    variant: str
+    observed_lift_rel: float
+    observed_se_log: float
+    draws: int
+    effective_draws: float
+    level: float
+    prior_lift_rel: tuple[float, float, float]
+    posterior_lift_rel: tuple[float, float, float]
+    parameters: Mapping[str, ParameterPosterior] = field(default_factory=dict)
+    method: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
+
+    @property
+    def reliable(self) -> bool:
+        return self.effective_draws >= MIN_EFFECTIVE_DRAWS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hypothesis": self.hypothesis, "prediction": self.prediction_file, "results": self.results_file,
+            "variant": self.variant, "observed_lift_rel": self.observed_lift_rel,
+            "observed_se_log": self.observed_se_log, "draws": self.draws, "effective_draws": self.effective_draws,
+            "interval_level": self.level, "prior_lift_rel": list(self.prior_lift_rel),
+            "posterior_lift_rel": list(self.posterior_lift_rel),
+            "posterior": {p: v.to_dict() for p, v in self.parameters.items()}, "method": self.method,
+        }
+
+    def summary(self) -> str:
+        span = lambda lo, hi: f"[{fmt(lo)}, {fmt(hi)}]"  # noqa: E731
+        rows = [(p, f"{fmt(v.prior_median)} {span(*v.prior_interval)}",
+                 f"{fmt(v.posterior_median)} {span(*v.posterior_interval)}") for p, v in self.parameters.items()]
+        rows.append(("relative lift", f"{fmt(self.prior_lift_rel[0])} {span(*self.prior_lift_rel[1:])}",
+                     f"{fmt(self.posterior_lift_rel[0])} {span(*self.posterior_lift_rel[1:])}"))
+        parts = [format_table(f"{self.hypothesis}: before and after the test (median [{self.level:g} interval])",
+                              ["uncertain number", "prior", "posterior"], rows, width=120),
+                 f"observed relative lift {fmt(self.observed_lift_rel)} ({self.variant}); effective draws "
+                 f"{self.effective_draws:.1f} of {self.draws}"]
+        if not self.reliable:
+            parts.append(f"WARNING: fewer than {MIN_EFFECTIVE_DRAWS} effective draws: the observed result lies far "
+                         "from the prediction; predict again with more draws or revisit the hypothesis's ranges")
+        parts.append(f"method: {self.method}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _weighted(x: np.ndarray, w: np.ndarray, level: float) -> tuple[float, float, float, float]:
+    d = DescrStatsW(x, weights=w)
+    q = d.quantile([0.5, (1 - level) / 2, (1 + level) / 2], return_pandas=False)
+    return float(q[0]), float(d.mean), float(q[1]), float(q[2])
+
+
+def calibrate_prediction(prediction: SavedPrediction, analysis: ExperimentAnalysis, *,
+                         variant: str | None = None) -> Calibration:
+    """Importance-weight the prediction's draws by the likelihood of the observed result.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from journeysim.experiments import Arm, ExperimentData, analyze_experiment
+    >>> from journeysim.experiments._prediction import SavedPrediction
+    >>> x = np.linspace(0.4, 0.6, 401)             # an uncertain number, uniform prior
+    >>> rel = (x - 0.4) / 2                          # lift 0 .. +10% across its range
+    >>> pred = SavedPrediction("p.json", "chat", "conversion_rate", 0.05, 0.0525, 0.0025, 0.05, 0.9,
+    ...     (0.005, 0.095), (0.0, 0.005), None, {},
+    ...     {"baseline": 0.05 + 0 * x, "variant": 0.05 * (1 + rel), "lift_abs": 0.05 * rel, "lift_rel": rel},
+    ...     {"changes[0].to.purchase": x})
+    >>> ab = ExperimentData("ab", "aggregated", {"control": Arm("control", 200000, 10000),
+    ...                                          "chat": Arm("chat", 200000, 10800)})
+    >>> cal = calibrate_prediction(pred, analyze_experiment(ab))
+    >>> round(cal.parameters["changes[0].to.purchase"].posterior_median, 2)   # lift 8% <=> x = 0.56
+    0.56
+    """
+    if not prediction.samples:
+        raise ScenarioError(f"{prediction.source}: key 'samples': the prediction has no draws to weight")
+    if not prediction.parameters:
+        raise ScenarioError(f"{prediction.source}: key 'parameters': the hypothesis has no uncertain numbers "
+                            "(ranges or distributions), so there is nothing to calibrate")
+    checked = check_prediction(prediction, analysis, variant=variant)
+    crit = stats.norm.isf(analysis.alpha / 2)
+    low, high = checked.observed_interval
+    se_log = (math.log1p(high) - math.log1p(low)) / (2 * crit)
+    lift = prediction.samples["lift_rel"]
+    if np.any(lift <= -1):
+        raise ScenarioError(f"{prediction.source}: key 'samples.lift_rel': a draw at or below -100% has no log ratio")
+    loglik = stats.norm.logpdf(math.log1p(checked.observed_lift_rel), loc=np.log1p(lift), scale=se_log)
+    w = np.exp(loglik - special.logsumexp(loglik))
+    ess = float(1.0 / np.sum(w ** 2))
+    level = prediction.interval_level
+    flat = np.full(len(lift), 1.0 / len(lift))
+    params = {}
+    for path, x in prediction.parameters.items():
+        prior, post = _weighted(x, flat, level), _weighted(x, w, level)
+        params[path] = ParameterPosterior(path, prior[0], prior[2:], post[0], post[1], post[2:])
+    prior_lift, post_lift = _weighted(lift, flat, level), _weighted(lift, w, level)
+    method = ("importance sampling: prior draws of the saved prediction weighted by the normal likelihood of "
+              "the observed log risk ratio (se from its statsmodels method='log' interval); weighted medians, "
+              "means and equal-tailed quantiles (statsmodels DescrStatsW); effective draws 1/sum(w^2)")
+    return Calibration(prediction.hypothesis, prediction.source, analysis.source, checked.variant,
+                       checked.observed_lift_rel, se_log, len(lift), ess, level,
+                       (prior_lift[0], *prior_lift[2:]), (post_lift[0], *post_lift[2:]), params, method)
+
+
+def calibrated_journey(calibration: Calibration, hypothesis_path: str | os.PathLike) -> Journey:
+    """The hypothesis's variant map at the posterior medians, with a ``calibration`` block recording the ranges."""
+    hyp = load_hypothesis(hypothesis_path)
+    unknown = sorted(set(calibration.parameters) - set(hyp.parameters))
+    if unknown:
+        raise ScenarioError(f"{hypothesis_path}: the prediction's uncertain number {unknown[0]!r} is not in this "
+                            f"hypothesis (it has: {', '.join(sorted(hyp.parameters)) or 'none'}); was it edited "
+                            "after the prediction?")
+    variant = hyp.variant({p: v.posterior_median for p, v in calibration.parameters.items()})
+    record = {
+        "hypothesis": calibration.hypothesis,
+        "hypothesis_file": str(hypothesis_path),
+        "prediction": calibration.prediction_file,
+        "results": calibration.results_file,
+        "observed_lift_rel": calibration.observed_lift_rel,
+        "effective_draws": round(calibration.effective_draws, 2),
+        "interval_level": calibration.level,
+        "posterior": {p: {"median": v.posterior_median, "range": list(v.posterior_interval),
+                          "prior_range": list(v.prior_interval)} for p, v in calibration.parameters.items()},
+    }
+    name = f"{hyp.baseline.name} + {calibration.hypothesis} (calibrated)".strip()
+    return variant.replace(name=name, extra={**variant.extra, "calibration": record})

@@ -1,0 +1,224 @@
+"""Checking a prediction against the A/B test that tested it, and recording the check in the ledger.
+
+The comparison is on the relative lift (variant / control - 1), which carries
+over from the map's population to the test's even when their baseline rates
+differ. The gap's z-score combines both uncertainties: the spread of the
+predicted lift (the prediction's draws) and the standard error of the observed
+lift (from its log risk-ratio interval).
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import math
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from scipy.stats import norm
+
+from journeysim._table import fmt, format_table
+from journeysim.errors import DataError, ScenarioError, UsageError, did_you_mean
+from journeysim.experiments._prediction import SavedPrediction
+from journeysim.experiments._results import file_sha256
+from journeysim.experiments.analysis import ExperimentAnalysis
+from journeysim.experiments.design import detection_power
+
+__all__ = ["PredictionCheck", "check_prediction", "append_to_ledger", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD"]
+
+#: Power below which a test that found nothing is called underpowered rather than a confirmation.
+UNDERPOWERED = 0.8
+
+VERDICTS = ("confirmed", "too optimistic", "too pessimistic", "inconclusive")
+
+CHECK_METHOD = (
+    "relative lift; observed interval: log risk ratio (statsmodels confint_proportions_2indep method='log'); "
+    "z = (predicted - observed) / sqrt(sd_predicted^2 + se_observed^2), sd_predicted from the prediction's draws, "
+    "se_observed from the log-ratio interval; |z| > z(1 - alpha/2): too optimistic (z > 0) or too pessimistic; "
+    f"otherwise inconclusive when the observed interval contains 0 and the test's power at the predicted lift "
+    f"(R power.prop.test formula) was below {UNDERPOWERED:g}, else confirmed"
+)
+
+LEDGER_COLUMNS = (
+    "checked_at", "hypothesis", "prediction_file", "prediction_sha256", "results_file", "results_sha256", "metric",
+    "control", "variant", "interval_level", "predicted_lift_rel", "predicted_low", "predicted_high", "predicted_sd",
+    "observed_lift_rel", "observed_low", "observed_high", "observed_se", "observed_level", "customers_control",
+    "customers_variant", "z", "inside", "power", "verdict",
+)
+
+
+@dataclass(frozen=True)
+class PredictionCheck:
+    """A prediction beside the observed result, and the verdict."""
+
+    hypothesis: str
+    metric: str
+    prediction_file: str
+    prediction_sha256: str | None
+    results_file: str
+    results_sha256: str | None
+    control: str
+    variant: str
+    interval_level: float
+    predicted_lift_rel: float
+    predicted_interval: tuple[float, float]
+    predicted_sd: float
+    observed_lift_rel: float
+    observed_interval: tuple[float, float]
+    observed_se: float
+    observed_level: float
+    customers_control: int
+    customers_variant: int
+    z: float
+    inside: bool
+    power: float
+    verdict: str
+    explanation: str
+    method: str = CHECK_METHOD
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    def ledger_row(self, checked_at: str) -> dict[str, str]:
+        """The ledger row (numbers at full precision, booleans ``true``/``false``)."""
+        values = dict(self.to_dict(), checked_at=checked_at, predicted_low=self.predicted_interval[0],
+                      predicted_high=self.predicted_interval[1], observed_low=self.observed_interval[0],
+                      observed_high=self.observed_interval[1])
+        text = lambda v: ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else str(v))  # noqa: E731
+        return {c: text(values[c]) for c in LEDGER_COLUMNS}
+
+    def summary(self) -> str:
+        pct = lambda x: f"{100 * x:+.2f}%"  # noqa: E731
+        rows = [
+            ("predicted relative lift", f"{pct(self.predicted_lift_rel)} "
+             f"[{pct(self.predicted_interval[0])}, {pct(self.predicted_interval[1])}] ({self.interval_level:g} interval)"),
+            ("observed relative lift", f"{pct(self.observed_lift_rel)} "
+             f"[{pct(self.observed_interval[0])}, {pct(self.observed_interval[1])}] ({self.observed_level:g} interval)"),
+            ("observed inside the predicted interval", fmt(self.inside)),
+            ("z of the gap (predicted - observed)", fmt(self.z)),
+            ("test's power at the predicted lift", fmt(self.power)),
+            ("customers (control / variant)", f"{self.customers_control} / {self.customers_variant}"),
+            ("verdict", self.verdict),
+        ]
+        title = f"{self.hypothesis or self.prediction_file}: {self.variant} vs {self.control}"
+        return "\n".join([format_table(title, ["", "value"], rows), self.explanation, f"method: {self.method}"])
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _sha(path: str) -> str | None:
+    return file_sha256(path) if Path(path).is_file() else None
+
+
+def _pick_variant(analysis: ExperimentAnalysis, variant: str | None) -> str:
+    others = [n for n in analysis.variants if n != analysis.control]
+    if variant is None:
+        if len(others) > 1:
+            raise UsageError(f"{analysis.source} has several variants ({', '.join(others)}); choose one with --variant")
+        return others[0]
+    if variant not in others:
+        raise DataError(f"{analysis.source}: unknown variant {variant!r}{did_you_mean(variant, others)} "
+                        f"(variants besides control {analysis.control!r}: {', '.join(others)})")
+    return variant
+
+
+def check_prediction(prediction: SavedPrediction, analysis: ExperimentAnalysis, *,
+                     variant: str | None = None) -> PredictionCheck:
+    """Compare the predicted relative lift with the one observed in ``analysis``.
+
+    Examples
+    --------
+    >>> from journeysim.experiments import Arm, ExperimentData, analyze_experiment
+    >>> from journeysim.experiments._prediction import SavedPrediction
+    >>> pred = SavedPrediction("p.json", "chat", "conversion_rate", 0.05, 0.055, 0.005, 0.10, 0.9,
+    ...                        (0.02, 0.18), (0.001, 0.009), None, {})
+    >>> ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 40000, 2000),
+    ...                                              "chat": Arm("chat", 40000, 2180)})
+    >>> check_prediction(pred, analyze_experiment(ab)).verdict
+    'confirmed'
+    """
+    if prediction.metric != "conversion_rate":
+        raise ScenarioError(f"{prediction.source}: key 'metric': {prediction.metric!r}; an A/B result's conversion "
+                            "rates can only check a conversion_rate prediction")
+    name = _pick_variant(analysis, variant)
+    v, c = analysis.variants[name], analysis.variants[analysis.control]
+    if v.lift_rel is None:
+        raise DataError(f"{analysis.source}: no conversions in {name!r} or {analysis.control!r}: "
+                        "the relative lift is undefined")
+    crit = norm.isf(analysis.alpha / 2)
+    low, high = v.lift_rel_ci
+    se = (1 + v.lift_rel) * (math.log1p(high) - math.log1p(low)) / (2 * crit)
+    sd = prediction.lift_rel_sd
+    z = (prediction.lift_rel - v.lift_rel) / math.hypot(sd, se)
+    power = float(detection_power(c.rate, min(c.rate * (1 + prediction.lift_rel), 1 - 1e-12), v.customers,
+                                  alpha=analysis.alpha, ratio=v.customers / c.customers))
+    inside = prediction.lift_rel_interval[0] <= v.lift_rel <= prediction.lift_rel_interval[1]
+    if z > crit:
+        verdict, why = "too optimistic", "the prediction is significantly above the observed lift"
+    elif z < -crit:
+        verdict, why = "too pessimistic", "the prediction is significantly below the observed lift"
+    elif low <= 0 <= high and power < UNDERPOWERED:
+        verdict, why = "inconclusive", (f"the test was underpowered (power {power:.2f} at the predicted lift) and "
+                                        "found no significant effect: it can neither confirm nor refute the prediction")
+    else:
+        verdict, why = "confirmed", "the observed lift agrees with the prediction within both uncertainties"
+    return PredictionCheck(
+        hypothesis=prediction.hypothesis, metric=prediction.metric, prediction_file=prediction.source,
+        prediction_sha256=_sha(prediction.source), results_file=analysis.source,
+        results_sha256=_sha(analysis.source), control=analysis.control, variant=name,
+        interval_level=prediction.interval_level, predicted_lift_rel=prediction.lift_rel,
+        predicted_interval=prediction.lift_rel_interval, predicted_sd=sd, observed_lift_rel=v.lift_rel,
+        observed_interval=(low, high), observed_se=se, observed_level=1 - analysis.alpha,
+        customers_control=c.customers, customers_variant=v.customers, z=z, inside=inside, power=power,
+        verdict=verdict, explanation=f"verdict: {verdict}: {why}.")
+
+
+def append_to_ledger(path: str | os.PathLike, check: PredictionCheck, *, force: bool = False,
+                     checked_at: str | None = None) -> dict[str, str]:
+    """Append one row to the ledger CSV (created with its header when absent) and return it.
+
+    Earlier rows are never rewritten: the row is appended under an exclusive
+    lock, so concurrent checks cannot interleave. A check of the same
+    prediction and result files (by content hash) is refused unless ``force``.
+    """
+    source = str(path)
+    if not Path(path).parent.is_dir():
+        raise DataError(f"{source}: folder {str(Path(path).parent)!r} does not exist")
+    checked_at = checked_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    row = check.ledger_row(checked_at)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
+    with open(path, "a+", encoding="utf-8", newline="") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
+        fh.seek(0)
+        existing = fh.read()
+        if not existing:
+            writer.writeheader()
+        else:
+            _check_existing(source, existing, row, force)
+        writer.writerow(row)
+        fh.write(buf.getvalue())  # append mode: the write lands after the last row
+        fh.flush()
+        os.fsync(fh.fileno())
+    return row
+
+
+def _check_existing(source: str, existing: str, row: dict[str, str], force: bool) -> None:
+    if not existing.endswith("\n"):
+        raise DataError(f"{source}: the last line is incomplete; repair the ledger before appending")
+    reader = csv.DictReader(io.StringIO(existing))
+    if tuple(reader.fieldnames or ()) != LEDGER_COLUMNS:
+        raise DataError(f"{source}: line 1: not a journeysim ledger header (expected: {','.join(LEDGER_COLUMNS)})")
+    if force or not row["prediction_sha256"] or not row["results_sha256"]:
+        return
+    for i, old in enumerate(reader, start=2):
+        if (old.get("prediction_sha256"), old.get("results_sha256"), old.get("variant")) == (
+                row["prediction_sha256"], row["results_sha256"], row["variant"]):
+            raise DataError(f"{source}: line {i} already records this prediction checked against this result "
+                            f"({old.get('checked_at')}); use --force to record it again")

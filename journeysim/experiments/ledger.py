@@ -1,0 +1,211 @@
+"""The calibration report of a ledger of checked predictions: are our journey models honest?
+
+Coverage compares how often the observed lift fell inside the predicted
+interval with the intervals' nominal level (an exact Clopper-Pearson interval
+and a binomial test); bias is predicted minus observed relative lift; the
+z-scores of the gaps should look standard normal when the models are calibrated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+
+from journeysim._io import write_atomic
+from journeysim._table import fmt, format_table
+from journeysim.errors import DataError
+from journeysim.experiments.check import LEDGER_COLUMNS
+
+__all__ = ["LedgerEntry", "LedgerReport", "read_ledger", "summarize_ledger", "plot_ledger", "LEDGER_METHOD"]
+
+LEDGER_METHOD = ("coverage: share of checks whose observed lift is inside the predicted interval, Clopper-Pearson "
+                 "interval (statsmodels proportion_confint method='beta') and exact binomial test against the mean "
+                 "nominal level (scipy.stats.binomtest); bias = predicted - observed relative lift, t interval and "
+                 "test of mean bias = 0 (scipy.stats.ttest_1samp)")
+_NUMBERS = ("interval_level", "predicted_lift_rel", "predicted_low", "predicted_high", "observed_lift_rel",
+            "observed_low", "observed_high", "z")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """The numbers of one ledger row the report uses."""
+
+    line: int
+    hypothesis: str
+    verdict: str
+    inside: bool
+    values: Mapping[str, float]
+
+
+def read_ledger(path: str | os.PathLike) -> list[LedgerEntry]:
+    """Read a ledger CSV, naming the line and column of any bad value."""
+    source = str(path)
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+            header = rows and list(rows[0]) or None
+    except FileNotFoundError:
+        raise DataError(f"{source}: no such file (a ledger is created by `journeysim check`)") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{source}: not a readable CSV ledger ({exc})") from None
+    if header is not None:
+        missing = [c for c in LEDGER_COLUMNS if c not in header]
+        if missing:
+            raise DataError(f"{source}: line 1: missing column '{missing[0]}'")
+    entries = []
+    for line, row in enumerate(rows, start=2):
+        values = {}
+        for col in _NUMBERS:
+            try:
+                values[col] = float(row[col])
+            except (TypeError, ValueError):
+                raise DataError(f"{source}: line {line}, column '{col}': {row[col]!r} is not a number") from None
+            if not math.isfinite(values[col]):
+                raise DataError(f"{source}: line {line}, column '{col}': {row[col]!r} is not a finite number")
+        if row["inside"] not in ("true", "false"):
+            raise DataError(f"{source}: line {line}, column 'inside': {row['inside']!r} is not true or false")
+        entries.append(LedgerEntry(line, row["hypothesis"], row["verdict"], row["inside"] == "true", values))
+    return entries
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    """How well the checked predictions were calibrated."""
+
+    source: str
+    checks: int
+    covered: int
+    coverage: float | None
+    coverage_ci: tuple[float, float] | None
+    nominal_level: float | None
+    coverage_pvalue: float | None
+    mean_bias: float | None
+    median_bias: float | None
+    mean_bias_ci: tuple[float, float] | None
+    bias_pvalue: float | None
+    mean_z: float | None
+    sd_z: float | None
+    verdicts: Mapping[str, int] = field(default_factory=dict)
+    entries: tuple[LedgerEntry, ...] = field(default=(), repr=False)
+    method: str = LEDGER_METHOD
+
+    def __post_init__(self):
+        object.__setattr__(self, "verdicts", MappingProxyType(dict(self.verdicts)))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "entries"}
+        out["verdicts"] = dict(self.verdicts)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    def summary(self) -> str:
+        if not self.checks:
+            return f"{self.source}: no checks recorded yet"
+        ci = lambda pair: "-" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"  # noqa: E731
+        rows = [
+            ("checks", str(self.checks)),
+            ("coverage of the predicted intervals", f"{self.covered}/{self.checks} = {fmt(self.coverage)} "
+             f"{ci(self.coverage_ci)} (nominal {fmt(self.nominal_level)}, binomial test p = {fmt(self.coverage_pvalue)})"),
+            ("mean bias (predicted - observed lift)", f"{fmt(self.mean_bias)} {ci(self.mean_bias_ci)} "
+             f"(t-test p = {fmt(self.bias_pvalue)})"),
+            ("median bias", fmt(self.median_bias)),
+            ("z of the gaps: mean / sd (calibrated: 0 / 1)", f"{fmt(self.mean_z)} / {fmt(self.sd_z)}"),
+            ("verdicts", ", ".join(f"{k}: {v}" for k, v in self.verdicts.items())),
+        ]
+        verdict = ""
+        if self.mean_bias_ci is not None and self.mean_bias_ci[0] > 0:
+            verdict = "\nthe models are consistently too optimistic"
+        elif self.mean_bias_ci is not None and self.mean_bias_ci[1] < 0:
+            verdict = "\nthe models are consistently too pessimistic"
+        return (format_table(f"ledger {self.source}", ["", "value"], rows, width=120) + verdict
+                + f"\nmethod: {self.method}")
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def summarize_ledger(path: str | os.PathLike) -> LedgerReport:
+    """Coverage, bias and z-scores over every check in the ledger.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from journeysim.experiments.check import LEDGER_COLUMNS
+    >>> row = dict.fromkeys(LEDGER_COLUMNS, "") | {"interval_level": "0.9", "predicted_lift_rel": "0.1",
+    ...     "predicted_low": "0.05", "predicted_high": "0.15", "observed_lift_rel": "0.04", "observed_low": "0.01",
+    ...     "observed_high": "0.07", "z": "1.9", "inside": "false", "verdict": "confirmed"}
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "ledger.csv"
+    >>> _ = f.write_text(",".join(LEDGER_COLUMNS) + "\\n" + ",".join(row.values()) + "\\n")
+    >>> r = summarize_ledger(f)
+    >>> r.checks, r.covered, round(r.mean_bias, 6)
+    (1, 0, 0.06)
+    """
+    entries = read_ledger(path)
+    n = len(entries)
+    if n == 0:
+        return LedgerReport(str(path), 0, 0, None, None, None, None, None, None, None, None, None, None)
+    covered = sum(e.inside for e in entries)
+    nominal = float(np.mean([e.values["interval_level"] for e in entries]))
+    low, high = proportion_confint(covered, n, alpha=0.05, method="beta")
+    bias = np.array([e.values["predicted_lift_rel"] - e.values["observed_lift_rel"] for e in entries])
+    z = np.array([e.values["z"] for e in entries])
+    mean_ci = p_bias = None
+    if n > 1 and np.std(bias) > 0:
+        t = stats.ttest_1samp(bias, 0.0)
+        ci = t.confidence_interval(0.95)
+        mean_ci, p_bias = (float(ci.low), float(ci.high)), float(t.pvalue)
+    return LedgerReport(
+        source=str(path), checks=n, covered=covered, coverage=covered / n, coverage_ci=(float(low), float(high)),
+        nominal_level=nominal, coverage_pvalue=float(stats.binomtest(covered, n, nominal).pvalue),
+        mean_bias=float(bias.mean()), median_bias=float(np.median(bias)), mean_bias_ci=mean_ci, bias_pvalue=p_bias,
+        mean_z=float(z.mean()), sd_z=float(z.std(ddof=1)) if n > 1 else None,
+        verdicts=Counter(e.verdict for e in entries), entries=tuple(entries))
+
+
+def plot_ledger(report: LedgerReport, path: str | os.PathLike) -> None:
+    """Write the calibration plot (PNG): predicted against observed lift, and the gaps' z-scores."""
+    import matplotlib
+    matplotlib.use("Agg")  # files only: never open a window
+    import matplotlib.pyplot as plt
+
+    if not report.checks:
+        raise DataError(f"{report.source}: no checks to plot")
+    e = report.entries
+    pred = np.array([x.values["predicted_lift_rel"] for x in e])
+    obs = np.array([x.values["observed_lift_rel"] for x in e])
+    xerr = np.abs(np.array([[x.values["predicted_low"], x.values["predicted_high"]] for x in e]).T - pred)
+    yerr = np.abs(np.array([[x.values["observed_low"], x.values["observed_high"]] for x in e]).T - obs)
+    colours = ["tab:green" if x.inside else "tab:red" for x in e]
+    fig, (ax, hx) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [3, 2]})
+    for i in range(len(e)):
+        ax.errorbar(pred[i], obs[i], xerr=xerr[:, i:i + 1], yerr=yerr[:, i:i + 1], fmt="o", color=colours[i],
+                    ecolor=colours[i], alpha=0.8, capsize=3)
+    lo, hi = float(min(pred.min(), obs.min(), 0)), float(max(pred.max(), obs.max(), 0))
+    pad = 0.05 * (hi - lo or 1)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="observed = predicted")
+    ax.set_xlabel("predicted relative lift (interval); green: observed inside, red: outside")
+    ax.set_ylabel("observed relative lift (its interval)")
+    ax.set_title(f"coverage {report.covered}/{report.checks} (nominal {report.nominal_level:.0%}); "
+                 f"mean bias {report.mean_bias:+.3f}")
+    ax.legend(loc="upper left")
+    z = np.array([x.values["z"] for x in e])
+    hx.hist(z, bins=max(5, min(20, len(z))), density=True, color="tab:blue", alpha=0.6, label="z of the gaps")
+    grid = np.linspace(min(-3.5, z.min()), max(3.5, z.max()), 200)
+    hx.plot(grid, stats.norm.pdf(grid), "k-", lw=1, label="N(0, 1): calibrated")
+    hx.set_xlabel("(predicted - observed) / combined sd")
+    hx.legend(loc="upper left")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())

@@ -1,0 +1,118 @@
+"""Report builders for predictions, their checks against A/B results, and the ledger of checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from journeysim._table import fmt
+from journeysim.experiments._prediction import SavedPrediction
+from journeysim.experiments.check import PredictionCheck
+from journeysim.experiments.ledger import LedgerReport
+from journeysim.report.document import Report, Section, Table
+from journeysim.report.plots import plot_calibration, plot_lift_distribution
+
+__all__ = ["predict_report", "check_report", "ledger_report"]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:+.2f}%"
+
+
+def _interval(pair) -> str:
+    return "-" if pair is None else f"[{_pct(pair[0])}, {_pct(pair[1])}]"
+
+
+def _plain(pair) -> str:
+    return "" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"
+
+
+def _lift_plot(prediction: SavedPrediction, check: PredictionCheck | None = None):
+    return plot_lift_distribution(prediction.samples.get("lift_rel", ()), prediction.lift_rel_interval,
+                                  metric=prediction.metric, level=prediction.interval_level,
+                                  observed=None if check is None else check.observed_lift_rel,
+                                  observed_interval=None if check is None else check.observed_interval,
+                                  title="Predicted lift" if check is None else "Predicted lift and the A/B result")
+
+
+def predict_report(prediction: SavedPrediction, details: Mapping[str, Any] | None = None) -> Report:
+    """A saved prediction: baseline, variant and lift with intervals, the lift's distribution, breakdowns.
+
+    ``details`` is the saved file's whole content (``prob_positive``, ``by_stage``,
+    ``by_segment``, ``engine``, ``method``...), shown where present.
+    """
+    raw = details or {}
+    level = prediction.interval_level
+    facts = [
+        ("hypothesis", prediction.hypothesis), ("metric", prediction.metric),
+        ("baseline", f"{fmt(prediction.baseline)} {_plain(raw.get('baseline_interval'))}"),
+        ("variant", f"{fmt(prediction.variant)} {_plain(raw.get('variant_interval'))}"),
+        ("absolute lift", f"{fmt(prediction.lift_abs)} {_plain(prediction.lift_abs_interval)}"),
+        ("relative lift", f"{_pct(prediction.lift_rel)} {_interval(prediction.lift_rel_interval)}"),
+        ("interval level", f"{level:g}"),
+        ("P(lift > 0)", fmt(raw.get("prob_positive"))),
+        ("engine, draws, seed", f"{raw.get('engine', '-')}, {raw.get('draws', '-')}, {raw.get('seed', '-')}"),
+    ]
+    sections = [Section("Predicted lift", plots=(_lift_plot(prediction),))]
+    for key, label in (("by_stage", "stage"), ("by_segment", "segment")):
+        part = raw.get(key)
+        if isinstance(part, dict) and part:
+            rows = tuple((name, *_breakdown(values)) for name, values in part.items())
+            sections.append(Section(f"By {label}", tables=(Table((label, "baseline", "variant", "absolute lift"),
+                                                                  rows),)))
+    method = (str(raw["method"]),) if raw.get("method") else ()
+    return Report("predict", prediction.hypothesis or prediction.source, tuple(facts), tuple(sections), method)
+
+
+def _breakdown(values) -> tuple[str, str, str]:
+    if not isinstance(values, dict):
+        return (fmt(values), "-", "-")
+    return tuple(fmt(values.get(k)) if not isinstance(values.get(k), (list, tuple)) else "-"
+                 for k in ("baseline", "variant", "lift_abs"))
+
+
+def check_report(prediction: SavedPrediction, check: PredictionCheck) -> Report:
+    """The observed A/B result over the predicted lift distribution, and the verdict."""
+    facts = (
+        ("verdict", check.verdict),
+        ("predicted relative lift", f"{_pct(check.predicted_lift_rel)} {_interval(check.predicted_interval)} "
+                                    f"({check.interval_level:g} interval)"),
+        ("observed relative lift", f"{_pct(check.observed_lift_rel)} {_interval(check.observed_interval)} "
+                                   f"({check.observed_level:g} interval)"),
+        ("observed inside the predicted interval", fmt(check.inside)),
+        ("z of the gap (predicted - observed)", fmt(check.z)),
+        ("test's power at the predicted lift", fmt(check.power)),
+        ("customers (control / variant)", f"{check.customers_control:,} / {check.customers_variant:,}"),
+        ("variant vs control", f"{check.variant} vs {check.control}"),
+    )
+    sections = (Section("Prediction and result", (check.explanation,), plots=(_lift_plot(prediction, check),)),)
+    return Report("check", check.hypothesis or check.prediction_file, facts, sections, (check.method,))
+
+
+def ledger_report(ledger: LedgerReport) -> Report:
+    """Calibration over every checked prediction: coverage, bias, and the calibration plot."""
+    ci = lambda pair: "-" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"  # noqa: E731
+    facts = (
+        ("checks", str(ledger.checks)),
+        ("coverage of the predicted intervals", f"{ledger.covered}/{ledger.checks} = {fmt(ledger.coverage)} "
+                                                f"{ci(ledger.coverage_ci)} (nominal {fmt(ledger.nominal_level)})"),
+        ("binomial test of coverage, p", fmt(ledger.coverage_pvalue)),
+        ("mean bias (predicted - observed relative lift)", f"{fmt(ledger.mean_bias)} {ci(ledger.mean_bias_ci)}"),
+        ("median bias", fmt(ledger.median_bias)),
+        ("verdicts", ", ".join(f"{k}: {v}" for k, v in ledger.verdicts.items()) or "-"),
+    )
+    sections = []
+    if ledger.entries:
+        v = [e.values for e in ledger.entries]
+        plot = plot_calibration([x["predicted_lift_rel"] for x in v], [x["observed_lift_rel"] for x in v],
+                                [x["predicted_low"] for x in v], [x["predicted_high"] for x in v],
+                                [e.inside for e in ledger.entries])
+        rows = tuple((str(e.line), e.hypothesis, _pct(e.values["predicted_lift_rel"]),
+                      _pct(e.values["observed_lift_rel"]), fmt(e.inside), fmt(e.values["z"]), e.verdict)
+                     for e in ledger.entries)
+        sections.append(Section("Calibration", plots=(plot,),
+                                tables=(Table(("line", "hypothesis", "predicted lift", "observed lift", "inside",
+                                               "z", "verdict"), rows),)))
+    else:
+        sections.append(Section("Calibration", ("No checks recorded yet.",)))
+    return Report("ledger", f"Ledger {ledger.source}", facts, tuple(sections), (ledger.method,))

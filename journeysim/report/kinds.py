@@ -1,0 +1,133 @@
+"""Report builders: one function per command, from its results to a :class:`Report`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from journeysim._table import fmt
+from journeysim.journey import Journey
+from journeysim.reevaluate import Reevaluation
+from journeysim.report.document import Report, Section, Table
+from journeysim.report.plots import (plot_attribution, plot_daily_series, plot_funnel, plot_journey,
+                                     plot_removal_effect_changes, plot_removal_effects, plot_traffic_change)
+from journeysim.result import JourneyMetrics
+
+if TYPE_CHECKING:  # the attribution module pulls in DuckDB; reports on maps should not need it
+    from journeysim.attribution import Attribution
+
+__all__ = ["simulate_report", "reevaluate_report", "attribute_report"]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _count(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def simulate_report(journey: Journey, metrics: JourneyMetrics, daily: Sequence[Mapping[str, Any]] = ()) -> Report:
+    """What a map implies: the journey drawn by stage, its funnel and its removal effects.
+
+    ``daily`` holds the agent engine's daily rows (``day``, ``arrivals``, ``conversions``,
+    ``in_journey``...), drawn as a daily series when given.
+
+    Examples
+    --------
+    >>> from journeysim import solve_exact
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.25}}, goals=["buy"])
+    >>> r = simulate_report(j, solve_exact(j))
+    >>> r.facts[0], [p.name for p in r.plots]
+    (('conversion rate', '25.00%'), ['journey', 'removal_effects'])
+    """
+    unit = metrics.time_unit
+    facts = (
+        ("conversion rate", _pct(metrics.conversion_rate)),
+        ("expected conversions per customer", fmt(metrics.expected_conversions)),
+        ("expected value per customer", fmt(metrics.expected_value)),
+        ("expected touches per customer", fmt(metrics.expected_touches)),
+        (f"mean time to conversion ({unit}s)", fmt(metrics.expected_time_to_conversion)),
+        ("referrals per customer (K)", fmt(metrics.referrals)),
+        ("engine", metrics.engine),
+    )
+    sections = [Section("The journey", (f"{len(journey.names)} touchpoints, {len(journey.goals)} goal(s), "
+                                        f"{len(journey.segments) or 'no'} segments; delays in {unit}s.",),
+                        plots=(plot_journey(journey),))]
+    if metrics.stage_reach:
+        rows = tuple((s, _pct(r)) for s, r in metrics.stage_reach.items())
+        sections.append(Section("Funnel by stage", tables=(Table(("stage", "reach"), rows),),
+                                plots=(plot_funnel(metrics.stage_reach),)))
+    if metrics.removal_effects:
+        ranked = sorted(metrics.removal_effects.items(), key=lambda kv: -kv[1])
+        rows = tuple((n, _pct(e), _pct(metrics.visit_rate.get(n))) for n, e in ranked)
+        sections.append(Section("Removal effects", ("Share of conversions lost if the touchpoint were removed.",),
+                                tables=(Table(("touchpoint", "removal effect", "visit rate"), rows),),
+                                plots=(plot_removal_effects(metrics.removal_effects),)))
+    if daily:
+        labels = {"arrivals": "arrivals per day", "conversions": "conversions per day",
+                  "in_journey": "in the journey at the day's end"}
+        series = {label: [row[k] for row in daily] for k, label in labels.items() if k in daily[0]}
+        sections.append(Section("Day by day", (f"{len(daily)} days simulated by the agent engine.",),
+                                plots=(plot_daily_series([row["day"] for row in daily], series),)))
+    return Report("simulate", journey.name or "Journey", facts, tuple(sections),
+                  (metrics.method,) if metrics.method else ())
+
+
+def reevaluate_report(result: Reevaluation, new: Journey) -> Report:
+    """Last year against this year: the ranked list, removal-effect changes, traffic and the new map.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from journeysim.reevaluate import reevaluate
+    >>> old = Journey.from_rows({"ad": 1.0}, {"ad": {"page": 0.5}, "page": {"buy": 0.2}}, goals=["buy"],
+    ...                         observations={"ad": 2000, "page": 1000, "entry": 2000})
+    >>> r = reevaluate_report(reevaluate(old, old, rng=np.random.default_rng(0), draws=10), old)
+    >>> [p.name for p in r.plots]
+    ['removal_effect_changes', 'traffic', 'journey']
+    """
+    facts = (
+        ("conversion rate, old", _pct(result.conversion_old)),
+        ("conversion rate, new", _pct(result.conversion_new)),
+        ("p-value of the change (two-proportion z-test)", fmt(result.conversion_pvalue)),
+        ("customers observed, old / new", f"{_count(result.customers_old)} / {_count(result.customers_new)}"),
+    )
+    rows = []
+    for rank, name in enumerate(result.ranking, 1):
+        c = result.touchpoints[name]
+        ci = c.removal_effect_change_ci
+        rows.append((str(rank), name, c.verdict, fmt(c.qvalue), _pct(c.removal_effect_old), _pct(c.removal_effect_new),
+                     f"[{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}] pp" if ci else "-",
+                     _count(c.traffic_old), _count(c.traffic_new)))
+    ranked = Section("What to look at first",
+                     (f"Rows compared with a chi-square test of homogeneity, false discovery rate {result.alpha:g} "
+                      f"(Benjamini-Hochberg); intervals at {100 * result.level:g}%.",),
+                     tables=(Table(("#", "touchpoint", "verdict", "q-value", "removal effect old", "removal effect new",
+                                    "change interval", "traffic old", "traffic new"), rows),))
+    changes = [(n, c.removal_effect_change, c.removal_effect_change_ci, c.verdict)
+               for n in result.ranking if (c := result.touchpoints[n]).removal_effect_change_ci is not None]
+    traffic = [(n, c.traffic_old or 0.0, c.traffic_new or 0.0) for n, c in result.touchpoints.items()]
+    pictures = ((plot_removal_effect_changes(changes),) if changes else ()) + (plot_traffic_change(traffic),)
+    plots = Section("Removal effects and traffic", plots=pictures)
+    drawn = Section("This year's journey", plots=(plot_journey(new, "This year's journey by stage"),))
+    title = f"Re-evaluation: {result.old_name or 'old map'} → {result.new_name or 'new map'}"
+    return Report("reevaluate", title, facts, (ranked, plots, drawn),
+                  tuple(f"{k}: {v}" for k, v in result.method.items()))
+
+
+def attribute_report(attribution: Attribution, source: str) -> Report:
+    """Attributed conversions under each model side by side, and the Markov removal effects."""
+    facts = (("input", source), ("journeys", fmt(attribution.journeys)), ("distinct paths", fmt(attribution.paths)),
+             ("conversions", fmt(attribution.conversions)), ("value", fmt(attribution.value)),
+             ("Markov order", str(attribution.order)))
+    conversions = {m: {tp: c for tp, (c, _) in credit.items()} for m, credit in attribution.models.items()}
+    names = sorted({tp for credit in conversions.values() for tp in credit},
+                   key=lambda tp: -attribution.removal_effects.get(tp, 0.0))
+    rows = tuple((tp, *(fmt(conversions[m].get(tp)) for m in conversions)) for tp in names)
+    sections = [Section("Attributed conversions", tables=(Table(("touchpoint", *conversions), rows),),
+                        plots=(plot_attribution(conversions),))]
+    if attribution.removal_effects:
+        sections.append(Section("Markov removal effects", plots=(plot_removal_effects(attribution.removal_effects),)))
+    return Report("attribute", f"Attribution: {source}", facts, tuple(sections),
+                  (*attribution.notes, attribution.method) if attribution.method else attribution.notes)

@@ -1,0 +1,278 @@
+"""The report's pictures, drawn with matplotlib's Agg backend into PNG bytes.
+
+Each function takes plain results (no files) and returns a :class:`Plot`:
+its PNG, title and caption. Figures are built with :class:`matplotlib.figure.Figure`
+directly, never through pyplot, so no global figure state is touched. Every
+plot has a title and labelled axes with units.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch
+
+from journeysim.compiled import compile_segments
+from journeysim.journey import Journey
+
+__all__ = ["Plot", "journey_flows", "plot_journey", "plot_funnel", "plot_removal_effects",
+           "plot_lift_distribution", "plot_calibration", "plot_daily_series", "plot_removal_effect_changes",
+           "plot_traffic_change", "plot_attribution"]
+
+_GOAL, _NODE, _EDGE = "#2a9d8f", "#e9eef5", "#4c6a92"
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One picture: ``name`` is its file stem (``name.png``)."""
+
+    name: str
+    title: str
+    png: bytes
+    caption: str = ""
+    #: ``(title, x label, y label)`` of each axes drawn, so that readers (and tests) can check them.
+    axes: tuple[tuple[str, str, str], ...] = ()
+
+
+def _plot(name: str, title: str, fig: Figure, caption: str) -> Plot:
+    fig.tight_layout()
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    # No timestamps or software tag in the PNG: the same inputs give the same bytes.
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    axes = tuple((ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes)
+    return Plot(name, title, buf.getvalue(), caption, axes)
+
+
+def _short(name: str, width: int = 22) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def journey_flows(journey: Journey) -> dict[tuple[str, str], float]:
+    """Expected transitions along each edge per new customer (segments weighted by share).
+
+    Examples
+    --------
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.25}}, goals=["buy"])
+    >>> journey_flows(j)
+    {('ad', 'buy'): 0.25}
+    """
+    flows: dict[tuple[str, str], float] = {}
+    for _, share, chain in compile_segments(journey):
+        visits = np.linalg.solve(np.eye(chain.n) - chain.Q.toarray().T, chain.entry)
+        coo = chain.Q.tocoo()
+        for i, j, p in zip(coo.row, coo.col, coo.data):
+            key = (chain.names[i], chain.names[j])
+            flows[key] = flows.get(key, 0.0) + float(share * visits[i] * p)
+    return flows
+
+
+def plot_journey(journey: Journey, title: str = "The journey by stage") -> Plot:
+    """The journey as a graph: one column per stage, edge width by expected flow."""
+    columns = list(journey.stage_names())
+    if any(t.stage is None for t in journey.touchpoints.values()):
+        columns.append("(no stage)")
+    pos = {}
+    for x, stage in enumerate(columns):
+        members = [n for n, t in journey.touchpoints.items() if (t.stage or "(no stage)") == stage]
+        for k, name in enumerate(members):
+            pos[name] = (x, (len(members) - 1) / 2 - k)
+    flows = journey_flows(journey)
+    top = max(flows.values(), default=1.0) or 1.0
+    height = max(3.5, 1.1 * max((sum(1 for p in pos.values() if p[0] == x) for x in range(len(columns))), default=1))
+    fig = Figure(figsize=(max(7.0, 2.4 * len(columns)), height))
+    ax = fig.add_subplot()
+    for (a, b), flow in flows.items():
+        if a == b or flow <= 0:
+            continue
+        (xa, ya), (xb, yb) = pos[a], pos[b]
+        backwards = xb < xa or (xb == xa and yb > ya)
+        ax.add_patch(FancyArrowPatch((xa, ya), (xb, yb), arrowstyle="-|>", mutation_scale=10,
+                                     connectionstyle=f"arc3,rad={0.35 if backwards else 0.08}",
+                                     linewidth=0.4 + 7 * flow / top, color=_EDGE, alpha=0.55,
+                                     shrinkA=18, shrinkB=18, zorder=1))
+    for name, (x, y) in pos.items():
+        goal = journey.touchpoints[name].goal
+        ax.text(x, y, _short(name), ha="center", va="center", fontsize=8, zorder=3,
+                color="white" if goal else "black",
+                bbox={"boxstyle": "round,pad=0.35", "fc": _GOAL if goal else _NODE, "ec": "#555555"})
+    ax.set_xlim(-0.7, len(columns) - 0.3)
+    ys = [p[1] for p in pos.values()] or [0]
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.set_xticks(range(len(columns)), [_short(c, 18) for c in columns], fontsize=8)
+    ax.set_yticks([])
+    ax.set_xlabel("stage (left to right)")
+    ax.set_ylabel("touchpoints of the stage (position only)")
+    ax.set_title(title)
+    return _plot("journey", title, fig,
+                f"Edge width: expected transitions per new customer (widest = {top:.3g}); goals in green.")
+
+
+def plot_funnel(stage_reach: Mapping[str, float], title: str = "Funnel by stage") -> Plot:
+    """Share of new customers reaching each stage, in map order."""
+    stages = list(stage_reach)
+    fig = Figure(figsize=(7, 0.5 * len(stages) + 1.6))
+    ax = fig.add_subplot()
+    values = [100 * stage_reach[s] for s in stages]
+    bars = ax.barh(range(len(stages)), values, color=_EDGE)
+    ax.bar_label(bars, labels=[f"{v:.1f}%" for v in values], padding=3, fontsize=8)
+    ax.set_yticks(range(len(stages)), [_short(s) for s in stages])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 110)
+    ax.set_xlabel("new customers reaching the stage (%)")
+    ax.set_ylabel("stage")
+    ax.set_title(title)
+    return _plot("funnel", title, fig, "Probability that a new customer reaches each stage at least once.")
+
+
+def plot_removal_effects(effects: Mapping[str, float], title: str = "Removal effects", top: int = 15) -> Plot:
+    """The largest removal effects, as a share of conversions lost."""
+    items = sorted(effects.items(), key=lambda kv: -kv[1])[:top]
+    fig = Figure(figsize=(7, 0.4 * len(items) + 1.6))
+    ax = fig.add_subplot()
+    values = [100 * v for _, v in items]
+    bars = ax.barh(range(len(items)), values, color=_GOAL)
+    ax.bar_label(bars, labels=[f"{v:.1f}%" for v in values], padding=3, fontsize=8)
+    ax.set_yticks(range(len(items)), [_short(n) for n, _ in items])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max([*values, 1.0]) * 1.2)
+    ax.set_xlabel("conversions lost if the touchpoint is removed (%)")
+    ax.set_ylabel("touchpoint")
+    ax.set_title(title)
+    return _plot("removal_effects", title, fig,
+                "Relative drop in the conversion rate when the touchpoint is removed (Markov removal effect).")
+
+
+def plot_lift_distribution(draws: Sequence[float], interval: tuple[float, float], *, metric: str, level: float,
+                           observed: float | None = None, observed_interval: tuple[float, float] | None = None,
+                           title: str = "Predicted lift and the A/B result") -> Plot:
+    """Histogram of the predicted relative lift with its interval, and the observed lift (with its own) over it."""
+    fig = Figure(figsize=(7.5, 4))
+    ax = fig.add_subplot()
+    draws = 100 * np.asarray(draws, dtype=float)
+    if draws.size and np.ptp(draws) > 0:
+        ax.hist(draws, bins=min(60, max(10, draws.size // 40)), color=_NODE, edgecolor=_EDGE, density=True,
+                label="predicted lift (draws)")
+    lo, hi = 100 * interval[0], 100 * interval[1]
+    ax.axvspan(lo, hi, color=_EDGE, alpha=0.15, label=f"predicted {level:.0%} interval [{lo:.2f}, {hi:.2f}]")
+    ax.axvline(0, color="#888888", linewidth=0.8)
+    if observed is not None:
+        ax.axvline(100 * observed, color="#d1495b", linewidth=2, label=f"observed lift {100 * observed:.2f}")
+        if observed_interval is not None:
+            olo, ohi = 100 * observed_interval[0], 100 * observed_interval[1]
+            ax.hlines(ax.get_ylim()[1] * 0.5, olo, ohi, color="#d1495b", linewidth=3,
+                      label=f"observed interval [{olo:.2f}, {ohi:.2f}]")
+    ax.set_xlabel(f"relative lift in {metric} (%, variant over baseline)")
+    ax.set_ylabel("density of predicted draws (per % of lift)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left")
+    return _plot("lift", title, fig, "Predicted relative lift: histogram of the draws and the predicted interval"
+                 + ("; the A/B test's observed lift and its interval in red." if observed is not None else "."))
+
+
+def plot_calibration(predicted: Sequence[float], observed: Sequence[float], lower: Sequence[float],
+                     upper: Sequence[float], inside: Sequence[bool], *,
+                     title: str = "Calibration of the predictions") -> Plot:
+    """Observed against predicted relative lift, one point per checked experiment, with predicted intervals."""
+    predicted, observed = 100 * np.asarray(predicted, float), 100 * np.asarray(observed, float)
+    lower, upper = 100 * np.asarray(lower, float), 100 * np.asarray(upper, float)
+    inside = np.asarray(inside, bool)
+    fig = Figure(figsize=(6.5, 5.5))
+    ax = fig.add_subplot()
+    ax.hlines(observed, lower, upper, color="#aaaaaa", linewidth=2, label="predicted interval")
+    ax.scatter(predicted[inside], observed[inside], color=_GOAL, zorder=3, label="observed inside the interval")
+    ax.scatter(predicted[~inside], observed[~inside], color="#d1495b", zorder=3, label="observed outside")
+    span = np.concatenate([predicted, observed, lower, upper, [0.0]])
+    lo, hi = float(span.min()), float(span.max())
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="#555555", linestyle="--", label="perfect calibration")
+    ax.set_xlabel("predicted relative lift (%)")
+    ax.set_ylabel("observed relative lift (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _plot("calibration", title, fig, f"{int(inside.sum())} of {inside.size} observed lifts fell inside "
+                 "their predicted interval (the dashed line is a perfect prediction).")
+
+
+def plot_daily_series(days: Sequence[float], series: Mapping[str, Sequence[float]], *,
+                      unit: str = "customers (count)", title: str = "Daily series (agent engine)") -> Plot:
+    """One line per daily quantity of the agent engine's run."""
+    fig = Figure(figsize=(8, 4))
+    ax = fig.add_subplot()
+    for label, values in series.items():
+        ax.plot(days, values, label=_short(label, 30), linewidth=1.4)
+    ax.set_xlabel("day of the run (days)")
+    ax.set_ylabel(unit)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _plot("daily", title, fig, "Daily totals of the agent-based run.")
+
+
+def plot_removal_effect_changes(changes: Sequence[tuple[str, float, tuple[float, float], str]],
+                                title: str = "Change in removal effects") -> Plot:
+    """Per touchpoint: the change in removal effect with its interval, coloured by verdict.
+
+    ``changes`` holds ``(name, change, (low, high), verdict)``.
+    """
+    fig = Figure(figsize=(7.5, 0.45 * len(changes) + 1.8))
+    ax = fig.add_subplot()
+    colours = {"strengthened": _GOAL, "weakened": "#e76f51", "no longer contributes": "#d1495b",
+               "new drop-off point": "#d1495b"}
+    for k, (name, change, (lo, hi), verdict) in enumerate(changes):
+        c = colours.get(verdict, _EDGE)
+        # The point estimate may sit outside a posterior interval near 0 or 1: draw them separately.
+        ax.hlines(k, 100 * lo, 100 * hi, color=c, linewidth=2)
+        ax.plot([100 * change], [k], "o", color=c)
+    ax.axvline(0, color="#888888", linewidth=0.8)
+    ax.set_yticks(range(len(changes)), [f"{_short(n)} ({v})" for n, _, _, v in changes], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("new minus old removal effect (percentage points of conversions)")
+    ax.set_ylabel("touchpoint (verdict)")
+    ax.set_title(title)
+    return _plot("removal_effect_changes", title, fig,
+                "Points: change in removal effect; bars: its interval from posterior draws of both maps.")
+
+
+def plot_traffic_change(traffic: Sequence[tuple[str, float, float]], title: str = "Traffic, old and new") -> Plot:
+    """Grouped bars of the customers observed at each touchpoint in each year (``(name, old, new)``)."""
+    fig = Figure(figsize=(7.5, 0.5 * len(traffic) + 1.8))
+    ax = fig.add_subplot()
+    y = np.arange(len(traffic))
+    ax.barh(y - 0.2, [t[1] for t in traffic], height=0.4, color="#b8c4d6", label="old")
+    ax.barh(y + 0.2, [t[2] for t in traffic], height=0.4, color=_EDGE, label="new")
+    ax.set_yticks(y, [_short(t[0]) for t in traffic], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("visits observed (customers departing the touchpoint)")
+    ax.set_ylabel("touchpoint")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _plot("traffic", title, fig, "Observed departures from each touchpoint; a missing bar is zero "
+                "(the touchpoint did not exist that year).")
+
+
+def plot_attribution(models: Mapping[str, Mapping[str, float]], title: str = "Attributed conversions by model",
+                     top: int = 12) -> Plot:
+    """Grouped bars: conversions credited to each touchpoint under each model (``models[model][touchpoint]``)."""
+    totals: dict[str, float] = {}
+    for credit in models.values():
+        for tp, x in credit.items():
+            totals[tp] = totals.get(tp, 0.0) + x
+    names = sorted(totals, key=lambda tp: -totals[tp])[:top]
+    fig = Figure(figsize=(8, 0.32 * len(names) * max(1, len(models)) / 2 + 2))
+    ax = fig.add_subplot()
+    height = 0.8 / max(1, len(models))
+    for k, (model, credit) in enumerate(models.items()):
+        ax.barh(np.arange(len(names)) + k * height - 0.4 + height / 2, [credit.get(n, 0.0) for n in names],
+                height=height, label=model)
+    ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("attributed conversions (count)")
+    ax.set_ylabel("touchpoint")
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncols=2)
+    return _plot("attribution", title, fig, "Conversions credited to each touchpoint, one bar per model.")

@@ -1,0 +1,33 @@
+"""Regenerate the bundled example event logs from scenarios/online-store.yaml (fixed seeds).
+
+    python scenarios/events/generate.py
+
+``online-store-2025.csv``: 15,000 customers of the map as written. ``online-store-2026.csv``:
+15,000 customers of the same map with one touchpoint changed: after ``reviews``, customers now
+go to ``cart`` with probability 0.4 (was 0.2) and back to ``product page`` with 0.15 (was 0.3).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from journeysim import Edge, load_journey
+from journeysim.eventlog import simulate_event_log, write_event_log
+
+HERE = Path(__file__).resolve().parent
+CUSTOMERS = 15_000
+
+
+def main() -> None:
+    store = load_journey(HERE.parent / "online-store.yaml")
+    write_event_log(simulate_event_log(store, CUSTOMERS, rng=np.random.default_rng(2025), start="2025-01-01"),
+                    HERE / "online-store-2025.csv")
+    rows = dict(store.rows)
+    rows["reviews"] = {"product page": Edge(0.15), "cart": Edge(0.4)}
+    changed = store.replace(rows=rows)
+    write_event_log(simulate_event_log(changed, CUSTOMERS, rng=np.random.default_rng(2026), start="2026-01-01"),
+                    HERE / "online-store-2026.csv")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""z-scores of Monte Carlo estimates against the exact engine (shared by the Monte Carlo tests).
+
+Proportions (conversion rate, visit rates, stage reach) use the binomial
+standard error at the exact value, with one customer's worth of continuity
+slack; means (touches, conversions, value, referrals, time to conversion) use
+the spread of independent replicates, each with its own stream from
+``SeedSequence.spawn``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from journeysim.engines.exact import solve_exact
+from journeysim.engines.montecarlo import simulate_montecarlo
+
+__all__ = ["replicates", "z_scores", "LIMIT"]
+
+#: Agreement bound, in standard errors.
+LIMIT = 4.5
+MEANS = ("expected_conversions", "expected_value", "expected_touches", "referrals")
+
+
+def replicates(journey, seed: int, runs: int = 32, customers: int = 2000, **kwargs):
+    streams = np.random.SeedSequence(seed).spawn(runs)
+    return [simulate_montecarlo(journey, customers, rng=np.random.default_rng(s), removal_effects=False, **kwargs)
+            for s in streams]
+
+
+def _z(diff: float, se: float, truth: float) -> float:
+    if abs(diff) <= 1e-9 * (1 + abs(truth)):  # equal up to rounding (e.g. fixed delays, certain events)
+        return 0.0
+    return diff / se if se > 0 else math.inf
+
+
+def z_scores(journey, runs) -> dict[str, float]:
+    """``{metric: z}`` of the pooled replicates against :func:`solve_exact`."""
+    exact = solve_exact(journey, removal_effects=False)
+    n = sum(r.customers for r in runs)
+    out = {}
+
+    def proportion(name, truth, estimates):
+        estimate = float(np.mean(estimates))  # replicates have equal sizes
+        slack = 1.0 / n
+        diff = max(0.0, abs(estimate - truth) - slack)
+        out[name] = _z(diff, math.sqrt(truth * (1 - truth) / n), truth)
+
+    proportion("conversion_rate", exact.conversion_rate, [r.conversion_rate for r in runs])
+    for tp, truth in exact.visit_rate.items():
+        proportion(f"visit_rate[{tp}]", truth, [r.visit_rate[tp] for r in runs])
+    for stage, truth in exact.stage_reach.items():
+        proportion(f"stage_reach[{stage}]", truth, [r.stage_reach[stage] for r in runs])
+    k = len(runs)
+    for name in MEANS:
+        values = np.array([getattr(r, name) for r in runs])
+        truth = getattr(exact, name)
+        out[name] = _z(values.mean() - truth, values.std(ddof=1) / math.sqrt(k), truth)
+    if exact.expected_time_to_conversion is not None:
+        conv = np.array([r.conversions for r in runs], dtype=float)
+        total = np.array([(r.expected_time_to_conversion or 0.0) * r.conversions for r in runs])
+        if conv.sum() > 0:
+            ratio = total.sum() / conv.sum()
+            resid = total - ratio * conv
+            se = math.sqrt(k / (k - 1) * (resid ** 2).sum()) / conv.sum()
+            truth = exact.expected_time_to_conversion
+            out["expected_time_to_conversion"] = _z(ratio - truth, se, truth)
+    return out

@@ -1,0 +1,157 @@
+"""Fitting journeys from event logs and path files: round trips, hand-made logs, delays, segments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from statsmodels.stats.proportion import proportion_confint
+
+from journeysim import Edge, Journey, load_journey
+from journeysim.eventlog import simulate_event_log, write_event_log
+from journeysim.fit import fit_events
+from tests.properties.strategies import journeys
+
+
+def _write(tmp_path, rows, name="log.csv"):
+    path = tmp_path / name
+    frame = pd.DataFrame(rows, columns=["user_id", "timestamp", "touchpoint", "value"][: len(rows[0])])
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _misses(truth: Journey, fitted: Journey, alpha: float):
+    """Edges whose true probability lies outside the fit's simultaneous (Bonferroni) interval."""
+    checks = []
+    for a in fitted.rows:
+        n = fitted.observations[a]
+        true_row = {b: e.p for b, e in truth.rows.get(a, {}).items()}
+        assert set(fitted.rows[a]) <= set(true_row), f"{a}: fitted an edge the map does not have"
+        true_row["exit"] = truth.exit_probability(a)
+        fit_row = {b: e.p for b, e in fitted.rows[a].items()}
+        fit_row["exit"] = fitted.exit_probability(a)
+        checks += [(a, b, p, fit_row.get(b, 0.0), n) for b, p in true_row.items()]
+    level = alpha / max(len(checks), 1)
+    out = []
+    for a, b, p, p_hat, n in checks:
+        lo, hi = proportion_confint(round(p_hat * n), n, alpha=level, method="wilson")
+        if not lo - 1e-12 <= p <= hi + 1e-12:
+            out.append((a, b, p, p_hat, n))
+    return out, len(checks)
+
+
+@settings(max_examples=12, deadline=None)
+@given(journeys(max_touchpoints=6, with_delays=True))
+def test_round_trip_recovers_every_probability_within_its_99_percent_interval(tmp_path_factory, truth):
+    path = tmp_path_factory.mktemp("rt") / "log.csv"
+    write_event_log(simulate_event_log(truth, 3000, rng=np.random.default_rng(7), max_touches=2000), path)
+    fit = fit_events(path, goals=truth.goals, repeat=True)
+    misses, checked = _misses(truth, fit.journey, alpha=0.01)
+    assert checked > 0
+    assert not misses
+    for a in truth.names:   # every touchpoint customers reached has a fitted row (repeat: goals too)
+        assert (a in fit.journey.observations) == (a in fit.journey.touchpoints)
+    # Power: the same check flags a map whose busiest row is off by 0.1.
+    busiest = max(fit.journey.rows, key=lambda a: fit.journey.observations[a])
+    edge = max(truth.rows.get(busiest, {}), key=lambda b: truth.rows[busiest][b].p, default=None)
+    if fit.journey.observations[busiest] >= 1000 and edge is not None and truth.rows[busiest][edge].p >= 0.1:
+        rows = {**truth.rows, busiest: {**truth.rows[busiest], edge: Edge(truth.rows[busiest][edge].p - 0.1)}}
+        assert _misses(truth.replace(rows=rows), fit.journey, alpha=0.01)[0]
+    assert fit.journey.observations["entry"] == 3000
+    assert set(fit.journey.goals) == set(truth.goals)
+
+
+def test_round_trip_of_the_online_store_with_segments_delays_and_values(tmp_path):
+    truth = load_journey("scenarios/online-store.yaml")
+    path = tmp_path / "log.parquet"
+    write_event_log(simulate_event_log(truth, 40000, rng=np.random.default_rng(11)), path)
+    fit = fit_events(path, goals=["purchase"], repeat=True)
+    j = fit.journey
+    for name, _, seg_truth in truth.segment_journeys():
+        seg_fit = j.for_segment(name)
+        n = seg_fit.observations["cart"] * j.segments[name].share   # approximate departures of this segment
+        p_hat = seg_fit.rows["cart"]["purchase"].p
+        p = seg_truth.rows["cart"]["purchase"].p
+        assert abs(p_hat - p) < 4 * np.sqrt(p * (1 - p) / n)
+    assert j.segments["regulars"].share == pytest.approx(0.7, abs=4 * np.sqrt(0.21 / 40000))
+    assert j.touchpoints["purchase"].value == 40.0
+    assert fit.delays["cart"].dist == "fixed" and j.touchpoints["cart"].delay.mean == pytest.approx(0.05, rel=1e-6)
+    assert fit.delays["product page"].dist == "lognormal"
+    assert fit.delays["reviews"].dist == "gamma"
+    assert fit.delays["purchase"].dist == "none"
+    assert j.touchpoints["product page"].delay.mean == pytest.approx(0.2, rel=0.05)
+    assert j.entry["search ad"] == pytest.approx(0.6, abs=4 * np.sqrt(0.24 / 40000))
+
+
+def test_goal_ends_a_journey_unless_repeat(tmp_path):
+    rows = [(1, "2025-01-01 10:00", "ad", 0), (1, "2025-01-01 11:00", "buy", 30), (1, "2025-01-02 09:00", "mail", 0),
+            (2, "2025-01-01 10:00", "ad", 0), (2, "2025-01-03 10:00", "ad", 0)]
+    path = _write(tmp_path, rows)
+    fit = fit_events(path)                       # the goal is the touchpoint with a value
+    j = fit.journey
+    assert fit.goals == ("buy",) and fit.journeys == 3
+    assert dict(j.entry) == pytest.approx({"ad": 2 / 3, "mail": 1 / 3})
+    assert "buy" not in j.rows and j.touchpoints["buy"].value == 30.0
+    assert {b: e.p for b, e in j.rows["ad"].items()} == pytest.approx({"buy": 1 / 3, "ad": 1 / 3})
+    assert dict(j.observations) == {"entry": 3.0, "ad": 3.0, "mail": 1.0}
+    repeat = fit_events(path, repeat=True).journey
+    assert repeat.rows["buy"]["mail"].p == 1.0 and repeat.observations["entry"] == 2.0
+
+
+def test_lookback_cuts_journeys_and_counts_them(tmp_path):
+    rows = [(1, "2025-01-01", "ad", 0), (1, "2025-03-01", "page", 0), (1, "2025-03-02", "buy", 5),
+            (2, "2025-01-01", "ad", 0), (2, "2025-01-05", "page", 0)]
+    path = _write(tmp_path, rows)
+    fit = fit_events(path, lookback=30 * 86400)
+    assert fit.cut == 1 and fit.journeys == 3
+    assert dict(fit.journey.entry) == pytest.approx({"ad": 2 / 3, "page": 1 / 3})
+    assert fit.journey.rows["ad"]["page"].p == 0.5
+    whole = fit_events(path)
+    assert whole.cut == 0 and whole.journeys == 2 and whole.journey.rows["ad"]["page"].p == 1.0
+
+
+def test_path_file_fit_is_the_first_order_chain(tmp_path):
+    path = tmp_path / "paths.csv"
+    path.write_text("path,total_conversions,total_null,total_conversion_value\n"
+                    "a > b,3,1,300\nb,1,3,100\na > a,0,2,0\n", encoding="utf-8")
+    fit = fit_events(path)
+    j = fit.journey
+    assert fit.kind == "paths" and j.goals == ("conversion",)
+    assert dict(j.entry) == pytest.approx({"a": 0.6, "b": 0.4})
+    assert {b: e.p for b, e in j.rows["a"].items()} == pytest.approx({"b": 4 / 8, "a": 2 / 8})   # a>a ends at a
+    assert j.rows["b"]["conversion"].p == pytest.approx(0.5)
+    assert j.touchpoints["conversion"].value == 100.0
+    assert dict(j.observations) == {"entry": 10.0, "a": 8.0, "b": 8.0}
+
+
+def test_stages_file_sets_stages_in_order_and_warns_about_unknown_touchpoints(tmp_path):
+    path = _write(tmp_path, [(1, "2025-01-01", "ad", 0), (1, "2025-01-02", "buy", 9)])
+    stages = tmp_path / "stages.yaml"
+    stages.write_text("buy: purchase\nad: awareness\nghost: awareness\n", encoding="utf-8")
+    fit = fit_events(path, stages=stages)
+    assert fit.journey.stages == ("purchase", "awareness")
+    assert fit.journey.touchpoints["ad"].stage == "awareness"
+    assert fit.journey.names == ("buy", "ad")
+    assert any("ghost" in w for w in fit.warnings)
+
+
+def test_unicode_names_and_segments_survive(tmp_path):
+    rows = [(1, "2025-01-01", "výklad, obchodu", 0), (1, "2025-01-02", "nákup \"ihneď\"", 10)]
+    path = tmp_path / "log.csv"
+    pd.DataFrame(rows, columns=["user_id", "timestamp", "touchpoint", "value"]).assign(segment="stáli").to_csv(
+        path, index=False)
+    j = fit_events(path).journey
+    assert j.rows["výklad, obchodu"]["nákup \"ihneď\""].p == 1.0
+    assert list(j.segments) == ["stáli"] and j.segments["stáli"].share == 1.0
+
+
+def test_simulated_log_is_reproducible_sorted_and_capped():
+    loop = Journey.from_rows({"a": 1.0}, {"a": {"a": 0.999}}, goals=["a"],
+                             touchpoint_attributes={"a": {"value": 2.0}})
+    one = simulate_event_log(loop, 50, rng=np.random.default_rng(4), max_touches=10)
+    two = simulate_event_log(loop, 50, rng=np.random.default_rng(4), max_touches=10)
+    pd.testing.assert_frame_equal(one, two)
+    assert one.groupby("user_id").size().max() == 10
+    assert one.timestamp.is_monotonic_increasing and (one.value == 2.0).all()
+    assert list(one.columns) == ["user_id", "timestamp", "touchpoint", "value"]
