@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AliasTable", "Workspace", "build_alias", "draw", "draw_at"]
+__all__ = ["AliasTable", "build_alias", "draw"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,38 +87,12 @@ def build_alias(rows: Sequence[tuple[Sequence[int], Sequence[float]]]) -> AliasT
     return AliasTable(width, np.uint64(shift), np.uint64((1 << shift) - 1), threshold, pair)
 
 
-class Workspace:
-    """Scratch arrays reused from step to step: fresh arrays of a chunk's size cost page faults."""
-
-    def __init__(self):
-        self._buffers: dict[str, np.ndarray] = {}
-
-    def get(self, name: str, dtype, m: int) -> np.ndarray:
-        """The first ``m`` entries of buffer ``name`` (valid until the next ``get`` of that name)."""
-        buf = self._buffers.get(name)
-        if buf is None or len(buf) < m:
-            buf = self._buffers[name] = np.empty(m, dtype=dtype)
-        return buf[:m]
-
-
-def draw_at(table: AliasTable, offsets: np.ndarray, rng: np.random.Generator, work: Workspace,
-            out: np.ndarray | None = None) -> np.ndarray:
-    """One outcome id for each entry of ``offsets`` (row index times ``table.width``, ``intp``).
-
-    The outcomes go to ``out`` when given (e.g. a workspace buffer), else to a new array.
-    """
-    m = len(offsets)
-    raw = rng.bit_generator.random_raw(m)
-    base = np.right_shift(raw, table.shift, out=work.get("slots", np.uint64, m)).view(np.int64)
-    base += offsets
-    np.bitwise_and(raw, table.mask, out=raw)
-    threshold = table.threshold.take(base, out=work.get("thresholds", np.uint64, m), mode="clip")
-    use_alias = np.greater_equal(raw, threshold, out=work.get("use_alias", bool, m))
-    base <<= 1
-    base += use_alias
-    return table.pair.take(base, out=out, mode="clip")
-
-
 def draw(table: AliasTable, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One outcome id for each entry of ``rows`` (row indices, ``intp``)."""
-    return draw_at(table, rows * table.width, rng, Workspace())
+    raw = rng.bit_generator.random_raw(len(rows))
+    base = rows * table.width
+    base += (raw >> table.shift).view(np.int64)
+    use_alias = (raw & table.mask) >= table.threshold.take(base)
+    base <<= 1
+    base += use_alias
+    return table.pair.take(base)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from journeysim.engines._alias import Workspace, draw_at
+from journeysim.engines._alias import draw
 from journeysim.engines._mcstats import PATH_LENGTH, PathCounter, Tally
 from journeysim.engines._mctables import EXPONENTIAL, LOGNORMAL, Tables
 
@@ -58,17 +58,10 @@ def _delays(t: Tables, outcome: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 
 class _Piece:
-    """The arrays of the customers of one piece who are still travelling.
+    """The arrays of the customers of one piece who are still travelling."""
 
-    Each array lives in one of two buffers of the piece's size; compaction writes
-    into the other one and swaps, so no step allocates a chunk-sized array.
-    """
-
-    _ARRAYS = ("state", "visited", "hash", "time", "start", "converted", "rows")
-
-    def __init__(self, t: Tables, m: int, start: np.ndarray | None, rng, work: Workspace, pilot: bool,
-                 hashing: bool):
-        self.state = draw_at(t.entry, np.zeros(m, dtype=np.intp), rng, work)
+    def __init__(self, t: Tables, m: int, start: np.ndarray | None, rng, pilot: bool, hashing: bool):
+        self.state = draw(t.entry, np.zeros(m, dtype=np.intp), rng)
         shape = (m,) if t.words == 1 else (m, t.words)
         self.visited = np.zeros(shape, dtype=np.uint64)
         self.hash = np.zeros(m, dtype=np.uint64) if hashing else None
@@ -77,27 +70,18 @@ class _Piece:
         self.converted = None
         if t.timed:
             self.time = np.zeros(m) if start is None else start.copy()
-            self.start = None if start is None else start.copy()
+            self.start = start
             self.converted = np.zeros(m, dtype=bool)
         self.rows = np.arange(m) if pilot else None
-        self._own()
 
-    def _own(self) -> None:
-        # Every array owns its memory here (fresh or concatenated): it is the live buffer.
-        self._live = {name: arr for name in self._ARRAYS if (arr := getattr(self, name)) is not None}
-        self._spare: dict[str, np.ndarray] = {}
+    _ARRAYS = ("state", "visited", "hash", "time", "start", "converted", "rows")
 
-    def keep(self, idx: np.ndarray, state: np.ndarray) -> None:
-        """Keep customers ``idx``, whose next states are ``state[idx]``."""
-        k = len(idx)
-        for name, live in self._live.items():
-            spare = self._spare.get(name)
-            if spare is None:
-                spare = np.empty_like(live)
-            out = spare[:k]
-            (state if name == "state" else getattr(self, name)).take(idx, axis=0, out=out, mode="clip")
-            setattr(self, name, out)
-            self._live[name], self._spare[name] = spare, live
+    def keep(self, idx: np.ndarray) -> None:
+        """Keep customers ``idx``; ``state`` is left to the caller, who replaces it with the next states."""
+        for name in self._ARRAYS[1:]:
+            arr = getattr(self, name)
+            if arr is not None:
+                setattr(self, name, arr.take(idx, axis=0))
 
     def absorb(self, other: _Piece) -> None:
         """Add the customers still travelling from an earlier piece (``start`` and ``rows`` are unset in both)."""
@@ -105,7 +89,6 @@ class _Piece:
             arr = getattr(self, name)
             if arr is not None:
                 setattr(self, name, np.concatenate([arr, getattr(other, name)]))
-        self._own()
 
 
 class Cohort:
@@ -121,7 +104,7 @@ class Cohort:
 
 def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list) -> None:
     state = p.state
-    tally.visits += np.bincount(state, minlength=len(tally.visits))
+    tally.visits += np.bincount(state, minlength=t.states + 1)
     bit = t.bit.take(state)
     if t.words == 1:
         p.visited |= bit
@@ -158,7 +141,7 @@ def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list) -> None:
         referrals.append(np.repeat(when, count))
 
 
-def _run_piece(t: Tables, m: int, rng, work: Workspace, tally: Tally, horizon: float | None,
+def _run_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
                start: np.ndarray | None, paths: PathCounter | None,
                carry: _Piece | None = None, leave: int = 0) -> tuple[np.ndarray, _Piece | None]:
     """Simulate ``m`` new customers (and those ``carry`` brings) to the end or the horizon.
@@ -168,7 +151,7 @@ def _run_piece(t: Tables, m: int, rng, work: Workspace, tally: Tally, horizon: f
     Return the referrals' start times and the customers handed back.
     """
     pilot = paths is not None and not paths.started
-    p = _Piece(t, m, start, rng, work, pilot, paths is not None)
+    p = _Piece(t, m, start, rng, pilot, paths is not None)
     tally.customers += m
     referrals: list[np.ndarray] = []
     buffer = None
@@ -182,22 +165,21 @@ def _run_piece(t: Tables, m: int, rng, work: Workspace, tally: Tally, horizon: f
     done_visited, done_hash, done_late, done_rows = [], [], [], []
     step = 0
     while m >= leave and m:
-        nxt = work.get("next", np.intp, m)
         if p.time is None:
-            draw_at(t.step_target, p.state, rng, work, out=nxt)
+            nxt = draw(t.step_target, p.state, rng)
         else:
-            outcome = draw_at(t.step, p.state, rng, work, out=work.get("outcome", np.intp, m))
-            t.target.take(outcome, out=nxt, mode="clip")
+            outcome = draw(t.step, p.state, rng)
+            nxt = t.target.take(outcome)
             p.time += _delays(t, outcome, rng)
         tally.transitions += m
-        alive = np.not_equal(nxt, t.exit, out=work.get("alive", bool, m))
+        alive = nxt != t.exit
         late = None
         if horizon is not None:
-            late = np.greater(p.time, horizon, out=work.get("late", bool, m))
+            late = p.time > horizon
             alive &= ~late
         stay = np.flatnonzero(alive)
         if len(stay) < m:
-            gone = np.flatnonzero(np.logical_not(alive, out=alive))
+            gone = np.flatnonzero(~alive)
             done_visited.append(p.visited.take(gone, axis=0))
             if p.hash is not None:
                 done_hash.append(p.hash.take(gone))
@@ -205,7 +187,8 @@ def _run_piece(t: Tables, m: int, rng, work: Workspace, tally: Tally, horizon: f
                 done_late.append(late.take(gone))
             if pilot:
                 done_rows.append(p.rows.take(gone))
-        p.keep(stay, nxt)
+            p.keep(stay)
+        p.state = nxt.take(stay)
         m = len(stay)
         step += 1
         if pilot and step <= PATH_LENGTH and m:
@@ -235,13 +218,13 @@ def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *,
     cohort = Cohort(tables)
     if horizon is not None and not tables.timed:
         horizon = None  # every visit happens at time 0, within any positive horizon
-    carry, done, work = None, 0, Workspace()
+    carry, done = None, 0
     while done < customers:
         # The first piece picks the candidate paths: at least PILOT customers, whatever the chunk size.
         m = min(customers - done, chunk_size if done else max(chunk_size, PILOT))
         # The first piece and the last one finish everybody.
         leave = 0 if done == 0 or done + m >= customers else chunk_size // _TAIL
-        made, carry = _run_piece(tables, m, rng, work, cohort.new, horizon, None, cohort.paths, carry, leave)
+        made, carry = _run_piece(tables, m, rng, cohort.new, horizon, None, cohort.paths, carry, leave)
         done += m
         pending = [(1, made)]
         while pending:
@@ -255,7 +238,7 @@ def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *,
             if len(piece) < len(starts):
                 pending.append((generation, starts[len(piece):]))
             cohort.generations = max(cohort.generations, generation)
-            made, _ = _run_piece(tables, len(piece), rng, work, cohort.referred, horizon, piece, None)
+            made, _ = _run_piece(tables, len(piece), rng, cohort.referred, horizon, piece, None)
             pending.append((generation + 1, made))
         if progress is not None:
             progress(done)

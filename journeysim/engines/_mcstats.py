@@ -164,7 +164,7 @@ class Tally:
         self.tables = tables
         self.customers = 0
         self.transitions = 0
-        self.visits = np.zeros((tables.states + 1) * tables.stride, dtype=np.int64)
+        self.visits = np.zeros(tables.states + 1, dtype=np.int64)
         self.first_visits = np.zeros(tables.n, dtype=np.int64)
         self.stage_reach = dict.fromkeys(tables.stage_masks, 0)
         self.converted = 0
@@ -208,4 +208,4 @@ class Tally:
 
     def visits_by_touchpoint(self) -> np.ndarray:
         n = self.tables.n
-        return self.visits[::self.tables.stride][:-1].reshape(-1, n).sum(axis=0)
+        return self.visits[:-1].reshape(-1, n).sum(axis=0)

@@ -2,9 +2,7 @@
 
 Segments become disjoint copies of the touchpoints: state ``s * n + i`` is
 touchpoint ``i`` as segment ``s`` sees it, and the entry table draws segment
-and entry touchpoint in one go. The engine carries every state multiplied by
-the alias tables' width (its row offset), which saves a multiplication per
-step; the per-state arrays here are indexed that way too. Every row's outcomes (its edges, then drop-off)
+and entry touchpoint in one go. Every row's outcomes (its edges, then drop-off)
 are numbered globally so that an outcome carries its target state and the delay
 spent before taking it (the edge's own delay, else the touchpoint's).
 """
@@ -30,15 +28,14 @@ _ZERO = -1
 
 @dataclass(frozen=True, eq=False)
 class Tables:
-    """Arrays of the product chain, indexed by state times ``stride``; ``exit`` is drop-off."""
+    """Arrays of the product chain; index ``states`` (== ``exit``) is drop-off."""
 
     n: int
     states: int
-    stride: int                 # the alias width: states are carried as state * stride
     step: AliasTable            # draws outcome ids (their delays are needed)
     step_target: AliasTable     # the same tables drawing target states directly
     entry: AliasTable
-    target: np.ndarray          # outcome -> state * stride (``exit`` for drop-off)
+    target: np.ndarray          # outcome -> state (``states`` for drop-off)
     family: np.ndarray          # outcome -> delay family
     param_a: np.ndarray         # exponential mean, lognormal mu, gamma shape
     param_b: np.ndarray         # lognormal sigma, gamma scale
@@ -57,7 +54,7 @@ class Tables:
 
     @property
     def exit(self) -> int:
-        return self.states * self.stride
+        return self.states
 
     @property
     def timed(self) -> bool:
@@ -95,7 +92,7 @@ def build_tables(journey: Journey) -> Tables:
     --------
     >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.25}}, goals=["buy"])
     >>> t = build_tables(j)
-    >>> t.states, t.timed, (t.target // t.stride).tolist()   # ad -> buy, ad -> exit, buy -> exit
+    >>> t.states, t.timed, t.target.tolist()       # ad -> buy, ad -> exit, buy -> exit
     (2, False, [1, 2, 2])
     """
     names = journey.names
@@ -143,28 +140,25 @@ def build_tables(journey: Journey) -> Tables:
         for stage in journey.stage_names()
     }
     step = build_alias(step_rows)
-    w = step.width
-    target = np.array(targets, dtype=np.intp) * w
-    refers = np.repeat(np.append(np.tile([t.refers for t in tps], len(parts)), 0.0), w)
-    entry = build_alias([(entry_ids, entry_probs)])
+    target = np.array(targets, dtype=np.intp)
+    refers = np.append(np.tile([t.refers for t in tps], len(parts)), 0.0)
     return Tables(
         n=n,
         states=states,
-        stride=w,
         step=step,
         step_target=dataclasses.replace(step, pair=target.take(step.pair)),
-        entry=dataclasses.replace(entry, pair=entry.pair * w),
+        entry=build_alias([(entry_ids, entry_probs)]),
         target=target,
         family=family,
         param_a=a,
         param_b=b,
         families=families,
-        touchpoint=np.repeat(tp, w),
+        touchpoint=tp,
         words=words,
-        word=np.repeat(word, w),
-        bit=np.repeat(bit, w),
-        code=np.repeat(code, w),
-        goal=np.repeat(np.append(np.tile([t.goal for t in tps], len(parts)), False), w),
+        word=word,
+        bit=bit,
+        code=code,
+        goal=np.append(np.tile([t.goal for t in tps], len(parts)), False),
         value=np.array([t.value for t in tps], dtype=float),
         refers=refers,
         has_refers=bool((refers > 0).any()),
