@@ -1,22 +1,60 @@
 """journeysim: customer journeys as probabilistic touchpoint graphs.
 
 Map a journey (:func:`load_journey`), solve it exactly (:func:`solve_exact`),
-simulate it, predict what a change does, and check predictions against A/B tests.
+simulate it (:func:`simulate_montecarlo`, :func:`simulate_agents`), predict what a
+change does (:mod:`journeysim.predict`), check predictions against A/B tests
+(:mod:`journeysim.experiments`), fit maps from event logs (:func:`fit_events`) and
+re-evaluate them (:func:`reevaluate`).
+
+The map, its errors and the exact engine load with the package; the rest loads on
+first use, so that ``import journeysim`` (and every command) starts quickly.
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from journeysim.engines.agents import AgentResult, simulate_agents
 from journeysim.engines.exact import solve_exact
-from journeysim.engines.montecarlo import MonteCarloResult, simulate_montecarlo
 from journeysim.errors import DataError, JourneySimError, MapError, ScenarioError, UsageError
 from journeysim.journey import EXIT, Delay, Edge, Journey, Segment, Touchpoint
 from journeysim.mapfile import check_map, dump_journey, load_journey, read_journey, save_journey
 from journeysim.result import JourneyMetrics
-from journeysim.hypfile import Hypothesis, load_hypothesis
-from journeysim.predict import Prediction, save_prediction
-from journeysim.export import export_journey, import_journey
-from journeysim.reevaluate import Reevaluation, reevaluate
+
+# name -> module that defines it, imported on first access (PEP 562).
+_LAZY = {
+    "simulate_montecarlo": "journeysim.engines.montecarlo",
+    "MonteCarloResult": "journeysim.engines.montecarlo",
+    "simulate_agents": "journeysim.engines.agents",
+    "AgentResult": "journeysim.engines.agents",
+    "Hypothesis": "journeysim.hypfile",
+    "load_hypothesis": "journeysim.hypfile",
+    "Prediction": "journeysim.predict",
+    "save_prediction": "journeysim.predict",
+    "export_journey": "journeysim.export",
+    "import_journey": "journeysim.export",
+    "Reevaluation": "journeysim.reevaluate",
+    "reevaluate": "journeysim.reevaluate",
+    "fit_events": "journeysim.fit",
+    "FitResult": "journeysim.fit",
+    "attribute_paths": "journeysim.attribution",
+    "attribute_file": "journeysim.attribution",
+    "Attribution": "journeysim.attribution",
+    "simulate_event_log": "journeysim.eventlog",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'journeysim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "__version__",
@@ -38,16 +76,5 @@ __all__ = [
     "read_journey",
     "save_journey",
     "solve_exact",
-    "simulate_agents",
-    "AgentResult",
-    "simulate_montecarlo",
-    "MonteCarloResult",
-    "Hypothesis",
-    "load_hypothesis",
-    "Prediction",
-    "save_prediction",
-    "export_journey",
-    "import_journey",
-    "Reevaluation",
-    "reevaluate",
+    *_LAZY,
 ]

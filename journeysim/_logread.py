@@ -40,13 +40,15 @@ class Source:
     """A file opened for reading: its kind, its columns and the SQL that reads it.
 
     ``relation`` selects every column plus ``__row``, the 1-based data row number
-    used in error messages (the CSV header is not counted).
+    used in error messages (the CSV header is not counted); a CSV's ``csv`` reads the
+    same columns without ``__row``.
     """
 
     path: str
     kind: str              # "events" or "paths"
     columns: tuple[str, ...]
     relation: str
+    csv: str | None = None   # a CSV's bare reader, without ``__row`` (whose numbering costs a streaming window)
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -102,7 +104,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
         relation = f"(SELECT *, row_number() OVER () AS __row FROM {reader})"
     else:
         relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row FROM {reader})"
-    return Source(source, kind, columns, relation)
+    return Source(source, kind, columns, relation, csv=None if parquet else reader)
 
 
 def _first_line(exc: Exception) -> str:

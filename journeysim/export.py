@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,30 @@ def import_journey(path: str | os.PathLike) -> Journey:
 # -- drawings: Mermaid and DOT -----------------------------------------------------------------
 
 
+def _clustered(journey: Journey, node: Callable[[str], str], opening: Callable[[int, str], str],
+               closing: str) -> list[str]:
+    """Node lines of a drawing: each stage's touchpoints inside its cluster, in stage order, then the unstaged."""
+    lines = []
+    staged = set()
+    for i, stage in enumerate(journey.stage_names()):
+        members = [n for n in journey.names if journey.touchpoints[n].stage == stage]
+        if members:
+            lines.append(f"  {opening(i, stage)}")
+            lines += [f"    {node(n)}" for n in members]
+            lines.append(f"  {closing}")
+            staged.update(members)
+    return lines + [f"  {node(n)}" for n in journey.names if n not in staged]
+
+
+def _arcs(journey: Journey) -> Iterator[tuple[str, str | None, float]]:
+    """``(from, to, p)`` for every edge, row by row, each row's drop-off (``to`` is ``None``) after its edges."""
+    for a in journey.names:
+        for b, edge in journey.rows.get(a, {}).items():
+            yield a, b, edge.p
+        if (x := journey.exit_probability(a)) > 0:
+            yield a, None, x
+
+
 def _mermaid_text(text: str) -> str:
     # Mermaid decodes "#<decimal>;" entity codes inside quoted labels; these characters would end or
     # re-interpret the label.
@@ -287,21 +311,10 @@ def to_mermaid(journey: Journey) -> str:
         label = f'"{_mermaid_text(name)}"'
         return f"{ids[name]}([{label}])" if journey.touchpoints[name].goal else f"{ids[name]}[{label}]"
 
-    staged = set()
-    for i, stage in enumerate(journey.stage_names()):
-        members = [n for n in journey.names if journey.touchpoints[n].stage == stage]
-        if members:
-            lines.append(f'  subgraph s{i}["{_mermaid_text(stage)}"]')
-            lines += [f"    {node(n)}" for n in members]
-            lines.append("  end")
-            staged.update(members)
-    lines += [f"  {node(n)}" for n in journey.names if n not in staged]
+    lines += _clustered(journey, node, lambda i, stage: f'subgraph s{i}["{_mermaid_text(stage)}"]', "end")
     lines.append("  dropoff((drop-off))")
-    for a in journey.names:
-        for b, edge in journey.rows.get(a, {}).items():
-            lines.append(f'  {ids[a]} -->|"{edge.p:.4g}"| {ids[b]}')
-        if (x := journey.exit_probability(a)) > 0:
-            lines.append(f'  {ids[a]} -.->|"{x:.4g}"| dropoff')
+    for a, b, p in _arcs(journey):
+        lines.append(f'  {ids[a]} -->|"{p:.4g}"| {ids[b]}' if b is not None else f'  {ids[a]} -.->|"{p:.4g}"| dropoff')
     return "\n".join(lines)
 
 
@@ -335,21 +348,11 @@ def to_dot(journey: Journey) -> str:
 
     lines = ["digraph journey {", f'  graph [rankdir=LR, label="{_dot_text(journey.name)}"];',
              "  node [shape=box, style=rounded];"]
-    staged = set()
-    for i, stage in enumerate(journey.stage_names()):
-        members = [n for n in journey.names if journey.touchpoints[n].stage == stage]
-        if members:
-            lines.append(f'  subgraph cluster_{i} {{ label="{_dot_text(stage)}";')
-            lines += [f"    {node(n)}" for n in members]
-            lines.append("  }")
-            staged.update(members)
-    lines += [f"  {node(n)}" for n in journey.names if n not in staged]
+    lines += _clustered(journey, node, lambda i, stage: f'subgraph cluster_{i} {{ label="{_dot_text(stage)}";', "}")
     lines.append('  dropoff [label="drop-off", shape=plaintext];')
-    for a in journey.names:
-        for b, edge in journey.rows.get(a, {}).items():
-            lines.append(f'  {ids[a]} -> {ids[b]} [label="{edge.p:.4g}", penwidth={1 + 4 * edge.p:.3g}];')
-        if (x := journey.exit_probability(a)) > 0:
-            lines.append(f'  {ids[a]} -> dropoff [label="{x:.4g}", style=dashed];')
+    for a, b, p in _arcs(journey):
+        lines.append(f'  {ids[a]} -> {ids[b]} [label="{p:.4g}", penwidth={1 + 4 * p:.3g}];' if b is not None
+                     else f'  {ids[a]} -> dropoff [label="{p:.4g}", style=dashed];')
     lines.append("}")
     return "\n".join(lines)
 

@@ -55,12 +55,12 @@ def test_missing_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["design", "--baseline", "1.5", "--lift", "0.1"], "--baseline '1.5' must be in (0, 1)"),
+    (["design", "--baseline", "1.5", "--lift", "0.1"], "--baseline '1.5': must be a number in (0, 1)"),
     (["design", "--baseline", "0.05"], "give the lift to detect"),
     (["design", "--baseline", "0.05", "--lift", "0"], "the lift is 0"),
     (["design", "--baseline", "0.05", "--lift", "0.1", "--traffic", "fast"], "--traffic 'fast'"),
     (["design", "--baseline", "0.05", "--lift", "0.96"], "is not a rate in (0, 1)"),
-    (["design", "--baseline", "0.05", "--lift", "0.1", "--arms", "1"], "--arms '1' must be in [2, ]"),
+    (["design", "--baseline", "0.05", "--lift", "0.1", "--arms", "1"], "--arms '1': must be a whole number >= 2"),
 ])
 def test_bad_design_options_exit_2(capsys, argv, message):
     assert main(argv) == 2

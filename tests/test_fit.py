@@ -155,3 +155,58 @@ def test_simulated_log_is_reproducible_sorted_and_capped():
     assert one.groupby("user_id").size().max() == 10
     assert one.timestamp.is_monotonic_increasing and (one.value == 2.0).all()
     assert list(one.columns) == ["user_id", "timestamp", "touchpoint", "value"]
+
+
+def _tied_log(tmp_path, suffix):
+    """Shuffled events of 400 customers, many at the same instant (ties resolved by file row)."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    log = pd.DataFrame({"user_id": rng.integers(0, 400, n),
+                        "timestamp": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 50, n), unit="h"),
+                        "touchpoint": rng.choice(["ad", "mail", "page", "buy"], n),
+                        "segment": rng.choice(["a", "b"], n)})
+    log["value"] = np.where(log.touchpoint == "buy", 10.0, 0.0)
+    path = tmp_path / f"log.{suffix}"
+    write_event_log(log, path)
+    return log, path
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_fit_counts_equal_a_stable_sort_and_survive_both_fallbacks(tmp_path, monkeypatch, suffix):
+    from journeysim import _fitsql
+    from journeysim.mapfile import dump_journey
+
+    log, path = _tied_log(tmp_path, suffix)
+    fit = fit_events(path, goals=["buy"], repeat=True, lookback=6 * 3600)
+    # The reference: a stable sort by user and time keeps file order for ties.
+    s = log.sort_values(["user_id", "timestamp"], kind="stable")
+    nxt, gap = s.groupby("user_id").touchpoint.shift(-1), s.groupby("user_id").timestamp.shift(-1) - s.timestamp
+    moves = s[nxt.notna() & (gap <= pd.Timedelta(hours=6))].assign(dest=nxt).groupby(["touchpoint", "dest"]).size()
+    departures = s.groupby("touchpoint").size()
+    for (a, b), count in moves.items():
+        assert fit.journey.rows[a][b].p == count / departures[a]
+    assert fit.cut == int((gap > pd.Timedelta(hours=6)).sum())
+    # Two names sharing a hash (run on the text) and rows arriving unsorted (ordered window): the same map.
+    monkeypatch.setattr(_fitsql, "_names", lambda con, events: None)
+    _assert_same_fit(fit_events(path, goals=["buy"], repeat=True, lookback=6 * 3600), fit)
+    monkeypatch.undo()
+    windows, pass_sql = [], _fitsql._pass_sql
+
+    def unsorted_stream(events, code, over):
+        windows.append(over)
+        return pass_sql(events, code, over).replace("ORDER BY u, t, rn", "ORDER BY rn" if not over else over)
+
+    monkeypatch.setattr(_fitsql, "_pass_sql", unsorted_stream)
+    _assert_same_fit(fit_events(path, goals=["buy"], repeat=True, lookback=6 * 3600), fit)
+    assert windows == ["", "ORDER BY u, t, rn"]
+
+
+def _assert_same_fit(one, two):
+    a, b = one.journey, two.journey
+    assert (dict(a.entry), dict(a.observations), one.cut) == (dict(b.entry), dict(b.observations), two.cut)
+    assert {k: {d: e.p for d, e in r.items()} for k, r in a.rows.items()} == \
+        {k: {d: e.p for d, e in r.items()} for k, r in b.rows.items()}
+    assert {s: (g.share, dict(g.entry)) for s, g in a.segments.items()} == \
+        {s: (g.share, dict(g.entry)) for s, g in b.segments.items()}
+    for name, tp in a.touchpoints.items():   # delay sums may differ in the last digit (summation order)
+        assert tp.delay.mean == pytest.approx(b.touchpoints[name].delay.mean, rel=1e-12)

@@ -162,9 +162,9 @@ def test_cli_json_and_save(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--draws", "0"], 2, "--draws 0: must be >= 1"),
-    (["--level", "1.5"], 2, "--level 1.5: must be between 0 and 1"),
-    (["--seed", "x"], 2, "--seed 'x': not an integer"),
+    (["--draws", "0"], 2, "--draws '0': must be a whole number >= 1"),
+    (["--level", "1.5"], 2, "--level '1.5': must be a number in (0, 1)"),
+    (["--seed", "x"], 2, "--seed 'x': must be a whole number >= 0"),
 ])
 def test_cli_usage_errors(capsys, args, code, message):
     assert main(["predict", str(ROOT / "scenarios" / "hypotheses" / "live-chat.yaml"), *args]) == code

@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-import math
+from journeysim.cli._options import number
 
-from journeysim.errors import UsageError
-
-__all__ = ["add_results_options", "analysis_from_args", "number"]
-
-
-def number(text, name: str, kind=float, low=None, high=None, inclusive=False):
-    """Parse a command-line number, naming the option when it is bad."""
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} {text!r} is not {'an integer' if kind is int else 'a number'}") from None
-    if kind is float and not math.isfinite(value):
-        raise UsageError(f"{name} {text!r} is not a finite number")
-    too_low = low is not None and (value < low if inclusive else value <= low)
-    too_high = high is not None and (value > high if inclusive else value >= high)
-    if too_low or too_high:
-        bounds = f"{'[' if inclusive else '('}{'' if low is None else low}, {'' if high is None else high}{']' if inclusive else ')'}"
-        raise UsageError(f"{name} {text!r} must be in {bounds}")
-    return value
+__all__ = ["add_results_options", "analysis_from_args"]
 
 
 def add_results_options(p) -> None:
@@ -49,5 +31,5 @@ def analysis_from_args(args, path: str):
                         converted_column=args.converted_column, revenue_column=args.revenue_column,
                         covariate_column=args.covariate_column)
     split = None if args.expected_split is None else parse_split(args.expected_split, len(data.arms))
-    alpha = number(args.alpha, "--alpha", float, 0, 1)
+    alpha = number("--alpha", args.alpha, above=0, below=1)
     return analyze_experiment(data, control=args.control, expected_split=split, alpha=alpha)

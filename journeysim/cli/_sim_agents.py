@@ -4,47 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from journeysim._io import write_atomic
+from journeysim.cli._options import seed as parse_seed
+from journeysim.cli._options import show_progress, whole
 from journeysim.cli._render import to_json
 from journeysim.engines.agents import AgentResult, daily_rows, simulate_agents
 from journeysim.errors import UsageError
 from journeysim.journey import Journey
 
-__all__ = ["run", "write_tables"]
+__all__ = ["run", "days", "write_tables"]
 
 _TOUCHPOINT_COLUMNS = ("visits", "abandoned", "mean_wait", "utilisation", "spend", "skipped")
 
 
-def _days(text: str | None) -> int:
+def days(text: str | None) -> int:
+    """``--days`` of an agents run: required, a whole number >= 1."""
     if text is None:
         raise UsageError("--engine agents needs --days D (the length of the run in days)")
-    try:
-        days = int(text)
-    except ValueError:
-        raise UsageError(f"--days {text!r}: must be a whole number of days >= 1") from None
-    if days < 1:
-        raise UsageError(f"--days {text!r}: must be a whole number of days >= 1")
-    return days
-
-
-def _seed(text: str | None) -> int:
-    if text is None:
-        # The CLI is the one place that may invent a seed; it says which, so the run can be repeated.
-        seed = int(np.random.SeedSequence().entropy % 2**32)
-        print(f"journeysim simulate: no --seed given, using --seed {seed}", file=sys.stderr)
-        return seed
-    try:
-        seed = int(text)
-    except ValueError:
-        raise UsageError(f"--seed {text!r}: must be a whole number >= 0") from None
-    if seed < 0:
-        raise UsageError(f"--seed {text!r}: must be a whole number >= 0")
-    return seed
+    return whole("--days", text, minimum=1)
 
 
 def _csv(header, rows) -> str:
@@ -87,15 +68,12 @@ def write_tables(result: AgentResult, folder: str | Path) -> list[Path]:
 
 def run(journey: Journey, args) -> int:
     """Check the options, simulate, print tables or JSON (and write CSV); return the exit code."""
-    for option in ("customers", "horizon", "chunk_size"):
-        if getattr(args, option, None) is not None:
-            raise UsageError(f"--{option.replace('_', '-')} belongs to the montecarlo engine, not to --engine agents")
-    days = _days(args.days)
-    seed = _seed(args.seed)
+    run_days = days(args.days)
+    seed = parse_seed(args.seed, command="simulate")
     if args.csv is not None:
         _folder(args.csv)                  # before a long run, not after it
-    progress = not args.quiet and sys.stderr.isatty()
-    result = simulate_agents(journey, days, rng=np.random.default_rng(seed), progress=progress, source=args.map)
+    result = simulate_agents(journey, run_days, rng=np.random.default_rng(seed), progress=show_progress(args),
+                             source=args.map)
     if args.csv is not None:
         write_tables(result, args.csv)
     if args.json:

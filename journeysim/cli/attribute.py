@@ -6,8 +6,8 @@ import numpy as np
 
 from journeysim._logread import parse_duration
 from journeysim.attribution import MODELS, attribute_file
+from journeysim.cli._options import number, whole
 from journeysim.cli._render import emit
-from journeysim.errors import UsageError
 
 __all__ = ["register"]
 
@@ -32,24 +32,12 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def _integer(text: str, option: str, low: int, high: int | None = None) -> int:
-    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
-        allowed = f"{low} to {high}" if high is not None else f">= {low}"
-        raise UsageError(f"{option} {text!r} (must be an integer {allowed})")
-    return int(text)
-
-
 def run(args) -> int:
     models = list(MODELS) if not args.model or "all" in args.model else args.model
-    order = _integer(args.order, "--order", 1, 4)
-    bootstrap = _integer(args.bootstrap, "--bootstrap", 0)
-    seed = _integer(args.seed, "--seed", 0) if args.seed is not None else None
-    try:
-        half_life = float(args.half_life)
-    except ValueError:
-        half_life = -1.0
-    if not half_life > 0:
-        raise UsageError(f"--half-life {args.half_life!r} (must be a number > 0)")
+    order = whole("--order", args.order, minimum=1, maximum=4)
+    bootstrap = whole("--bootstrap", args.bootstrap, minimum=0)
+    seed = whole("--seed", args.seed, minimum=0)       # absent: a fresh bootstrap each run
+    half_life = number("--half-life", args.half_life, above=0)
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
     result = attribute_file(args.input, models, goals=args.goal, lookback=lookback, order=order,
                             half_life=half_life, bootstrap=bootstrap, rng=np.random.default_rng(seed))

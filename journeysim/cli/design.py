@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeysim.cli._experiment_args import number
+from journeysim.cli._options import number, whole
 from journeysim.cli._render import emit
 from journeysim.errors import UsageError
 
@@ -39,13 +39,13 @@ def run(args) -> int:
     from journeysim.experiments.design import design_experiment, design_from_prediction, parse_traffic
 
     options = dict(
-        alpha=number(args.alpha, "--alpha", float, 0, 1), power=number(args.power, "--power", float, 0, 1),
-        ratio=number(args.ratio, "--ratio", float, 0), arms=number(args.arms, "--arms", int, 2, inclusive=True),
+        alpha=number("--alpha", args.alpha, above=0, below=1), power=number("--power", args.power, above=0, below=1),
+        ratio=number("--ratio", args.ratio, above=0), arms=whole("--arms", args.arms, minimum=2),
         two_sided=args.two_sided, method=args.method,
         traffic_per_day=None if args.traffic is None else parse_traffic(args.traffic),
-        customers=None if args.customers is None else number(args.customers, "--customers", int, 1, inclusive=True),
+        customers=whole("--customers", args.customers, minimum=1),
     )
-    baseline = None if args.baseline is None else number(args.baseline, "--baseline", float, 0, 1)
+    baseline = number("--baseline", args.baseline, above=0, below=1)
     if args.prediction is not None:
         if args.lift is not None or args.relative:
             raise UsageError("--lift and --relative do not apply to a prediction (its predicted lift is used)")
@@ -53,6 +53,6 @@ def run(args) -> int:
         return 0
     if baseline is None:
         raise UsageError("give --baseline (the control conversion rate) or a PREDICTION.json")
-    lift = None if args.lift is None else number(args.lift, "--lift", float)
+    lift = number("--lift", args.lift)
     emit(design_experiment(baseline, lift, relative=args.relative, **options), args.json)
     return 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from journeysim._logread import parse_duration
+from journeysim.cli._options import whole
 from journeysim.cli._render import emit
-from journeysim.errors import UsageError
 from journeysim.fit import fit_events
 from journeysim.mapfile import save_journey
 
@@ -33,11 +33,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
-    threads = None
-    if args.threads is not None:
-        if not args.threads.isdigit() or int(args.threads) < 1:
-            raise UsageError(f"--threads {args.threads!r} (must be an integer >= 1)")
-        threads = int(args.threads)
+    threads = whole("--threads", args.threads, minimum=1)
     result = fit_events(args.events, goals=args.goal, repeat=args.repeat, lookback=lookback, stages=args.stages,
                         threads=threads)
     save_journey(result.journey, args.output)

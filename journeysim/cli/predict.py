@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from journeysim.cli._options import number, seed, whole
 from journeysim.cli._render import emit
-from journeysim.errors import UsageError
 from journeysim.predict import DEFAULT_SIZE, ENGINES, predict, save_prediction
 
-__all__ = ["register", "run", "parse_int", "parse_seed"]
+__all__ = ["register", "run"]
 
 
 def register(sub) -> None:
@@ -28,43 +28,14 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def parse_int(text: str | None, option: str, minimum: int) -> int | None:
-    """An integer option >= ``minimum`` (``None`` stays ``None``); :class:`UsageError` otherwise."""
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: not an integer") from None
-    if value < minimum:
-        raise UsageError(f"{option} {value}: must be >= {minimum}")
-    return value
-
-
-def parse_seed(text: str | None) -> int:
-    """``--seed``, or a fresh seed from the operating system's entropy when absent."""
-    seed = parse_int(text, "--seed", 0)
-    return int(np.random.SeedSequence().entropy % 2**32) if seed is None else seed
-
-
-def _level(text: str) -> float:
-    try:
-        level = float(text)
-    except ValueError:
-        raise UsageError(f"--level {text!r}: not a number") from None
-    if not 0.0 < level < 1.0:
-        raise UsageError(f"--level {text}: must be between 0 and 1 (e.g. 0.9)")
-    return level
-
-
 def run(args) -> int:
-    draws = parse_int(args.draws, "--draws", 1)
-    level = _level(args.level)
-    seed = parse_seed(args.seed)
-    size = parse_int(args.customers, "--customers", 1) if args.engine == "montecarlo" else \
-        parse_int(args.days, "--days", 1) if args.engine == "agents" else None
+    draws = whole("--draws", args.draws, minimum=1)
+    level = number("--level", args.level, above=0, below=1)
+    run_seed = seed(args.seed)           # silent: the prediction states its seed
+    size = whole("--customers", args.customers, minimum=1) if args.engine == "montecarlo" else \
+        whole("--days", args.days, minimum=1) if args.engine == "agents" else None
     prediction = predict(args.hypothesis, engine=args.engine, draws=draws, level=level,
-                         rng=np.random.default_rng(seed), size=size, seed=seed)
+                         rng=np.random.default_rng(run_seed), size=size, seed=run_seed)
     if args.save:
         save_prediction(prediction, args.save)
     emit(prediction, args.json)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from journeysim.cli._options import number, whole
 from journeysim.cli._render import emit
-from journeysim.errors import DataError, UsageError
+from journeysim.errors import DataError
 from journeysim.mapfile import load_journey
 
 __all__ = ["register", "add_options", "load_counted", "reevaluate_from_args"]
@@ -37,14 +38,6 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def _number(args, name: str, kind):
-    text = getattr(args, name)
-    try:
-        return kind(text)
-    except ValueError:
-        raise UsageError(f"--{name} {text!r} is not {'an integer' if kind is int else 'a number'}") from None
-
-
 def load_counted(path: str, goals=None):
     """A map with observation counts: a map file as it is, an event log fitted first."""
     if Path(path).suffix.lower() in _LOG_SUFFIXES:
@@ -66,11 +59,10 @@ def reevaluate_from_args(args):
 
     from journeysim.reevaluate import reevaluate
 
-    seed = _number(args, "seed", int)
-    if seed < 0:
-        raise UsageError(f"--seed {seed}: must be >= 0")
-    options = {"draws": _number(args, "draws", int), "level": _number(args, "level", float),
-               "alpha": _number(args, "alpha", float)}
+    seed = whole("--seed", args.seed, minimum=0)
+    options = {"draws": whole("--draws", args.draws, minimum=1),
+               "level": number("--level", args.level, above=0, below=1),
+               "alpha": number("--alpha", args.alpha, above=0, below=1)}
     old, new = load_counted(args.old, args.goal), load_counted(args.new, args.goal)
     return reevaluate(old, new, rng=np.random.default_rng(seed), **options), new
 

@@ -73,10 +73,13 @@ def _simulate(args):
         return simulate_report(journey, solve_exact(journey))
     import numpy as np
 
-    from journeysim.cli._sim_agents import _days, _seed
+    from journeysim.cli._options import seed
+    from journeysim.cli._sim_agents import days
     from journeysim.engines.agents import simulate_agents
 
-    result = simulate_agents(journey, _days(args.days), rng=np.random.default_rng(_seed(args.seed)), source=args.map)
+    run_days = days(args.days)
+    rng = np.random.default_rng(seed(args.seed, command="report"))
+    result = simulate_agents(journey, run_days, rng=rng, source=args.map)
     return simulate_report(journey, result.metrics, result.daily)
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
 
+from journeysim.cli._options import show_progress, whole
 from journeysim.cli._render import emit
-from journeysim.cli.predict import parse_int
 
 __all__ = ["register", "run"]
 
@@ -28,8 +27,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from journeysim.runs import run_plan
 
-    workers = parse_int(args.workers, "--workers", 1) or os.cpu_count() or 1
+    workers = whole("--workers", args.workers, minimum=1, default=os.cpu_count() or 1)
     result = run_plan(args.plan, outdir=args.outdir, workers=workers, scheduler=args.scheduler,
-                      resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+                      resume=args.resume, progress=show_progress(args))
     emit(result, args.json)
     return 0

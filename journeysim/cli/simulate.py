@@ -11,11 +11,15 @@ import importlib
 
 from journeysim.cli._render import emit
 from journeysim.engines.exact import solve_exact
+from journeysim.errors import UsageError
 from journeysim.mapfile import load_journey
 
 __all__ = ["register"]
 
 ENGINES = ("exact", "montecarlo", "agents")
+
+# Options only one sampling engine reads: given to the other one they are a mistake, not something to ignore.
+_ENGINE_OPTIONS = {"montecarlo": ("customers", "horizon", "chunk_size"), "agents": ("days", "csv")}
 
 
 def register(sub) -> None:
@@ -39,4 +43,9 @@ def run(args) -> int:
     if args.engine == "exact":
         emit(solve_exact(journey), args.json)
         return 0
+    for owner, options in _ENGINE_OPTIONS.items():
+        for name in options if owner != args.engine else ():
+            if getattr(args, name) is not None:
+                option = "--" + name.replace("_", "-")
+                raise UsageError(f"{option} belongs to the {owner} engine, not to --engine {args.engine}")
     return importlib.import_module(f"journeysim.cli._sim_{args.engine}").run(journey, args)
