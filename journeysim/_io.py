@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from journeysim.errors import OutputError
 
 __all__ = ["read_document", "parse_document", "write_atomic"]
 
@@ -33,10 +36,32 @@ def _construct_mapping(loader: _StrictLoader, node, deep=False):
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.1 (PyYAML) reads 1e-3, 1e6 and 2.5e3 (no dot, or no exponent sign) as text; people mean numbers, and
+# YAML 1.2 agrees.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 def parse_document(text: str, source: str, as_json: bool = False) -> tuple[Any, list[str]]:
-    """Parse YAML (or JSON) text; return ``(data, problems)`` with one line per problem."""
+    """Parse YAML (or JSON) text; return ``(data, problems)`` with one line per problem.
+
+    Examples
+    --------
+    >>> parse_document("a: 1", "m.yaml")
+    ({'a': 1}, [])
+    >>> parse_document("# only a comment\\n", "m.yaml")
+    (None, ['m.yaml: the file is empty (no YAML or JSON content)'])
+    """
+    data, problems = _parse(text, source, as_json)
+    if data is None and not problems:
+        # An empty document parses to None, which every reader would otherwise take for content.
+        problems = [f"{source}: the file is empty (no YAML or JSON content)"]
+    return data, problems
+
+
+def _parse(text: str, source: str, as_json: bool) -> tuple[Any, list[str]]:
+    if as_json and not text.strip():
+        return None, []
     if as_json:
         dupes: list[str] = []
 
@@ -86,12 +111,23 @@ def _umask() -> int:
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     """Write to ``path`` through a temporary file in the same folder and a rename: never half a file."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(f"{path}: cannot write: it is a folder (give a file name)", "Is a directory")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: cannot write: folder '{folder}' does not exist", "No such folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})", exc.strerror) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror})", exc.strerror) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

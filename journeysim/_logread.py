@@ -61,6 +61,7 @@ class Source:
 def connect(threads: int | None = None):
     """A DuckDB connection that spills to a private temporary folder (logs larger than memory)."""
     spill = tempfile.mkdtemp(prefix="journeysim-duckdb-")
+    # Insertion order is kept: a staged CSV's rowid is its file row, and a sorted stream arrives in order.
     con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": True})
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
@@ -74,8 +75,12 @@ def connect(threads: int | None = None):
 def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Source:
     """Recognise ``path`` as an event log or a path file and check its columns."""
     source = str(path)
+    if Path(path).is_dir():
+        raise DataError(f"{source}: is a folder, not an event log or path file")
     if not Path(path).is_file():
         raise DataError(f"{source}: no such file")
+    if Path(path).stat().st_size == 0:
+        raise DataError(f"{source}: empty file (expected a header row and data rows)")
     parquet = Path(path).suffix.lower() == ".parquet"
     lit = _literal(source)
     try:

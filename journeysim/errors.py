@@ -16,6 +16,7 @@ __all__ = [
     "ScenarioError",
     "DataError",
     "UsageError",
+    "OutputError",
     "did_you_mean",
 ]
 
@@ -47,6 +48,17 @@ class DataError(JourneySimError):
 
 class UsageError(JourneySimError):
     """A command-line argument or function argument is invalid (exit code 2)."""
+
+
+class OutputError(JourneySimError, OSError):
+    """An output file cannot be written (missing folder, a folder in its place, no permission).
+
+    Also an :class:`OSError`, so code that handles failed writes keeps working.
+    """
+
+    def __init__(self, messages: str | Iterable[str], strerror: str | None = None):
+        JourneySimError.__init__(self, messages)
+        self.strerror = strerror
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

@@ -220,9 +220,13 @@ def _read_graphml(path: Path) -> nx.Graph:
 def _read_node_link(path: Path) -> nx.Graph:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return nx.node_link_graph(data, directed=True, multigraph=False, edges="edges")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MapError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MapError(f"{path}: not node-link JSON (expected an object with 'nodes' and 'edges', "
+                       f"not {type(data).__name__})")
+    try:
+        return nx.node_link_graph(data, directed=True, multigraph=False, edges="edges")
     except (KeyError, TypeError, AttributeError, nx.NetworkXError) as exc:
         raise MapError(f"{path}: not node-link JSON with 'nodes' and 'edges' (missing or bad {exc})") from None
 
@@ -241,6 +245,8 @@ def import_journey(path: str | os.PathLike) -> Journey:
     0.25
     """
     path = Path(path)
+    if path.is_dir():
+        raise MapError(f"{path}: is a folder, not a graph file")
     if not path.is_file():
         raise MapError(f"{path}: no such file")
     suffix = path.suffix.lower()

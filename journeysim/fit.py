@@ -207,8 +207,7 @@ def _events_journey(agg: EventCounts, goals: list[str], name: str, source: str):
     rows, departures = _rows(departing)
     starts = agg.starts()
     total = float(starts.sum())
-    goal_rows = groups[groups.tp.isin(goals)].groupby("tp")
-    value = goal_rows.value_total.sum() / goal_rows.n.sum()
+    value = agg.values / visits
     delays = {tp: choose_delay(_gap_stats(g)) for tp, g in groups[groups.gaps > 0].groupby("tp")}
     touchpoints = {n: Touchpoint(n, goal=n in goals, value=float(value.get(n, 0.0)) if n in goals else 0.0,
                                  delay=delays[n].delay if n in delays else None) for n in names}

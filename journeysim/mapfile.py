@@ -118,6 +118,12 @@ def read_journey(data: Mapping[str, Any], source: str = "<map>") -> Journey:
 # -- building ----------------------------------------------------------------------------
 
 
+def _missing_or_wrong(raw: Any) -> str:
+    """``missing or empty``, or what was written instead of a mapping (a list is a common slip)."""
+    return "missing or empty" if raw is None or isinstance(raw, Mapping) or raw in ("", [], ()) \
+        else f"must be a mapping, not {type(raw).__name__}"
+
+
 def _build(data: Any, ctx: MapContext) -> Journey | None:
     if not isinstance(data, Mapping):
         ctx.error("", f"a map must be a mapping of keys (format, name, entry, touchpoints, transitions...), not {type(data).__name__}")
@@ -138,7 +144,7 @@ def _build(data: Any, ctx: MapContext) -> Journey | None:
 
     raw_tps = data.get("touchpoints")
     if not isinstance(raw_tps, Mapping) or not raw_tps:
-        ctx.error("touchpoints", "missing or empty (a mapping of touchpoint name -> attributes)")
+        ctx.error("touchpoints", f"{_missing_or_wrong(raw_tps)} (a mapping of touchpoint name -> attributes)")
         return None
     ctx.names = tuple(n for n in raw_tps if isinstance(n, str))
     touchpoints = {}
@@ -218,7 +224,7 @@ def _touchpoint(name: Any, attrs: Any, ctx: MapContext) -> Touchpoint | None:
 
 def _shares(raw: Any, where: str, ctx: MapContext, what: str) -> dict[str, float]:
     if not isinstance(raw, Mapping) or not raw:
-        ctx.error(where, f"missing or empty (a mapping of touchpoint -> share of new customers)")
+        ctx.error(where, f"{_missing_or_wrong(raw)} (a mapping of touchpoint -> share of new customers)")
         return {}
     shares = {}
     for name, share in raw.items():
@@ -273,18 +279,17 @@ def _rows(raw: Any, prefix: str, ctx: MapContext) -> dict[str, dict[str, Edge]]:
             ctx.error(where, f"transitions must be a mapping of next touchpoint -> probability, not {row!r}")
             continue
         edges: dict[str, Edge] = {}
-        complete = True
         for dst, spec in row.items():
             target = ctx.touchpoint(dst, f"{where}: transitions", allow_exit=True)
             edge = _edge(spec, f"{where}: edge to {dst!r}", ctx)
             if target is None or edge is None:
-                complete = False
-            elif target != EXIT:
+                continue
+            if target != EXIT:
                 edges[target] = edge
             elif edge.delay is not None:
                 ctx.error(f"{where}: edge to 'exit'", "drop-off takes no delay")
         total = math.fsum(e.p for e in edges.values()) + _explicit_exit(row)
-        if complete and total > 1.0 + ROW_TOLERANCE:
+        if total > 1.0 + ROW_TOLERANCE:  # the good edges alone exceeding 1 is an error whatever the bad ones say
             ctx.error(where, f"transitions sum to {total:.6g} (must be at most 1)")
         rows[src] = edges
     return rows
@@ -293,7 +298,8 @@ def _rows(raw: Any, prefix: str, ctx: MapContext) -> dict[str, dict[str, Edge]]:
 def _explicit_exit(row: Mapping) -> float:
     spec = row.get(EXIT, 0.0)
     p = spec.get("p", 0.0) if isinstance(spec, Mapping) else spec
-    return float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) else 0.0
+    # A bad exit probability has its own error; it must not also inflate the row's sum.
+    return float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1 else 0.0
 
 
 def _segments(raw: Any, ctx: MapContext) -> dict[str, Segment]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from journeysim._io import write_atomic
 from journeysim._table import fmt, format_table
-from journeysim.errors import ScenarioError
+from journeysim.errors import ScenarioError, UsageError
 from journeysim.plan import Plan, item_hypothesis, load_plan
 from journeysim.predict import predict
 
@@ -151,10 +151,27 @@ def _local(items: list, workers: int) -> Iterator[dict]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _reachable(address: str) -> None:
+    """Refuse an unreachable scheduler before ``Client`` starts: a failed Client
+    spends its timeout twice and prints a traceback from its destructor."""
+    import socket
+
+    from distributed.comm import get_address_host_port, parse_address
+
+    try:
+        if parse_address(address)[0] not in ("tcp", "tls"):
+            return  # in-process or other transports: nothing to probe
+        host, port = get_address_host_port(address)
+        socket.create_connection((host, port), timeout=10).close()
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
+
+
 def _dask(items: list, address: str) -> Iterator[dict]:
     from distributed import Client
     from distributed import as_completed as dask_completed
 
+    _reachable(address)
     with Client(address, set_as_default=False) as client:
         futures = [client.submit(run_item, i, key=f"journeysim-item-{i['id']}", pure=False) for i in items]
         for future in dask_completed(futures, loop=client.loop):

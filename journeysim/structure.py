@@ -57,8 +57,6 @@ def structure_problems(journey: Journey) -> list[tuple[str, str, str]]:
             problems.append(("error", prefix + _names(group),
                              "customers who reach them never leave (their rows send everyone around a loop "
                              "with no drop-off; give one of them an exit)"))
-    if any(p[0] == "error" for p in problems):
-        return problems
     reachable = journey.reachable()
     for goal in journey.goals:
         if goal not in reachable:

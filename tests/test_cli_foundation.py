@@ -63,3 +63,62 @@ def test_version_and_help_on_every_command():
     for command in COMMANDS:
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "usage: journeysim" in result.stdout, command
+
+
+@pytest.mark.parametrize("option, message", [
+    (("--customers", "10"), "--customers belongs to the montecarlo engine, not to --engine exact"),
+    (("--horizon", "5"), "--horizon belongs to the montecarlo engine, not to --engine exact"),
+    (("--days", "3"), "--days belongs to the agents engine, not to --engine exact"),
+    (("--csv", "out"), "--csv belongs to the agents engine, not to --engine exact"),
+    (("--seed", "1"), "--seed belongs to the sampling engines (montecarlo, agents), not to --engine exact"),
+])
+def test_exact_engine_refuses_sampling_options(option, message, capsys):
+    # They used to be ignored silently: '--customers 10' looked like a 10-customer run.
+    assert main(["simulate", str(BUNDLED_MAPS[0]), *option]) == 2
+    assert capsys.readouterr().err.strip() == f"journeysim simulate: error: {message}"
+
+
+@pytest.mark.parametrize("command", ["validate", "show", "simulate"])
+def test_empty_map_file_is_one_line_not_a_traceback(tmp_path, command):
+    path = tmp_path / "empty.yaml"
+    path.write_text("", encoding="utf-8")
+    result = run_cli(command, str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().endswith(f"{path}: the file is empty (no YAML or JSON content)")
+
+
+def test_ctrl_c_while_the_commands_load_is_not_a_traceback(monkeypatch, capsys):
+    import journeysim.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["--version"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    # `journeysim show MAP | head -1` used to end in a BrokenPipeError traceback.
+    import os
+
+    import yaml
+
+    names = [f"touchpoint {i}" for i in range(300)]
+    rows = {a: {b: 0.5, "buy": 0.1} for a, b in zip(names, names[1:])}
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump({"entry": {names[0]: 1}, "touchpoints": {**{n: {} for n in names},
+                                    "buy": {"goal": True}}, "transitions": rows}), encoding="utf-8")
+    read, write = os.pipe()
+    os.close(read)                                   # the reader is gone before the first write
+    try:
+        result = subprocess.run([sys.executable, "-m", "journeysim.cli", "show", str(path)], stdout=write,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write)
+    assert result.returncode == 141 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_validate_counts_read_as_english(capsys):
+    assert main(["validate", str(SCENARIOS / "online-store-live-chat.yaml")]) == 0
+    assert capsys.readouterr().out.strip().endswith("valid (9 touchpoints, 1 goal, no segments)")

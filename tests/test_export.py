@@ -127,6 +127,21 @@ def test_import_reports_bad_files(tmp_path, content, message):
         import_journey(path)
 
 
+@pytest.mark.parametrize("name, content, message", [
+    ("folder.json", None, "is a folder, not a graph file"),
+    ("list.json", "[1, 2]", "not node-link JSON (expected an object with 'nodes' and 'edges', not list)"),
+])
+def test_import_names_a_folder_or_a_non_object(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(MapError) as info:
+        import_journey(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
 def test_import_validates_the_map_and_writes_nothing(tmp_path, capsys):
     bad = journey_graph(Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"]))
     bad = bad.copy()

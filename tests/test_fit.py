@@ -186,15 +186,22 @@ def test_fit_counts_equal_a_stable_sort_and_survive_both_fallbacks(tmp_path, mon
     for (a, b), count in moves.items():
         assert fit.journey.rows[a][b].p == count / departures[a]
     assert fit.cut == int((gap > pd.Timedelta(hours=6)).sum())
-    # Two names sharing a hash (run on the text) and rows arriving unsorted (ordered window): the same map.
-    monkeypatch.setattr(_fitsql, "_names", lambda con, events: None)
+    # Two names sharing a hash (salted anew) and rows arriving unsorted (ordered window): the same map.
+    hashed, names = [], _fitsql._names
+
+    def collide_once(con, events):
+        hashed.append(events)
+        return None if len(hashed) == 1 else names(con, events)
+
+    monkeypatch.setattr(_fitsql, "_names", collide_once)
     _assert_same_fit(fit_events(path, goals=["buy"], repeat=True, lookback=6 * 3600), fit)
+    assert len(hashed) == 2 and "hash(tp, seg, 1)" in hashed[1]
     monkeypatch.undo()
     windows, pass_sql = [], _fitsql._pass_sql
 
-    def unsorted_stream(events, code, over):
+    def unsorted_stream(events, over):
         windows.append(over)
-        return pass_sql(events, code, over).replace("ORDER BY u, t, rn", "ORDER BY rn" if not over else over)
+        return pass_sql(events, over).replace("ORDER BY u, t, rn", "ORDER BY rn" if not over else over)
 
     monkeypatch.setattr(_fitsql, "_pass_sql", unsorted_stream)
     _assert_same_fit(fit_events(path, goals=["buy"], repeat=True, lookback=6 * 3600), fit)

@@ -160,3 +160,50 @@ def test_read_journey_from_a_dict():
     j = read_journey(yaml.safe_load(GOOD), "inline")
     assert j.names == ("ad", "cart", "purchase")
     assert j.exit_probability("cart") == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n", "---\n", "null\n"])
+def test_an_empty_file_is_one_clear_error(tmp_path, text):
+    # An empty YAML document parses to None; it used to crash validate and show with an AttributeError.
+    assert errors_of(tmp_path, text) == (f"{tmp_path / 'shop.yaml'}: the file is empty (no YAML or JSON content)",)
+    assert check_map(write(tmp_path, "", "shop.json")).errors == (
+        f"{tmp_path / 'shop.json'}: the file is empty (no YAML or JSON content)",)
+
+
+def test_a_trap_and_an_unreachable_goal_are_both_reported(tmp_path):
+    text = ("entry: {ad: 1}\ntouchpoints: {ad: {}, buy: {goal: true}, a: {}, b: {}}\n"
+            "transitions: {ad: {a: 0.5}, a: {b: 1}, b: {a: 1}}\n")
+    errors = errors_of(tmp_path, text)
+    assert any("touchpoints 'a', 'b': customers who reach them never leave" in e for e in errors), errors
+    assert any("touchpoint 'buy': this goal cannot be reached from entry" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("entry: {ad: 1}\ntouchpoints: [ad, buy]\n",
+     "touchpoints: must be a mapping, not list (a mapping of touchpoint name -> attributes)"),
+    ("entry: [ad]\ntouchpoints: {ad: {}, buy: {goal: true}}\n",
+     "entry: must be a mapping, not list (a mapping of touchpoint -> share of new customers)"),
+])
+def test_a_list_where_a_mapping_belongs_is_named(tmp_path, text, expected):
+    # It used to say "missing or empty" although the key was there.
+    assert f"{tmp_path / 'shop.yaml'}: {expected}" in errors_of(tmp_path, text)
+
+
+def test_numbers_in_scientific_notation_are_numbers(tmp_path):
+    # PyYAML (YAML 1.1) read 1e-3 and 2.5e1 as text: "value: '2.5e1' is not a number".
+    text = GOOD.replace("value: 40", "value: 4e1").replace("ad: {cart: 0.5}", "ad: {cart: 5e-1}") \
+        .replace("delay: 1}", "delay: 1.0e0}")
+    check = check_map(write(tmp_path, text))
+    assert check.ok, check.errors
+    assert dump_journey(check.journey) == dump_journey(load_journey(write(tmp_path, GOOD, "good.yaml")))
+
+
+def test_a_row_over_one_is_reported_beside_a_typo_in_it(tmp_path):
+    # The sum used to be checked only when every edge of the row was good, so fixing the typo revealed a new error.
+    errors = errors_of(tmp_path, GOOD.replace("cart: {purchase: 0.6, exit: 0.4}", "cart: {purchase: 0.9, ad: 0.3, "
+                                                                                   "crat: 0.1}"))
+    assert any(e.endswith("touchpoint 'cart': transitions sum to 1.2 (must be at most 1)") for e in errors), errors
+    assert any("unknown touchpoint 'crat'" in e for e in errors), errors
+    # A bad exit probability is one error, not also a sum over 1.
+    errors = errors_of(tmp_path, GOOD.replace("exit: 0.4", "exit: 2"))
+    assert errors == (f"{tmp_path / 'shop.yaml'}: touchpoint 'cart': edge to 'exit': probability 2 is outside [0, 1]",)

@@ -106,6 +106,14 @@ def test_names_are_escaped_in_html_and_markdown(tmp_path):
     assert r"\<script\>alert(\"x\")" not in markdown and r"\<script\>" in markdown and r"\[link\]" in markdown
 
 
+def test_names_the_font_cannot_draw_do_not_warn(recwarn):
+    # matplotlib warns once per missing glyph (an emoji); the user's terminal got pages of UserWarnings.
+    journey = Journey.from_rows({"reklama 🛒": 1.0}, {"reklama 🛒": {"nákup 🛍": 0.3}}, goals=["nákup 🛍"],
+                                touchpoint_attributes={"reklama 🛒": {"stage": "povedomie 🛒"}})
+    simulate_report(journey, solve_exact(journey))
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
 def test_journey_flows_are_expected_transitions(online_store):
     flows = journey_flows(online_store.replace(segments={}))
     # search ad is entered by 60% and left to product page with p 0.35; nothing flows back into it
@@ -135,6 +143,29 @@ def test_report_folder_that_is_a_file_is_refused(tmp_path, capsys):
     assert "cannot create the report folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [
+    ["report", "simulate", "MAP", "--engine", "agents", "--days", "3650", "--seed", "1", "-o", "OUT"],
+    ["reevaluate", "MAP", "MAP", "--report", "OUT"],
+])
+def test_a_bad_report_folder_is_refused_before_the_work(tmp_path, capsys, monkeypatch, argv):
+    # It used to be found out only after the (possibly long) run.
+    import journeysim.cli._sim_agents as sim_agents
+    import journeysim.cli.reevaluate as reevaluate_cli
+
+    def too_late(*args, **kwargs):
+        raise AssertionError("the work started before the folder was checked")
+
+    monkeypatch.setattr(sim_agents, "simulate_agents", too_late, raising=False)
+    monkeypatch.setattr(reevaluate_cli, "reevaluate_from_args", too_late)
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    out = tmp_path / "file" / "report"
+    argv = [str(BUNDLED_MAPS[0]) if a == "MAP" else str(out) if a == "OUT" else a for a in argv]
+    assert main(argv) == 2
+    assert f"{out}: cannot create the report folder ({tmp_path / 'file'} is a file, not a folder)" in \
+        capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_write_report_writes_html_last_and_returns_paths(tmp_path):
     report = Report("simulate", "t", sections=(Section("s", ("p",)),))
     html_path, md_path = write_report(report, tmp_path / "r")
@@ -159,6 +190,18 @@ def test_experiment_reports_on_bundled_examples(args, plots, tmp_path, capsys):
     assert (EXPERIMENTS / "ledger.csv").read_bytes() == ledger        # a report never writes the ledger
     if args[0] == "check":
         assert "observed relative lift" in page
+
+
+def test_daily_series_labels_fit_the_legend(online_store, monkeypatch):
+    # plot_daily_series shortens labels to 30 characters: one read "in the journey at the day's e…".
+    import journeysim.report.kinds as kinds
+
+    seen = {}
+    monkeypatch.setattr(kinds, "plot_daily_series", lambda days, series: seen.update(series) or
+                        plot_daily_series(days, series))
+    daily = [{"day": d, "arrivals": 10, "conversions": 1, "in_journey": 3} for d in range(3)]
+    kinds.simulate_report(online_store, solve_exact(online_store), daily=daily)
+    assert len(seen) == 3 and all(len(label) <= 30 for label in seen), list(seen)
 
 
 def test_agents_report_has_the_daily_series(tmp_path):

@@ -60,7 +60,7 @@ def reevaluate_from_args(args):
     from journeysim.reevaluate import reevaluate
 
     seed = whole("--seed", args.seed, minimum=0)
-    options = {"draws": whole("--draws", args.draws, minimum=1),
+    options = {"draws": whole("--draws", args.draws, minimum=10),  # fewer cannot give an interval
                "level": number("--level", args.level, above=0, below=1),
                "alpha": number("--alpha", args.alpha, above=0, below=1)}
     old, new = load_counted(args.old, args.goal), load_counted(args.new, args.goal)
@@ -68,6 +68,10 @@ def reevaluate_from_args(args):
 
 
 def run(args) -> int:
+    if args.report:
+        from journeysim.report.html import check_report_folder
+
+        check_report_folder(args.report)
     result, new = reevaluate_from_args(args)
     if args.report:
         from journeysim.report import reevaluate_report, write_report

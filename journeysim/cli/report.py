@@ -126,7 +126,9 @@ def _reevaluate(args):
 def run(args) -> int:
     # imported here: matplotlib takes a while to load and other commands should not pay for it
     from journeysim.report import write_report
+    from journeysim.report.html import check_report_folder
 
+    check_report_folder(args.output)
     html, markdown, *pngs = write_report(args.report(args), args.output)
     print(f"{html}\n{markdown}\n" + "".join(f"{p}\n" for p in pngs), end="")
     return 0

@@ -39,13 +39,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    journey = load_journey(args.map)
-    if args.engine == "exact":
-        emit(solve_exact(journey), args.json)
-        return 0
     for owner, options in _ENGINE_OPTIONS.items():
         for name in options if owner != args.engine else ():
             if getattr(args, name) is not None:
                 option = "--" + name.replace("_", "-")
                 raise UsageError(f"{option} belongs to the {owner} engine, not to --engine {args.engine}")
+    if args.engine == "exact" and args.seed is not None:
+        raise UsageError("--seed belongs to the sampling engines (montecarlo, agents), not to --engine exact")
+    journey = load_journey(args.map)
+    if args.engine == "exact":
+        emit(solve_exact(journey), args.json)
+        return 0
     return importlib.import_module(f"journeysim.cli._sim_{args.engine}").run(journey, args)

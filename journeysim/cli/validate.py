@@ -27,7 +27,11 @@ def run(args) -> int:
             print(f"warning: {line}", file=sys.stderr)
         if check.ok:
             j = check.journey
-            print(f"{path}: valid ({len(j.names)} touchpoints, {len(j.goals)} goals, "
-                  f"{len(j.segments) or 'no'} segments)")
+            print(f"{path}: valid ({_count(len(j.names), 'touchpoint')}, {_count(len(j.goals), 'goal')}, "
+                  f"{_count(len(j.segments), 'segment')})")
         failed |= not check.ok
     return 1 if failed else 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"no {noun}s" if n == 0 else f"1 {noun}" if n == 1 else f"{n} {noun}s"

@@ -94,6 +94,8 @@ def read_results(path: str | os.PathLike, *, user_column: str = "user_id", varia
 
 
 def _read_frame(path, source: str) -> pd.DataFrame:
+    if Path(path).is_dir():
+        raise DataError(f"{source}: is a folder, not a results file")
     if not Path(path).is_file():
         raise DataError(f"{source}: no such file")
     if Path(path).suffix.lower() == ".parquet":
@@ -104,17 +106,32 @@ def _read_frame(path, source: str) -> pd.DataFrame:
     else:
         frame = _read_csv(path, source)
     frame.columns = [str(c).strip() for c in frame.columns]
+    seen = set()
+    for col in frame.columns:
+        if col in seen:
+            raise DataError(f"{source}: column '{col}' appears more than once in the header")
+        seen.add(col)
     if frame.empty:
         raise DataError(f"{source}: no data rows (only a header)")
     return frame
+
+
+def _delimiter(fh) -> str:
+    """``,`` unless the header has none and uses ``;`` or a tab (European spreadsheet exports)."""
+    first = fh.readline()
+    fh.seek(0)
+    if "," in first:
+        return ","
+    return max(";\t", key=first.count) if any(c in first for c in ";\t") else ","
 
 
 def _read_csv(path, source: str) -> pd.DataFrame:
     # the csv module rather than pandas: a row with too many fields must be an error naming its line,
     # where pandas would silently turn the extra leading fields into an index
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh)
+        # utf-8-sig: spreadsheet exports often start with a byte-order mark
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=_delimiter(fh))
             header = next(reader, None)
             if header is None:
                 raise DataError(f"{source}: empty file (expected a header row and data rows)")

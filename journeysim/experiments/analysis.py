@@ -236,8 +236,9 @@ def _summary_stats(arm: Arm) -> DescrStatsW:
 
 def _welch(a: DescrStatsW, b: DescrStatsW, alpha: float) -> tuple[float, tuple[float, float], float]:
     cm = CompareMeans(a, b)
-    _, p, _ = cm.ttest_ind(usevar="unequal")
-    low, high = cm.tconfint_diff(alpha=alpha, usevar="unequal")
+    with np.errstate(invalid="ignore", divide="ignore"):  # one customer in an arm: no variance, results nan
+        _, p, _ = cm.ttest_ind(usevar="unequal")
+        low, high = cm.tconfint_diff(alpha=alpha, usevar="unequal")
     return float(a.mean - b.mean), (float(low), float(high)), float(p)
 
 

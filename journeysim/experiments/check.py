@@ -194,10 +194,20 @@ def append_to_ledger(path: str | os.PathLike, check: PredictionCheck, *, force: 
     row = check.ledger_row(checked_at)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
-    with open(path, "a+", encoding="utf-8", newline="") as fh:
+    if Path(path).is_dir():
+        raise DataError(f"{source}: is a folder, not a ledger CSV file")
+    try:
+        fh = open(path, "a+", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise DataError(f"{source}: cannot open the ledger for appending ({exc.strerror})") from None
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
         fh.seek(0)
-        existing = fh.read()
+        try:
+            existing = fh.read()
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}); not a journeysim ledger")\
+                from None
         if not existing:
             writer.writeheader()
         else:

@@ -59,6 +59,8 @@ def read_ledger(path: str | os.PathLike) -> list[LedgerEntry]:
         raise DataError(f"{source}: no such file (a ledger is created by `journeysim check`)") from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{source}: not a readable CSV ledger ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read ({exc.strerror})") from None
     if header is not None:
         missing = [c for c in LEDGER_COLUMNS if c not in header]
         if missing:

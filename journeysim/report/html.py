@@ -18,7 +18,7 @@ from journeysim._io import write_atomic
 from journeysim.errors import UsageError
 from journeysim.report.document import Report, Table
 
-__all__ = ["render_html", "render_markdown", "write_report"]
+__all__ = ["render_html", "render_markdown", "write_report", "check_report_folder"]
 
 _CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em auto; max-width: 60em; color: #1d2733;
@@ -123,6 +123,30 @@ def render_markdown(report: Report) -> str:
         parts.append("## Method")
         parts += [_md(m) for m in report.method]
     return "\n\n".join(parts) + "\n"
+
+
+def check_report_folder(directory: str | os.PathLike) -> None:
+    """Refuse a report folder that cannot be created, before a long computation rather than after it.
+
+    Nothing is created: a run that then fails on its input leaves no empty folder behind.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile() as f:
+    ...     check_report_folder(Path(f.name) / "report")
+    Traceback (most recent call last):
+    journeysim.errors.UsageError: ...: cannot create the report folder (... is a file, not a folder)
+    """
+    out = Path(directory)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "it is a file" if existing == out else f"{existing} is a file"
+        raise UsageError(f"{out}: cannot create the report folder ({where}, not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{out}: cannot create the report folder (no permission to write in {existing})")
 
 
 def write_report(report: Report, directory: str | os.PathLike) -> tuple[Path, ...]:

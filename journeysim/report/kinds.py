@@ -66,7 +66,7 @@ def simulate_report(journey: Journey, metrics: JourneyMetrics, daily: Sequence[M
                                 plots=(plot_removal_effects(metrics.removal_effects),)))
     if daily:
         labels = {"arrivals": "arrivals per day", "conversions": "conversions per day",
-                  "in_journey": "in the journey at the day's end"}
+                  "in_journey": "in the journey at day's end"}  # short enough for the legend (30 characters)
         series = {label: [row[k] for row in daily] for k, label in labels.items() if k in daily[0]}
         sections.append(Section("Day by day", (f"{len(daily)} days simulated by the agent engine.",),
                                 plots=(plot_daily_series([row["day"] for row in daily], series),)))

@@ -9,6 +9,7 @@ plot has a title and labelled axes with units.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,11 +41,15 @@ class Plot:
 
 
 def _plot(name: str, title: str, fig: Figure, caption: str) -> Plot:
-    fig.tight_layout()
-    FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    # No timestamps or software tag in the PNG: the same inputs give the same bytes.
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    with warnings.catch_warnings():
+        # A name in a script the font lacks (an emoji) is drawn as a box; the page's text carries it in full,
+        # so matplotlib's warning would only be noise on the user's terminal.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+        fig.tight_layout()
+        FigureCanvasAgg(fig)
+        # No timestamps or software tag in the PNG: the same inputs give the same bytes.
+        fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     axes = tuple((ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes)
     return Plot(name, title, buf.getvalue(), caption, axes)
 
