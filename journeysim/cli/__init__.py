@@ -23,12 +23,6 @@ COMMANDS = [
     "validate",
     "show",
     "simulate",
-    "fit",
-    "attribute",
-    "export",
-    "import",
-    "reevaluate",
-    "report",
     "predict",
     "run",
     "design",
@@ -36,6 +30,12 @@ COMMANDS = [
     "check",
     "ledger",
     "calibrate",
+    "fit",
+    "attribute",
+    "reevaluate",
+    "report",
+    "export",
+    "import",
 ]
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from journeysim._logread import parse_duration
 from journeysim.cli._options import whole
 from journeysim.cli._render import emit
-from journeysim.fit import fit_events
 from journeysim.mapfile import save_journey
 
 __all__ = ["register"]
@@ -32,6 +30,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    # DuckDB and statsmodels load here, not when the command line is built for every command.
+    from journeysim._logread import parse_duration
+    from journeysim.fit import fit_events
+
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
     threads = whole("--threads", args.threads, minimum=1)
     result = fit_events(args.events, goals=args.goal, repeat=args.repeat, lookback=lookback, stages=args.stages,

@@ -18,7 +18,6 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._table import fmt, format_table
 from journeysim.engines._mcsim import PILOT, Cohort, simulate_cohort
@@ -228,6 +227,8 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     goal = np.array([journey.touchpoints[x].goal for x in names])
     refers = np.array([journey.touchpoints[x].refers for x in names])
     k = float(visits @ refers) / customers
+    from statsmodels.stats.proportion import proportion_confint  # pandas-heavy: load only when used
+
     low, high = proportion_confint(new.converted, customers, alpha=0.05, method="wilson")
     if tables.timed:
         mean_time = new.times.total / new.times.count if new.times.count else None
