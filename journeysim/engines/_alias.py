@@ -4,8 +4,10 @@ Every row gets the same number of slots ``width`` (a power of two), so one
 draw picks its slot with the top ``log2(width)`` bits and compares the other
 bits with the slot's integer threshold: two table look-ups per sample whatever
 the number of outcomes in a row. Slot ``s`` of row ``r`` keeps its primary
-outcome with probability ``threshold / 2**shift`` and takes its alias otherwise;
-both outcomes sit side by side in ``pair`` so the choice is one more look-up.
+outcome with probability ``k / 2**shift`` and takes its alias otherwise; the
+stored threshold is ``s * 2**shift + k``, so the whole raw draw (slot bits
+included) is compared with it and no masking pass is needed. Both outcomes sit
+side by side in ``pair`` so the choice is one more look-up.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ class AliasTable:
 
     width: int
     shift: np.uint64
-    mask: np.uint64
     threshold: np.ndarray
     pair: np.ndarray
 
@@ -81,18 +82,23 @@ def build_alias(rows: Sequence[tuple[Sequence[int], Sequence[float]]]) -> AliasT
         padded[: len(ids)] = ids
         base = r * width
         # keep * 2**shift is exact enough in float64 (53 bits) and at most 2**63.
-        threshold[base: base + width] = [min(int(k * 2.0**shift), 1 << shift) for k in keep]
+        # An always-kept slot (k = 1) has itself as alias, so capping the top slot's
+        # threshold at 2**64 - 1 leaves the outcome unchanged.
+        threshold[base: base + width] = [min((s << shift) + min(int(k * 2.0**shift), 1 << shift), (1 << 64) - 1)
+                                         for s, k in enumerate(keep)]
         pair[2 * base: 2 * (base + width): 2] = padded
         pair[2 * base + 1: 2 * (base + width): 2] = padded[alias]
-    return AliasTable(width, np.uint64(shift), np.uint64((1 << shift) - 1), threshold, pair)
+    return AliasTable(width, np.uint64(shift), threshold, pair)
 
 
 def draw(table: AliasTable, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One outcome id for each entry of ``rows`` (row indices, ``intp``)."""
     raw = rng.bit_generator.random_raw(len(rows))
-    base = rows * table.width
-    base += (raw >> table.shift).view(np.int64)
-    use_alias = (raw & table.mask) >= table.threshold.take(base)
+    base = np.right_shift(raw, table.shift).view(np.int64)
+    base += rows * table.width
+    # Indices are in range by construction: 'clip' skips the bounds check and the
+    # buffered copy that take(out=...) makes in the default mode.
+    use_alias = raw >= table.threshold.take(base, mode="clip")
     base <<= 1
     base += use_alias
-    return table.pair.take(base)
+    return table.pair.take(base, mode="clip")
