@@ -91,14 +91,26 @@ def build_alias(rows: Sequence[tuple[Sequence[int], Sequence[float]]]) -> AliasT
     return AliasTable(width, np.uint64(shift), threshold, pair)
 
 
-def draw(table: AliasTable, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One outcome id for each entry of ``rows`` (row indices, ``intp``)."""
-    raw = rng.bit_generator.random_raw(len(rows))
-    base = np.right_shift(raw, table.shift).view(np.int64)
-    base += rows * table.width
+def draw(table: AliasTable, rows: np.ndarray, rng: np.random.Generator, *,
+         out: np.ndarray | None = None, work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """One outcome id for each entry of ``rows`` (row indices, ``intp``).
+
+    ``out`` (``intp``, may be ``rows`` itself) receives the outcomes; ``work`` is
+    an ``(intp, uint64, bool)`` triple of scratch arrays of ``len(rows)``, so that
+    a step loop allocates nothing but the raw draws.
+    """
+    n = len(rows)
+    base, level, use_alias = work if work is not None else (
+        np.empty(n, np.intp), np.empty(n, np.uint64), np.empty(n, bool))
+    raw = rng.bit_generator.random_raw(n)
+    np.right_shift(raw, table.shift, out=base.view(np.uint64))
+    slots = level.view(np.intp)
+    np.multiply(rows, table.width, out=slots)
+    base += slots
     # Indices are in range by construction: 'clip' skips the bounds check and the
     # buffered copy that take(out=...) makes in the default mode.
-    use_alias = raw >= table.threshold.take(base, mode="clip")
+    table.threshold.take(base, out=level, mode="clip")
+    np.greater_equal(raw, level, out=use_alias)
     base <<= 1
     base += use_alias
-    return table.pair.take(base, mode="clip")
+    return table.pair.take(base, out=out, mode="clip")

@@ -1,9 +1,12 @@
 """The Monte Carlo loop: a chunk of customers advances together, one step per iteration.
 
-All customers still travelling take their next step at once (alias draw, delay
-draw, horizon check), then the arrays are compacted to those still travelling,
-so the work per step is proportional to the customers left. Customers who
-finish hand their visited bitmask and path hash to the tallies. The last few
+All customers of the piece take their next step at once (alias draw, delay
+draw, horizon check). Finished customers sit in the absorbing drop-off state,
+where a step changes nothing of theirs, until enough of them have gathered:
+then the arrays are compacted to those still travelling (compacting after every
+step costs more than carrying a few finished customers along), so the work per
+step stays proportional to the customers left. Customers who finish hand their
+visited bitmask and path hash to the tallies. The last few
 customers of a chunk continue inside the next one, which saves the long tail of
 tiny steps. Referred customers are simulated after the chunk that referred
 them, depth first in pieces of at most one chunk, so memory stays bounded by
@@ -22,43 +25,62 @@ from journeysim.engines._mctables import EXPONENTIAL, LOGNORMAL, Tables
 
 __all__ = ["simulate_cohort", "Cohort", "PILOT"]
 
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 #: A chunk hands its last customers (fewer than chunk_size / _TAIL) on to the next chunk.
 _TAIL = 32
 #: Customers of the first piece, whose most frequent paths become the counted candidates.
 PILOT = 65_536
+#: Without delays, compact the arrays once fewer than this share of their customers are still travelling.
+_COMPACT = 0.7
 
 
-def _family(family: int, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+class _Work:
+    """Scratch arrays for the steps of one piece, so that a step allocates next to nothing."""
+
+    def __init__(self, m: int):
+        self.intp = np.empty(m, np.intp)
+        self.outcome = np.empty(m, np.intp)
+        self.u64 = np.empty(m, np.uint64)
+        self.u64b = np.empty(m, np.uint64)
+        self.flag = np.empty(m, bool)
+        self.x = np.empty(m)
+        self.y = np.empty(m)
+
+    def draw_work(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.intp[:m], self.u64[:m], self.flag[:m]
+
+
+def _family(family: int, t: Tables, o: np.ndarray, rng: np.random.Generator, x: np.ndarray,
+            y: np.ndarray) -> np.ndarray:
+    """Delays of outcomes ``o`` of one family, written to ``x`` (``y``: scratch of the same length)."""
     if family == EXPONENTIAL:
-        x = rng.standard_exponential(len(a))
-        x *= a
+        rng.standard_exponential(out=x)
+        x *= t.param_a.take(o, out=y, mode="clip")
     elif family == LOGNORMAL:
-        x = rng.standard_normal(len(a))
-        x *= b
-        x += a
+        rng.standard_normal(out=x)
+        x *= t.param_b.take(o, out=y, mode="clip")
+        x += t.param_a.take(o, out=y, mode="clip")
         np.exp(x, out=x)
     else:
-        x = rng.standard_gamma(a)
-        x *= b
+        x[:] = rng.standard_gamma(t.param_a.take(o))
+        x *= t.param_b.take(o, out=y, mode="clip")
     return x
 
 
-def _delays(t: Tables, outcome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _delays(t: Tables, outcome: np.ndarray, rng: np.random.Generator, w: _Work) -> np.ndarray:
+    m = len(outcome)
+    x, y = w.x[:m], w.y[:m]
     if len(t.families) == 1:
-        return _family(t.families[0], t.param_a.take(outcome), t.param_b.take(outcome), rng)
-    d = np.empty(len(outcome))
+        return _family(t.families[0], t, outcome, rng, x, y)
     family = t.family.take(outcome)
     for f in t.families:
         idx = np.flatnonzero(family == f)
         if idx.size:
-            o = outcome.take(idx)
-            d[idx] = _family(f, t.param_a.take(o), t.param_b.take(o), rng)
-    return d
+            x[idx] = _family(f, t, outcome.take(idx), rng, np.empty(idx.size), np.empty(idx.size))
+    return x
 
 
 class _Piece:
-    """The arrays of the customers of one piece who are still travelling."""
+    """The arrays of the customers of one piece still travelling (and, between compactions, those just finished)."""
 
     def __init__(self, t: Tables, m: int, start: np.ndarray | None, rng, pilot: bool, hashing: bool):
         self.state = draw(t.entry, np.zeros(m, dtype=np.intp), rng)
@@ -77,8 +99,8 @@ class _Piece:
     _ARRAYS = ("state", "visited", "hash", "time", "start", "converted", "rows")
 
     def keep(self, idx: np.ndarray) -> None:
-        """Keep customers ``idx``; ``state`` is left to the caller, who replaces it with the next states."""
-        for name in self._ARRAYS[1:]:
+        """Keep customers ``idx``."""
+        for name in self._ARRAYS:
             arr = getattr(self, name)
             if arr is not None:
                 setattr(self, name, arr.take(idx, axis=0))
@@ -102,10 +124,17 @@ class Cohort:
         self.truncated = False
 
 
-def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list) -> None:
+def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, w: _Work | None = None,
+           settled: bool = True) -> int:
+    """Count the visits of the current states; return how many customers are still travelling.
+
+    ``settled``: nobody is in the drop-off state, so every path hash takes the plain multiplier.
+    """
     state = p.state
-    tally.visits += np.bincount(state, minlength=t.states + 1)
-    bit = t.bit.take(state)
+    m = len(state)
+    counts = np.bincount(state, minlength=t.states + 1)
+    tally.visits += counts
+    bit = t.bit.take(state, out=w.u64[:m] if w else None, mode="clip")
     if t.words == 1:
         p.visited |= bit
     else:
@@ -120,25 +149,30 @@ def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list) -> None:
         old |= bit
         flat[where] = old
     if p.hash is not None:
-        p.hash *= _MULTIPLIER
-        p.hash += bit if t.words == 1 else t.code.take(state)
+        scratch = w.u64b[:m] if w else None
+        if settled:
+            p.hash *= t.hash_mult[0]
+        else:
+            p.hash *= t.hash_mult.take(state, out=scratch, mode="clip")
+        p.hash += bit if t.words == 1 else t.code.take(state, out=scratch, mode="clip")
     if p.converted is not None:
-        goal = t.goal.take(state)
-        first = np.flatnonzero(goal & ~p.converted)
+        # Goal visits are a small share: find them first, then who converts for the first time.
+        at_goal = np.flatnonzero(t.goal.take(state, out=w.flag[:m] if w else None, mode="clip"))
+        first = at_goal[~p.converted.take(at_goal)]
         if first.size:
             times = p.time.take(first)
             if p.start is not None:
                 times -= p.start.take(first)
             tally.times.add(times)
-            p.converted |= goal
-    if not t.has_refers:
-        return
-    refers = t.refers.take(state)
-    who = np.flatnonzero(refers > 0)
-    if who.size:
-        count = rng.poisson(refers.take(who))
-        when = p.time.take(who) if p.time is not None else np.zeros(len(who))
-        referrals.append(np.repeat(when, count))
+            p.converted[first] = True
+    if t.has_refers:
+        refers = t.refers.take(state)
+        who = np.flatnonzero(refers > 0)
+        if who.size:
+            count = rng.poisson(refers.take(who))
+            when = p.time.take(who) if p.time is not None else np.zeros(len(who))
+            referrals.append(np.repeat(when, count))
+    return len(state) - int(counts[t.exit])
 
 
 def _run_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
@@ -158,43 +192,51 @@ def _run_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
     if pilot:
         buffer = np.full((m, PATH_LENGTH + 1), -1, dtype=np.int32)
         buffer[:, 0] = t.touchpoint.take(p.state)
+        shown = np.where(t.touchpoint == t.n, -1, t.touchpoint)  # drop-off: no touchpoint
     _visit(t, p, tally, rng, referrals)
     if carry is not None:
         p.absorb(carry)
-        m = len(p.state)
+    m = len(p.state)
+    w = _Work(m)
     done_visited, done_hash, done_late, done_rows = [], [], [], []
+
+    def settle(alive: np.ndarray) -> None:
+        gone = np.flatnonzero(~alive)
+        done_visited.append(p.visited.take(gone, axis=0))
+        if p.hash is not None:
+            done_hash.append(p.hash.take(gone))
+        if horizon is not None:
+            done_late.append(p.time.take(gone) > horizon)
+        if pilot:
+            done_rows.append(p.rows.take(gone))
+        p.keep(np.flatnonzero(alive))
+
     step = 0
     while m >= leave and m:
+        size = len(p.state)
         if p.time is None:
-            nxt = draw(t.step_target, p.state, rng)
+            draw(t.step_target, p.state, rng, out=p.state, work=w.draw_work(size))
         else:
-            outcome = draw(t.step, p.state, rng)
-            nxt = t.target.take(outcome)
-            p.time += _delays(t, outcome, rng)
+            outcome = draw(t.step, p.state, rng, out=w.outcome[:size], work=w.draw_work(size))
+            t.target.take(outcome, out=p.state, mode="clip")
+            p.time += _delays(t, outcome, rng, w)
+            if horizon is not None:
+                # Customers past the horizon stop where they are (their time says why).
+                np.putmask(p.state, p.time > horizon, t.exit)
         tally.transitions += m
-        alive = nxt != t.exit
-        late = None
-        if horizon is not None:
-            late = p.time > horizon
-            alive &= ~late
-        stay = np.flatnonzero(alive)
-        if len(stay) < m:
-            gone = np.flatnonzero(~alive)
-            done_visited.append(p.visited.take(gone, axis=0))
-            if p.hash is not None:
-                done_hash.append(p.hash.take(gone))
-            if late is not None:
-                done_late.append(late.take(gone))
-            if pilot:
-                done_rows.append(p.rows.take(gone))
-            p.keep(stay)
-        p.state = nxt.take(stay)
-        m = len(stay)
         step += 1
-        if pilot and step <= PATH_LENGTH and m:
-            buffer[p.rows, step] = t.touchpoint.take(p.state)
-        if m:
-            _visit(t, p, tally, rng, referrals)
+        if pilot and step <= PATH_LENGTH:
+            buffer[p.rows, step] = shown.take(p.state)
+        if p.time is not None:
+            # With delays a finished customer's step would cost a delay draw: settle at once.
+            alive = p.state != t.exit
+            if not alive.all():
+                settle(alive)
+            m = _visit(t, p, tally, rng, referrals, w)
+        else:
+            m = _visit(t, p, tally, rng, referrals, w, settled=False)
+            if m < leave or m < _COMPACT * len(p.state):
+                settle(p.state != t.exit)
     if done_visited:
         visited = np.concatenate(done_visited)
         converted = tally.finish(visited, np.concatenate(done_late) if done_late else None)

@@ -4,7 +4,9 @@ Segments become disjoint copies of the touchpoints: state ``s * n + i`` is
 touchpoint ``i`` as segment ``s`` sees it, and the entry table draws segment
 and entry touchpoint in one go. Every row's outcomes (its edges, then drop-off)
 are numbered globally so that an outcome carries its target state and the delay
-spent before taking it (the edge's own delay, else the touchpoint's).
+spent before taking it (the edge's own delay, else the touchpoint's). Drop-off
+is a state too: its row leads back to itself without delay, bit, path code or
+goal, so finished customers can stay in the arrays for a few steps unchanged.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ __all__ = ["Tables", "build_tables", "EXPONENTIAL", "LOGNORMAL", "GAMMA"]
 # member of whichever family the map uses, so most maps sample one family only.
 EXPONENTIAL, LOGNORMAL, GAMMA = 0, 1, 2
 _ZERO = -1
+_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
 
 
 @dataclass(frozen=True, eq=False)
 class Tables:
-    """Arrays of the product chain; index ``states`` (== ``exit``) is drop-off."""
+    """Arrays of the product chain; index ``states`` (== ``exit``) is drop-off, an absorbing row."""
 
     n: int
     states: int
@@ -44,7 +47,8 @@ class Tables:
     words: int                  # uint64 words of the per-customer visited bitmask
     word: np.ndarray            # state -> word holding its touchpoint's bit
     bit: np.ndarray             # state -> its touchpoint's bit within that word
-    code: np.ndarray            # state -> nonzero path-hash code of its touchpoint
+    code: np.ndarray            # state -> nonzero path-hash code of its touchpoint (0 for drop-off)
+    hash_mult: np.ndarray       # state -> path-hash multiplier (1 for drop-off: a finished hash stays put)
     goal: np.ndarray            # state -> bool
     value: np.ndarray           # touchpoint -> value of a visit
     refers: np.ndarray          # state -> expected referrals per visit
@@ -92,8 +96,8 @@ def build_tables(journey: Journey) -> Tables:
     --------
     >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.25}}, goals=["buy"])
     >>> t = build_tables(j)
-    >>> t.states, t.timed, t.target.tolist()       # ad -> buy, ad -> exit, buy -> exit
-    (2, False, [1, 2, 2])
+    >>> t.states, t.timed, t.target.tolist()       # ad -> buy, ad -> exit, buy -> exit, exit -> exit
+    (2, False, [1, 2, 2, 2])
     """
     names = journey.names
     n = len(names)
@@ -119,6 +123,9 @@ def build_tables(journey: Journey) -> Tables:
             targets.append(states)
             params.append(_params(tp_delay))
             step_rows.append((ids, probs))
+    step_rows.append(([len(targets)], [1.0]))
+    targets.append(states)
+    params.append(_params(None))
     family = np.array([f for f, _, _ in params], dtype=np.int8)
     a = np.array([x for _, x, _ in params])
     b = np.array([y for _, _, y in params])
@@ -133,6 +140,9 @@ def build_tables(journey: Journey) -> Tables:
     bit = np.left_shift(np.uint64(1), (tp & 63).astype(np.uint64))
     bit[-1] = 0
     code = bit if words == 1 else (tp + 1).astype(np.uint64)
+    code[-1] = 0
+    hash_mult = np.full(states + 1, _HASH_MULTIPLIER, dtype=np.uint64)
+    hash_mult[-1] = 1
     tps = [journey.touchpoints[x] for x in names]
     goal_idx = [i for i, t in enumerate(tps) if t.goal]
     stage_masks = {
@@ -158,6 +168,7 @@ def build_tables(journey: Journey) -> Tables:
         word=word,
         bit=bit,
         code=code,
+        hash_mult=hash_mult,
         goal=np.append(np.tile([t.goal for t in tps], len(parts)), False),
         value=np.array([t.value for t in tps], dtype=float),
         refers=refers,

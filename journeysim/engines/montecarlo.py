@@ -31,7 +31,7 @@ from journeysim.result import METRIC_KEYS, JourneyMetrics
 __all__ = ["simulate_montecarlo", "MonteCarloResult", "CHUNK_SIZE", "MAX_GENERATIONS", "SAMPLE_KEYS"]
 
 #: Customers advanced together by default: small enough for the caches, large enough for numpy.
-CHUNK_SIZE = 250_000
+CHUNK_SIZE = 65_536
 #: Referral generations simulated at most (with at most 10 referred customers per new customer).
 MAX_GENERATIONS = 50
 #: JSON keys written after :data:`~journeysim.result.METRIC_KEYS`.
