@@ -19,6 +19,10 @@ from tests.conftest import BUNDLED_MAPS
 from tests.montecarlo_agreement import LIMIT, replicates, z_scores
 
 
+#: Both ways of simulating: compiled walks (the default) and vectorised numpy steps.
+BACKENDS = ["numba", "numpy"]
+
+
 def rng(seed=1):
     return np.random.default_rng(seed)
 
@@ -31,9 +35,10 @@ def fixed(mean):
 
 
 @pytest.mark.parametrize("path", BUNDLED_MAPS, ids=lambda p: p.stem)
-def test_bundled_maps_agree_with_exact_engine(path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bundled_maps_agree_with_exact_engine(path, backend):
     journey = load_journey(path)
-    z = z_scores(journey, replicates(journey, seed=11, runs=24, customers=10_000))
+    z = z_scores(journey, replicates(journey, seed=11, runs=24, customers=10_000, backend=backend))
     assert {"conversion_rate", "expected_touches", "expected_conversions", "expected_value",
             "expected_time_to_conversion", "referrals"} <= set(z)
     worst = max(z, key=lambda k: abs(z[k]))
@@ -53,12 +58,13 @@ def test_agreement_check_detects_a_wrong_map(online_store):
 # -- exact cases ----------------------------------------------------------------------------------
 
 
-def test_deterministic_map_gives_exact_counts_for_every_chunk_size():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deterministic_map_gives_exact_counts_for_every_chunk_size(backend):
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"page": 1.0}, "page": {"buy": 1.0}, "buy": {"buy again": 1.0}},
                           goals=["buy", "buy again"],
                           touchpoint_attributes={"buy": {"value": 10.0}, "buy again": {"value": 5.0}})
     for chunk in (1, 7, 1000):
-        r = simulate_montecarlo(j, 1000, rng=rng(), chunk_size=chunk)
+        r = simulate_montecarlo(j, 1000, rng=rng(), chunk_size=chunk, backend=backend)
         assert (r.conversions, r.transitions, r.conversion_rate) == (1000, 4000, 1.0)
         assert (r.expected_conversions, r.expected_value, r.expected_touches) == (2.0, 15.0, 4.0)
         assert r.conversion_rate_ci[1] == pytest.approx(1.0) and r.conversion_rate_ci[0] > 0.99
@@ -93,11 +99,12 @@ def test_delay_distributions_have_their_mean_and_median(delay, median):
     assert r.time_to_conversion["p50"] == pytest.approx(median, rel=0.01)
 
 
-def test_edge_delay_replaces_the_touchpoint_delay():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_edge_delay_replaces_the_touchpoint_delay(backend):
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": Edge(0.5, fixed(3.0)), "page": 0.5}, "page": {"buy": 1.0}},
                           goals=["buy"], touchpoint_attributes={"ad": {"delay": fixed(1.0)},
                                                                 "page": {"delay": fixed(0.5)}})
-    r = simulate_montecarlo(j, 20_000, rng=rng(3))
+    r = simulate_montecarlo(j, 20_000, rng=rng(3), backend=backend)
     # Direct: 3 days; via the page: 1 + 0.5 days.
     assert r.time_to_conversion["p10"] == pytest.approx(1.5)
     assert r.time_to_conversion["p90"] == pytest.approx(3.0)
@@ -113,17 +120,18 @@ def _horizon_map():
                              touchpoint_attributes={"ad": {"delay": fixed(1.0)}, "page": {"delay": fixed(1.0)}})
 
 
-def test_horizon_cuts_journeys_at_the_known_times():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_horizon_cuts_journeys_at_the_known_times(backend):
     j, n = _horizon_map(), 50_000
-    early = simulate_montecarlo(j, n, rng=rng(4), horizon=0.5)
+    early = simulate_montecarlo(j, n, rng=rng(4), horizon=0.5, backend=backend)
     assert early.conversions == 0 and early.outcomes == {"converted_and_exited": 0, "exited": 0, "travelling": n}
-    mid = simulate_montecarlo(j, n, rng=rng(4), horizon=1.5)
+    mid = simulate_montecarlo(j, n, rng=rng(4), horizon=1.5, backend=backend)
     out = mid.outcomes
     assert sum(out.values()) == n and mid.conversions == out["converted_and_exited"]
     for key, p in (("converted_and_exited", 0.4), ("exited", 0.2), ("travelling", 0.4)):
         assert abs(out[key] / n - p) <= LIMIT * math.sqrt(p * (1 - p) / n)
     assert mid.time_to_conversion["p90"] == pytest.approx(1.0)
-    late = simulate_montecarlo(j, n, rng=rng(4), horizon=2.5)
+    late = simulate_montecarlo(j, n, rng=rng(4), horizon=2.5, backend=backend)
     assert late.outcomes["travelling"] == 0
     assert late.conversions == n - late.outcomes["exited"]
     assert abs(late.conversion_rate - 0.8) <= LIMIT * math.sqrt(0.16 / n)
@@ -139,22 +147,24 @@ def test_a_horizon_beyond_every_journey_changes_nothing():
         {k: v for k, v in plain.to_dict().items() if k not in skip}
 
 
-def test_customers_converted_before_the_horizon_stay_converted():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_customers_converted_before_the_horizon_stay_converted(backend):
     # buy then a long newsletter: converted customers are still travelling at the horizon.
     j = Journey.from_rows({"buy": 1.0}, {"buy": {"newsletter": 1.0}}, goals=["buy"],
                           touchpoint_attributes={"buy": {"delay": fixed(1.0)}, "newsletter": {"delay": fixed(30.0)}})
-    r = simulate_montecarlo(j, 1000, rng=rng(), horizon=10.0)
+    r = simulate_montecarlo(j, 1000, rng=rng(), horizon=10.0, backend=backend)
     assert r.conversions == 1000 and r.outcomes["travelling"] == 1000 and r.conversion_rate == 1.0
 
 
 # -- referrals -------------------------------------------------------------------------------------
 
 
-def test_referral_generations_follow_a_branching_process():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_referral_generations_follow_a_branching_process(backend):
     n, k = 20_000, 0.5
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}}, goals=["buy"],
                           touchpoint_attributes={"buy": {"refers": k}})
-    r = simulate_montecarlo(j, n, rng=rng(6))
+    r = simulate_montecarlo(j, n, rng=rng(6), backend=backend)
     assert r.referrals == pytest.approx(k) and r.customers_per_seed == pytest.approx(2.0)
     # Total progeny of Poisson(k) offspring per customer: mean k/(1-k), variance k/(1-k)^3.
     referred = r.referred
@@ -163,21 +173,38 @@ def test_referral_generations_follow_a_branching_process():
     assert not referred["truncated"]
 
 
-def test_referred_customers_start_at_the_referrers_time():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_referred_customers_start_at_the_referrers_time(backend):
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}}, goals=["buy"],
                           touchpoint_attributes={"ad": {"delay": fixed(1.0)}, "buy": {"refers": 1.0}})
-    r = simulate_montecarlo(j, 5000, rng=rng(7), horizon=1.5)
+    r = simulate_montecarlo(j, 5000, rng=rng(7), horizon=1.5, backend=backend)
     # Referred at t=1, they reach buy at t=2 > 1.5: they are still travelling, none converted.
     assert r.conversions == 5000 and r.referred["generations"] == 1 and r.referred["conversions"] == 0
     assert r.customers_per_seed is None     # K = 1: growth is unbounded
-    longer = simulate_montecarlo(j, 5000, rng=rng(7), horizon=3.5)
+    longer = simulate_montecarlo(j, 5000, rng=rng(7), horizon=3.5, backend=backend)
     assert longer.referred["generations"] == 3 and longer.referred["conversions"] > 0
 
 
-def test_explosive_referrals_are_truncated_not_endless():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_more_referring_visits_than_customers_in_a_piece(backend):
+    # Two referring visits per customer: the compiled kernel's referral buffer (one slot per
+    # customer of the piece) overflows and the piece runs again with the same draws.
+    n, k = 20_000, 0.2
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"page": 1.0}, "page": {"buy": 1.0}}, goals=["buy"],
+                          touchpoint_attributes={"ad": {"refers": k}, "page": {"refers": k}})
+    r = simulate_montecarlo(j, n, rng=rng(5), chunk_size=5000, backend=backend)
+    assert r == simulate_montecarlo(j, n, rng=rng(5), chunk_size=5000, backend=backend)
+    assert (r.customers, r.conversions, r.transitions) == (n, n, 3 * n)
+    # Total progeny with K = 2k offspring per customer: mean K/(1-K), variance K/(1-K)^3.
+    big_k = 2 * k
+    assert abs(r.referred["customers"] - n * big_k / (1 - big_k)) <= LIMIT * math.sqrt(n * big_k / (1 - big_k) ** 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_explosive_referrals_are_truncated_not_endless(backend):
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}}, goals=["buy"],
                           touchpoint_attributes={"buy": {"refers": 2.0}})
-    r = simulate_montecarlo(j, 1000, rng=rng(8))
+    r = simulate_montecarlo(j, 1000, rng=rng(8), backend=backend)
     assert r.customers_per_seed is None and r.referred["truncated"]
     assert r.referred["customers"] <= 10 * 1000
     assert json.loads(json.dumps(r.to_dict()))["customers_per_seed"] is None
@@ -186,10 +213,11 @@ def test_explosive_referrals_are_truncated_not_endless():
 # -- results ---------------------------------------------------------------------------------------
 
 
-def test_same_seed_same_result_other_seed_other_result(online_store):
-    a = simulate_montecarlo(online_store, 30_000, rng=rng(9), seed=9)
-    b = simulate_montecarlo(online_store, 30_000, rng=rng(9), seed=9)
-    c = simulate_montecarlo(online_store, 30_000, rng=rng(10), seed=10)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_same_result_other_seed_other_result(online_store, backend):
+    a = simulate_montecarlo(online_store, 30_000, rng=rng(9), seed=9, backend=backend)
+    b = simulate_montecarlo(online_store, 30_000, rng=rng(9), seed=9, backend=backend)
+    c = simulate_montecarlo(online_store, 30_000, rng=rng(10), seed=10, backend=backend)
     assert a == b and a.to_dict() == b.to_dict()
     assert a.conversions != c.conversions or a.transitions != c.transitions
 
@@ -210,7 +238,7 @@ def test_to_dict_keys_and_removal_effects_from_exact(online_store):
 
 @pytest.mark.parametrize("kwargs", [
     {"customers": 0}, {"customers": -1}, {"customers": 2.5}, {"horizon": 0}, {"horizon": -3.0},
-    {"horizon": math.inf}, {"chunk_size": 0}, {"rng": 42},
+    {"horizon": math.inf}, {"chunk_size": 0}, {"rng": 42}, {"backend": "cuda"},
 ])
 def test_bad_arguments_raise_usage_errors(online_store, kwargs):
     args = {"customers": 100, "rng": rng(), **kwargs}
@@ -249,7 +277,8 @@ def test_cli_bad_options_exit_2_with_one_line(capsys, option):
     assert "\n" not in err and err.startswith("journeysim simulate: error: --")
 
 
-def test_maps_wider_than_one_bitmask_word_agree_with_exact_engine():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_maps_wider_than_one_bitmask_word_agree_with_exact_engine(backend):
     # 150 touchpoints: the visited bitmask spans three 64-bit words.
     n = 150
     gen = np.random.default_rng(12)
@@ -262,7 +291,7 @@ def test_maps_wider_than_one_bitmask_word_agree_with_exact_engine():
     stages = {names[i]: {"stage": f"s{i // 40}"} for i in range(n)}
     j = Journey.from_rows({names[0]: 0.5, names[60]: 0.3, names[130]: 0.2}, rows, goals=goals,
                           touchpoint_attributes=stages)
-    runs = replicates(j, seed=13, runs=12, customers=4000)
+    runs = replicates(j, seed=13, runs=12, customers=4000, backend=backend)
     assert runs[0].top_paths[0]["path"][0] in {names[0], names[60], names[130]}
     z = z_scores(j, runs)
     worst = max(z, key=lambda k: abs(z[k]))
@@ -276,7 +305,8 @@ def test_progress_reports_customers_done(online_store):
     assert seen == sorted(seen) and seen[-1] == 200_000 and len(seen) >= 4
 
 
-def test_segments_with_their_own_entry_and_rows_agree_with_exact_engine():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_segments_with_their_own_entry_and_rows_agree_with_exact_engine(backend):
     rows = {"ad": {"page": 0.5}, "mail": {"page": 0.2, "buy": 0.1}, "page": {"buy": 0.3, "ad": 0.1}}
     base = Journey.from_rows({"ad": 0.7, "mail": 0.3}, rows, goals=["buy"],
                              touchpoint_attributes={"buy": {"value": 25.0}, "page": {"delay": Delay("gamma", 2.0, 1.0)}})
@@ -284,7 +314,7 @@ def test_segments_with_their_own_entry_and_rows_agree_with_exact_engine():
         "loyal": Segment("loyal", 0.25, rows={"page": {"buy": Edge(0.7, Delay("exponential", 0.5))}},
                          entry={"mail": 1.0}),
         "new": Segment("new", 0.75)})
-    z = z_scores(j, replicates(j, seed=21, runs=16, customers=5000))
+    z = z_scores(j, replicates(j, seed=21, runs=16, customers=5000, backend=backend))
     worst = max(z, key=lambda k: abs(z[k]))
     assert abs(z[worst]) <= LIMIT, (worst, z[worst])
     # and the mixture really differs from either segment alone

@@ -23,7 +23,7 @@ from journeysim.engines._alias import draw
 from journeysim.engines._mcstats import PATH_LENGTH, PathCounter, Tally
 from journeysim.engines._mctables import EXPONENTIAL, LOGNORMAL, Tables
 
-__all__ = ["simulate_cohort", "Cohort", "PILOT"]
+__all__ = ["simulate_cohort", "Cohort", "PILOT", "BACKENDS"]
 
 #: A chunk hands its last customers (fewer than chunk_size / _TAIL) on to the next chunk.
 _TAIL = 32
@@ -175,7 +175,7 @@ def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, w: _Work | 
     return len(state) - int(counts[t.exit])
 
 
-def _run_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
+def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
                start: np.ndarray | None, paths: PathCounter | None,
                carry: _Piece | None = None, leave: int = 0) -> tuple[np.ndarray, _Piece | None]:
     """Simulate ``m`` new customers (and those ``carry`` brings) to the end or the horizon.
@@ -248,18 +248,34 @@ def _run_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
     return (np.concatenate(referrals) if referrals else np.zeros(0)), (p if m else None)
 
 
+def _run_compiled_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
+                        start: np.ndarray | None, paths: PathCounter | None,
+                        carry: None = None, leave: int = 0) -> tuple[np.ndarray, None]:
+    """``_run_numpy_piece`` in compiled code; walks have no tail of tiny steps, so nothing is carried over."""
+    from journeysim.engines._mckernel import run_piece  # numba loads only when used
+
+    return run_piece(t, m, rng, tally, horizon, start, paths), None
+
+
+#: How a piece of customers is simulated, by backend name.
+BACKENDS = {"numba": _run_compiled_piece, "numpy": _run_numpy_piece}
+
+
 def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *, chunk_size: int,
                     horizon: float | None, generations: int, referral_limit: int,
-                    progress: Callable[[int], None] | None = None) -> Cohort:
+                    progress: Callable[[int], None] | None = None, backend: str = "numba") -> Cohort:
     """Simulate ``customers`` new customers and the referral generations they start.
 
     Referred customers beyond ``generations`` generations or ``referral_limit``
     in all are not simulated (``Cohort.truncated``). ``progress`` is called with
-    the number of new customers started so far after each piece.
+    the number of new customers started so far after each piece. ``backend``:
+    ``"numba"`` walks each customer in compiled code (``_mckernel``), ``"numpy"``
+    advances the customers of a piece together, one vectorised step at a time.
     """
     cohort = Cohort(tables)
     if horizon is not None and not tables.timed:
         horizon = None  # every visit happens at time 0, within any positive horizon
+    _run_piece = BACKENDS[backend]
     carry, done = None, 0
     while done < customers:
         # The first piece picks the candidate paths: at least PILOT customers, whatever the chunk size.

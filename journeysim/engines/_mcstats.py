@@ -7,11 +7,13 @@ exact counts for a fixed set of candidate paths.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from journeysim.engines._mctables import Tables
 
-__all__ = ["Tally", "TimeHistogram", "PathCounter", "PATH_LENGTH", "CANDIDATE_PATHS"]
+__all__ = ["Tally", "TimeHistogram", "PathCounter", "PATH_LENGTH", "CANDIDATE_PATHS", "mix"]
 
 #: Touchpoints of a path kept for display; longer paths are shown cut, counted whole.
 PATH_LENGTH = 24
@@ -22,15 +24,16 @@ _LOOKUP_BITS = 16
 _BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.int64)
 
 
-def _mix(hashes: np.ndarray) -> np.ndarray:
-    # The path hash is a polynomial of the touchpoint codes: spread its bits (the
-    # splitmix64 finaliser) before looking at a few of them.
+def mix(hashes):
+    """Spread the bits of path hashes (the splitmix64 finaliser), arrays or, compiled, scalars.
+
+    A path hash is a polynomial of the touchpoint codes: spread its bits before looking at a few of them.
+    """
     h = hashes ^ (hashes >> np.uint64(30))
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(27)
-    h *= np.uint64(0x94D049BB133111EB)
-    h ^= h >> np.uint64(31)
-    return h
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
 
 
 class TimeHistogram:
@@ -109,14 +112,16 @@ class PathCounter:
 
     def start(self, hashes: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> None:
         """Pick the candidates: customer ``rows[i]`` finished with path hash ``hashes[i]``."""
-        hashes = _mix(hashes)
+        hashes = mix(hashes)
         unique, first, counts = np.unique(hashes, return_index=True, return_counts=True)
         top = np.lexsort((first, -counts))[:CANDIDATE_PATHS]
         top = top[np.argsort(unique[top])]
         self.hashes = unique[top]
         for i in first[top]:
-            row = buffer[rows[i]]
-            self.paths.append((tuple(int(x) for x in row[:PATH_LENGTH] if x >= 0), bool(row[PATH_LENGTH] < 0)))
+            # A row holds the touchpoints, then -1 if the path ended within PATH_LENGTH + 1 (then anything).
+            row = buffer[rows[i]].tolist()
+            shown = list(itertools.takewhile(lambda x: x >= 0, row[:PATH_LENGTH]))
+            self.paths.append((tuple(shown), -1 in row[:PATH_LENGTH + 1]))
         self.counts = np.zeros(len(top), dtype=np.int64)
         self.conversions = np.zeros(len(top), dtype=np.int64)
         self._index_candidates()
@@ -142,9 +147,14 @@ class PathCounter:
         slots = ((hashes >> shift) & np.uint64((1 << _LOOKUP_BITS) - 1)).view(np.int64)
         return table.take(slots)
 
+    def kernel_view(self) -> tuple:
+        """(candidates, direct-mapped table or empty, its shift, counts, conversions) for the compiled kernel."""
+        shift, table = self._lookup if self._lookup is not None else (np.uint64(0), np.zeros(0, np.intp))
+        return self.hashes, table, shift, self.counts, self.conversions
+
     def add(self, hashes: np.ndarray, converted: np.ndarray) -> None:
         k = len(self.hashes)
-        hashes = _mix(hashes)
+        hashes = mix(hashes)
         pos = self._positions(hashes)
         # Position k (no candidate) compares with a spare entry and is dropped below.
         hit = np.append(self.hashes, np.uint64(0)).take(pos) == hashes

@@ -42,6 +42,8 @@ __all__ = ["AgentResult", "simulate_agents"]
 
 #: Runs that take longer than this (seconds) show the progress bar.
 PROGRESS_AFTER = 2.0
+#: Why a run's rates per customer are undefined, for summaries and errors.
+NO_ARRIVALS = "no customers arrived"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ class AgentResult:
     ``removal_effects`` come from the exact engine on the same map). Counts
     partition the arrived customers: ``arrived == converted_and_left + exited +
     abandoned + in_journey``. ``daily`` has one row per day; ``touchpoints`` one
-    entry per touchpoint.
+    entry per touchpoint. When no customer arrived (``arrived == 0``), the rates
+    per customer (``conversion_rate``, ``expected_*``, ``referrals`` and every
+    ``visit_rate`` and ``stage_reach`` value) are undefined: ``None``.
     """
 
     metrics: JourneyMetrics
@@ -100,8 +104,11 @@ class AgentResult:
             ("converted and left", self.converted_and_left), ("exited", self.exited),
             ("abandoned a queue", self.abandoned), ("still in the journey", self.in_journey),
         ]
-        parts = [format_table(f"{self.metrics.journey_name or 'journey'}: {self.days} days", ["count", "value"], head),
-                 self.metrics.summary()]
+        parts = [format_table(f"{self.metrics.journey_name or 'journey'}: {self.days} days", ["count", "value"], head)]
+        if not self.arrived:
+            parts.append(f"conversion rate undefined: {NO_ARRIVALS} in {_days(self.days)}, so the rates per customer "
+                         "below are undefined (-); raise the map's arrivals rate or simulate more days")
+        parts.append(self.metrics.summary())
         rows = [(name, t["visits"], t["abandoned"], fmt(t["mean_wait"]), fmt(t["utilisation"]), fmt(t["spend"]))
                 for name, t in self.touchpoints.items()]
         headers = ["touchpoint", "visits", "abandoned", f"mean wait ({self.metrics.time_unit}s)", "utilisation", "spend"]
@@ -110,6 +117,10 @@ class AgentResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
 
 
 def daily_rows(daily) -> list[dict[str, Any]]:
@@ -202,27 +213,32 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     return _result(journey, model, run)
 
 
+def _per_customer(count: float, arrived: int) -> float | None:
+    """A count per arrived customer; undefined (``None``) when nobody arrived."""
+    return count / arrived if arrived else None
+
+
 def _result(journey: Journey, model, run: Run) -> AgentResult:
-    n = max(run.arrived, 1)
+    n = run.arrived
     names = model.names
     stages = model.stages
-    k = run.referred / n
     organic = run.arrived - run.referred
     exact = solve_exact(journey)
     method = (f"agent-based discrete-event simulation (simpy) of {run.arrived} customers over {model.days} days; "
-              "rates are per arrived customer (those still in the journey count what they did so far); "
-              "removal_effects from the exact engine on the same map (agent-only attributes ignored)")
+              + ("rates are per arrived customer (those still in the journey count what they did so far); " if n else
+                 f"{NO_ARRIVALS} in the run, so every rate per customer is undefined (null); ")
+              + "removal_effects from the exact engine on the same map (agent-only attributes ignored)")
     metrics = JourneyMetrics(
-        conversion_rate=run.converted / n,
-        expected_conversions=run.goal_visits / n,
-        expected_value=run.revenue / n,
-        expected_touches=sum(run.visits) / n,
+        conversion_rate=_per_customer(run.converted, n),
+        expected_conversions=_per_customer(run.goal_visits, n),
+        expected_value=_per_customer(run.revenue, n),
+        expected_touches=_per_customer(sum(run.visits), n),
         expected_time_to_conversion=(run.time_to_conversion / run.converted / UNIT_DAYS[journey.time_unit]
                                      if run.converted else None),
-        visit_rate={name: run.first[i] / n for i, name in enumerate(names)},
-        stage_reach={s: run.reach[j] / n for j, s in enumerate(stages)},
+        visit_rate={name: _per_customer(run.first[i], n) for i, name in enumerate(names)},
+        stage_reach={s: _per_customer(run.reach[j], n) for j, s in enumerate(stages)},
         removal_effects=exact.removal_effects,
-        referrals=k,
+        referrals=_per_customer(run.referred, n),
         customers_per_seed=run.arrived / organic if organic else None,
         engine="agents",
         time_unit=journey.time_unit,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from journeysim._table import fmt, format_table
-from journeysim.engines._mcsim import PILOT, Cohort, simulate_cohort
+from journeysim.engines._mcsim import BACKENDS, PILOT, Cohort, simulate_cohort
 from journeysim.engines._mcstats import CANDIDATE_PATHS, PATH_LENGTH, TimeHistogram
 from journeysim.engines._mctables import build_tables
 from journeysim.engines.exact import solve_exact
@@ -143,7 +143,7 @@ def _plain(value):
     return value
 
 
-def _check(customers, horizon, chunk_size, rng) -> None:
+def _check(customers, horizon, chunk_size, rng, backend) -> None:
     if isinstance(customers, bool) or not isinstance(customers, (int, np.integer)) or customers <= 0:
         raise UsageError(f"customers={customers!r}: must be a positive integer")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0:
@@ -152,6 +152,8 @@ def _check(customers, horizon, chunk_size, rng) -> None:
         raise UsageError(f"horizon={horizon!r}: must be a positive number of time units (or None)")
     if not isinstance(rng, np.random.Generator):
         raise UsageError(f"rng={rng!r}: must be a numpy.random.Generator (numpy.random.default_rng(seed))")
+    if backend not in BACKENDS:
+        raise UsageError(f"backend={backend!r}: must be one of {', '.join(BACKENDS)}")
 
 
 def _method(customers, chunk_size, horizon, time_unit, removal) -> str:
@@ -178,7 +180,7 @@ def _top_paths(cohort: Cohort, names) -> list[dict]:
 
 def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Generator, horizon: float | None = None,
                         chunk_size: int = CHUNK_SIZE, seed: int | None = None, removal_effects: bool = True,
-                        progress: Callable[[int], None] | None = None) -> MonteCarloResult:
+                        progress: Callable[[int], None] | None = None, backend: str = "numba") -> MonteCarloResult:
     """Simulate ``customers`` new customers of ``journey`` and estimate its metrics.
 
     Parameters
@@ -200,6 +202,10 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         Take the removal effects from the exact engine (they need no sampling).
     progress : callable, optional
         Called with the number of new customers simulated so far, after each chunk.
+    backend : {"numba", "numpy"}
+        ``"numba"`` (default) walks each customer of a chunk to the end in compiled
+        code; ``"numpy"`` advances a chunk's customers together, one vectorised step
+        at a time (about half as fast). Same statistics, different random streams.
 
     Returns
     -------
@@ -210,18 +216,19 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.3}}, goals=["buy"])
     >>> r = simulate_montecarlo(j, 10_000, rng=np.random.default_rng(7), seed=7)
     >>> r.customers, r.conversions, round(r.conversion_rate, 4)
-    (10000, 2984, 0.2984)
+    (10000, 2999, 0.2999)
     >>> [round(x, 4) for x in r.conversion_rate_ci]
-    [0.2895, 0.3074]
+    [0.291, 0.309]
     >>> [(p["path"], p["count"]) for p in r.top_paths]
-    [(['ad'], 7016), (['ad', 'buy'], 2984)]
+    [(['ad'], 7001), (['ad', 'buy'], 2999)]
     """
-    _check(customers, horizon, chunk_size, rng)
+    _check(customers, horizon, chunk_size, rng, backend)
     customers, chunk_size = int(customers), int(chunk_size)
     horizon = None if horizon is None else float(horizon)
     tables = build_tables(journey)
     cohort = simulate_cohort(tables, customers, rng, chunk_size=chunk_size, horizon=horizon,
-                             generations=MAX_GENERATIONS, referral_limit=10 * customers, progress=progress)
+                             generations=MAX_GENERATIONS, referral_limit=10 * customers, progress=progress,
+                             backend=backend)
     new, names = cohort.new, journey.names
     visits = new.visits_by_touchpoint()
     goal = np.array([journey.touchpoints[x].goal for x in names])

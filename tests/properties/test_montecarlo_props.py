@@ -13,22 +13,23 @@ from tests.montecarlo_agreement import LIMIT, replicates, z_scores
 from tests.properties.strategies import journeys
 
 maps = journeys(segments=True, with_delays=True, refers=True)
+backends = st.sampled_from(["numba", "numpy"])
 
 
 @settings(max_examples=20)
-@given(journey=maps, seed=st.integers(0, 2**32 - 1))
-def test_random_maps_agree_with_the_exact_engine(journey, seed):
-    z = z_scores(journey, replicates(journey, seed, runs=32, customers=1500))
+@given(journey=maps, seed=st.integers(0, 2**32 - 1), backend=backends)
+def test_random_maps_agree_with_the_exact_engine(journey, seed, backend):
+    z = z_scores(journey, replicates(journey, seed, runs=32, customers=1500, backend=backend))
     worst = max(z, key=lambda k: abs(z[k]))
     assert abs(z[worst]) <= LIMIT, (worst, z[worst])
 
 
 @given(journey=maps, seed=st.integers(0, 2**32 - 1),
-       horizon=st.one_of(st.none(), st.floats(0.01, 20.0)), chunk=st.integers(5, 3000))
-def test_every_customer_is_accounted_for(journey, seed, horizon, chunk):
+       horizon=st.one_of(st.none(), st.floats(0.01, 20.0)), chunk=st.integers(5, 3000), backend=backends)
+def test_every_customer_is_accounted_for(journey, seed, horizon, chunk, backend):
     n = 1500
     r = simulate_montecarlo(journey, n, rng=np.random.default_rng(seed), horizon=horizon, chunk_size=chunk,
-                            removal_effects=False)
+                            removal_effects=False, backend=backend)
     out = r.outcomes
     assert sum(out.values()) == n and min(out.values()) >= 0
     assert out["converted_and_exited"] <= r.conversions <= out["converted_and_exited"] + out["travelling"]
@@ -57,14 +58,15 @@ def test_every_customer_is_accounted_for(journey, seed, horizon, chunk):
 
 @settings(max_examples=15)
 @given(journey=maps, seed=st.integers(0, 2**32 - 1), chunk=st.integers(200, 3000),
-       horizon=st.one_of(st.none(), st.floats(0.5, 10.0)))
-def test_same_seed_same_result_and_chunk_size_changes_only_the_stream(journey, seed, chunk, horizon):
+       horizon=st.one_of(st.none(), st.floats(0.5, 10.0)), backend=backends)
+def test_same_seed_same_result_and_chunk_size_or_backend_change_only_the_stream(journey, seed, chunk, horizon,
+                                                                                 backend):
     n = 10_000
     a = simulate_montecarlo(journey, n, rng=np.random.default_rng(seed), horizon=horizon, removal_effects=False)
     assert a == simulate_montecarlo(journey, n, rng=np.random.default_rng(seed), horizon=horizon,
                                     removal_effects=False)
     b = simulate_montecarlo(journey, n, rng=np.random.default_rng(seed), horizon=horizon, chunk_size=chunk,
-                            removal_effects=False)
+                            removal_effects=False, backend=backend)
     # Two independent samples of the same proportions (one customer of slack for continuity).
     pairs = [(a.conversion_rate, b.conversion_rate)]
     pairs += [(a.visit_rate[x], b.visit_rate[x]) for x in journey.names]
