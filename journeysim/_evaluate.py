@@ -168,7 +168,12 @@ def _run(engine: str, journey: Journey, size: float, source: str, *, rng: np.ran
     started = journey if abs(mass - 1.0) < 1e-12 else journey.replace(entry={k: v / mass for k, v in journey.entry.items()})
     if engine == "montecarlo":
         return mass, simulate(started, int(size), rng=rng, removal_effects=False)
-    return mass, simulate(started, int(size), rng=rng, source=source).metrics
+    result = simulate(started, int(size), rng=rng, source=source)
+    if not result.arrived:
+        # Rates per customer are undefined then: averaging a made-up 0 into the draws would bias the prediction.
+        raise ScenarioError(f"{source}: no customers arrived in a {int(size)}-day agents run, so its conversion "
+                            "rate is undefined; simulate more days (--days) or raise the map's arrivals rate")
+    return mass, result.metrics
 
 
 def sampled_batch(pairs: Sequence[tuple[Journey, Journey]], metric: str, engine: str, size: float,

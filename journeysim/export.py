@@ -196,11 +196,28 @@ def to_json(journey: Journey) -> str:
     return json.dumps(nx.node_link_data(journey_graph(journey), edges="edges"), ensure_ascii=False, indent=2) + "\n"
 
 
+def _undeclared(path: Path, edges: Iterator[tuple[Any, Any]], declared: set, how: str) -> None:
+    """Refuse the first edge whose end is not a declared node (networkx would add it silently)."""
+    for a, b in edges:
+        for end in (a, b):
+            try:
+                missing = end not in declared
+            except TypeError:        # a JSON list as an end: no declared id (those are hashable) can equal it
+                missing = True
+            if missing:
+                raise MapError(f"{path}: edge {a!r} -> {b!r}: node {end!r} is not declared ({how})")
+
+
 def _read_graphml(path: Path) -> nx.Graph:
     try:
         g = nx.read_graphml(path, force_multigraph=False)
+        # GraphML requires every edge end to be a declared <node>; read_graphml invents missing ones.
+        elements = list(ET.parse(path).getroot().iter())
     except (ET.ParseError, nx.NetworkXError, ValueError, KeyError) as exc:
         raise MapError(f"{path}: not a GraphML file journeysim can read ({exc})") from None
+    local = [(e.tag.rpartition("}")[2], e) for e in elements if isinstance(e.tag, str)]
+    _undeclared(path, ((e.get("source"), e.get("target")) for tag, e in local if tag == "edge"),
+                {e.get("id") for tag, e in local if tag == "node"}, "GraphML needs a <node id=...> for every edge end")
     for kind, keys in _NESTED.items():
         items = [(g.graph, "map")] if kind == "graph" else (
             [(a, f"touchpoint {n!r}") for n, a in g.nodes(data=True)] if kind == "node"
@@ -226,9 +243,13 @@ def _read_node_link(path: Path) -> nx.Graph:
         raise MapError(f"{path}: not node-link JSON (expected an object with 'nodes' and 'edges', "
                        f"not {type(data).__name__})")
     try:
-        return nx.node_link_graph(data, directed=True, multigraph=False, edges="edges")
+        g = nx.node_link_graph(data, directed=True, multigraph=False, edges="edges")
+        declared = {n.get("id") for n in data["nodes"]}     # node_link_graph adds undeclared edge ends silently
     except (KeyError, TypeError, AttributeError, nx.NetworkXError) as exc:
         raise MapError(f"{path}: not node-link JSON with 'nodes' and 'edges' (missing or bad {exc})") from None
+    _undeclared(path, ((e["source"], e["target"]) for e in data["edges"]), declared,
+                "every edge end must be listed in 'nodes'")
+    return g
 
 
 def import_journey(path: str | os.PathLike) -> Journey:

@@ -42,17 +42,21 @@ class JourneyMetrics:
     removal_effects : relative drop in ``conversion_rate`` when a non-goal touchpoint is removed.
     referrals : expected new customers each customer brings (the viral coefficient K).
     customers_per_seed : ``1 / (1 - K)``, or ``None`` when K >= 1 (growth is unbounded).
+
+    A sampling engine that saw no customer (an agent run in which nobody arrived)
+    cannot estimate a rate per customer: those fields (and the values of
+    ``visit_rate`` and ``stage_reach``) are then ``None``, never a made-up 0.
     """
 
-    conversion_rate: float
-    expected_conversions: float
-    expected_value: float
-    expected_touches: float
+    conversion_rate: float | None
+    expected_conversions: float | None
+    expected_value: float | None
+    expected_touches: float | None
     expected_time_to_conversion: float | None
-    visit_rate: Mapping[str, float]
-    stage_reach: Mapping[str, float]
+    visit_rate: Mapping[str, float | None]
+    stage_reach: Mapping[str, float | None]
     removal_effects: Mapping[str, float]
-    referrals: float
+    referrals: float | None
     customers_per_seed: float | None
     engine: str = "exact"
     time_unit: str = field(default="day", compare=False)
@@ -70,7 +74,8 @@ class JourneyMetrics:
 
     def summary(self) -> str:
         """Headline metrics, the funnel by stage and the top touchpoints by removal effect."""
-        growth = ("unbounded (K >= 1)" if self.customers_per_seed is None else fmt(self.customers_per_seed))
+        growth = ("unbounded (K >= 1)" if self.customers_per_seed is None and self.referrals is not None
+                  else fmt(self.customers_per_seed))
         head = [
             ("conversion rate", fmt(self.conversion_rate)),
             ("expected conversions per customer", fmt(self.expected_conversions)),
@@ -85,7 +90,7 @@ class JourneyMetrics:
         if self.stage_reach:
             rows, previous = [], None
             for stage, reach in self.stage_reach.items():
-                lost = None if previous is None else previous - reach
+                lost = None if previous is None or reach is None else previous - reach
                 rows.append((stage, fmt(reach), fmt(lost)))
                 previous = reach
             parts.append(format_table("funnel by stage", ["stage", "reach", "lost since previous"], rows))

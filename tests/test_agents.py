@@ -179,8 +179,11 @@ def test_conservation_and_valid_rates_on_random_journeys(journey_days, seed):
     j, days = journey_days
     r = simulate_agents(j, days, rng=np.random.default_rng(seed))
     assert conserved(r)
-    assert 0 <= r.metrics.conversion_rate <= 1
-    assert all(0 <= v <= 1 for v in r.metrics.visit_rate.values())
+    if r.arrived:
+        assert 0 <= r.metrics.conversion_rate <= 1
+        assert all(0 <= v <= 1 for v in r.metrics.visit_rate.values())
+    else:   # a spent entry budget lets nobody in: no rate is defined
+        assert r.metrics.conversion_rate is None and set(r.metrics.visit_rate.values()) == {None}
     assert sum(row["arrivals"] for row in r.daily) == r.arrived
     assert r.daily[-1]["in_journey"] == r.in_journey
 

@@ -211,7 +211,7 @@ def test_cli_csv_writes_both_tables(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--days", "0"], "--days '0': must be a whole number >= 1"),
+    (["--days", "0"], "--days '0': must be a whole number from 1 to 36_500"),
     (["--days", "ten"], "--days 'ten'"),
     ([], "needs --days"),
     (["--days", "3", "--seed", "-1"], "--seed '-1'"),

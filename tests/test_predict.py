@@ -162,7 +162,7 @@ def test_cli_json_and_save(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--draws", "0"], 2, "--draws '0': must be a whole number >= 1"),
+    (["--draws", "0"], 2, "--draws '0': must be a whole number from 1 to 100_000"),
     (["--level", "1.5"], 2, "--level '1.5': must be a number in (0, 1)"),
     (["--seed", "x"], 2, "--seed 'x': must be a whole number >= 0"),
 ])

@@ -160,10 +160,10 @@ def test_cli_json_keys_and_text(store, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "what to look at first" in text and "new drop-off point" in text
     assert main(["reevaluate", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml"), "--draws", "x"]) == 2
-    assert "--draws 'x': must be a whole number >= 10" in capsys.readouterr().err
+    assert "--draws 'x': must be a whole number from 10 to 100_000" in capsys.readouterr().err
     # Fewer than 10 draws give no interval: the option's own message, like every other bad --draws.
     assert main(["reevaluate", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml"), "--draws", "5"]) == 2
-    assert capsys.readouterr().err.strip() == "journeysim reevaluate: error: --draws '5': must be a whole number >= 10"
+    assert capsys.readouterr().err.strip() == "journeysim reevaluate: error: --draws '5': must be a whole number from 10 to 100_000"
 
 
 def test_event_logs_from_maps_differing_in_one_row(store, tmp_path, capsys):

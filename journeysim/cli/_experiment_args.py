@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from journeysim.cli._options import number
+from journeysim.cli._options import number, unused
+from journeysim.errors import DataError
 
 __all__ = ["add_results_options", "analysis_from_args"]
+
+#: Column options of per-customer files, with their default column names.
+_PER_CUSTOMER = {"--user-column": "user_id", "--converted-column": "converted", "--revenue-column": "revenue"}
 
 
 def add_results_options(p) -> None:
@@ -12,11 +16,15 @@ def add_results_options(p) -> None:
     p.add_argument("--expected-split", metavar="A/B[/C...]",
                    help="expected shares of customers, control first then the variants in file order (default: equal)")
     p.add_argument("--alpha", default="0.05", help="1 - level of the intervals and the test level (default 0.05)")
-    p.add_argument("--user-column", default="user_id", metavar="NAME", help="per-customer files: customer id column")
+    # Per-customer column options default to None so that giving one for an aggregated file can be refused.
+    p.add_argument("--user-column", metavar="NAME",
+                   help=f"per-customer files: customer id column (default {_PER_CUSTOMER['--user-column']})")
     p.add_argument("--variant-column", default="variant", metavar="NAME", help="the variant column")
-    p.add_argument("--converted-column", default="converted", metavar="NAME",
-                   help="per-customer files: conversion flag (0/1, true/false, yes/no)")
-    p.add_argument("--revenue-column", default="revenue", metavar="NAME", help="per-customer files: revenue column")
+    p.add_argument("--converted-column", metavar="NAME",
+                   help="per-customer files: conversion flag (0/1, true/false, yes/no; default "
+                        f"{_PER_CUSTOMER['--converted-column']})")
+    p.add_argument("--revenue-column", metavar="NAME",
+                   help=f"per-customer files: revenue column (default {_PER_CUSTOMER['--revenue-column']}, if present)")
     p.add_argument("--covariate-column", metavar="NAME",
                    help="per-customer files: pre-period covariate for CUPED (default: the first column named pre_*)")
 
@@ -27,9 +35,16 @@ def analysis_from_args(args, path: str):
     from journeysim.experiments._results import read_results
     from journeysim.experiments.analysis import analyze_experiment, parse_split
 
-    data = read_results(path, user_column=args.user_column, variant_column=args.variant_column,
-                        converted_column=args.converted_column, revenue_column=args.revenue_column,
+    given = {option: getattr(args, option[2:].replace("-", "_")) for option in (*_PER_CUSTOMER, "--covariate-column")}
+    names = {option: given[option] or default for option, default in _PER_CUSTOMER.items()}
+    data = read_results(path, user_column=names["--user-column"], variant_column=args.variant_column,
+                        converted_column=names["--converted-column"], revenue_column=names["--revenue-column"],
                         covariate_column=args.covariate_column)
+    if data.kind == "aggregated":
+        unused(given, f"on {path}: it holds aggregated results (variant, customers, conversions), "
+                      "not per-customer rows")
+    elif args.revenue_column is not None and not any(arm.has_revenue for arm in data.arms.values()):
+        raise DataError(f"{path}: missing column {args.revenue_column!r} (named by --revenue-column)")
     split = None if args.expected_split is None else parse_split(args.expected_split, len(data.arms))
     alpha = number("--alpha", args.alpha, above=0, below=1)
     return analyze_experiment(data, control=args.control, expected_split=split, alpha=alpha)

@@ -13,14 +13,25 @@ import numpy as np
 
 from journeysim.errors import UsageError
 
-__all__ = ["whole", "number", "seed", "show_progress"]
+__all__ = ["whole", "number", "seed", "show_progress", "unused", "engine_options", "run_size", "RUN_SIZE_LIMITS"]
 
 # Whole numbers written as 1e6 are exact only up to here; larger ones must be written out.
 _EXACT_FLOAT = 2**53
 
+#: The largest value of each option that sets how much work a command does, and why: past these a run would take
+#: hours to days on a laptop, or more memory than it has, without making the answer more useful (1e10 customers
+#: already pin a conversion rate to about 1e-5). Refused up front (exit 2) rather than accepted and left running.
+RUN_SIZE_LIMITS = {
+    "customers": (10**10, "customers simulated in one run: more would take hours"),
+    "chunk": (10**7, "customers held in memory at once: about 2 GB"),
+    "days": (36_500, "100 years of calendar"),
+    "draws": (100_000, "draws held in memory at once: about 1 GB"),
+    "bootstrap": (10_000, "replicates: more would take hours and not narrow a 95% interval"),
+}
+
 
 def whole(option: str, text: str | None, *, minimum: int, maximum: int | None = None,
-          default: int | None = None) -> int | None:
+          default: int | None = None, why: str | None = None) -> int | None:
     """A whole number from ``minimum`` (to ``maximum``), written as 1000, 1_000 or 1e3; ``default`` when absent.
 
     Parameters
@@ -33,6 +44,8 @@ def whole(option: str, text: str | None, *, minimum: int, maximum: int | None = 
         The smallest and (if not ``None``) the largest value allowed.
     default : int or None
         Returned when ``text`` is ``None``.
+    why : str or None
+        What ``maximum`` protects, added to the message for a value above it.
 
     Returns
     -------
@@ -67,9 +80,33 @@ def whole(option: str, text: str | None, *, minimum: int, maximum: int | None = 
             written = math.nan
         value = int(written) if written.is_integer() and abs(written) <= _EXACT_FLOAT else None
     if value is None or value < minimum or (maximum is not None and value > maximum):
-        allowed = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
-        raise UsageError(f"{option} {text!r}: must be a whole number {allowed}")
+        allowed = f"from {minimum} to {maximum:_}" if maximum is not None else f">= {minimum}"
+        too_big = value is not None and maximum is not None and value > maximum
+        reason = f" ({why})" if why and too_big else ""
+        raise UsageError(f"{option} {text!r}: must be a whole number {allowed}{reason}")
     return value
+
+
+def run_size(kind: str, option: str, text: str | None, *, minimum: int = 1, default: int | None = None) -> int | None:
+    """A whole number that sets how much work a run does, up to its limit in :data:`RUN_SIZE_LIMITS`.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`RUN_SIZE_LIMITS`: ``customers``, ``chunk``, ``days``, ``draws`` or ``bootstrap``.
+    option, text, minimum, default
+        As for :func:`whole`.
+
+    Examples
+    --------
+    >>> run_size("customers", "--customers", "1e6")
+    1000000
+    >>> run_size("customers", "--customers", "1e15")
+    Traceback (most recent call last):
+    journeysim.errors.UsageError: --customers '1e15': must be a whole number from 1 to 10_000_000_000 (customers simulated in one run: more would take hours)
+    """
+    maximum, why = RUN_SIZE_LIMITS[kind]
+    return whole(option, text, minimum=minimum, maximum=maximum, default=default, why=why)
 
 
 def number(option: str, text: str | None, *, above: float | None = None, below: float | None = None,
@@ -173,3 +210,49 @@ def show_progress(args) -> bool:
     False
     """
     return not args.quiet and sys.stderr.isatty()
+
+
+def unused(given: dict[str, object], context: str) -> None:
+    """Refuse options that would be accepted and then silently ignored: their values would change nothing.
+
+    Parameters
+    ----------
+    given : dict
+        Option name as typed (``"--seed"``) -> its parsed value; ``None`` and ``False`` mean not given.
+    context : str
+        Why they do nothing, completing "OPTION has no effect ..." (``"without --bootstrap"``).
+
+    Raises
+    ------
+    UsageError
+        Naming the first option given.
+
+    Examples
+    --------
+    >>> unused({"--seed": None, "--force": False}, "with --no-ledger")
+    >>> unused({"--force": True}, "with --no-ledger (nothing is recorded)")
+    Traceback (most recent call last):
+    journeysim.errors.UsageError: --force has no effect with --no-ledger (nothing is recorded)
+    """
+    for option, value in given.items():
+        if value is not None and value is not False:
+            raise UsageError(f"{option} has no effect {context}")
+
+
+def engine_options(args, owners: dict[str, tuple[str, ...]]) -> None:
+    """Refuse an option that belongs to another engine than ``args.engine``.
+
+    ``owners`` maps an engine to the ``args`` attributes only it reads (``chunk_size`` is ``--chunk-size``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> engine_options(SimpleNamespace(engine="exact", days="30"), {"agents": ("days",)})
+    Traceback (most recent call last):
+    journeysim.errors.UsageError: --days belongs to the agents engine, not to --engine exact
+    """
+    for owner, names in owners.items():
+        for name in names if owner != args.engine else ():
+            if getattr(args, name) is not None:
+                option = "--" + name.replace("_", "-")
+                raise UsageError(f"{option} belongs to the {owner} engine, not to --engine {args.engine}")

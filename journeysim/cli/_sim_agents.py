@@ -10,7 +10,7 @@ import numpy as np
 
 from journeysim._io import write_atomic
 from journeysim.cli._options import seed as parse_seed
-from journeysim.cli._options import show_progress, whole
+from journeysim.cli._options import run_size, show_progress
 from journeysim.cli._render import to_json
 from journeysim.engines.agents import AgentResult, daily_rows, simulate_agents
 from journeysim.errors import UsageError
@@ -25,7 +25,7 @@ def days(text: str | None) -> int:
     """``--days`` of an agents run: required, a whole number >= 1."""
     if text is None:
         raise UsageError("--engine agents needs --days D (the length of the run in days)")
-    return whole("--days", text, minimum=1)
+    return run_size("days", "--days", text)
 
 
 def _csv(header, rows) -> str:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from journeysim.cli._options import number, show_progress, whole
+from journeysim.cli._options import number, run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import emit
 from journeysim.engines.montecarlo import CHUNK_SIZE, simulate_montecarlo
@@ -20,8 +20,8 @@ DEFAULT_CUSTOMERS = 1_000_000
 
 def run(journey: Journey, args) -> int:
     """Check the options, simulate, print tables or JSON; return the exit code."""
-    customers = whole("--customers", args.customers, minimum=1, default=DEFAULT_CUSTOMERS)
-    chunk_size = whole("--chunk-size", args.chunk_size, minimum=1, default=CHUNK_SIZE)
+    customers = run_size("customers", "--customers", args.customers, default=DEFAULT_CUSTOMERS)
+    chunk_size = run_size("chunk", "--chunk-size", args.chunk_size, default=CHUNK_SIZE)
     horizon = number("--horizon", args.horizon, above=0)
     seed = parse_seed(args.seed, command="simulate")
     with _progress(customers, show_progress(args)) as advance:

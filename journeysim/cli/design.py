@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeysim.cli._options import number, whole
+from journeysim.cli._options import number, unused, whole
 from journeysim.cli._render import emit
 from journeysim.errors import UsageError
 
@@ -54,5 +54,7 @@ def run(args) -> int:
     if baseline is None:
         raise UsageError("give --baseline (the control conversion rate) or a PREDICTION.json")
     lift = number("--lift", args.lift)
+    if lift is None:
+        unused({"--relative": args.relative}, "without --lift (it makes --lift relative to --baseline)")
     emit(design_experiment(baseline, lift, relative=args.relative, **options), args.json)
     return 0

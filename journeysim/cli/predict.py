@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from journeysim.cli._options import number, seed, whole
+from journeysim.cli._options import RUN_SIZE_LIMITS, engine_options, number, run_size, seed
 from journeysim.cli._render import emit
+from journeysim.errors import UsageError
 from journeysim.predict import DEFAULT_SIZE, ENGINES, predict, save_prediction
 
 __all__ = ["register", "run"]
@@ -28,12 +29,24 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
+def _customers_in_all(draws: int, customers: int | None) -> None:
+    """Every draw simulates its own customers: their total is held to simulate's limit on one run."""
+    total = draws * (customers or DEFAULT_SIZE["montecarlo"])
+    limit, why = RUN_SIZE_LIMITS["customers"]
+    if total > limit:
+        raise UsageError(f"--draws {draws} x --customers {customers or DEFAULT_SIZE['montecarlo']} = {total:.3g} "
+                         f"customers per arm and segment, more than {limit:_} ({why}); use fewer draws or customers")
+
+
 def run(args) -> int:
-    draws = whole("--draws", args.draws, minimum=1)
+    engine_options(args, {"montecarlo": ("customers",), "agents": ("days",)})
+    draws = run_size("draws", "--draws", args.draws)
     level = number("--level", args.level, above=0, below=1)
     run_seed = seed(args.seed)           # silent: the prediction states its seed
-    size = whole("--customers", args.customers, minimum=1) if args.engine == "montecarlo" else \
-        whole("--days", args.days, minimum=1) if args.engine == "agents" else None
+    size = run_size("customers", "--customers", args.customers) if args.engine == "montecarlo" else \
+        run_size("days", "--days", args.days) if args.engine == "agents" else None
+    if args.engine == "montecarlo":
+        _customers_in_all(draws, size)
     prediction = predict(args.hypothesis, engine=args.engine, draws=draws, level=level,
                          rng=np.random.default_rng(run_seed), size=size, seed=run_seed)
     if args.save:

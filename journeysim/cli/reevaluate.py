@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from journeysim.cli._options import number, whole
+from journeysim.cli._options import number, run_size, unused, whole
 from journeysim.cli._render import emit
 from journeysim.errors import DataError
 from journeysim.mapfile import load_journey
@@ -59,8 +59,10 @@ def reevaluate_from_args(args):
 
     from journeysim.reevaluate import reevaluate
 
+    if not any(Path(p).suffix.lower() in _LOG_SUFFIXES for p in (args.old, args.new)):
+        unused({"--goal": args.goal}, "when OLD and NEW are both maps (it names the goals of an event log)")
     seed = whole("--seed", args.seed, minimum=0)
-    options = {"draws": whole("--draws", args.draws, minimum=10),  # fewer cannot give an interval
+    options = {"draws": run_size("draws", "--draws", args.draws, minimum=10),  # fewer cannot give an interval
                "level": number("--level", args.level, above=0, below=1),
                "alpha": number("--alpha", args.alpha, above=0, below=1)}
     old, new = load_counted(args.old, args.goal), load_counted(args.new, args.goal)

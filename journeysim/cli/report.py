@@ -112,8 +112,10 @@ def _ledger(args):
 
 def _attribute(args):
     from journeysim.attribution import attribute_file
+    from journeysim.cli.attribute import refuse_log_options
     from journeysim.report import attribute_report
 
+    refuse_log_options(args.input, {"--goal": args.goal or None})
     return attribute_report(attribute_file(args.input, goals=args.goal), args.input)
 
 

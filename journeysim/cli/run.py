@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from journeysim.cli._options import show_progress, whole
+from journeysim.cli._options import RUN_SIZE_LIMITS, show_progress, unused, whole
 from journeysim.cli._render import emit
+from journeysim.errors import ScenarioError
 
 __all__ = ["register", "run"]
 
@@ -24,11 +25,29 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
+def _check_sizes(plan) -> None:
+    """Hold a plan's draws, customers and days to the limits the same options have on the command line."""
+    for item in plan.items:
+        key = {"montecarlo": "customers", "agents": "days"}.get(item["engine"])
+        sizes = [("draws", "draws", item["draws"])] + ([(key, key, item["size"])] if key else [])
+        if key == "customers":
+            sizes.append(("customers", "draws x customers", item["draws"] * item["size"]))
+        for kind, what, value in sizes:
+            limit, why = RUN_SIZE_LIMITS[kind]
+            if value > limit:
+                raise ScenarioError(f"{plan.source}: {what}: {value:_} is more than {limit:_} ({why})")
+
+
 def run(args) -> int:
+    from journeysim.plan import load_plan
     from journeysim.runs import run_plan
 
+    if args.scheduler is not None:
+        unused({"--workers": args.workers}, "with --scheduler (the Dask cluster's workers run the items)")
     workers = whole("--workers", args.workers, minimum=1, default=os.cpu_count() or 1)
-    result = run_plan(args.plan, outdir=args.outdir, workers=workers, scheduler=args.scheduler,
+    plan = load_plan(args.plan)
+    _check_sizes(plan)
+    result = run_plan(plan, outdir=args.outdir, workers=workers, scheduler=args.scheduler,
                       resume=args.resume, progress=show_progress(args))
     emit(result, args.json)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 
+from journeysim.cli._options import engine_options
 from journeysim.cli._render import emit
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import UsageError
@@ -39,11 +40,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    for owner, options in _ENGINE_OPTIONS.items():
-        for name in options if owner != args.engine else ():
-            if getattr(args, name) is not None:
-                option = "--" + name.replace("_", "-")
-                raise UsageError(f"{option} belongs to the {owner} engine, not to --engine {args.engine}")
+    engine_options(args, _ENGINE_OPTIONS)
     if args.engine == "exact" and args.seed is not None:
         raise UsageError("--seed belongs to the sampling engines (montecarlo, agents), not to --engine exact")
     journey = load_journey(args.map)

@@ -184,8 +184,11 @@ def append_to_ledger(path: str | os.PathLike, check: PredictionCheck, *, force: 
     """Append one row to the ledger CSV (created with its header when absent) and return it.
 
     Earlier rows are never rewritten: the row is appended under an exclusive
-    lock, so concurrent checks cannot interleave. A check of the same
-    prediction and result files (by content hash) is refused unless ``force``.
+    lock, so concurrent checks cannot interleave. Refused unless ``force``: a
+    check of the same prediction and result files (by content hash) and
+    variant, and a result's variant already recorded as the test of a
+    hypothesis with another title (the likely sign of a result paired with the
+    wrong prediction: neither file names the test).
     """
     source = str(path)
     if not Path(path).parent.is_dir():
@@ -225,10 +228,17 @@ def _check_existing(source: str, existing: str, row: dict[str, str], force: bool
     reader = csv.DictReader(io.StringIO(existing))
     if tuple(reader.fieldnames or ()) != LEDGER_COLUMNS:
         raise DataError(f"{source}: line 1: not a journeysim ledger header (expected: {','.join(LEDGER_COLUMNS)})")
-    if force or not row["prediction_sha256"] or not row["results_sha256"]:
+    if force or not row["results_sha256"]:
         return
     for i, old in enumerate(reader, start=2):
-        if (old.get("prediction_sha256"), old.get("results_sha256"), old.get("variant")) == (
-                row["prediction_sha256"], row["results_sha256"], row["variant"]):
+        if (old.get("results_sha256"), old.get("variant")) != (row["results_sha256"], row["variant"]):
+            continue
+        if row["prediction_sha256"] and old.get("prediction_sha256") == row["prediction_sha256"]:
             raise DataError(f"{source}: line {i} already records this prediction checked against this result "
                             f"({old.get('checked_at')}); use --force to record it again")
+        # Neither file names its test, so the ledger is the one witness of a result paired with the wrong
+        # prediction: one arm of one test tests one hypothesis.
+        if row["hypothesis"] and old.get("hypothesis") and old["hypothesis"] != row["hypothesis"]:
+            raise DataError(f"{source}: line {i} already records {row['results_file']} (variant {row['variant']!r}) "
+                            f"as the test of another hypothesis, {old['hypothesis']!r} ({old.get('prediction_file')}); "
+                            f"check that it tested {row['hypothesis']!r}, or record it anyway with --force")

@@ -56,8 +56,11 @@ def simulate_report(journey: Journey, metrics: JourneyMetrics, daily: Sequence[M
                         plots=(plot_journey(journey),))]
     if metrics.stage_reach:
         rows = tuple((s, _pct(r)) for s, r in metrics.stage_reach.items())
-        sections.append(Section("Funnel by stage", tables=(Table(("stage", "reach"), rows),),
-                                plots=(plot_funnel(metrics.stage_reach),)))
+        # An agent run in which nobody arrived has no reach to draw (undefined, not 0).
+        drawable = None not in metrics.stage_reach.values()
+        sections.append(Section("Funnel by stage", () if drawable else ("No customers arrived: reach is undefined.",),
+                                tables=(Table(("stage", "reach"), rows),),
+                                plots=(plot_funnel(metrics.stage_reach),) if drawable else ()))
     if metrics.removal_effects:
         ranked = sorted(metrics.removal_effects.items(), key=lambda kv: -kv[1])
         rows = tuple((n, _pct(e), _pct(metrics.visit_rate.get(n))) for n, e in ranked)
