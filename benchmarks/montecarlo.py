@@ -1,13 +1,16 @@
 """Monte Carlo engine speed: transitions per second against simple references, and peak memory.
 
 The map: 30 touchpoints, 3-6 edges a row, about 8.8 transitions per customer,
-once without delays and once with lognormal delays everywhere. References,
-measured in the same run on a subsample: (a) a plain Python loop (bisect over
-cumulative rows, uniforms drawn in blocks) and (b) a per-row ``rng.choice``
-loop (all customers at a touchpoint step together). A calibration line runs the
-engine's alias stepping alone, to show how fast this machine is at the moment
-(other processes sharing the cores slow numpy more than the Python loop). Peak
-memory is the maximum resident size of a child process simulating a large cohort.
+once without delays and once with lognormal delays everywhere. Both backends
+run: the default compiled kernel (numba) and the vectorised numpy steps.
+References, measured in the same run on a subsample: (a) a plain Python loop
+(bisect over cumulative rows, uniforms drawn in blocks) and (b) a per-row
+``rng.choice`` loop (all customers at a touchpoint step together). A
+calibration line runs numpy alias stepping alone, to show how fast this machine
+is at the moment. The compiled kernel's one-off cost per process (importing
+numba and loading the kernel from its on-disk cache) is timed in a child process
+and left out of the rates. Peak memory is the maximum resident size of a child
+process simulating a large cohort.
 
     python benchmarks/montecarlo.py [--large 100000000] [--sizes 1e6 1e7]
 """
@@ -124,8 +127,21 @@ def _rate(fn, *args) -> tuple[float, float]:
     return transitions / (time.perf_counter() - wall), transitions / (time.process_time() - cpu)
 
 
-def _engine(journey, customers, seed=1) -> int:
-    return simulate_montecarlo(journey, customers, rng=np.random.default_rng(seed), removal_effects=False).transitions
+def _engine(journey, customers, backend="numba", seed=1) -> int:
+    return simulate_montecarlo(journey, customers, rng=np.random.default_rng(seed), removal_effects=False,
+                               backend=backend).transitions
+
+
+def kernel_load_seconds() -> float:
+    """Seconds a new process spends before its first compiled walk: numba import and cache load."""
+    code = ("import time, numpy as np; t = time.perf_counter(); "
+            "from journeysim.engines.montecarlo import simulate_montecarlo; from journeysim.journey import Journey; "
+            "j = Journey.from_rows({'a': 1.0}, {'a': {'b': 0.5}}, goals=['b']); "
+            "simulate_montecarlo(j, 10, rng=np.random.default_rng(1), removal_effects=False); "
+            "print(time.perf_counter() - t)")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # compiles on a cold cache
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return float(out.stdout)
 
 
 def peak_memory(customers: int) -> tuple[float, float]:
@@ -150,20 +166,24 @@ def main(argv=None) -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; rates as wall / CPU-time "
           "(CPU time of this process, less sensitive to other processes)")
     kernel = _rate(alias_kernel, benchmark_map(False), int(args.sizes[0]), rng)
-    print(f"calibration: bare alias stepping kernel {kernel[0]:.3g} / {kernel[1]:.3g} transitions/s "
-          "(the design notes measured 1.6e8/s for an alias kernel on an idle core)")
+    print(f"calibration: bare numpy alias stepping {kernel[0]:.3g} / {kernel[1]:.3g} transitions/s "
+          "(the design notes measured 1.6e8/s for it on an idle core)")
+    print(f"compiled kernel: {kernel_load_seconds():.2f} s per new process to import numba and load the kernel "
+          "(once per process; not in the rates below)")
     for delays in (False, True):
         journey = benchmark_map(delays)
         label = "lognormal delays" if delays else "no delays"
-        _engine(journey, 100_000)  # warm-up: imports, page faults
+        for backend in ("numba", "numpy"):
+            _engine(journey, 100_000, backend)  # warm-up: imports, kernel load, page faults
         py = _rate(python_loop, journey, args.reference_customers, rng)
         choice = _rate(choice_loop, journey, args.reference_customers * 10, rng)
         print(f"{label}: python loop {py[0]:.3g} / {py[1]:.3g} transitions/s ({args.reference_customers} customers), "
               f"per-row rng.choice {choice[0]:.3g} / {choice[1]:.3g} ({args.reference_customers * 10} customers)")
         for n in args.sizes:
-            rate = _rate(_engine, journey, int(n))
-            print(f"  engine, {int(n):>11,d} customers: {rate[0]:.3g} / {rate[1]:.3g} transitions/s = "
-                  f"{rate[1] / py[1]:.1f}x python loop, {rate[1] / choice[1]:.1f}x rng.choice loop (CPU time)")
+            for backend in ("numba", "numpy"):
+                rate = _rate(_engine, journey, int(n), backend)
+                print(f"  engine ({backend}), {int(n):>11,d} customers: {rate[0]:.3g} / {rate[1]:.3g} transitions/s "
+                      f"= {rate[1] / py[1]:.1f}x python loop, {rate[1] / choice[1]:.1f}x rng.choice loop (CPU time)")
     if args.large:
         seconds, mb = peak_memory(int(args.large))
         print(f"peak memory, {int(args.large):,d} customers with lognormal delays: {mb:.0f} MB "

@@ -68,6 +68,7 @@ def test_version_and_help_on_every_command():
 @pytest.mark.parametrize("option, message", [
     (("--customers", "10"), "--customers belongs to the montecarlo engine, not to --engine exact"),
     (("--horizon", "5"), "--horizon belongs to the montecarlo engine, not to --engine exact"),
+    (("--backend", "numpy"), "--backend belongs to the montecarlo engine, not to --engine exact"),
     (("--days", "3"), "--days belongs to the agents engine, not to --engine exact"),
     (("--csv", "out"), "--csv belongs to the agents engine, not to --engine exact"),
     (("--seed", "1"), "--seed belongs to the sampling engines (montecarlo, agents), not to --engine exact"),

@@ -259,6 +259,17 @@ def test_cli_json(capsys):
     assert sum(d["outcomes"].values()) == 20000
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cli_backend_option_chooses_the_kernel_and_says_so(capsys, backend):
+    args = ["simulate", str(BUNDLED_MAPS[0]), "--engine", "montecarlo", "--customers", "5000", "--seed", "4", "--json"]
+    assert main([*args, "--backend", backend]) == 0
+    chosen = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert (chosen == default) == (backend == "numba")
+    assert ("numba" in chosen["method"]) == (backend == "numba") and ("numpy" in chosen["method"]) == (backend == "numpy")
+
+
 def test_cli_without_seed_prints_the_seed_it_used(capsys):
     assert main(["simulate", str(BUNDLED_MAPS[0]), "--engine", "montecarlo", "--customers", "1e3"]) == 0
     captured = capsys.readouterr()

@@ -26,7 +26,8 @@ def run(journey: Journey, args) -> int:
     seed = parse_seed(args.seed, command="simulate")
     with _progress(customers, show_progress(args)) as advance:
         result = simulate_montecarlo(journey, customers, rng=np.random.default_rng(seed), horizon=horizon,
-                                     chunk_size=chunk_size, seed=seed, progress=advance)
+                                     chunk_size=chunk_size, seed=seed, progress=advance,
+                                     backend=args.backend or "numba")
     emit(result, args.json)
     return 0
 

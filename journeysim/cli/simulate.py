@@ -20,7 +20,7 @@ __all__ = ["register"]
 ENGINES = ("exact", "montecarlo", "agents")
 
 # Options only one sampling engine reads: given to the other one they are a mistake, not something to ignore.
-_ENGINE_OPTIONS = {"montecarlo": ("customers", "horizon", "chunk_size"), "agents": ("days", "csv")}
+_ENGINE_OPTIONS = {"montecarlo": ("customers", "horizon", "chunk_size", "backend"), "agents": ("days", "csv")}
 
 
 def register(sub) -> None:
@@ -33,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("--customers", help="montecarlo: number of new customers to simulate")
     p.add_argument("--horizon", help="montecarlo: count only conversions within this time (map's time unit)")
     p.add_argument("--chunk-size", help="montecarlo: customers advanced together (memory bound)")
+    p.add_argument("--backend", choices=("numba", "numpy"),
+                   help="montecarlo: compiled walks (numba, default) or vectorised numpy steps")
     p.add_argument("--days", help="agents: length of the run in days")
     p.add_argument("--csv", metavar="DIR", help="agents: write the daily and per-touchpoint tables here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

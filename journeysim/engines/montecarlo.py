@@ -1,6 +1,7 @@
 """The Monte Carlo engine: millions of simulated customers, in agreement with the exact engine.
 
-Customers advance together in chunks (vectorised numpy): next touchpoints come
+Customers are simulated in chunks, by a compiled kernel (numba) or by vectorised
+numpy steps: next touchpoints come
 from Walker alias tables (a cost per step that does not grow with the row), delays
 from their distributions (per edge where the map gives one), and a horizon cuts
 the journeys still under way. The metrics are the exact engine's, estimated from
@@ -156,10 +157,12 @@ def _check(customers, horizon, chunk_size, rng, backend) -> None:
         raise UsageError(f"backend={backend!r}: must be one of {', '.join(BACKENDS)}")
 
 
-def _method(customers, chunk_size, horizon, time_unit, removal) -> str:
+def _method(customers, chunk_size, horizon, time_unit, removal, backend) -> str:
     cut = f"; journeys cut at the horizon {fmt(float(horizon))} {time_unit}s" if horizon is not None else ""
+    how = ("walked to the end two at a time in compiled code (numba)" if backend == "numba"
+           else "advanced together one vectorised numpy step at a time")
     return (
-        f"Monte Carlo: {customers} new customers advanced together in chunks of {chunk_size}; next touchpoints drawn "
+        f"Monte Carlo: {customers} new customers in chunks of {chunk_size}, {how}; next touchpoints drawn "
         f"from Walker alias tables, delays from their distributions{cut}; rates are sample proportions and "
         "expectations sample means per new customer; conversion_rate_ci is the Wilson 95% interval (statsmodels); "
         f"time-to-conversion quantiles from a log-spaced histogram ({TimeHistogram.PER_DECADE} bins per decade); "
@@ -268,5 +271,5 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         horizon=horizon,
         time_unit=journey.time_unit,
         journey_name=journey.name,
-        method=_method(customers, chunk_size, horizon, journey.time_unit, removal_effects),
+        method=_method(customers, chunk_size, horizon, journey.time_unit, removal_effects, backend),
     )
