@@ -330,3 +330,16 @@ def test_segments_with_their_own_entry_and_rows_agree_with_exact_engine(backend)
     assert abs(z[worst]) <= LIMIT, (worst, z[worst])
     # and the mixture really differs from either segment alone
     assert abs(solve_exact(j).conversion_rate - solve_exact(j.for_segment("new")).conversion_rate) > 0.015
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_candidate_paths_counted_alike_by_table_and_by_binary_search(online_store, backend, monkeypatch):
+    from journeysim.engines._mcstats import PathCounter
+
+    def run():
+        return simulate_montecarlo(online_store, 200_000, rng=rng(14), chunk_size=20_000, removal_effects=False,
+                                   backend=backend)
+    table = run()
+    monkeypatch.setattr(PathCounter, "_index_candidates", lambda self: setattr(self, "_lookup", None))
+    assert run() == table
+    assert sum(p["count"] for p in table.top_paths) > 100_000

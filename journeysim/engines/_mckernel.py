@@ -8,8 +8,8 @@ overlaps their chains (about 1.5x over one at a time). The statistics are those
 of the vectorised loop in ``_mcsim`` (the same tables, the same tallies); only the
 random stream differs. Next touchpoints come from the alias tables through an
 inline xoshiro256** generator seeded from the caller's ``numpy.random.Generator``
-for each piece; delays and referral counts are drawn from that Generator itself
-(numba shares its state), so a seed fixes the whole result.
+for each piece; delays are drawn from that Generator itself (numba shares its
+state) and referral counts from it after the piece, so a seed fixes the whole result.
 """
 
 from __future__ import annotations
@@ -58,11 +58,11 @@ for _i in range(64):
 #: The chain as the kernel reads it. ``family`` empty: nothing takes time; ``start``
 #: empty: everybody starts at 0; ``special``: 1 for a goal, 2 for a referring state.
 _Chain = namedtuple("_Chain", "entry_thr entry_pair entry_shift step_thr step_next step_outcome shift width family "
-                              "pa pb words word bit code mult special refers stage_masks tp horizon start")
-#: What the kernel writes. ``counts``: converted, converted_and_exited, exited,
-#: travelling, travelling_converted. ``paths`` empty: no path record; ``path_counts``
+                              "pa pb words word bit code mult special stage_masks tp horizon start")
+#: What the kernel writes. ``late``: customers still travelling at the horizon, and how
+#: many of them converted before it. ``paths`` empty: no path record; ``path_counts``
 #: empty: no candidate counting (``lookup`` empty: find candidates by binary search).
-_Out = namedtuple("_Out", "visits first_visits stage_reach counts hashes converted times paths candidates lookup "
+_Out = namedtuple("_Out", "visits first_visits stage_reach late hashes converted times paths candidates lookup "
                           "lookup_shift path_counts path_conversions seen refs referrers")
 
 
@@ -136,24 +136,24 @@ def _finish(ch, out, lane, c, seen0, h, converted, late, k):
         low = v & (~v + _U(1))
         out.first_visits[_BIT_INDEX[(low * _DEBRUIJN) >> _U(58)]] += 1
         v ^= low
-    out.seen[lane, 0] = seen0
-    for g in range(len(ch.stage_masks)):
-        for j in range(ch.words):
-            if out.seen[lane, j] & ch.stage_masks[g, j]:
-                out.stage_reach[g] += 1
-                break
-    for j in range(ch.words):
-        out.seen[lane, j] = 0
-    out.hashes[c] = h
-    out.converted[c] = converted
-    out.counts[0] += converted
-    if late:
-        out.counts[3] += 1
-        out.counts[4] += converted
-    elif converted:
-        out.counts[1] += 1
+    if ch.words == 1:
+        for g in range(len(ch.stage_masks)):
+            out.stage_reach[g] += (seen0 & ch.stage_masks[g, 0]) != 0
     else:
-        out.counts[2] += 1
+        out.seen[lane, 0] = seen0
+        for g in range(len(ch.stage_masks)):
+            for j in range(ch.words):
+                if out.seen[lane, j] & ch.stage_masks[g, j]:
+                    out.stage_reach[g] += 1
+                    break
+        for j in range(ch.words):
+            out.seen[lane, j] = 0
+    if len(out.paths):  # the pilot piece: its paths pick the candidates
+        out.hashes[c] = h
+        out.converted[c] = converted
+    if late:  # (converted and exited or not are counted from the conversion times)
+        out.late[0] += 1
+        out.late[1] += converted
     if len(out.path_counts):
         x = _mix(h)
         if len(out.lookup):
@@ -215,18 +215,28 @@ def _walk(seed, rng, m, ch, out):
     return n_times, n_refs
 
 
-_NO_COUNTING = (np.zeros(0, np.uint64), np.zeros(0, np.intp), _U(0), np.zeros(0, np.int64), np.zeros(0, np.int64))
-
-
 def _chain(t: Tables, horizon: float | None, start: np.ndarray | None) -> _Chain:
     stages = np.array(list(t.stage_masks.values()), dtype=np.uint64).reshape(-1, t.words)
     # An untimed map passes no delay tables: the kernel then skips the clock.
     timed = (t.family, t.param_a, t.param_b) if t.timed else (np.zeros(0, np.int8), np.zeros(0), np.zeros(0))
     special = (t.goal | ((t.refers > 0) << 1)).astype(np.uint8)
     return _Chain(t.entry.threshold, t.entry.pair, t.entry.shift, t.step.threshold, t.step_target.pair, t.step.pair,
-                  t.step.shift, t.step.width, *timed, t.words, t.word, t.bit, t.code, t.hash_mult[0], special, t.refers,
-                  stages, t.touchpoint, math.inf if horizon is None else horizon,
-                  np.zeros(0) if start is None else start)
+                  t.step.shift, t.step.width, *timed, t.words, t.word, t.bit, t.code, t.hash_mult[0], special, stages,
+                  t.touchpoint, math.inf if horizon is None else horizon, np.zeros(0) if start is None else start)
+
+
+def _outputs(t: Tables, m: int, paths: PathCounter | None, pilot: bool, room: int) -> _Out:
+    """Fresh buffers for a piece: the tallies are added only once the piece has run through."""
+    if paths is not None and not pilot:  # the candidates are known: the kernel counts them
+        candidates, lookup, shift = paths.kernel_view()
+        found = (np.zeros(len(candidates), np.int64), np.zeros(len(candidates), np.int64))
+    else:
+        candidates, lookup, shift = np.zeros(0, np.uint64), np.zeros(0, np.intp), _U(0)
+        found = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return _Out(np.zeros(t.states + 1, np.int64), np.zeros(t.n, np.int64), np.zeros(len(t.stage_masks), np.int64),
+                np.zeros(2, np.int64), np.empty(m, np.uint64), np.empty(m, bool), np.empty(m),
+                np.empty((m if pilot else 0, PATH_LENGTH + 1), np.int32), candidates, lookup, shift, *found,
+                np.zeros((2, t.words), np.uint64), np.empty(room), np.empty(room, np.intp))
 
 
 def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon: float | None,
@@ -238,40 +248,33 @@ def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon
     seed = rng.integers(0, 2**64, size=4, dtype=np.uint64)
     seed[0] |= _U(1)  # xoshiro's state must not be all zero
     pilot = paths is not None and not paths.started
-    # Once the candidates are known the kernel counts them; the pilot piece picks them here.
-    counting = paths.kernel_view() if paths is not None and not pilot else _NO_COUNTING
     chain = _chain(t, horizon, start)
-    state = rng.bit_generator.state
-    room = m
+    before, room = rng.bit_generator.state, m
     while True:
-        out = _Out(np.zeros_like(tally.visits), np.zeros_like(tally.first_visits),
-                   np.zeros(len(t.stage_masks), np.int64), np.zeros(5, np.int64), np.empty(m, np.uint64),
-                   np.empty(m, bool), np.empty(m), np.empty((m if pilot else 0, PATH_LENGTH + 1), np.int32),
-                   *[np.zeros_like(x) if i >= 3 else x for i, x in enumerate(counting)],
-                   np.zeros((2, t.words), np.uint64), np.empty(room), np.empty(room, np.intp))
+        out = _outputs(t, m, paths, pilot, room)
         n_times, n_refs = _walk(seed, rng, m, chain, out)
         if n_refs <= room:
             break
         # More referring visits than room: the same draws again, with room for all of them.
-        rng.bit_generator.state = state
-        room = n_refs
-    tally.visits += out.visits
-    tally.first_visits += out.first_visits
-    if not pilot and paths is not None:
-        paths.counts += out.path_counts
-        paths.conversions += out.path_conversions
+        rng.bit_generator.state, room = before, n_refs
     tally.customers += m
+    tally.visits += out.visits
     tally.transitions += int(out.visits.sum())  # every visit draws one next step
-    counts = out.counts
-    tally.converted += int(counts[0])
-    for key, count in zip(("converted_and_exited", "exited", "travelling"), counts[1:4]):
-        tally.outcomes[key] += int(count)
-    tally.travelling_converted += int(counts[4])
+    tally.first_visits += out.first_visits
+    # Every converting customer wrote one conversion time.
+    late, late_converted = int(out.late[0]), int(out.late[1])
+    tally.converted += n_times
+    tally.outcomes["converted_and_exited"] += n_times - late_converted
+    tally.outcomes["exited"] += m - late - (n_times - late_converted)
+    tally.outcomes["travelling"] += late
+    tally.travelling_converted += late_converted
     for stage, count in zip(t.stage_masks, out.stage_reach):
         tally.stage_reach[stage] += int(count)
-    if n_times:
-        tally.times.add(out.times[:n_times])
+    tally.times.add(out.times[:n_times])
     if pilot:
         paths.start(out.hashes, np.arange(m), out.paths)
         paths.add(out.hashes, out.converted)
+    elif paths is not None:
+        paths.counts += out.path_counts
+        paths.conversions += out.path_conversions
     return np.repeat(out.refs[:n_refs], rng.poisson(t.refers.take(out.referrers[:n_refs])))

@@ -147,10 +147,10 @@ class PathCounter:
         slots = ((hashes >> shift) & np.uint64((1 << _LOOKUP_BITS) - 1)).view(np.int64)
         return table.take(slots)
 
-    def kernel_view(self) -> tuple:
-        """(candidates, direct-mapped table or empty, its shift, counts, conversions) for the compiled kernel."""
+    def kernel_view(self) -> tuple[np.ndarray, np.ndarray, np.uint64]:
+        """(candidates, their direct-mapped table or an empty one, its shift) for the compiled kernel."""
         shift, table = self._lookup if self._lookup is not None else (np.uint64(0), np.zeros(0, np.intp))
-        return self.hashes, table, shift, self.counts, self.conversions
+        return self.hashes, table, shift
 
     def add(self, hashes: np.ndarray, converted: np.ndarray) -> None:
         k = len(self.hashes)
