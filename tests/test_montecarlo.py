@@ -90,10 +90,11 @@ def test_alias_draws_follow_row_probabilities():
     (Delay("gamma", 2.0, 1.0), stats.gamma(4.0, scale=0.5).median()),
     (Delay("fixed", 2.0), 2.0),
 ])
-def test_delay_distributions_have_their_mean_and_median(delay, median):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_delay_distributions_have_their_mean_and_median(delay, median, backend):
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}}, goals=["buy"],
                           touchpoint_attributes={"ad": {"delay": delay}})
-    r = simulate_montecarlo(j, 100_000, rng=rng(2))
+    r = simulate_montecarlo(j, 100_000, rng=rng(2), backend=backend)
     sd = delay.sd if delay.sd is not None else (delay.mean if delay.dist == "exponential" else 0.0)
     assert abs(r.expected_time_to_conversion - 2.0) <= LIMIT * sd / math.sqrt(100_000) + 1e-9
     assert r.time_to_conversion["p50"] == pytest.approx(median, rel=0.01)
