@@ -165,6 +165,18 @@ def _finish(ch, out, lane, c, seen0, h, converted, late, k):
             out.path_conversions[p] += converted
 
 
+@numba.njit(inline="always")
+def _relay(ch, out, lane, c, after, m, seen0, h, converted, late, k, s0, s1, s2, s3):
+    """Tally the customer who finished in ``lane``; start customer ``after`` there, if there is one."""
+    _finish(ch, out, lane, c, seen0, h, converted, late, k)
+    state, begin = 0, 0.0
+    on = after < m
+    if on:
+        c, after = after, after + 1
+        state, begin, s0, s1, s2, s3 = _enter(ch, c, s0, s1, s2, s3)
+    return on, c, after, state, begin, s0, s1, s2, s3
+
+
 @_jit
 def _walk(seed, rng, m, ch, out):
     """Walk customers ``0 .. m-1`` to the end (or the horizon), two side by side, into ``out``.
@@ -199,19 +211,13 @@ def _walk(seed, rng, m, ch, out):
              n_refs) = _step(ch, out, rng, 1, bc, b_state, b_clock, b_begin, b_seen, b_h, b_conv, b_k,
                              s0, s1, s2, s3, n_times, n_refs)
         if a_on and a_done:
-            _finish(ch, out, 0, ac, a_seen, a_h, a_conv, a_late, a_k)
-            a_on = after < m
-            if a_on:
-                ac, after = after, after + 1
-                a_state, a_begin, s0, s1, s2, s3 = _enter(ch, ac, s0, s1, s2, s3)
-                a_clock, a_seen, a_h, a_conv, a_k = a_begin, _U(0), _U(0), False, 0
+            a_on, ac, after, a_state, a_begin, s0, s1, s2, s3 = _relay(ch, out, 0, ac, after, m, a_seen, a_h, a_conv,
+                                                                       a_late, a_k, s0, s1, s2, s3)
+            a_clock, a_seen, a_h, a_conv, a_k = a_begin, _U(0), _U(0), False, 0
         if b_on and b_done:
-            _finish(ch, out, 1, bc, b_seen, b_h, b_conv, b_late, b_k)
-            b_on = after < m
-            if b_on:
-                bc, after = after, after + 1
-                b_state, b_begin, s0, s1, s2, s3 = _enter(ch, bc, s0, s1, s2, s3)
-                b_clock, b_seen, b_h, b_conv, b_k = b_begin, _U(0), _U(0), False, 0
+            b_on, bc, after, b_state, b_begin, s0, s1, s2, s3 = _relay(ch, out, 1, bc, after, m, b_seen, b_h, b_conv,
+                                                                       b_late, b_k, s0, s1, s2, s3)
+            b_clock, b_seen, b_h, b_conv, b_k = b_begin, _U(0), _U(0), False, 0
     return n_times, n_refs
 
 
