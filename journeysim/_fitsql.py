@@ -1,9 +1,10 @@
 """The one DuckDB pass that turns an event log into counts.
 
 Every event is looked at once, beside the next one in its customer's timeline, and
-classified by how it ends: ``move`` to the next event's touchpoint, ``goal`` (a goal
-ends the journey unless ``repeat``), ``cut`` (the next event is beyond the lookback
-window) or ``end`` (the customer's last event in the data).
+classified by how it ends: ``move`` to the next event's touchpoint, ``cut`` (the next
+event is beyond the lookback window) or ``end`` (the customer's last event in the
+data); unless ``repeat``, a goal's events are then relabelled ``goal`` (a goal ends
+the journey whatever follows), so the pass itself needs no goals.
 
 Every visit that is not reached by a ``move`` starts a journey (the customer's first
 event, the event after a goal unless ``repeat``, the event after a cut), so journey
@@ -11,16 +12,26 @@ starts need no second window: they are visits minus moves in. The grouped counts
 segment, touchpoint, kind and destination) carry the gap statistics the delay fit
 needs; the result is small whatever the log's size.
 
-Speed: sorting the timelines is nearly all of the cost, so only what the timelines
-need is sorted: user, time, file row and one 64-bit hash of (touchpoint, segment).
-A first, cheap grouped scan names the hashes (two pairs with one hash are detected,
-and the hash is salted anew), totals the values and finds bad rows. The timelines
-come from one external sort by user, time and file row followed by a streaming
-``LEAD ... OVER ()``, about half the cost of ``LEAD ... OVER (PARTITION BY user ORDER
-BY time)``; the pass checks that every row is followed by a larger key, and falls back
-to the ordered window if not, so it never reads an unsorted stream. A CSV is parsed
-once into a temporary table (DuckDB spills it to disk when it outgrows memory), which
-both scans then read instead of the text.
+Speed: only what the timelines need is sorted: user, time, file row and a number for
+(touchpoint, segment). The timelines come from one external sort followed by a
+streaming ``LEAD ... OVER ()``, about half the cost of ``LEAD ... OVER (PARTITION BY
+user ORDER BY time)``; the pass checks that every row is followed by a larger (user,
+time, file row), and falls back to the ordered window if not, so it never reads an
+unsorted stream. Rows are staged in a temporary table (DuckDB spills it to disk when
+it outgrows memory) that every later query reads instead of the file, in one of two
+ways:
+
+* a clean CSV is parsed by :mod:`journeysim._csvfast`, which numbers the (touchpoint,
+  segment) pairs as it reads and says whether the file is in time order (exports
+  usually are: then the sort key is just user and file row, the same order);
+* anything else (Parquet, a CSV with a bad row or an unusual dialect) by DuckDB, with
+  a 64-bit hash of the pair and a problem bit per row; a cheap grouped scan names the
+  hashes (two pairs with one hash are detected, and the hash is salted anew), totals
+  the values and finds the first bad row.
+
+Checks come in the order a reader needs them: bad rows first, then an empty log, then
+the goals (by default the touchpoints whose events carry a positive value), so that
+each message says what is actually wrong.
 """
 
 from __future__ import annotations
@@ -30,12 +41,14 @@ import operator
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from journeysim._logread import Source, quote
+from journeysim._csvfast import csv_events
+from journeysim._logread import Source, quote, read_error
 from journeysim.errors import DataError
 
-__all__ = ["EventCounts", "aggregate_events", "default_goals", "NO_WINDOW"]
+__all__ = ["EventCounts", "aggregate_events", "NO_WINDOW"]
 
 #: A lookback (in seconds) longer than any log: no journey is ever cut.
 NO_WINDOW = 2.0 ** 52 / 1e6
@@ -44,6 +57,7 @@ _KINDS = {0: "goal", 1: "end", 2: "cut", 3: "move"}
 # Row problems, as bits of ``bad``, in the order they are reported.
 _BAD_T, _BAD_U, _BAD_TP, _BAD_VAL, _NEG_VAL = 1, 2, 4, 8, 16
 _STAGED = "__journeysim_events"
+_STREAM = "__journeysim_stream"
 _SALTS = 4   # hashes tried before giving up (a collision among a few thousand names has odds ~1e-12)
 
 
@@ -51,13 +65,15 @@ _SALTS = 4   # hashes tried before giving up (a collision among a few thousand n
 class EventCounts:
     """Grouped counts of one event log (see the module docstring for the columns).
 
-    ``values`` is the total event value of each touchpoint.
+    ``values`` is the total event value of each touchpoint; ``goals`` are the goals
+    the journeys were cut at (those asked for, else the default ones).
     """
 
     groups: pd.DataFrame
     values: pd.Series
     has_value: bool
     has_segment: bool
+    goals: tuple[str, ...]
 
     def starts(self, segment: str | None = None) -> pd.Series:
         """Journeys started at each touchpoint (of one segment): visits not reached by a move."""
@@ -69,16 +85,6 @@ class EventCounts:
         arrived = moves.groupby("dest").n.sum()
         out = visits.sub(arrived, fill_value=0)
         return out[out > 0]
-
-
-def default_goals(con: duckdb.DuckDBPyConnection, source: Source) -> list[str]:
-    """Touchpoints whose events carry a positive value: the goals when none are named."""
-    if not source.has("value"):
-        return []
-    rows = con.execute(
-        f"SELECT DISTINCT CAST(touchpoint AS VARCHAR) FROM {source.relation} "
-        f"WHERE TRY_CAST({quote('value')} AS DOUBLE) > 0 ORDER BY 1").fetchall()
-    return [r[0] for r in rows if r[0] is not None]
 
 
 def _events(source: Source, relation: str, row: str) -> str:
@@ -97,87 +103,170 @@ def _events(source: Source, relation: str, row: str) -> str:
           FROM {relation})"""
 
 
-def _pass_sql(events: str, over: str) -> str:
-    """The pass over the timelines; ``over`` is the window of ``LEAD`` (empty: the sorted stream)."""
+def _pass_sql(events: str, over: str, *, window: int, unit: float, key: str = "u, t, rn") -> str:
+    """The pass over the timelines; ``over`` is the window of ``LEAD`` (empty: the stream sorted by ``key``).
+
+    ``key`` may be ``u, rn`` when the file is in time order: the same order, and a sort
+    on a shorter key.
+
+    Goals play no part here (a goal's events are relabelled afterwards, see
+    :func:`_end_at_goals`), so the pass can run before the goals are known; nor do
+    ``end`` events (see :func:`_with_ends`). The settings are numbers written into the
+    SQL so that DuckDB folds them.
+    """
     return f"""
     WITH s AS (
-        SELECT u, t, rn, sc FROM {events} {'' if over else 'ORDER BY u, t, rn'}
+        SELECT u, t, rn, sc FROM {events} {'' if over else f'ORDER BY {key}'}
     ), w AS (
         SELECT sc, t, u, rn, LEAD(u) OVER o AS nu, LEAD(t) OVER o AS nt, LEAD(rn) OVER o AS nrn,
                LEAD(sc) OVER o AS nsc
         FROM s WINDOW o AS ({over})
     ), f AS (
-        SELECT sc, nsc, t, nt, CASE WHEN NOT $repeat AND list_contains($goals::UBIGINT[], sc) THEN 0
-                                    WHEN nu IS DISTINCT FROM u THEN 1
-                                    WHEN nt - t > $window THEN 2
-                                    ELSE 3 END AS kind,
+        SELECT sc, nsc, nt - t AS d, CASE WHEN nu <> u THEN 1 WHEN nt - t > {int(window)} THEN 2 ELSE 3 END AS kind,
                nu < u OR (nu = u AND (nt < t OR (nt = t AND nrn < rn))) AS unsorted
         FROM w
+        -- A customer's last event (most events) ends a journey: those are counted as the events not
+        -- counted here (see _with_ends), which spares the grouping most rows. Unsorted ones stay, to be seen.
+        WHERE nu <= u
     ), g AS (
         SELECT sc, kind, unsorted, CASE WHEN kind = 3 THEN nsc END AS dest,
-               CASE WHEN kind = 3 THEN (nt - t) / $unit END AS gap
+               CASE WHEN kind = 3 THEN d / {float(unit)!r} END AS gap
         FROM f
+    ), h AS (   -- the log of a positive gap; zero gaps are counted apart
+        SELECT *, ln(CASE WHEN gap > 0 THEN gap END) AS lg FROM g
     )
-    SELECT CAST(sc AS VARCHAR) AS sc, kind, CAST(dest AS VARCHAR) AS dest, * EXCLUDE (sc, kind, dest) FROM (
-        SELECT sc, kind, dest, count(*) AS n, count(gap) AS gaps, coalesce(sum(gap), 0) AS gap_total,
-               coalesce(sum(ln(gap)) FILTER (WHERE gap > 0), 0) AS gap_log,
-               coalesce(sum(ln(gap) ^ 2) FILTER (WHERE gap > 0), 0) AS gap_log2,
-               count(*) FILTER (WHERE gap = 0) AS gap_zeros, min(gap) AS gap_min, max(gap) AS gap_max,
-               coalesce(bool_or(unsorted), false) AS unsorted
-        FROM g GROUP BY ALL)
+    SELECT CAST(sc AS VARCHAR) AS sc, kind, CAST(dest AS VARCHAR) AS dest, count(*) AS n, count(gap) AS gaps,
+           coalesce(sum(gap), 0) AS gap_total, coalesce(sum(lg), 0) AS gap_log, coalesce(sum(lg * lg), 0) AS gap_log2,
+           count(gap) - count(lg) AS gap_zeros, min(gap) AS gap_min, max(gap) AS gap_max,
+           coalesce(bool_or(unsorted), false) AS unsorted
+    FROM h GROUP BY sc, kind, dest
     """
 
 
 def aggregate_events(
-    con: duckdb.DuckDBPyConnection, source: Source, goals: list[str], *, repeat: bool, lookback: float,
-    unit_seconds: float,
+    con: duckdb.DuckDBPyConnection, source: Source, goals: list[str] | tuple[str, ...], *, repeat: bool,
+    lookback: float, unit_seconds: float, threads: int | None = None,
 ) -> EventCounts:
     """Classify every event in one pass over the timelines and return the grouped counts.
 
-    ``lookback`` is in seconds; gaps come back in units of ``unit_seconds``.
+    ``goals`` may be empty: then the touchpoints whose events carry a positive value.
+    ``lookback`` is in seconds; gaps come back in units of ``unit_seconds``;
+    ``threads`` is the thread count of the CSV reader and DuckDB.
     Raises :class:`DataError` naming the first bad row (unparsable timestamp, empty
-    user or touchpoint, a value that is not a number or is negative).
+    user or touchpoint, a value that is not a number or is negative), then for a log
+    without events, then for a missing or unknown goal.
     """
+    settings = dict(window=int(lookback * 1e6), unit=unit_seconds * 1e6)
     try:
-        if source.csv is not None:
-            # Rows keep the file's order (preserve_insertion_order), so rowid numbers them.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {_events(source, source.csv, 'NULL::BIGINT')}")
-            events = f"(SELECT * REPLACE (rowid + 1 AS rn) FROM {_STAGED})"
-        else:
-            events = f"({_events(source, source.relation, '__row')})"
-        for salt in range(_SALTS):
-            hashed = f"(SELECT * REPLACE (hash(tp, seg, {salt}) AS sc) FROM {events})" if salt else events
-            names = _names(con, hashed)
-            if names is not None:
-                break
-        else:
-            raise DataError(f"{source.path}: touchpoint names whose hashes collide {_SALTS} times over")
-        bad = functools.reduce(operator.or_, map(int, names.bad), 0)
-        if (names.tp.isna() | (names.tp.str.strip(" ") == "")).any():   # names are few: checked here, not per row
-            bad |= _BAD_TP
-        if bad:
-            _check_rows(con, source, events, bad)
-        params = {"window": int(lookback * 1e6), "repeat": repeat, "unit": unit_seconds * 1e6,
-                  "goals": list(names.index[names.tp.isin(goals)])}
-        groups = con.execute(_pass_sql(hashed, ""), params).df()
+        staged = _stage_fast(con, source, threads) if source.csv is not None else None
+        hashed, names, key = staged or (*_stage_exact(con, source), "u, t, rn")
+        goals = _goals(source, names, goals)
+        groups = con.execute(_pass_sql(hashed, "", **settings, key=key)).df()
         if groups.unsorted.any():   # the sorted rows did not arrive in order: use the slower ordered window
-            groups = con.execute(_pass_sql(hashed, "ORDER BY u, t, rn"), params).df()
+            groups = con.execute(_pass_sql(hashed, "ORDER BY u, t, rn", **settings)).df()
     except duckdb.Error as exc:
-        raise DataError(f"{source.path}: cannot read ({str(exc).strip().splitlines()[0]})") from None
+        raise read_error(source.path, exc) from None
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+    groups = _with_ends(groups, names)
     groups = pd.DataFrame({
         "seg": groups.sc.map(names.seg), "tp": groups.sc.map(names.tp), "kind": groups.kind.map(_KINDS),
         "dest": groups.dest.map(names.tp, na_action="ignore"),
         "dest_seg": groups.dest.map(names.seg, na_action="ignore"),
         **{c: groups[c] for c in ("n", "gaps", "gap_total", "gap_log", "gap_log2", "gap_zeros", "gap_min", "gap_max")}})
-    return EventCounts(groups, names.groupby("tp").val.sum(), source.has("value"), source.has("segment"))
+    if not repeat:
+        groups = _end_at_goals(groups, goals)
+    return EventCounts(groups, names.groupby("tp").val.sum(), source.has("value"), source.has("segment"),
+                       tuple(goals))
+
+
+def _stage_fast(con: duckdb.DuckDBPyConnection, source: Source, threads: int | None):
+    """Stage a clean CSV streamed by :mod:`journeysim._csvfast`: (events relation, names, sort key), or
+    ``None`` when the file needs DuckDB's reader."""
+    events = csv_events(con, source, threads=threads)
+    if events is None:
+        return None
+    con.register(_STREAM, events.reader)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT * FROM {_STREAM}")
+    except Exception:   # the stream stopped at a row that needs DuckDB's reader, whatever wraps the error
+        if events.unclean:
+            return None
+        raise
+    finally:
+        con.unregister(_STREAM)
+    # Rows keep the file's order (preserve_insertion_order), so rowid numbers them (in 4 bytes if it can: a
+    # shorter sort key).
+    rn = "(rowid + 1)::UINTEGER" if events.rows < 2**32 - 1 else "rowid + 1"
+    return (f"(SELECT u, t, {rn} AS rn, sc FROM {_STAGED})", events.names(),
+            "u, rn" if events.time_ordered else "u, t, rn")
+
+
+def _with_ends(groups: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """Add the ``end`` groups the pass leaves out: each pair's events that neither moved on nor were cut."""
+    ends = names.n.sub(groups.groupby("sc").n.sum(), fill_value=0)
+    ends = ends[ends > 0]
+    end = pd.DataFrame({"sc": ends.index, "kind": 1, "dest": None, "n": ends.to_numpy(dtype=np.int64), "gaps": 0,
+                        "gap_total": 0.0, "gap_log": 0.0, "gap_log2": 0.0, "gap_zeros": 0})
+    return pd.concat([groups, end], ignore_index=True)
+
+
+def _end_at_goals(groups: pd.DataFrame, goals: list[str]) -> pd.DataFrame:
+    """A goal's events end their journey whatever follows: one ``goal`` group per goal and segment."""
+    at_goal = groups.tp.isin(goals)
+    ended = (groups[at_goal].groupby(["seg", "tp"], dropna=False, sort=False).n.sum().reset_index()
+             .assign(kind="goal", gaps=0, gap_total=0.0, gap_log=0.0, gap_log2=0.0, gap_zeros=0))
+    return pd.concat([groups[~at_goal], ended], ignore_index=True)
+
+
+def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source) -> tuple[str, pd.DataFrame]:
+    """Stage (a CSV) or wrap (Parquet) the events with DuckDB's reader, hash-coded, and check every row.
+
+    Returns the events relation and the names of its hashes; raises for the first bad row.
+    """
+    if source.csv is not None:
+        # Rows keep the file's order (preserve_insertion_order), so rowid numbers them.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {_events(source, source.csv, 'NULL::BIGINT')}")
+        events = f"(SELECT * REPLACE (rowid + 1 AS rn) FROM {_STAGED})"
+    else:
+        events = f"({_events(source, source.relation, '__row')})"
+    for salt in range(_SALTS):
+        hashed = f"(SELECT * REPLACE (hash(tp, seg, {salt}) AS sc) FROM {events})" if salt else events
+        names = _names(con, hashed)
+        if names is not None:
+            break
+    else:
+        raise DataError(f"{source.path}: touchpoint names whose hashes collide {_SALTS} times over")
+    if names.empty:
+        return hashed, names
+    bad = functools.reduce(operator.or_, map(int, names.bad), 0)
+    if (names.tp.isna() | (names.tp.str.strip(" ") == "")).any():   # names are few: checked here, not per row
+        bad |= _BAD_TP
+    if bad:
+        _check_rows(con, source, events, bad)
+    return hashed, names
+
+
+def _goals(source: Source, names: pd.DataFrame, goals) -> list[str]:
+    """The goals asked for, checked against the log, or by default those whose events carry a value."""
+    if names.empty:
+        what = "the file has only a header" if source.csv is not None else "the file has no rows"
+        raise DataError(f"{source.path}: no events ({what})")
+    goals = list(dict.fromkeys(goals)) or sorted(set(names.tp[names.val > 0]))
+    if not goals:
+        raise DataError(f"{source.path}: no goal: name one with --goal TOUCHPOINT "
+                        "(or give goal events a positive value)")
+    seen = set(names.tp)
+    for goal in goals:
+        if goal not in seen:
+            raise DataError(f"{source.path}: goal {goal!r} never occurs in the log")
+    return goals
 
 
 def _names(con: duckdb.DuckDBPyConnection, hashed: str) -> pd.DataFrame | None:
-    """Touchpoint, segment, value total and problem bits by hash (as text), or None if two pairs share one."""
-    names = con.execute(f"SELECT CAST(sc AS VARCHAR) AS sc, tp, seg, coalesce(sum(val), 0) AS val, bit_or(bad) AS bad "
-                        f"FROM {hashed} GROUP BY sc, tp, seg").df()
+    """Touchpoint, segment, events, value total and problem bits by hash (as text), or None if two pairs share one."""
+    names = con.execute(f"SELECT CAST(sc AS VARCHAR) AS sc, tp, seg, count(*) AS n, coalesce(sum(val), 0) AS val, "
+                        f"bit_or(bad) AS bad FROM {hashed} GROUP BY sc, tp, seg").df()
     return None if names.sc.duplicated().any() else names.set_index("sc")
 
 

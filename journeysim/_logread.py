@@ -19,7 +19,8 @@ import duckdb
 
 from journeysim.errors import DataError, UsageError
 
-__all__ = ["EVENT_COLUMNS", "PATH_COLUMNS", "Source", "open_source", "connect", "parse_duration", "quote", "run_query"]
+__all__ = ["EVENT_COLUMNS", "PATH_COLUMNS", "Source", "open_source", "connect", "parse_duration", "quote", "run_query",
+           "read_error"]
 
 EVENT_COLUMNS = ("user_id", "timestamp", "touchpoint")
 PATH_COLUMNS = ("path", "total_conversions", "total_null")
@@ -91,7 +92,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
             described = con.execute(f"DESCRIBE SELECT * FROM read_csv({lit}, header = true)").fetchall()
             reader = None
     except duckdb.Error as exc:
-        raise DataError(f"{source}: cannot read as {'Parquet' if parquet else 'CSV'} ({_first_line(exc)})") from None
+        raise read_error(source, exc, f"cannot read as {'Parquet' if parquet else 'CSV'}") from None
     columns = tuple(str(c[0]) for c in described)
     kind = "paths" if "path" in columns else "events"
     needed = PATH_COLUMNS if kind == "paths" else EVENT_COLUMNS
@@ -114,6 +115,28 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
+
+
+def read_error(path: str, exc: Exception, doing: str = "cannot read") -> DataError:
+    """DuckDB's reading error ``exc`` as a one-line :class:`DataError` about ``path``.
+
+    A file that is not UTF-8 (DuckDB reports a byte-sequence mismatch on a file line)
+    is named as such, with its data row (the header is line 1).
+
+    Examples
+    --------
+    >>> read_error("log.csv", ValueError("Invalid Input Error: CSV Error on Line: 3\\nOriginal Line: ...\\n"
+    ...            "Invalid unicode (byte sequence mismatch) detected. This file is not utf-8 encoded."))
+    DataError('log.csv: is not UTF-8 text (first bad character in row 2); save it as UTF-8')
+    >>> read_error("log.csv", ValueError("Conversion Error: something\\nmore"))
+    DataError('log.csv: cannot read (Conversion Error: something)')
+    """
+    text = str(exc)
+    if "byte sequence mismatch" in text or "not utf-8 encoded" in text.lower():
+        line = re.search(r"CSV Error on Line: (\d+)", text)
+        where = f" (first bad character in row {int(line.group(1)) - 1})" if line and int(line.group(1)) > 1 else ""
+        return DataError(f"{path}: is not UTF-8 text{where}; save it as UTF-8")
+    return DataError(f"{path}: {doing} ({_first_line(exc)})")
 
 
 def parse_duration(text: str) -> float:
@@ -139,4 +162,4 @@ def run_query(con: duckdb.DuckDBPyConnection, source: Source, sql: str, params=N
     try:
         return con.execute(sql, params or []).fetchall()
     except duckdb.Error as exc:
-        raise DataError(f"{source.path}: cannot read ({_first_line(exc)})") from None
+        raise read_error(source.path, exc) from None

@@ -18,13 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from journeysim._fitsql import NO_WINDOW, default_goals
+import duckdb
+
+from journeysim._fitsql import NO_WINDOW, aggregate_events
 from journeysim._heuristics import SHAPLEY_LIMIT, rule_credit, shapley_credit
-from journeysim._logread import connect, open_source
+from journeysim._logread import connect, open_source, read_error
 from journeysim._markov import removal_effects
 from journeysim._paths import PathTable, event_paths, read_path_file
 from journeysim._table import fmt, format_table
-from journeysim.errors import DataError, UsageError
+from journeysim.errors import UsageError
 
 __all__ = ["MODELS", "Attribution", "attribute_paths", "attribute_file", "read_paths"]
 
@@ -230,21 +232,16 @@ def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: 
     >>> t.channels, t.conversions.tolist(), t.nulls.tolist(), t.value.tolist()
     (('ad', 'mail'), [1.0, 0.0], [0.0, 1.0], [9.0, 0.0])
     """
-    with connect() as con:
-        source = open_source(con, path)
-        if source.kind == "paths":
-            return read_path_file(con, source)
-        goals = list(dict.fromkeys(goals)) or default_goals(con, source)
-        if not goals:
-            raise DataError(f"{source.path}: no goal: name one with --goal TOUCHPOINT "
-                            "(or give goal events a positive value)")
-        from journeysim._fitsql import aggregate_events   # the same row checks and goal check as fit
-        agg = aggregate_events(con, source, goals, repeat=False, lookback=NO_WINDOW, unit_seconds=1.0)
-        seen = set(agg.groups.tp.dropna())
-        for goal in goals:
-            if goal not in seen:
-                raise DataError(f"{source.path}: goal {goal!r} never occurs in the log")
-        return event_paths(con, source, goals, lookback=NO_WINDOW if lookback is None else lookback)
+    try:
+        with connect() as con:
+            source = open_source(con, path)
+            if source.kind == "paths":
+                return read_path_file(con, source)
+            # The same row, empty-log and goal checks as fit (and the same default goals).
+            agg = aggregate_events(con, source, goals, repeat=False, lookback=NO_WINDOW, unit_seconds=1.0)
+            return event_paths(con, source, list(agg.goals), lookback=NO_WINDOW if lookback is None else lookback)
+    except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)
+        raise read_error(str(path), exc) from None
 
 
 def attribute_file(path: str | os.PathLike, models: Sequence[str] = MODELS, *, goals: Sequence[str] = (),

@@ -24,8 +24,10 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._delayfit import DelayChoice, GapStats, choose_delay
-from journeysim._fitsql import NO_WINDOW, EventCounts, aggregate_events, default_goals
-from journeysim._logread import connect, open_source
+import duckdb
+
+from journeysim._fitsql import NO_WINDOW, EventCounts, aggregate_events
+from journeysim._logread import connect, open_source, read_error
 from journeysim._markov import markov_journey
 from journeysim._paths import read_path_file
 from journeysim._stagefile import read_stages
@@ -139,7 +141,7 @@ def fit_events(
     lookback : seconds of inactivity after which a customer's next touch starts a new
         journey (the earlier one counts as dropped off and as cut); ``None``: never.
     stages : a file mapping touchpoints to stages (see :func:`journeysim._stagefile.read_stages`).
-    threads : DuckDB threads (default: all cores).
+    threads : threads of the CSV reader and DuckDB (default: all cores; 1 keeps the fit on one core).
 
     Examples
     --------
@@ -155,31 +157,30 @@ def fit_events(
     (('buy',), 0.3, {'entry': 2000.0, 'ad': 2000.0})
     """
     stage_map = read_stages(stages) if stages is not None else None
-    with connect(threads) as con:
-        source = open_source(con, path)
-        if source.kind == "paths":
-            table = read_path_file(con, source)
-            journey, _ = markov_journey(table, 1, name=Path(path).stem)
-            counts = _path_counts(journey)
-            result = dict(kind="paths", events=int(len(table.touches)), journeys=int(table.journeys), cut=0,
-                          goals=journey.goals, repeat=False, lookback=None, delays={},
-                          method="first-order Markov chain of the paths; rows are maximum-likelihood estimates")
-        else:
-            goals = list(dict.fromkeys(goals)) or default_goals(con, source)
-            if not goals:
-                raise DataError(f"{source.path}: no goal: name one with --goal TOUCHPOINT "
-                                "(or give goal events a positive value)")
-            window = NO_WINDOW if lookback is None else lookback
-            agg = aggregate_events(con, source, goals, repeat=repeat, lookback=window,
-                                   unit_seconds=UNIT_SECONDS["day"])
-            journey, counts, delays = _events_journey(agg, goals, Path(path).stem, source.path)
-            g = agg.groups
-            result = dict(kind="events", events=int(g.n.sum()), journeys=int(agg.starts().sum()),
-                          cut=int(g.loc[g.kind == "cut", "n"].sum()), goals=tuple(goals), repeat=repeat,
-                          lookback=lookback, delays=delays,
-                          method="one DuckDB pass (LEAD over each customer's timeline); rows and entry are "
-                          "maximum-likelihood estimates; delays fitted to the gaps to the next touch by maximum "
-                          "likelihood, chosen by AIC")
+    try:
+        with connect(threads) as con:
+            source = open_source(con, path)
+            if source.kind == "paths":
+                table = read_path_file(con, source)
+                journey, _ = markov_journey(table, 1, name=Path(path).stem)
+                counts = _path_counts(journey)
+                result = dict(kind="paths", events=int(len(table.touches)), journeys=int(table.journeys), cut=0,
+                              goals=journey.goals, repeat=False, lookback=None, delays={},
+                              method="first-order Markov chain of the paths; rows are maximum-likelihood estimates")
+            else:
+                window = NO_WINDOW if lookback is None else lookback
+                agg = aggregate_events(con, source, goals, repeat=repeat, lookback=window,
+                                       unit_seconds=UNIT_SECONDS["day"], threads=threads)
+                journey, counts, delays = _events_journey(agg, Path(path).stem)
+                g = agg.groups
+                result = dict(kind="events", events=int(g.n.sum()), journeys=int(agg.starts().sum()),
+                              cut=int(g.loc[g.kind == "cut", "n"].sum()), goals=agg.goals, repeat=repeat,
+                              lookback=lookback, delays=delays,
+                              method="one DuckDB pass (LEAD over each customer's timeline); rows and entry are "
+                              "maximum-likelihood estimates; delays fitted to the gaps to the next touch by maximum "
+                              "likelihood, chosen by AIC")
+    except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)
+        raise read_error(str(path), exc) from None
     warnings: list[str] = []
     if stage_map is not None:
         journey, warnings = _with_stages(journey, stage_map)
@@ -195,12 +196,8 @@ def _path_counts(journey: Journey) -> dict[str, float]:
     return {k: v for k, v in journey.observations.items() if k != "entry"}
 
 
-def _events_journey(agg: EventCounts, goals: list[str], name: str, source: str):
-    groups = agg.groups
-    seen = set(groups.tp.dropna())
-    for goal in goals:
-        if goal not in seen:
-            raise DataError(f"{source}: goal {goal!r} never occurs in the log")
+def _events_journey(agg: EventCounts, name: str):
+    groups, goals = agg.groups, agg.goals
     visits = groups.groupby("tp").n.sum().sort_values(ascending=False, kind="stable")
     names = list(visits.index)
     departing = groups[groups.kind != "goal"]

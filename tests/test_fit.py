@@ -172,12 +172,14 @@ def _tied_log(tmp_path, suffix):
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
-def test_fit_counts_equal_a_stable_sort_and_survive_both_fallbacks(tmp_path, monkeypatch, suffix):
+def test_fit_counts_equal_a_stable_sort_and_survive_every_fallback(tmp_path, monkeypatch, suffix):
     from journeysim import _fitsql
-    from journeysim.mapfile import dump_journey
 
     log, path = _tied_log(tmp_path, suffix)
+    fast, stage_fast = [], _fitsql._stage_fast
+    monkeypatch.setattr(_fitsql, "_stage_fast", lambda *a: fast.append(stage_fast(*a)) or fast[-1])
     fit = fit_events(path, goals=["buy"], repeat=True, lookback=6 * 3600)
+    assert [f is not None for f in fast] == ([True] if suffix == "csv" else [])   # a clean CSV: the fast reader
     # The reference: a stable sort by user and time keeps file order for ties.
     s = log.sort_values(["user_id", "timestamp"], kind="stable")
     nxt, gap = s.groupby("user_id").touchpoint.shift(-1), s.groupby("user_id").timestamp.shift(-1) - s.timestamp
@@ -186,7 +188,9 @@ def test_fit_counts_equal_a_stable_sort_and_survive_both_fallbacks(tmp_path, mon
     for (a, b), count in moves.items():
         assert fit.journey.rows[a][b].p == count / departures[a]
     assert fit.cut == int((gap > pd.Timedelta(hours=6)).sum())
-    # Two names sharing a hash (salted anew) and rows arriving unsorted (ordered window): the same map.
+    assert fit.journey.touchpoints["buy"].value == 10.0
+    # DuckDB's own reader, with two names sharing a hash (salted anew): the same map.
+    monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
     hashed, names = [], _fitsql._names
 
     def collide_once(con, events):
@@ -197,11 +201,12 @@ def test_fit_counts_equal_a_stable_sort_and_survive_both_fallbacks(tmp_path, mon
     _assert_same_fit(fit_events(path, goals=["buy"], repeat=True, lookback=6 * 3600), fit)
     assert len(hashed) == 2 and "hash(tp, seg, 1)" in hashed[1]
     monkeypatch.undo()
+    # Rows arriving unsorted (the ordered window takes over): the same map.
     windows, pass_sql = [], _fitsql._pass_sql
 
-    def unsorted_stream(events, over):
+    def unsorted_stream(events, over, *args, **kwargs):
         windows.append(over)
-        return pass_sql(events, over).replace("ORDER BY u, t, rn", "ORDER BY rn" if not over else over)
+        return pass_sql(events, over, *args, **kwargs).replace("ORDER BY u, t, rn", "ORDER BY rn" if not over else over)
 
     monkeypatch.setattr(_fitsql, "_pass_sql", unsorted_stream)
     _assert_same_fit(fit_events(path, goals=["buy"], repeat=True, lookback=6 * 3600), fit)

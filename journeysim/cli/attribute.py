@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from journeysim._logread import parse_duration
+from journeysim._logread import connect, open_source, parse_duration
 from journeysim.attribution import MODELS, attribute_file
-from journeysim.cli._options import number, whole
+from journeysim.cli._options import number, run_size, unused, whole
 from journeysim.cli._render import emit
 
-__all__ = ["register"]
+__all__ = ["register", "refuse_log_options"]
 
 
 def register(sub) -> None:
@@ -21,10 +21,10 @@ def register(sub) -> None:
     p.add_argument("input", metavar="INPUT", help="event log or path file (.csv or .parquet)")
     p.add_argument("--model", action="append", choices=[*MODELS, "all"], metavar="MODEL",
                    help=f"{'|'.join(MODELS)}|all (repeat for several; default: all)")
-    p.add_argument("--order", default="1", help="Markov order, 1 to 4 (default 1)")
+    p.add_argument("--order", help="Markov order, 1 to 4 (default 1)")
     p.add_argument("--bootstrap", default="0", metavar="B", help="bootstrap replicates for 95%% intervals (default 0)")
     p.add_argument("--seed", help="random seed for the bootstrap (an integer >= 0)")
-    p.add_argument("--half-life", default="1", help="time-decay half-life in touches (default 1)")
+    p.add_argument("--half-life", help="time-decay half-life in touches (default 1)")
     p.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
                    help="event logs: a goal touchpoint (default: touchpoints whose events carry a value)")
     p.add_argument("--lookback", metavar="DURATION", help="event logs: inactivity that ends a journey, e.g. 30d")
@@ -32,13 +32,28 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
+def refuse_log_options(path: str, given: dict[str, object]) -> None:
+    """Refuse event-log options (``given``: option -> value or None) for a path file, which would ignore them."""
+    if any(v is not None for v in given.values()):
+        with connect() as con:
+            if open_source(con, path).kind == "paths":
+                unused(given, f"on {path}: it is a path file, whose paths are already cut and end at their conversion")
+
+
 def run(args) -> int:
     models = list(MODELS) if not args.model or "all" in args.model else args.model
-    order = whole("--order", args.order, minimum=1, maximum=4)
-    bootstrap = whole("--bootstrap", args.bootstrap, minimum=0)
+    order = whole("--order", args.order, minimum=1, maximum=4, default=1)
+    bootstrap = run_size("bootstrap", "--bootstrap", args.bootstrap, minimum=0)
     seed = whole("--seed", args.seed, minimum=0)       # absent: a fresh bootstrap each run
-    half_life = number("--half-life", args.half_life, above=0)
+    half_life = number("--half-life", args.half_life, above=0, default=1.0)
+    if "markov" not in models:
+        unused({"--order": args.order}, "without the markov model (it is the Markov chain's order)")
+    if "time-decay" not in models:
+        unused({"--half-life": args.half_life}, "without the time-decay model")
+    if not bootstrap:
+        unused({"--seed": args.seed}, "without --bootstrap (only the bootstrap is random)")
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
+    refuse_log_options(args.input, {"--goal": args.goal or None, "--lookback": args.lookback})
     result = attribute_file(args.input, models, goals=args.goal, lookback=lookback, order=order,
                             half_life=half_life, bootstrap=bootstrap, rng=np.random.default_rng(seed))
     emit(result, args.json)

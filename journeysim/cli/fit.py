@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeysim.cli._options import whole
+from journeysim.cli._options import unused, whole
 from journeysim.cli._render import emit
 from journeysim.mapfile import save_journey
 
@@ -38,6 +38,9 @@ def run(args) -> int:
     threads = whole("--threads", args.threads, minimum=1)
     result = fit_events(args.events, goals=args.goal, repeat=args.repeat, lookback=lookback, stages=args.stages,
                         threads=threads)
+    if result.kind == "paths":
+        unused({"--goal": args.goal or None, "--repeat": args.repeat, "--lookback": args.lookback},
+               f"on {args.events}: it is a path file, whose paths are already cut and end at their conversion")
     save_journey(result.journey, args.output)
     emit(result, args.json)
     return 0

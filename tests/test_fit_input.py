@@ -1,0 +1,126 @@
+"""Reading event logs for fit and attribute: the fast CSV reader agrees with DuckDB's, and bad files say what is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeysim.cli import main
+from journeysim.errors import DataError
+from journeysim.eventlog import write_event_log
+from journeysim.fit import fit_events
+
+HEADER = "user_id,timestamp,touchpoint,value\n"
+
+
+def _latin1(rows: int, bad: int, *, in_user: bool = False) -> bytes:
+    """A log of ``rows`` rows whose row ``bad`` has a Latin-1 'é' (not UTF-8) in its touchpoint or text user id."""
+    lines = [f"{'u' * in_user}{i},2025-01-01 10:00,ad,0" for i in range(1, rows + 1)]
+    lines[bad - 1] = f"ué{bad},2025-01-01 10:00,ad,0" if in_user else f"{bad},2025-01-01 10:00,café,0"
+    return (HEADER + "\n".join(lines) + "\n").encode("latin-1")
+
+
+BAD_FILES = [
+    # (content, extra args, the one-line error expected): a bad row is reported as such even without --goal
+    (HEADER + "1,2025-01-01,ad,-3\n", [], "row 1: value -3 is negative"),
+    (HEADER + "1,2025-01-01,ad,lots\n", [], "row 1: value 'lots' is not a number"),
+    (HEADER + "1,2025-01-01,ad,2\n2,soon,ad,1\n", [], "row 2: timestamp 'soon' is not a date and time"),
+    (HEADER, [], "no events (the file has only a header)"),
+    (HEADER, ["--goal", "buy"], "no events (the file has only a header)"),
+    (_latin1(3, 2), [], "is not UTF-8 text (first bad character in row 2); save it as UTF-8"),
+    (_latin1(40_000, 39_000), ["--goal", "ad"], "is not UTF-8 text (first bad character in row 39000)"),
+    (_latin1(5, 4, in_user=True), ["--goal", "ad"], "is not UTF-8 text (first bad character in row 4)"),
+    (_latin1(200_000, 150_000, in_user=True), ["--goal", "ad"], "not UTF-8 text (first bad character in row 150000)"),
+]
+
+
+@pytest.mark.parametrize("command", ["fit", "attribute"])
+@pytest.mark.parametrize("content, extra, expected", BAD_FILES)
+def test_a_bad_file_says_what_is_wrong(tmp_path, capsys, command, content, extra, expected):
+    src = tmp_path / "events.csv"
+    src.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    out = tmp_path / "map.yaml"
+    assert main([command, str(src), *extra] + (["-o", str(out)] if command == "fit" else [])) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{src}: ") and expected in err and len(err.splitlines()) == 1
+    assert "goal" not in err or "goal" in expected
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_a_parquet_log_without_rows_has_no_events(tmp_path):
+    path = tmp_path / "events.parquet"
+    write_event_log(pd.DataFrame({"user_id": pd.Series([], dtype="int64"), "timestamp": pd.to_datetime([]),
+                                  "touchpoint": pd.Series([], dtype=object)}), path)
+    with pytest.raises(DataError, match=r"events.parquet: no events \(the file has no rows\)"):
+        fit_events(path, goals=["buy"])
+
+
+def _log(n: int, seed: int) -> pd.DataFrame:
+    """Events of 300 customers in random file order, with ties (whole hours), values and segments."""
+    rng = np.random.default_rng(seed)
+    log = pd.DataFrame({"user_id": rng.integers(0, 300, n),
+                        "timestamp": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 40, n), unit="h"),
+                        "touchpoint": rng.choice(["ad", "mail", "page", "buy"], n, p=[0.3, 0.2, 0.3, 0.2])})
+    log["value"] = np.where(log.touchpoint == "buy", rng.choice([10.0, 25.0], n), 0.0)
+    log["segment"] = np.where(log.user_id % 3 == 0, "new", "loyal")
+    return log
+
+
+def _summary(fit):
+    j = fit.journey
+    return (dict(j.entry), dict(j.observations), {k: {d: e.p for d, e in r.items()} for k, r in j.rows.items()},
+            {n: (t.value, t.goal, None if t.delay is None else round(t.delay.mean, 9)) for n, t in j.touchpoints.items()},
+            {s: (g.share, dict(g.entry)) for s, g in j.segments.items()}, fit.cut, fit.journeys, fit.goals)
+
+
+@pytest.mark.parametrize("repeat, lookback", [(False, None), (True, 5 * 3600), (False, 5 * 3600)])
+def test_fast_and_duckdb_readers_fit_the_same_map(tmp_path, monkeypatch, repeat, lookback):
+    from journeysim import _fitsql
+
+    log = _log(3000, 1)
+    shuffled, ordered = tmp_path / "shuffled.csv", tmp_path / "ordered.csv"
+    write_event_log(log, shuffled)
+    # A stable sort by time keeps each customer's ties in the same file order: the same journeys.
+    write_event_log(log.sort_values("timestamp", kind="stable"), ordered)
+    keys, pass_sql = [], _fitsql._pass_sql
+    monkeypatch.setattr(_fitsql, "_pass_sql", lambda *a, **k: keys.append(k.get("key")) or pass_sql(*a, **k))
+    fast = [fit_events(p, repeat=repeat, lookback=lookback) for p in (shuffled, ordered)]
+    assert keys == ["u, t, rn", "u, rn"]       # a file in time order needs no time in the sort key
+    monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
+    exact = fit_events(shuffled, repeat=repeat, lookback=lookback)
+    assert _summary(fast[0]) == _summary(fast[1]) == _summary(exact)
+    assert fast[0].goals == ("buy",) and fast[0].journey.touchpoints["buy"].value == pytest.approx(
+        log.value[log.touchpoint == "buy"].mean())
+
+
+def test_a_bad_row_past_the_first_block_is_reported_by_duckdbs_reader(tmp_path):
+    log = _log(120_000, 2)   # several of the fast reader's blocks
+    path = tmp_path / "events.csv"
+    write_event_log(log, path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[100_000] = lines[100_000].replace("2025-01", "2025-13", 1)   # data row 100000: month 13
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(DataError, match=r"events.csv: row 100000: timestamp '2025-13-.*' is not a date and time"):
+        fit_events(path, goals=["buy"])
+
+
+def test_a_semicolon_log_is_read_by_duckdbs_reader_with_the_same_fit(tmp_path):
+    log = _log(2000, 3)
+    comma, semicolon = tmp_path / "comma.csv", tmp_path / "semicolon.csv"
+    write_event_log(log, comma)
+    semicolon.write_text(comma.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    assert _summary(fit_events(semicolon)) == _summary(fit_events(comma))
+
+
+def test_text_user_ids_take_the_fast_reader_and_fit_the_same_map(tmp_path, monkeypatch):
+    from journeysim import _fitsql
+
+    log = _log(2000, 4).assign(user_id=lambda f: "c-" + f.user_id.astype(str))
+    path = tmp_path / "events.csv"
+    write_event_log(log, path)
+    fast, stage_fast = [], _fitsql._stage_fast
+    monkeypatch.setattr(_fitsql, "_stage_fast", lambda *a: fast.append(stage_fast(*a)) or fast[-1])
+    quick = fit_events(path, lookback=3 * 3600)
+    monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
+    assert fast[0] is not None and _summary(quick) == _summary(fit_events(path, lookback=3 * 3600))
