@@ -49,6 +49,8 @@ def test_each_limit_is_inclusive(kind):
      "--days '50000': must be a whole number from 1 to 36_500 (100 years of calendar)"),
     (["reevaluate", "old.yaml", "new.yaml", "--draws", "1e9"],
      "--draws '1e9': must be a whole number from 10 to 100_000 (draws held in memory at once: about 1 GB)"),
+    (["fit", "events.csv", "-o", "OUT", "--threads", "1e9"],
+     "--threads '1e9': must be a whole number from 1 to 1_024 (threads of one process: more only add overhead)"),
     (["attribute", "paths.csv", "--bootstrap", "1e6"],
      "--bootstrap '1e6': must be a whole number from 0 to 10_000 (replicates: more would take hours and not narrow "
      "a 95% interval)"),

@@ -27,6 +27,7 @@ RUN_SIZE_LIMITS = {
     "days": (36_500, "100 years of calendar"),
     "draws": (100_000, "draws held in memory at once: about 1 GB"),
     "bootstrap": (10_000, "replicates: more would take hours and not narrow a 95% interval"),
+    "threads": (1024, "threads of one process: more only add overhead"),
 }
 
 
@@ -93,7 +94,7 @@ def run_size(kind: str, option: str, text: str | None, *, minimum: int = 1, defa
     Parameters
     ----------
     kind : str
-        A key of :data:`RUN_SIZE_LIMITS`: ``customers``, ``chunk``, ``days``, ``draws`` or ``bootstrap``.
+        A key of :data:`RUN_SIZE_LIMITS`: ``customers``, ``chunk``, ``days``, ``draws``, ``bootstrap`` or ``threads``.
     option, text, minimum, default
         As for :func:`whole`.
 

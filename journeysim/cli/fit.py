@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeysim.cli._options import unused, whole
+from journeysim.cli._options import run_size, unused
 from journeysim.cli._render import emit
 from journeysim.mapfile import save_journey
 
@@ -35,7 +35,7 @@ def run(args) -> int:
     from journeysim.fit import fit_events
 
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
-    threads = whole("--threads", args.threads, minimum=1)
+    threads = run_size("threads", "--threads", args.threads)
     result = fit_events(args.events, goals=args.goal, repeat=args.repeat, lookback=lookback, stages=args.stages,
                         threads=threads)
     if result.kind == "paths":
