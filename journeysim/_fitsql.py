@@ -96,7 +96,7 @@ def _events(source: Source, relation: str, row: str) -> str:
     return f"""
     SELECT u, t, rn, val, tp, seg, hash(tp, seg, 0) AS sc,
            (CASE WHEN t IS NULL THEN {_BAD_T} ELSE 0 END | CASE WHEN u IS NULL THEN {_BAD_U} ELSE 0 END
-            | CASE WHEN val IS NULL AND raw_value IS NOT NULL THEN {_BAD_VAL} ELSE 0 END
+            | CASE WHEN (val IS NULL AND raw_value IS NOT NULL) OR NOT isfinite(val) THEN {_BAD_VAL} ELSE 0 END
             | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END)::UTINYINT AS bad
     FROM (SELECT user_id AS u, epoch_us(TRY_CAST({quote('timestamp')} AS TIMESTAMP)) AS t, {row} AS rn,
                  {value} AS val, {raw_value} AS raw_value, CAST(touchpoint AS VARCHAR) AS tp, {seg} AS seg
@@ -270,6 +270,14 @@ def _names(con: duckdb.DuckDBPyConnection, hashed: str) -> pd.DataFrame | None:
     return None if names.sc.duplicated().any() else names.set_index("sc")
 
 
+def _is_float(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad: int) -> None:
     """Raise for the first bad row of the first kind of problem (``bad``: the kinds suspected)."""
     def raw(column: str, row: int):
@@ -278,9 +286,10 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
 
     where = {
         _BAD_TP: f"SELECT min(rn) FROM {events} WHERE tp IS NULL OR trim(tp) = ''",
-        # Suspects are values that did not parse; blank ones are allowed.
-        _BAD_VAL: f"SELECT min(__row) FROM {source.relation} WHERE TRY_CAST({quote('value')} AS DOUBLE) IS NULL "
-                  f"AND trim(coalesce(CAST({quote('value')} AS VARCHAR), '')) <> ''",
+        # Suspects are values that did not parse (blank ones are allowed) or are not finite.
+        _BAD_VAL: f"SELECT min(__row) FROM {source.relation} WHERE (TRY_CAST({quote('value')} AS DOUBLE) IS NULL "
+                  f"AND trim(coalesce(CAST({quote('value')} AS VARCHAR), '')) <> '') "
+                  f"OR NOT isfinite(TRY_CAST({quote('value')} AS DOUBLE))",
     }
     for bit in (_BAD_T, _BAD_U, _BAD_TP, _BAD_VAL, _NEG_VAL):
         if bad & bit:
@@ -297,5 +306,7 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
     if bit == _BAD_TP:
         raise DataError(f"{source.where(row)}: touchpoint is empty")
     if bit == _BAD_VAL:
-        raise DataError(f"{source.where(row)}: value {raw('value', row)!r} is not a number")
+        bad_value = raw("value", row)
+        what = "a finite number" if _is_float(bad_value) else "a number"
+        raise DataError(f"{source.where(row)}: value {bad_value!r} is not {what}")
     raise DataError(f"{source.where(row)}: value {float(raw('value', row)):g} is negative (must be >= 0)")

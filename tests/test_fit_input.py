@@ -25,6 +25,8 @@ BAD_FILES = [
     # (content, extra args, the one-line error expected): a bad row is reported as such even without --goal
     (HEADER + "1,2025-01-01,ad,-3\n", [], "row 1: value -3 is negative"),
     (HEADER + "1,2025-01-01,ad,lots\n", [], "row 1: value 'lots' is not a number"),
+    (HEADER + "1,2025-01-01,ad,0\n1,2025-01-02,buy,inf\n", [], "row 2: value 'inf' is not a finite number"),
+    (HEADER + "1,2025-01-01,ad,0\n1,2025-01-02,buy,nan\n", ["--goal", "buy"], "row 2: value 'nan' is not a finite number"),
     (HEADER + "1,2025-01-01,ad,2\n2,soon,ad,1\n", [], "row 2: timestamp 'soon' is not a date and time"),
     (HEADER, [], "no events (the file has only a header)"),
     (HEADER, ["--goal", "buy"], "no events (the file has only a header)"),
@@ -46,6 +48,25 @@ def test_a_bad_file_says_what_is_wrong(tmp_path, capsys, command, content, extra
     assert err.startswith(f"{src}: ") and expected in err and len(err.splitlines()) == 1
     assert "goal" not in err or "goal" in expected
     assert list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("ad > page,3,inf,1", "row 1: total_null 'inf' is not a finite number"),
+    ("ad > page,3,1,nan", "row 1: total_conversion_value 'nan' is not a finite number"),
+])
+def test_a_path_file_with_an_infinite_count_or_value_is_refused(tmp_path, capsys, row, expected):
+    src = tmp_path / "paths.csv"
+    src.write_text("path,total_conversions,total_null,total_conversion_value\n" + row + "\n", encoding="utf-8")
+    assert main(["attribute", str(src)]) == 1
+    assert capsys.readouterr().err.strip() == f"{src}: {expected}"
+
+
+def test_an_infinite_value_in_a_parquet_log_is_refused(tmp_path):
+    path = tmp_path / "events.parquet"
+    write_event_log(pd.DataFrame({"user_id": [1, 1], "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02"]),
+                                  "touchpoint": ["ad", "buy"], "value": [0.0, float("inf")]}), path)
+    with pytest.raises(DataError, match=r"events.parquet: row 2: value inf is not a finite number"):
+        fit_events(path, goals=["buy"])
 
 
 def test_a_parquet_log_without_rows_has_no_events(tmp_path):
