@@ -30,7 +30,7 @@ import time
 import numpy as np
 import simpy
 
-from journeysim import Journey, Touchpoint, Delay, Edge
+from journeysim import Delay, Edge, Journey, Touchpoint
 from journeysim.engines.agents import simulate_agents
 
 N_TOUCHPOINTS = 30

@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 import duckdb
+import numpy as np
 
 from journeysim._fitsql import NO_WINDOW, aggregate_events
 from journeysim._heuristics import SHAPLEY_LIMIT, rule_credit, shapley_credit

@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._delayfit import DelayChoice, GapStats, choose_delay
-import duckdb
-
 from journeysim._fitsql import NO_WINDOW, EventCounts, aggregate_events
 from journeysim._logread import connect, open_source, read_error
 from journeysim._markov import markov_journey

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from journeysim import schema
 from journeysim._io import read_document
 from journeysim.errors import ScenarioError, did_you_mean
-from journeysim import schema
 from journeysim.hypothesis import (
     AddTouchpoint,
     Change,

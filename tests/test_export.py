@@ -9,8 +9,15 @@ from hypothesis import strategies as st
 
 from journeysim import Delay, Edge, Journey, MapError, dump_journey, load_journey
 from journeysim.cli import main
-from journeysim.export import (export_journey, graph_journey, import_journey, journey_graph, to_dot,
-                               to_graphml, to_mermaid)
+from journeysim.export import (
+    export_journey,
+    graph_journey,
+    import_journey,
+    journey_graph,
+    to_dot,
+    to_graphml,
+    to_mermaid,
+)
 
 from .conftest import BUNDLED_MAPS
 from .properties.strategies import journeys

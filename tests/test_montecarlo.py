@@ -18,7 +18,6 @@ from journeysim.result import METRIC_KEYS
 from tests.conftest import BUNDLED_MAPS
 from tests.montecarlo_agreement import LIMIT, replicates, z_scores
 
-
 #: Both ways of simulating: compiled walks (the default) and vectorised numpy steps.
 BACKENDS = ["numba", "numpy"]
 

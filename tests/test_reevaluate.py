@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import chi2_contingency
 from statsmodels.stats.proportion import proportions_ztest
 
-from journeysim import DataError, Edge, UsageError, Journey, load_journey, save_journey, solve_exact
+from journeysim import DataError, Edge, Journey, UsageError, load_journey, save_journey, solve_exact
 from journeysim.cli import main
 from journeysim.reevaluate import VERDICTS, reevaluate, row_tests
 

@@ -21,8 +21,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import (power_proportions_2indep, proportion_effectsize,
-                                          samplesize_proportions_2indep_onetail)
+from statsmodels.stats.proportion import (
+    power_proportions_2indep,
+    proportion_effectsize,
+    samplesize_proportions_2indep_onetail,
+)
 
 from journeysim._table import fmt, format_table
 from journeysim.errors import ScenarioError, UsageError

@@ -9,8 +9,15 @@ from journeysim._table import fmt
 from journeysim.journey import Journey
 from journeysim.reevaluate import Reevaluation
 from journeysim.report.document import Report, Section, Table
-from journeysim.report.plots import (plot_attribution, plot_daily_series, plot_funnel, plot_journey,
-                                     plot_removal_effect_changes, plot_removal_effects, plot_traffic_change)
+from journeysim.report.plots import (
+    plot_attribution,
+    plot_daily_series,
+    plot_funnel,
+    plot_journey,
+    plot_removal_effect_changes,
+    plot_removal_effects,
+    plot_traffic_change,
+)
 from journeysim.result import JourneyMetrics
 
 if TYPE_CHECKING:  # the attribution module pulls in DuckDB; reports on maps should not need it

@@ -2,9 +2,9 @@
 
 import math
 
-import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from journeysim import Edge, Journey, solve_exact
 

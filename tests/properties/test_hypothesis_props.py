@@ -3,7 +3,8 @@
 import math
 
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from journeysim import EXIT, solve_exact
 from journeysim.hypothesis import RemoveTouchpoint, SetEdge, SetEntry, apply_changes
