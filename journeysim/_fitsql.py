@@ -57,6 +57,9 @@ _KINDS = {0: "goal", 1: "end", 2: "cut", 3: "move"}
 # Row problems, as bits of ``bad``, in the order they are reported.
 _BAD_T, _BAD_U, _BAD_TP, _BAD_VAL, _NEG_VAL = 1, 2, 4, 8, 16
 _STAGED = "__journeysim_events"
+# Pair numbers of the fast reader packed below the file row (see _pass_sql).
+_PAIR_BITS = 24
+_PAIR_MASK = (1 << _PAIR_BITS) - 1
 _STREAM = "__journeysim_stream"
 _SALTS = 4   # hashes tried before giving up (a collision among a few thousand names has odds ~1e-12)
 
@@ -103,27 +106,34 @@ def _events(source: Source, relation: str, row: str) -> str:
           FROM {relation})"""
 
 
-def _pass_sql(events: str, over: str, *, window: int, unit: float, key: str = "u, t, rn") -> str:
+def _pass_sql(events: str, over: str, *, window: int, unit: float, key: str = "u, t, rn", packed: bool = False) -> str:
     """The pass over the timelines; ``over`` is the window of ``LEAD`` (empty: the stream sorted by ``key``).
 
     ``key`` may be ``u, rn`` when the file is in time order: the same order, and a sort
-    on a shorter key.
+    on a shorter key. ``packed``: the pair numbers are small (below 2**24), so the file
+    row and the pair number travel as one integer, one ``LEAD`` fewer.
 
     Goals play no part here (a goal's events are relabelled afterwards, see
     :func:`_end_at_goals`), so the pass can run before the goals are known; nor do
     ``end`` events (see :func:`_with_ends`). The settings are numbers written into the
     SQL so that DuckDB folds them.
     """
+    if packed:   # file row in the high bits: comparing two packed values compares their rows
+        payload, leads, sc, nsc, later = (f"(rn::UBIGINT << {_PAIR_BITS}) | sc::UBIGINT AS p", "LEAD(p) OVER o AS np",
+                                          f"p & {_PAIR_MASK}", f"np & {_PAIR_MASK}", "np < p")
+    else:
+        payload, leads, sc, nsc, later = ("rn, sc", "LEAD(rn) OVER o AS nrn, LEAD(sc) OVER o AS nsc", "sc", "nsc",
+                                          "nrn < rn")
     return f"""
     WITH s AS (
-        SELECT u, t, rn, sc FROM {events} {'' if over else f'ORDER BY {key}'}
+        SELECT u, t, {payload} FROM {events} {'' if over else f'ORDER BY {key}'}
     ), w AS (
-        SELECT sc, t, u, rn, LEAD(u) OVER o AS nu, LEAD(t) OVER o AS nt, LEAD(rn) OVER o AS nrn,
-               LEAD(sc) OVER o AS nsc
+        SELECT *, LEAD(u) OVER o AS nu, LEAD(t) OVER o AS nt, {leads}
         FROM s WINDOW o AS ({over})
     ), f AS (
-        SELECT sc, nsc, nt - t AS d, CASE WHEN nu <> u THEN 1 WHEN nt - t > {int(window)} THEN 2 ELSE 3 END AS kind,
-               nu < u OR (nu = u AND (nt < t OR (nt = t AND nrn < rn))) AS unsorted
+        SELECT {sc} AS sc, {nsc} AS nsc, nt - t AS d,
+               CASE WHEN nu <> u THEN 1 WHEN nt - t > {int(window)} THEN 2 ELSE 3 END AS kind,
+               nu < u OR (nu = u AND (nt < t OR (nt = t AND {later}))) AS unsorted
         FROM w
         -- A customer's last event (most events) ends a journey: those are counted as the events not
         -- counted here (see _with_ends), which spares the grouping most rows. Unsorted ones stay, to be seen.
@@ -160,8 +170,10 @@ def aggregate_events(
     try:
         staged = _stage_fast(con, source, threads) if source.csv is not None else None
         hashed, names, key = staged or (*_stage_exact(con, source), "u, t, rn")
+        # The fast reader numbers the pairs from 0 (DuckDB's reader hashes them); rows stay below 2**40.
+        packed = staged is not None and len(names) <= _PAIR_MASK
         goals = _goals(source, names, goals)
-        groups = con.execute(_pass_sql(hashed, "", **settings, key=key)).df()
+        groups = con.execute(_pass_sql(hashed, "", **settings, key=key, packed=packed)).df()
         if groups.unsorted.any():   # the sorted rows did not arrive in order: use the slower ordered window
             groups = con.execute(_pass_sql(hashed, "ORDER BY u, t, rn", **settings)).df()
     except duckdb.Error as exc:
