@@ -48,11 +48,10 @@ def _xoshiro(s0, s1, s2, s3):
     return r, s0, s1, s2, s3
 
 
-# De Bruijn multiplication: the index of a single set bit in two operations and a look-up.
-_DEBRUIJN = _U(0x03F79D71B4CB0A89)
-_BIT_INDEX = np.zeros(64, np.int64)
-for _i in range(64):
-    _BIT_INDEX[int((_DEBRUIJN << _U(_i)) >> _U(58))] = _i
+# First visits of the first 64 touchpoints are counted in bit planes: plane b holds bit b of 64 counters, one per
+# touchpoint, and adding a customer's visited bits is a ripple of ANDs and XORs through the planes, with no branch
+# and no look-up per touchpoint. The planes hold counts below 2**_PLANES and are emptied into first_visits first.
+_PLANES = 8
 
 
 #: The chain as the kernel reads it. ``family`` empty: nothing takes time; ``start``
@@ -63,7 +62,7 @@ _Chain = namedtuple("_Chain", "entry_thr entry_pair entry_shift step_thr step_ne
 #: many of them converted before it. ``paths`` empty: no path record; ``path_counts``
 #: empty: no candidate counting (``lookup`` empty: find candidates by binary search).
 _Out = namedtuple("_Out", "visits first_visits stage_reach late hashes converted times paths candidates lookup "
-                          "lookup_shift path_counts path_conversions seen refs referrers")
+                          "lookup_shift path_counts path_conversions seen refs referrers planes")
 
 
 @numba.njit(inline="always")
@@ -126,16 +125,30 @@ def _step(ch, out, rng, lane, c, state, clock, begin, seen0, h, converted, k, s0
     return state, clock, seen0, h, converted, k, late, done, s0, s1, s2, s3, n_times, n_refs
 
 
+@numba.njit
+def _empty_planes(out):
+    """Add the bit-plane counts to ``first_visits`` and clear the planes."""
+    for j in range(min(64, len(out.first_visits))):
+        count = 0
+        for b in range(_PLANES):
+            count += np.int64((out.planes[b] >> _U(j)) & _U(1)) << b
+        out.first_visits[j] += count
+    out.planes[:] = 0
+
+
 @numba.njit(inline="always")
 def _finish(ch, out, lane, c, seen0, h, converted, late, k):
     """Tally customer ``c``: first visits and stages from the visited bits, outcome, path."""
     if k <= PATH_LENGTH and len(out.paths):
         out.paths[c, k] = -1  # the end of a path short enough to show whole
-    v = seen0
-    while v:
-        low = v & (~v + _U(1))
-        out.first_visits[_BIT_INDEX[(low * _DEBRUIJN) >> _U(58)]] += 1
-        v ^= low
+    carry = seen0
+    for b in range(_PLANES):
+        both = out.planes[b] & carry
+        out.planes[b] ^= carry
+        carry = both
+    out.planes[_PLANES] += _U(1)   # customers added
+    if out.planes[_PLANES] == _U((1 << _PLANES) - 1):
+        _empty_planes(out)
     if ch.words == 1:
         for g in range(len(ch.stage_masks)):
             out.stage_reach[g] += (seen0 & ch.stage_masks[g, 0]) != 0
@@ -218,6 +231,7 @@ def _walk(seed, rng, m, ch, out):
             b_on, bc, after, b_state, b_begin, s0, s1, s2, s3 = _relay(ch, out, 1, bc, after, m, b_seen, b_h, b_conv,
                                                                        b_late, b_k, s0, s1, s2, s3)
             b_clock, b_seen, b_h, b_conv, b_k = b_begin, _U(0), _U(0), False, 0
+    _empty_planes(out)
     return n_times, n_refs
 
 
@@ -242,7 +256,8 @@ def _outputs(t: Tables, m: int, paths: PathCounter | None, pilot: bool, room: in
     return _Out(np.zeros(t.states + 1, np.int64), np.zeros(t.n, np.int64), np.zeros(len(t.stage_masks), np.int64),
                 np.zeros(2, np.int64), np.empty(m, np.uint64), np.empty(m, bool), np.empty(m),
                 np.empty((m if pilot else 0, PATH_LENGTH + 1), np.int32), candidates, lookup, shift, *found,
-                np.zeros((2, t.words), np.uint64), np.empty(room), np.empty(room, np.intp))
+                np.zeros((2, t.words), np.uint64), np.empty(room), np.empty(room, np.intp),
+                np.zeros(_PLANES + 1, np.uint64))
 
 
 def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon: float | None,
