@@ -110,6 +110,13 @@ def _check_segment(journey: Journey, segment: str | None) -> None:
                           + (f" (segments: {', '.join(known)})" if known else " (the map has no segments)"))
 
 
+def _check_edge(journey: Journey, source: str, target: str, segment: str | None) -> None:
+    """The edge ``source -> target`` (``target`` may be ``exit``) can be changed in ``segment``."""
+    _check_segment(journey, segment)
+    _known(journey, source)
+    _known(journey, target, allow_exit=True)
+
+
 def touchpoint_attributes(journey: Journey, attributes: Mapping[str, Any], base: Touchpoint) -> Touchpoint:
     """``base`` with map-format attributes (raw values, parsed by :mod:`journeysim.schema`) replaced.
 
@@ -198,9 +205,7 @@ class SetEdge:
     segment: str | None = None
 
     def apply(self, journey: Journey) -> Journey:
-        _check_segment(journey, self.segment)
-        _known(journey, self.source)
-        _known(journey, self.target, allow_exit=True)
+        _check_edge(journey, self.source, self.target, self.segment)
         return _rows_with(journey, self.source, self.segment,
                           lambda r: set_outcome(r, self.target, self.p, f"from {self.source!r}"))
 
@@ -223,9 +228,7 @@ class ScaleEdge:
     segment: str | None = None
 
     def apply(self, journey: Journey) -> Journey:
-        _check_segment(journey, self.segment)
-        _known(journey, self.source)
-        _known(journey, self.target, allow_exit=True)
+        _check_edge(journey, self.source, self.target, self.segment)
         if not (math.isfinite(self.by) and self.by >= 0):
             raise ChangeError(f"scale factor {self.by:.6g} must be a number >= 0")
 
