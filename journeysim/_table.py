@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["format_table", "fmt"]
+__all__ = ["format_table", "fmt", "pct", "pct_interval"]
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -28,6 +28,24 @@ def fmt(value, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}g}" if abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3) else f"{value:.{digits}f}"
     return str(value)
+
+
+def pct(x: float | None) -> str:
+    """A relative change as a signed percentage, ``-`` when unknown.
+
+    >>> pct(0.0512), pct(None)
+    ('+5.12%', '-')
+    """
+    return "-" if x is None else f"{100 * x:+.2f}%"
+
+
+def pct_interval(pair) -> str:
+    """An interval of relative changes, ``[low, high]`` in signed percentages.
+
+    >>> pct_interval((-0.01, 0.2))
+    '[-1.00%, +20.00%]'
+    """
+    return "-" if pair is None else f"[{pct(pair[0])}, {pct(pair[1])}]"
 
 
 def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence], width: int = 100) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from scipy.stats import norm
 
-from journeysim._table import fmt, format_table
+from journeysim._table import fmt, format_table, pct, pct_interval
 from journeysim.errors import DataError, ScenarioError, UsageError, did_you_mean
 from journeysim.experiments._prediction import SavedPrediction
 from journeysim.experiments._results import file_sha256
@@ -92,19 +92,21 @@ class PredictionCheck:
         text = lambda v: ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else str(v))  # noqa: E731
         return {c: text(values[c]) for c in LEDGER_COLUMNS}
 
-    def summary(self) -> str:
-        pct = lambda x: f"{100 * x:+.2f}%"  # noqa: E731
-        rows = [
-            ("predicted relative lift", f"{pct(self.predicted_lift_rel)} "
-             f"[{pct(self.predicted_interval[0])}, {pct(self.predicted_interval[1])}] ({self.interval_level:g} interval)"),
-            ("observed relative lift", f"{pct(self.observed_lift_rel)} "
-             f"[{pct(self.observed_interval[0])}, {pct(self.observed_interval[1])}] ({self.observed_level:g} interval)"),
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        """The predicted and observed lifts and what decides the verdict, as (label, text) rows."""
+        return (
+            ("predicted relative lift", f"{pct(self.predicted_lift_rel)} {pct_interval(self.predicted_interval)} "
+                                        f"({self.interval_level:g} interval)"),
+            ("observed relative lift", f"{pct(self.observed_lift_rel)} {pct_interval(self.observed_interval)} "
+                                       f"({self.observed_level:g} interval)"),
             ("observed inside the predicted interval", fmt(self.inside)),
             ("z of the gap (predicted - observed)", fmt(self.z)),
             ("test's power at the predicted lift", fmt(self.power)),
-            ("customers (control / variant)", f"{self.customers_control} / {self.customers_variant}"),
-            ("verdict", self.verdict),
-        ]
+            ("customers (control / variant)", f"{self.customers_control:,} / {self.customers_variant:,}"),
+        )
+
+    def summary(self) -> str:
+        rows = [*self.facts(), ("verdict", self.verdict)]
         title = f"{self.hypothesis or self.prediction_file}: {self.variant} vs {self.control}"
         return "\n".join([format_table(title, ["", "value"], rows), self.explanation, f"method: {self.method}"])
 

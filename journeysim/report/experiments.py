@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from journeysim._table import fmt
+from journeysim._table import fmt, pct, pct_interval
 from journeysim.experiments._prediction import SavedPrediction
 from journeysim.experiments.check import PredictionCheck
 from journeysim.experiments.ledger import LedgerReport
@@ -13,14 +13,6 @@ from journeysim.report.document import Report, Section, Table
 from journeysim.report.plots import plot_calibration, plot_lift_distribution
 
 __all__ = ["predict_report", "check_report", "ledger_report"]
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:+.2f}%"
-
-
-def _interval(pair) -> str:
-    return "-" if pair is None else f"[{_pct(pair[0])}, {_pct(pair[1])}]"
 
 
 def _plain(pair) -> str:
@@ -48,7 +40,7 @@ def predict_report(prediction: SavedPrediction, details: Mapping[str, Any] | Non
         ("baseline", f"{fmt(prediction.baseline)} {_plain(raw.get('baseline_interval'))}"),
         ("variant", f"{fmt(prediction.variant)} {_plain(raw.get('variant_interval'))}"),
         ("absolute lift", f"{fmt(prediction.lift_abs)} {_plain(prediction.lift_abs_interval)}"),
-        ("relative lift", f"{_pct(prediction.lift_rel)} {_interval(prediction.lift_rel_interval)}"),
+        ("relative lift", f"{pct(prediction.lift_rel)} {pct_interval(prediction.lift_rel_interval)}"),
         ("interval level", f"{level:g}"),
         ("P(lift > 0)", fmt(raw.get("prob_positive"))),
         ("engine, draws, seed", f"{raw.get('engine', '-')}, {raw.get('draws', '-')}, {raw.get('seed', '-')}"),
@@ -73,18 +65,7 @@ def _breakdown(values) -> tuple[str, str, str]:
 
 def check_report(prediction: SavedPrediction, check: PredictionCheck) -> Report:
     """The observed A/B result over the predicted lift distribution, and the verdict."""
-    facts = (
-        ("verdict", check.verdict),
-        ("predicted relative lift", f"{_pct(check.predicted_lift_rel)} {_interval(check.predicted_interval)} "
-                                    f"({check.interval_level:g} interval)"),
-        ("observed relative lift", f"{_pct(check.observed_lift_rel)} {_interval(check.observed_interval)} "
-                                   f"({check.observed_level:g} interval)"),
-        ("observed inside the predicted interval", fmt(check.inside)),
-        ("z of the gap (predicted - observed)", fmt(check.z)),
-        ("test's power at the predicted lift", fmt(check.power)),
-        ("customers (control / variant)", f"{check.customers_control:,} / {check.customers_variant:,}"),
-        ("variant vs control", f"{check.variant} vs {check.control}"),
-    )
+    facts = (("verdict", check.verdict), *check.facts(), ("variant vs control", f"{check.variant} vs {check.control}"))
     sections = (Section("Prediction and result", (check.explanation,), plots=(_lift_plot(prediction, check),)),)
     return Report("check", check.hypothesis or check.prediction_file, facts, sections, (check.method,))
 
@@ -107,8 +88,8 @@ def ledger_report(ledger: LedgerReport) -> Report:
         plot = plot_calibration([x["predicted_lift_rel"] for x in v], [x["observed_lift_rel"] for x in v],
                                 [x["predicted_low"] for x in v], [x["predicted_high"] for x in v],
                                 [e.inside for e in ledger.entries])
-        rows = tuple((str(e.line), e.hypothesis, _pct(e.values["predicted_lift_rel"]),
-                      _pct(e.values["observed_lift_rel"]), fmt(e.inside), fmt(e.values["z"]), e.verdict)
+        rows = tuple((str(e.line), e.hypothesis, pct(e.values["predicted_lift_rel"]),
+                      pct(e.values["observed_lift_rel"]), fmt(e.inside), fmt(e.values["z"]), e.verdict)
                      for e in ledger.entries)
         sections.append(Section("Calibration", plots=(plot,),
                                 tables=(Table(("line", "hypothesis", "predicted lift", "observed lift", "inside",
