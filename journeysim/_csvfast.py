@@ -58,6 +58,15 @@ class CsvEvents:
         schema = pa.schema([("u", user), ("t", pa.int64()), ("sc", pa.int32())])
         self.reader = pa.RecordBatchReader.from_batches(schema, self._blocks())
 
+    @property
+    def pairs(self) -> int:
+        """(touchpoint, segment) pairs numbered so far."""
+        return len(self._pairs)
+
+    def close(self) -> None:
+        """Release the file (reading to the end does too)."""
+        self._csv.close()
+
     def names(self) -> pd.DataFrame:
         """Touchpoint ``tp``, segment ``seg`` (``None`` without a segment column), events ``n``, value total
         ``val`` and ``bad`` (0) of each pair number, indexed by the number as text (like DuckDB's hashes)."""

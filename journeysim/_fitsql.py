@@ -12,6 +12,10 @@ starts need no second window: they are visits minus moves in. The grouped counts
 segment, touchpoint, kind and destination) carry the gap statistics the delay fit
 needs; the result is small whatever the log's size.
 
+A CSV whose customers' events come in time order (as exports usually are) is counted
+without a sort, as it is read (:mod:`journeysim._fitstream`); the rest of this
+module is the sorted pass, for every other log.
+
 Speed: only what the timelines need is sorted: user, time, file row and a number for
 (touchpoint, segment). The timelines come from one external sort followed by a
 streaming ``LEAD ... OVER ()``, about half the cost of ``LEAD ... OVER (PARTITION BY
@@ -44,7 +48,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from journeysim._csvfast import csv_events
+from journeysim._csvfast import CsvEvents, csv_events
+from journeysim._fitstream import Transitions, count_in_order
 from journeysim._logread import Source, quote, read_error
 from journeysim.errors import DataError
 
@@ -61,6 +66,9 @@ _STAGED = "__journeysim_events"
 _PAIR_BITS = 24
 _PAIR_MASK = (1 << _PAIR_BITS) - 1
 _STREAM = "__journeysim_stream"
+_SORTED = "one DuckDB pass (LEAD over each customer's timeline, sorted by user and time)"
+_IN_ORDER = ("one pass over the file in its order (each customer's last event held in a hash table; the file "
+             "has each customer's events in time order)")
 _SALTS = 4   # hashes tried before giving up (a collision among a few thousand names has odds ~1e-12)
 
 
@@ -69,7 +77,8 @@ class EventCounts:
     """Grouped counts of one event log (see the module docstring for the columns).
 
     ``values`` is the total event value of each touchpoint; ``goals`` are the goals
-    the journeys were cut at (those asked for, else the default ones).
+    the journeys were cut at (those asked for, else the default ones); ``method`` says
+    how the timelines were followed.
     """
 
     groups: pd.DataFrame
@@ -77,6 +86,7 @@ class EventCounts:
     has_value: bool
     has_segment: bool
     goals: tuple[str, ...]
+    method: str = ""
 
     def starts(self, segment: str | None = None) -> pd.Series:
         """Journeys started at each touchpoint (of one segment): visits not reached by a move."""
@@ -155,27 +165,38 @@ def _pass_sql(events: str, over: str, *, window: int, unit: float, key: str = "u
 
 def aggregate_events(
     con: duckdb.DuckDBPyConnection, source: Source, goals: list[str] | tuple[str, ...], *, repeat: bool,
-    lookback: float, unit_seconds: float, threads: int | None = None,
+    lookback: float, unit_seconds: float, threads: int | None = None, in_order: bool = True,
 ) -> EventCounts:
     """Classify every event in one pass over the timelines and return the grouped counts.
 
     ``goals`` may be empty: then the touchpoints whose events carry a positive value.
     ``lookback`` is in seconds; gaps come back in units of ``unit_seconds``;
-    ``threads`` is the thread count of the CSV reader and DuckDB.
+    ``threads`` is the thread count of the CSV reader and DuckDB; ``in_order`` = False
+    skips the pass in file order (:mod:`journeysim._fitstream`) and sorts every log.
     Raises :class:`DataError` naming the first bad row (unparsable timestamp, empty
     user or touchpoint, a value that is not a number or is negative), then for a log
     without events, then for a missing or unknown goal.
     """
     settings = dict(window=int(lookback * 1e6), unit=unit_seconds * 1e6)
+    method = _SORTED
     try:
-        staged = _stage_fast(con, source, threads) if source.csv is not None else None
-        hashed, names, key = staged or (*_stage_exact(con, source), "u, t, rn")
-        # The fast reader numbers the pairs from 0 (DuckDB's reader hashes them); rows stay below 2**40.
-        packed = staged is not None and len(names) <= _PAIR_MASK
-        goals = _goals(source, names, goals)
-        groups = con.execute(_pass_sql(hashed, "", **settings, key=key, packed=packed)).df()
-        if groups.unsorted.any():   # the sorted rows did not arrive in order: use the slower ordered window
-            groups = con.execute(_pass_sql(hashed, "ORDER BY u, t, rn", **settings)).df()
+        events = csv_events(con, source, threads=threads) if source.csv is not None else None
+        counted = count_in_order(events, **settings) if events is not None and in_order else None
+        if counted is not None:
+            names, method = events.names(), _IN_ORDER
+            goals = _goals(source, names, goals)
+            groups = _counted_groups(counted)
+        else:
+            if events is not None and in_order and not events.unclean:   # read again, to be sorted
+                events = csv_events(con, source, threads=threads)
+            staged = _stage_fast(con, events) if events is not None and not events.unclean else None
+            hashed, names, key = staged or (*_stage_exact(con, source), "u, t, rn")
+            # The fast reader numbers the pairs from 0 (DuckDB's reader hashes them); rows stay below 2**40.
+            packed = staged is not None and len(names) <= _PAIR_MASK
+            goals = _goals(source, names, goals)
+            groups = con.execute(_pass_sql(hashed, "", **settings, key=key, packed=packed)).df()
+            if groups.unsorted.any():   # the sorted rows did not arrive in order: use the slower ordered window
+                groups = con.execute(_pass_sql(hashed, "ORDER BY u, t, rn", **settings)).df()
     except duckdb.Error as exc:
         raise read_error(source.path, exc) from None
     finally:
@@ -189,15 +210,12 @@ def aggregate_events(
     if not repeat:
         groups = _end_at_goals(groups, goals)
     return EventCounts(groups, names.groupby("tp").val.sum(), source.has("value"), source.has("segment"),
-                       tuple(goals))
+                       tuple(goals), method)
 
 
-def _stage_fast(con: duckdb.DuckDBPyConnection, source: Source, threads: int | None):
+def _stage_fast(con: duckdb.DuckDBPyConnection, events: CsvEvents):
     """Stage a clean CSV streamed by :mod:`journeysim._csvfast`: (events relation, names, sort key), or
     ``None`` when the file needs DuckDB's reader."""
-    events = csv_events(con, source, threads=threads)
-    if events is None:
-        return None
     con.register(_STREAM, events.reader)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT * FROM {_STREAM}")
@@ -212,6 +230,17 @@ def _stage_fast(con: duckdb.DuckDBPyConnection, source: Source, threads: int | N
     rn = "(rowid + 1)::UINTEGER" if events.rows < 2**32 - 1 else "rowid + 1"
     return (f"(SELECT u, t, {rn} AS rn, sc FROM {_STAGED})", events.names(),
             "u, rn" if events.time_ordered else "u, t, rn")
+
+
+def _counted_groups(counted: Transitions) -> pd.DataFrame:
+    """The groups of :func:`_pass_sql` from the counts of the pass in file order."""
+    move, gaps = counted.dest >= 0, counted.gaps
+    return pd.DataFrame({
+        "sc": counted.sc.astype(str), "kind": np.where(move, 3, 2),
+        "dest": np.where(move, counted.dest.astype(str), None), "n": counted.n, "gaps": np.where(move, counted.n, 0),
+        "gap_total": gaps[:, 0], "gap_log": gaps[:, 1], "gap_log2": gaps[:, 2], "gap_zeros": counted.zeros,
+        "gap_min": np.where(move, gaps[:, 3], np.nan), "gap_max": np.where(move, gaps[:, 4], np.nan),
+        "unsorted": False})
 
 
 def _with_ends(groups: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:

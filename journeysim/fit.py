@@ -175,9 +175,8 @@ def fit_events(
                 result = dict(kind="events", events=int(g.n.sum()), journeys=int(agg.starts().sum()),
                               cut=int(g.loc[g.kind == "cut", "n"].sum()), goals=agg.goals, repeat=repeat,
                               lookback=lookback, delays=delays,
-                              method="one DuckDB pass (LEAD over each customer's timeline); rows and entry are "
-                              "maximum-likelihood estimates; delays fitted to the gaps to the next touch by maximum "
-                              "likelihood, chosen by AIC")
+                              method=f"{agg.method}; rows and entry are maximum-likelihood estimates; delays "
+                              "fitted to the gaps to the next touch by maximum likelihood, chosen by AIC")
     except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)
         raise read_error(str(path), exc) from None
     warnings: list[str] = []

@@ -107,10 +107,14 @@ def test_fast_and_duckdb_readers_fit_the_same_map(tmp_path, monkeypatch, repeat,
     keys, pass_sql = [], _fitsql._pass_sql
     monkeypatch.setattr(_fitsql, "_pass_sql", lambda *a, **k: keys.append(k.get("key")) or pass_sql(*a, **k))
     fast = [fit_events(p, repeat=repeat, lookback=lookback) for p in (shuffled, ordered)]
-    assert keys == ["u, t, rn", "u, rn"]       # a file in time order needs no time in the sort key
+    # The shuffled file is sorted; the ordered one is counted as it is read, with no sort.
+    assert keys == ["u, t, rn"] and [f.method.startswith("one pass over the file") for f in fast] == [False, True]
+    monkeypatch.setattr(_fitsql, "count_in_order", lambda *a, **k: None)
+    sorted_ordered = fit_events(ordered, repeat=repeat, lookback=lookback)
+    assert keys == ["u, t, rn", "u, rn"]       # sorted, a file in time order needs no time in the sort key
     monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
     exact = fit_events(shuffled, repeat=repeat, lookback=lookback)
-    assert _summary(fast[0]) == _summary(fast[1]) == _summary(exact)
+    assert _summary(fast[0]) == _summary(fast[1]) == _summary(sorted_ordered) == _summary(exact)
     assert fast[0].goals == ("buy",) and fast[0].journey.touchpoints["buy"].value == pytest.approx(
         log.value[log.touchpoint == "buy"].mean())
 
