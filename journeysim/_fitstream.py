@@ -8,15 +8,16 @@ customer's last event so far, classifies every event as the sorted pass of
 lookback window; the customers' last events, ``end``, are what is left over) as the
 file is read, with no staging and no sort. The counts are those of the sorted pass
 (only the sums of gaps may differ in the last digit: they are added in another
-order); it costs about a third as much, and its memory grows with the customers,
+order); it costs well under half as much, and its memory grows with the customers,
 not the events (24 bytes a slot, at most three quarters full).
 
 The pass gives up (returns ``None``) and leaves the log to the sorted pass when a
 customer's event is earlier than the one before it in the file (events at the same
 instant keep their file order, as in the sort), when user ids are neither integers
 nor text, or when the table would outgrow an eighth of the machine's memory (a sort
-in DuckDB spills to disk; this table cannot). Text ids are keyed by a 128-bit hash:
-two customers share one with odds of about n²/2¹²⁹, 1e-21 for a billion customers.
+in DuckDB spills to disk; this table cannot). Text ids are keyed by 104 bits of two
+hashes (64 of one, 40 of the other): two of n customers share a key with odds of about
+n²/2¹⁰⁵, 3e-14 for a billion customers.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _prefetch(typingctx, table, row):
     """Ask the processor to start loading ``table[row]`` (a row of a 2-D C array) into cache.
 
     A customer's slot is a cache miss (the table is far larger than the cache); asked for
-    a few events ahead, the misses of many events overlap, which makes the pass 2-4x faster.
+    a few events ahead, the misses of many events overlap: the pass is about twice as fast.
     """
     def codegen(context, builder, signature, args):
         array = context.make_array(signature.args[0])(context, builder, args[0])
@@ -112,7 +113,7 @@ def _slot(table, shift, k0, k1):
 @numba.njit(inline="always")
 def _group(groups, shift, key):
     mask = len(groups) - 1
-    i = np.int64((_U(key) * _U(_GOLDEN)) >> shift)
+    i = _home(key, 0, shift)
     while groups[i, 0] >= 0 and groups[i, 0] != key:
         i = (i + 1) & mask
     return i
