@@ -10,6 +10,7 @@ from journeysim.cli import main
 from journeysim.errors import DataError
 from journeysim.eventlog import write_event_log
 from journeysim.fit import fit_events
+from tests.fit_summary import fit_summary
 
 HEADER = "user_id,timestamp,touchpoint,value\n"
 
@@ -88,13 +89,6 @@ def _log(n: int, seed: int) -> pd.DataFrame:
     return log
 
 
-def _summary(fit):
-    j = fit.journey
-    return (dict(j.entry), dict(j.observations), {k: {d: e.p for d, e in r.items()} for k, r in j.rows.items()},
-            {n: (t.value, t.goal, None if t.delay is None else round(t.delay.mean, 9)) for n, t in j.touchpoints.items()},
-            {s: (g.share, dict(g.entry)) for s, g in j.segments.items()}, fit.cut, fit.journeys, fit.goals)
-
-
 @pytest.mark.parametrize("repeat, lookback", [(False, None), (True, 5 * 3600), (False, 5 * 3600)])
 def test_fast_and_duckdb_readers_fit_the_same_map(tmp_path, monkeypatch, repeat, lookback):
     from journeysim import _fitsql
@@ -114,7 +108,7 @@ def test_fast_and_duckdb_readers_fit_the_same_map(tmp_path, monkeypatch, repeat,
     assert keys == ["u, t, rn", "u, rn"]       # sorted, a file in time order needs no time in the sort key
     monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
     exact = fit_events(shuffled, repeat=repeat, lookback=lookback)
-    assert _summary(fast[0]) == _summary(fast[1]) == _summary(sorted_ordered) == _summary(exact)
+    assert fit_summary(fast[0]) == fit_summary(fast[1]) == fit_summary(sorted_ordered) == fit_summary(exact)
     assert fast[0].goals == ("buy",) and fast[0].journey.touchpoints["buy"].value == pytest.approx(
         log.value[log.touchpoint == "buy"].mean())
 
@@ -135,7 +129,7 @@ def test_a_semicolon_log_is_read_by_duckdbs_reader_with_the_same_fit(tmp_path):
     comma, semicolon = tmp_path / "comma.csv", tmp_path / "semicolon.csv"
     write_event_log(log, comma)
     semicolon.write_text(comma.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
-    assert _summary(fit_events(semicolon)) == _summary(fit_events(comma))
+    assert fit_summary(fit_events(semicolon)) == fit_summary(fit_events(comma))
 
 
 def test_text_user_ids_take_the_fast_reader_and_fit_the_same_map(tmp_path, monkeypatch):
@@ -148,4 +142,4 @@ def test_text_user_ids_take_the_fast_reader_and_fit_the_same_map(tmp_path, monke
     monkeypatch.setattr(_fitsql, "_stage_fast", lambda *a: fast.append(stage_fast(*a)) or fast[-1])
     quick = fit_events(path, lookback=3 * 3600)
     monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
-    assert fast[0] is not None and _summary(quick) == _summary(fit_events(path, lookback=3 * 3600))
+    assert fast[0] is not None and fit_summary(quick) == fit_summary(fit_events(path, lookback=3 * 3600))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from journeysim import _fitsql, _fitstream
 from journeysim.eventlog import write_event_log
 from journeysim.fit import fit_events
+from tests.fit_summary import fit_summary
 
 IN_ORDER = "one pass over the file in its order"
 
@@ -26,14 +27,6 @@ def _log(n: int, seed: int, users: int = 300) -> pd.DataFrame:
     log["value"] = np.where(log.touchpoint == "buy", rng.choice([10.0, 25.0], n), 0.0)
     log["segment"] = np.where(log.user_id % 3 == 0, "new", "loyal")
     return log
-
-
-def _summary(fit):
-    j = fit.journey
-    return (dict(j.entry), dict(j.observations), {k: {d: e.p for d, e in r.items()} for k, r in j.rows.items()},
-            {n: (t.value, t.goal, None if t.delay is None else round(t.delay.mean, 9),
-                 None if t.delay is None else t.delay.dist) for n, t in j.touchpoints.items()},
-            {s: (g.share, dict(g.entry)) for s, g in j.segments.items()}, fit.cut, fit.journeys, fit.goals, fit.events)
 
 
 def _sorted(path, **kwargs):
@@ -59,7 +52,7 @@ def test_a_log_in_time_order_is_counted_as_read_and_fits_the_sorted_map(tmp_path
     write_event_log(_ids(_log(4000, 1), ids), path)
     fit = fit_events(path, repeat=repeat, lookback=lookback)
     assert fit.method.startswith(IN_ORDER)
-    assert _summary(fit) == _summary(_sorted(path, repeat=repeat, lookback=lookback))
+    assert fit_summary(fit) == fit_summary(_sorted(path, repeat=repeat, lookback=lookback))
     assert fit.cut > 0 if lookback else fit.cut == 0
 
 
@@ -70,7 +63,7 @@ def test_tables_that_grow_many_times_give_the_same_counts(tmp_path, monkeypatch)
     monkeypatch.setattr(_fitstream, "_FIRST_SLOTS", 4)   # grown 4x at a time, from 4 slots to 8192
     monkeypatch.setattr(_fitstream, "_FIRST_GROUPS", 2)
     grown = fit_events(path, lookback=7 * 3600)
-    assert grown.method.startswith(IN_ORDER) and _summary(grown) == _summary(reference)
+    assert grown.method.startswith(IN_ORDER) and fit_summary(grown) == fit_summary(reference)
 
 
 def test_a_table_past_its_memory_limit_leaves_the_log_to_the_sort(tmp_path, monkeypatch):
@@ -80,7 +73,7 @@ def test_a_table_past_its_memory_limit_leaves_the_log_to_the_sort(tmp_path, monk
     monkeypatch.setattr(_fitstream, "_FIRST_SLOTS", 16)
     monkeypatch.setattr(_fitstream, "_max_slots", lambda: 256)
     fallback = fit_events(path)
-    assert not fallback.method.startswith(IN_ORDER) and _summary(fallback) == _summary(in_order)
+    assert not fallback.method.startswith(IN_ORDER) and fit_summary(fallback) == fit_summary(in_order)
 
 
 @pytest.mark.parametrize("row", [5, 100_000])
@@ -92,7 +85,7 @@ def test_a_customer_out_of_time_order_leaves_the_log_to_the_sort(tmp_path, monke
     write_event_log(log, path)
     fit = fit_events(path, lookback=9 * 3600)
     assert not fit.method.startswith(IN_ORDER)
-    assert _summary(fit) == _summary(_sorted(path, lookback=9 * 3600))
+    assert fit_summary(fit) == fit_summary(_sorted(path, lookback=9 * 3600))
 
 
 def test_a_log_of_single_visits_has_no_transitions(tmp_path):
@@ -123,4 +116,4 @@ def test_any_log_in_time_order_fits_as_sorted(tmp_path_factory, users, data):
     path = tmp_path_factory.mktemp("log") / "events.csv"
     write_event_log(log, path)
     kwargs = dict(goals=["buy"], repeat=data.draw(st.booleans()), lookback=data.draw(st.sampled_from([None, 7200])))
-    assert _summary(fit_events(path, **kwargs)) == _summary(_sorted(path, **kwargs))
+    assert fit_summary(fit_events(path, **kwargs)) == fit_summary(_sorted(path, **kwargs))
