@@ -89,15 +89,27 @@ class EventCounts:
     method: str = ""
 
     def starts(self, segment: str | None = None) -> pd.Series:
-        """Journeys started at each touchpoint (of one segment): visits not reached by a move."""
+        """Journeys started at each touchpoint (of one segment): visits not reached by a move.
+
+        A segment's journeys are its customers' runs of events in it: a move from another
+        segment (the customer changed segment) starts one, see :meth:`moves`.
+        """
         g = self.groups if segment is None else self.groups[self.groups.seg == segment]
         visits = g.groupby("tp").n.sum()
-        moves = self.groups[self.groups.kind == "move"]
-        if segment is not None:
-            moves = moves[moves.dest_seg == segment]
-        arrived = moves.groupby("dest").n.sum()
+        arrived = self.moves(segment).groupby("dest").n.sum()
         out = visits.sub(arrived, fill_value=0)
         return out[out > 0]
+
+    def moves(self, segment: str | None = None) -> pd.DataFrame:
+        """The move groups (of one segment: from it and into it; a move into another segment ends a journey of
+        the segment, as a drop-off, since a map's customer keeps one segment)."""
+        moves = self.groups[self.groups.kind == "move"]
+        return moves if segment is None else moves[(moves.seg == segment) & (moves.dest_seg == segment)]
+
+    def segment_changes(self) -> int:
+        """Moves from one segment to another."""
+        moves = self.moves()
+        return int(moves.n[moves.seg != moves.dest_seg].sum()) if self.has_segment else 0
 
 
 def _events(source: Source, relation: str, row: str) -> str:

@@ -75,7 +75,8 @@ def _prefetch(typingctx, table, row):
     def codegen(context, builder, signature, args):
         array = context.make_array(signature.args[0])(context, builder, args[0])
         byte = ir.IntType(8).as_pointer()
-        at = builder.gep(builder.bitcast(array.data, byte), [builder.mul(args[1], builder.extract_value(array.strides, 0))])
+        offset = builder.mul(args[1], builder.extract_value(array.strides, 0))
+        at = builder.gep(builder.bitcast(array.data, byte), [offset])
         i32 = ir.IntType(32)
         prefetch = builder.module.declare_intrinsic("llvm.prefetch", [byte], ir.FunctionType(ir.VoidType(),
                                                                                                 [byte, i32, i32, i32]))

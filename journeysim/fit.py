@@ -156,6 +156,7 @@ def fit_events(
     (('buy',), 0.3, {'entry': 2000.0, 'ad': 2000.0})
     """
     stage_map = read_stages(stages) if stages is not None else None
+    warnings: list[str] = []
     try:
         with connect(threads) as con:
             source = open_source(con, path)
@@ -170,7 +171,7 @@ def fit_events(
                 window = NO_WINDOW if lookback is None else lookback
                 agg = aggregate_events(con, source, goals, repeat=repeat, lookback=window,
                                        unit_seconds=UNIT_SECONDS["day"], threads=threads)
-                journey, counts, delays = _events_journey(agg, Path(path).stem)
+                journey, counts, delays, warnings = _events_journey(agg, Path(path).stem)
                 g = agg.groups
                 result = dict(kind="events", events=int(g.n.sum()), journeys=int(agg.starts().sum()),
                               cut=int(g.loc[g.kind == "cut", "n"].sum()), goals=agg.goals, repeat=repeat,
@@ -179,9 +180,9 @@ def fit_events(
                               "fitted to the gaps to the next touch by maximum likelihood, chosen by AIC")
     except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)
         raise read_error(str(path), exc) from None
-    warnings: list[str] = []
     if stage_map is not None:
-        journey, warnings = _with_stages(journey, stage_map)
+        journey, unknown = _with_stages(journey, stage_map)
+        warnings += unknown
     try:
         journey = read_journey(dump_journey(journey), str(path))
     except MapError as exc:
@@ -199,29 +200,35 @@ def _events_journey(agg: EventCounts, name: str):
     visits = groups.groupby("tp").n.sum().sort_values(ascending=False, kind="stable")
     names = list(visits.index)
     departing = groups[groups.kind != "goal"]
-    rows, departures = _rows(departing)
+    rows, departures = _rows(departing, agg.moves())
     starts = agg.starts()
     total = float(starts.sum())
     value = agg.values / visits
     delays = {tp: choose_delay(_gap_stats(g)) for tp, g in groups[groups.gaps > 0].groupby("tp")}
     touchpoints = {n: Touchpoint(n, goal=n in goals, value=float(value.get(n, 0.0)) if n in goals else 0.0,
                                  delay=delays[n].delay if n in delays else None) for n in names}
-    segments = {}
+    segments, warnings = {}, []
     if agg.has_segment:
-        for seg, part in groups[groups.seg.notna()].groupby("seg"):
-            seg_starts = agg.starts(seg)
-            seg_rows, _ = _rows(part[part.kind != "goal"])
-            segments[seg] = Segment(seg, float(seg_starts.sum() / total), seg_rows,
+        parts = {seg: agg.starts(seg) for seg in groups.seg.dropna().unique()}
+        entered = sum(float(p.sum()) for p in parts.values())
+        for seg in sorted(parts):
+            seg_starts, part = parts[seg], groups[groups.seg == seg]
+            seg_rows, _ = _rows(part[part.kind != "goal"], agg.moves(seg))
+            segments[seg] = Segment(seg, float(seg_starts.sum() / entered), seg_rows,
                                     {k: float(v / seg_starts.sum()) for k, v in seg_starts.items()})
+        if changes := agg.segment_changes():
+            warnings.append(f"{changes} moves changed segment: each ends a journey of the segment left (as a "
+                            "drop-off) and starts one of the segment entered; segment shares count those journeys")
     observations = {"entry": total, **{k: float(v) for k, v in departures.items()}}
     journey = Journey(touchpoints=touchpoints, entry={k: float(v / total) for k, v in starts.items()}, rows=rows,
                       name=name, segments=segments, observations=observations)
-    return journey, departures, delays
+    return journey, departures, delays, warnings
 
 
-def _rows(departing: pd.DataFrame) -> tuple[dict[str, dict[str, Edge]], dict[str, float]]:
+def _rows(departing: pd.DataFrame, moves: pd.DataFrame) -> tuple[dict[str, dict[str, Edge]], dict[str, float]]:
+    """Rows from departures and the moves among them; what a row leaves is drop-off."""
     departures = departing.groupby("tp").n.sum()
-    moves = departing[departing.kind == "move"].groupby(["tp", "dest"]).n.sum()
+    moves = moves.groupby(["tp", "dest"]).n.sum()
     rows: dict[str, dict[str, Edge]] = {tp: {} for tp in departures.index}
     for (a, b), n in moves.items():
         rows[a][b] = Edge(float(n / departures[a]))

@@ -222,3 +222,32 @@ def _assert_same_fit(one, two):
         {s: (g.share, dict(g.entry)) for s, g in b.segments.items()}
     for name, tp in a.touchpoints.items():   # delay sums may differ in the last digit (summation order)
         assert tp.delay.mean == pytest.approx(b.touchpoints[name].delay.mean, rel=1e-12)
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_a_customer_changing_segment_ends_a_journey_of_one_and_starts_one_of_the_other(tmp_path, monkeypatch,
+                                                                                       in_order):
+    from journeysim import _fitsql
+
+    t = pd.Timestamp("2025-01-01")
+    rows = [(1, 0, "ad", "new"), (1, 1, "buy", "new"), (1, 2, "ad", "returning"), (1, 3, "buy", "returning"),
+            (2, 0, "ad", "new"), (2, 1, "buy", "new"), (3, 0, "ad", "returning")]
+    log = pd.DataFrame([(u, t + pd.Timedelta(days=d), tp, seg) for u, d, tp, seg in rows],
+                       columns=["user_id", "timestamp", "touchpoint", "segment"])
+    log = log.sort_values("timestamp", kind="stable")
+    path = tmp_path / "events.csv"
+    write_event_log(log, path)
+    if not in_order:
+        monkeypatch.setattr(_fitsql, "count_in_order", lambda *a, **k: None)
+    fit = fit_events(path, goals=["buy"], repeat=True)
+    assert fit.method.startswith("one pass over the file") == in_order
+    j = fit.journey
+    assert (fit.journeys, dict(j.entry)) == (3, {"ad": 1.0})     # pooled: the whole timeline is one journey
+    assert {k: {d: e.p for d, e in r.items()} for k, r in j.rows.items()} == {"ad": {"buy": 0.75}, "buy": {"ad": 1 / 3}}
+    def seg(name):
+        s = j.segments[name]
+        return s.share, dict(s.entry), {k: {d: e.p for d, e in r.items()} for k, r in s.rows.items()}
+
+    assert seg("new") == (0.5, {"ad": 1.0}, {"ad": {"buy": 1.0}, "buy": {}})   # buy -> returning's ad: a drop-off
+    assert seg("returning") == (0.5, {"ad": 1.0}, {"ad": {"buy": 0.5}, "buy": {}})
+    assert any(w.startswith("1 moves changed segment") for w in fit.warnings)

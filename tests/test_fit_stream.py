@@ -104,7 +104,7 @@ _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl
                        st.lists(_TEXT.filter(lambda s: s.strip()), min_size=1, max_size=6, unique=True)),
        data=st.data())
 def test_any_log_in_time_order_fits_as_sorted(tmp_path_factory, users, data):
-    """Random customers (integer or text ids), ties, zero gaps and exact lookback boundaries."""
+    """Random customers (integer or text ids), ties, zero gaps, exact lookback boundaries, segments."""
     n = data.draw(st.integers(1, 40))
     steps = data.draw(st.lists(st.sampled_from([0, 0, 1, 2, 5]), min_size=n, max_size=n))
     log = pd.DataFrame({"user_id": data.draw(st.lists(st.sampled_from(users), min_size=n, max_size=n)),
@@ -113,6 +113,8 @@ def test_any_log_in_time_order_fits_as_sorted(tmp_path_factory, users, data):
                                                          max_size=n))})
     assume("buy" in set(log.touchpoint))
     log["value"] = np.where(log.touchpoint == "buy", 3.0, 0.0)
+    if data.draw(st.booleans()):   # segments, which a customer may change between events
+        log["segment"] = data.draw(st.lists(st.sampled_from(["a", "b"]), min_size=n, max_size=n))
     path = tmp_path_factory.mktemp("log") / "events.csv"
     write_event_log(log, path)
     kwargs = dict(goals=["buy"], repeat=data.draw(st.booleans()), lookback=data.draw(st.sampled_from([None, 7200])))
