@@ -17,6 +17,8 @@ instead.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -29,7 +31,9 @@ __all__ = ["CsvEvents", "csv_events"]
 
 _BLOCK = 1 << 21    # bytes per block: small enough to stay in cache, big enough that per-block Python is noise
 _DICT = pa.dictionary(pa.int32(), pa.string())
-_TYPES = {"timestamp": pa.timestamp("us"), "touchpoint": _DICT, "segment": _DICT, "value": pa.float64()}
+_TYPES = {"touchpoint": _DICT, "segment": _DICT, "value": pa.float64()}
+# A UTC offset after a time of day: Z, +02:00, -0130, +02.
+_OFFSET = re.compile(r"\d:\d\d(:\d\d(\.\d*)?)?\s*(Z|[+-]\d\d(:?\d\d)?)\s*$")
 
 
 class _Unclean(Exception):
@@ -144,24 +148,29 @@ def csv_events(con: duckdb.DuckDBPyConnection, source: Source, *, threads: int |
         return None
     columns = [c for c in ("user_id", "timestamp", "touchpoint", "segment", "value") if source.has(c)]
 
-    def open_csv(check_utf8: bool) -> pacsv.CSVStreamingReader:
+    def open_csv(check_utf8: bool, time: pa.DataType) -> pacsv.CSVStreamingReader:
+        types = {**{c: _TYPES[c] for c in columns if c in _TYPES}, "timestamp": time}
         return pacsv.open_csv(    # mapped, not read: the kernel does not copy the file into our buffers
             pa.memory_map(source.path), read_options=pacsv.ReadOptions(use_threads=threads != 1, block_size=_BLOCK),
-            convert_options=pacsv.ConvertOptions(column_types={c: _TYPES[c] for c in columns if c in _TYPES},
-                                                 include_columns=columns, null_values=[""], check_utf8=check_utf8))
+            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=columns, null_values=[""],
+                                                 check_utf8=check_utf8))
 
     try:
+        # The first block says the ids' type (inferred, as DuckDB's sniffer does) and whether times carry a UTC
+        # offset: then they are read as instants (UTC), as DuckDB reads them; a file mixing the two forms fails
+        # the conversion and goes to DuckDB's reader.
+        probe = open_csv(False, pa.string())
+        user, first = probe.schema.field("user_id").type, probe.read_next_batch().column("timestamp")
+        probe.close()
+        times = first.drop_null()
+        zone = "UTC" if len(times) and _OFFSET.search(times[0].as_py()) else None
         # Text reaches Python only as the blocks' few touchpoint and segment names, whose decoding checks them
-        # (far cheaper than checking every event's text); text user ids reach DuckDB, so they are checked.
-        csv = open_csv(check_utf8=False)
+        # (far cheaper than checking every event's text); text user ids are checked.
+        csv = open_csv(pa.types.is_string(user) or pa.types.is_binary(user), pa.timestamp("us", tz=zone))
         user = csv.schema.field("user_id").type
-        if pa.types.is_string(user) or pa.types.is_binary(user):
-            csv.close()
-            csv = open_csv(check_utf8=True)
-            user = csv.schema.field("user_id").type
-    except pa.ArrowException:
+    except (pa.ArrowException, StopIteration):
         return None
-    # The type is inferred from the first block, as DuckDB's sniffer does; binary means text that is not UTF-8.
+    # Binary means text that is not UTF-8.
     if pa.types.is_null(user) or pa.types.is_binary(user) or pa.types.is_large_binary(user):
         csv.close()
         return None

@@ -64,6 +64,9 @@ def connect(threads: int | None = None):
     spill = tempfile.mkdtemp(prefix="journeysim-duckdb-")
     # Insertion order is kept: a staged CSV's rowid is its file row, and a sorted stream arrives in order.
     con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": True})
+    # Times are instants in UTC: a timestamp with an offset (2025-03-01T14:05:00+02:00, ...Z) is converted to
+    # UTC, one without is taken as UTC, whatever the machine's time zone (so no gap jumps at a DST change).
+    con.execute("SET TimeZone = 'UTC'")
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     try:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from journeysim.attribution import attribute_file
 from journeysim.cli import main
 from journeysim.errors import DataError
 from journeysim.eventlog import write_event_log
@@ -143,3 +144,43 @@ def test_text_user_ids_take_the_fast_reader_and_fit_the_same_map(tmp_path, monke
     quick = fit_events(path, lookback=3 * 3600)
     monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
     assert fast[0] is not None and fit_summary(quick) == fit_summary(fit_events(path, lookback=3 * 3600))
+
+
+OFFSET_LOG = """user_id,timestamp,touchpoint,value
+1,2025-03-01T10:00:00+02:00,ad,0
+2,2025-03-01T12:00:00Z,ad,0
+1,2025-03-01T09:30:00+00:00,buy,5
+2,2025-03-01T13:00:00+01:00,page,0
+"""
+
+
+def test_times_with_a_utc_offset_are_instants_by_every_reader(tmp_path, monkeypatch):
+    """Customer 1's buy is 1.5 h after the ad (wall clocks say half an hour before); customer 2's page is at the
+    same instant as the ad. Every reader (and Parquet with zoned times) gives that map."""
+    from journeysim import _fitsql
+
+    path = tmp_path / "events.csv"
+    path.write_text(OFFSET_LOG, encoding="utf-8")
+    parquet = tmp_path / "events.parquet"
+    frame = pd.read_csv(path)
+    frame.assign(timestamp=pd.to_datetime(frame.timestamp, format="ISO8601", utc=True)).to_parquet(parquet)
+    fits = [fit_events(path), fit_events(parquet)]
+    monkeypatch.setattr(_fitsql, "count_in_order", lambda *a, **k: None)
+    fits.append(fit_events(path))
+    monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
+    fits.append(fit_events(path))
+    rows = fits[0].journey.rows
+    assert {k: {d: e.p for d, e in r.items()} for k, r in rows.items()} == {"ad": {"buy": 0.5, "page": 0.5}, "page": {}}
+    assert fits[0].journey.touchpoints["ad"].delay.mean == pytest.approx(0.75 / 24)
+    assert fits[0].method.startswith("one pass over the file")
+    assert all(fit_summary(f) == fit_summary(fits[0]) for f in fits[1:])
+    # attribute cuts the same journeys: customer 1's ad before the buy, customer 2's ad and page unconverted
+    assert attribute_file(path, ["first"], goals=["buy"]).models["first"] == {"ad": (1.0, 5.0), "page": (0.0, 0.0)}
+
+
+def test_a_log_mixing_times_with_and_without_offsets_takes_naive_times_as_utc(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,timestamp,touchpoint,value\n1,2025-03-01 08:00:00,ad,0\n"
+                    "1,2025-03-01T12:00:00+02:00,buy,5\n", encoding="utf-8")
+    fit = fit_events(path)
+    assert fit.journey.touchpoints["ad"].delay.mean == pytest.approx(2 / 24)   # 08:00 UTC to 10:00 UTC
