@@ -123,7 +123,7 @@ def _events(source: Source, relation: str, row: str) -> str:
            (CASE WHEN t IS NULL THEN {_BAD_T} ELSE 0 END | CASE WHEN u IS NULL THEN {_BAD_U} ELSE 0 END
             | CASE WHEN (val IS NULL AND raw_value IS NOT NULL) OR NOT isfinite(val) THEN {_BAD_VAL} ELSE 0 END
             | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END)::UTINYINT AS bad
-    FROM (SELECT user_id AS u, epoch_us(TRY_CAST({quote('timestamp')} AS TIMESTAMPTZ)) AS t, {row} AS rn,
+    FROM (SELECT user_id AS u, {source.micros()} AS t, {row} AS rn,
                  {value} AS val, {raw_value} AS raw_value, CAST(touchpoint AS VARCHAR) AS tp, {seg} AS seg
           FROM {relation})"""
 

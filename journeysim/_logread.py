@@ -50,9 +50,24 @@ class Source:
     columns: tuple[str, ...]
     relation: str
     csv: str | None = None   # a CSV's bare reader, without ``__row`` (whose numbering costs a streaming window)
+    time_type: str = "VARCHAR"   # DuckDB's type of the timestamp column
 
     def has(self, column: str) -> bool:
         return column in self.columns
+
+    def micros(self) -> str:
+        """SQL for each event's time in µs since 1970 UTC (NULL where the text is not a time).
+
+        Text may carry a UTC offset, so it is read as an instant (the session is in UTC, so
+        text without one is UTC); a zoned column is one already; any other time is taken as
+        UTC as it stands (casting it through the zone would cost far more, to the same result).
+        """
+        column = quote("timestamp")
+        if self.time_type == "VARCHAR":
+            return f"epoch_us(TRY_CAST({column} AS TIMESTAMPTZ))"
+        if self.time_type == "TIMESTAMP WITH TIME ZONE":
+            return f"epoch_us({column})"
+        return f"epoch_us(TRY_CAST({column} AS TIMESTAMP))"
 
     def where(self, row: int) -> str:
         return f"{self.path}: row {row}"
@@ -113,7 +128,8 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
         relation = f"(SELECT *, row_number() OVER () AS __row FROM {reader})"
     else:
         relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row FROM {reader})"
-    return Source(source, kind, columns, relation, csv=None if parquet else reader)
+    time_type = "VARCHAR" if not parquet else next((str(c[1]) for c in described if c[0] == "timestamp"), "VARCHAR")
+    return Source(source, kind, columns, relation, csv=None if parquet else reader, time_type=time_type)
 
 
 def _first_line(exc: Exception) -> str:

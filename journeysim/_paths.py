@@ -138,7 +138,7 @@ def event_paths(
         CREATE OR REPLACE TEMP TABLE __paths AS
         WITH src AS (
             SELECT user_id AS u, CAST(touchpoint AS VARCHAR) AS tp,
-                   epoch_us(TRY_CAST({quote('timestamp')} AS TIMESTAMPTZ)) AS t, coalesce({value}, 0) AS val,
+                   {source.micros()} AS t, coalesce({value}, 0) AS val,
                    __row AS rn
             FROM {source.relation}
         ), s AS (
