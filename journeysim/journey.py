@@ -252,12 +252,11 @@ class Journey:
     def reachable(self) -> set[str]:
         """Touchpoints any new customer (of any segment) can reach."""
         seen: set[str] = set()
-        for _, _, j in self.segment_journeys():
-            starts = [n for n, s in j.entry.items() if s > 0]
-            g = j.graph
-            for s in starts:
-                if s in g and s not in seen:
-                    seen |= {s} | nx.descendants(_positive(g), s)
+        for _, _, j in self.segment_journeys():   # each segment has its own rows: its own search
+            g, reached = _positive(j.graph), set()
+            for s in (n for n, share in j.entry.items() if share > 0 and n in j.graph and n not in reached):
+                reached |= {s} | nx.descendants(g, s)
+            seen |= reached
         return seen
 
 

@@ -251,3 +251,15 @@ def test_a_customer_changing_segment_ends_a_journey_of_one_and_starts_one_of_the
     assert seg("new") == (0.5, {"ad": 1.0}, {"ad": {"buy": 1.0}, "buy": {}})   # buy -> returning's ad: a drop-off
     assert seg("returning") == (0.5, {"ad": 1.0}, {"ad": {"buy": 0.5}, "buy": {}})
     assert any(w.startswith("1 moves changed segment") for w in fit.warnings)
+
+
+def test_segments_sharing_an_entry_each_reach_their_own_touchpoints(tmp_path):
+    """Only the second segment (alphabetically) reaches the goal from the entry both share."""
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,timestamp,touchpoint,value,segment\n1,2025-01-01 10:00:00,ad,,browsers\n"
+                    "1,2025-01-01 11:00:00,page,,browsers\n2,2025-01-01 10:00:00,ad,,regulars\n"
+                    "2,2025-01-01 11:00:00,buy,10,regulars\n", encoding="utf-8")
+    fit = fit_events(path)
+    assert fit.journey.reachable() == {"ad", "page", "buy"}
+    ad_rows = {s: {d: e.p for d, e in g.rows["ad"].items()} for s, g in fit.journey.segments.items()}
+    assert ad_rows == {"browsers": {"page": 1.0}, "regulars": {"buy": 1.0}}
