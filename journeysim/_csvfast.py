@@ -4,9 +4,10 @@ DuckDB's CSV reader hands every touchpoint and segment over as a string, and has
 or storing two strings per event cost more than parsing the rest of the row. pyarrow's
 streaming reader instead dictionary-encodes both columns block by block, so a block's
 events get their (touchpoint, segment) number from a lookup table with one entry per
-name pair of the block, and its event counts and value totals are a ``bincount`` each.
-What streams on to DuckDB is three numbers per event (user, time in µs, pair number),
-block by block, so the log is never whole in memory.
+name pair of the block (names trimmed of spaces, as DuckDB's ``trim``), and its event
+counts and value totals are a ``bincount`` each. What streams on (to the pass in file
+order, or to DuckDB) is the user id (text), the time in µs and the pair number, block
+by block, so the log is never whole in memory.
 
 Only files that read cleanly are read here: an unusual dialect, a conversion error, text
 that is not UTF-8, an empty user, time or touchpoint, an empty segment, or a value that
@@ -31,7 +32,8 @@ __all__ = ["CsvEvents", "csv_events"]
 
 _BLOCK = 1 << 21    # bytes per block: small enough to stay in cache, big enough that per-block Python is noise
 _DICT = pa.dictionary(pa.int32(), pa.string())
-_TYPES = {"touchpoint": _DICT, "segment": _DICT, "value": pa.float64()}
+# User ids are labels, read as text: 007 is not 7 (and 64-bit hash ids would overflow an integer).
+_TYPES = {"user_id": pa.string(), "touchpoint": _DICT, "segment": _DICT, "value": pa.float64()}
 # A UTC offset after a time of day: Z, +02:00, -0130, +02.
 _OFFSET = re.compile(r"\d:\d\d(:\d\d(\.\d*)?)?\s*(Z|[+-]\d\d(:?\d\d)?)\s*$")
 
@@ -92,12 +94,12 @@ class CsvEvents:
         user, time, tp = block.column("user_id"), block.column("timestamp"), block.column("touchpoint")
         if user.null_count or time.null_count or tp.null_count:
             raise _Unclean
-        tp_names = tp.dictionary.to_pylist()
-        if any(not name.strip(" ") for name in tp_names):
+        tp_names = [name.strip(" ") for name in tp.dictionary.to_pylist()]   # as DuckDB's trim()
+        if not all(tp_names):
             raise _Unclean
         if self._source.has("segment"):
             seg = block.column("segment")
-            seg_names, seg_idx = seg.dictionary.to_pylist(), seg.indices.to_numpy()
+            seg_names, seg_idx = [name.strip(" ") for name in seg.dictionary.to_pylist()], seg.indices.to_numpy()
             if seg.null_count or "" in seg_names:
                 raise _Unclean
         else:
@@ -156,22 +158,14 @@ def csv_events(con: duckdb.DuckDBPyConnection, source: Source, *, threads: int |
                                                  check_utf8=check_utf8))
 
     try:
-        # The first block says the ids' type (inferred, as DuckDB's sniffer does) and whether times carry a UTC
-        # offset: then they are read as instants (UTC), as DuckDB reads them; a file mixing the two forms fails
-        # the conversion and goes to DuckDB's reader.
+        # The first block says whether times carry a UTC offset: then they are read as instants (UTC), as DuckDB
+        # reads them; a file mixing the two forms fails the conversion and goes to DuckDB's reader.
         probe = open_csv(False, pa.string())
-        user, first = probe.schema.field("user_id").type, probe.read_next_batch().column("timestamp")
+        first = probe.read_next_batch().column("timestamp").drop_null()
         probe.close()
-        times = first.drop_null()
-        zone = "UTC" if len(times) and _OFFSET.search(times[0].as_py()) else None
-        # Text reaches Python only as the blocks' few touchpoint and segment names, whose decoding checks them
-        # (far cheaper than checking every event's text); text user ids are checked.
-        csv = open_csv(pa.types.is_string(user) or pa.types.is_binary(user), pa.timestamp("us", tz=zone))
-        user = csv.schema.field("user_id").type
+        zone = "UTC" if len(first) and _OFFSET.search(first[0].as_py()) else None
+        # Text that is not UTF-8 stops the read (DuckDB's reader then names its row).
+        csv = open_csv(True, pa.timestamp("us", tz=zone))
     except (pa.ArrowException, StopIteration):
-        return None
-    # Binary means text that is not UTF-8.
-    if pa.types.is_null(user) or pa.types.is_binary(user) or pa.types.is_large_binary(user):
-        csv.close()
         return None
     return CsvEvents(source, csv)

@@ -116,7 +116,7 @@ def _events(source: Source, relation: str, row: str) -> str:
     """One row per event: user, time (µs), file row, value, touchpoint, segment, their hash, problem bits."""
     value = f"TRY_CAST({quote('value')} AS DOUBLE)" if source.has("value") else "0.0"
     raw_value = quote("value") if source.has("value") else "NULL"
-    seg = (f"coalesce(CAST({quote('segment')} AS VARCHAR), '(none)')" if source.has("segment")
+    seg = (f"coalesce(NULLIF(trim(CAST({quote('segment')} AS VARCHAR)), ''), '(none)')" if source.has("segment")
            else "NULL::VARCHAR")
     return f"""
     SELECT u, t, rn, val, tp, seg, hash(tp, seg, 0) AS sc,
@@ -124,7 +124,7 @@ def _events(source: Source, relation: str, row: str) -> str:
             | CASE WHEN (val IS NULL AND raw_value IS NOT NULL) OR NOT isfinite(val) THEN {_BAD_VAL} ELSE 0 END
             | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END)::UTINYINT AS bad
     FROM (SELECT user_id AS u, {source.micros()} AS t, {row} AS rn,
-                 {value} AS val, {raw_value} AS raw_value, CAST(touchpoint AS VARCHAR) AS tp, {seg} AS seg
+                 {value} AS val, {raw_value} AS raw_value, trim(CAST(touchpoint AS VARCHAR)) AS tp, {seg} AS seg
           FROM {relation})"""
 
 

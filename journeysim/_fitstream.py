@@ -13,11 +13,10 @@ not the events (24 bytes a slot, at most three quarters full).
 
 The pass gives up (returns ``None``) and leaves the log to the sorted pass when a
 customer's event is earlier than the one before it in the file (events at the same
-instant keep their file order, as in the sort), when user ids are neither integers
-nor text, or when the table would outgrow an eighth of the machine's memory (a sort
-in DuckDB spills to disk; this table cannot). Text ids are keyed by 104 bits of two
-hashes (64 of one, 40 of the other): two of n customers share a key with odds of about
-n²/2¹⁰⁵, 3e-14 for a billion customers.
+instant keep their file order, as in the sort), or when the table would outgrow an
+eighth of the machine's memory (a sort in DuckDB spills to disk; this table cannot).
+User ids (text) are keyed by 104 bits of two hashes (64 of one, 40 of the other): two
+of n customers share a key with odds of about n²/2¹⁰⁵, 3e-14 for a billion customers.
 """
 
 from __future__ import annotations
@@ -40,8 +39,8 @@ __all__ = ["Transitions", "count_in_order"]
 _U = np.uint64
 _jit = numba.njit(cache=True, nogil=True)
 _mix = numba.njit(inline="always")(mix)
-# A customer's slot: key, (second key | last pair number + 1; 0: empty), last time. The second key
-# of a text id is the high 40 bits of its second hash; an integer id has none.
+# A customer's slot: key, (second key | last pair number + 1; 0: empty), last time: the keys are the
+# first hash of the id and the high 40 bits of its second hash.
 _PAIR_MASK = (1 << 24) - 1
 _MAX_PAIRS = _PAIR_MASK - 1
 _DEST_BITS = 25            # a group key is the pair number, then the destination's number + 1 (0: cut)
@@ -205,10 +204,8 @@ def _text_keys(offsets, data, k0, k1):
         k0[j], k1[j] = np.int64(h0), np.int64(h1) & ~_PAIR_MASK
 
 
-def _keys(user: pa.Array, zeros: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each event's customer as two int64 keys: an integer id and 0, or the two hashes of a text id."""
-    if pa.types.is_integer(user.type):
-        return user.to_numpy().astype(np.int64, copy=False), zeros[:len(user)]
+def _keys(user: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's customer (a text id) as two int64 keys, the two hashes of its bytes."""
     wide = pa.types.is_large_string(user.type)
     _, offsets, data = user.buffers()
     offsets = np.frombuffer(offsets, np.int64 if wide else np.int32, len(user) + 1, user.offset * (8 if wide else 4))
@@ -255,18 +252,16 @@ def count_in_order(events: CsvEvents, *, window: int, unit: float) -> Transition
     ``window`` is the lookback in µs and ``unit`` the gaps' unit in µs.
     """
     user = events.reader.schema.field("u").type
-    if not (pa.types.is_integer(user) or pa.types.is_string(user) or pa.types.is_large_string(user)):
+    if not (pa.types.is_string(user) or pa.types.is_large_string(user)):
         events.close()
         return None
     table, groups, limit = _customers(_FIRST_SLOTS), _groups(_FIRST_GROUPS), _max_slots()
     n, zeros = np.zeros(len(groups) // 2, np.int64), np.zeros(len(groups) // 2, np.int64)
     gaps = np.tile([0.0, 0.0, 0.0, np.inf, -np.inf], (len(groups) // 2, 1))
-    state, none = np.zeros(2, np.int64), np.zeros(0, np.int64)
+    state = np.zeros(2, np.int64)
     try:
         for block in events.reader:
-            if len(none) < len(block):
-                none = np.zeros(len(block), np.int64)
-            k0, k1 = _keys(block.column("u"), none)
+            k0, k1 = _keys(block.column("u"))
             t, sc = block.column("t").to_numpy(), block.column("sc").to_numpy()
             start = 0
             while start < len(t):

@@ -120,9 +120,10 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
             f"{source}: missing column {missing[0]!r} (found {', '.join(columns) or 'none'}; an event log needs "
             f"{', '.join(EVENT_COLUMNS)}; a path file needs {', '.join(PATH_COLUMNS)})")
     if reader is None:
-        # Text columns stay text so that a bad timestamp or count is reported by row, not by the sniffer.
-        text = [c for c in ("timestamp", "total_conversions", "total_null", "total_conversion_value", "value")
-                if c in columns]
+        # Text columns stay text so that a bad timestamp or count is reported by row, not by the sniffer; user
+        # ids are labels (007 is not 7, and 64-bit hashes overflow a BIGINT), whatever the first rows look like.
+        text = [c for c in ("user_id", "timestamp", "total_conversions", "total_null", "total_conversion_value",
+                            "value") if c in columns]
         types = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in text) + "}"
         reader = f"read_csv({lit}, header = true, types = {types})"
         relation = f"(SELECT *, row_number() OVER () AS __row FROM {reader})"

@@ -137,7 +137,7 @@ def event_paths(
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE __paths AS
         WITH src AS (
-            SELECT user_id AS u, CAST(touchpoint AS VARCHAR) AS tp,
+            SELECT user_id AS u, trim(CAST(touchpoint AS VARCHAR)) AS tp,
                    {source.micros()} AS t, coalesce({value}, 0) AS val,
                    __row AS rn
             FROM {source.relation}

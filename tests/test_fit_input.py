@@ -184,3 +184,40 @@ def test_a_log_mixing_times_with_and_without_offsets_takes_naive_times_as_utc(tm
                     "1,2025-03-01T12:00:00+02:00,buy,5\n", encoding="utf-8")
     fit = fit_events(path)
     assert fit.journey.touchpoints["ad"].delay.mean == pytest.approx(2 / 24)   # 08:00 UTC to 10:00 UTC
+
+
+@pytest.mark.parametrize("ids", [("007", "7"), ("12000000000000000001", "12000000000000000002"), ("1.0", "1"),
+                                 ("true", "TRUE")])
+@pytest.mark.parametrize("filler", [0, 120_000])   # the ids first seen in the first block, or past it
+def test_user_ids_are_labels_never_numbers(tmp_path, monkeypatch, ids, filler):
+    """Two ids a number parser would merge are two customers, by every reader and in attribute too."""
+    from journeysim import _fitsql
+
+    a, b = ids
+    lines = [f"{100000 + i},2025-01-01 00:00:00,filler,0" for i in range(filler)]
+    lines += [f"{a},2025-02-01 10:00:00,ad,0", f"{b},2025-02-01 11:00:00,page,0", f"{b},2025-02-01 12:00:00,buy,10"]
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,timestamp,touchpoint,value\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    fits = [fit_events(path, goals=["buy"])]
+    monkeypatch.setattr(_fitsql, "count_in_order", lambda *a, **k: None)
+    fits.append(fit_events(path, goals=["buy"]))
+    monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
+    fits.append(fit_events(path, goals=["buy"]))
+    for fit in fits:
+        assert fit.journey.rows["ad"] == {} and fit.journey.rows["page"]["buy"].p == 1.0
+    assert attribute_file(path, ["first"], goals=["buy"]).models["first"]["page"] == (1.0, 10.0)
+
+
+def test_touchpoint_and_segment_names_are_trimmed_by_every_reader(tmp_path, monkeypatch):
+    from journeysim import _fitsql
+
+    path = tmp_path / "events.csv"
+    path.write_text("user_id, timestamp, touchpoint, value, segment\n1,2025-01-01 10:00, ad,0, new\n"
+                    "1,2025-01-01 11:00,ad ,0,new\n1,2025-01-01 12:00, buy,5,new \n", encoding="utf-8")
+    fits = [fit_events(path, goals=["buy"])]
+    monkeypatch.setattr(_fitsql, "csv_events", lambda *a, **k: None)
+    fits.append(fit_events(path, goals=["buy"]))
+    for fit in fits:
+        assert {k: {d: e.p for d, e in r.items()} for k, r in fit.journey.rows.items()} == {"ad": {"ad": 0.5,
+                                                                                                   "buy": 0.5}}
+        assert list(fit.journey.segments) == ["new"]
