@@ -189,7 +189,7 @@ def aggregate_events(
     user or touchpoint, a value that is not a number or is negative), then for a log
     without events, then for a missing or unknown goal.
     """
-    settings = dict(window=int(lookback * 1e6), unit=unit_seconds * 1e6)
+    settings = dict(window=int(min(lookback, NO_WINDOW) * 1e6), unit=unit_seconds * 1e6)   # longer: no window
     method = _SORTED
     try:
         events = csv_events(con, source, threads=threads) if source.csv is not None else None

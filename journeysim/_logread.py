@@ -25,6 +25,7 @@ __all__ = ["EVENT_COLUMNS", "PATH_COLUMNS", "Source", "open_source", "connect", 
 EVENT_COLUMNS = ("user_id", "timestamp", "touchpoint")
 PATH_COLUMNS = ("path", "total_conversions", "total_null")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_LONGEST = 36_500 * 86_400   # seconds: --lookback beyond a century is a typo
 
 
 def quote(name: str) -> str:
@@ -166,6 +167,10 @@ def parse_duration(text: str) -> float:
     --------
     >>> parse_duration("30d"), parse_duration("1.5h")
     (2592000.0, 5400.0)
+    >>> parse_duration("999999999w")
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.UsageError: --lookback '999999999w' is longer than 100 years (36500d, the most allowed); leave it out for no window
     >>> parse_duration("30 days")
     Traceback (most recent call last):
     ...
@@ -174,7 +179,11 @@ def parse_duration(text: str) -> float:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
     if not match or float(match.group(1)) <= 0:
         raise UsageError(f"--lookback {text!r} is not a duration (a number and a unit: s, m, h, d or w, e.g. 30d)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > _LONGEST:
+        raise UsageError(f"--lookback {text!r} is longer than 100 years (36500d, the most allowed); leave it out "
+                         "for no window")
+    return seconds
 
 
 def run_query(con: duckdb.DuckDBPyConnection, source: Source, sql: str, params=None):

@@ -155,7 +155,7 @@ def event_paths(
         )
         SELECT row_number() OVER () AS pid, parts, sum(conv::INT)::DOUBLE AS c,
                sum((NOT conv)::INT)::DOUBLE AS nn, sum(value) AS v
-        FROM jr GROUP BY parts""", {"goals": list(goals), "window": int(lookback * 1e6)})
+        FROM jr GROUP BY parts""", {"goals": list(goals), "window": int(min(lookback, NO_WINDOW) * 1e6)})
     direct = con.execute("SELECT coalesce(sum(c), 0) FROM __paths WHERE parts IS NULL OR len(parts) = 0").fetchone()[0]
     con.execute("DELETE FROM __paths WHERE parts IS NULL OR len(parts) = 0")
     table = _fetch_table(con, "__paths", int(direct))

@@ -221,3 +221,10 @@ def test_touchpoint_and_segment_names_are_trimmed_by_every_reader(tmp_path, monk
         assert {k: {d: e.p for d, e in r.items()} for k, r in fit.journey.rows.items()} == {"ad": {"ad": 0.5,
                                                                                                    "buy": 0.5}}
         assert list(fit.journey.segments) == ["new"]
+
+
+def test_a_lookback_longer_than_any_log_is_no_window(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text(OFFSET_LOG, encoding="utf-8")
+    assert fit_events(path, lookback=1e300).cut == 0
+    assert attribute_file(path, ["first"], goals=["buy"], lookback=1e300).models["first"]["ad"] == (1.0, 5.0)

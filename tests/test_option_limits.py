@@ -51,6 +51,10 @@ def test_each_limit_is_inclusive(kind):
      "--draws '1e9': must be a whole number from 10 to 100_000 (draws held in memory at once: about 1 GB)"),
     (["fit", "events.csv", "-o", "OUT", "--threads", "1e9"],
      "--threads '1e9': must be a whole number from 1 to 1_024 (threads of one process: more only add overhead)"),
+    (["fit", "events.csv", "-o", "OUT", "--lookback", "999999999w"],
+     "--lookback '999999999w' is longer than 100 years (36500d, the most allowed); leave it out for no window"),
+    (["attribute", "events.csv", "--lookback", "36501d"],
+     "--lookback '36501d' is longer than 100 years (36500d, the most allowed); leave it out for no window"),
     (["attribute", "paths.csv", "--bootstrap", "1e6"],
      "--bootstrap '1e6': must be a whole number from 0 to 10_000 (replicates: more would take hours and not narrow "
      "a 95% interval)"),
