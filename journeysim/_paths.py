@@ -114,12 +114,18 @@ def read_path_file(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:
         ("c < 0", "raw_c", "total_conversions {} is negative (counts must be >= 0)"),
         ("nn < 0", "raw_nn", "total_null {} is negative (counts must be >= 0)"),
         ("v < 0", "raw_v", "total_conversion_value {} is negative (must be >= 0)"),
+        ("v > 0 AND c = 0", "raw_v", "total_conversion_value {} on a path with no conversions (total_conversions "
+         "is 0): the value of conversions that did not happen"),
     ]
+    columns = {"raw_path": "path", "raw_c": "total_conversions", "raw_nn": "total_null",
+               "raw_v": "total_conversion_value"}
     firsts = con.execute("SELECT " + ", ".join(f"min(pid) FILTER (WHERE {c})" for c, _, _ in checks)
                          + " FROM __paths").fetchone()
     for (_, raw, message), row in zip(checks, firsts):
         if row is not None:
             bad = con.execute(f"SELECT {raw} FROM __paths WHERE pid = $row", {"row": row}).fetchone()[0]
+            if bad is None or not str(bad).strip():
+                raise DataError(f"{source.where(row)}: {columns[raw]} is empty")
             raise DataError(f"{source.where(row)}: " + message.format(bad))
     con.execute("UPDATE __paths SET v = coalesce(v, 0)")
     table = _fetch_table(con, "__paths", 0)

@@ -25,6 +25,10 @@ BAD_INPUTS = [
     ("paths.csv", "path,total_conversions,total_null\na>b,1,2\nb,-4,1\n", [], "row 2: total_conversions -4 is negative"),
     ("paths.csv", "path,total_conversions,total_null\na>>b,1,2\n", [], "row 1: path 'a>>b' has an empty touchpoint"),
     ("paths.csv", "path,total_conversions\na>b,1\n", [], "missing column 'total_null'"),
+    ("paths.csv", "path,total_conversions,total_null,total_conversion_value\nad,0,1,5\n page ,1,0,\n", [],
+     "row 1: total_conversion_value 5 on a path with no conversions (total_conversions is 0)"),
+    ("paths.csv", "path,total_conversions,total_null\n,1,2\n", [], "row 1: path is empty"),
+    ("paths.csv", "path,total_conversions,total_null\na,,2\n", [], "row 1: total_conversions is empty"),
     ("missing.csv", None, [], "no such file"),
 ]
 
