@@ -32,17 +32,21 @@ def read_stages(path: str | os.PathLike) -> dict[str, str]:
     source = str(path)
     if Path(path).suffix.lower() == ".csv":
         try:
-            with open(path, newline="", encoding="utf-8") as fh:
+            with open(path, newline="", encoding="utf-8-sig") as fh:   # spreadsheets save a byte-order mark
                 reader = csv.DictReader(fh)
                 if reader.fieldnames is None or not {"touchpoint", "stage"} <= set(reader.fieldnames):
                     raise DataError(f"{source}: a stages CSV needs the columns touchpoint and stage")
                 rows = [(i + 2, r["touchpoint"], r["stage"]) for i, r in enumerate(reader)]
         except FileNotFoundError:
             raise DataError(f"{source}: no such file") from None
-        mapping = {}
+        mapping: dict[str, str] = {}
         for line, tp, stage in rows:
             if not tp or not stage or not tp.strip() or not stage.strip():
                 raise DataError(f"{source}: line {line}: touchpoint and stage must both be given")
+            tp, stage = tp.strip(" "), stage.strip(" ")   # as the log's names
+            if mapping.get(tp, stage) != stage:
+                raise DataError(f"{source}: line {line}: touchpoint {tp!r} is given stage {stage!r}, but an "
+                                f"earlier line gave it {mapping[tp]!r}")
             mapping[tp] = stage
         return mapping
     data, problems = read_document(path)

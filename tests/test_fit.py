@@ -263,3 +263,16 @@ def test_segments_sharing_an_entry_each_reach_their_own_touchpoints(tmp_path):
     assert fit.journey.reachable() == {"ad", "page", "buy"}
     ad_rows = {s: {d: e.p for d, e in g.rows["ad"].items()} for s, g in fit.journey.segments.items()}
     assert ad_rows == {"browsers": {"page": 1.0}, "regulars": {"buy": 1.0}}
+
+
+def test_a_stages_csv_from_a_spreadsheet_byte_order_mark_and_all(tmp_path):
+    from journeysim._stagefile import read_stages
+    from journeysim.errors import DataError
+
+    stages = tmp_path / "stages.csv"
+    stages.write_bytes("\ufefftouchpoint,stage\r\nad ,awareness\r\nbuy,purchase\r\nad,awareness\r\n".encode())
+    assert read_stages(stages) == {"ad": "awareness", "buy": "purchase"}
+    stages.write_text("touchpoint,stage\nad,awareness\nbuy,purchase\nad,consideration\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"stages.csv: line 4: touchpoint 'ad' is given stage 'consideration', "
+                                        r"but an earlier line gave it 'awareness'"):
+        read_stages(stages)
