@@ -116,7 +116,7 @@ def _events(source: Source, relation: str, row: str) -> str:
     """One row per event: user, time (µs), file row, value, touchpoint, segment, their hash, problem bits."""
     value = f"TRY_CAST({quote('value')} AS DOUBLE)" if source.has("value") else "0.0"
     raw_value = quote("value") if source.has("value") else "NULL"
-    seg = (f"coalesce(NULLIF(trim(CAST({quote('segment')} AS VARCHAR)), ''), '(none)')" if source.has("segment")
+    seg = (f"coalesce(CAST({quote('segment')} AS VARCHAR), '(none)')" if source.has("segment")
            else "NULL::VARCHAR")
     return f"""
     SELECT u, t, rn, val, tp, seg, hash(tp, seg, 0) AS sc,
@@ -124,7 +124,7 @@ def _events(source: Source, relation: str, row: str) -> str:
             | CASE WHEN (val IS NULL AND raw_value IS NOT NULL) OR NOT isfinite(val) THEN {_BAD_VAL} ELSE 0 END
             | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END)::UTINYINT AS bad
     FROM (SELECT user_id AS u, {source.micros()} AS t, {row} AS rn,
-                 {value} AS val, {raw_value} AS raw_value, trim(CAST(touchpoint AS VARCHAR)) AS tp, {seg} AS seg
+                 {value} AS val, {raw_value} AS raw_value, CAST(touchpoint AS VARCHAR) AS tp, {seg} AS seg
           FROM {relation})"""
 
 
@@ -317,8 +317,14 @@ def _goals(source: Source, names: pd.DataFrame, goals) -> list[str]:
 
 
 def _names(con: duckdb.DuckDBPyConnection, hashed: str) -> pd.DataFrame | None:
-    """Touchpoint, segment, events, value total and problem bits by hash (as text), or None if two pairs share one."""
-    names = con.execute(f"SELECT CAST(sc AS VARCHAR) AS sc, tp, seg, count(*) AS n, coalesce(sum(val), 0) AS val, "
+    """Touchpoint, segment, events, value total and problem bits by hash (as text), or None if two pairs share one.
+
+    Names are trimmed of spaces here, on the few pairs, not on every event: two spellings
+    (' ad', 'ad') keep two hashes that name the same touchpoint.
+    """
+    names = con.execute(f"SELECT CAST(sc AS VARCHAR) AS sc, trim(tp) AS tp, "
+                        f"CASE WHEN seg IS NOT NULL THEN coalesce(NULLIF(trim(seg), ''), '(none)') END AS seg, "
+                        f"count(*) AS n, coalesce(sum(val), 0) AS val, "
                         f"bit_or(bad) AS bad FROM {hashed} GROUP BY sc, tp, seg").df()
     return None if names.sc.duplicated().any() else names.set_index("sc")
 
