@@ -116,6 +116,8 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
     kind = "paths" if "path" in columns else "events"
     needed = PATH_COLUMNS if kind == "paths" else EVENT_COLUMNS
     missing = [c for c in needed if c not in columns]
+    if missing and not parquet and (ragged := _ragged_row(path)):
+        raise DataError(f"{source}: {ragged}")
     if missing:
         raise DataError(
             f"{source}: missing column {missing[0]!r} (found {', '.join(columns) or 'none'}; an event log needs "
@@ -134,6 +136,28 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
     return Source(source, kind, columns, relation, csv=None if parquet else reader, time_type=time_type)
 
 
+def _ragged_row(path: str | os.PathLike, rows: int = 100_000) -> str | None:
+    """What is wrong when the header names the columns but DuckDB's sniffer read another line as the header
+    (it does when rows have more or fewer fields than the header): the first such row, or ``None``."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        first = fh.readline()
+        for delimiter in (",", ";", "\t", "|"):
+            header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]
+            if set(EVENT_COLUMNS) <= set(header) or set(PATH_COLUMNS) <= set(header):
+                break
+        else:
+            return None
+        for n, row in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
+            if n > rows:
+                break
+            if row and len(row) != len(header):
+                return (f"row {n} has {len(row)} fields but the header has {len(header)} "
+                        f"({delimiter!r}-separated: {', '.join(header)})")
+    return None
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
@@ -149,6 +173,9 @@ def read_error(path: str, exc: Exception, doing: str = "cannot read") -> DataErr
     >>> read_error("log.csv", ValueError("Invalid Input Error: CSV Error on Line: 3\\nOriginal Line: ...\\n"
     ...            "Invalid unicode (byte sequence mismatch) detected. This file is not utf-8 encoded."))
     DataError('log.csv: is not UTF-8 text (first bad character in row 2); save it as UTF-8')
+    >>> read_error("log.csv", ValueError("Invalid Input Error: CSV Error on Line: 9\\nOriginal Line: 1,2,3,4,5\\n"
+    ...            "Expected Number of Columns: 4 Found: 5\\n"))
+    DataError('log.csv: row 8 has 5 fields but the header has 4')
     >>> read_error("log.csv", ValueError("Conversion Error: something\\nmore"))
     DataError('log.csv: cannot read (Conversion Error: something)')
     """
@@ -157,6 +184,10 @@ def read_error(path: str, exc: Exception, doing: str = "cannot read") -> DataErr
         line = re.search(r"CSV Error on Line: (\d+)", text)
         where = f" (first bad character in row {int(line.group(1)) - 1})" if line and int(line.group(1)) > 1 else ""
         return DataError(f"{path}: is not UTF-8 text{where}; save it as UTF-8")
+    fields = re.search(r"CSV Error on Line: (\d+).*Expected Number of Columns: (\d+) Found: (\d+)", text, re.S)
+    if fields:
+        line, header, found = map(int, fields.groups())
+        return DataError(f"{path}: row {line - 1} has {found} fields but the header has {header}")
     return DataError(f"{path}: {doing} ({_first_line(exc)})")
 
 
