@@ -241,6 +241,11 @@ def _room(table: np.ndarray) -> int:
     return len(table) * _FULL // 100
 
 
+def _no_gaps(groups: int) -> np.ndarray:
+    """Gap statistics of groups without gaps yet: sums 0, min +inf, max -inf."""
+    return np.tile([0.0, 0.0, 0.0, np.inf, -np.inf], (groups, 1))
+
+
 def _groups(rows: int) -> np.ndarray:
     return np.full((rows, 2), -1, np.int64)
 
@@ -251,13 +256,9 @@ def count_in_order(events: CsvEvents, *, window: int, unit: float) -> Transition
 
     ``window`` is the lookback in µs and ``unit`` the gaps' unit in µs.
     """
-    user = events.reader.schema.field("u").type
-    if not (pa.types.is_string(user) or pa.types.is_large_string(user)):
-        events.close()
-        return None
     table, groups, limit = _customers(_FIRST_SLOTS), _groups(_FIRST_GROUPS), _max_slots()
     n, zeros = np.zeros(len(groups) // 2, np.int64), np.zeros(len(groups) // 2, np.int64)
-    gaps = np.tile([0.0, 0.0, 0.0, np.inf, -np.inf], (len(groups) // 2, 1))
+    gaps = _no_gaps(len(groups) // 2)
     state = np.zeros(2, np.int64)
     try:
         for block in events.reader:
@@ -281,7 +282,7 @@ def count_in_order(events: CsvEvents, *, window: int, unit: float) -> Transition
                     _rehash_groups(old, groups)
                     more = len(groups) // 2 - len(n)
                     n, zeros = np.pad(n, (0, more)), np.pad(zeros, (0, more))
-                    gaps = np.concatenate([gaps, np.tile([0.0, 0.0, 0.0, np.inf, -np.inf], (more, 1))])
+                    gaps = np.concatenate([gaps, _no_gaps(more)])
     except Exception:   # the reader stopped at a row that needs DuckDB's reader, whatever wraps the error
         if events.unclean:
             return None
