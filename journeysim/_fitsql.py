@@ -53,7 +53,7 @@ from journeysim._fitstream import Transitions, count_in_order
 from journeysim._logread import Source, quote, read_error
 from journeysim.errors import DataError
 
-__all__ = ["EventCounts", "aggregate_events", "NO_WINDOW"]
+__all__ = ["EventCounts", "aggregate_events", "NO_WINDOW", "window_micros"]
 
 #: A lookback (in seconds) longer than any log: no journey is ever cut.
 NO_WINDOW = 2.0 ** 52 / 1e6
@@ -110,6 +110,11 @@ class EventCounts:
         """Moves from one segment to another."""
         moves = self.moves()
         return int(moves.n[moves.seg != moves.dest_seg].sum()) if self.has_segment else 0
+
+
+def window_micros(lookback: float) -> int:
+    """The lookback window in µs as the passes compare gaps with it; a lookback longer than any log is no window."""
+    return int(min(lookback, NO_WINDOW) * 1e6)
 
 
 def _events(source: Source, relation: str, row: str) -> str:
@@ -189,7 +194,7 @@ def aggregate_events(
     user or touchpoint, a value that is not a number or is negative), then for a log
     without events, then for a missing or unknown goal.
     """
-    settings = dict(window=int(min(lookback, NO_WINDOW) * 1e6), unit=unit_seconds * 1e6)   # longer: no window
+    settings = dict(window=window_micros(lookback), unit=unit_seconds * 1e6)
     method = _SORTED
     try:
         events = csv_events(con, source, threads=threads) if source.csv is not None else None

@@ -7,6 +7,7 @@ it must be an event log with ``user_id``, ``timestamp`` and ``touchpoint``.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -139,8 +140,6 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
 def _ragged_row(path: str | os.PathLike, rows: int = 100_000) -> str | None:
     """What is wrong when the header names the columns but DuckDB's sniffer read another line as the header
     (it does when rows have more or fewer fields than the header): the first such row, or ``None``."""
-    import csv
-
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline()
         for delimiter in (",", ";", "\t", "|"):

@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from journeysim._fitsql import NO_WINDOW
+from journeysim._fitsql import NO_WINDOW, window_micros
 from journeysim._logread import Source, quote
 from journeysim.errors import DataError
 
@@ -161,7 +161,7 @@ def event_paths(
         )
         SELECT row_number() OVER () AS pid, parts, sum(conv::INT)::DOUBLE AS c,
                sum((NOT conv)::INT)::DOUBLE AS nn, sum(value) AS v
-        FROM jr GROUP BY parts""", {"goals": list(goals), "window": int(min(lookback, NO_WINDOW) * 1e6)})
+        FROM jr GROUP BY parts""", {"goals": list(goals), "window": window_micros(lookback)})
     direct = con.execute("SELECT coalesce(sum(c), 0) FROM __paths WHERE parts IS NULL OR len(parts) = 0").fetchone()[0]
     con.execute("DELETE FROM __paths WHERE parts IS NULL OR len(parts) = 0")
     table = _fetch_table(con, "__paths", int(direct))
