@@ -31,7 +31,7 @@ import numpy as np
 import simpy
 
 from journeysim import Delay, Edge, Journey, Touchpoint
-from journeysim.engines.agents import simulate_agents
+from journeysim.engines.agents.engine import simulate_agents
 
 N_TOUCHPOINTS = 30
 

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from journeysim import Journey
-from journeysim.attribution import attribute_file
-from journeysim.eventlog import simulate_event_log
+from journeysim.attribution.credit import attribute_file
+from journeysim.engines.eventlog import simulate_event_log
 
 CHANNELS = [f"channel {i}" for i in range(12)]
 

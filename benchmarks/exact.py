@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 from journeysim import Journey, solve_exact
-from journeysim.compiled import compile_journey
 from journeysim.engines import exact
+from journeysim.engines.compiled import compile_journey
 
 
 def random_map(n: int, edges: int, rng: np.random.Generator) -> Journey:

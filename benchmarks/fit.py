@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from journeysim import load_journey
-from journeysim.eventlog import simulate_event_log, write_event_log
-from journeysim.fit import fit_events
+from journeysim.engines.eventlog import simulate_event_log, write_event_log
+from journeysim.fitting.fit import fit_events
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_PER_CUSTOMER = 1.58   # the online store's expected touches per customer, about

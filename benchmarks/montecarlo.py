@@ -28,9 +28,9 @@ import time
 
 import numpy as np
 
-from journeysim.engines._alias import draw
-from journeysim.engines._mctables import build_tables
-from journeysim.engines.montecarlo import CHUNK_SIZE, simulate_montecarlo
+from journeysim.engines.montecarlo.alias import draw
+from journeysim.engines.montecarlo.engine import CHUNK_SIZE, simulate_montecarlo
+from journeysim.engines.montecarlo.tables import build_tables
 from journeysim.journey import Delay, Journey
 
 N_TOUCHPOINTS = 30
@@ -139,7 +139,7 @@ def _engine(journey, customers, backend="numba", seed=1) -> int:
 def kernel_load_seconds() -> float:
     """Seconds a new process spends before its first compiled walk: numba import and cache load."""
     code = ("import time, numpy as np; t = time.perf_counter(); "
-            "from journeysim.engines.montecarlo import simulate_montecarlo; from journeysim.journey import Journey; "
+            "from journeysim.engines.montecarlo.engine import simulate_montecarlo; from journeysim.journey import Journey; "
             "j = Journey.from_rows({'a': 1.0}, {'a': {'b': 0.5}}, goals=['b']); "
             "simulate_montecarlo(j, 10, rng=np.random.default_rng(1), removal_effects=False); "
             "print(time.perf_counter() - t)")
@@ -151,7 +151,7 @@ def kernel_load_seconds() -> float:
 def peak_memory(customers: int) -> tuple[float, float]:
     """(seconds, peak resident MB) of a child process simulating ``customers`` with lognormal delays."""
     code = ("import sys, numpy as np; sys.path.insert(0, 'benchmarks'); from montecarlo import benchmark_map; "
-            "from journeysim.engines.montecarlo import simulate_montecarlo; "
+            "from journeysim.engines.montecarlo.engine import simulate_montecarlo; "
             f"simulate_montecarlo(benchmark_map(True), {customers}, rng=np.random.default_rng(3), "
             "removal_effects=False)")
     start = time.perf_counter()

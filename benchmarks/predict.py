@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from journeysim._io import read_document
-from journeysim.hypfile import load_hypothesis
-from journeysim.plan import load_plan
-from journeysim.predict import predict
-from journeysim.runs import local_cluster, run_plan
+from journeysim._files import read_document
+from journeysim.whatif.hypothesis import load_hypothesis
+from journeysim.whatif.plan import load_plan
+from journeysim.whatif.prediction import predict
+from journeysim.whatif.runs import local_cluster, run_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPOTHESES = sorted((ROOT / "scenarios" / "hypotheses").glob("*.yaml"))

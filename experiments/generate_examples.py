@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from journeysim.experiments._prediction import read_prediction
+from journeysim.whatif.prediction import read_prediction
 from journeysim.experiments._results import read_results
 from journeysim.experiments.analysis import analyze_experiment
 from journeysim.experiments.check import append_to_ledger, check_prediction
-from journeysim.predict import predict, save_prediction
+from journeysim.whatif.prediction import predict, save_prediction
 
 HERE = Path("experiments")
 PREDICTIONS = {"live-chat": "scenarios/hypotheses/live-chat.yaml",

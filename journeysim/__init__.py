@@ -2,7 +2,7 @@
 
 Map a journey (:func:`load_journey`), solve it exactly (:func:`solve_exact`),
 simulate it (:func:`simulate_montecarlo`, :func:`simulate_agents`), predict what a
-change does (:mod:`journeysim.predict`), check predictions against A/B tests
+change does (:mod:`journeysim.whatif.prediction`), check predictions against A/B tests
 (:mod:`journeysim.experiments`), fit maps from event logs (:func:`fit_events`) and
 re-evaluate them (:func:`reevaluate`).
 
@@ -15,10 +15,22 @@ import importlib
 __version__ = "0.1.0"
 
 from journeysim.engines.exact import solve_exact
-from journeysim.errors import DataError, JourneySimError, MapError, ScenarioError, UsageError
+from journeysim.engines.metrics import JourneyMetrics
+from journeysim.errors import (
+    DataError,
+    JourneySimError,
+    MapError,
+    ScenarioError,
+    UsageError,
+)
 from journeysim.journey import EXIT, Delay, Edge, Journey, Segment, Touchpoint
-from journeysim.mapfile import check_map, dump_journey, load_journey, read_journey, save_journey
-from journeysim.result import JourneyMetrics
+from journeysim.maps.read import (
+    check_map,
+    dump_journey,
+    load_journey,
+    read_journey,
+    save_journey,
+)
 
 # name -> module that defines it, imported on first access (PEP 562).
 _LAZY = {
@@ -26,20 +38,20 @@ _LAZY = {
     "MonteCarloResult": "journeysim.engines.montecarlo",
     "simulate_agents": "journeysim.engines.agents",
     "AgentResult": "journeysim.engines.agents",
-    "Hypothesis": "journeysim.hypfile",
-    "load_hypothesis": "journeysim.hypfile",
-    "Prediction": "journeysim.predict",
-    "save_prediction": "journeysim.predict",
-    "export_journey": "journeysim.export",
-    "import_journey": "journeysim.export",
-    "Reevaluation": "journeysim.reevaluate",
-    "reevaluate": "journeysim.reevaluate",
-    "fit_events": "journeysim.fit",
-    "FitResult": "journeysim.fit",
-    "attribute_paths": "journeysim.attribution",
-    "attribute_file": "journeysim.attribution",
-    "Attribution": "journeysim.attribution",
-    "simulate_event_log": "journeysim.eventlog",
+    "Hypothesis": "journeysim.whatif.hypothesis",
+    "load_hypothesis": "journeysim.whatif.hypothesis",
+    "Prediction": "journeysim.whatif.prediction",
+    "save_prediction": "journeysim.whatif.prediction",
+    "export_journey": "journeysim.maps.convert",
+    "import_journey": "journeysim.maps.convert",
+    "Reevaluation": "journeysim.reevaluation",
+    "reevaluate": "journeysim.reevaluation",
+    "fit_events": "journeysim.fitting.fit",
+    "FitResult": "journeysim.fitting.fit",
+    "attribute_paths": "journeysim.attribution.credit",
+    "attribute_file": "journeysim.attribution.credit",
+    "Attribution": "journeysim.attribution.credit",
+    "simulate_event_log": "journeysim.engines.eventlog",
 }
 
 

@@ -1,7 +1,7 @@
 """The journey: touchpoints, transition rows, entry shares and segments.
 
 A :class:`Journey` is immutable. It is the one object every engine, hypothesis
-and fit works from; files become journeys in :mod:`journeysim.mapfile`, and
+and fit works from; files become journeys in :mod:`journeysim.maps.read`, and
 nothing here reads or writes files.
 """
 
@@ -126,7 +126,7 @@ class Journey:
 
     ``rows[a][b]`` is the :class:`Edge` from ``a`` to ``b``; whatever a row
     leaves to 1 is drop-off (:data:`EXIT`). A touchpoint with no row ends the
-    journey. Build journeys with :func:`journeysim.mapfile.read_journey` (which
+    journey. Build journeys with :func:`journeysim.maps.read.read_journey` (which
     validates) or directly for tests.
 
     Examples

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from journeysim.engines.exact import solve_exact
-from journeysim.engines.montecarlo import simulate_montecarlo
+from journeysim.engines.montecarlo.engine import simulate_montecarlo
 
 __all__ = ["replicates", "z_scores", "LIMIT"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from journeysim._io import write_atomic
+from journeysim._files import write_atomic
 from journeysim.cli import main
 from journeysim.errors import OutputError
 

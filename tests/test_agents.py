@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from journeysim import Delay, Journey, Touchpoint, load_journey, solve_exact
-from journeysim.engines.agents import simulate_agents
+from journeysim.engines.agents.engine import simulate_agents
 from tests.conftest import SCENARIOS
 from tests.properties.strategies import journeys
 

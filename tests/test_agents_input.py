@@ -10,9 +10,17 @@ import numpy as np
 import pytest
 import yaml
 
-from journeysim import Journey, MapError, UsageError, check_map, dump_journey, load_journey, read_journey
+from journeysim import (
+    Journey,
+    MapError,
+    UsageError,
+    check_map,
+    dump_journey,
+    load_journey,
+    read_journey,
+)
 from journeysim.cli import main
-from journeysim.engines.agents import simulate_agents
+from journeysim.engines.agents.engine import simulate_agents
 from tests.conftest import SCENARIOS
 
 LIVE_CHAT = SCENARIOS / "online-store-live-chat.yaml"
@@ -230,7 +238,7 @@ def test_cli_campaign_outside_the_run_exits_1_naming_the_file(capsys):
 
 
 def test_progress_bar_does_not_change_the_result(monkeypatch):
-    from journeysim.engines import agents
+    from journeysim.engines.agents import engine as agents
 
     monkeypatch.setattr(agents, "PROGRESS_AFTER", 0.0)      # show it from the first day
     journey = read_journey(base_map())

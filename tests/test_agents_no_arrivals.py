@@ -9,7 +9,7 @@ import pytest
 
 from journeysim import Journey
 from journeysim.cli import main
-from journeysim.engines.agents import simulate_agents
+from journeysim.engines.agents.engine import simulate_agents
 from journeysim.errors import ScenarioError
 from journeysim.report import simulate_report
 
@@ -94,7 +94,7 @@ def test_predict_refuses_runs_without_arrivals(quiet_map, tmp_path, capsys):
     hyp = tmp_path / "h.yaml"
     hyp.write_text(f"hypothesis: better ad\nbaseline: {quiet_map.name}\nmetric: conversion_rate\n"
                    "changes:\n  - set: {from: ad, to: buy, p: 0.4}\n", encoding="utf-8")
-    from journeysim.predict import predict
+    from journeysim.whatif.prediction import predict
 
     with pytest.raises(ScenarioError, match="no customers arrived in a 1-day agents run"):
         predict(hyp, engine="agents", draws=3, size=1, rng=np.random.default_rng(1))

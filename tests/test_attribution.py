@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeysim import Journey, solve_exact
-from journeysim._markov import markov_journey, removal_effects
-from journeysim._paths import PathTable
-from journeysim.attribution import MODELS, attribute_file, attribute_paths
+from journeysim.attribution.credit import MODELS, attribute_file, attribute_paths
+from journeysim.attribution.markov import markov_journey, removal_effects
 from journeysim.errors import DataError
+from journeysim.logs.paths import PathTable
 
 # Three paths: a>b>c converts 10 times (value 100), b converts 2 times (value 20) and fails 5, c>a fails 3.
 TABLE = PathTable.from_paths([["a", "b", "c"], ["b"], ["c", "a"]], [10, 2, 0], [0, 5, 3], [100, 20, 0])

@@ -8,7 +8,7 @@ import pytest
 
 from journeysim import __version__
 from journeysim.cli import COMMANDS, main
-from journeysim.result import METRIC_KEYS
+from journeysim.engines.metrics import METRIC_KEYS
 
 from .conftest import BUNDLED_MAPS, SCENARIOS
 

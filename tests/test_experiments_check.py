@@ -14,12 +14,16 @@ from scipy import stats
 from journeysim.cli import main
 from journeysim.errors import DataError
 from journeysim.experiments import Arm, ExperimentData, analyze_experiment
-from journeysim.experiments._prediction import SavedPrediction
 from journeysim.experiments.calibrate import calibrate_prediction
-from journeysim.experiments.check import LEDGER_COLUMNS, append_to_ledger, check_prediction
+from journeysim.experiments.check import (
+    LEDGER_COLUMNS,
+    append_to_ledger,
+    check_prediction,
+)
 from journeysim.experiments.design import design_experiment, design_from_prediction
 from journeysim.experiments.ledger import plot_ledger, summarize_ledger
-from journeysim.mapfile import load_journey
+from journeysim.maps.read import load_journey
+from journeysim.whatif.prediction import Prediction
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "experiments"
 Z975 = stats.norm.isf(0.025)
@@ -29,9 +33,9 @@ def _prediction(center, sd, *, base=0.05, draws=4000, seed=0, source="p.json"):
     rel = np.random.default_rng(seed).normal(center, sd, draws)
     lo, hi = np.quantile(rel, [0.05, 0.95])
     samples = {"baseline": np.full(draws, base), "variant": base * (1 + rel), "lift_abs": base * rel, "lift_rel": rel}
-    return SavedPrediction(source, "test hypothesis", "conversion_rate", base, base * (1 + center), base * center,
-                           center, 0.9, (float(lo), float(hi)), (base * lo, base * hi), None, {}, samples,
-                           {"changes[0].to.x": rel})
+    return Prediction("test hypothesis", "conversion_rate", base, base * (1 + center), base * center, center, 0.9,
+                      lift_abs_interval=(base * lo, base * hi), lift_rel_interval=(float(lo), float(hi)),
+                      hypothesis_file=None, samples=samples, parameters={"changes[0].to.x": rel}, source=source)
 
 
 def _analysis(n, x_control, x_variant, source="ab.csv"):
@@ -153,10 +157,10 @@ def test_importance_weights_match_the_exact_posterior():
     x = rng.uniform(0.4, 0.6, 20_000)           # uniform prior on an uncertain number
     rel = 0.5 * (x - 0.4)                       # its effect: lift 0 .. +10%
     base = 0.05
-    pred = SavedPrediction("p.json", "h", "conversion_rate", base, base * 1.05, base * 0.05, 0.05, 0.9,
-                           (0.005, 0.095), (0.0, 0.005), None, {},
-                           {"baseline": np.full(x.size, base), "variant": base * (1 + rel), "lift_abs": base * rel,
-                            "lift_rel": rel}, {"changes[0].to.purchase": x})
+    pred = Prediction("h", "conversion_rate", base, base * 1.05, base * 0.05, 0.05, 0.9,
+                      lift_abs_interval=(0.0, 0.005), lift_rel_interval=(0.005, 0.095), hypothesis_file=None,
+                      samples={"baseline": np.full(x.size, base), "variant": base * (1 + rel), "lift_abs": base * rel,
+                               "lift_rel": rel}, parameters={"changes[0].to.purchase": x}, source="p.json")
     analysis = _analysis(300_000, 15_000, 16_000)
     cal = calibrate_prediction(pred, analysis)
     # the same posterior by quadrature on a grid: uniform prior times the normal likelihood of log(1 + lift)

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from journeysim.experiments import Arm, ExperimentData, analyze_experiment
-from journeysim.experiments.design import design_experiment, detection_power, minimum_detectable_rate, sample_size
+from journeysim.experiments.design import (
+    design_experiment,
+    detection_power,
+    minimum_detectable_rate,
+    sample_size,
+)
 
 REF = json.loads((Path(__file__).parent / "reference" / "experiments.json").read_text())
 REL = 1e-6

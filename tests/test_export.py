@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from journeysim import Delay, Edge, Journey, MapError, dump_journey, load_journey
 from journeysim.cli import main
-from journeysim.export import (
+from journeysim.maps.convert import (
     export_journey,
     graph_journey,
     import_journey,

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim import Edge, Journey, load_journey
-from journeysim.eventlog import simulate_event_log, write_event_log
-from journeysim.fit import fit_events
+from journeysim.engines.eventlog import simulate_event_log, write_event_log
+from journeysim.fitting.fit import fit_events
 from tests.properties.strategies import journeys
 
 
@@ -173,7 +173,7 @@ def _tied_log(tmp_path, suffix):
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_fit_counts_equal_a_stable_sort_and_survive_every_fallback(tmp_path, monkeypatch, suffix):
-    from journeysim import _fitsql
+    from journeysim.logs import counts as _fitsql
 
     log, path = _tied_log(tmp_path, suffix)
     fast, stage_fast = [], _fitsql._stage_fast
@@ -227,7 +227,7 @@ def _assert_same_fit(one, two):
 @pytest.mark.parametrize("in_order", [True, False])
 def test_a_customer_changing_segment_ends_a_journey_of_one_and_starts_one_of_the_other(tmp_path, monkeypatch,
                                                                                        in_order):
-    from journeysim import _fitsql
+    from journeysim.logs import counts as _fitsql
 
     t = pd.Timestamp("2025-01-01")
     rows = [(1, 0, "ad", "new"), (1, 1, "buy", "new"), (1, 2, "ad", "returning"), (1, 3, "buy", "returning"),
@@ -266,8 +266,8 @@ def test_segments_sharing_an_entry_each_reach_their_own_touchpoints(tmp_path):
 
 
 def test_a_stages_csv_from_a_spreadsheet_byte_order_mark_and_all(tmp_path):
-    from journeysim._stagefile import read_stages
     from journeysim.errors import DataError
+    from journeysim.logs.stages import read_stages
 
     stages = tmp_path / "stages.csv"
     stages.write_bytes("\ufefftouchpoint,stage\r\nad ,awareness\r\nbuy,purchase\r\nad,awareness\r\n".encode())

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeysim.attribution import attribute_file
+from journeysim.attribution.credit import attribute_file
 from journeysim.cli import main
+from journeysim.engines.eventlog import write_event_log
 from journeysim.errors import DataError
-from journeysim.eventlog import write_event_log
-from journeysim.fit import fit_events
+from journeysim.fitting.fit import fit_events
 from tests.fit_summary import fit_summary
 
 HEADER = "user_id,timestamp,touchpoint,value\n"
@@ -96,7 +96,7 @@ def _log(n: int, seed: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("repeat, lookback", [(False, None), (True, 5 * 3600), (False, 5 * 3600)])
 def test_fast_and_duckdb_readers_fit_the_same_map(tmp_path, monkeypatch, repeat, lookback):
-    from journeysim import _fitsql
+    from journeysim.logs import counts as _fitsql
 
     log = _log(3000, 1)
     shuffled, ordered = tmp_path / "shuffled.csv", tmp_path / "ordered.csv"
@@ -138,7 +138,7 @@ def test_a_semicolon_log_is_read_by_duckdbs_reader_with_the_same_fit(tmp_path):
 
 
 def test_text_user_ids_take_the_fast_reader_and_fit_the_same_map(tmp_path, monkeypatch):
-    from journeysim import _fitsql
+    from journeysim.logs import counts as _fitsql
 
     log = _log(2000, 4).assign(user_id=lambda f: "c-" + f.user_id.astype(str))
     path = tmp_path / "events.csv"
@@ -161,7 +161,7 @@ OFFSET_LOG = """user_id,timestamp,touchpoint,value
 def test_times_with_a_utc_offset_are_instants_by_every_reader(tmp_path, monkeypatch):
     """Customer 1's buy is 1.5 h after the ad (wall clocks say half an hour before); customer 2's page is at the
     same instant as the ad. Every reader (and Parquet with zoned times) gives that map."""
-    from journeysim import _fitsql
+    from journeysim.logs import counts as _fitsql
 
     path = tmp_path / "events.csv"
     path.write_text(OFFSET_LOG, encoding="utf-8")
@@ -195,7 +195,7 @@ def test_a_log_mixing_times_with_and_without_offsets_takes_naive_times_as_utc(tm
 @pytest.mark.parametrize("filler", [0, 120_000])   # the ids first seen in the first block, or past it
 def test_user_ids_are_labels_never_numbers(tmp_path, monkeypatch, ids, filler):
     """Two ids a number parser would merge are two customers, by every reader and in attribute too."""
-    from journeysim import _fitsql
+    from journeysim.logs import counts as _fitsql
 
     a, b = ids
     lines = [f"{100000 + i},2025-01-01 00:00:00,filler,0" for i in range(filler)]
@@ -213,7 +213,7 @@ def test_user_ids_are_labels_never_numbers(tmp_path, monkeypatch, ids, filler):
 
 
 def test_touchpoint_and_segment_names_are_trimmed_by_every_reader(tmp_path, monkeypatch):
-    from journeysim import _fitsql
+    from journeysim.logs import counts as _fitsql
 
     path = tmp_path / "events.csv"
     path.write_text("user_id, timestamp, touchpoint, value, segment\n1,2025-01-01 10:00, ad,0, new\n"

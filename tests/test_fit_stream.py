@@ -1,4 +1,4 @@
-"""The pass in file order (journeysim._fitstream): a log whose customers' events come in time order is counted
+"""The pass in file order (journeysim.logs._stream): a log whose customers' events come in time order is counted
 as it is read, with no sort, and fits exactly the map the sorted pass fits; anything else falls back to the sort."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from journeysim import _fitsql, _fitstream
-from journeysim.eventlog import write_event_log
-from journeysim.fit import fit_events
+from journeysim.engines.eventlog import write_event_log
+from journeysim.fitting.fit import fit_events
+from journeysim.logs import _stream as _fitstream
+from journeysim.logs import counts as _fitsql
 from tests.fit_summary import fit_summary
 
 IN_ORDER = "one pass over the file in its order"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from journeysim.engines.exact import conversion_rate
 from journeysim.errors import ScenarioError
-from journeysim.hypfile import load_hypothesis
-from journeysim.hypothesis import (
+from journeysim.journey import Delay, Edge, Journey, Segment
+from journeysim.whatif.changes import (
     AddTouchpoint,
     RemoveTouchpoint,
     ScaleEdge,
@@ -23,7 +23,7 @@ from journeysim.hypothesis import (
     apply_changes,
     set_outcome,
 )
-from journeysim.journey import Delay, Edge, Journey, Segment
+from journeysim.whatif.hypothesis import load_hypothesis
 
 ROWS = {"ad": {"page": 0.5}, "post": {"page": 0.25}, "page": {"cart": 0.4, "ad": 0.1}, "cart": {"buy": 0.6, "page": 0.1}}
 

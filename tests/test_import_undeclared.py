@@ -6,7 +6,7 @@ import pytest
 
 from journeysim import Journey, MapError
 from journeysim.cli import main
-from journeysim.export import import_journey, to_json
+from journeysim.maps.convert import import_journey, to_json
 
 _HEAD = ('<graphml xmlns="http://graphml.graphdrawing.org/xmlns">'
          '<key id="p" for="edge" attr.name="p" attr.type="double"/>'

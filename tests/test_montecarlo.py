@@ -11,10 +11,10 @@ from scipy import stats
 
 from journeysim import Delay, Edge, Journey, Segment, load_journey, solve_exact
 from journeysim.cli import main
-from journeysim.engines._alias import build_alias, draw
-from journeysim.engines.montecarlo import SAMPLE_KEYS, simulate_montecarlo
+from journeysim.engines.metrics import METRIC_KEYS
+from journeysim.engines.montecarlo.alias import build_alias, draw
+from journeysim.engines.montecarlo.engine import SAMPLE_KEYS, simulate_montecarlo
 from journeysim.errors import UsageError
-from journeysim.result import METRIC_KEYS
 from tests.conftest import BUNDLED_MAPS
 from tests.montecarlo_agreement import LIMIT, replicates, z_scores
 
@@ -334,7 +334,7 @@ def test_segments_with_their_own_entry_and_rows_agree_with_exact_engine(backend)
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_candidate_paths_counted_alike_by_table_and_by_binary_search(online_store, backend, monkeypatch):
-    from journeysim.engines._mcstats import PathCounter
+    from journeysim.engines.montecarlo.tallies import PathCounter
 
     def run():
         return simulate_montecarlo(online_store, 200_000, rng=rng(14), chunk_size=20_000, removal_effects=False,

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import yaml
 
-from journeysim._evaluate import exact_batch, posterior_journeys
 from journeysim.cli import main
 from journeysim.engines.exact import solve_exact
-from journeysim.hypfile import load_hypothesis, read_hypothesis
 from journeysim.journey import Journey
-from journeysim.mapfile import load_journey
-from journeysim.predict import PREDICTION_KEYS, predict
+from journeysim.maps.read import load_journey
+from journeysim.whatif._batch import exact_batch, posterior_journeys
+from journeysim.whatif.hypothesis import load_hypothesis, read_hypothesis
+from journeysim.whatif.prediction import PREDICTION_KEYS, predict
 
 ROOT = Path(__file__).resolve().parent.parent
 STORE = ROOT / "scenarios" / "online-store.yaml"

@@ -7,9 +7,17 @@ import pytest
 from scipy.stats import chi2_contingency
 from statsmodels.stats.proportion import proportions_ztest
 
-from journeysim import DataError, Edge, Journey, UsageError, load_journey, save_journey, solve_exact
+from journeysim import (
+    DataError,
+    Edge,
+    Journey,
+    UsageError,
+    load_journey,
+    save_journey,
+    solve_exact,
+)
 from journeysim.cli import main
-from journeysim.reevaluate import VERDICTS, reevaluate, row_tests
+from journeysim.reevaluation import VERDICTS, reevaluate, row_tests
 
 from .conftest import SCENARIOS
 
@@ -39,7 +47,7 @@ def fitted(truth: Journey, customers: int, rng) -> Journey:
 
 
 def _visits(journey: Journey) -> np.ndarray:
-    from journeysim.compiled import compile_journey
+    from journeysim.engines.compiled import compile_journey
 
     chain = compile_journey(journey)
     return np.linalg.solve(np.eye(chain.n) - chain.Q.toarray().T, chain.entry)
@@ -167,7 +175,7 @@ def test_cli_json_keys_and_text(store, tmp_path, capsys):
 
 
 def test_event_logs_from_maps_differing_in_one_row(store, tmp_path, capsys):
-    from journeysim.eventlog import simulate_event_log, write_event_log
+    from journeysim.engines.eventlog import simulate_event_log, write_event_log
 
     rng = np.random.default_rng(12)
     changed = with_row(store, "reviews", {"product page": 0.15, "cart": 0.4})

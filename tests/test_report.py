@@ -11,8 +11,20 @@ from PIL import Image
 
 from journeysim import Journey, save_journey, solve_exact
 from journeysim.cli import main
-from journeysim.report import Report, Section, render_html, render_markdown, simulate_report, write_report
-from journeysim.report.plots import journey_flows, plot_calibration, plot_daily_series, plot_lift_distribution
+from journeysim.report import (
+    Report,
+    Section,
+    render_html,
+    render_markdown,
+    simulate_report,
+    write_report,
+)
+from journeysim.report.plots import (
+    journey_flows,
+    plot_calibration,
+    plot_daily_series,
+    plot_lift_distribution,
+)
 
 from .conftest import BUNDLED_MAPS
 from .test_reevaluate import fitted, with_row
@@ -213,7 +225,7 @@ def test_agents_report_has_the_daily_series(tmp_path):
 
 def test_attribute_report(tmp_path):
     from journeysim import load_journey
-    from journeysim.eventlog import simulate_event_log, write_event_log
+    from journeysim.engines.eventlog import simulate_event_log, write_event_log
 
     journey = load_journey(BUNDLED_MAPS[0].parent / "online-store.yaml")
     write_event_log(simulate_event_log(journey, 3000, rng=np.random.default_rng(1)), tmp_path / "log.csv")

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import yaml
 
-import journeysim.runs as runs
+import journeysim.whatif.runs as runs
 from journeysim.cli import main
 from journeysim.errors import ScenarioError
-from journeysim.plan import load_plan
-from journeysim.predict import predict
-from journeysim.runs import COLUMNS, local_cluster, run_plan
+from journeysim.whatif.plan import load_plan
+from journeysim.whatif.prediction import predict
+from journeysim.whatif.runs import COLUMNS, local_cluster, run_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPOTHESES = ROOT / "scenarios" / "hypotheses"

@@ -39,6 +39,10 @@ COMMANDS = [
 ]
 
 
+# A command whose name is a Python keyword lives in a module named otherwise.
+_MODULES = {"import": "import_map"}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line and exit 2, as argparse does, without the usage block
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -53,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        importlib.import_module(f"journeysim.cli.{name}").register(sub)
+        importlib.import_module(f"journeysim.cli.{_MODULES.get(name, name)}").register(sub)
     return parser
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from journeysim._io import write_atomic
+from journeysim._files import write_atomic
 from journeysim.cli._options import run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import to_json
-from journeysim.engines.agents import AgentResult, daily_rows, simulate_agents
+from journeysim.engines.agents.engine import AgentResult, daily_rows, simulate_agents
 from journeysim.errors import UsageError
 from journeysim.journey import Journey
 

@@ -10,7 +10,7 @@ import numpy as np
 from journeysim.cli._options import number, run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import emit
-from journeysim.engines.montecarlo import CHUNK_SIZE, simulate_montecarlo
+from journeysim.engines.montecarlo.engine import CHUNK_SIZE, simulate_montecarlo
 from journeysim.journey import Journey
 
 __all__ = ["run", "DEFAULT_CUSTOMERS"]
@@ -39,7 +39,12 @@ def _progress(customers: int, show: bool) -> Iterator[Callable[[int], None] | No
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeRemainingColumn,
+    )
 
     with Progress("customers", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:

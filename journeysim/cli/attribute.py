@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from journeysim._logread import connect, open_source, parse_duration
-from journeysim.attribution import MODELS, attribute_file
+from journeysim.attribution.credit import MODELS, attribute_file
 from journeysim.cli._options import number, run_size, unused, whole
 from journeysim.cli._render import emit
+from journeysim.logs.sources import connect, open_source, parse_duration
 
 __all__ = ["register", "refuse_log_options"]
 

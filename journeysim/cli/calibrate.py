@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def _hypothesis_file(prediction, given: str | None) -> str:
-    from journeysim.experiments._results import file_sha256
+    from journeysim._hash import file_sha256
 
     if given is not None:
         return given
@@ -50,9 +50,12 @@ def _hypothesis_file(prediction, given: str | None) -> str:
 
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim.experiments._prediction import read_prediction
-    from journeysim.experiments.calibrate import calibrate_prediction, calibrated_journey
-    from journeysim.mapfile import save_journey
+    from journeysim.experiments.calibrate import (
+        calibrate_prediction,
+        calibrated_journey,
+    )
+    from journeysim.maps.read import save_journey
+    from journeysim.whatif.prediction import read_prediction
 
     prediction = read_prediction(args.prediction)
     hypothesis = _hypothesis_file(prediction, args.hypothesis)

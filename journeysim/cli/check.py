@@ -34,8 +34,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim.experiments._prediction import read_prediction
     from journeysim.experiments.check import append_to_ledger, check_prediction
+    from journeysim.whatif.prediction import read_prediction
 
     if args.no_ledger:
         unused({"--ledger": args.ledger, "--force": args.force}, "with --no-ledger (nothing is recorded)")

@@ -35,8 +35,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim.experiments._prediction import read_prediction
-    from journeysim.experiments.design import design_experiment, design_from_prediction, parse_traffic
+    from journeysim.experiments.design import (
+        design_experiment,
+        design_from_prediction,
+        parse_traffic,
+    )
+    from journeysim.whatif.prediction import read_prediction
 
     options = dict(
         alpha=number("--alpha", args.alpha, above=0, below=1), power=number("--power", args.power, above=0, below=1),

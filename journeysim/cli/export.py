@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from journeysim._io import write_atomic
-from journeysim.export import EXPORT_FORMATS, export_journey
-from journeysim.mapfile import load_journey
+from journeysim._files import write_atomic
+from journeysim.maps.convert import EXPORT_FORMATS, export_journey
+from journeysim.maps.read import load_journey
 
 __all__ = ["register"]
 

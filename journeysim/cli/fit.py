@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from journeysim.cli._options import run_size, unused
 from journeysim.cli._render import emit
-from journeysim.mapfile import save_journey
+from journeysim.maps.read import save_journey
 
 __all__ = ["register"]
 
@@ -31,8 +31,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     # DuckDB and statsmodels load here, not when the command line is built for every command.
-    from journeysim._logread import parse_duration
-    from journeysim.fit import fit_events
+    from journeysim.fitting.fit import fit_events
+    from journeysim.logs.sources import parse_duration
 
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
     threads = run_size("threads", "--threads", args.threads)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from journeysim.cli._options import RUN_SIZE_LIMITS, engine_options, number, run_size, seed
+from journeysim.cli._options import (
+    RUN_SIZE_LIMITS,
+    engine_options,
+    number,
+    run_size,
+    seed,
+)
 from journeysim.cli._render import emit
 from journeysim.errors import UsageError
-from journeysim.predict import DEFAULT_SIZE, ENGINES, predict, save_prediction
+from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, predict, save_prediction
 
 __all__ = ["register", "run"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from journeysim.cli._options import number, run_size, unused, whole
 from journeysim.cli._render import emit
 from journeysim.errors import DataError
-from journeysim.mapfile import load_journey
+from journeysim.maps.read import load_journey
 
 __all__ = ["register", "add_options", "load_counted", "reevaluate_from_args"]
 
@@ -41,7 +41,7 @@ def register(sub) -> None:
 def load_counted(path: str, goals=None):
     """A map with observation counts: a map file as it is, an event log fitted first."""
     if Path(path).suffix.lower() in _LOG_SUFFIXES:
-        from journeysim.fit import fit_events
+        from journeysim.fitting.fit import fit_events
 
         return fit_events(path, goals=goals or ()).journey
     journey = load_journey(path)
@@ -57,7 +57,7 @@ def reevaluate_from_args(args):
     # imported here: scipy and statsmodels take a while to load and other commands should not pay for them
     import numpy as np
 
-    from journeysim.reevaluate import reevaluate
+    from journeysim.reevaluation import reevaluate
 
     if not any(Path(p).suffix.lower() in _LOG_SUFFIXES for p in (args.old, args.new)):
         unused({"--goal": args.goal}, "when OLD and NEW are both maps (it names the goals of an event log)")

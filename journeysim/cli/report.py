@@ -11,7 +11,7 @@ from __future__ import annotations
 from journeysim.cli import reevaluate as reevaluate_cli
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
 from journeysim.errors import UsageError
-from journeysim.mapfile import load_journey
+from journeysim.maps.read import load_journey
 
 __all__ = ["register"]
 
@@ -75,7 +75,7 @@ def _simulate(args):
 
     from journeysim.cli._options import seed
     from journeysim.cli._sim_agents import days
-    from journeysim.engines.agents import simulate_agents
+    from journeysim.engines.agents.engine import simulate_agents
 
     run_days = days(args.days)
     rng = np.random.default_rng(seed(args.seed, command="report"))
@@ -84,9 +84,9 @@ def _simulate(args):
 
 
 def _predict(args):
-    from journeysim._io import read_document
-    from journeysim.experiments._prediction import read_prediction
+    from journeysim._files import read_document
     from journeysim.report import predict_report
+    from journeysim.whatif.prediction import read_prediction
 
     prediction = read_prediction(args.prediction)
     details, _ = read_document(args.prediction)       # already checked by read_prediction
@@ -94,9 +94,9 @@ def _predict(args):
 
 
 def _check(args):
-    from journeysim.experiments._prediction import read_prediction
     from journeysim.experiments.check import check_prediction
     from journeysim.report import check_report
+    from journeysim.whatif.prediction import read_prediction
 
     prediction = read_prediction(args.prediction)
     return check_report(prediction, check_prediction(prediction, analysis_from_args(args, args.results),
@@ -111,7 +111,7 @@ def _ledger(args):
 
 
 def _attribute(args):
-    from journeysim.attribution import attribute_file
+    from journeysim.attribution.credit import attribute_file
     from journeysim.cli.attribute import refuse_log_options
     from journeysim.report import attribute_report
 

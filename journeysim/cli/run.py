@@ -39,8 +39,8 @@ def _check_sizes(plan) -> None:
 
 
 def run(args) -> int:
-    from journeysim.plan import load_plan
-    from journeysim.runs import run_plan
+    from journeysim.whatif.plan import load_plan
+    from journeysim.whatif.runs import run_plan
 
     if args.scheduler is not None:
         unused({"--workers": args.workers}, "with --scheduler (the Dask cluster's workers run the items)")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from journeysim._table import fmt, format_table
+from journeysim._text import fmt, format_table
 from journeysim.journey import Journey
-from journeysim.mapfile import load_journey
+from journeysim.maps.read import load_journey
 
 __all__ = ["register", "describe"]
 

@@ -13,7 +13,7 @@ from journeysim.cli._options import engine_options
 from journeysim.cli._render import emit
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import UsageError
-from journeysim.mapfile import load_journey
+from journeysim.maps.read import load_journey
 
 __all__ = ["register"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from journeysim.mapfile import check_map
+from journeysim.maps.read import check_map
 
 __all__ = ["register"]
 

@@ -1,4 +1,4 @@
-"""The simulation engines. They share :class:`~journeysim.result.JourneyMetrics`'s keys."""
+"""The simulation engines. They share :class:`~journeysim.engines.metrics.JourneyMetrics`'s keys."""
 
 from journeysim.engines.exact import solve_exact
 

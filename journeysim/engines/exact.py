@@ -24,9 +24,9 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from journeysim.compiled import Chain, compile_segments
+from journeysim.engines.compiled import Chain, compile_segments
+from journeysim.engines.metrics import JourneyMetrics
 from journeysim.journey import Journey
-from journeysim.result import JourneyMetrics
 
 __all__ = ["solve_exact", "conversion_rate", "DENSE_LIMIT"]
 

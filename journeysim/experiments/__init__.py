@@ -1,15 +1,30 @@
 """Experiments: design the A/B test, analyse its result, check predictions against it, learn from the ledger."""
 
-from journeysim.experiments._prediction import SavedPrediction, read_prediction
 from journeysim.experiments._results import Arm, ExperimentData, read_results
-from journeysim.experiments.analysis import ExperimentAnalysis, VariantResult, analyze_experiment
-from journeysim.experiments.calibrate import Calibration, calibrate_prediction, calibrated_journey
-from journeysim.experiments.check import PredictionCheck, append_to_ledger, check_prediction
-from journeysim.experiments.design import ExperimentDesign, design_experiment, design_from_prediction
+from journeysim.experiments.analysis import (
+    ExperimentAnalysis,
+    VariantResult,
+    analyze_experiment,
+)
+from journeysim.experiments.calibrate import (
+    Calibration,
+    calibrate_prediction,
+    calibrated_journey,
+)
+from journeysim.experiments.check import (
+    PredictionCheck,
+    append_to_ledger,
+    check_prediction,
+)
+from journeysim.experiments.design import (
+    ExperimentDesign,
+    design_experiment,
+    design_from_prediction,
+)
 from journeysim.experiments.ledger import LedgerReport, plot_ledger, summarize_ledger
 
 __all__ = [
-    "Arm", "ExperimentData", "read_results", "SavedPrediction", "read_prediction",
+    "Arm", "ExperimentData", "read_results",
     "ExperimentDesign", "design_experiment", "design_from_prediction",
     "ExperimentAnalysis", "VariantResult", "analyze_experiment",
     "PredictionCheck", "check_prediction", "append_to_ledger",

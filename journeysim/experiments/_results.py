@@ -9,7 +9,6 @@ header = line 1) or row (Parquet) and the column.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import pandas as pd
 
 from journeysim.errors import DataError, did_you_mean
 
-__all__ = ["Arm", "ExperimentData", "read_results", "results_from_frame", "file_sha256"]
+__all__ = ["Arm", "ExperimentData", "read_results", "results_from_frame"]
 
 _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no"})
@@ -58,11 +57,6 @@ class ExperimentData:
 
     def __post_init__(self):
         object.__setattr__(self, "arms", MappingProxyType(dict(self.arms)))
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """``"sha256:<hex>"`` of a file's bytes."""
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_results(path: str | os.PathLike, *, user_column: str = "user_id", variant_column: str = "variant",

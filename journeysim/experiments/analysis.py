@@ -20,10 +20,14 @@ from typing import Any
 import numpy as np
 from scipy import integrate, special, stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, proportions_ztest
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_confint,
+    proportions_ztest,
+)
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from journeysim._table import fmt, format_table
+from journeysim._text import fmt, format_table
 from journeysim.errors import DataError, UsageError, did_you_mean
 from journeysim.experiments._results import Arm, ExperimentData
 

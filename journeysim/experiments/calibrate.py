@@ -23,13 +23,13 @@ import numpy as np
 from scipy import special, stats
 from statsmodels.stats.weightstats import DescrStatsW
 
-from journeysim._table import fmt, format_table
+from journeysim._text import fmt, format_table
 from journeysim.errors import ScenarioError
-from journeysim.experiments._prediction import SavedPrediction
 from journeysim.experiments.analysis import ExperimentAnalysis
 from journeysim.experiments.check import check_prediction
-from journeysim.hypfile import load_hypothesis
 from journeysim.journey import Journey
+from journeysim.whatif.hypothesis import load_hypothesis
+from journeysim.whatif.prediction import Prediction
 
 __all__ = ["ParameterPosterior", "Calibration", "calibrate_prediction", "calibrated_journey", "MIN_EFFECTIVE_DRAWS"]
 
@@ -115,7 +115,7 @@ def _weighted(x: np.ndarray, w: np.ndarray, level: float) -> tuple[float, float,
     return float(q[0]), float(d.mean), float(q[1]), float(q[2])
 
 
-def calibrate_prediction(prediction: SavedPrediction, analysis: ExperimentAnalysis, *,
+def calibrate_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
                          variant: str | None = None) -> Calibration:
     """Importance-weight the prediction's draws by the likelihood of the observed result.
 
@@ -123,13 +123,13 @@ def calibrate_prediction(prediction: SavedPrediction, analysis: ExperimentAnalys
     --------
     >>> import numpy as np
     >>> from journeysim.experiments import Arm, ExperimentData, analyze_experiment
-    >>> from journeysim.experiments._prediction import SavedPrediction
+    >>> from journeysim.whatif.prediction import Prediction
     >>> x = np.linspace(0.4, 0.6, 401)             # an uncertain number, uniform prior
     >>> rel = (x - 0.4) / 2                          # lift 0 .. +10% across its range
-    >>> pred = SavedPrediction("p.json", "chat", "conversion_rate", 0.05, 0.0525, 0.0025, 0.05, 0.9,
-    ...     (0.005, 0.095), (0.0, 0.005), None, {},
-    ...     {"baseline": 0.05 + 0 * x, "variant": 0.05 * (1 + rel), "lift_abs": 0.05 * rel, "lift_rel": rel},
-    ...     {"changes[0].to.purchase": x})
+    >>> pred = Prediction("chat", "conversion_rate", baseline=0.05, variant=0.0525, lift_abs=0.0025, lift_rel=0.05,
+    ...     interval_level=0.9, lift_abs_interval=(0.0, 0.005), lift_rel_interval=(0.005, 0.095),
+    ...     samples={"baseline": 0.05 + 0 * x, "variant": 0.05 * (1 + rel), "lift_abs": 0.05 * rel, "lift_rel": rel},
+    ...     parameters={"changes[0].to.purchase": x})
     >>> ab = ExperimentData("ab", "aggregated", {"control": Arm("control", 200000, 10000),
     ...                                          "chat": Arm("chat", 200000, 10800)})
     >>> cal = calibrate_prediction(pred, analyze_experiment(ab))

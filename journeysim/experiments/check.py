@@ -21,12 +21,12 @@ from typing import Any
 
 from scipy.stats import norm
 
-from journeysim._table import fmt, format_table, pct, pct_interval
+from journeysim._hash import file_sha256
+from journeysim._text import fmt, format_table, pct, pct_interval
 from journeysim.errors import DataError, ScenarioError, UsageError, did_you_mean
-from journeysim.experiments._prediction import SavedPrediction
-from journeysim.experiments._results import file_sha256
 from journeysim.experiments.analysis import ExperimentAnalysis
 from journeysim.experiments.design import detection_power
+from journeysim.whatif.prediction import Prediction
 
 __all__ = ["PredictionCheck", "check_prediction", "append_to_ledger", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD"]
 
@@ -130,16 +130,16 @@ def _pick_variant(analysis: ExperimentAnalysis, variant: str | None) -> str:
     return variant
 
 
-def check_prediction(prediction: SavedPrediction, analysis: ExperimentAnalysis, *,
+def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
                      variant: str | None = None) -> PredictionCheck:
     """Compare the predicted relative lift with the one observed in ``analysis``.
 
     Examples
     --------
     >>> from journeysim.experiments import Arm, ExperimentData, analyze_experiment
-    >>> from journeysim.experiments._prediction import SavedPrediction
-    >>> pred = SavedPrediction("p.json", "chat", "conversion_rate", 0.05, 0.055, 0.005, 0.10, 0.9,
-    ...                        (0.02, 0.18), (0.001, 0.009), None, {})
+    >>> from journeysim.whatif.prediction import Prediction
+    >>> pred = Prediction("chat", "conversion_rate", baseline=0.05, variant=0.055, lift_abs=0.005, lift_rel=0.10,
+    ...                   interval_level=0.9, lift_abs_interval=(0.001, 0.009), lift_rel_interval=(0.02, 0.18))
     >>> ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 40000, 2000),
     ...                                              "chat": Arm("chat", 40000, 2180)})
     >>> check_prediction(pred, analyze_experiment(ab)).verdict

@@ -27,9 +27,9 @@ from statsmodels.stats.proportion import (
     samplesize_proportions_2indep_onetail,
 )
 
-from journeysim._table import fmt, format_table
+from journeysim._text import fmt, format_table
 from journeysim.errors import ScenarioError, UsageError
-from journeysim.experiments._prediction import SavedPrediction
+from journeysim.whatif.prediction import Prediction
 
 __all__ = ["ExperimentDesign", "design_experiment", "design_from_prediction", "detection_power", "sample_size",
            "minimum_detectable_rate", "parse_traffic", "DESIGN_METHODS"]
@@ -243,7 +243,7 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
                             ratio=ratio, two_sided=two_sided, traffic_per_day=traffic_per_day, **fields)
 
 
-def design_from_prediction(prediction: SavedPrediction, *, baseline: float | None = None, **options) -> ExperimentDesign:
+def design_from_prediction(prediction: Prediction, *, baseline: float | None = None, **options) -> ExperimentDesign:
     """Size the test for a saved prediction's central lift and add its assurance.
 
     The assurance is the probability of a significant result in the predicted direction averaged over

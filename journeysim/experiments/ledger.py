@@ -22,8 +22,8 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from journeysim._io import write_atomic
-from journeysim._table import fmt, format_table
+from journeysim._files import write_atomic
+from journeysim._text import fmt, format_table
 from journeysim.errors import DataError
 from journeysim.experiments.check import LEDGER_COLUMNS
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from journeysim._table import fmt, pct, pct_interval
-from journeysim.experiments._prediction import SavedPrediction
+from journeysim._text import fmt, pct, pct_interval
 from journeysim.experiments.check import PredictionCheck
 from journeysim.experiments.ledger import LedgerReport
 from journeysim.report.document import Report, Section, Table
 from journeysim.report.plots import plot_calibration, plot_lift_distribution
+from journeysim.whatif.prediction import Prediction
 
 __all__ = ["predict_report", "check_report", "ledger_report"]
 
@@ -19,7 +19,7 @@ def _plain(pair) -> str:
     return "" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"
 
 
-def _lift_plot(prediction: SavedPrediction, check: PredictionCheck | None = None):
+def _lift_plot(prediction: Prediction, check: PredictionCheck | None = None):
     return plot_lift_distribution(prediction.samples.get("lift_rel", ()), prediction.lift_rel_interval,
                                   metric=prediction.metric, level=prediction.interval_level,
                                   observed=None if check is None else check.observed_lift_rel,
@@ -27,7 +27,7 @@ def _lift_plot(prediction: SavedPrediction, check: PredictionCheck | None = None
                                   title="Predicted lift" if check is None else "Predicted lift and the A/B result")
 
 
-def predict_report(prediction: SavedPrediction, details: Mapping[str, Any] | None = None) -> Report:
+def predict_report(prediction: Prediction, details: Mapping[str, Any] | None = None) -> Report:
     """A saved prediction: baseline, variant and lift with intervals, the lift's distribution, breakdowns.
 
     ``details`` is the saved file's whole content (``prob_positive``, ``by_stage``,
@@ -63,7 +63,7 @@ def _breakdown(values) -> tuple[str, str, str]:
                  for k in ("baseline", "variant", "lift_abs"))
 
 
-def check_report(prediction: SavedPrediction, check: PredictionCheck) -> Report:
+def check_report(prediction: Prediction, check: PredictionCheck) -> Report:
     """The observed A/B result over the predicted lift distribution, and the verdict."""
     facts = (("verdict", check.verdict), *check.facts(), ("variant vs control", f"{check.variant} vs {check.control}"))
     sections = (Section("Prediction and result", (check.explanation,), plots=(_lift_plot(prediction, check),)),)

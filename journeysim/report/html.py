@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from journeysim._io import write_atomic
+from journeysim._files import write_atomic
 from journeysim.errors import UsageError
 from journeysim.report.document import Report, Table
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from journeysim._table import fmt
+from journeysim._text import fmt
+from journeysim.engines.metrics import JourneyMetrics
 from journeysim.journey import Journey
-from journeysim.reevaluate import Reevaluation
+from journeysim.reevaluation import Reevaluation
 from journeysim.report.document import Report, Section, Table
 from journeysim.report.plots import (
     plot_attribution,
@@ -18,10 +19,9 @@ from journeysim.report.plots import (
     plot_removal_effects,
     plot_traffic_change,
 )
-from journeysim.result import JourneyMetrics
 
 if TYPE_CHECKING:  # the attribution module pulls in DuckDB; reports on maps should not need it
-    from journeysim.attribution import Attribution
+    from journeysim.attribution.credit import Attribution
 
 __all__ = ["simulate_report", "reevaluate_report", "attribute_report"]
 
@@ -90,7 +90,7 @@ def reevaluate_report(result: Reevaluation, new: Journey) -> Report:
     Examples
     --------
     >>> import numpy as np
-    >>> from journeysim.reevaluate import reevaluate
+    >>> from journeysim.reevaluation import reevaluate
     >>> old = Journey.from_rows({"ad": 1.0}, {"ad": {"page": 0.5}, "page": {"buy": 0.2}}, goals=["buy"],
     ...                         observations={"ad": 2000, "page": 1000, "entry": 2000})
     >>> r = reevaluate_report(reevaluate(old, old, rng=np.random.default_rng(0), draws=10), old)

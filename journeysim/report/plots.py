@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
-from journeysim.compiled import compile_segments
+from journeysim.engines.compiled import compile_segments
 from journeysim.journey import Journey
 
 __all__ = ["Plot", "journey_flows", "plot_journey", "plot_funnel", "plot_removal_effects",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from journeysim import Edge, load_journey
-from journeysim.eventlog import simulate_event_log, write_event_log
+from journeysim.engines.eventlog import simulate_event_log, write_event_log
 
 HERE = Path(__file__).resolve().parent
 CUSTOMERS = 15_000

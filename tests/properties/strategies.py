@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from journeysim.mapfile import read_journey
+from journeysim.maps.read import read_journey
 
 __all__ = ["journeys", "touchpoint_names", "delays"]
 

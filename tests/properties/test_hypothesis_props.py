@@ -7,7 +7,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from journeysim import EXIT, solve_exact
-from journeysim.hypothesis import RemoveTouchpoint, SetEdge, SetEntry, apply_changes
+from journeysim.whatif.changes import RemoveTouchpoint, SetEdge, SetEntry, apply_changes
 
 from .strategies import journeys
 

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journeysim.engines.montecarlo import simulate_montecarlo
+from journeysim.engines.montecarlo.engine import simulate_montecarlo
 from tests.montecarlo_agreement import LIMIT, replicates, z_scores
 from tests.properties.strategies import journeys
 

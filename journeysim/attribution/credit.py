@@ -1,0 +1,260 @@
+"""Attributing conversions and value to touchpoints, model by model, side by side.
+
+Models: ``markov`` (removal effects of the order-``k`` chain of the paths, solved
+exactly by the exact engine; conversions and value shared in proportion to the
+removal effects, as ChannelAttribution does), the rule-based ``first``, ``last``,
+``linear``, ``time-decay`` and ``position`` (see :mod:`journeysim.attribution.rules`) and
+``shapley`` (exact Shapley values over the conversion rates of channel sets).
+Bootstrap intervals resample journeys: each replicate draws the journeys' paths
+and outcomes from a multinomial over the observed (path, outcome) counts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from journeysim._text import fmt, format_table
+from journeysim.attribution.markov import removal_effects
+from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit
+from journeysim.errors import UsageError
+from journeysim.logs.counts import NO_WINDOW, aggregate_events
+from journeysim.logs.paths import PathTable, event_paths, read_path_file
+from journeysim.logs.sources import connect, open_source, read_error
+
+__all__ = ["MODELS", "Attribution", "attribute_paths", "attribute_file", "read_paths"]
+
+MODELS = ("markov", "first", "last", "linear", "time-decay", "position", "shapley")
+_LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Attributed conversions and value per touchpoint under each model.
+
+    ``models[model][touchpoint] = (conversions, value)``; ``removal_effects`` are the
+    Markov model's (empty when it was not run). With a bootstrap, ``intervals`` holds
+    95 % percentile intervals with the same layout (pairs of ``(low, high)``) and
+    ``removal_intervals`` those of the removal effects.
+    """
+
+    models: Mapping[str, Mapping[str, tuple[float, float]]]
+    removal_effects: Mapping[str, float]
+    order: int
+    conversions: float
+    value: float
+    journeys: float
+    paths: int
+    bootstrap: int = 0
+    intervals: Mapping[str, Mapping[str, tuple[tuple[float, float], tuple[float, float]]]] = field(default_factory=dict)
+    removal_intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    method: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"models": {MODEL: {TOUCHPOINT: {"conversions", "value"}}}, "removal_effects", "order"}``;
+        with a bootstrap also ``conversions_ci``/``value_ci`` per entry, ``removal_effects_ci`` and ``bootstrap``."""
+        models: dict[str, Any] = {}
+        for model, credit in self.models.items():
+            models[model] = {}
+            for tp, (conv, value) in credit.items():
+                entry: dict[str, Any] = {"conversions": conv, "value": value}
+                if self.bootstrap:
+                    (clo, chi), (vlo, vhi) = self.intervals[model][tp]
+                    entry["conversions_ci"] = [clo, chi]
+                    entry["value_ci"] = [vlo, vhi]
+                models[model][tp] = entry
+        out: dict[str, Any] = {"models": models, "removal_effects": dict(self.removal_effects), "order": self.order}
+        if self.bootstrap:
+            out["removal_effects_ci"] = {k: list(v) for k, v in self.removal_intervals.items()}
+            out["bootstrap"] = self.bootstrap
+        return out
+
+    def summary(self) -> str:
+        head = [("journeys", fmt(int(self.journeys)) if float(self.journeys).is_integer() else fmt(self.journeys)), ("distinct paths", fmt(self.paths)),
+                ("conversions", fmt(self.conversions)), ("value", fmt(self.value)), ("Markov order", fmt(self.order))]
+        parts = [format_table("attribution", ["item", "value"], head)]
+        names = list(dict.fromkeys(tp for credit in self.models.values() for tp in credit))
+        names.sort(key=lambda tp: -self.removal_effects.get(tp, 0.0))
+        for what, k in (("conversions", 0), ("value", 1)):
+            rows = []
+            for tp in names:
+                row = [tp]
+                for model, credit in self.models.items():
+                    cell = fmt(credit[tp][k]) if tp in credit else "-"
+                    if self.bootstrap and tp in credit:
+                        lo, hi = self.intervals[model][tp][k]
+                        cell += f" [{fmt(lo)}, {fmt(hi)}]"
+                    row.append(cell)
+                rows.append(row)
+            parts.append(format_table(f"attributed {what}", ["touchpoint", *self.models], rows, width=160))
+        if self.removal_effects:
+            total = sum(self.removal_effects.values())
+            rows = [(tp, fmt(r), fmt(r / total if total > 0 else 0.0),
+                     (f"[{fmt(self.removal_intervals[tp][0])}, {fmt(self.removal_intervals[tp][1])}]"
+                      if self.bootstrap else "-")) for tp, r in self.removal_effects.items()]
+            rows.sort(key=lambda r: -self.removal_effects[r[0]])
+            parts.append(format_table("Markov removal effects", ["touchpoint", "removal effect", "normalised",
+                                                                 "95% interval"], rows))
+        parts.extend(f"note: {n}" for n in self.notes)
+        parts.append(f"method: {self.method}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _point(table: PathTable, models: Sequence[str], order: int, half_life: float):
+    credit: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    effects = np.zeros(len(table.channels))
+    for model in models:
+        if model == "markov":
+            re = removal_effects(table, order)
+            effects = np.array([re[c] for c in table.channels])
+            share = effects / effects.sum() if effects.sum() > 0 else effects
+            credit[model] = (share * table.conversions.sum(), share * table.value.sum())
+        elif model == "shapley":
+            credit[model] = shapley_credit(table)
+        else:
+            credit[model] = rule_credit(table, model, half_life)
+    return credit, effects
+
+
+def _replicate(table: PathTable, rng: np.random.Generator) -> PathTable:
+    counts = np.concatenate([table.conversions, table.nulls])
+    total = int(round(counts.sum()))
+    draw = rng.multinomial(total, counts / counts.sum()).astype(float)
+    conv, nulls = draw[: len(table.conversions)], draw[len(table.conversions):]
+    per_conversion = np.divide(table.value, table.conversions, out=np.zeros_like(table.value),
+                               where=table.conversions > 0)
+    return table.with_counts(conv, nulls, per_conversion * conv)
+
+
+def attribute_paths(
+    table: PathTable,
+    models: Sequence[str] = MODELS,
+    *,
+    order: int = 1,
+    half_life: float = 1.0,
+    bootstrap: int = 0,
+    rng: np.random.Generator | None = None,
+) -> Attribution:
+    """Attribute the conversions of a :class:`PathTable` under each of ``models``.
+
+    Parameters
+    ----------
+    table : PathTable
+    models : names from :data:`MODELS`. ``shapley`` needs at most 15 touchpoints; when
+        every model is asked for and there are more, it is left out with a note.
+    order : Markov order, 1 to 4.
+    half_life : time-decay half-life, in touches.
+    bootstrap : number of bootstrap replicates for intervals (0: none); needs ``rng``.
+    rng : numpy.random.Generator
+
+    Examples
+    --------
+    >>> t = PathTable.from_paths([["a", "b"], ["b"], ["a"]], [1, 1, 0], [1, 1, 2], [10, 10, 0])
+    >>> r = attribute_paths(t, ["markov", "last"])
+    >>> r.to_dict()["models"]["markov"]["a"], r.removal_effects["a"]
+    ({'conversions': 0.6666666666666666, 'value': 6.666666666666666}, 0.5)
+    """
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise UsageError(f"unknown model {unknown[0]!r} (allowed: {', '.join(MODELS)}, all)")
+    if order not in (1, 2, 3, 4):
+        raise UsageError(f"order={order!r} (the Markov order must be 1, 2, 3 or 4)")
+    if bootstrap < 0 or (bootstrap and rng is None):
+        raise UsageError(f"bootstrap={bootstrap!r} (a number of replicates >= 0, with an rng)")
+    if half_life <= 0:
+        raise UsageError(f"half_life={half_life!r} (must be > 0)")
+    notes = []
+    models = list(dict.fromkeys(models))
+    if "shapley" in models and len(table.channels) > SHAPLEY_LIMIT and set(MODELS) <= set(models):
+        models.remove("shapley")
+        notes.append(f"shapley left out: {len(table.channels)} touchpoints (exact up to {SHAPLEY_LIMIT})")
+    if table.direct:
+        notes.append(f"{table.direct:g} conversions had no touch before the goal and take part in no model")
+    credit, effects = _point(table, models, order, half_life)
+    channels = table.channels
+    intervals: dict[str, dict[str, Any]] = {}
+    removal_intervals: dict[str, tuple[float, float]] = {}
+    if bootstrap:
+        reps = [_point(_replicate(table, rng), models, order, half_life) for _ in range(bootstrap)]
+        q = [(1 - _LEVEL) / 2 * 100, (1 + _LEVEL) / 2 * 100]
+        for model in models:
+            conv = np.percentile([r[0][model][0] for r in reps], q, axis=0)
+            val = np.percentile([r[0][model][1] for r in reps], q, axis=0)
+            intervals[model] = {c: ((float(conv[0, i]), float(conv[1, i])), (float(val[0, i]), float(val[1, i])))
+                                for i, c in enumerate(channels)}
+        if "markov" in models:
+            re = np.percentile([r[1] for r in reps], q, axis=0)
+            removal_intervals = {c: (float(re[0, i]), float(re[1, i])) for i, c in enumerate(channels)}
+    parts = []
+    if "markov" in models:
+        parts.append(f"Markov order {order}: removal effects solved exactly (absorbing chain, "
+                     "journeysim.engines.exact), conversions shared in proportion to them")
+    rules = [m for m in models if m not in ("markov", "shapley")]
+    if rules:
+        parts.append(f"{', '.join(rules)}: each path's conversions split by fixed weights"
+                     + (f" (time-decay half-life {half_life:g} touches)" if "time-decay" in rules else ""))
+    if "shapley" in models:
+        parts.append("Shapley values exact over all coalitions, worth = conversion rate of the journeys using only "
+                     "the coalition's touchpoints")
+    method = "; ".join(parts)
+    if bootstrap:
+        method += f"; {_LEVEL:.0%} percentile intervals from {bootstrap} bootstrap replicates of the journeys"
+    return Attribution(
+        models={m: {c: (float(credit[m][0][i]), float(credit[m][1][i])) for i, c in enumerate(channels)}
+                for m in models},
+        removal_effects={c: float(effects[i]) for i, c in enumerate(channels)} if "markov" in models else {},
+        order=order, conversions=float(table.conversions.sum()), value=float(table.value.sum()),
+        journeys=table.journeys, paths=len(table.conversions), bootstrap=bootstrap, intervals=intervals,
+        removal_intervals=removal_intervals, notes=tuple(notes), method=method)
+
+
+def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: float | None = None) -> PathTable:
+    """Read a path file, or cut an event log into journeys (ending at a goal), as a :class:`PathTable`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     log = pathlib.Path(d) / "log.csv"
+    ...     _ = log.write_text("user_id,timestamp,touchpoint,value\\n1,2025-01-01,ad,0\\n"
+    ...                        "1,2025-01-02,buy,9\\n2,2025-01-01,mail,0\\n")
+    ...     t = read_paths(log)
+    >>> t.channels, t.conversions.tolist(), t.nulls.tolist(), t.value.tolist()
+    (('ad', 'mail'), [1.0, 0.0], [0.0, 1.0], [9.0, 0.0])
+    """
+    try:
+        with connect() as con:
+            source = open_source(con, path)
+            if source.kind == "paths":
+                return read_path_file(con, source)
+            # The same row, empty-log and goal checks as fit (and the same default goals).
+            agg = aggregate_events(con, source, goals, repeat=False, lookback=NO_WINDOW, unit_seconds=1.0)
+            return event_paths(con, source, list(agg.goals), lookback=NO_WINDOW if lookback is None else lookback)
+    except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)
+        raise read_error(str(path), exc) from None
+
+
+def attribute_file(path: str | os.PathLike, models: Sequence[str] = MODELS, *, goals: Sequence[str] = (),
+                   lookback: float | None = None, **options: Any) -> Attribution:
+    """:func:`attribute_paths` on the paths of an event log or path file (see :func:`read_paths`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     paths = pathlib.Path(d) / "paths.csv"
+    ...     _ = paths.write_text("path,total_conversions,total_null\\na > b,3,1\\nb,1,3\\n")
+    ...     r = attribute_file(paths, ["first", "markov"])
+    >>> r.models["first"], r.removal_effects
+    ({'a': (3.0, 0.0), 'b': (1.0, 0.0)}, {'a': 0.5, 'b': 1.0})
+    """
+    return attribute_paths(read_paths(path, goals=goals, lookback=lookback), models, **options)

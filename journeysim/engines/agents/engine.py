@@ -1,0 +1,279 @@
+"""The agent-based engine: customers moving through the journey on a calendar, with simpy.
+
+New customers arrive by a Poisson process (the map's ``arrivals``), split over
+``entry``. Touchpoints may have servers (``capacity``, with ``patience``), a
+``budget`` spent at ``cost`` per visit, and edges whose probability rises with
+the share of customers who have converted (``social_proof``) or falls with
+repeat visits (``fatigue``); ``campaigns`` move customers on given days;
+``refers`` brings new customers. Formulas:
+
+* social proof: ``p' = p * (1 + s * C / A)`` with ``C`` the customers converted
+  so far and ``A`` those arrived so far; when a row's edges then sum above 1 they
+  are scaled to sum to 1 (no drop-off). Evaluated when the customer's visit of
+  the edge's source touchpoint starts.
+* fatigue: on a customer's k-th visit of the edge's source touchpoint,
+  ``p' = p * f**(k - 1)``; what is taken away goes to drop-off.
+
+See :mod:`journeysim.engines.agents.run` for how the run stays fast.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from journeysim._text import fmt, format_table
+from journeysim.engines.agents.model import compile_model
+from journeysim.engines.agents.run import Run
+from journeysim.engines.exact import solve_exact
+from journeysim.engines.metrics import JourneyMetrics
+from journeysim.errors import UsageError
+from journeysim.journey import Journey
+from journeysim.maps.agents import check_agent_journey
+from journeysim.maps.values import UNIT_DAYS
+
+__all__ = ["AgentResult", "simulate_agents"]
+
+#: Runs that take longer than this (seconds) show the progress bar.
+PROGRESS_AFTER = 2.0
+#: Why a run's rates per customer are undefined, for summaries and errors.
+NO_ARRIVALS = "no customers arrived"
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    """What happened in one agent-based run.
+
+    ``metrics`` holds the exact engine's keys estimated per arrived customer
+    (customers still in the journey at the end count with what they did so far;
+    ``removal_effects`` come from the exact engine on the same map). Counts
+    partition the arrived customers: ``arrived == converted_and_left + exited +
+    abandoned + in_journey``. ``daily`` has one row per day; ``touchpoints`` one
+    entry per touchpoint. When no customer arrived (``arrived == 0``), the rates
+    per customer (``conversion_rate``, ``expected_*``, ``referrals`` and every
+    ``visit_rate`` and ``stage_reach`` value) are undefined: ``None``.
+    """
+
+    metrics: JourneyMetrics
+    days: int
+    arrived: int
+    referred: int
+    converted: int
+    revenue: float
+    converted_and_left: int
+    exited: int
+    abandoned: int
+    in_journey: int
+    daily: tuple[Mapping[str, Any], ...]
+    touchpoints: Mapping[str, Mapping[str, Any]]
+    method: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "touchpoints", MappingProxyType({k: MappingProxyType(dict(v))
+                                                                  for k, v in self.touchpoints.items()}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The exact engine's keys (``engine: agents``), then the run's own, JSON-ready."""
+        out = self.metrics.to_dict()
+        out.update(
+            days=self.days, arrived=self.arrived, referred=self.referred, converted=self.converted,
+            revenue=self.revenue, converted_and_left=self.converted_and_left, exited=self.exited,
+            abandoned=self.abandoned, in_journey=self.in_journey,
+            daily=[{k: dict(v) if isinstance(v, Mapping) else v for k, v in row.items()} for row in self.daily],
+            touchpoints={k: dict(v) for k, v in self.touchpoints.items()},
+            method=self.method,
+        )
+        return out
+
+    def to_frame(self):
+        """The daily table as a pandas DataFrame (one ``in <stage>`` column per stage)."""
+        import pandas as pd
+
+        return pd.DataFrame(daily_rows(self.daily))
+
+    def summary(self) -> str:
+        head = [
+            ("days", self.days), ("arrived", self.arrived), ("of whom referred", self.referred),
+            ("converted", self.converted), ("revenue", fmt(self.revenue)),
+            ("converted and left", self.converted_and_left), ("exited", self.exited),
+            ("abandoned a queue", self.abandoned), ("still in the journey", self.in_journey),
+        ]
+        parts = [format_table(f"{self.metrics.journey_name or 'journey'}: {self.days} days", ["count", "value"], head)]
+        if not self.arrived:
+            parts.append(f"conversion rate undefined: {NO_ARRIVALS} in {_days(self.days)}, so the rates per customer "
+                         "below are undefined (-); raise the map's arrivals rate or simulate more days")
+        parts.append(self.metrics.summary())
+        rows = [(name, t["visits"], t["abandoned"], fmt(t["mean_wait"]), fmt(t["utilisation"]), fmt(t["spend"]))
+                for name, t in self.touchpoints.items()]
+        headers = ["touchpoint", "visits", "abandoned", f"mean wait ({self.metrics.time_unit}s)", "utilisation", "spend"]
+        parts.append(format_table("touchpoints", headers, rows))
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def daily_rows(daily) -> list[dict[str, Any]]:
+    """Flatten the daily rows: ``in_stage`` becomes one ``in <stage>`` column per stage."""
+    out = []
+    for row in daily:
+        flat = {k: v for k, v in row.items() if k != "in_stage"}
+        flat.update({f"in {s}": n for s, n in row["in_stage"].items()})
+        out.append(flat)
+    return out
+
+
+class _Progress:
+    """A rich progress bar on stderr, shown only once the run has taken :data:`PROGRESS_AFTER` seconds."""
+
+    def __init__(self, days: int):
+        self.days = days
+        self.started = time.perf_counter()
+        self.bar = None
+        self.task = None
+
+    def __call__(self, day: int) -> None:
+        if self.bar is None:
+            if time.perf_counter() - self.started < PROGRESS_AFTER:
+                return
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("simulating"), BarColumn(), TextColumn("day {task.completed}/{task.total}"),
+                                TimeRemainingColumn(), console=Console(file=sys.stderr), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("days", total=self.days)
+        self.bar.update(self.task, completed=day + 1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, progress: bool = False,
+                    source: str = "<map>") -> AgentResult:
+    """Simulate customers arriving and moving through ``journey`` for ``days`` days.
+
+    Parameters
+    ----------
+    journey : Journey
+        A map with ``arrivals`` (and optionally capacity, patience, budget, cost,
+        social_proof, fatigue and campaigns; see the README).
+    days : int
+        Length of the run (>= 1). The clock counts days; delays are converted from
+        the map's ``time_unit``.
+    rng : numpy.random.Generator
+    progress : bool
+        Show a progress bar on stderr when the run takes more than a couple of seconds.
+    source : str
+        Name of the map file, for error messages.
+
+    Raises
+    ------
+    MapError
+        The journey's agent attributes are invalid for this run (e.g. a campaign
+        day outside the run, a budget without a cost).
+
+    Examples
+    --------
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.25}}, goals=["buy"],
+    ...                       extra={"arrivals": {"rate": 100, "per": "day"}})
+    >>> r = simulate_agents(j, 30, rng=np.random.default_rng(1))
+    >>> r.arrived, r.converted, r.arrived == r.converted_and_left + r.exited + r.abandoned + r.in_journey
+    (3015, 707, True)
+    """
+    if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
+        raise UsageError(f"days={days!r}: the run needs a whole number of days >= 1")
+    days = int(days)
+    check_agent_journey(journey, days, source)
+    model = compile_model(journey, days, rng)
+    bar = _Progress(days) if progress else None
+    collect = gc.isenabled()
+    gc.disable()                        # millions of short-lived customers: cyclic gc only costs time here
+    try:
+        run = Run(model, rng, bar).run()
+    finally:
+        if collect:
+            gc.enable()
+        if bar is not None:
+            bar.close()
+    total = run.converted_left + run.exited + run.abandoned + run.still
+    if total != run.arrived:
+        raise RuntimeError(f"conservation broken: arrived {run.arrived} != {total} accounted for")
+    return _result(journey, model, run)
+
+
+def _per_customer(count: float, arrived: int) -> float | None:
+    """A count per arrived customer; undefined (``None``) when nobody arrived."""
+    return count / arrived if arrived else None
+
+
+def _result(journey: Journey, model, run: Run) -> AgentResult:
+    n = run.arrived
+    names = model.names
+    stages = model.stages
+    organic = run.arrived - run.referred
+    exact = solve_exact(journey)
+    method = (f"agent-based discrete-event simulation (simpy) of {run.arrived} customers over {model.days} days; "
+              + ("rates are per arrived customer (those still in the journey count what they did so far); " if n else
+                 f"{NO_ARRIVALS} in the run, so every rate per customer is undefined (null); ")
+              + "removal_effects from the exact engine on the same map (agent-only attributes ignored)")
+    metrics = JourneyMetrics(
+        conversion_rate=_per_customer(run.converted, n),
+        expected_conversions=_per_customer(run.goal_visits, n),
+        expected_value=_per_customer(run.revenue, n),
+        expected_touches=_per_customer(sum(run.visits), n),
+        expected_time_to_conversion=(run.time_to_conversion / run.converted / UNIT_DAYS[journey.time_unit]
+                                     if run.converted else None),
+        visit_rate={name: _per_customer(run.first[i], n) for i, name in enumerate(names)},
+        stage_reach={s: _per_customer(run.reach[j], n) for j, s in enumerate(stages)},
+        removal_effects=exact.removal_effects,
+        referrals=_per_customer(run.referred, n),
+        customers_per_seed=run.arrived / organic if organic else None,
+        engine="agents",
+        time_unit=journey.time_unit,
+        journey_name=journey.name,
+        method=method,
+    )
+    occupancy = [np.cumsum(diff) for diff in run.occupancy]
+    daily = tuple(
+        {"day": d, "arrivals": run.daily_arrivals[d], "conversions": run.daily_goals[d],
+         "revenue": run.daily_revenue[d], "in_journey": int(sum(o[d + 1] for o in occupancy)),
+         "in_stage": {s: int(occupancy[j][d + 1]) for j, s in enumerate(stages)}}
+        for d in range(model.days)
+    )
+    touchpoints = {}
+    unit = UNIT_DAYS[journey.time_unit]
+    for i, name in enumerate(names):
+        capacity = model.capacity[i]
+        touchpoints[name] = {
+            "visits": run.visits[i],
+            "abandoned": run.gave_up[i],
+            "mean_wait": (run.wait[i] / run.served[i] / unit if run.served[i] else None) if capacity else 0.0,
+            "utilisation": run.busy[i] / (capacity * model.days) if capacity else None,
+            "spend": run.visits[i] * model.cost[i],
+            "skipped": run.skipped[i],
+        }
+    return AgentResult(
+        metrics=metrics, days=model.days, arrived=run.arrived, referred=run.referred, converted=run.converted,
+        revenue=run.revenue, converted_and_left=run.converted_left, exited=run.exited, abandoned=run.abandoned,
+        in_journey=run.still, daily=daily, touchpoints=touchpoints,
+        method=method,
+    )
+

@@ -1,0 +1,346 @@
+"""One run of the agent-based engine on a simpy clock (days).
+
+Only what depends on other customers or on the calendar gets an event: arriving
+at a touchpoint with capacity, a budget or a social-proof row (and at goals when
+social proof is used, so that the converted share is exact at every moment),
+campaign days, and referred customers' arrivals. Between such events a
+customer's stretch of touchpoints is sampled in one go by :meth:`Run.walk` and
+its visits are counted at once: nothing after them can undo them, because a
+stretch stops at the first touchpoint a campaign could pull the customer from.
+
+A customer is referenced only by the events it waits on, so finished customers
+are freed at once and memory does not grow with them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from math import inf
+
+import numpy as np
+import simpy
+
+from journeysim.engines.agents.batch import BatchWalker
+from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, Pool
+from journeysim.engines.agents.shared import SharedTouchpoints
+
+__all__ = ["Run"]
+
+
+class Run(SharedTouchpoints):
+    """The state and tallies of one run; :meth:`run` executes it."""
+
+    def __init__(self, model: Model, rng: np.random.Generator, tick=None):
+        m = self.m = model
+        self.rng = rng
+        self.env = simpy.Environment()
+        self.tick = tick
+        n, days, n_stages = len(m.names), m.days, len(m.stages) + 1
+        self.bits = [1 << i for i in range(n)]
+        self.stage_bits = [1 << s for s in m.stage]
+        self.prewalk = not m.social
+        # tallies
+        self.arrived = self.referred = self.converted = self.goal_visits = 0
+        self.converted_left = self.exited = self.abandoned = self.still = 0
+        self.revenue = self.time_to_conversion = 0.0
+        self.visits = [0] * n
+        self.first = [0] * n
+        self.reach = [0] * n_stages
+        self.skipped = [0] * n
+        self.gave_up = [0] * n
+        self.served = [0] * n
+        self.wait = [0.0] * n
+        self.busy = [0.0] * n
+        self.daily_arrivals = [0] * days
+        self.daily_goals = [0] * days
+        self.daily_revenue = [0.0] * days
+        self.occupancy = [[0] * (days + 2) for _ in range(n_stages)]
+        # random pools
+        self.uniform = Pool(lambda k: rng.random(k).tolist())
+        cum = np.cumsum(m.kind_p)
+        self.kind = Pool(lambda k: np.minimum(np.searchsorted(cum, rng.random(k), side="right"),
+                                              len(m.kinds) - 1).tolist())
+        self.referrals = [Pool(lambda k, r=r: rng.poisson(r, k).tolist()) if r else None for r in m.refers]
+        self.patience = [Pool(lambda k, p=p: rng.exponential(p, k).tolist()) if p else None for p in m.patience]
+        # shared resources
+        self.servers = {i: simpy.Resource(self.env, c) for i, c in enumerate(m.capacity) if c}
+        self.waiting: dict = {}
+        self.remaining = [0.0] * n
+        self.period = [-1] * n
+        self.parked: dict[int, list] = {}
+        self.todo: list = []
+        self.kind_seg = np.array([s for s, _ in m.kinds])
+        self.kind_tp = np.array([i for _, i in m.kinds])
+        walker = BatchWalker(m, rng)
+        self.walker = walker if self.prewalk and walker.enabled else None
+        self.batch = {"visits": np.zeros(n, np.int64), "first": np.zeros(n, np.int64),
+                      "reach": np.zeros(n_stages, np.int64), "goals": np.zeros(days, np.int64),
+                      "revenue": np.zeros(days), "occupancy": np.zeros((n_stages, days + 2), np.int64)}
+
+    # -- the run -----------------------------------------------------------------------
+
+    def run(self) -> Run:
+        env = self.env
+        env.process(self._arrivals())
+        if self.m.campaigns:
+            env.process(self._campaigns())
+        env.run(until=self.m.days)
+        for req, (i, t) in self.waiting.items():
+            self.still += 1
+            self._occupy(i, t, inf)
+        batch = self.batch
+        for name, tally in (("visits", self.visits), ("first", self.first), ("reach", self.reach),
+                            ("goals", self.daily_goals), ("revenue", self.daily_revenue)):
+            for k, v in enumerate(batch[name].tolist()):
+                tally[k] += v
+        for tally, extra in zip(self.occupancy, batch["occupancy"].tolist()):
+            for k, v in enumerate(extra):
+                tally[k] += v
+        return self
+
+    def _arrivals(self):
+        m, rng = self.m, self.rng
+        cum = np.cumsum(m.kind_p)
+        stop = np.array(m.stop, dtype=bool)
+        for day in range(m.days):
+            n = int(rng.poisson(m.day_rates[day]))
+            times = day + np.sort(rng.random(n))
+            kinds = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(m.kinds) - 1)
+            entry = self.kind_tp[kinds]
+            together = ~stop[entry] if self.walker is not None else np.zeros(n, dtype=bool)
+            if together.any():
+                self.arrived += int(together.sum())
+                self.daily_arrivals[day] += int(together.sum())
+                self.walker.walk(self, self.kind_seg[kinds[together]], entry[together], times[together])
+            for t, k in zip(times[~together].tolist(), kinds[~together].tolist()):
+                self._arrive(t, k, referred=False)
+            self._drain()
+            if self.tick is not None:
+                self.tick(day)
+            yield self.env.timeout(1)
+
+    def _campaigns(self):
+        m = self.m
+        for day in sorted(m.campaigns):
+            yield self.env.timeout(day - self.env.now)
+            for c, i, nxt, leave in self.parked.pop(day, []):
+                for reached, to, p in m.campaigns[day]:
+                    if i in reached and self.uniform.take() < p:
+                        self._go(c, to, day)
+                        break
+                else:
+                    self._stay(c, i, day, nxt, leave)
+            self._drain()
+
+    # -- arrivals ------------------------------------------------------------------------
+
+    def _arrive(self, t: float, kind: int, referred: bool) -> None:
+        seg, i = self.m.kinds[kind]
+        if self.prewalk and not self.m.stop[i]:
+            self._enter(seg, i, t, referred)
+        else:
+            ev = self.env.timeout(t - self.env.now, (seg, i, referred))
+            ev.callbacks.append(self._on_arrival)
+
+    def _on_arrival(self, ev) -> None:
+        seg, i, referred = ev.value
+        now = self.env.now
+        if self.m.budget[i] is not None and not self._affordable(i, now):
+            self.skipped[i] += 1           # the budget is spent: the ad is not shown, nobody arrives
+            return
+        self._enter(seg, i, now, referred)
+        self._drain()
+
+    def _enter(self, seg: int, i: int, t: float, referred: bool) -> None:
+        self.arrived += 1
+        self.referred += referred
+        self.daily_arrivals[int(t)] += 1
+        self.walk(Customer(seg, t), i, t)
+
+    def _refer(self, i: int, leave: float) -> None:
+        if leave >= self.m.days:
+            return
+        for _ in range(self.referrals[i].take()):
+            kind = self.kind.take()
+            if self.prewalk:
+                self.todo.append((leave, kind))
+            else:
+                self._arrive(leave, kind, referred=True)
+
+    def _drain(self) -> None:
+        todo = self.todo
+        while todo:
+            t, kind = todo.pop()
+            self._arrive(t, kind, referred=True)
+
+    # -- moving through the journey ------------------------------------------------------
+
+    def _go(self, c: Customer, i: int, t: float) -> None:
+        self.walk(c, i, t)
+        self._drain()
+
+    def _on_stop(self, ev) -> None:
+        c, i = ev.value
+        self._go(c, i, self.env.now)
+
+    def walk(self, c: Customer, i: int, t: float) -> None:
+        """Move ``c`` from arriving at touchpoint ``i`` at time ``t`` up to its next event."""
+        # The hot loop of the engine: _count, _choose and _occupy are inlined for their common case.
+        m = self.m
+        days, stop, campaign_days, goal = m.days, m.stop, m.campaign_days, m.goal
+        pools, dynamic, fatigue = m.row_pools[c.seg], m.dynamic[c.seg], m.fatigue[c.seg]
+        visits, first, reach, bits, stage_bits = self.visits, self.first, self.reach, self.bits, self.stage_bits
+        stage, referrals = m.stage, self.referrals
+        while True:
+            if t >= days:
+                self.still += 1
+                return
+            if stop[i]:
+                now = self.env.now
+                if t > now:
+                    ev = self.env.timeout(t - now, (c, i))
+                    ev.callbacks.append(self._on_stop)
+                    return
+                if not self._gate(c, i, t):
+                    return
+            visits[i] += 1
+            bit = bits[i]
+            if not c.seen & bit:
+                c.seen |= bit
+                first[i] += 1
+                bit = stage_bits[i]
+                if not c.reached & bit:
+                    c.reached |= bit
+                    reach[stage[i]] += 1
+            if goal[i]:
+                self._goal(c, i, t)
+            if fatigue[i] is not None:
+                if c.counts is None:
+                    c.counts = {}
+                c.counts[i] = c.counts.get(i, 0) + 1
+            if dynamic[i] or fatigue[i] is not None:
+                nxt, delay = self._choose(c, i)
+            else:
+                pool = pools[i]
+                nxt, delay = (pool.items or pool.refill()).pop()
+            leave = t + delay
+            if referrals[i] is not None:
+                self._refer(i, leave)
+            marks = campaign_days[i]
+            if marks:
+                k = bisect_right(marks, t)
+                if k < len(marks) and marks[k] < leave:
+                    self._park(c, i, t, nxt, leave, marks[k])
+                    return
+            if int(leave) > int(t):                   # a day's end falls inside the visit
+                self._occupy(i, t, leave)
+            if nxt == EXIT_INDEX:
+                if leave >= days:
+                    self.still += 1
+                elif c.converted:
+                    self.converted_left += 1
+                else:
+                    self.exited += 1
+                return
+            i, t = nxt, leave
+
+    def _park(self, c: Customer, i: int, t: float, nxt: int, leave: float, day: int) -> None:
+        """``c`` is at ``i`` on a campaign day: count it there until then and let the campaign decide."""
+        self._occupy(i, t, day)
+        self.parked.setdefault(day, []).append((c, i, nxt, leave))
+
+    def _stay(self, c: Customer, i: int, t: float, nxt: int, leave: float) -> None:
+        """No campaign took ``c``: it stays at ``i`` until ``leave`` as sampled."""
+        marks = self.m.campaign_days[i]
+        k = bisect_right(marks, t)
+        if k < len(marks) and marks[k] < leave:
+            self._park(c, i, t, nxt, leave, marks[k])
+            return
+        self._occupy(i, t, leave)
+        if nxt == EXIT_INDEX:
+            self._finish(c, leave)
+        else:
+            self._go(c, nxt, leave)
+
+    def _finish(self, c: Customer, t: float) -> None:
+        if t >= self.m.days:
+            self.still += 1
+        elif c.converted:
+            self.converted_left += 1
+        else:
+            self.exited += 1
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _count(self, c: Customer, i: int, t: float) -> None:
+        """Tally a visit of ``c`` to ``i`` starting at ``t`` (inlined in :meth:`walk`)."""
+        m = self.m
+        self.visits[i] += 1
+        bit = self.bits[i]
+        if not c.seen & bit:
+            c.seen |= bit
+            self.first[i] += 1
+            sbit = self.stage_bits[i]
+            if not c.reached & sbit:
+                c.reached |= sbit
+                self.reach[m.stage[i]] += 1
+        if m.goal[i]:
+            self._goal(c, i, t)
+        if m.fatigue[c.seg][i] is not None:
+            if c.counts is None:
+                c.counts = {}
+            c.counts[i] = c.counts.get(i, 0) + 1
+
+    def _goal(self, c: Customer, i: int, t: float) -> None:
+        day = int(t)
+        value = self.m.value[i]
+        self.goal_visits += 1
+        self.revenue += value
+        self.daily_goals[day] += 1
+        self.daily_revenue[day] += value
+        if not c.converted:
+            c.converted = True
+            self.converted += 1
+            self.time_to_conversion += t - c.start
+
+    def _choose(self, c: Customer, i: int) -> tuple[int, float]:
+        """Next touchpoint (or exit) and the time spent at ``i`` before moving on."""
+        m, seg = self.m, c.seg
+        if m.dynamic[seg][i]:
+            nxt, delay = self._choose_social(seg, i)
+        else:
+            pool = m.row_pools[seg][i]
+            nxt, delay = (pool.items or pool.refill()).pop()
+        tired = m.fatigue[seg][i]
+        if tired is not None and nxt in tired:
+            repeats = c.counts[i] - 1
+            if repeats and self.uniform.take() >= tired[nxt] ** repeats:
+                return EXIT_INDEX, m.edge_delays[seg][i][-1].take()
+        return nxt, delay
+
+    def _choose_social(self, seg: int, i: int) -> tuple[int, float]:
+        """Social proof: ``p' = p (1 + s * converted / arrived)``; a row pushed above 1 is scaled to 1."""
+        outcomes = self.m.rows[seg][i]
+        share = self.converted / self.arrived if self.arrived else 0.0
+        ps = [o.p * (1.0 + o.social_proof * share) for o in outcomes[:-1]]
+        total = sum(ps)
+        u = self.uniform.take() * max(total, 1.0)
+        for j, p in enumerate(ps):
+            if u < p:
+                return outcomes[j].target, self.m.edge_delays[seg][i][j].take()
+            u -= p
+        return EXIT_INDEX, self.m.edge_delays[seg][i][-1].take()
+
+    def _occupy(self, i: int, t0: float, t1: float) -> None:
+        """Count the customer at ``i`` at every day's end ``b`` (1..days) with ``t0 < b <= t1``.
+
+        The interval is open on the left so that the snapshot at a day's end shows the
+        state just before whatever happens at that instant (a campaign, say).
+        """
+        days = self.m.days
+        lo = int(t0) + 1
+        if lo <= t1 and lo <= days:
+            hi = min(int(t1), days) + 1 if t1 != inf else days + 1
+            diff = self.occupancy[self.m.stage[i]]
+            diff[lo] += 1
+            diff[hi] -= 1

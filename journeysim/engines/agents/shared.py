@@ -1,0 +1,77 @@
+"""Touchpoints shared by customers: budgets (paid per visit) and servers (capacity, with patience).
+
+A mixin of :class:`journeysim.engines.agents.run.Run`: it uses the run's tallies,
+pools and :meth:`walk`.
+"""
+
+from __future__ import annotations
+
+from math import inf
+
+from journeysim.engines.agents.model import EXIT_INDEX
+
+__all__ = ["SharedTouchpoints"]
+
+
+class SharedTouchpoints:
+    """Budget checks at arrival and the queue-and-serve process of a touchpoint with capacity."""
+
+    def _affordable(self, i: int, t: float) -> bool:
+        amount, period = self.m.budget[i]
+        k = int(t // period) if period != inf else 0
+        if k != self.period[i]:
+            self.period[i] = k
+            self.remaining[i] = amount
+        return self.remaining[i] + 1e-9 >= self.m.cost[i]
+
+    def _gate(self, c, i: int, t: float) -> bool:
+        """A customer arrives at a shared touchpoint now; False when something else takes over."""
+        m = self.m
+        if m.budget[i] is not None:
+            if not self._affordable(i, t):
+                self.skipped[i] += 1       # not shown: the customer leaves the journey
+                self._finish(c, t)
+                return False
+            self.remaining[i] -= m.cost[i]
+        if m.capacity[i]:
+            self.env.process(self._serve(c, i, t))
+            return False
+        return True
+
+    def _serve(self, c, i: int, t: float):
+        """Queue for a server (giving up after the patience), be served for the delay, move on."""
+        env, m = self.env, self.m
+        req = self.servers[i].request()
+        self.waiting[req] = (i, t)
+        if self.patience[i] is not None:
+            yield req | env.timeout(self.patience[i].take())
+            if not req.triggered:
+                req.cancel()
+                del self.waiting[req]
+                self.gave_up[i] += 1
+                self.abandoned += 1
+                self._occupy(i, t, env.now)
+                return
+        else:
+            yield req
+        del self.waiting[req]
+        now = env.now
+        self.served[i] += 1
+        self.wait[i] += now - t
+        self._count(c, i, now)
+        nxt, delay = self._choose(c, i)
+        leave = now + delay
+        if self.referrals[i] is not None:
+            self._refer(i, leave)
+            self._drain()                  # referred customers start now, before the clock moves on
+        self._occupy(i, t, leave)
+        self.busy[i] += min(leave, m.days) - now
+        if leave >= m.days:
+            self.still += 1                # served past the end: the server stays busy, nothing follows
+            return
+        yield env.timeout(delay)
+        self.servers[i].release(req)
+        if nxt == EXIT_INDEX:
+            self._finish(c, leave)
+        else:
+            self._go(c, nxt, leave)

@@ -1,0 +1,305 @@
+"""The Monte Carlo loop: a chunk of customers advances together, one step per iteration.
+
+All customers of the piece take their next step at once (alias draw, delay
+draw, horizon check). Finished customers sit in the absorbing drop-off state,
+where a step changes nothing of theirs, until enough of them have gathered:
+then the arrays are compacted to those still travelling (compacting after every
+step costs more than carrying a few finished customers along), so the work per
+step stays proportional to the customers left. Customers who finish hand their
+visited bitmask and path hash to the tallies. The last few
+customers of a chunk continue inside the next one, which saves the long tail of
+tiny steps. Referred customers are simulated after the chunk that referred
+them, depth first in pieces of at most one chunk, so memory stays bounded by
+the chunk size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from journeysim.engines.montecarlo.alias import draw
+from journeysim.engines.montecarlo.tables import EXPONENTIAL, LOGNORMAL, Tables
+from journeysim.engines.montecarlo.tallies import PATH_LENGTH, PathCounter, Tally
+
+__all__ = ["simulate_cohort", "Cohort", "PILOT", "BACKENDS"]
+
+#: A chunk hands its last customers (fewer than chunk_size / _TAIL) on to the next chunk.
+_TAIL = 32
+#: Customers of the first piece, whose most frequent paths become the counted candidates.
+PILOT = 65_536
+#: Without delays, compact the arrays once fewer than this share of their customers are still travelling.
+_COMPACT = 0.7
+
+
+class _Work:
+    """Scratch arrays for the steps of one piece, so that a step allocates next to nothing."""
+
+    def __init__(self, m: int):
+        self.intp = np.empty(m, np.intp)
+        self.outcome = np.empty(m, np.intp)
+        self.u64 = np.empty(m, np.uint64)
+        self.u64b = np.empty(m, np.uint64)
+        self.flag = np.empty(m, bool)
+        self.x = np.empty(m)
+        self.y = np.empty(m)
+
+    def draw_work(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.intp[:m], self.u64[:m], self.flag[:m]
+
+
+def _family(family: int, t: Tables, o: np.ndarray, rng: np.random.Generator, x: np.ndarray,
+            y: np.ndarray) -> np.ndarray:
+    """Delays of outcomes ``o`` of one family, written to ``x`` (``y``: scratch of the same length)."""
+    if family == EXPONENTIAL:
+        rng.standard_exponential(out=x)
+        x *= t.param_a.take(o, out=y, mode="clip")
+    elif family == LOGNORMAL:
+        rng.standard_normal(out=x)
+        x *= t.param_b.take(o, out=y, mode="clip")
+        x += t.param_a.take(o, out=y, mode="clip")
+        np.exp(x, out=x)
+    else:
+        x[:] = rng.standard_gamma(t.param_a.take(o))
+        x *= t.param_b.take(o, out=y, mode="clip")
+    return x
+
+
+def _delays(t: Tables, outcome: np.ndarray, rng: np.random.Generator, w: _Work) -> np.ndarray:
+    m = len(outcome)
+    x, y = w.x[:m], w.y[:m]
+    if len(t.families) == 1:
+        return _family(t.families[0], t, outcome, rng, x, y)
+    family = t.family.take(outcome)
+    for f in t.families:
+        idx = np.flatnonzero(family == f)
+        if idx.size:
+            x[idx] = _family(f, t, outcome.take(idx), rng, np.empty(idx.size), np.empty(idx.size))
+    return x
+
+
+class _Piece:
+    """The arrays of the customers of one piece still travelling (and, between compactions, those just finished)."""
+
+    def __init__(self, t: Tables, m: int, start: np.ndarray | None, rng, pilot: bool, hashing: bool):
+        self.state = draw(t.entry, np.zeros(m, dtype=np.intp), rng)
+        shape = (m,) if t.words == 1 else (m, t.words)
+        self.visited = np.zeros(shape, dtype=np.uint64)
+        self.hash = np.zeros(m, dtype=np.uint64) if hashing else None
+        self.time = None
+        self.start = None
+        self.converted = None
+        if t.timed:
+            self.time = np.zeros(m) if start is None else start.copy()
+            self.start = start
+            self.converted = np.zeros(m, dtype=bool)
+        self.rows = np.arange(m) if pilot else None
+
+    _ARRAYS = ("state", "visited", "hash", "time", "start", "converted", "rows")
+
+    def keep(self, idx: np.ndarray) -> None:
+        """Keep customers ``idx``."""
+        for name in self._ARRAYS:
+            arr = getattr(self, name)
+            if arr is not None:
+                setattr(self, name, arr.take(idx, axis=0))
+
+    def absorb(self, other: _Piece) -> None:
+        """Add the customers still travelling from an earlier piece (``start`` and ``rows`` are unset in both)."""
+        for name in self._ARRAYS:
+            arr = getattr(self, name)
+            if arr is not None:
+                setattr(self, name, np.concatenate([arr, getattr(other, name)]))
+
+
+class Cohort:
+    """What a simulation leaves: tallies of new and referred customers, and the paths."""
+
+    def __init__(self, tables: Tables):
+        self.new = Tally(tables)
+        self.referred = Tally(tables)
+        self.paths = PathCounter()
+        self.generations = 0
+        self.truncated = False
+
+
+def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, w: _Work | None = None,
+           settled: bool = True) -> int:
+    """Count the visits of the current states; return how many customers are still travelling.
+
+    ``settled``: nobody is in the drop-off state, so every path hash takes the plain multiplier.
+    """
+    state = p.state
+    m = len(state)
+    counts = np.bincount(state, minlength=t.states + 1)
+    tally.visits += counts
+    bit = t.bit.take(state, out=w.u64[:m] if w else None, mode="clip")
+    if t.words == 1:
+        p.visited |= bit
+    else:
+        # One word per customer, through the flat view (1-d fancy indexing is far cheaper than
+        # 2-d). First visits are counted here: at finish they would cost a pass per touchpoint.
+        flat = p.visited.reshape(-1)
+        where = np.arange(0, flat.size, t.words)
+        where += t.word.take(state)
+        old = flat.take(where)
+        fresh = state[(old & bit) == 0]
+        tally.first_visits += np.bincount(t.touchpoint.take(fresh), minlength=t.n + 1)[:t.n]
+        old |= bit
+        flat[where] = old
+    if p.hash is not None:
+        scratch = w.u64b[:m] if w else None
+        if settled:
+            p.hash *= t.hash_mult[0]
+        else:
+            p.hash *= t.hash_mult.take(state, out=scratch, mode="clip")
+        p.hash += bit if t.words == 1 else t.code.take(state, out=scratch, mode="clip")
+    if p.converted is not None:
+        # Goal visits are a small share: find them first, then who converts for the first time.
+        at_goal = np.flatnonzero(t.goal.take(state, out=w.flag[:m] if w else None, mode="clip"))
+        first = at_goal[~p.converted.take(at_goal)]
+        if first.size:
+            times = p.time.take(first)
+            if p.start is not None:
+                times -= p.start.take(first)
+            tally.times.add(times)
+            p.converted[first] = True
+    if t.has_refers:
+        refers = t.refers.take(state)
+        who = np.flatnonzero(refers > 0)
+        if who.size:
+            count = rng.poisson(refers.take(who))
+            when = p.time.take(who) if p.time is not None else np.zeros(len(who))
+            referrals.append(np.repeat(when, count))
+    return len(state) - int(counts[t.exit])
+
+
+def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
+               start: np.ndarray | None, paths: PathCounter | None,
+               carry: _Piece | None = None, leave: int = 0) -> tuple[np.ndarray, _Piece | None]:
+    """Simulate ``m`` new customers (and those ``carry`` brings) to the end or the horizon.
+
+    Stop when fewer than ``leave`` are still travelling and hand those back, so that
+    they continue with the next piece instead of costing a long tail of tiny steps.
+    Return the referrals' start times and the customers handed back.
+    """
+    pilot = paths is not None and not paths.started
+    p = _Piece(t, m, start, rng, pilot, paths is not None)
+    tally.customers += m
+    referrals: list[np.ndarray] = []
+    buffer = None
+    if pilot:
+        buffer = np.full((m, PATH_LENGTH + 1), -1, dtype=np.int32)
+        buffer[:, 0] = t.touchpoint.take(p.state)
+        shown = np.where(t.touchpoint == t.n, -1, t.touchpoint)  # drop-off: no touchpoint
+    _visit(t, p, tally, rng, referrals)
+    if carry is not None:
+        p.absorb(carry)
+    m = len(p.state)
+    w = _Work(m)
+    done_visited, done_hash, done_late, done_rows = [], [], [], []
+
+    def settle(alive: np.ndarray) -> None:
+        gone = np.flatnonzero(~alive)
+        done_visited.append(p.visited.take(gone, axis=0))
+        if p.hash is not None:
+            done_hash.append(p.hash.take(gone))
+        if horizon is not None:
+            done_late.append(p.time.take(gone) > horizon)
+        if pilot:
+            done_rows.append(p.rows.take(gone))
+        p.keep(np.flatnonzero(alive))
+
+    step = 0
+    while m >= leave and m:
+        size = len(p.state)
+        if p.time is None:
+            draw(t.step_target, p.state, rng, out=p.state, work=w.draw_work(size))
+        else:
+            outcome = draw(t.step, p.state, rng, out=w.outcome[:size], work=w.draw_work(size))
+            t.target.take(outcome, out=p.state, mode="clip")
+            p.time += _delays(t, outcome, rng, w)
+            if horizon is not None:
+                # Customers past the horizon stop where they are (their time says why).
+                np.putmask(p.state, p.time > horizon, t.exit)
+        tally.transitions += m
+        step += 1
+        if pilot and step <= PATH_LENGTH:
+            buffer[p.rows, step] = shown.take(p.state)
+        if p.time is not None:
+            # With delays a finished customer's step would cost a delay draw: settle at once.
+            alive = p.state != t.exit
+            if not alive.all():
+                settle(alive)
+            m = _visit(t, p, tally, rng, referrals, w)
+        else:
+            m = _visit(t, p, tally, rng, referrals, w, settled=False)
+            if m < leave or m < _COMPACT * len(p.state):
+                settle(p.state != t.exit)
+    if done_visited:
+        visited = np.concatenate(done_visited)
+        converted = tally.finish(visited, np.concatenate(done_late) if done_late else None)
+        if paths is not None:
+            hashes = np.concatenate(done_hash)
+            if pilot:
+                paths.start(hashes, np.concatenate(done_rows), buffer)
+            paths.add(hashes, converted)
+    return (np.concatenate(referrals) if referrals else np.zeros(0)), (p if m else None)
+
+
+def _run_compiled_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
+                        start: np.ndarray | None, paths: PathCounter | None,
+                        carry: None = None, leave: int = 0) -> tuple[np.ndarray, None]:
+    """``_run_numpy_piece`` in compiled code; walks have no tail of tiny steps, so nothing is carried over."""
+    from journeysim.engines.montecarlo.kernel import (
+        run_piece,  # numba loads only when used
+    )
+
+    return run_piece(t, m, rng, tally, horizon, start, paths), None
+
+
+#: How a piece of customers is simulated, by backend name.
+BACKENDS = {"numba": _run_compiled_piece, "numpy": _run_numpy_piece}
+
+
+def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *, chunk_size: int,
+                    horizon: float | None, generations: int, referral_limit: int,
+                    progress: Callable[[int], None] | None = None, backend: str = "numba") -> Cohort:
+    """Simulate ``customers`` new customers and the referral generations they start.
+
+    Referred customers beyond ``generations`` generations or ``referral_limit``
+    in all are not simulated (``Cohort.truncated``). ``progress`` is called with
+    the number of new customers started so far after each piece. ``backend``:
+    ``"numba"`` walks each customer in compiled code (``_mckernel``), ``"numpy"``
+    advances the customers of a piece together, one vectorised step at a time.
+    """
+    cohort = Cohort(tables)
+    if horizon is not None and not tables.timed:
+        horizon = None  # every visit happens at time 0, within any positive horizon
+    _run_piece = BACKENDS[backend]
+    carry, done = None, 0
+    while done < customers:
+        # The first piece picks the candidate paths: at least PILOT customers, whatever the chunk size.
+        m = min(customers - done, chunk_size if done else max(chunk_size, PILOT))
+        # The first piece and the last one finish everybody.
+        leave = 0 if done == 0 or done + m >= customers else chunk_size // _TAIL
+        made, carry = _run_piece(tables, m, rng, cohort.new, horizon, None, cohort.paths, carry, leave)
+        done += m
+        pending = [(1, made)]
+        while pending:
+            generation, starts = pending.pop()
+            if not starts.size:
+                continue
+            if generation > generations or cohort.referred.customers >= referral_limit:
+                cohort.truncated = True
+                continue
+            piece = starts[:min(chunk_size, referral_limit - cohort.referred.customers)]
+            if len(piece) < len(starts):
+                pending.append((generation, starts[len(piece):]))
+            cohort.generations = max(cohort.generations, generation)
+            made, _ = _run_piece(tables, len(piece), rng, cohort.referred, horizon, piece, None)
+            pending.append((generation + 1, made))
+        if progress is not None:
+            progress(done)
+    return cohort

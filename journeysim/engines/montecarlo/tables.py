@@ -1,0 +1,178 @@
+"""A journey compiled for the Monte Carlo engine: one chain over (segment, touchpoint) states.
+
+Segments become disjoint copies of the touchpoints: state ``s * n + i`` is
+touchpoint ``i`` as segment ``s`` sees it, and the entry table draws segment
+and entry touchpoint in one go. Every row's outcomes (its edges, then drop-off)
+are numbered globally so that an outcome carries its target state and the delay
+spent before taking it (the edge's own delay, else the touchpoint's). Drop-off
+is a state too: its row leads back to itself without delay, bit, path code or
+goal, so finished customers can stay in the arrays for a few steps unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from journeysim.engines.montecarlo.alias import AliasTable, build_alias
+from journeysim.journey import Delay, Journey
+
+__all__ = ["Tables", "build_tables", "EXPONENTIAL", "LOGNORMAL", "GAMMA"]
+
+# Delay families. A fixed delay is a lognormal with sigma 0; no delay is the zero
+# member of whichever family the map uses, so most maps sample one family only.
+EXPONENTIAL, LOGNORMAL, GAMMA = 0, 1, 2
+_ZERO = -1
+_HASH_MULTIPLIER = 0x9E3779B97F4A7C15
+
+
+@dataclass(frozen=True, eq=False)
+class Tables:
+    """Arrays of the product chain; index ``states`` (== ``exit``) is drop-off, an absorbing row."""
+
+    n: int
+    states: int
+    step: AliasTable            # draws outcome ids (their delays are needed)
+    step_target: AliasTable     # the same tables drawing target states directly
+    entry: AliasTable
+    target: np.ndarray          # outcome -> state (``states`` for drop-off)
+    family: np.ndarray          # outcome -> delay family
+    param_a: np.ndarray         # exponential mean, lognormal mu, gamma shape
+    param_b: np.ndarray         # lognormal sigma, gamma scale
+    families: tuple[int, ...]   # families present (empty: no delays at all)
+    touchpoint: np.ndarray      # state -> touchpoint index (``n`` for drop-off)
+    words: int                  # uint64 words of the per-customer visited bitmask
+    word: np.ndarray            # state -> word holding its touchpoint's bit
+    bit: np.ndarray             # state -> its touchpoint's bit within that word
+    code: np.ndarray            # state -> nonzero path-hash code of its touchpoint (0 for drop-off)
+    hash_mult: np.ndarray       # state -> path-hash multiplier (1 for drop-off: a finished hash stays put)
+    goal: np.ndarray            # state -> bool
+    value: np.ndarray           # touchpoint -> value of a visit
+    refers: np.ndarray          # state -> expected referrals per visit
+    has_refers: bool
+    goal_mask: np.ndarray       # (words,) bits of the goal touchpoints
+    stage_masks: dict           # stage -> (words,) bits of its touchpoints
+
+    @property
+    def exit(self) -> int:
+        return self.states
+
+    @property
+    def timed(self) -> bool:
+        return bool(self.families)
+
+
+def _params(delay: Delay | None) -> tuple[int, float, float]:
+    if delay is None or delay.mean == 0:
+        return _ZERO, 0.0, 0.0
+    if delay.dist == "exponential":
+        return EXPONENTIAL, delay.mean, 0.0
+    if delay.dist == "fixed":
+        return LOGNORMAL, math.log(delay.mean), 0.0
+    if delay.dist == "lognormal":
+        return (LOGNORMAL, *delay.lognormal_params())
+    return (GAMMA, *delay.gamma_params())
+
+
+def _zero_of(family: int) -> tuple[float, float]:
+    # Parameters for which the family's sample is exactly 0.
+    return {EXPONENTIAL: (0.0, 0.0), LOGNORMAL: (-math.inf, 0.0), GAMMA: (1.0, 0.0)}[family]
+
+
+def _masks(words: int, members) -> np.ndarray:
+    mask = np.zeros(words, dtype=np.uint64)
+    for i in members:
+        mask[i >> 6] |= np.uint64(1 << (i & 63))
+    return mask
+
+
+def build_tables(journey: Journey) -> Tables:
+    """Compile ``journey`` (segments included) for sampling.
+
+    Examples
+    --------
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.25}}, goals=["buy"])
+    >>> t = build_tables(j)
+    >>> t.states, t.timed, t.target.tolist()       # ad -> buy, ad -> exit, buy -> exit, exit -> exit
+    (2, False, [1, 2, 2, 2])
+    """
+    names = journey.names
+    n = len(names)
+    index = {name: i for i, name in enumerate(names)}
+    parts = journey.segment_journeys()
+    states = len(parts) * n
+    targets, params, step_rows, entry_ids, entry_probs = [], [], [], [], []
+    for s, (_, share, seg) in enumerate(parts):
+        for name, p in seg.entry.items():
+            if p > 0:
+                entry_ids.append(s * n + index[name])
+                entry_probs.append(share * p)
+        for i, name in enumerate(names):
+            tp_delay = journey.touchpoints[name].delay
+            ids, probs = [], []
+            for to, edge in seg.rows.get(name, {}).items():
+                ids.append(len(targets))
+                probs.append(edge.p)
+                targets.append(s * n + index[to])
+                params.append(_params(edge.delay if edge.delay is not None else tp_delay))
+            ids.append(len(targets))
+            probs.append(seg.exit_probability(name))
+            targets.append(states)
+            params.append(_params(tp_delay))
+            step_rows.append((ids, probs))
+    step_rows.append(([len(targets)], [1.0]))
+    targets.append(states)
+    params.append(_params(None))
+    family = np.array([f for f, _, _ in params], dtype=np.int8)
+    a = np.array([x for _, x, _ in params])
+    b = np.array([y for _, _, y in params])
+    families = tuple(sorted(set(family.tolist()) - {_ZERO}))
+    zero = family == _ZERO
+    if zero.any() and families:
+        family[zero] = families[0]
+        a[zero], b[zero] = _zero_of(families[0])
+    tp = np.concatenate([np.tile(np.arange(n), len(parts)), [n]]).astype(np.intp)
+    words = (n + 63) // 64
+    word = np.minimum(tp >> 6, words - 1)
+    bit = np.left_shift(np.uint64(1), (tp & 63).astype(np.uint64))
+    bit[-1] = 0
+    code = bit if words == 1 else (tp + 1).astype(np.uint64)
+    code[-1] = 0
+    hash_mult = np.full(states + 1, _HASH_MULTIPLIER, dtype=np.uint64)
+    hash_mult[-1] = 1
+    tps = [journey.touchpoints[x] for x in names]
+    goal_idx = [i for i, t in enumerate(tps) if t.goal]
+    stage_masks = {
+        stage: _masks(words, [i for i, t in enumerate(tps) if t.stage == stage])
+        for stage in journey.stage_names()
+    }
+    step = build_alias(step_rows)
+    target = np.array(targets, dtype=np.intp)
+    refers = np.append(np.tile([t.refers for t in tps], len(parts)), 0.0)
+    return Tables(
+        n=n,
+        states=states,
+        step=step,
+        step_target=dataclasses.replace(step, pair=target.take(step.pair)),
+        entry=build_alias([(entry_ids, entry_probs)]),
+        target=target,
+        family=family,
+        param_a=a,
+        param_b=b,
+        families=families,
+        touchpoint=tp,
+        words=words,
+        word=word,
+        bit=bit,
+        code=code,
+        hash_mult=hash_mult,
+        goal=np.append(np.tile([t.goal for t in tps], len(parts)), False),
+        value=np.array([t.value for t in tps], dtype=float),
+        refers=refers,
+        has_refers=bool((refers > 0).any()),
+        goal_mask=_masks(words, goal_idx),
+        stage_masks=stage_masks,
+    )

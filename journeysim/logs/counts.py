@@ -1,0 +1,376 @@
+"""The one DuckDB pass that turns an event log into counts.
+
+Every event is looked at once, beside the next one in its customer's timeline, and
+classified by how it ends: ``move`` to the next event's touchpoint, ``cut`` (the next
+event is beyond the lookback window) or ``end`` (the customer's last event in the
+data); unless ``repeat``, a goal's events are then relabelled ``goal`` (a goal ends
+the journey whatever follows), so the pass itself needs no goals.
+
+Every visit that is not reached by a ``move`` starts a journey (the customer's first
+event, the event after a goal unless ``repeat``, the event after a cut), so journey
+starts need no second window: they are visits minus moves in. The grouped counts (by
+segment, touchpoint, kind and destination) carry the gap statistics the delay fit
+needs; the result is small whatever the log's size.
+
+A CSV whose customers' events come in time order (as exports usually are) is counted
+without a sort, as it is read (:mod:`journeysim.logs._stream`); the rest of this
+module is the sorted pass, for every other log.
+
+Speed: only what the timelines need is sorted: user, time, file row and a number for
+(touchpoint, segment). The timelines come from one external sort followed by a
+streaming ``LEAD ... OVER ()``, about half the cost of ``LEAD ... OVER (PARTITION BY
+user ORDER BY time)``; the pass checks that every row is followed by a larger (user,
+time, file row), and falls back to the ordered window if not, so it never reads an
+unsorted stream. Rows are staged in a temporary table (DuckDB spills it to disk when
+it outgrows memory) that every later query reads instead of the file, in one of two
+ways:
+
+* a clean CSV is parsed by :mod:`journeysim.logs._csv`, which numbers the (touchpoint,
+  segment) pairs as it reads and says whether the file is in time order (exports
+  usually are: then the sort key is just user and file row, the same order);
+* anything else (Parquet, a CSV with a bad row or an unusual dialect) by DuckDB, with
+  a 64-bit hash of the pair and a problem bit per row; a cheap grouped scan names the
+  hashes (two pairs with one hash are detected, and the hash is salted anew), totals
+  the values and finds the first bad row.
+
+Checks come in the order a reader needs them: bad rows first, then an empty log, then
+the goals (by default the touchpoints whose events carry a positive value), so that
+each message says what is actually wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from journeysim.errors import DataError
+from journeysim.logs._csv import CsvEvents, csv_events
+from journeysim.logs._stream import Transitions, count_in_order
+from journeysim.logs.sources import Source, quote, read_error
+
+__all__ = ["EventCounts", "aggregate_events", "NO_WINDOW", "window_micros"]
+
+#: A lookback (in seconds) longer than any log: no journey is ever cut.
+NO_WINDOW = 2.0 ** 52 / 1e6
+
+_KINDS = {0: "goal", 1: "end", 2: "cut", 3: "move"}
+# Row problems, as bits of ``bad``, in the order they are reported.
+_BAD_T, _BAD_U, _BAD_TP, _BAD_VAL, _NEG_VAL = 1, 2, 4, 8, 16
+_STAGED = "__journeysim_events"
+# Pair numbers of the fast reader packed below the file row (see _pass_sql).
+_PAIR_BITS = 24
+_PAIR_MASK = (1 << _PAIR_BITS) - 1
+_STREAM = "__journeysim_stream"
+_SORTED = "one DuckDB pass (LEAD over each customer's timeline, sorted by user and time)"
+_IN_ORDER = ("one pass over the file in its order (each customer's last event held in a hash table; the file "
+             "has each customer's events in time order)")
+_SALTS = 4   # hashes tried before giving up (a collision among a few thousand names has odds ~1e-12)
+
+
+@dataclass(frozen=True)
+class EventCounts:
+    """Grouped counts of one event log (see the module docstring for the columns).
+
+    ``values`` is the total event value of each touchpoint; ``goals`` are the goals
+    the journeys were cut at (those asked for, else the default ones); ``method`` says
+    how the timelines were followed.
+    """
+
+    groups: pd.DataFrame
+    values: pd.Series
+    has_value: bool
+    has_segment: bool
+    goals: tuple[str, ...]
+    method: str = ""
+
+    def starts(self, segment: str | None = None) -> pd.Series:
+        """Journeys started at each touchpoint (of one segment): visits not reached by a move.
+
+        A segment's journeys are its customers' runs of events in it: a move from another
+        segment (the customer changed segment) starts one, see :meth:`moves`.
+        """
+        g = self.groups if segment is None else self.groups[self.groups.seg == segment]
+        visits = g.groupby("tp").n.sum()
+        arrived = self.moves(segment).groupby("dest").n.sum()
+        out = visits.sub(arrived, fill_value=0)
+        return out[out > 0]
+
+    def moves(self, segment: str | None = None) -> pd.DataFrame:
+        """The move groups (of one segment: from it and into it; a move into another segment ends a journey of
+        the segment, as a drop-off, since a map's customer keeps one segment)."""
+        moves = self.groups[self.groups.kind == "move"]
+        return moves if segment is None else moves[(moves.seg == segment) & (moves.dest_seg == segment)]
+
+    def segment_changes(self) -> int:
+        """Moves from one segment to another."""
+        moves = self.moves()
+        return int(moves.n[moves.seg != moves.dest_seg].sum()) if self.has_segment else 0
+
+
+def window_micros(lookback: float) -> int:
+    """The lookback window in µs as the passes compare gaps with it; a lookback longer than any log is no window."""
+    return int(min(lookback, NO_WINDOW) * 1e6)
+
+
+def _events(source: Source, relation: str, row: str) -> str:
+    """One row per event: user, time (µs), file row, value, touchpoint, segment, their hash, problem bits."""
+    value = f"TRY_CAST({quote('value')} AS DOUBLE)" if source.has("value") else "0.0"
+    raw_value = quote("value") if source.has("value") else "NULL"
+    seg = (f"coalesce(CAST({quote('segment')} AS VARCHAR), '(none)')" if source.has("segment")
+           else "NULL::VARCHAR")
+    return f"""
+    SELECT u, t, rn, val, tp, seg, hash(tp, seg, 0) AS sc,
+           (CASE WHEN t IS NULL THEN {_BAD_T} ELSE 0 END | CASE WHEN u IS NULL THEN {_BAD_U} ELSE 0 END
+            | CASE WHEN (val IS NULL AND raw_value IS NOT NULL) OR NOT isfinite(val) THEN {_BAD_VAL} ELSE 0 END
+            | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END)::UTINYINT AS bad
+    FROM (SELECT user_id AS u, {source.micros()} AS t, {row} AS rn,
+                 {value} AS val, {raw_value} AS raw_value, CAST(touchpoint AS VARCHAR) AS tp, {seg} AS seg
+          FROM {relation})"""
+
+
+def _pass_sql(events: str, over: str, *, window: int, unit: float, key: str = "u, t, rn", packed: bool = False) -> str:
+    """The pass over the timelines; ``over`` is the window of ``LEAD`` (empty: the stream sorted by ``key``).
+
+    ``key`` may be ``u, rn`` when the file is in time order: the same order, and a sort
+    on a shorter key. ``packed``: the pair numbers are small (below 2**24), so the file
+    row and the pair number travel as one integer, one ``LEAD`` fewer.
+
+    Goals play no part here (a goal's events are relabelled afterwards, see
+    :func:`_end_at_goals`), so the pass can run before the goals are known; nor do
+    ``end`` events (see :func:`_with_ends`). The settings are numbers written into the
+    SQL so that DuckDB folds them.
+    """
+    if packed:   # file row in the high bits: comparing two packed values compares their rows
+        payload, leads, sc, nsc, later = (f"(rn::UBIGINT << {_PAIR_BITS}) | sc::UBIGINT AS p", "LEAD(p) OVER o AS np",
+                                          f"p & {_PAIR_MASK}", f"np & {_PAIR_MASK}", "np < p")
+    else:
+        payload, leads, sc, nsc, later = ("rn, sc", "LEAD(rn) OVER o AS nrn, LEAD(sc) OVER o AS nsc", "sc", "nsc",
+                                          "nrn < rn")
+    return f"""
+    WITH s AS (
+        SELECT u, t, {payload} FROM {events} {'' if over else f'ORDER BY {key}'}
+    ), w AS (
+        SELECT *, LEAD(u) OVER o AS nu, LEAD(t) OVER o AS nt, {leads}
+        FROM s WINDOW o AS ({over})
+    ), f AS (
+        SELECT {sc} AS sc, {nsc} AS nsc, nt - t AS d,
+               CASE WHEN nu <> u THEN 1 WHEN nt - t > {int(window)} THEN 2 ELSE 3 END AS kind,
+               nu < u OR (nu = u AND (nt < t OR (nt = t AND {later}))) AS unsorted
+        FROM w
+        -- A customer's last event (most events) ends a journey: those are counted as the events not
+        -- counted here (see _with_ends), which spares the grouping most rows. Unsorted ones stay, to be seen.
+        WHERE nu <= u
+    ), g AS (
+        SELECT sc, kind, unsorted, CASE WHEN kind = 3 THEN nsc END AS dest,
+               CASE WHEN kind = 3 THEN d / {float(unit)!r} END AS gap
+        FROM f
+    ), h AS (   -- the log of a positive gap; zero gaps are counted apart
+        SELECT *, ln(CASE WHEN gap > 0 THEN gap END) AS lg FROM g
+    )
+    SELECT CAST(sc AS VARCHAR) AS sc, kind, CAST(dest AS VARCHAR) AS dest, count(*) AS n, count(gap) AS gaps,
+           coalesce(sum(gap), 0) AS gap_total, coalesce(sum(lg), 0) AS gap_log, coalesce(sum(lg * lg), 0) AS gap_log2,
+           count(gap) - count(lg) AS gap_zeros, min(gap) AS gap_min, max(gap) AS gap_max,
+           coalesce(bool_or(unsorted), false) AS unsorted
+    FROM h GROUP BY sc, kind, dest
+    """
+
+
+def aggregate_events(
+    con: duckdb.DuckDBPyConnection, source: Source, goals: list[str] | tuple[str, ...], *, repeat: bool,
+    lookback: float, unit_seconds: float, threads: int | None = None, in_order: bool = True,
+) -> EventCounts:
+    """Classify every event in one pass over the timelines and return the grouped counts.
+
+    ``goals`` may be empty: then the touchpoints whose events carry a positive value.
+    ``lookback`` is in seconds; gaps come back in units of ``unit_seconds``;
+    ``threads`` is the thread count of the CSV reader and DuckDB; ``in_order`` = False
+    skips the pass in file order (:mod:`journeysim.logs._stream`) and sorts every log.
+    Raises :class:`DataError` naming the first bad row (unparsable timestamp, empty
+    user or touchpoint, a value that is not a number or is negative), then for a log
+    without events, then for a missing or unknown goal.
+    """
+    settings = dict(window=window_micros(lookback), unit=unit_seconds * 1e6)
+    method = _SORTED
+    try:
+        events = csv_events(con, source, threads=threads) if source.csv is not None else None
+        counted = count_in_order(events, **settings) if events is not None and in_order else None
+        if counted is not None:
+            names, method = events.names(), _IN_ORDER
+            goals = _goals(source, names, goals)
+            groups = _counted_groups(counted)
+        else:
+            if events is not None and in_order and not events.unclean:   # read again, to be sorted
+                events = csv_events(con, source, threads=threads)
+            staged = _stage_fast(con, events) if events is not None and not events.unclean else None
+            hashed, names, key = staged or (*_stage_exact(con, source), "u, t, rn")
+            # The fast reader numbers the pairs from 0 (DuckDB's reader hashes them); rows stay below 2**40.
+            packed = staged is not None and len(names) <= _PAIR_MASK
+            goals = _goals(source, names, goals)
+            groups = con.execute(_pass_sql(hashed, "", **settings, key=key, packed=packed)).df()
+            if groups.unsorted.any():   # the sorted rows did not arrive in order: use the slower ordered window
+                groups = con.execute(_pass_sql(hashed, "ORDER BY u, t, rn", **settings)).df()
+    except duckdb.Error as exc:
+        raise read_error(source.path, exc) from None
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+    groups = _with_ends(groups, names)
+    groups = pd.DataFrame({
+        "seg": groups.sc.map(names.seg), "tp": groups.sc.map(names.tp), "kind": groups.kind.map(_KINDS),
+        "dest": groups.dest.map(names.tp, na_action="ignore"),
+        "dest_seg": groups.dest.map(names.seg, na_action="ignore"),
+        **{c: groups[c] for c in ("n", "gaps", "gap_total", "gap_log", "gap_log2", "gap_zeros", "gap_min", "gap_max")}})
+    if not repeat:
+        groups = _end_at_goals(groups, goals)
+    return EventCounts(groups, names.groupby("tp").val.sum(), source.has("value"), source.has("segment"),
+                       tuple(goals), method)
+
+
+def _stage_fast(con: duckdb.DuckDBPyConnection, events: CsvEvents):
+    """Stage a clean CSV streamed by :mod:`journeysim.logs._csv`: (events relation, names, sort key), or
+    ``None`` when the file needs DuckDB's reader."""
+    con.register(_STREAM, events.reader)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT * FROM {_STREAM}")
+    except Exception:   # the stream stopped at a row that needs DuckDB's reader, whatever wraps the error
+        if events.unclean:
+            return None
+        raise
+    finally:
+        con.unregister(_STREAM)
+    # Rows keep the file's order (preserve_insertion_order), so rowid numbers them (in 4 bytes if it can: a
+    # shorter sort key).
+    rn = "(rowid + 1)::UINTEGER" if events.rows < 2**32 - 1 else "rowid + 1"
+    return (f"(SELECT u, t, {rn} AS rn, sc FROM {_STAGED})", events.names(),
+            "u, rn" if events.time_ordered else "u, t, rn")
+
+
+def _counted_groups(counted: Transitions) -> pd.DataFrame:
+    """The groups of :func:`_pass_sql` from the counts of the pass in file order."""
+    move, gaps = counted.dest >= 0, counted.gaps
+    return pd.DataFrame({
+        "sc": counted.sc.astype(str), "kind": np.where(move, 3, 2),
+        "dest": np.where(move, counted.dest.astype(str), None), "n": counted.n, "gaps": np.where(move, counted.n, 0),
+        "gap_total": gaps[:, 0], "gap_log": gaps[:, 1], "gap_log2": gaps[:, 2], "gap_zeros": counted.zeros,
+        "gap_min": np.where(move, gaps[:, 3], np.nan), "gap_max": np.where(move, gaps[:, 4], np.nan),
+        "unsorted": False})
+
+
+def _with_ends(groups: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """Add the ``end`` groups the pass leaves out: each pair's events that neither moved on nor were cut."""
+    ends = names.n.sub(groups.groupby("sc").n.sum(), fill_value=0)
+    ends = ends[ends > 0]
+    end = pd.DataFrame({"sc": ends.index, "kind": 1, "dest": None, "n": ends.to_numpy(dtype=np.int64), "gaps": 0,
+                        "gap_total": 0.0, "gap_log": 0.0, "gap_log2": 0.0, "gap_zeros": 0})
+    return pd.concat([groups, end], ignore_index=True)
+
+
+def _end_at_goals(groups: pd.DataFrame, goals: list[str]) -> pd.DataFrame:
+    """A goal's events end their journey whatever follows: one ``goal`` group per goal and segment."""
+    at_goal = groups.tp.isin(goals)
+    ended = (groups[at_goal].groupby(["seg", "tp"], dropna=False, sort=False).n.sum().reset_index()
+             .assign(kind="goal", gaps=0, gap_total=0.0, gap_log=0.0, gap_log2=0.0, gap_zeros=0))
+    return pd.concat([groups[~at_goal], ended], ignore_index=True)
+
+
+def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source) -> tuple[str, pd.DataFrame]:
+    """Stage (a CSV) or wrap (Parquet) the events with DuckDB's reader, hash-coded, and check every row.
+
+    Returns the events relation and the names of its hashes; raises for the first bad row.
+    """
+    if source.csv is not None:
+        # Rows keep the file's order (preserve_insertion_order), so rowid numbers them.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {_events(source, source.csv, 'NULL::BIGINT')}")
+        events = f"(SELECT * REPLACE (rowid + 1 AS rn) FROM {_STAGED})"
+    else:
+        events = f"({_events(source, source.relation, '__row')})"
+    for salt in range(_SALTS):
+        hashed = f"(SELECT * REPLACE (hash(tp, seg, {salt}) AS sc) FROM {events})" if salt else events
+        names = _names(con, hashed)
+        if names is not None:
+            break
+    else:
+        raise DataError(f"{source.path}: touchpoint names whose hashes collide {_SALTS} times over")
+    if names.empty:
+        return hashed, names
+    bad = functools.reduce(operator.or_, map(int, names.bad), 0)
+    if (names.tp.isna() | (names.tp.str.strip(" ") == "")).any():   # names are few: checked here, not per row
+        bad |= _BAD_TP
+    if bad:
+        _check_rows(con, source, events, bad)
+    return hashed, names
+
+
+def _goals(source: Source, names: pd.DataFrame, goals) -> list[str]:
+    """The goals asked for, checked against the log, or by default those whose events carry a value."""
+    if names.empty:
+        what = "the file has only a header" if source.csv is not None else "the file has no rows"
+        raise DataError(f"{source.path}: no events ({what})")
+    goals = list(dict.fromkeys(goals)) or sorted(set(names.tp[names.val > 0]))
+    if not goals:
+        raise DataError(f"{source.path}: no goal: name one with --goal TOUCHPOINT "
+                        "(or give goal events a positive value)")
+    seen = set(names.tp)
+    for goal in goals:
+        if goal not in seen:
+            raise DataError(f"{source.path}: goal {goal!r} never occurs in the log")
+    return goals
+
+
+def _names(con: duckdb.DuckDBPyConnection, hashed: str) -> pd.DataFrame | None:
+    """Touchpoint, segment, events, value total and problem bits by hash (as text), or None if two pairs share one.
+
+    Names are trimmed of spaces here, on the few pairs, not on every event: two spellings
+    (' ad', 'ad') keep two hashes that name the same touchpoint.
+    """
+    names = con.execute(f"SELECT CAST(sc AS VARCHAR) AS sc, trim(tp) AS tp, "
+                        f"CASE WHEN seg IS NOT NULL THEN coalesce(NULLIF(trim(seg), ''), '(none)') END AS seg, "
+                        f"count(*) AS n, coalesce(sum(val), 0) AS val, "
+                        f"bit_or(bad) AS bad FROM {hashed} GROUP BY sc, tp, seg").df()
+    return None if names.sc.duplicated().any() else names.set_index("sc")
+
+
+def _is_float(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad: int) -> None:
+    """Raise for the first bad row of the first kind of problem (``bad``: the kinds suspected)."""
+    def raw(column: str, row: int):
+        sql = f"SELECT {quote(column)} FROM {source.relation} WHERE __row = $row"
+        return con.execute(sql, {"row": row}).fetchone()[0]
+
+    where = {
+        _BAD_TP: f"SELECT min(rn) FROM {events} WHERE tp IS NULL OR trim(tp) = ''",
+        # Suspects are values that did not parse (blank ones are allowed) or are not finite.
+        _BAD_VAL: f"SELECT min(__row) FROM {source.relation} WHERE (TRY_CAST({quote('value')} AS DOUBLE) IS NULL "
+                  f"AND trim(coalesce(CAST({quote('value')} AS VARCHAR), '')) <> '') "
+                  f"OR NOT isfinite(TRY_CAST({quote('value')} AS DOUBLE))",
+    }
+    for bit in (_BAD_T, _BAD_U, _BAD_TP, _BAD_VAL, _NEG_VAL):
+        if bad & bit:
+            row = con.execute(where.get(bit, f"SELECT min(rn) FROM {events} WHERE bad & {bit} <> 0")).fetchone()[0]
+            if row is not None:
+                break
+    else:
+        return
+    if bit == _BAD_T:
+        raise DataError(f"{source.where(row)}: timestamp {raw('timestamp', row)!r} is not a date and time "
+                        "(use e.g. 2025-03-01 14:05:00 or 2025-03-01T14:05:00)")
+    if bit == _BAD_U:
+        raise DataError(f"{source.where(row)}: user_id is empty")
+    if bit == _BAD_TP:
+        raise DataError(f"{source.where(row)}: touchpoint is empty")
+    if bit == _BAD_VAL:
+        bad_value = raw("value", row)
+        what = "a finite number" if _is_float(bad_value) else "a number"
+        raise DataError(f"{source.where(row)}: value {bad_value!r} is not {what}")
+    raise DataError(f"{source.where(row)}: value {float(raw('value', row)):g} is negative (must be >= 0)")

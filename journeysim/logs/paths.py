@@ -1,0 +1,170 @@
+"""Paths: journeys reduced to their ordered touchpoints and their outcome.
+
+A :class:`PathTable` holds one row per distinct path, with how many journeys took it
+and converted, did not, and the value they brought. It comes from a
+ChannelAttribution-style path file or from an event log (journeys end at a goal, or
+when the customer is inactive for longer than the lookback window), and is what
+attribution and the path-file fit work from. Touches are stored flat (CSR-style) so
+that every model is a few vectorised passes even for millions of paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from journeysim.errors import DataError
+from journeysim.logs.counts import NO_WINDOW, window_micros
+from journeysim.logs.sources import Source, quote
+
+__all__ = ["PathTable", "read_path_file", "event_paths"]
+
+
+@dataclass(frozen=True, eq=False)
+class PathTable:
+    """Distinct paths: touches of path ``i`` are ``touches[offsets[i]:offsets[i + 1]]`` (channel ids)."""
+
+    channels: tuple[str, ...]
+    offsets: np.ndarray
+    touches: np.ndarray
+    conversions: np.ndarray
+    nulls: np.ndarray
+    value: np.ndarray
+    #: Journeys that reached a goal with no touch before it (they take part in no model).
+    direct: int = 0
+
+    @classmethod
+    def from_paths(cls, paths, conversions, nulls, value=None) -> PathTable:
+        """Build a table from Python sequences of touchpoint names (tests, small data).
+
+        Examples
+        --------
+        >>> t = PathTable.from_paths([["a", "b"], ["b"]], [1, 0], [0, 2])
+        >>> t.channels, t.offsets.tolist(), t.touches.tolist(), t.journeys
+        (('a', 'b'), [0, 2, 3], [0, 1, 1], 3.0)
+        """
+        flat = [x for p in paths for x in p]
+        codes, uniques = pd.factorize(pd.Series(flat, dtype=object), sort=True)
+        lengths = np.array([len(p) for p in paths], dtype=np.int64)
+        if (lengths == 0).any():
+            raise DataError("a path must have at least one touchpoint")
+        conv = np.asarray(conversions, dtype=float)
+        return cls(tuple(str(u) for u in uniques), np.concatenate([[0], np.cumsum(lengths)]),
+                   codes.astype(np.int64), conv, np.asarray(nulls, dtype=float),
+                   np.zeros(len(paths)) if value is None else np.asarray(value, dtype=float))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def path_of_touch(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.conversions)), self.lengths)
+
+    @property
+    def journeys(self) -> float:
+        return float(self.conversions.sum() + self.nulls.sum())
+
+    def with_counts(self, conversions: np.ndarray, nulls: np.ndarray, value: np.ndarray) -> PathTable:
+        """The same paths with other counts (a bootstrap replicate)."""
+        return PathTable(self.channels, self.offsets, self.touches, conversions, nulls, value, self.direct)
+
+
+def _fetch_table(con: duckdb.DuckDBPyConnection, table: str, direct: int) -> PathTable:
+    # Channel codes are assigned inside DuckDB so that only integers cross into numpy.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __channels AS SELECT x, row_number() OVER (ORDER BY x) - 1 AS code "
+                f"FROM (SELECT DISTINCT unnest(parts) AS x FROM {table})")
+    channels = tuple(r[0] for r in con.execute("SELECT x FROM __channels ORDER BY code").fetchall())
+    codes = con.execute(f"SELECT code FROM (SELECT pid, unnest(parts) AS x, generate_subscripts(parts, 1) AS i "
+                        f"FROM {table}) JOIN __channels USING (x) ORDER BY pid, i").fetchnumpy()["code"]
+    counts = con.execute(f"SELECT c, nn, v, len(parts) AS k FROM {table} ORDER BY pid").fetchnumpy()
+    lengths = np.asarray(counts["k"], dtype=np.int64)
+    return PathTable(
+        channels, np.concatenate([[0], np.cumsum(lengths)]), np.asarray(codes, dtype=np.int64),
+        np.asarray(counts["c"], dtype=float), np.asarray(counts["nn"], dtype=float),
+        np.asarray(counts["v"], dtype=float), direct)
+
+
+def read_path_file(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:
+    """Read a path file (``path`` with ``>``-separated touchpoints, ``total_conversions``, ``total_null``,
+    optional ``total_conversion_value``); raise :class:`DataError` naming the first bad row."""
+    value = f"TRY_CAST({quote('total_conversion_value')} AS DOUBLE)" if source.has("total_conversion_value") else "0.0"
+    raw_value = (f"CAST({quote('total_conversion_value')} AS VARCHAR)" if source.has("total_conversion_value")
+                 else "'0'")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE __paths AS
+        SELECT __row AS pid, CAST(path AS VARCHAR) AS raw_path,
+               list_transform(string_split(CAST(path AS VARCHAR), '>'), lambda x: trim(x)) AS parts,
+               TRY_CAST(total_conversions AS DOUBLE) AS c, CAST(total_conversions AS VARCHAR) AS raw_c,
+               TRY_CAST(total_null AS DOUBLE) AS nn, CAST(total_null AS VARCHAR) AS raw_nn,
+               {value} AS v, {raw_value} AS raw_v
+        FROM {source.relation}""")
+    checks = [
+        ("raw_path IS NULL OR list_contains(parts, '')", "raw_path", "path {!r} has an empty touchpoint "
+         "(touchpoints are separated by '>')"),
+        ("c IS NULL", "raw_c", "total_conversions {!r} is not a number"),
+        ("nn IS NULL", "raw_nn", "total_null {!r} is not a number"),
+        ("v IS NULL AND raw_v IS NOT NULL", "raw_v", "total_conversion_value {!r} is not a number"),
+        ("NOT isfinite(c)", "raw_c", "total_conversions {!r} is not a finite number"),
+        ("NOT isfinite(nn)", "raw_nn", "total_null {!r} is not a finite number"),
+        ("NOT isfinite(v)", "raw_v", "total_conversion_value {!r} is not a finite number"),
+        ("c < 0", "raw_c", "total_conversions {} is negative (counts must be >= 0)"),
+        ("nn < 0", "raw_nn", "total_null {} is negative (counts must be >= 0)"),
+        ("v < 0", "raw_v", "total_conversion_value {} is negative (must be >= 0)"),
+        ("v > 0 AND c = 0", "raw_v", "total_conversion_value {} on a path with no conversions (total_conversions "
+         "is 0): the value of conversions that did not happen"),
+    ]
+    columns = {"raw_path": "path", "raw_c": "total_conversions", "raw_nn": "total_null",
+               "raw_v": "total_conversion_value"}
+    firsts = con.execute("SELECT " + ", ".join(f"min(pid) FILTER (WHERE {c})" for c, _, _ in checks)
+                         + " FROM __paths").fetchone()
+    for (_, raw, message), row in zip(checks, firsts):
+        if row is not None:
+            bad = con.execute(f"SELECT {raw} FROM __paths WHERE pid = $row", {"row": row}).fetchone()[0]
+            if bad is None or not str(bad).strip():
+                raise DataError(f"{source.where(row)}: {columns[raw]} is empty")
+            raise DataError(f"{source.where(row)}: " + message.format(bad))
+    con.execute("UPDATE __paths SET v = coalesce(v, 0)")
+    table = _fetch_table(con, "__paths", 0)
+    if len(table.conversions) == 0:
+        raise DataError(f"{source.path}: no paths")
+    return table
+
+
+def event_paths(
+    con: duckdb.DuckDBPyConnection, source: Source, goals: list[str], *, lookback: float = NO_WINDOW,
+) -> PathTable:
+    """Cut an event log into journeys (ending at a goal, or after ``lookback`` seconds of inactivity)
+    and count the distinct paths of touches before the goal."""
+    value = f"TRY_CAST({quote('value')} AS DOUBLE)" if source.has("value") else "0.0"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE __paths AS
+        WITH src AS (
+            SELECT user_id AS u, trim(CAST(touchpoint AS VARCHAR)) AS tp,
+                   {source.micros()} AS t, coalesce({value}, 0) AS val,
+                   __row AS rn
+            FROM {source.relation}
+        ), s AS (
+            SELECT *, list_contains($goals, tp) AS is_goal,
+                   CASE WHEN LAG(tp) OVER o IS NULL OR t - LAG(t) OVER o > $window
+                             OR list_contains($goals, LAG(tp) OVER o) THEN 1 ELSE 0 END AS starts
+            FROM src WINDOW o AS (PARTITION BY u ORDER BY t, rn)
+        ), j AS (
+            SELECT *, sum(starts) OVER (PARTITION BY u ORDER BY t, rn ROWS UNBOUNDED PRECEDING) AS jid FROM s
+        ), jr AS (
+            SELECT list(tp ORDER BY t, rn) FILTER (WHERE NOT is_goal) AS parts, bool_or(is_goal) AS conv,
+                   coalesce(sum(val) FILTER (WHERE is_goal), 0) AS value
+            FROM j GROUP BY u, jid
+        )
+        SELECT row_number() OVER () AS pid, parts, sum(conv::INT)::DOUBLE AS c,
+               sum((NOT conv)::INT)::DOUBLE AS nn, sum(value) AS v
+        FROM jr GROUP BY parts""", {"goals": list(goals), "window": window_micros(lookback)})
+    direct = con.execute("SELECT coalesce(sum(c), 0) FROM __paths WHERE parts IS NULL OR len(parts) = 0").fetchone()[0]
+    con.execute("DELETE FROM __paths WHERE parts IS NULL OR len(parts) = 0")
+    table = _fetch_table(con, "__paths", int(direct))
+    if len(table.conversions) == 0:
+        raise DataError(f"{source.path}: no journeys with a touchpoint before the goal")
+    return table

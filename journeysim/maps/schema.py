@@ -1,0 +1,103 @@
+"""The map format's schema: every attribute, its parser and its default, in one place.
+
+Adding an attribute is one entry in :data:`TOUCHPOINT_ATTRIBUTES`,
+:data:`EDGE_ATTRIBUTES` or :data:`MAP_ATTRIBUTES` (plus a line in the README's
+format reference). Attributes that are not fields of :class:`~journeysim.journey.Touchpoint`
+(or :class:`~journeysim.journey.Edge`, :class:`~journeysim.journey.Journey`) land in its
+``extra`` mapping, where the engine that uses them reads them.
+
+A parser takes the raw value and returns the parsed one, or raises
+:class:`Invalid` with what is wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from journeysim.maps import agents
+from journeysim.maps.values import (
+    TIME_UNITS,
+    Invalid,
+    boolean,
+    delay,
+    nonnegative,
+    number,
+    positive,
+    probability,
+    text,
+)
+
+__all__ = [
+    "Invalid",
+    "Attribute",
+    "TOUCHPOINT_ATTRIBUTES",
+    "EDGE_ATTRIBUTES",
+    "MAP_ATTRIBUTES",
+    "SEGMENT_KEYS",
+    "TIME_UNITS",
+    "FORMAT_VERSION",
+    "number",
+    "probability",
+    "nonnegative",
+    "positive",
+    "text",
+    "boolean",
+    "delay",
+]
+
+FORMAT_VERSION = 1
+SEGMENT_KEYS = ("share", "transitions", "entry")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute of the format: its parser, its default and a line of documentation."""
+
+    parse: Callable[[Any], Any]
+    default: Any = None
+    doc: str = ""
+
+
+#: Touchpoint attributes. Fields of ``Touchpoint`` are set directly; others go to ``extra``.
+TOUCHPOINT_ATTRIBUTES: dict[str, Attribute] = {
+    "stage": Attribute(text, None, "stage name (one of `stages` when they are declared)"),
+    "channel": Attribute(text, None, "free text: paid search, email, store..."),
+    "delay": Attribute(delay, None, "time spent here before moving on: a number (exponential mean) or {dist, mean, sd}"),
+    "goal": Attribute(boolean, False, "true marks a conversion touchpoint"),
+    "value": Attribute(nonnegative, 0.0, "money a visit to a goal brings"),
+    "refers": Attribute(nonnegative, 0.0, "new customers each visit brings on average (they start at entry)"),
+    "capacity": Attribute(agents.capacity, None, "agents: servers (chat agents...); service time is the delay"),
+    "patience": Attribute(agents.patience, None, "agents: mean wait for a server before giving up"),
+    "budget": Attribute(agents.budget, None, "agents: money for the run, or {amount, per: day|week|month...}"),
+    "cost": Attribute(agents.cost, None, "agents: money spent per visit"),
+}
+
+#: Keys of an edge written as a mapping ``{p: ..., delay: ...}``; ``p`` is required.
+EDGE_ATTRIBUTES: dict[str, Attribute] = {
+    "p": Attribute(probability, None, "probability of taking the edge"),
+    "delay": Attribute(delay, None, "replaces the source touchpoint's delay for customers taking this edge"),
+    "social_proof": Attribute(agents.social_proof, None, "agents: p rises to p * (1 + strength * converted share)"),
+    "fatigue": Attribute(agents.fatigue, None, "agents: p * factor**(k-1) on the k-th visit of the source"),
+}
+
+
+def calibration_record(value: Any, ctx) -> Mapping | None:
+    """The ``calibration`` block written by ``journeysim calibrate``: kept as written, for the record."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("posterior", {}), Mapping):
+        ctx.error("calibration", "must be a mapping (hypothesis, prediction, results, posterior: {path: {...}})")
+        return None
+    return value
+
+
+#: Top-level attributes added by engines. A parser here receives ``(value, context)``
+#: where ``context`` is a :class:`journeysim.maps.read.MapContext` (touchpoint names,
+#: stages and ``error(where, message)`` to report every problem it finds).
+MAP_ATTRIBUTES: dict[str, Attribute] = {
+    "arrivals": Attribute(agents.arrivals, None, "agents: {rate, per, weekday, season}: Poisson arrivals"),
+    "campaigns": Attribute(agents.campaigns, None, "agents: [{stage or touchpoint, to, p, day or every, start}]"),
+    "calibration": Attribute(calibration_record, None,
+                             "calibrate: where the map came from and the posterior ranges of the hypothesis's numbers"),
+}
+

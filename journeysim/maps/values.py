@@ -1,0 +1,154 @@
+"""The values of the map format: parsers for numbers, probabilities, text and delays, and the
+context a parser reports into.
+
+A parser takes the raw value and returns the parsed one, or raises :class:`Invalid`
+with what is wrong and what is allowed. Every attribute table (:mod:`journeysim.maps.schema`,
+:mod:`journeysim.maps.agents`) builds on these.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from journeysim.errors import did_you_mean
+from journeysim.journey import DELAY_DISTRIBUTIONS, EXIT, Delay
+
+__all__ = ["Invalid", "MapContext", "TIME_UNITS", "UNIT_SECONDS", "UNIT_DAYS", "number", "probability", "nonnegative", "positive", "text",
+           "boolean", "delay"]
+
+TIME_UNITS = ("second", "minute", "hour", "day", "week", "month", "year")
+#: Length of each map ``time_unit`` in seconds (a month is 1/12 of a Julian year).
+UNIT_SECONDS = {
+    "second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0, "week": 604800.0,
+    "month": 2629800.0, "year": 31557600.0,
+}
+
+#: The agents engine's calendar counts whole days, so there a month is 30 days and a year 365.
+UNIT_DAYS = {"second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 30.0,
+             "year": 365.0}
+
+
+class Invalid(ValueError):
+    """Raised by a parser: the message says what is wrong and what is allowed."""
+
+
+def number(value: Any) -> float:
+    """A finite real number (booleans and numeric strings are refused).
+
+    Examples
+    --------
+    >>> number(3), number(0.5)
+    (3.0, 0.5)
+    >>> number("0.5")
+    Traceback (most recent call last):
+    ...
+    journeysim.maps.values.Invalid: '0.5' is not a number
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid(f"{value!r} is not a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise Invalid(f"{value} is not a finite number")
+    return value
+
+
+def probability(value: Any) -> float:
+    p = number(value)
+    if not 0.0 <= p <= 1.0:
+        raise Invalid(f"probability {p:g} is outside [0, 1]")
+    return p
+
+
+def nonnegative(value: Any) -> float:
+    x = number(value)
+    if x < 0:
+        raise Invalid(f"{x:g} is negative (must be >= 0)")
+    return x
+
+
+def positive(value: Any) -> float:
+    x = number(value)
+    if x <= 0:
+        raise Invalid(f"{x:g} must be > 0")
+    return x
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{value!r} is not text (quote it, e.g. \"{value}\")")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"{value!r} is not true or false")
+    return value
+
+
+def delay(value: Any) -> Delay:
+    """A delay: a number (exponential mean) or ``{dist, mean, sd}``.
+
+    Examples
+    --------
+    >>> delay(2)
+    Delay(dist='exponential', mean=2.0, sd=None)
+    >>> delay({"dist": "gamma", "mean": 2, "sd": 1})
+    Delay(dist='gamma', mean=2.0, sd=1.0)
+    >>> delay({"dist": "lognormal", "mean": 2})
+    Traceback (most recent call last):
+    ...
+    journeysim.maps.values.Invalid: lognormal delay needs 'sd' (> 0)
+    """
+    if not isinstance(value, Mapping):
+        try:
+            return Delay("exponential", nonnegative(value))
+        except Invalid as exc:
+            raise Invalid(f"delay {exc} (a number is an exponential mean; or use {{dist, mean, sd}})") from None
+    unknown = set(value) - {"dist", "mean", "sd"}
+    if unknown:
+        raise Invalid(f"unknown delay key {sorted(map(str, unknown))[0]!r} (allowed: dist, mean, sd)")
+    dist = value.get("dist", "exponential")
+    if dist not in DELAY_DISTRIBUTIONS:
+        raise Invalid(f"unknown delay distribution {dist!r} (allowed: {', '.join(DELAY_DISTRIBUTIONS)})")
+    if "mean" not in value:
+        raise Invalid(f"{dist} delay needs 'mean'")
+    mean = nonnegative(value["mean"])
+    sd = None
+    if dist in ("lognormal", "gamma"):
+        if "sd" not in value:
+            raise Invalid(f"{dist} delay needs 'sd' (> 0)")
+        sd = positive(value["sd"])
+        if mean <= 0:
+            raise Invalid(f"{dist} delay needs 'mean' > 0")
+    elif "sd" in value:
+        raise Invalid(f"{dist} delay takes no 'sd' (its spread is set by 'mean')")
+    return Delay(dist, mean, sd)
+
+
+@dataclass
+class MapContext:
+    """What a parser needs to check cross-references, and where it reports problems."""
+
+    source: str
+    names: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def error(self, where: str, message: str) -> None:
+        self.errors.append(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+    def warn(self, where: str, message: str) -> None:
+        self.warnings.append(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+    def touchpoint(self, name: Any, where: str, allow_exit: bool = False) -> str | None:
+        """Check that ``name`` is a known touchpoint (or exit), reporting it otherwise."""
+        if allow_exit and name == EXIT:
+            return EXIT
+        if isinstance(name, str) and name in self.names:
+            return name
+        self.error(where, f"unknown touchpoint {name!r}{did_you_mean(name, self.names)}")
+        return None

@@ -1,0 +1,100 @@
+"""Writing journeys in the map-file form (YAML or JSON), atomically.
+
+:mod:`journeysim.maps.read` reads and validates; this module is its inverse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from journeysim._files import write_atomic
+from journeysim.journey import Edge, Journey
+from journeysim.maps import schema
+
+__all__ = ["dump_journey", "save_journey"]
+
+
+def _edge_spec(edge: Edge) -> float | dict:
+    if edge.delay is None and not edge.extra:
+        return edge.p
+    spec: dict[str, Any] = {"p": edge.p}
+    if edge.delay is not None:
+        spec["delay"] = edge.delay.to_spec()
+    spec.update(edge.extra)
+    return spec
+
+
+def _rows_spec(rows: Mapping[str, Mapping[str, Edge]]) -> dict:
+    return {a: {b: _edge_spec(e) for b, e in row.items()} for a, row in rows.items()}
+
+
+def dump_journey(journey: Journey) -> dict[str, Any]:
+    """The map-file form of a journey (plain dicts, lists and numbers), ready for YAML or JSON.
+
+    Examples
+    --------
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.1}}, goals=["buy"])
+    >>> dump_journey(j)["transitions"]
+    {'ad': {'buy': 0.1}}
+    """
+    tps = {}
+    for name, tp in journey.touchpoints.items():
+        attrs: dict[str, Any] = {}
+        if tp.stage is not None:
+            attrs["stage"] = tp.stage
+        if tp.channel is not None:
+            attrs["channel"] = tp.channel
+        if tp.delay is not None:
+            attrs["delay"] = tp.delay.to_spec()
+        if tp.goal:
+            attrs["goal"] = True
+        if tp.value:
+            attrs["value"] = tp.value
+        if tp.refers:
+            attrs["refers"] = tp.refers
+        attrs.update({k: v for k, v in tp.extra.items() if v != schema.TOUCHPOINT_ATTRIBUTES[k].default})
+        tps[name] = attrs
+    data: dict[str, Any] = {"format": schema.FORMAT_VERSION, "name": journey.name}
+    if journey.stages:
+        data["stages"] = list(journey.stages)
+    data["time_unit"] = journey.time_unit
+    data["entry"] = dict(journey.entry)
+    data["touchpoints"] = tps
+    data["transitions"] = _rows_spec(journey.rows)
+    if journey.segments:
+        data["segments"] = {}
+        for s in journey.segments.values():
+            spec: dict[str, Any] = {"share": s.share}
+            if s.rows:
+                spec["transitions"] = _rows_spec(s.rows)
+            if s.entry is not None:
+                spec["entry"] = dict(s.entry)
+            data["segments"][s.name] = spec
+    if journey.observations:
+        data["observations"] = dict(journey.observations)
+    data.update(_unfreeze(journey.extra))
+    return data
+
+
+def _unfreeze(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _unfreeze(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_unfreeze(v) for v in obj]
+    return obj
+
+
+def save_journey(journey: Journey, path: str | os.PathLike) -> None:
+    """Write a journey as YAML (JSON for a ``.json`` path), atomically: never half a file."""
+    data = dump_journey(journey)
+    if Path(path).suffix.lower() == ".json":
+        body = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    else:
+        body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120)
+    write_atomic(path, body)

@@ -1,0 +1,210 @@
+"""Evaluating many versions of one journey at once, for predictions.
+
+* :func:`posterior_journeys` draws a journey's rows from the Dirichlet posterior of
+  its ``observations`` counts;
+* :func:`exact_batch` solves a batch of journeys with the same touchpoints as one
+  stacked dense linear system per segment (many small solves in one numpy call,
+  instead of one :func:`~journeysim.engines.exact.solve_exact` each);
+* :func:`sampled_batch` runs a sampling engine on each journey, segment by segment,
+  with one random stream per draw shared by baseline and variant (common random numbers).
+
+Each returns per draw: the metric, the metric per segment and the reach of each stage.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from journeysim.errors import ScenarioError
+from journeysim.journey import Edge, Journey, Segment
+
+__all__ = ["DIRICHLET_PRIOR", "posterior_journeys", "exact_batch", "sampled_batch", "SAMPLING_ENGINES"]
+
+#: Pseudo-count added to every outcome of an observed row (Jeffreys' prior for a binomial row).
+DIRICHLET_PRIOR = 0.5
+_CELLS_PER_CHUNK = 4_000_000
+#: Sampling engines: (module, function) and how a call is made.
+SAMPLING_ENGINES = {
+    "montecarlo": ("journeysim.engines.montecarlo.engine", "simulate_montecarlo"),
+    "agents": ("journeysim.engines.agents.engine", "simulate_agents"),
+}
+
+
+def _draw_rows(row, n: float, draws: int, *, rng) -> list[dict[str, Edge]]:
+    names = list(row)
+    p = np.array([row[b].p for b in names] + [max(0.0, 1.0 - math.fsum(e.p for e in row.values()))])
+    drawn = rng.dirichlet(p * n + DIRICHLET_PRIOR, size=draws).tolist()
+    return [{b: Edge(d[i], row[b].delay, row[b].extra) for i, b in enumerate(names)} for d in drawn]
+
+
+def _draw_shares(shares, n: float, draws: int, *, rng) -> list[dict[str, float]]:
+    names = list(shares)
+    drawn = rng.dirichlet(np.array([shares[k] for k in names]) * n + DIRICHLET_PRIOR, size=draws).tolist()
+    return [dict(zip(names, d)) for d in drawn]
+
+
+def _draw_table(rows, obs, draws: int, *, rng) -> list[dict]:
+    drawn = {a: _draw_rows(r, obs[a], draws, rng=rng) for a, r in rows.items() if a in obs and r}
+    return [{a: drawn[a][k] if a in drawn else r for a, r in rows.items()} for k in range(draws)]
+
+
+def posterior_journeys(journey: Journey, draws: int, *, rng: np.random.Generator) -> list[Journey]:
+    """``draws`` journeys whose observed rows are drawn from their Dirichlet posterior.
+
+    A touchpoint observed ``n`` times with row ``p`` has ``Dirichlet(p * n + 0.5)``
+    over the row's listed outcomes and exit (an outcome never observed keeps the
+    prior's share, so it stays possible); the same counts apply to its segment
+    overrides. ``observations['entry']`` does the same for entry shares.
+    Unobserved rows stay fixed.
+
+    Examples
+    --------
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.2}}, goals=["buy"], observations={"ad": 1000})
+    >>> [round(x.rows["ad"]["buy"].p, 4) for x in posterior_journeys(j, 3, rng=np.random.default_rng(0))]
+    [0.1979, 0.187, 0.1956]
+    """
+    obs = journey.observations
+    if not obs:
+        return [journey] * draws
+    rows = _draw_table(journey.rows, obs, draws, rng=rng)
+    entry = _draw_shares(journey.entry, obs["entry"], draws, rng=rng) if "entry" in obs else [journey.entry] * draws
+    seg_rows = {name: _draw_table(s.rows, obs, draws, rng=rng) for name, s in journey.segments.items()}
+    seg_entry = {name: _draw_shares(s.entry, obs["entry"], draws, rng=rng) if s.entry is not None and "entry" in obs
+                 else [s.entry] * draws for name, s in journey.segments.items()}
+    return [journey.replace(rows=rows[k], entry=entry[k], segments={
+        name: Segment(s.name, s.share, seg_rows[name][k], seg_entry[name][k]) for name, s in journey.segments.items()})
+        for k in range(draws)]
+
+
+def _arrays(journeys: Sequence[Journey], names: tuple[str, ...], segment: str | None):
+    """Dense arrays of each journey as ``segment`` sees it (its rows and entry override the journey's)."""
+    index = {n: i for i, n in enumerate(names)}
+    d, n = len(journeys), len(names)
+    Q = np.zeros((d, n, n))
+    entry = np.zeros((d, n))
+    goal = np.zeros((d, n))
+    value = np.zeros((d, n))
+    for k, j in enumerate(journeys):
+        seg = j.segments[segment] if segment is not None else None
+        rows = j.rows if seg is None else {**j.rows, **seg.rows}
+        for a, row in rows.items():
+            ia = index[a]
+            for b, e in row.items():
+                Q[k, ia, index[b]] = e.p
+        for a, s in (j.entry if seg is None or seg.entry is None else seg.entry).items():
+            entry[k, index[a]] = s
+        for a, tp in j.touchpoints.items():
+            goal[k, index[a]] = tp.goal
+            value[k, index[a]] = tp.value
+    return Q, entry, goal, value
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(A, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        raise ScenarioError("a drawn journey traps customers in a loop with no drop-off (check the changes' rows)") from None
+
+
+def exact_batch(journeys: Sequence[Journey], metric: str) -> dict:
+    """Solve journeys sharing touchpoints, segments and stages; per draw: metric, segments, stage reach.
+
+    Examples
+    --------
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"page": 0.5}, "page": {"buy": 0.4, "ad": 0.2}}, goals=["buy"])
+    >>> exact_batch([j, j], "conversion_rate")["total"].round(6)     # 0.2 / (1 - 0.1)
+    array([0.222222, 0.222222])
+    """
+    first = journeys[0]
+    names = first.names
+    stage_of = [first.touchpoints[x].stage for x in names]
+    stages = first.stage_names()
+    d, n = len(journeys), len(names)
+    chunk = max(1, _CELLS_PER_CHUNK // max(1, n * n))
+    total = np.zeros(d)
+    segments: dict = {}
+    reach = {s: np.zeros(d) for s in stages}
+    eye = np.eye(n)
+    for seg_name, share, _ in first.segment_journeys():
+        per = np.zeros(d)
+        for lo in range(0, d, chunk):
+            part = journeys[lo:lo + chunk]
+            Q, entry, goal, value = _arrays(part, names, seg_name)
+            if metric == "conversion_rate":
+                absorbing = Q * (1.0 - goal)[:, :, None]
+                per[lo:lo + chunk] = np.einsum("dn,dn->d", entry, _solve(eye - absorbing, goal))
+            else:
+                visits = _solve(np.swapaxes(eye - Q, 1, 2), entry)
+                weights = goal if metric == "expected_conversions" else goal * value
+                per[lo:lo + chunk] = np.einsum("dn,dn->d", visits, weights)
+            for stage in stages:
+                in_stage = np.array([s == stage for s in stage_of], dtype=float)
+                hit = _solve(eye - Q * (1.0 - in_stage)[None, :, None], np.broadcast_to(in_stage, (len(part), n)).copy())
+                reach[stage][lo:lo + chunk] += share * np.clip(np.einsum("dn,dn->d", entry, hit), 0.0, 1.0)
+        total += share * per
+        if seg_name is not None:
+            segments[seg_name] = per
+    return {"total": total, "segments": segments, "stages": reach}
+
+
+def _engine(engine: str):
+    module, function = SAMPLING_ENGINES[engine]
+    try:
+        return getattr(importlib.import_module(module), function)
+    except (ImportError, AttributeError):
+        raise ScenarioError(f"the {engine} engine is not available in this installation (use --engine exact)") from None
+
+
+def _run(engine: str, journey: Journey, size: float, source: str, *, rng: np.random.Generator):
+    simulate = _engine(engine)
+    mass = math.fsum(journey.entry.values())
+    if mass <= 0:
+        return 0.0, None
+    # Entry shares lost by a removal: simulate the customers who do start, then scale per original customer.
+    started = journey if abs(mass - 1.0) < 1e-12 else journey.replace(entry={k: v / mass for k, v in journey.entry.items()})
+    if engine == "montecarlo":
+        return mass, simulate(started, int(size), rng=rng, removal_effects=False)
+    result = simulate(started, int(size), rng=rng, source=source)
+    if not result.arrived:
+        # Rates per customer are undefined then: averaging a made-up 0 into the draws would bias the prediction.
+        raise ScenarioError(f"{source}: no customers arrived in a {int(size)}-day agents run, so its conversion "
+                            "rate is undefined; simulate more days (--days) or raise the map's arrivals rate")
+    return mass, result.metrics
+
+
+def sampled_batch(pairs: Sequence[tuple[Journey, Journey]], metric: str, engine: str, size: float,
+                  *, rng: np.random.Generator, source: str = "<map>") -> tuple[dict, dict]:
+    """Run a sampling engine on each (baseline, variant) pair; both get the same stream per draw and segment.
+
+    ``size`` is the engine's run length: customers per segment (montecarlo) or days (agents);
+    ``source`` names the baseline map in the engine's error messages.
+    """
+    root = int(rng.integers(2**63))
+    out = []
+    for side in (0, 1):
+        first = pairs[0][side]
+        stages = first.stage_names()
+        res = {"total": np.zeros(len(pairs)), "segments": {}, "stages": {s: np.zeros(len(pairs)) for s in stages}}
+        for seg_index, (seg_name, share, _) in enumerate(first.segment_journeys()):
+            per = np.zeros(len(pairs))
+            for k, pair in enumerate(pairs):
+                j = pair[side] if seg_name is None else pair[side].for_segment(seg_name)
+                # The same (draw, segment) stream for baseline and variant: common random numbers.
+                stream = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(k, seg_index)))
+                mass, result = _run(engine, j, size, source, rng=stream)
+                if result is None:
+                    continue
+                per[k] = mass * float(getattr(result, metric))
+                for stage, r in (getattr(result, "stage_reach", None) or {}).items():
+                    if stage in res["stages"]:
+                        res["stages"][stage][k] += share * mass * r
+            res["total"] += share * per
+            if seg_name is not None:
+                res["segments"][seg_name] = per
+        out.append(res)
+    return out[0], out[1]
+

@@ -1,0 +1,435 @@
+"""Predictions: what a hypothesis does to a metric, with an interval that reflects what we do not know.
+
+Each draw takes (1) every range or distribution of the hypothesis at a random value,
+(2) when the map carries ``observations``, its rows from their Dirichlet posterior
+(:func:`journeysim.whatif._batch.posterior_journeys`), and evaluates the baseline and the
+variant built from that same draw with the chosen engine; the sampling engines add
+(3) their sampling noise, with common random numbers for baseline and variant.
+Central values are medians over the draws, intervals equal-tailed quantiles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from journeysim._files import read_document, write_atomic
+from journeysim._hash import file_sha256
+from journeysim._text import fmt, format_table
+from journeysim.engines.exact import solve_exact
+from journeysim.errors import ScenarioError, UsageError
+from journeysim.maps.checks import trapped_touchpoints
+from journeysim.whatif._batch import (
+    DIRICHLET_PRIOR,
+    SAMPLING_ENGINES,
+    exact_batch,
+    posterior_journeys,
+    sampled_batch,
+)
+from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
+
+__all__ = ["Prediction", "predict", "save_prediction", "read_prediction", "check_engine", "PREDICTION_KEYS", "PREDICTION_FORMAT", "ENGINES"]
+
+ENGINES = ("exact", *SAMPLING_ENGINES)
+PREDICTION_FORMAT = "journeysim-prediction/1"
+#: The keys of ``Prediction.to_dict()`` (and ``journeysim predict --json``).
+PREDICTION_KEYS = (
+    "hypothesis", "metric", "baseline", "variant", "lift_abs", "lift_rel", "interval_level",
+    "baseline_interval", "variant_interval", "lift_abs_interval", "lift_rel_interval", "prob_positive",
+    "by_segment", "by_stage", "engine", "draws", "seed",
+)
+#: Default run length of each sampling-engine call: customers per segment, or days.
+DEFAULT_SIZE = {"montecarlo": 20_000, "agents": 60}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Baseline and variant metric, lifts with equal-tailed intervals, and the draws behind them.
+
+    ``samples`` holds the per-draw ``baseline``, ``variant``, ``lift_abs`` and
+    ``lift_rel`` (read-only arrays); ``parameters`` the per-draw value of every uncertain
+    number of the hypothesis, by its path. ``inputs`` maps the hypothesis and baseline
+    files to their ``sha256:`` content hashes. :func:`save_prediction` writes this type
+    and :func:`read_prediction` reads it back (``source`` is then the file read).
+    """
+
+    hypothesis: str
+    metric: str
+    baseline: float
+    variant: float
+    lift_abs: float
+    lift_rel: float | None
+    interval_level: float
+    lift_abs_interval: tuple[float, float]
+    lift_rel_interval: tuple[float | None, float | None]
+    baseline_interval: tuple[float | None, float | None] = (None, None)
+    variant_interval: tuple[float | None, float | None] = (None, None)
+    prob_positive: float | None = None
+    by_segment: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    by_stage: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    engine: str = "exact"
+    draws: int = 0
+    seed: int | None = None
+    method: str = ""
+    hypothesis_file: str | None = ""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    samples: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    parameters: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        for name in ("samples", "parameters"):
+            arrays = {}
+            for key, values in getattr(self, name).items():
+                arr = np.array(values, dtype=float)
+                arr.setflags(write=False)
+                arrays[key] = arr
+            object.__setattr__(self, name, MappingProxyType(arrays))
+        object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
+
+    @property
+    def lift_rel_sd(self) -> float:
+        """Spread of the predicted relative lift: the draws' sd, else the interval's normal-equivalent sd."""
+        draws = self.samples.get("lift_rel")
+        if draws is not None and len(draws) > 1:
+            return float(np.std(draws, ddof=1))
+        low, high = self.lift_rel_interval
+        return (high - low) / (2 * norm.isf((1 - self.interval_level) / 2))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The prediction under :data:`PREDICTION_KEYS`, JSON-ready."""
+        out = {}
+        for key in PREDICTION_KEYS:
+            value = getattr(self, key)
+            out[key] = list(value) if isinstance(value, tuple) else _plain(value) if isinstance(value, Mapping) else value
+        return out
+
+    def to_record(self) -> dict[str, Any]:
+        """The saved form (``--save``): :meth:`to_dict` plus method, inputs' hashes, draws and parameters."""
+        return {
+            **self.to_dict(),
+            "method": self.method,
+            "format": PREDICTION_FORMAT,
+            "hypothesis_file": self.hypothesis_file,
+            "inputs": dict(self.inputs),
+            "samples": {k: [x if math.isfinite(x) else None for x in v.tolist()] for k, v in self.samples.items()},
+            "parameters": {k: v.tolist() for k, v in self.parameters.items()},
+        }
+
+    def summary(self) -> str:
+        pct = f"{self.interval_level:.0%}"
+        rel = lambda v: "-" if v is None else f"{v:+.2%}"  # noqa: E731
+        rows = [
+            ("baseline", fmt(self.baseline), _span(self.baseline_interval)),
+            ("variant", fmt(self.variant), _span(self.variant_interval)),
+            ("lift (absolute)", f"{self.lift_abs:+.4g}", _span(self.lift_abs_interval, signed=True)),
+            ("lift (relative)", rel(self.lift_rel), f"[{rel(self.lift_rel_interval[0])}, {rel(self.lift_rel_interval[1])}]"),
+            ("P(lift > 0)", fmt(self.prob_positive), ""),
+        ]
+        parts = [f"hypothesis: {self.hypothesis}",
+                 format_table(f"{self.metric} ({self.engine} engine)", ["", "central", f"{pct} interval"], rows)]
+        for title, table in (("by segment", self.by_segment), ("reach by stage", self.by_stage)):
+            if table:
+                parts.append(format_table(title, ["", "baseline", "variant", "lift", f"{pct} interval"], [
+                    (name, fmt(r["baseline"]), fmt(r["variant"]), f"{r['lift_abs']:+.4g}",
+                     _span(r["lift_abs_interval"], signed=True)) for name, r in table.items()]))
+        parts.append(f"draws: {self.draws}, seed: {self.seed if self.seed is not None else '-'}")
+        parts.append(f"method: {self.method}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _span(interval, signed: bool = False) -> str:
+    f = (lambda v: f"{v:+.4g}") if signed else fmt
+    return f"[{f(interval[0])}, {f(interval[1])}]"
+
+
+def _quantiles(x: np.ndarray, level: float) -> tuple[float | None, float | None]:
+    finite = x[np.isfinite(x)]
+    if finite.size == 0:
+        return None, None
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(finite, [tail, 1.0 - tail])
+    return float(lo), float(hi)
+
+
+def _median(x: np.ndarray) -> float | None:
+    finite = x[np.isfinite(x)]
+    return float(np.median(finite)) if finite.size else None
+
+
+def _relative(variant: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    out = np.full(baseline.shape, np.nan)
+    np.divide(variant, baseline, out=out, where=baseline > 0)
+    return out - 1.0
+
+
+def _breakdown(base: Mapping[str, np.ndarray], var: Mapping[str, np.ndarray], level: float, shares=None) -> dict:
+    out = {}
+    for name in dict.fromkeys([*base, *var]):
+        b = base.get(name, np.zeros_like(next(iter(var.values()))))
+        v = var.get(name, np.zeros_like(b))
+        lift = v - b
+        row = {"baseline": _median(b), "variant": _median(v), "lift_abs": _median(lift),
+               "lift_abs_interval": list(_quantiles(lift, level)), "prob_positive": float(np.mean(lift > 0))}
+        out[name] = {"share": shares[name], **row} if shares else row
+    return out
+
+
+def predict(
+    hypothesis: Hypothesis | str | os.PathLike,
+    *,
+    engine: str = "exact",
+    draws: int = 2000,
+    level: float = 0.9,
+    rng: np.random.Generator,
+    size: float | None = None,
+    seed: int | None = None,
+) -> Prediction:
+    """Predict the metric of a hypothesis's variant against its baseline.
+
+    Parameters
+    ----------
+    hypothesis : Hypothesis or path of a hypothesis file
+    engine : ``exact``, ``montecarlo`` or ``agents``
+    draws : number of joint draws of the uncertain inputs (and of sampling noise)
+    level : level of the equal-tailed intervals, in (0, 1)
+    rng : the random stream for every draw
+    size : run length of each sampling-engine call (customers per segment for
+        ``montecarlo``, days for ``agents``); ignored by ``exact``
+    seed : recorded in the result only (the CLI's ``--seed``)
+
+    Examples
+    --------
+    >>> p = predict("scenarios/hypotheses/live-chat.yaml", draws=500, rng=np.random.default_rng(1))
+    >>> round(p.baseline, 5), round(p.lift_abs, 5), [round(x, 5) for x in p.lift_abs_interval]
+    (0.04842, 0.0031, [0.00089, 0.00543])
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise UsageError(f"draws={draws!r} must be an integer >= 1")
+    if not 0.0 < level < 1.0:
+        raise UsageError(f"level={level!r} must be between 0 and 1 (e.g. 0.9)")
+    hyp = hypothesis if isinstance(hypothesis, Hypothesis) else load_hypothesis(hypothesis)
+    check_engine(hyp, engine)
+    _check_variant(hyp)
+    draws = int(draws)
+    params = {path: u.draw(draws, rng=rng) for path, u in hyp.parameters.items()}
+    observed = bool(hyp.baseline.observations)
+    fixed = not params and not observed
+    n_eval = 1 if fixed and engine == "exact" else draws
+    baselines = posterior_journeys(hyp.baseline, n_eval, rng=rng)
+    variants = [hyp.variant({p: float(v[k]) for p, v in params.items()}, base) for k, base in enumerate(baselines)]
+    if engine == "exact":
+        b, v = exact_batch(baselines, hyp.metric), exact_batch(variants, hyp.metric)
+        if fixed:
+            # Nothing is uncertain: the prediction is the exact engine's value on each map.
+            b["total"][:] = getattr(solve_exact(baselines[0], removal_effects=False), hyp.metric)
+            v["total"][:] = getattr(solve_exact(variants[0], removal_effects=False), hyp.metric)
+            b, v = (_repeat(r, draws) for r in (b, v))
+    else:
+        size = DEFAULT_SIZE[engine] if size is None else size
+        b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng, source=hyp.baseline_path)
+    return _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size)
+
+
+def _repeat(result: dict, draws: int) -> dict:
+    rep = lambda x: np.repeat(x, draws)  # noqa: E731
+    return {"total": rep(result["total"]), "segments": {k: rep(x) for k, x in result["segments"].items()},
+            "stages": {k: rep(x) for k, x in result["stages"].items()}}
+
+
+def check_engine(hyp: Hypothesis, engine: str) -> None:
+    """Refuse an engine the baseline map cannot run on (the agents engine needs ``arrivals``).
+
+    Examples
+    --------
+    >>> check_engine(load_hypothesis("scenarios/hypotheses/live-chat.yaml"), "agents")
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.ScenarioError: scenarios/online-store.yaml: the agents engine needs 'arrivals: {rate: ..., per: day}' in the map (hypothesis scenarios/hypotheses/live-chat.yaml; use the exact or montecarlo engine, or add arrivals)
+    """
+    if engine == "agents" and "arrivals" not in hyp.baseline.extra:
+        raise ScenarioError(f"{hyp.baseline_path}: the agents engine needs 'arrivals: {{rate: ..., per: day}}' in the map "
+                            f"(hypothesis {hyp.source}; use the exact or montecarlo engine, or add arrivals)")
+
+
+def _check_variant(hyp: Hypothesis) -> None:
+    for seg, _, j in hyp.variant().segment_journeys():
+        for group in trapped_touchpoints(j):
+            where = f"segment {seg!r}: " if seg is not None else ""
+            raise ScenarioError(f"{hyp.source}: {where}the changes trap customers in a loop through "
+                                f"{', '.join(map(repr, group))} (no drop-off: give one of them an exit)")
+
+
+def _method(engine: str, draws: int, level: float, params: Mapping, observed: bool, size) -> str:
+    sources = []
+    if params:
+        sources.append(f"{len(params)} uncertain number(s) of the hypothesis drawn from their ranges/distributions")
+    if observed:
+        sources.append(f"observed rows drawn from their Dirichlet posterior (counts p*n plus a prior of {DIRICHLET_PRIOR} per outcome)")
+    if engine == "exact":
+        solver = "each draw solved exactly (absorbing Markov chain, batched dense solve)"
+    else:
+        unit = "customers per segment" if engine == "montecarlo" else "days"
+        solver = (f"each draw simulated by the {engine} engine ({size:g} {unit}), baseline and variant with common "
+                  "random numbers")
+    if not sources and engine == "exact":
+        return "nothing uncertain: baseline and variant solved exactly once; the interval is the point"
+    return (f"{draws} joint draws: {'; '.join(sources) or 'no uncertain inputs'}; {solver}; central values are "
+            f"medians, intervals equal-tailed {level:.0%} quantiles of the draws")
+
+
+def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size) -> Prediction:
+    base, var = b["total"], v["total"]
+    lift, rel = var - base, _relative(var, base)
+    shares = {name: s.share for name, s in hyp.baseline.segments.items()}
+    inputs = {path: file_sha256(path) for path in (hyp.source, hyp.baseline_path) if Path(path).is_file()}
+    return Prediction(
+        hypothesis=hyp.title,
+        metric=hyp.metric,
+        baseline=_median(base),
+        variant=_median(var),
+        lift_abs=_median(lift),
+        lift_rel=_median(rel),
+        interval_level=level,
+        baseline_interval=_quantiles(base, level),
+        variant_interval=_quantiles(var, level),
+        lift_abs_interval=_quantiles(lift, level),
+        lift_rel_interval=_quantiles(rel, level),
+        prob_positive=float(np.mean(lift > 0)),
+        by_segment=_breakdown(b["segments"], v["segments"], level, shares),
+        by_stage=_breakdown(b["stages"], v["stages"], level),
+        engine=engine,
+        draws=draws,
+        seed=seed,
+        method=_method(engine, draws, level, params, observed, size),
+        hypothesis_file=hyp.source,
+        inputs=inputs,
+        samples={"baseline": base, "variant": var, "lift_abs": lift, "lift_rel": rel},
+        parameters=params,
+    )
+
+
+def save_prediction(prediction: Prediction, path: str | os.PathLike) -> None:
+    """Write the prediction's saved form (:meth:`Prediction.to_record`) as JSON, atomically.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = predict("scenarios/hypotheses/live-chat.yaml", draws=20, rng=np.random.default_rng(1), seed=1)
+    >>> path = Path(tempfile.mkdtemp()) / "live-chat.prediction.json"
+    >>> save_prediction(p, path)
+    >>> record = json.loads(path.read_text())
+    >>> record["format"], len(record["samples"]["lift_abs"]), sorted(record["parameters"])
+    ('journeysim-prediction/1', 20, ['changes[0].to.purchase', 'changes[1].scale.by'])
+    """
+    body = json.dumps(prediction.to_record(), ensure_ascii=False, indent=1, allow_nan=False)
+    write_atomic(path, body + "\n")
+
+
+_SAMPLE_KEYS = ("baseline", "variant", "lift_abs", "lift_rel")
+
+
+def _number(data: Mapping, key: str, source: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ScenarioError(f"{source}: key '{key}': {value!r} is not a finite number")
+    return float(value)
+
+
+def _interval(data: Mapping, key: str, source: str) -> tuple[float, float]:
+    value = data.get(key)
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+            or value[0] > value[1]):
+        raise ScenarioError(f"{source}: key '{key}': {value!r} is not an interval [low, high]")
+    return float(value[0]), float(value[1])
+
+
+def _arrays(data: Any, key: str, source: str, length: int | None) -> dict[str, np.ndarray]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{source}: key '{key}': expected a mapping of lists of numbers")
+    out = {}
+    for name, values in data.items():
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise ScenarioError(f"{source}: key '{key}.{name}': not a list of numbers") from None
+        if arr.ndim != 1 or not np.isfinite(arr).all():
+            raise ScenarioError(f"{source}: key '{key}.{name}': not a list of finite numbers")
+        if length is not None and len(arr) != length:
+            raise ScenarioError(f"{source}: key '{key}.{name}': {len(arr)} values, expected {length} (one per draw)")
+        out[str(name)] = arr
+    return out
+
+
+def read_prediction(path: str | os.PathLike) -> Prediction:
+    """Read and check a prediction file written by :func:`save_prediction` (``journeysim predict --save``).
+
+    Every problem names the file and the key.
+
+    Examples
+    --------
+    >>> p = read_prediction("experiments/live-chat.prediction.json")
+    >>> p.metric, p.source, len(p.samples["lift_rel"]) == p.draws
+    ('conversion_rate', 'experiments/live-chat.prediction.json', True)
+    """
+    source = str(path)
+    data, problems = read_document(path)
+    if problems:
+        raise ScenarioError(problems[0])
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{source}: not a saved prediction (expected a JSON object)")
+    if data.get("format") != PREDICTION_FORMAT:
+        raise ScenarioError(f"{source}: key 'format': {data.get('format')!r} (expected '{PREDICTION_FORMAT}'; "
+                            "write one with `journeysim predict HYPOTHESIS --save FILE`)")
+    level = _number(data, "interval_level", source)
+    if not 0 < level < 1:
+        raise ScenarioError(f"{source}: key 'interval_level': {level:g} must be between 0 and 1")
+    samples = _arrays(data.get("samples"), "samples", source, None)
+    lengths = {len(v) for v in samples.values()}
+    if len(lengths) > 1:
+        raise ScenarioError(f"{source}: key 'samples': lists of different lengths {sorted(lengths)}")
+    missing = [k for k in _SAMPLE_KEYS if samples and k not in samples]
+    if missing:
+        raise ScenarioError(f"{source}: key 'samples': missing '{missing[0]}'")
+    draws = lengths.pop() if lengths else None
+    inputs = data.get("inputs") or {}
+    if not isinstance(inputs, Mapping):
+        raise ScenarioError(f"{source}: key 'inputs': expected {{path: sha256}}")
+    optional = lambda key: _interval(data, key, source) if data.get(key) is not None else (None, None)  # noqa: E731
+    return Prediction(
+        hypothesis=str(data.get("hypothesis", "")), metric=str(data.get("metric", "conversion_rate")),
+        baseline=_number(data, "baseline", source), variant=_number(data, "variant", source),
+        lift_abs=_number(data, "lift_abs", source), lift_rel=_number(data, "lift_rel", source),
+        interval_level=level, baseline_interval=optional("baseline_interval"),
+        variant_interval=optional("variant_interval"), lift_abs_interval=_interval(data, "lift_abs_interval", source),
+        lift_rel_interval=_interval(data, "lift_rel_interval", source),
+        prob_positive=data.get("prob_positive"), by_segment=data.get("by_segment") or {},
+        by_stage=data.get("by_stage") or {}, engine=str(data.get("engine", "")),
+        draws=int(data.get("draws") or draws or 0), seed=data.get("seed"), method=str(data.get("method", "")),
+        hypothesis_file=data.get("hypothesis_file"), inputs={str(k): str(v) for k, v in inputs.items()},
+        samples=samples, parameters=_arrays(data.get("parameters"), "parameters", source, draws), source=source)
