@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from journeysim.whatif.prediction import read_prediction
-from journeysim.experiments._results import read_results
+from journeysim.experiments.results import read_results
 from journeysim.experiments.analysis import analyze_experiment
 from journeysim.experiments.check import append_to_ledger, check_prediction
 from journeysim.whatif.prediction import predict, save_prediction

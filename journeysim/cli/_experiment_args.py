@@ -32,7 +32,7 @@ def add_results_options(p) -> None:
 def analysis_from_args(args, path: str):
     """Read and analyse ``path`` with the shared options (an ``ExperimentAnalysis``)."""
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim.experiments._results import read_results
+    from journeysim.experiments.results import read_results
     from journeysim.experiments.analysis import analyze_experiment, parse_split
 
     given = {option: getattr(args, option[2:].replace("-", "_")) for option in (*_PER_CUSTOMER, "--covariate-column")}

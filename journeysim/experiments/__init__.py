@@ -1,6 +1,6 @@
 """Experiments: design the A/B test, analyse its result, check predictions against it, learn from the ledger."""
 
-from journeysim.experiments._results import Arm, ExperimentData, read_results
+from journeysim.experiments.results import Arm, ExperimentData, read_results
 from journeysim.experiments.analysis import (
     ExperimentAnalysis,
     VariantResult,

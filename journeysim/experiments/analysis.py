@@ -29,7 +29,7 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from journeysim._text import fmt, format_table
 from journeysim.errors import DataError, UsageError, did_you_mean
-from journeysim.experiments._results import Arm, ExperimentData
+from journeysim.experiments.results import Arm, ExperimentData
 
 __all__ = ["VariantResult", "ExperimentAnalysis", "analyze_experiment", "beta_comparison", "parse_split", "srm_pvalue",
            "SRM_THRESHOLD", "METHODS"]
@@ -252,7 +252,7 @@ def analyze_experiment(data: ExperimentData, *, control: str | None = None,
 
     Examples
     --------
-    >>> from journeysim.experiments._results import Arm, ExperimentData
+    >>> from journeysim.experiments.results import Arm, ExperimentData
     >>> data = ExperimentData("ab", "aggregated", {"control": Arm("control", 1000, 50), "B": Arm("B", 1000, 70)})
     >>> res = analyze_experiment(data)
     >>> round(res.variants["B"].pvalue, 4), round(res.srm_pvalue, 3)

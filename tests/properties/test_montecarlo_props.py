@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeysim.engines.montecarlo.engine import simulate_montecarlo
-from tests.montecarlo_agreement import LIMIT, replicates, z_scores
+from tests.engines.montecarlo_agreement import LIMIT, replicates, z_scores
 from tests.properties.strategies import journeys
 
 maps = journeys(segments=True, with_delays=True, refers=True)

@@ -19,7 +19,7 @@ from journeysim import (
 from journeysim.cli import main
 from journeysim.reevaluation import VERDICTS, reevaluate, row_tests
 
-from .conftest import SCENARIOS
+from tests.conftest import SCENARIOS
 
 JSON_TOUCHPOINT_KEYS = {"verdict", "pvalue", "qvalue", "removal_effect_old", "removal_effect_new",
                         "removal_effect_change_ci", "traffic_old", "traffic_new"}

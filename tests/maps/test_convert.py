@@ -19,8 +19,8 @@ from journeysim.maps.convert import (
     to_mermaid,
 )
 
-from .conftest import BUNDLED_MAPS
-from .properties.strategies import journeys
+from tests.conftest import BUNDLED_MAPS
+from tests.properties.strategies import journeys
 
 ODD_NAMES = ['say "hi"', "a#b;c", "<b>&amp;</b>", "back\\slash", "zvýšenie – ľščťž", "tab\tnew\nline\rcr",
              "emoji 🛒", "`tick`|pipe|", "[x] (y) {z}"]

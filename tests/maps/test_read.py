@@ -7,7 +7,7 @@ import yaml
 
 from journeysim import MapError, check_map, dump_journey, load_journey, read_journey
 
-from .conftest import BUNDLED_MAPS
+from tests.conftest import BUNDLED_MAPS
 
 GOOD = """\
 name: Shop

@@ -8,7 +8,7 @@ import pytest
 from journeysim import Delay, Edge, Journey, Segment, load_journey, solve_exact
 from journeysim.engines import exact
 
-from .conftest import BUNDLED_MAPS
+from tests.conftest import BUNDLED_MAPS
 
 
 def loop_journey(**attrs):

@@ -1,4 +1,4 @@
-"""Design and analysis against values computed independently (tests/reference/experiments.json)."""
+"""Design and analysis against values computed independently (tests/experiments/reference/experiments.json)."""
 
 import json
 import math

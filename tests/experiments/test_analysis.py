@@ -15,7 +15,7 @@ from journeysim.cli import main
 from journeysim.experiments import Arm, ExperimentData, analyze_experiment, read_results
 from journeysim.experiments.analysis import SRM_THRESHOLD, beta_comparison, srm_pvalue
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "experiments"
+EXAMPLES = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def _write(tmp_path, text, name="ab.csv"):

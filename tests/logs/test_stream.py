@@ -13,7 +13,7 @@ from journeysim.engines.eventlog import write_event_log
 from journeysim.fitting.fit import fit_events
 from journeysim.logs import _stream as _fitstream
 from journeysim.logs import counts as _fitsql
-from tests.fit_summary import fit_summary
+from tests.fitting.fit_summary import fit_summary
 
 IN_ORDER = "one pass over the file in its order"
 

@@ -25,7 +25,7 @@ from journeysim.experiments.ledger import plot_ledger, summarize_ledger
 from journeysim.maps.read import load_journey
 from journeysim.whatif.prediction import Prediction
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "experiments"
+EXAMPLES = Path(__file__).resolve().parents[2] / "experiments"
 Z975 = stats.norm.isf(0.025)
 
 

@@ -16,7 +16,7 @@ from journeysim.engines.montecarlo.alias import build_alias, draw
 from journeysim.engines.montecarlo.engine import SAMPLE_KEYS, simulate_montecarlo
 from journeysim.errors import UsageError
 from tests.conftest import BUNDLED_MAPS
-from tests.montecarlo_agreement import LIMIT, replicates, z_scores
+from tests.engines.montecarlo_agreement import LIMIT, replicates, z_scores
 
 #: Both ways of simulating: compiled walks (the default) and vectorised numpy steps.
 BACKENDS = ["numba", "numpy"]

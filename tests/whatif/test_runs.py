@@ -17,7 +17,7 @@ from journeysim.whatif.plan import load_plan
 from journeysim.whatif.prediction import predict
 from journeysim.whatif.runs import COLUMNS, local_cluster, run_plan
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HYPOTHESES = ROOT / "scenarios" / "hypotheses"
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from journeysim.cli import main
 
-from .conftest import SCENARIOS
+from tests.conftest import SCENARIOS
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if p and shutil.which(p)), None)

@@ -10,7 +10,7 @@ from journeysim import __version__
 from journeysim.cli import COMMANDS, main
 from journeysim.engines.metrics import METRIC_KEYS
 
-from .conftest import BUNDLED_MAPS, SCENARIOS
+from tests.conftest import BUNDLED_MAPS, SCENARIOS
 
 
 def test_simulate_json_has_exactly_the_metric_keys(capsys):

@@ -17,7 +17,7 @@ from journeysim._files import write_atomic
 from journeysim.cli import main
 from journeysim.errors import OutputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PREDICTION = ROOT / "experiments" / "live-chat.prediction.json"
 AGGREGATED = ROOT / "experiments" / "live-chat.aggregated.csv"
 LEDGER = ROOT / "experiments" / "ledger.csv"

@@ -18,7 +18,7 @@ from journeysim.whatif._batch import exact_batch, posterior_journeys
 from journeysim.whatif.hypothesis import load_hypothesis, read_hypothesis
 from journeysim.whatif.prediction import PREDICTION_KEYS, predict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STORE = ROOT / "scenarios" / "online-store.yaml"
 
 EVERY_CHANGE = [

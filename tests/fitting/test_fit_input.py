@@ -11,7 +11,7 @@ from journeysim.cli import main
 from journeysim.engines.eventlog import write_event_log
 from journeysim.errors import DataError
 from journeysim.fitting.fit import fit_events
-from tests.fit_summary import fit_summary
+from tests.fitting.fit_summary import fit_summary
 
 HEADER = "user_id,timestamp,touchpoint,value\n"
 

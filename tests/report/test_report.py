@@ -26,8 +26,8 @@ from journeysim.report.plots import (
     plot_lift_distribution,
 )
 
-from .conftest import BUNDLED_MAPS
-from .test_reevaluate import fitted, with_row
+from tests.conftest import BUNDLED_MAPS
+from tests.test_reevaluation import fitted, with_row
 
 HOSTILE = '<script>alert("x")</script> & \'quoted\' | *bold* # [link](http://example.com)'
 
