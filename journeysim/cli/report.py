@@ -80,7 +80,7 @@ def _simulate(args):
     run_days = days(args.days)
     rng = np.random.default_rng(seed(args.seed, command="report"))
     result = simulate_agents(journey, run_days, rng=rng, source=args.map)
-    return simulate_report(journey, result.metrics, result.daily)
+    return simulate_report(journey, result, result.daily)
 
 
 def _predict(args):

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from journeysim._json import plain
 from journeysim._text import fmt, format_table
 
 __all__ = ["JourneyMetrics", "METRIC_KEYS"]
 
-#: The JSON keys every engine writes (sampling engines add their own after these).
+#: The JSON keys every engine writes first; an engine's own keys follow, and ``method`` comes last.
 METRIC_KEYS = (
     "conversion_rate",
     "expected_conversions",
@@ -29,7 +30,13 @@ METRIC_KEYS = (
 
 @dataclass(frozen=True)
 class JourneyMetrics:
-    """What a journey map implies for one new customer.
+    """What a journey map implies for one new customer: the result every engine returns.
+
+    The exact engine returns it as is; the sampling engines return subclasses
+    (:class:`~journeysim.engines.montecarlo.MonteCarloResult`,
+    :class:`~journeysim.engines.agents.AgentResult`) that add what only sampling
+    gives, so the metrics have the same names, and the same JSON keys in the same
+    order, whichever engine computed them.
 
     Attributes
     ----------
@@ -69,11 +76,25 @@ class JourneyMetrics:
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def to_dict(self) -> dict[str, Any]:
-        """The metrics under :data:`METRIC_KEYS`, JSON-ready."""
-        return {key: dict(v) if isinstance(v := getattr(self, key), Mapping) else v for key in METRIC_KEYS}
+        """:data:`METRIC_KEYS`, then the engine's own keys, then ``method``; JSON-ready."""
+        out = {key: plain(getattr(self, key)) for key in METRIC_KEYS}
+        out.update(self._engine_dict())
+        out["method"] = self.method
+        return out
+
+    def _engine_dict(self) -> dict[str, Any]:
+        """The keys an engine adds after :data:`METRIC_KEYS` (a sampling engine's subclass overrides it)."""
+        return {}
 
     def summary(self) -> str:
-        """Headline metrics, the funnel by stage and the top touchpoints by removal effect."""
+        """Headline metrics, the funnel by stage, the top touchpoints by removal effect and the method."""
+        parts = self._metric_tables()
+        if self.method:
+            parts.append(f"method: {self.method}")
+        return "\n".join(parts)
+
+    def _metric_tables(self) -> list[str]:
+        """The headline table, the funnel by stage and the top touchpoints by removal effect, as text."""
         growth = ("unbounded (K >= 1)" if self.customers_per_seed is None and self.referrals is not None
                   else fmt(self.customers_per_seed))
         head = [
@@ -98,9 +119,7 @@ class JourneyMetrics:
         if top:
             rows = [(name, fmt(effect), fmt(self.visit_rate.get(name))) for name, effect in top]
             parts.append(format_table("top touchpoints by removal effect", ["touchpoint", "removal effect", "visit rate"], rows))
-        if self.method:
-            parts.append(f"method: {self.method}")
-        return "\n".join(parts)
+        return parts
 
     def __str__(self) -> str:
         return self.summary()

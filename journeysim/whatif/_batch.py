@@ -173,7 +173,7 @@ def _run(engine: str, journey: Journey, size: float, source: str, *, rng: np.ran
         # Rates per customer are undefined then: averaging a made-up 0 into the draws would bias the prediction.
         raise ScenarioError(f"{source}: no customers arrived in a {int(size)}-day agents run, so its conversion "
                             "rate is undefined; simulate more days (--days) or raise the map's arrivals rate")
-    return mass, result.metrics
+    return mass, result
 
 
 def sampled_batch(pairs: Sequence[tuple[Journey, Journey]], metric: str, engine: str, size: float,

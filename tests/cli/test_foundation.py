@@ -13,10 +13,11 @@ from journeysim.engines.metrics import METRIC_KEYS
 from tests.conftest import BUNDLED_MAPS, SCENARIOS
 
 
-def test_simulate_json_has_exactly_the_metric_keys(capsys):
+def test_simulate_json_has_exactly_the_metric_keys_and_the_method(capsys):
     assert main(["simulate", str(SCENARIOS / "online-store.yaml"), "--engine", "exact", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert tuple(data) == METRIC_KEYS
+    assert tuple(data) == (*METRIC_KEYS, "method")
+    assert data["method"].startswith("absorbing Markov chain solved exactly")
     assert data["engine"] == "exact"
     assert data["conversion_rate"] == pytest.approx(0.0484, abs=1e-4)
     assert set(data["stage_reach"]) == {"awareness", "consideration", "purchase", "retention", "advocacy"}

@@ -64,10 +64,10 @@ def test_plain_journey_agrees_with_exact_engine():
     assert conserved(r)
     assert r.in_journey < 0.002 * r.arrived
     n = r.arrived
-    for est, p in [(r.metrics.conversion_rate, exact.conversion_rate),
-                   *((r.metrics.visit_rate[k], exact.visit_rate[k]) for k in j.names)]:
+    for est, p in [(r.conversion_rate, exact.conversion_rate),
+                   *((r.visit_rate[k], exact.visit_rate[k]) for k in j.names)]:
         assert abs(est - p) < 4.5 * math.sqrt(p * (1 - p) / n), (est, p)
-    assert r.metrics.engine == "agents"
+    assert r.engine == "agents"
 
 
 def test_bundled_online_store_agrees_with_exact_engine_on_the_conversion_rate():
@@ -79,7 +79,7 @@ def test_bundled_online_store_agrees_with_exact_engine_on_the_conversion_rate():
     assert conserved(r)
     # Customers still travelling at the end may convert later: they bound the shortfall.
     se = math.sqrt(exact * (1 - exact) / r.arrived)
-    assert exact - 4.5 * se - r.in_journey / r.arrived < r.metrics.conversion_rate < exact + 4.5 * se
+    assert exact - 4.5 * se - r.in_journey / r.arrived < r.conversion_rate < exact + 4.5 * se
 
 
 def test_mm1_mean_wait_is_rho_over_mu_minus_lambda():
@@ -180,10 +180,10 @@ def test_conservation_and_valid_rates_on_random_journeys(journey_days, seed):
     r = simulate_agents(j, days, rng=np.random.default_rng(seed))
     assert conserved(r)
     if r.arrived:
-        assert 0 <= r.metrics.conversion_rate <= 1
-        assert all(0 <= v <= 1 for v in r.metrics.visit_rate.values())
+        assert 0 <= r.conversion_rate <= 1
+        assert all(0 <= v <= 1 for v in r.visit_rate.values())
     else:   # a spent entry budget lets nobody in: no rate is defined
-        assert r.metrics.conversion_rate is None and set(r.metrics.visit_rate.values()) == {None}
+        assert r.conversion_rate is None and set(r.visit_rate.values()) == {None}
     assert sum(row["arrivals"] for row in r.daily) == r.arrived
     assert r.daily[-1]["in_journey"] == r.in_journey
 
@@ -197,7 +197,7 @@ def test_large_map_walked_in_python_agrees_with_exact_engine():
     exact = solve_exact(j).conversion_rate
     r = simulate_agents(j, 10, rng=np.random.default_rng(4))
     assert conserved(r) and r.in_journey == 0
-    assert abs(r.metrics.conversion_rate - exact) < 4.5 * math.sqrt(exact * (1 - exact) / r.arrived)
+    assert abs(r.conversion_rate - exact) < 4.5 * math.sqrt(exact * (1 - exact) / r.arrived)
 
 
 def test_referred_arrivals_per_customer_estimate_the_viral_coefficient():
@@ -211,4 +211,4 @@ def test_referred_arrivals_per_customer_estimate_the_viral_coefficient():
     assert conserved(r) and r.referred > 0
     variance = 0.3 * (0.5 + 0.5**2) - k**2          # of the number referred by one customer
     assert abs(r.referred / r.arrived - k) < 4.5 * math.sqrt(variance / r.arrived)
-    assert r.metrics.customers_per_seed == pytest.approx(1 / (1 - k), rel=0.02)
+    assert r.customers_per_seed == pytest.approx(1 / (1 - k), rel=0.02)

@@ -166,7 +166,7 @@ def test_social_proof_reaches_its_fixed_point():
     j = j.replace(rows={"ad": {"buy": type(edge)(0.2, extra={"social_proof": 1.0})}})
     r = simulate_agents(j, 20, rng=np.random.default_rng(2))
     n = r.arrived
-    assert abs(r.metrics.conversion_rate - 0.25) < 4.5 * math.sqrt(0.25 * 0.75 / n) + 0.002
+    assert abs(r.conversion_rate - 0.25) < 4.5 * math.sqrt(0.25 * 0.75 / n) + 0.002
 
 
 def test_fatigue_matches_the_geometric_product():

@@ -41,7 +41,7 @@ def quiet_map(tmp_path):
 
 def test_rates_are_none_without_arrivals():
     r = simulate_agents(quiet_journey(), 1, rng=np.random.default_rng(1))
-    m = r.metrics
+    m = r
     assert r.arrived == 0
     assert m.conversion_rate is None
     assert (m.expected_conversions, m.expected_value, m.expected_touches, m.referrals) == (None,) * 4
@@ -61,7 +61,7 @@ def test_rates_stay_numbers_when_customers_arrive():
     r = simulate_agents(quiet_journey().replace(extra={"arrivals": {"rate": 50, "per": "day"}}), 2,
                         rng=np.random.default_rng(1))
     assert r.arrived > 0
-    assert r.metrics.conversion_rate == r.converted / r.arrived
+    assert r.conversion_rate == r.converted / r.arrived
     assert "undefined" not in r.summary()
 
 
@@ -82,7 +82,7 @@ def test_cli_tables_and_csv(quiet_map, tmp_path, capsys):
 
 def test_report_skips_the_funnel_plot(quiet_map, tmp_path, capsys):
     r = simulate_agents(quiet_journey(), 1, rng=np.random.default_rng(1))
-    report = simulate_report(quiet_journey(), r.metrics, r.daily)
+    report = simulate_report(quiet_journey(), r, r.daily)
     assert ("conversion rate", "-") in report.facts
     assert "funnel" not in [p.name for p in report.plots]
     assert main(["report", "simulate", str(quiet_map), "--engine", "agents", "--days", "1", "--seed", "1",

@@ -225,7 +225,7 @@ def test_same_seed_same_result_other_seed_other_result(online_store, backend):
 def test_to_dict_keys_and_removal_effects_from_exact(online_store):
     r = simulate_montecarlo(online_store, 5000, rng=rng(), seed=1)
     d = r.to_dict()
-    assert list(d) == [*METRIC_KEYS, *SAMPLE_KEYS]
+    assert list(d) == [*METRIC_KEYS, *SAMPLE_KEYS, "method"]
     assert d["engine"] == "montecarlo" and d["seed"] == 1 and d["removal_effects_source"] == "exact engine"
     assert d["removal_effects"] == dict(solve_exact(online_store).removal_effects)
     assert set(d["time_to_conversion"]) == {"p10", "p50", "p90"}
@@ -254,7 +254,7 @@ def test_cli_json(capsys):
                  "--seed", "4", "--horizon", "30", "--chunk-size", "5000", "--json"])
     assert code == 0
     d = json.loads(capsys.readouterr().out)
-    assert list(d) == [*METRIC_KEYS, *SAMPLE_KEYS]
+    assert list(d) == [*METRIC_KEYS, *SAMPLE_KEYS, "method"]
     assert (d["customers"], d["seed"], d["horizon"], d["engine"]) == (20000, 4, 30.0, "montecarlo")
     assert sum(d["outcomes"].values()) == 20000
 

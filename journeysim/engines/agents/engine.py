@@ -23,12 +23,13 @@ import gc
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from journeysim._json import plain
 from journeysim._text import fmt, format_table
 from journeysim.engines.agents.model import compile_model
 from journeysim.engines.agents.run import Run
@@ -47,21 +48,20 @@ PROGRESS_AFTER = 2.0
 NO_ARRIVALS = "no customers arrived"
 
 
-@dataclass(frozen=True)
-class AgentResult:
+@dataclass(frozen=True, kw_only=True)
+class AgentResult(JourneyMetrics):
     """What happened in one agent-based run.
 
-    ``metrics`` holds the exact engine's keys estimated per arrived customer
-    (customers still in the journey at the end count with what they did so far;
-    ``removal_effects`` come from the exact engine on the same map). Counts
-    partition the arrived customers: ``arrived == converted_and_left + exited +
+    The fields of :class:`~journeysim.engines.metrics.JourneyMetrics` are estimated
+    per arrived customer (customers still in the journey at the end count with what
+    they did so far; ``removal_effects`` come from the exact engine on the same map).
+    Counts partition the arrived customers: ``arrived == converted_and_left + exited +
     abandoned + in_journey``. ``daily`` has one row per day; ``touchpoints`` one
     entry per touchpoint. When no customer arrived (``arrived == 0``), the rates
     per customer (``conversion_rate``, ``expected_*``, ``referrals`` and every
     ``visit_rate`` and ``stage_reach`` value) are undefined: ``None``.
     """
 
-    metrics: JourneyMetrics
     days: int
     arrived: int
     referred: int
@@ -73,24 +73,20 @@ class AgentResult:
     in_journey: int
     daily: tuple[Mapping[str, Any], ...]
     touchpoints: Mapping[str, Mapping[str, Any]]
-    method: str = field(default="", compare=False)
+    engine: str = "agents"
 
     def __post_init__(self):
+        super().__post_init__()
         object.__setattr__(self, "touchpoints", MappingProxyType({k: MappingProxyType(dict(v))
                                                                   for k, v in self.touchpoints.items()}))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The exact engine's keys (``engine: agents``), then the run's own, JSON-ready."""
-        out = self.metrics.to_dict()
-        out.update(
+    def _engine_dict(self) -> dict[str, Any]:
+        return dict(
             days=self.days, arrived=self.arrived, referred=self.referred, converted=self.converted,
             revenue=self.revenue, converted_and_left=self.converted_and_left, exited=self.exited,
-            abandoned=self.abandoned, in_journey=self.in_journey,
-            daily=[{k: dict(v) if isinstance(v, Mapping) else v for k, v in row.items()} for row in self.daily],
-            touchpoints={k: dict(v) for k, v in self.touchpoints.items()},
-            method=self.method,
+            abandoned=self.abandoned, in_journey=self.in_journey, daily=plain(self.daily),
+            touchpoints=plain(self.touchpoints),
         )
-        return out
 
     def to_frame(self):
         """The daily table as a pandas DataFrame (one ``in <stage>`` column per stage)."""
@@ -105,14 +101,14 @@ class AgentResult:
             ("converted and left", self.converted_and_left), ("exited", self.exited),
             ("abandoned a queue", self.abandoned), ("still in the journey", self.in_journey),
         ]
-        parts = [format_table(f"{self.metrics.journey_name or 'journey'}: {self.days} days", ["count", "value"], head)]
+        parts = [format_table(f"{self.journey_name or 'journey'}: {self.days} days", ["count", "value"], head)]
         if not self.arrived:
             parts.append(f"conversion rate undefined: {NO_ARRIVALS} in {_days(self.days)}, so the rates per customer "
                          "below are undefined (-); raise the map's arrivals rate or simulate more days")
-        parts.append(self.metrics.summary())
+        parts.append(JourneyMetrics.summary(self))
         rows = [(name, t["visits"], t["abandoned"], fmt(t["mean_wait"]), fmt(t["utilisation"]), fmt(t["spend"]))
                 for name, t in self.touchpoints.items()]
-        headers = ["touchpoint", "visits", "abandoned", f"mean wait ({self.metrics.time_unit}s)", "utilisation", "spend"]
+        headers = ["touchpoint", "visits", "abandoned", f"mean wait ({self.time_unit}s)", "utilisation", "spend"]
         parts.append(format_table("touchpoints", headers, rows))
         return "\n".join(parts)
 
@@ -234,23 +230,6 @@ def _result(journey: Journey, model, run: Run) -> AgentResult:
               + ("rates are per arrived customer (those still in the journey count what they did so far); " if n else
                  f"{NO_ARRIVALS} in the run, so every rate per customer is undefined (null); ")
               + "removal_effects from the exact engine on the same map (agent-only attributes ignored)")
-    metrics = JourneyMetrics(
-        conversion_rate=_per_customer(run.converted, n),
-        expected_conversions=_per_customer(run.goal_visits, n),
-        expected_value=_per_customer(run.revenue, n),
-        expected_touches=_per_customer(sum(run.visits), n),
-        expected_time_to_conversion=(run.time_to_conversion / run.converted / UNIT_DAYS[journey.time_unit]
-                                     if run.converted else None),
-        visit_rate={name: _per_customer(run.first[i], n) for i, name in enumerate(names)},
-        stage_reach={s: _per_customer(run.reach[j], n) for j, s in enumerate(stages)},
-        removal_effects=exact.removal_effects,
-        referrals=_per_customer(run.referred, n),
-        customers_per_seed=run.arrived / organic if organic else None,
-        engine="agents",
-        time_unit=journey.time_unit,
-        journey_name=journey.name,
-        method=method,
-    )
     occupancy = [np.cumsum(diff) for diff in run.occupancy]
     daily = tuple(
         {"day": d, "arrivals": run.daily_arrivals[d], "conversions": run.daily_goals[d],
@@ -271,9 +250,21 @@ def _result(journey: Journey, model, run: Run) -> AgentResult:
             "skipped": run.skipped[i],
         }
     return AgentResult(
-        metrics=metrics, days=model.days, arrived=run.arrived, referred=run.referred, converted=run.converted,
+        conversion_rate=_per_customer(run.converted, n),
+        expected_conversions=_per_customer(run.goal_visits, n),
+        expected_value=_per_customer(run.revenue, n),
+        expected_touches=_per_customer(sum(run.visits), n),
+        expected_time_to_conversion=(run.time_to_conversion / run.converted / UNIT_DAYS[journey.time_unit]
+                                     if run.converted else None),
+        visit_rate={name: _per_customer(run.first[i], n) for i, name in enumerate(names)},
+        stage_reach={s: _per_customer(run.reach[j], n) for j, s in enumerate(stages)},
+        removal_effects=exact.removal_effects,
+        referrals=_per_customer(run.referred, n),
+        customers_per_seed=run.arrived / organic if organic else None,
+        time_unit=journey.time_unit,
+        journey_name=journey.name,
+        method=method,
+        days=model.days, arrived=run.arrived, referred=run.referred, converted=run.converted,
         revenue=run.revenue, converted_and_left=run.converted_left, exited=run.exited, abandoned=run.abandoned,
         in_journey=run.still, daily=daily, touchpoints=touchpoints,
-        method=method,
     )
-

@@ -11,18 +11,18 @@ time-to-conversion quantiles, the most frequent paths and referral waves.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from journeysim._json import plain
 from journeysim._text import fmt, format_table
 from journeysim.engines.exact import solve_exact
-from journeysim.engines.metrics import METRIC_KEYS, JourneyMetrics
+from journeysim.engines.metrics import JourneyMetrics
 from journeysim.engines.montecarlo.loop import BACKENDS, PILOT, Cohort, simulate_cohort
 from journeysim.engines.montecarlo.tables import build_tables
 from journeysim.engines.montecarlo.tallies import (
@@ -39,9 +39,9 @@ __all__ = ["simulate_montecarlo", "MonteCarloResult", "CHUNK_SIZE", "MAX_GENERAT
 CHUNK_SIZE = 65_536
 #: Referral generations simulated at most (with at most 10 referred customers per new customer).
 MAX_GENERATIONS = 50
-#: JSON keys written after :data:`~journeysim.engines.metrics.METRIC_KEYS`.
+#: JSON keys written after :data:`~journeysim.engines.metrics.METRIC_KEYS` (and before ``method``).
 SAMPLE_KEYS = ("customers", "transitions", "conversions", "conversion_rate_ci", "time_to_conversion",
-               "top_paths", "seed", "horizon", "outcomes", "referred", "removal_effects_source", "method")
+               "top_paths", "seed", "horizon", "outcomes", "referred", "removal_effects_source")
 _TOP_PATHS = 10
 
 
@@ -49,13 +49,13 @@ def _frozen(value):
     return MappingProxyType(dict(value))
 
 
-@dataclass(frozen=True)
-class MonteCarloResult:
+@dataclass(frozen=True, kw_only=True)
+class MonteCarloResult(JourneyMetrics):
     """The metrics of a simulated cohort of new customers.
 
     The fields of :class:`~journeysim.engines.metrics.JourneyMetrics` are sample
-    estimates (``removal_effects`` excepted: they come from the exact engine),
-    followed by what only sampling gives.
+    estimates (``removal_effects`` excepted: they come from the exact engine);
+    the fields below are what only sampling gives.
 
     Attributes
     ----------
@@ -70,16 +70,6 @@ class MonteCarloResult:
     referred : the referral waves: ``customers``, ``conversions``, ``generations``, ``truncated``.
     """
 
-    conversion_rate: float
-    expected_conversions: float
-    expected_value: float
-    expected_touches: float
-    expected_time_to_conversion: float | None
-    visit_rate: Mapping[str, float]
-    stage_reach: Mapping[str, float]
-    removal_effects: Mapping[str, float]
-    referrals: float
-    customers_per_seed: float | None
     customers: int
     transitions: int
     conversions: int
@@ -91,27 +81,16 @@ class MonteCarloResult:
     seed: int | None = None
     horizon: float | None = None
     engine: str = "montecarlo"
-    time_unit: str = field(default="day", compare=False)
-    journey_name: str = field(default="", compare=False)
-    method: str = field(default="", compare=False)
 
     def __post_init__(self):
-        for name in ("visit_rate", "stage_reach", "removal_effects", "time_to_conversion", "outcomes", "referred"):
+        super().__post_init__()
+        for name in ("time_to_conversion", "outcomes", "referred"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "top_paths", tuple(_frozen(p) for p in self.top_paths))
 
-    def metrics(self) -> JourneyMetrics:
-        """The estimates as the engines' common result type."""
-        return JourneyMetrics(**{k: getattr(self, k) for k in METRIC_KEYS}, time_unit=self.time_unit,
-                              journey_name=self.journey_name, method=self.method)
-
-    def to_dict(self) -> dict[str, Any]:
-        """:data:`~journeysim.engines.metrics.METRIC_KEYS`, then :data:`SAMPLE_KEYS`; JSON-ready."""
-        out = self.metrics().to_dict()
-        for key in SAMPLE_KEYS:
-            value = self.removal_effects_source if key == "removal_effects_source" else getattr(self, key)
-            out[key] = _plain(value)
-        return out
+    def _engine_dict(self) -> dict[str, Any]:
+        return {key: self.removal_effects_source if key == "removal_effects_source" else plain(getattr(self, key))
+                for key in SAMPLE_KEYS}
 
     @property
     def removal_effects_source(self) -> str:
@@ -119,7 +98,7 @@ class MonteCarloResult:
 
     def summary(self) -> str:
         """The common metric tables, then the sample, outcomes, times, paths and referrals."""
-        text = [dataclasses.replace(self.metrics(), method="").summary()]
+        text = self._metric_tables()
         low, high = self.conversion_rate_ci
         sample = [("new customers", self.customers), ("transitions", self.transitions),
                   ("conversions", self.conversions), ("conversion rate 95% CI", f"{fmt(low)} - {fmt(high)}"),
@@ -135,17 +114,6 @@ class MonteCarloResult:
             text.append(format_table("top paths", ["path", "customers", "conversion rate"], rows))
         text.append(f"method: {self.method}")
         return "\n".join(text)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-
-def _plain(value):
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _check(customers, horizon, chunk_size, rng, backend) -> None:
