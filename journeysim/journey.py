@@ -85,7 +85,7 @@ class Edge:
 
 @dataclass(frozen=True)
 class Touchpoint:
-    """A touchpoint and its attributes (see the README's format reference)."""
+    """A touchpoint and its attributes (see docs/map-format.md)."""
 
     name: str
     stage: str | None = None

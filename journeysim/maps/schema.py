@@ -1,8 +1,8 @@
 """The map format's schema: every attribute, its parser and its default, in one place.
 
 Adding an attribute is one entry in :data:`TOUCHPOINT_ATTRIBUTES`,
-:data:`EDGE_ATTRIBUTES` or :data:`MAP_ATTRIBUTES` (plus a line in the README's
-format reference). Attributes that are not fields of :class:`~journeysim.journey.Touchpoint`
+:data:`EDGE_ATTRIBUTES` or :data:`MAP_ATTRIBUTES` (plus a line in the format
+reference, docs/map-format.md). Attributes that are not fields of :class:`~journeysim.journey.Touchpoint`
 (or :class:`~journeysim.journey.Edge`, :class:`~journeysim.journey.Journey`) land in its
 ``extra`` mapping, where the engine that uses them reads them.
 

@@ -1,8 +1,7 @@
 """Read hypothesis files: a baseline map, a metric and a list of changes with uncertain numbers.
 
-The file's form is documented in the README ("Hypotheses, predictions and batch
-runs"). Every problem raises :class:`~journeysim.errors.ScenarioError` whose
-message names the file, the change's index and what is wrong.
+The file's form is documented in docs/predict.md. Every problem raises
+:class:`~journeysim.errors.ScenarioError` whose message names the file, the change's index and what is wrong.
 """
 
 from __future__ import annotations

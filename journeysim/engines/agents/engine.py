@@ -170,7 +170,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     ----------
     journey : Journey
         A map with ``arrivals`` (and optionally capacity, patience, budget, cost,
-        social_proof, fatigue and campaigns; see the README).
+        social_proof, fatigue and campaigns; see docs/agents.md).
     days : int
         Length of the run (>= 1). The clock counts days; delays are converted from
         the map's ``time_unit``.
