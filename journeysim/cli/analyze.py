@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
-from journeysim.cli._render import emit
+from journeysim.cli._options import unused, whole
+from journeysim.cli._render import emit, to_json
+from journeysim.errors import UsageError
 
 __all__ = ["register"]
 
@@ -20,6 +22,11 @@ def register(sub) -> None:
                        "[, revenue_sum, revenue_sumsq]).")
     p.add_argument("results", metavar="RESULTS")
     add_results_options(p)
+    p.add_argument("--look", metavar="k", help="this is interim look k of a sequential design: say stop or continue")
+    p.add_argument("--of", metavar="K", help="the design's number of looks (with --look)")
+    p.add_argument("--spending", choices=("obrien-fleming", "pocock"), default=None,
+                   help="the design's alpha spending (with --look --of; default obrien-fleming)")
+    p.add_argument("--design", metavar="DESIGN.json", help="the design file (`design --looks K --json`) instead of --of")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(handler=run)
 
@@ -28,9 +35,44 @@ def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
     from journeysim.experiments.analysis import SRM_THRESHOLD
 
+    look = _look(args)
     analysis = analysis_from_args(args, args.results)
-    emit(analysis, args.json)
+    if look is None:
+        emit(analysis, args.json)
+    else:
+        from journeysim.experiments.sequential import interim_look
+
+        interim = interim_look(analysis, look["look"], look["of"], spending=look["spending"], plan=look["plan"])
+        if args.json:
+            print(to_json({**analysis.to_dict(), "look": interim.to_dict()}))
+        else:
+            print(analysis.summary())
+            print(interim.summary())
     if analysis.srm_warning:
         print(f"WARNING: sample ratio mismatch in {args.results} (p = {analysis.srm_pvalue:.3g} < {SRM_THRESHOLD:g}): "
               "do not trust these results before finding the cause", file=sys.stderr)
     return 0
+
+
+def _look(args) -> dict | None:
+    """The interim-look options, checked before the file is read."""
+    look = whole("--look", args.look, minimum=1)
+    if look is None:
+        unused({"--of": args.of, "--spending": args.spending, "--design": args.design},
+               "without --look (they describe a sequential design's looks)")
+        return None
+    if (args.of is None) == (args.design is None):
+        raise UsageError("--look needs the design: --of K (and --spending) or --design DESIGN.json, not both")
+    plan = None
+    if args.design is not None:
+        from journeysim._files import read_document
+        from journeysim.errors import ScenarioError
+        from journeysim.experiments.sequential import plan_from_design
+
+        unused({"--spending": args.spending}, "with --design (the design file says how its looks spend alpha)")
+        data, problems = read_document(args.design)
+        if problems:
+            raise ScenarioError(problems[0])
+        plan = plan_from_design(data, args.design)
+    return {"look": look, "of": whole("--of", args.of, minimum=2), "spending": args.spending or "obrien-fleming",
+            "plan": plan}

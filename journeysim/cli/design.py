@@ -29,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--customers", help="customers available in total: report the minimum detectable effect")
     p.add_argument("--method", choices=("normal", "arcsine"), default="normal",
                    help="normal: R power.prop.test formula (default); arcsine: Cohen's h")
+    p.add_argument("--looks", metavar="K", help="plan K equally spaced interim looks (the final one included)")
+    p.add_argument("--spending", choices=("obrien-fleming", "pocock"), default=None,
+                   help="alpha spending of the looks (Lan-DeMets; default obrien-fleming)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(handler=run)
 
@@ -48,7 +51,11 @@ def run(args) -> int:
         two_sided=args.two_sided, method=args.method,
         traffic_per_day=None if args.traffic is None else parse_traffic(args.traffic),
         customers=whole("--customers", args.customers, minimum=1),
+        looks=whole("--looks", args.looks, minimum=2),
+        spending=args.spending or "obrien-fleming",
     )
+    if options["looks"] is None:
+        unused({"--spending": args.spending}, "without --looks (it sets how the looks spend alpha)")
     baseline = number("--baseline", args.baseline, above=0, below=1)
     if args.prediction is not None:
         if args.lift is not None or args.relative:

@@ -29,6 +29,7 @@ from statsmodels.stats.proportion import (
 
 from journeysim._text import fmt, format_table
 from journeysim.errors import ScenarioError, UsageError
+from journeysim.experiments.sequential import SequentialPlan, plan_looks
 from journeysim.whatif.prediction import Prediction
 
 __all__ = ["ExperimentDesign", "design_experiment", "design_from_prediction", "detection_power", "sample_size",
@@ -161,6 +162,21 @@ class ExperimentDesign:
     power_at_customers: float | None = None
     assurance: float | None = None
     prediction: str | None = None
+    #: Interim looks (``design --looks K``) and the maximum customers per variant arm they need.
+    sequential: SequentialPlan | None = None
+    max_customers_per_arm: int | None = None
+
+    @property
+    def expected_customers_per_arm(self) -> float | None:
+        """Customers per variant arm a sequential test expects to use under the design's effect."""
+        if self.sequential is None or self.max_customers_per_arm is None:
+            return None
+        return self.max_customers_per_arm * self.sequential.expected_fraction
+
+    def look_customers(self) -> list[int]:
+        """Customers per variant arm at each look (the last look is the maximum)."""
+        n = self.max_customers_per_arm
+        return [] if self.sequential is None or n is None else [math.ceil(f * n - 1e-9) for f in self.sequential.fractions]
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in ("n_per_arm", "n_total", "days", "alpha", "power", "baseline",
@@ -172,6 +188,13 @@ class ExperimentDesign:
                        power_at_customers=self.power_at_customers)
         if self.prediction is not None:
             out.update(assurance=self.assurance, prediction=self.prediction)
+        if self.sequential is not None:
+            plan = self.sequential
+            out.update(looks=[{"fraction": f, "z": z, "nominal_p": p, "customers_per_arm": n} for f, z, p, n in
+                              zip(plan.fractions, plan.z, plan.nominal_p, self.look_customers())],
+                       max_customers_per_arm=self.max_customers_per_arm,
+                       expected_customers_per_arm=self.expected_customers_per_arm, inflation=plan.inflation,
+                       spending=plan.spending)
         return out
 
     def summary(self) -> str:
@@ -190,7 +213,18 @@ class ExperimentDesign:
         if self.prediction is not None:
             rows.append(("assurance (power averaged over the predicted lift)", fmt(self.assurance)))
         title = "A/B test design" + (f" for {self.prediction}" if self.prediction else "")
-        return format_table(title, ["quantity", "value"], rows) + f"\nmethod: {self.method}"
+        parts = [format_table(title, ["quantity", "value"], rows)]
+        if self.sequential is not None:
+            plan = self.sequential
+            looks = [(str(k + 1), fmt(f), fmt(z), fmt(p), fmt(n)) for k, (f, z, p, n) in
+                     enumerate(zip(plan.fractions, plan.z, plan.nominal_p, self.look_customers()))]
+            parts.append(format_table(f"interim looks ({plan.spending} spending)",
+                                      ["look", "fraction", "z boundary", "nominal p", "customers per arm"], looks))
+            parts.append(format_table("sequential cost", ["quantity", "value"], [
+                ("maximum customers per variant arm", fmt(self.max_customers_per_arm)),
+                ("expected customers per variant arm (at the design's effect)", fmt(self.expected_customers_per_arm)),
+                ("inflation over the fixed design", fmt(plan.inflation))]))
+        return "\n".join(parts) + f"\nmethod: {self.method}"
 
     def __str__(self) -> str:
         return self.summary()
@@ -199,7 +233,8 @@ class ExperimentDesign:
 def design_experiment(baseline: float, lift: float | None, *, relative: bool = False, alpha: float = 0.05,
                       power: float = 0.8, ratio: float = 1.0, arms: int = 2, two_sided: bool = True,
                       traffic_per_day: float | None = None, customers: int | None = None,
-                      method: str = "normal") -> ExperimentDesign:
+                      method: str = "normal", looks: int | None = None,
+                      spending: str = "obrien-fleming") -> ExperimentDesign:
     """Size an A/B test for ``lift`` (absolute, or relative to ``baseline``) and/or ``customers`` in total.
 
     Examples
@@ -207,6 +242,13 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
     >>> d = design_experiment(0.05, 0.10, relative=True, traffic_per_day=2000)
     >>> d.n_per_arm, d.n_total, d.days
     (31234, 62468, 32)
+
+    With five interim looks (O'Brien-Fleming-type spending) the test may stop early, at a price in its
+    maximum size:
+
+    >>> s = design_experiment(0.05, 0.10, relative=True, looks=5)
+    >>> s.max_customers_per_arm, round(s.sequential.inflation, 4), [round(z, 3) for z in s.sequential.z]
+    (32006, 1.0247, [4.877, 3.357, 2.68, 2.29, 2.031])
     """
     _check(baseline, alpha, power, ratio, arms, method)
     if lift is None and customers is None:
@@ -218,8 +260,15 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
         raise UsageError(f"baseline {baseline:g} + lift {lift_abs:g} = {variant:g} is not a rate in (0, 1)")
     kw = dict(alpha=alpha_c, ratio=ratio, two_sided=two_sided, method=method)
     fields: dict[str, Any] = dict(n_per_arm=None, n_control=None, n_total=None, days=None)
+    plan = None if looks is None else plan_looks(looks, alpha=alpha_c, power=power, two_sided=two_sided,
+                                                 spending=spending)
+    if plan is not None and variant is None:
+        raise UsageError("--looks needs the lift to detect (--lift): the looks are planned for the test's power")
     if variant is not None:
-        n = math.ceil(sample_size(baseline, variant, power=power, **kw) - 1e-9)
+        raw = sample_size(baseline, variant, power=power, **kw)
+        if plan is not None:
+            fields.update(sequential=plan, max_customers_per_arm=math.ceil(raw * plan.inflation - 1e-9))
+        n = math.ceil(raw - 1e-9)
         n_control = math.ceil(n / ratio - 1e-9)
         total = n_control + (arms - 1) * n
         fields.update(n_per_arm=n, n_control=n_control, n_total=total,
@@ -238,6 +287,8 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
             fields.update(n_per_arm=math.floor(n_var), n_control=math.floor(n_var / ratio), n_total=customers,
                           days=None if traffic_per_day is None else math.ceil(customers / traffic_per_day))
     text = DESIGN_METHODS[method] + (f"; alpha/{arms - 1} per comparison (Bonferroni)" if arms > 2 else "")
+    if plan is not None:
+        text += "; " + plan.method
     return ExperimentDesign(alpha=alpha, power=power, baseline=baseline, lift_abs=lift_abs,
                             lift_rel=None if lift_abs is None else lift_abs / baseline, method=text, arms=arms,
                             ratio=ratio, two_sided=two_sided, traffic_per_day=traffic_per_day, **fields)
