@@ -19,6 +19,9 @@ from journeysim.whatif.prediction import read_prediction
 from journeysim.experiments.results import read_results
 from journeysim.experiments.analysis import analyze_experiment
 from journeysim.experiments.check import append_to_ledger, check_prediction
+from journeysim.engines.eventlog import simulate_event_log, write_event_log
+from journeysim.experiments.design import design_from_prediction
+from journeysim.whatif.hypothesis import load_hypothesis
 from journeysim.whatif.prediction import predict, save_prediction
 
 HERE = Path("experiments")
@@ -63,6 +66,27 @@ def aggregated(path: Path, variant: str, base_rate: float, lift: float, customer
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
+def sequential(rng: np.random.Generator) -> None:
+    """The live-chat test run as a sequential design: the first two looks' totals, and the arms' event logs."""
+    chat = read_prediction(HERE / "live-chat.prediction.json")
+    design = design_from_prediction(chat, looks=5, traffic_per_day=4000)
+    rates = {"control": chat.baseline, "live chat": chat.baseline * 1.06}
+    done = {name: (0, 0) for name in rates}
+    for look, customers in enumerate(design.look_customers()[:2], start=1):
+        rows = []
+        for name, rate in rates.items():
+            seen, converted = done[name]
+            converted += int(rng.binomial(customers - seen, rate))
+            done[name] = (customers, converted)
+            rows.append({"variant": name, "customers": customers, "conversions": converted})
+        pd.DataFrame(rows).to_csv(HERE / f"live-chat.look{look}.csv", index=False)
+    hyp = load_hypothesis("scenarios/hypotheses/live-chat.yaml")
+    truth = hyp.variant({"changes[0].to.purchase": 0.5, "changes[1].scale.by": 0.8})
+    for name, journey in (("control", hyp.baseline), ("variant", truth)):
+        log = simulate_event_log(journey, 8000, rng=rng)
+        write_event_log(log.drop(columns="segment"), HERE / f"live-chat.{name}-events.csv")
+
+
 def main() -> None:
     for name, hypothesis in PREDICTIONS.items():
         save_prediction(predict(hypothesis, draws=1000, rng=np.random.default_rng(2026), seed=2026),
@@ -81,6 +105,7 @@ def main() -> None:
                                   analyze_experiment(read_results(HERE / file)))
         append_to_ledger(ledger, result, checked_at=f"2026-{i + 1:02d}-15T12:00:00Z")
         print(f"{file}: {result.verdict} (z = {result.z:.2f})")
+    sequential(np.random.default_rng(16))
 
 
 if __name__ == "__main__":

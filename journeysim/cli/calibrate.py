@@ -7,7 +7,7 @@ from pathlib import Path
 
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
 from journeysim.cli._render import emit
-from journeysim.errors import ScenarioError
+from journeysim.errors import ScenarioError, UsageError
 
 __all__ = ["register"]
 
@@ -18,7 +18,12 @@ def register(sub) -> None:
                        "lift, report the posterior of each uncertain number, and write the variant map at the "
                        "posterior medians (with the posterior ranges in its 'calibration' block) as the new baseline.")
     p.add_argument("prediction", metavar="PREDICTION.json")
-    p.add_argument("results", metavar="RESULTS")
+    p.add_argument("results", metavar="RESULTS", nargs="?", help="the A/B result file (or --events)")
+    p.add_argument("--events", nargs=2, metavar=("CONTROL_LOG", "VARIANT_LOG"),
+                   help="the arms' event logs instead: update exactly the rows the hypothesis edits with the "
+                        "variant arm's counts (Dirichlet update) and write the revised variant map")
+    p.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
+                   help="with --events: a goal touchpoint of the logs (default: the map's goals)")
     p.add_argument("-o", "--output", required=True, metavar="MAP.yaml", help="the calibrated variant map to write")
     p.add_argument("--hypothesis", metavar="FILE",
                    help="the hypothesis file (default: the prediction's hypothesis_file)")
@@ -59,8 +64,35 @@ def run(args) -> int:
 
     prediction = read_prediction(args.prediction)
     hypothesis = _hypothesis_file(prediction, args.hypothesis)
+    if args.events is not None:
+        return _from_events(args, prediction, hypothesis)
+    if args.goal:
+        raise UsageError("--goal has no effect without --events (it says which touchpoints of the logs are goals)")
+    if args.results is None:
+        raise UsageError("give the A/B result file (RESULTS) or the arms' event logs (--events CONTROL VARIANT)")
     calibration = calibrate_prediction(prediction, analysis_from_args(args, args.results), variant=args.variant)
     save_journey(calibrated_journey(calibration, hypothesis), args.output)
     emit(calibration, args.json)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _from_events(args, prediction, hypothesis_path: str) -> int:
+    from journeysim.experiments.edges import check_edges, revise_rows
+    from journeysim.maps.read import save_journey
+    from journeysim.whatif.hypothesis import load_hypothesis
+
+    if args.results is not None:
+        raise UsageError("give either RESULTS or --events, not both (the logs carry the counts the update uses)")
+    hyp = load_hypothesis(hypothesis_path)
+    check = check_edges(prediction, *args.events, hypothesis=hyp, goals=args.goal or list(hyp.baseline.goals))
+    variant = hyp.variant()
+    revised = revise_rows(variant, check).replace(
+        name=f"{hyp.baseline.name} + {hyp.title} (revised from the arms' logs)".strip(),
+        extra={**variant.extra, "calibration": {"hypothesis": hyp.title, "hypothesis_file": str(hypothesis_path),
+                                                "prediction": prediction.source, "events": list(args.events),
+                                                "edges": {k: e.to_dict() for k, e in check.edges.items()}}})
+    save_journey(revised, args.output)
+    emit(check, args.json)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

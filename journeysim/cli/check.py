@@ -7,6 +7,7 @@ import sys
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
 from journeysim.cli._options import unused
 from journeysim.cli._render import emit
+from journeysim.errors import UsageError
 
 __all__ = ["register"]
 
@@ -20,7 +21,14 @@ def register(sub) -> None:
                        "pessimistic, inconclusive). Appends one row to the ledger; a repeat of the same prediction "
                        "and result files is refused unless --force.")
     p.add_argument("prediction", metavar="PREDICTION.json")
-    p.add_argument("results", metavar="RESULTS")
+    p.add_argument("results", metavar="RESULTS", nargs="?",
+                   help="the A/B result file (optional with --events: the arms' logs then give the headline)")
+    p.add_argument("--events", nargs=2, metavar=("CONTROL_LOG", "VARIANT_LOG"),
+                   help="the arms' event logs: check every edge the hypothesis edits (one map fitted per arm)")
+    p.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
+                   help="with --events: a goal touchpoint of the logs (repeat for several; default: the map's goals)")
+    p.add_argument("--repeat", action="store_true", help="with --events: a goal does not end the journey")
+    p.add_argument("--lookback", metavar="DURATION", help="with --events: inactivity that starts a new journey")
     p.add_argument("--ledger", metavar="FILE", help=f"ledger CSV to append to (default {DEFAULT_LEDGER})")
     p.add_argument("--no-ledger", action="store_true", help="only print the check")
     p.add_argument("--force", action="store_true",
@@ -41,6 +49,12 @@ def run(args) -> int:
         unused({"--ledger": args.ledger, "--force": args.force}, "with --no-ledger (nothing is recorded)")
     ledger = args.ledger if args.ledger is not None else DEFAULT_LEDGER
     prediction = read_prediction(args.prediction)
+    if args.events is not None:
+        return _check_edges(args, prediction)
+    unused({"--goal": args.goal or None, "--repeat": args.repeat, "--lookback": args.lookback},
+           "without --events (they say how to read the arms' event logs)")
+    if args.results is None:
+        raise UsageError("give the A/B result file (RESULTS) or the arms' event logs (--events CONTROL VARIANT)")
     result = check_prediction(prediction, analysis_from_args(args, args.results), variant=args.variant)
     if not args.no_ledger:
         append_to_ledger(ledger, result, force=args.force)
@@ -48,3 +62,39 @@ def run(args) -> int:
     if not args.no_ledger:
         print(f"recorded in {ledger}", file=sys.stderr)
     return 0
+
+
+def _check_edges(args, prediction) -> int:
+    from journeysim.experiments.check import check_prediction
+    from journeysim.experiments.edges import check_edges
+    from journeysim.logs.sources import parse_duration
+    from journeysim.whatif.hypothesis import load_hypothesis
+
+    unused({"--ledger": args.ledger, "--force": args.force}, "with --events (the ledger records headline checks "
+           "of an A/B result file: check PREDICTION RESULTS)")
+    if not prediction.hypothesis_file:
+        raise UsageError(f"{prediction.source}: the prediction names no hypothesis file: its edited rows are unknown")
+    hypothesis = load_hypothesis(prediction.hypothesis_file)
+    goals = args.goal or list(hypothesis.baseline.goals)
+    lookback = None if args.lookback is None else parse_duration(args.lookback)
+    control_log, variant_log = args.events
+    if args.results is not None:
+        analysis = analysis_from_args(args, args.results)
+    else:
+        analysis = _analysis_from_logs(control_log, variant_log, goals)
+    headline = check_prediction(prediction, analysis, variant=args.variant)
+    result = check_edges(prediction, control_log, variant_log, hypothesis=hypothesis, headline=headline,
+                         goals=goals, repeat=args.repeat, lookback=lookback)
+    emit(result, args.json)
+    return 0
+
+
+def _analysis_from_logs(control_log: str, variant_log: str, goals):
+    from journeysim.experiments import Arm, ExperimentData, analyze_experiment
+    from journeysim.logs.customers import customer_totals
+
+    arms = {}
+    for name, log in (("control", control_log), ("variant", variant_log)):
+        t = customer_totals(log, goals)
+        arms[name] = Arm(name, t.customers, t.converted, revenue_sum=t.value_sum, revenue_sumsq=t.value_sumsq)
+    return analyze_experiment(ExperimentData(f"{control_log} + {variant_log}", "aggregated", arms))

@@ -1,6 +1,5 @@
 """Experiments: design the A/B test, analyse its result, check predictions against it, learn from the ledger."""
 
-from journeysim.experiments.results import Arm, ExperimentData, read_results
 from journeysim.experiments.analysis import (
     ExperimentAnalysis,
     VariantResult,
@@ -22,6 +21,7 @@ from journeysim.experiments.design import (
     design_from_prediction,
 )
 from journeysim.experiments.ledger import LedgerReport, plot_ledger, summarize_ledger
+from journeysim.experiments.results import Arm, ExperimentData, read_results
 
 __all__ = [
     "Arm", "ExperimentData", "read_results",

@@ -21,11 +21,11 @@ import numpy as np
 
 from journeysim.errors import ScenarioError
 from journeysim.journey import Edge, Journey, Segment
+from journeysim.whatif.uncertain import DIRICHLET_PRIOR
 
 __all__ = ["DIRICHLET_PRIOR", "posterior_journeys", "exact_batch", "sampled_batch", "SAMPLING_ENGINES"]
 
 #: Pseudo-count added to every outcome of an observed row (Jeffreys' prior for a binomial row).
-DIRICHLET_PRIOR = 0.5
 _CELLS_PER_CHUNK = 4_000_000
 #: Sampling engines: (module, function) and how a call is made.
 SAMPLING_ENGINES = {

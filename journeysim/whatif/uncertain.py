@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["Uncertain", "DISTRIBUTIONS", "is_uncertain_spec", "parse_uncertain", "format_path", "parse_path", "get_path", "set_path"]
+__all__ = ["Uncertain", "DISTRIBUTIONS", "DIRICHLET_PRIOR", "is_uncertain_spec", "parse_uncertain", "format_path", "parse_path", "get_path", "set_path"]
+
+#: Pseudo-count per outcome of an observed row's Dirichlet posterior (Jeffreys' prior): an outcome never
+#: observed keeps a small share, so it stays possible.
+DIRICHLET_PRIOR = 0.5
 
 #: Distribution names and the keys each one takes.
 DISTRIBUTIONS = {

@@ -1,0 +1,324 @@
+"""Per-edge checks: test the mechanism a hypothesis names, row by row, from the two arms' event logs.
+
+A hypothesis says how rows of the map change ("15% of cart leavers open the chat; 40-60% of them buy").
+One map is fitted per arm; for every row the hypothesis edits, each outcome's observed probability in
+the variant arm (its Dirichlet posterior interval) is put beside the hypothesis's predicted distribution
+of that edge, and the control arm's beside the baseline map. An edge is
+
+* ``refuted`` when the variant's interval and the predicted interval do not overlap;
+* ``confirmed`` when they overlap and the variant's interval also excludes the control arm's value (or the
+  prediction itself allows no change);
+* ``inconclusive`` otherwise: the variant arm is too small to tell the predicted change from none.
+
+Testing the edited rows directly needs far fewer customers than the headline conversion rate, whose
+lift is diluted by every customer who never reaches the edited rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from journeysim._text import fmt, format_table
+from journeysim.errors import DataError, ScenarioError
+from journeysim.journey import EXIT, Edge, Journey
+from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
+from journeysim.whatif.prediction import Prediction
+from journeysim.whatif.uncertain import DIRICHLET_PRIOR
+
+__all__ = ["EdgeResult", "EdgeCheck", "edited_rows", "predicted_edges", "pooled_row", "observed_edge", "check_edges",
+           "edge_verdict", "revise_rows"]
+
+
+@dataclass(frozen=True)
+class EdgeResult:
+    """One outcome of an edited row: predicted, control and variant probabilities and the verdict."""
+
+    source: str
+    target: str
+    predicted: tuple[float, float]
+    baseline: float
+    control: float | None
+    control_ci: tuple[float, float] | None
+    variant: float | None
+    variant_ci: tuple[float, float] | None
+    verdict: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.source} -> {self.target}"
+
+    def to_dict(self) -> dict[str, Any]:
+        pair = lambda v: None if v is None else list(v)  # noqa: E731
+        return {"predicted": list(self.predicted), "baseline": self.baseline, "control": self.control,
+                "control_ci": pair(self.control_ci), "variant": self.variant, "variant_ci": pair(self.variant_ci),
+                "verdict": self.verdict}
+
+
+def edge_verdict(predicted: tuple[float, float], variant_ci: tuple[float, float] | None,
+                 reference: float) -> str:
+    """``confirmed``, ``refuted`` or ``inconclusive`` (see the module's docstring).
+
+    ``reference`` is the edge's probability without the change (the control arm's, else the baseline map's).
+
+    Examples
+    --------
+    >>> edge_verdict((0.4, 0.6), (0.45, 0.52), 0.0), edge_verdict((0.4, 0.6), (0.1, 0.2), 0.0)
+    ('confirmed', 'refuted')
+    >>> edge_verdict((0.1, 0.2), (0.02, 0.3), 0.05)    # too few customers to tell 0.15 from 0.05
+    'inconclusive'
+    """
+    if variant_ci is None:
+        return "inconclusive"
+    (plo, phi), (vlo, vhi) = predicted, variant_ci
+    if vhi < plo or vlo > phi:
+        return "refuted"
+    if plo <= reference <= phi or not vlo <= reference <= vhi:
+        return "confirmed"
+    return "inconclusive"
+
+
+@dataclass(frozen=True)
+class EdgeCheck:
+    """Every edited edge checked, plus the headline check of the overall lift."""
+
+    prediction: str
+    hypothesis: str
+    level: float
+    edges: Mapping[str, EdgeResult]
+    headline: Any = None
+    arms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    method: str = ""
+    #: The variant arm's departures from each edited row, by outcome (what :func:`revise_rows` updates with).
+    variant_counts: Mapping[str, Mapping[str, float]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "edges", MappingProxyType(dict(self.edges)))
+        object.__setattr__(self, "arms", MappingProxyType(dict(self.arms)))
+        object.__setattr__(self, "variant_counts", MappingProxyType(
+            {a: MappingProxyType(dict(c)) for a, c in self.variant_counts.items()}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"edges": {k: e.to_dict() for k, e in self.edges.items()},
+                "headline": None if self.headline is None else self.headline.to_dict(),
+                "level": self.level, "method": self.method}
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"edge": k, "from": e.source, "to": e.target, "predicted_low": e.predicted[0],
+                              "predicted_high": e.predicted[1], "baseline": e.baseline, "control": e.control,
+                              "variant": e.variant, "verdict": e.verdict} for k, e in self.edges.items()])
+
+    def summary(self) -> str:
+        level = f"{self.level:.0%}"
+        rows = [(k, f"[{fmt(e.predicted[0])}, {fmt(e.predicted[1])}]", fmt(e.control), fmt(e.variant),
+                 "-" if e.variant_ci is None else f"[{fmt(e.variant_ci[0])}, {fmt(e.variant_ci[1])}]", e.verdict)
+                for k, e in self.edges.items()]
+        parts = [f"hypothesis: {self.hypothesis}",
+                 format_table(f"edited edges ({level} intervals)",
+                              ["edge", "predicted", "control", "variant", "variant interval", "verdict"], rows)]
+        if self.headline is not None:
+            parts.append(self.headline.summary())
+        parts.append(f"method: {self.method}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def edited_rows(hypothesis: Hypothesis, draws: Mapping[str, np.ndarray] | None = None) -> list[str]:
+    """Touchpoints whose row the hypothesis changes (at its central values or at any draw), in map order.
+
+    Examples
+    --------
+    >>> edited_rows(load_hypothesis("scenarios/hypotheses/live-chat.yaml"))
+    ['cart', 'live chat']
+    """
+    base = hypothesis.baseline
+    variants = [hypothesis.variant()]
+    if draws:
+        first = {p: float(v[0]) for p, v in draws.items()}
+        variants.append(hypothesis.variant(first))
+    changed = []
+    for v in variants:
+        for name in v.names:
+            old = {b: e.p for b, e in base.rows.get(name, {}).items()} if name in base.touchpoints else None
+            new = {b: e.p for b, e in v.rows.get(name, {}).items()}
+            if old != new and name not in changed:
+                changed.append(name)
+    order = variants[0].names
+    return sorted(changed, key=order.index)
+
+
+def _segment_row(journey: Journey, name: str) -> dict[str, float]:
+    row = {b: e.p for b, e in journey.rows.get(name, {}).items()}
+    row[EXIT] = journey.exit_probability(name) if name in journey.touchpoints else 1.0
+    return row
+
+
+def pooled_row(journey: Journey, name: str) -> dict[str, float]:
+    """The row of ``name`` as a log pooled over segments shows it: each segment's row weighted by the
+    expected visits its customers make to ``name`` (a fit without a segment column sees that mixture)."""
+    if not journey.segments or name not in journey.touchpoints:
+        return _segment_row(journey, name)
+    from journeysim.engines.compiled import compile_journey
+
+    pooled: dict[str, float] = {}
+    total = 0.0
+    for _, share, j in journey.segment_journeys():
+        chain = compile_journey(j)
+        visits = np.linalg.solve((np.eye(chain.n) - chain.Q.toarray()).T, chain.entry)[chain.index(name)]
+        weight = share * visits
+        total += weight
+        for b, p in _segment_row(j, name).items():
+            pooled[b] = pooled.get(b, 0.0) + weight * p
+    return {b: float(p / total) for b, p in pooled.items()} if total > 0 else _segment_row(journey, name)
+
+
+def predicted_edges(hypothesis: Hypothesis, rows: Sequence[str], parameters: Mapping[str, np.ndarray],
+                    level: float) -> dict[tuple[str, str], tuple[float, float]]:
+    """The predicted ``level`` interval of every outcome of ``rows`` over the prediction's draws."""
+    draws = max((len(v) for v in parameters.values()), default=0)
+    variants = ([hypothesis.variant({p: float(v[k]) for p, v in parameters.items()}) for k in range(draws)]
+                if draws else [hypothesis.variant()])
+    drawn = [{a: pooled_row(j, a) for a in rows} for j in variants]
+    # an outcome some draws leave out has probability 0 in those draws
+    edges = dict.fromkeys((a, b) for d in drawn for a in rows for b in d[a])
+    tail = (1 - level) / 2
+    out = {}
+    for a, b in edges:
+        values = np.array([d[a].get(b, 0.0) for d in drawn])
+        out[a, b] = (float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail)))
+    return out
+
+
+def observed_edge(counts: Mapping[str, float], target: str, level: float) -> tuple[float, tuple[float, float]]:
+    """A row's observed probability of ``target`` and its Dirichlet posterior interval.
+
+    ``counts`` are the departures to each outcome (exit included). The marginal of one outcome under
+    ``Dirichlet(counts + prior)`` is a beta distribution, whose equal-tailed quantiles give the interval.
+
+    Examples
+    --------
+    >>> p, (lo, hi) = observed_edge({"buy": 30, "exit": 70}, "buy", 0.9)
+    >>> p, round(lo, 4), round(hi, 4)
+    (0.3, 0.2313, 0.3799)
+    """
+    total = float(sum(counts.values()))
+    k = counts.get(target, 0.0)
+    outcomes = len(counts) + (target not in counts)
+    a, b = k + DIRICHLET_PRIOR, total - k + DIRICHLET_PRIOR * (outcomes - 1)
+    tail = (1 - level) / 2
+    return (float(k / total) if total else math.nan), (float(stats.beta.ppf(tail, a, b)), float(stats.beta.ppf(1 - tail, a, b)))
+
+
+def _counts(fit, row: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for a, b, p, departures, _, _ in fit.edges:
+        if a == row:
+            out[b] = float(p) * float(departures)
+    return out
+
+
+def _arm(fit) -> dict[str, Any]:
+    return {"source": fit.source, "journeys": fit.journeys, "events": fit.events}
+
+
+def check_edges(prediction: Prediction, control_log, variant_log, *, hypothesis: Hypothesis | None = None,
+                headline=None, **fit_options) -> EdgeCheck:
+    """Fit one map per arm and check every edge the prediction's hypothesis edits.
+
+    Parameters
+    ----------
+    prediction : Prediction
+        A saved prediction (:func:`journeysim.whatif.prediction.read_prediction`); its draws give each
+        edge's predicted interval at its ``interval_level``.
+    control_log, variant_log : path
+        The arms' event logs, in any layout :func:`journeysim.fitting.fit.fit_events` reads.
+    hypothesis : Hypothesis, optional
+        Defaults to the prediction's ``hypothesis_file``.
+    headline : PredictionCheck, optional
+        The overall check, reported beside the edges.
+    **fit_options
+        Passed to ``fit_events`` for both logs (``goals``, ``repeat``, ``lookback``...).
+
+    Returns
+    -------
+    EdgeCheck
+    """
+    from journeysim.fitting.fit import fit_events
+
+    if hypothesis is None:
+        if not prediction.hypothesis_file:
+            raise ScenarioError(f"{prediction.source}: key 'hypothesis_file' is missing: the edited rows cannot be "
+                                "known; pass the hypothesis")
+        hypothesis = load_hypothesis(prediction.hypothesis_file)
+    level = prediction.interval_level
+    rows = edited_rows(hypothesis, prediction.parameters)
+    if not rows:
+        raise ScenarioError(f"{hypothesis.source}: the hypothesis edits no row of the map: there is no edge to check")
+    predicted = predicted_edges(hypothesis, rows, prediction.parameters, level)
+    control, variant = (fit_events(log, **fit_options) for log in (control_log, variant_log))
+    seen = {a for a, *_ in variant.edges} | {a for a, *_ in control.edges}
+    if not any(a in seen for a in rows):
+        raise DataError(f"{variant_log}: no customer left any edited row ({', '.join(map(repr, rows))}) in either "
+                        "arm's log: are the touchpoints named as in the map?")
+    edges = {}
+    for (a, b), interval in predicted.items():
+        base = float(pooled_row(hypothesis.baseline, a).get(b, 0.0)) if a in hypothesis.baseline.touchpoints else 0.0
+        c_counts, v_counts = _counts(control, a), _counts(variant, a)
+        c, c_ci = observed_edge(c_counts, b, level) if c_counts else (None, None)
+        v, v_ci = observed_edge(v_counts, b, level) if v_counts else (None, None)
+        reference = c if c is not None else base
+        edges[f"{a} -> {b}"] = EdgeResult(a, b, interval, base, c, c_ci, v, v_ci, edge_verdict(interval, v_ci, reference))
+    method = (f"one map fitted per arm ({control.method}); each edited row's outcomes: observed share with an "
+              f"equal-tailed {level:.0%} interval of its Dirichlet posterior (counts plus {DIRICHLET_PRIOR} per "
+              f"outcome: a beta marginal), against the {level:.0%} interval of the edge over the prediction's "
+              f"{max(1, prediction.draws)} draws; confirmed: the intervals overlap and the variant's excludes the "
+              "control arm's share (or the prediction allows no change); refuted: they do not overlap; "
+              f"inconclusive otherwise; each edge at the {level:.0%} level, no multiplicity correction (of "
+              f"{len(edges)} edges about {len(edges) * (1 - level):.1f} may disagree by chance)")
+    return EdgeCheck(prediction=prediction.source, hypothesis=hypothesis.title, level=level, edges=edges,
+                     headline=headline, arms={"control": _arm(control), "variant": _arm(variant)}, method=method,
+                     variant_counts={a: _counts(variant, a) for a in rows if _counts(variant, a)})
+
+
+def revise_rows(journey: Journey, check: EdgeCheck) -> Journey:
+    """``journey`` with exactly the checked rows replaced by their posterior means (a Dirichlet update).
+
+    The map's row is the prior, weighted by its ``observations`` (a single pseudo-customer without them);
+    the variant arm's departures (``check.variant_counts``) are the data. Rows the variant arm never left
+    stay as they are.
+
+    Examples
+    --------
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.2}}, goals=["buy"], observations={"ad": 100})
+    >>> e = EdgeResult("ad", "buy", (0.2, 0.4), 0.2, None, None, 0.3, (0.25, 0.35), "confirmed")
+    >>> check = EdgeCheck("p.json", "h", 0.9, {e.key: e}, variant_counts={"ad": {"buy": 30, "exit": 70}})
+    >>> revised = revise_rows(j, check)
+    >>> revised.rows["ad"]["buy"].p, revised.observations["ad"]   # (20 + 30) / (100 + 100)
+    (0.25, 200.0)
+    """
+    counts = check.variant_counts
+    rows = {a: dict(r) for a, r in journey.rows.items()}
+    observations = dict(journey.observations)
+    for a in dict.fromkeys(e.source for e in check.edges.values()):
+        if a not in counts or a not in journey.touchpoints:
+            continue
+        prior_n = float(journey.observations.get(a, 1.0))
+        prior = pooled_row(journey, a)
+        outcomes = dict.fromkeys([*prior, *counts[a]])
+        post = {b: prior.get(b, 0.0) * prior_n + counts[a].get(b, 0.0) for b in outcomes}
+        total = sum(post.values())
+        old = journey.rows.get(a, {})
+        rows[a] = {b: Edge(post[b] / total, old[b].delay if b in old else None, old[b].extra if b in old else {})
+                   for b in outcomes if b != EXIT and post[b] > 0}
+        observations[a] = total
+    return journey.replace(rows=rows, observations=observations)
