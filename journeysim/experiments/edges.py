@@ -209,7 +209,7 @@ def observed_edge(counts: Mapping[str, float], target: str, level: float) -> tup
     --------
     >>> p, (lo, hi) = observed_edge({"buy": 30, "exit": 70}, "buy", 0.9)
     >>> p, round(lo, 4), round(hi, 4)
-    (0.3, 0.2313, 0.3799)
+    (0.3, 0.2295, 0.379)
     """
     total = float(sum(counts.values()))
     k = counts.get(target, 0.0)
