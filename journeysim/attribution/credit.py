@@ -21,7 +21,7 @@ import numpy as np
 
 from journeysim._text import fmt, format_table
 from journeysim.attribution.markov import removal_effects
-from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit
+from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit, shapley_rate_credit
 from journeysim.errors import UsageError
 from journeysim.logs.counts import NO_WINDOW, aggregate_events
 from journeysim.logs.paths import PathTable, event_paths, read_path_file
@@ -29,7 +29,7 @@ from journeysim.logs.sources import connect, open_source, read_error
 
 __all__ = ["MODELS", "Attribution", "attribute_paths", "attribute_file", "read_paths"]
 
-MODELS = ("markov", "first", "last", "linear", "time-decay", "position", "shapley")
+MODELS = ("markov", "first", "last", "linear", "time-decay", "position", "shapley", "shapley-rate")
 _LEVEL = 0.95
 
 
@@ -120,6 +120,8 @@ def _point(table: PathTable, models: Sequence[str], order: int, half_life: float
             credit[model] = (share * table.conversions.sum(), share * table.value.sum())
         elif model == "shapley":
             credit[model] = shapley_credit(table)
+        elif model == "shapley-rate":
+            credit[model] = shapley_rate_credit(table)
         else:
             credit[model] = rule_credit(table, model, half_life)
     return credit, effects
@@ -149,7 +151,7 @@ def attribute_paths(
     Parameters
     ----------
     table : PathTable
-    models : names from :data:`MODELS`. ``shapley`` needs at most 15 touchpoints; when
+    models : names from :data:`MODELS`. ``shapley-rate`` needs at most 15 touchpoints; when
         every model is asked for and there are more, it is left out with a note.
     order : Markov order, 1 to 4.
     half_life : time-decay half-life, in touches.
@@ -174,9 +176,9 @@ def attribute_paths(
         raise UsageError(f"half_life={half_life!r} (must be > 0)")
     notes = []
     models = list(dict.fromkeys(models))
-    if "shapley" in models and len(table.channels) > SHAPLEY_LIMIT and set(MODELS) <= set(models):
-        models.remove("shapley")
-        notes.append(f"shapley left out: {len(table.channels)} touchpoints (exact up to {SHAPLEY_LIMIT})")
+    if "shapley-rate" in models and len(table.channels) > SHAPLEY_LIMIT and set(MODELS) <= set(models):
+        models.remove("shapley-rate")
+        notes.append(f"shapley-rate left out: {len(table.channels)} touchpoints (exact up to {SHAPLEY_LIMIT})")
     if table.direct:
         notes.append(f"{table.direct:g} conversions had no touch before the goal and take part in no model")
     credit, effects = _point(table, models, order, half_life)
@@ -198,13 +200,17 @@ def attribute_paths(
     if "markov" in models:
         parts.append(f"Markov order {order}: removal effects solved exactly (absorbing chain, "
                      "journeysim.engines.exact), conversions shared in proportion to them")
-    rules = [m for m in models if m not in ("markov", "shapley")]
+    rules = [m for m in models if m not in ("markov", "shapley", "shapley-rate")]
     if rules:
         parts.append(f"{', '.join(rules)}: each path's conversions split by fixed weights"
                      + (f" (time-decay half-life {half_life:g} touches)" if "time-decay" in rules else ""))
     if "shapley" in models:
-        parts.append("Shapley values exact over all coalitions, worth = conversion rate of the journeys using only "
-                     "the coalition's touchpoints")
+        parts.append("shapley: count-based Shapley values (Zhao et al. 2018), worth = conversions of the journeys "
+                     "using only the coalition's touchpoints: each converting path split equally among its distinct "
+                     "touchpoints")
+    if "shapley-rate" in models:
+        parts.append("shapley-rate: Shapley values exact over all coalitions, worth = conversion rate of the journeys "
+                     "using only the coalition's touchpoints (may be negative)")
     method = "; ".join(parts)
     if bootstrap:
         method += f"; {_LEVEL:.0%} percentile intervals from {bootstrap} bootstrap replicates of the journeys"

@@ -10,10 +10,20 @@ touches with weights that sum to 1, and adds the credit up per touchpoint:
 * ``time-decay``: a touch ``k`` steps before the conversion weighs ``2 ** (-k / h)``
   (``h`` the half-life in touches, default 1), normalised within the path.
 
-``shapley`` treats the touchpoints as players of a game whose worth ``v(S)`` is the
-conversion rate of the journeys that used only touchpoints in ``S``; the Shapley
-value of a touchpoint times the number of journeys is its attributed conversions
-(they add up to the total, since ``v`` of every touchpoint is the overall rate).
+``shapley`` is the count-based Shapley value of Zhao et al. (2018, "Shapley Value Methods
+for Attribution Modeling in Online Advertising"): the touchpoints are players of a game
+whose worth ``v(S)`` is the number of conversions of the journeys that used only
+touchpoints in ``S``. That game is a sum of unanimity games, one per set of touchpoints
+``T`` with the conversions ``r_T`` of the journeys whose touchpoints are exactly ``T``, so
+the Shapley value of a touchpoint is ``sum over T containing it of r_T / |T|``: every
+converting journey's conversions (and value) split equally among its distinct
+touchpoints. Credits are never negative and add up to the observed conversions.
+
+``shapley-rate`` is the earlier rate-based variant: the worth ``v(S)`` is the conversion
+*rate* of the journeys that used only touchpoints in ``S``, a touchpoint's value times
+the number of journeys its attributed conversions. It rewards touchpoints whose journeys
+convert better than journeys without them, and gives a negative share to a touchpoint
+whose journeys convert worse (exact over all ``2**n`` coalitions, up to 15 touchpoints).
 """
 
 from __future__ import annotations
@@ -25,10 +35,10 @@ import numpy as np
 from journeysim.errors import DataError
 from journeysim.logs.paths import PathTable
 
-__all__ = ["RULE_MODELS", "rule_credit", "shapley_credit", "SHAPLEY_LIMIT"]
+__all__ = ["RULE_MODELS", "rule_credit", "shapley_credit", "shapley_rate_credit", "SHAPLEY_LIMIT"]
 
 RULE_MODELS = ("first", "last", "linear", "time-decay", "position")
-#: Shapley values are exact (all 2**n coalitions) up to this many touchpoints.
+#: Rate-based Shapley values are exact (all 2**n coalitions) up to this many touchpoints.
 SHAPLEY_LIMIT = 15
 
 
@@ -81,20 +91,45 @@ def _subset_sums(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def shapley_credit(table: PathTable) -> tuple[np.ndarray, np.ndarray]:
-    """Attributed ``(conversions, value)`` per channel from exact Shapley values.
+    """Attributed ``(conversions, value)`` per channel: the count-based Shapley value of Zhao et al. (2018).
+
+    Each converting path's conversions and value are split equally among its distinct touchpoints (the
+    Shapley value of the game ``v(S)`` = conversions of the journeys whose touchpoints all lie in ``S``).
+
+    Examples
+    --------
+    Paths a > b > a (10 conversions) and b (2): a and b share the first path's 10 equally; b keeps its 2.
+
+    >>> t = PathTable.from_paths([["a", "b", "a"], ["b"]], [10, 2], [5, 5], [100, 20])
+    >>> [x.tolist() for x in shapley_credit(t)]
+    [[5.0, 7.0], [50.0, 70.0]]
+    """
+    path, k = table.path_of_touch, len(table.channels)
+    # each touchpoint counts once per path, at its first touch
+    _, first = np.unique(path.astype(np.int64) * max(k, 1) + table.touches, return_index=True)
+    on = path[first]
+    weight = 1.0 / np.bincount(on, minlength=len(table.lengths))[on]
+    conv = np.bincount(table.touches[first], weights=weight * table.conversions[on], minlength=k)
+    value = np.bincount(table.touches[first], weights=weight * table.value[on], minlength=k)
+    return conv, value
+
+
+def shapley_rate_credit(table: PathTable) -> tuple[np.ndarray, np.ndarray]:
+    """Attributed ``(conversions, value)`` per channel from exact rate-based Shapley values.
 
     Examples
     --------
     Two channels: journeys on {a} convert at 0.1, on {b} at 0.3, on {a, b} at 0.5.
 
     >>> t = PathTable.from_paths([["a"], ["b"], ["a", "b"]], [10, 30, 50], [90, 70, 50])
-    >>> conv, _ = shapley_credit(t)
+    >>> conv, _ = shapley_rate_credit(t)
     >>> conv.round(6).tolist()   # v(a)=0.1, v(b)=0.3, v(ab)=0.3: a gets (0.1 + 0)/2 * 300
     [15.0, 75.0]
     """
     n = len(table.channels)
     if n > SHAPLEY_LIMIT:
-        raise DataError(f"shapley: {n} touchpoints (exact Shapley values are computed for at most {SHAPLEY_LIMIT})")
+        raise DataError(f"shapley-rate: {n} touchpoints (exact rate-based Shapley values are computed for at most "
+                        f"{SHAPLEY_LIMIT}; the count-based 'shapley' has no limit)")
     bits = np.left_shift(1, table.touches).astype(np.int64)
     masks = np.bitwise_or.reduceat(bits, table.offsets[:-1])
     size = 1 << n

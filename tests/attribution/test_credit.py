@@ -45,7 +45,7 @@ def test_time_decay_half_life_and_position_for_two_touches():
     assert credit("position", two)[0] == {"x": 2.0, "y": 2.0}
 
 
-def test_shapley_three_channels_by_hand():
+def test_shapley_rate_three_channels_by_hand():
     # Conversion rates of the journeys using only the channels of S:
     # v(a)=0.1 (a: 10/100), v(b)=0.2, v(c)=0, v(ab)=(10+20+30)/300=0.2, v(ac)=(10+0)/200=0.05,
     # v(bc)=(20+0)/200=0.1, v(abc)=(10+20+0+30+40)/500=0.2.
@@ -57,7 +57,7 @@ def test_shapley_three_channels_by_hand():
         singles = sum(v["".join(sorted(o + i))] - v[o] for o in others)
         return (v[i] + singles / 2 + (v["abc"] - v["".join(others)])) / 3
 
-    conv, _ = credit("shapley", t)
+    conv, _ = credit("shapley-rate", t)
     assert conv == pytest.approx({i: 500 * phi(i) for i in "abc"}, rel=1e-12)
     assert sum(conv.values()) == pytest.approx(100)
 
@@ -166,9 +166,57 @@ def test_event_log_and_its_path_file_give_the_same_attribution(tmp_path):
     assert from_log.journeys == 4
 
 
-def test_shapley_refuses_more_than_fifteen_channels_unless_all_models_were_asked():
+def test_shapley_rate_refuses_more_than_fifteen_channels_unless_all_models_were_asked():
     t = PathTable.from_paths([[f"c{i}"] for i in range(16)], [1] * 16, [1] * 16)
     with pytest.raises(DataError, match="at most 15"):
-        attribute_paths(t, ["shapley"])
+        attribute_paths(t, ["shapley-rate"])
     r = attribute_paths(t, MODELS)
-    assert "shapley" not in r.models and any("shapley" in n for n in r.notes)
+    assert "shapley-rate" not in r.models and any("shapley-rate" in n for n in r.notes)
+    assert r.models["shapley"]["c3"] == (1.0, 0.0)     # the count-based value has no such limit
+
+
+def _brute_force_shapley(paths, conversions):
+    """Shapley values by their definition (every ordering's marginal contributions, weighted) of the game
+    v(S) = conversions of the journeys whose touchpoints all lie in S (Zhao et al. 2018, eq. 3)."""
+    from itertools import combinations
+    from math import factorial
+
+    players = sorted({c for p in paths for c in p})
+    n = len(players)
+
+    def v(coalition):
+        return sum(x for p, x in zip(paths, conversions) if set(p) <= set(coalition))
+
+    phi = {}
+    for i in players:
+        others = [p for p in players if p != i]
+        phi[i] = sum(factorial(k) * factorial(n - k - 1) / factorial(n) * (v((*s, i)) - v(s))
+                     for k in range(n) for s in combinations(others, k))
+    return phi
+
+
+def test_shapley_is_the_count_based_value_of_zhao_et_al_on_a_hand_built_example():
+    # Three channels; by the simplified formula each path's conversions split equally among its distinct
+    # channels: a = 10 + 30/2 + 40/3, b = 20 + 30/2 + 40/3, c = 0 + 40/3 (a journey on c alone converted none).
+    paths = [["a"], ["b"], ["c"], ["a", "b", "a"], ["c", "a", "b"]]
+    conversions = [10, 20, 0, 30, 40]
+    t = PathTable.from_paths(paths, conversions, [90, 80, 100, 70, 60], [100, 200, 0, 300, 400])
+    conv, value = credit("shapley", t)
+    hand = {"a": 10 + 15 + 40 / 3, "b": 20 + 15 + 40 / 3, "c": 40 / 3}
+    assert conv == pytest.approx(hand, rel=1e-12)
+    assert conv == pytest.approx(_brute_force_shapley(paths, conversions), rel=1e-12)
+    assert value == pytest.approx({"a": 100 + 150 + 400 / 3, "b": 200 + 150 + 400 / 3, "c": 400 / 3}, rel=1e-12)
+    assert sum(conv.values()) == pytest.approx(100)
+
+
+@settings(max_examples=40)
+@given(st.lists(st.tuples(st.lists(st.sampled_from("abcde"), min_size=1, max_size=6),
+                          st.integers(0, 50), st.integers(0, 50)), min_size=1, max_size=12))
+def test_shapley_is_never_negative_and_adds_up_to_the_conversions(rows):
+    paths = [p for p, _, _ in rows]
+    conversions = [c for _, c, _ in rows]
+    t = PathTable.from_paths(paths, conversions, [n for _, _, n in rows])
+    conv, _ = credit("shapley", t)
+    assert min(conv.values()) >= 0
+    assert sum(conv.values()) == pytest.approx(sum(conversions))
+    assert conv == pytest.approx(_brute_force_shapley(paths, conversions), abs=1e-9)

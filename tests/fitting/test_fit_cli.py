@@ -82,7 +82,8 @@ def test_attribute_json_has_exactly_the_documented_keys(tmp_path, capsys):
     assert main(["attribute", str(src), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"models", "removal_effects", "order"} and data["order"] == 1
-    assert set(data["models"]) == {"markov", "first", "last", "linear", "time-decay", "position", "shapley"}
+    assert set(data["models"]) == {"markov", "first", "last", "linear", "time-decay", "position", "shapley",
+                                   "shapley-rate"}
     assert data["models"]["last"] == {"a": {"conversions": 0.0, "value": 0.0}, "b": {"conversions": 3.0, "value": 30.0}}
     assert main(["attribute", str(src), "--json", "--model", "first", "--bootstrap", "20", "--seed", "1"]) == 0
     boot = json.loads(capsys.readouterr().out)
