@@ -14,19 +14,23 @@ __all__ = ["lazy_exports"]
 def lazy_exports(package: str, names: Mapping[str, str], namespace: dict) -> tuple[Callable, Callable]:
     """``(__getattr__, __dir__)`` for ``package``: each of ``names`` is imported from its module on first access.
 
+    ``names`` maps a name to the module that defines it, or to ``"module:other"``
+    when the package offers the module's ``other`` under another name.
+
     Examples
     --------
     >>> ns = {}
-    >>> getattr_, dir_ = lazy_exports("demo", {"sqrt": "math"}, ns)
-    >>> getattr_("sqrt")(9.0), "sqrt" in ns, "sqrt" in dir_()
-    (3.0, True, True)
+    >>> getattr_, dir_ = lazy_exports("demo", {"sqrt": "math", "root": "math:sqrt"}, ns)
+    >>> getattr_("sqrt")(9.0), getattr_("root")(4.0), "sqrt" in ns, "root" in dir_()
+    (3.0, 2.0, True, True)
     """
 
     def __getattr__(name: str):
-        module = names.get(name)
-        if module is None:
+        spec = names.get(name)
+        if spec is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
+        module, _, attribute = spec.partition(":")
+        value = getattr(importlib.import_module(module), attribute or name)
         namespace[name] = value
         return value
 

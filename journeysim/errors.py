@@ -3,6 +3,10 @@
 Every message reads ``source: item 'name': what is wrong (what is allowed)`` so that
 the command line can print it as one line and exit; anything that is not a
 :class:`JourneySimError` is a bug in journeysim, not in the user's input.
+
+Every error is a :class:`ValueError`, so library callers can catch bad input the
+usual Python way; the command line tells them apart to choose its exit code
+(2 for :class:`UsageError`, 1 for the others).
 """
 
 from __future__ import annotations
@@ -21,10 +25,18 @@ __all__ = [
 ]
 
 
-class JourneySimError(Exception):
-    """Base class of every error caused by bad input.
+class JourneySimError(ValueError):
+    """Base class of every error caused by bad input: a :class:`ValueError`.
 
     It may carry several messages (a file with several problems reports them all).
+
+    Examples
+    --------
+    >>> try:
+    ...     raise MapError(["m.yaml: touchpoint 'a': p 1.2 is outside [0, 1]", "m.yaml: entry: missing"])
+    ... except ValueError as exc:
+    ...     print(exc.messages[1])
+    m.yaml: entry: missing
     """
 
     def __init__(self, messages: str | Iterable[str]):
@@ -47,7 +59,11 @@ class DataError(JourneySimError):
 
 
 class UsageError(JourneySimError):
-    """A command-line argument or function argument is invalid (exit code 2)."""
+    """An argument is invalid: a function's (``name=value``) or a command-line option's.
+
+    The command line reports it as a usage error; every other :class:`JourneySimError`
+    is bad input in a file.
+    """
 
 
 class OutputError(JourneySimError, OSError):

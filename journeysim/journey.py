@@ -11,11 +11,11 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-import networkx as nx
+from journeysim._svg import layered_svg
+from journeysim._text import fmt, format_table
 
 __all__ = ["Delay", "Edge", "Touchpoint", "Segment", "Journey", "EXIT", "DELAY_DISTRIBUTIONS"]
 
@@ -120,7 +120,7 @@ class Segment:
             object.__setattr__(self, "entry", _frozen(self.entry))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Journey:
     """A probabilistic touchpoint graph.
 
@@ -138,6 +138,8 @@ class Journey:
     ... )
     >>> j.names, j.goals, j.exit_probability("page")
     (('ad', 'page', 'buy'), ('buy',), 0.8)
+    >>> j
+    <Journey: 3 touchpoints, 1 goal, 2 transitions>
     """
 
     touchpoints: Mapping[str, Touchpoint]
@@ -234,31 +236,92 @@ class Journey:
         """A copy with some fields replaced (the journey itself never changes)."""
         return dataclasses.replace(self, **changes)
 
-    @cached_property
-    def graph(self) -> nx.DiGraph:
-        """The touchpoint graph: node attributes from :class:`Touchpoint`, edge ``p`` and ``delay``.
-
-        Drop-off is not a node; ``exit_probability`` gives it. The graph is frozen.
-        """
-        g = nx.DiGraph(name=self.name)
-        for name, tp in self.touchpoints.items():
-            g.add_node(name, stage=tp.stage, channel=tp.channel, goal=tp.goal, value=tp.value,
-                       entry=self.entry.get(name, 0.0))
-        for a, row in self.rows.items():
-            for b, edge in row.items():
-                g.add_edge(a, b, p=edge.p, delay=edge.delay)
-        return nx.freeze(g)
-
     def reachable(self) -> set[str]:
         """Touchpoints any new customer (of any segment) can reach."""
         seen: set[str] = set()
         for _, _, j in self.segment_journeys():   # each segment has its own rows: its own search
-            g, reached = _positive(j.graph), set()
-            for s in (n for n, share in j.entry.items() if share > 0 and n in j.graph and n not in reached):
-                reached |= {s} | nx.descendants(g, s)
+            stack = [n for n, share in j.entry.items() if share > 0 and n in j.touchpoints]
+            reached = set(stack)
+            while stack:
+                for b, edge in j.rows.get(stack.pop(), {}).items():
+                    if edge.p > 0 and b not in reached:
+                        reached.add(b)
+                        stack.append(b)
             seen |= reached
         return seen
 
+    # -- for people ------------------------------------------------------------------
 
-def _positive(g: nx.DiGraph) -> nx.DiGraph:
-    return nx.subgraph_view(g, filter_edge=lambda a, b: g.edges[a, b]["p"] > 0)
+    def columns(self) -> list[tuple[str, list[str]]]:
+        """Touchpoints by stage, in map order: ``(stage, names)`` per stage, then ``(no stage)`` if any.
+
+        Examples
+        --------
+        >>> Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.25}}, goals=["buy"]).columns()
+        [('(no stage)', ['ad', 'buy'])]
+        """
+        columns = {stage: [] for stage in self.stage_names()}
+        for name, tp in self.touchpoints.items():
+            columns.setdefault(tp.stage if tp.stage is not None else "(no stage)", []).append(name)
+        return [(stage, names) for stage, names in columns.items() if names]
+
+    def __repr__(self) -> str:
+        count = lambda n, what: f"{n} {what}" + ("" if n == 1 else "s")  # noqa: E731
+        parts = [count(len(self.touchpoints), "touchpoint"), count(len(self.goals), "goal"),
+                 count(sum(len(r) for r in self.rows.values()), "transition")]
+        if self.stages:
+            parts.append(count(len(self.stage_names()), "stage"))
+        if self.segments:
+            parts.append(count(len(self.segments), "segment"))
+        return f"<Journey{' ' + repr(self.name) if self.name else ''}: {', '.join(parts)}>"
+
+    def summary(self) -> str:
+        """The map as text: one row per touchpoint (stage, goal, value, entry share, drop-off, next steps)."""
+        rows = []
+        for name, tp in self.touchpoints.items():
+            row = self.rows.get(name, {})
+            ahead = sorted(row.items(), key=lambda kv: -kv[1].p)
+            rows.append((name, tp.stage or "-", fmt(tp.goal), fmt(tp.value), fmt(self.entry.get(name)),
+                         fmt(self.exit_probability(name)) if name in self.rows else "ends",
+                         ", ".join(f"{b} {e.p:.3g}" for b, e in ahead) or "-"))
+        title = f"{self.name or 'journey'} ({self.time_unit}s)"
+        parts = [format_table(title, ["touchpoint", "stage", "goal", "value", "entry", "drop-off", "next"], rows,
+                              width=140)]
+        parts.extend(f"segment {s.name!r}: share {fmt(s.share)}, own rows: {len(s.rows)}"
+                     for s in self.segments.values())
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def to_frame(self):
+        """Every transition as a tidy pandas DataFrame: ``segment, from, to, p`` (``to`` is ``exit`` for drop-off).
+
+        ``segment`` is ``None`` for a journey without segments; with segments each one
+        lists its whole rows (shared rows included).
+
+        Examples
+        --------
+        >>> Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.25}}, goals=["buy"]).to_frame()
+          segment from    to     p
+        0    None   ad   buy  0.25
+        1    None   ad  exit  0.75
+        """
+        import pandas as pd
+
+        rows = [(segment, a, b, e.p) for segment, _, j in self.segment_journeys()
+                for a in j.names if a in j.rows
+                for b, e in [*j.rows[a].items(), (EXIT, Edge(j.exit_probability(a)))]]
+        return pd.DataFrame(rows, columns=["segment", "from", "to", "p"])
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the map drawn by stage (inline SVG), then its summary."""
+        edges: dict[tuple[str, str], float] = {}
+        for _, share, j in self.segment_journeys():
+            for a, row in j.rows.items():
+                for b, e in row.items():
+                    edges[a, b] = edges.get((a, b), 0.0) + share * e.p
+        import html
+
+        svg = layered_svg(self.columns(), edges, self.goals, self.entry)
+        return f"<div>{svg}</div><pre>{html.escape(self.summary())}</pre>"

@@ -23,6 +23,7 @@ from scipy.stats import chi2_contingency
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.engines.compiled import compile_journey
 from journeysim.engines.exact import solve_exact
@@ -76,8 +77,8 @@ class TouchpointChange:
         }
 
 
-@dataclass(frozen=True)
-class Reevaluation:
+@dataclass(frozen=True, repr=False)
+class Reevaluation(Result):
     """The comparison of two maps: per-touchpoint changes, ranking and the conversion change."""
 
     touchpoints: Mapping[str, TouchpointChange]
@@ -123,8 +124,21 @@ class Reevaluation:
         method = "\n".join(f"method ({k}): {v}" for k, v in self.method.items())
         return "\n".join([title, format_table(None, ["conversion", "value"], head), table, method])
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        changed = sum(1 for c in self.touchpoints.values() if c.verdict != "still works")
+        return (f"{self.old_name or 'old'} -> {self.new_name or 'new'}: conversion {fmt(self.conversion_old)} -> "
+                f"{fmt(self.conversion_new)}, {changed} of {len(self.touchpoints)} touchpoints changed")
+
+    def _table(self):
+        """One row per touchpoint, in ranking order (what to look at first)."""
+        rows = []
+        for name in self.ranking:
+            d = self.touchpoints[name].to_dict()
+            low, high = d.pop("removal_effect_change_ci") or (None, None)
+            rows.append({"touchpoint": name, **d, "removal_effect_change_low": low,
+                         "removal_effect_change_high": high})
+        columns = list(rows[0]) if rows else ["touchpoint"]
+        return columns, [tuple(r.values()) for r in rows]
 
 
 def _counts(journey: Journey, name: str) -> dict[str, float] | None:
@@ -251,6 +265,12 @@ def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: i
         Level of the removal-effect change intervals.
     alpha : float
         False discovery rate at which a row counts as changed.
+
+    Returns
+    -------
+    Reevaluation
+        Per touchpoint: verdict, row test, removal effects old and new with the
+        change's interval, traffic; ranked by what to look at first.
 
     Examples
     --------

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.attribution.markov import removal_effects
 from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit, shapley_rate_credit
@@ -33,8 +34,8 @@ MODELS = ("markov", "first", "last", "linear", "time-decay", "position", "shaple
 _LEVEL = 0.95
 
 
-@dataclass(frozen=True)
-class Attribution:
+@dataclass(frozen=True, repr=False)
+class Attribution(Result):
     """Attributed conversions and value per touchpoint under each model.
 
     ``models[model][touchpoint] = (conversions, value)``; ``removal_effects`` are the
@@ -105,8 +106,19 @@ class Attribution:
         parts.append(f"method: {self.method}")
         return "\n".join(parts)
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return (f"{len(self.models)} models ({', '.join(self.models)}), {fmt(self.conversions)} conversions "
+                f"over {self.paths} distinct paths")
+
+    def _table(self):
+        """One row per model and touchpoint: attributed conversions and value (with bootstrap intervals)."""
+        rows = []
+        for model, credit in self.models.items():
+            for tp, (conversions, value) in credit.items():
+                (clo, chi), (vlo, vhi) = self.intervals[model][tp] if self.bootstrap else ((None, None), (None, None))
+                rows.append((model, tp, conversions, clo, chi, value, vlo, vhi, self.removal_effects.get(tp)))
+        return ("model", "touchpoint", "conversions", "conversions_low", "conversions_high", "value", "value_low",
+                "value_high", "removal_effect"), rows
 
 
 def _point(table: PathTable, models: Sequence[str], order: int, half_life: float):
@@ -151,12 +163,20 @@ def attribute_paths(
     Parameters
     ----------
     table : PathTable
-    models : names from :data:`MODELS`. ``shapley-rate`` needs at most 15 touchpoints; when
+    models : sequence of str
+        Names from :data:`MODELS`. ``shapley-rate`` needs at most 15 touchpoints; when
         every model is asked for and there are more, it is left out with a note.
-    order : Markov order, 1 to 4.
-    half_life : time-decay half-life, in touches.
-    bootstrap : number of bootstrap replicates for intervals (0: none); needs ``rng``.
-    rng : numpy.random.Generator
+    order : int
+        Markov order, 1 to 4.
+    half_life : float
+        Time-decay half-life, in touches.
+    bootstrap : int
+        Bootstrap replicates for intervals (0: none); needs ``rng``.
+    rng : numpy.random.Generator, optional
+
+    Returns
+    -------
+    Attribution
 
     Examples
     --------
@@ -251,7 +271,27 @@ def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: 
 
 def attribute_file(path: str | os.PathLike, models: Sequence[str] = MODELS, *, goals: Sequence[str] = (),
                    lookback: float | None = None, **options: Any) -> Attribution:
-    """:func:`attribute_paths` on the paths of an event log or path file (see :func:`read_paths`).
+    """Attribute the conversions of an event log or path file (``journeysim attribute``; ``journeysim.attribute``).
+
+    :func:`attribute_paths` on the file's paths (see :func:`read_paths`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An event log (CSV or Parquet: ``user_id, timestamp, touchpoint[, value]``) or a
+        path file (``path, total_conversions, total_null[, total_conversion_value]``).
+    models : sequence of str
+        Names from :data:`MODELS`.
+    goals : sequence of str
+        Event logs: the goal touchpoints (default: those whose events carry a value).
+    lookback : float, optional
+        Event logs: seconds of inactivity that end a customer's path.
+    **options
+        ``order``, ``half_life``, ``bootstrap`` and ``rng`` of :func:`attribute_paths`.
+
+    Returns
+    -------
+    Attribution
 
     Examples
     --------

@@ -117,6 +117,10 @@ def solve_exact(journey: Journey, *, removal_effects: bool = True) -> JourneyMet
         Compute the removal effect of every non-goal touchpoint (one extra
         factorisation's worth of work, not one per touchpoint).
 
+    Returns
+    -------
+    JourneyMetrics
+
     Examples
     --------
     >>> j = Journey.from_rows(

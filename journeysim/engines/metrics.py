@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from journeysim._json import plain
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 
 __all__ = ["JourneyMetrics", "METRIC_KEYS"]
@@ -28,8 +29,8 @@ METRIC_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class JourneyMetrics:
+@dataclass(frozen=True, repr=False)
+class JourneyMetrics(Result):
     """What a journey map implies for one new customer: the result every engine returns.
 
     The exact engine returns it as is; the sampling engines return subclasses
@@ -121,5 +122,19 @@ class JourneyMetrics:
             parts.append(format_table("top touchpoints by removal effect", ["touchpoint", "removal effect", "visit rate"], rows))
         return parts
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return (f"{self.journey_name or 'journey'} ({self.engine}): conversion_rate={fmt(self.conversion_rate)}, "
+                f"expected_value={fmt(self.expected_value)}, {len(self.visit_rate)} touchpoints")
+
+    def _table(self):
+        """One row per metric, and per touchpoint or stage for the metrics that have one value each."""
+        rows = []
+        for key in METRIC_KEYS:
+            value = getattr(self, key)
+            if key == "engine":
+                continue
+            if isinstance(value, Mapping):
+                rows.extend((self.engine, key, name, v) for name, v in value.items())
+            else:
+                rows.append((self.engine, key, None, value))
+        return ("engine", "metric", "name", "value"), rows

@@ -3,6 +3,7 @@
 from journeysim.experiments.analysis import (
     ExperimentAnalysis,
     VariantResult,
+    analyze,
     analyze_experiment,
 )
 from journeysim.experiments.calibrate import (
@@ -13,10 +14,12 @@ from journeysim.experiments.calibrate import (
 from journeysim.experiments.check import (
     PredictionCheck,
     append_to_ledger,
+    check,
     check_prediction,
 )
 from journeysim.experiments.design import (
     ExperimentDesign,
+    design,
     design_experiment,
     design_from_prediction,
 )
@@ -25,9 +28,9 @@ from journeysim.experiments.results import Arm, ExperimentData, read_results
 
 __all__ = [
     "Arm", "ExperimentData", "read_results",
-    "ExperimentDesign", "design_experiment", "design_from_prediction",
-    "ExperimentAnalysis", "VariantResult", "analyze_experiment",
-    "PredictionCheck", "check_prediction", "append_to_ledger",
+    "ExperimentDesign", "design", "design_experiment", "design_from_prediction",
+    "ExperimentAnalysis", "VariantResult", "analyze", "analyze_experiment",
+    "PredictionCheck", "check", "check_prediction", "append_to_ledger",
     "LedgerReport", "summarize_ledger", "plot_ledger",
     "Calibration", "calibrate_prediction", "calibrated_journey",
 ]

@@ -12,12 +12,14 @@ when a pre-period covariate is present.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import integrate, special, stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import (
@@ -27,11 +29,12 @@ from statsmodels.stats.proportion import (
 )
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.errors import DataError, UsageError, did_you_mean
-from journeysim.experiments.results import Arm, ExperimentData
+from journeysim.experiments.results import Arm, ExperimentData, read_results, results_from_frame
 
-__all__ = ["VariantResult", "ExperimentAnalysis", "analyze_experiment", "beta_comparison", "parse_split", "srm_pvalue",
+__all__ = ["VariantResult", "ExperimentAnalysis", "analyze", "analyze_experiment", "beta_comparison", "parse_split", "srm_pvalue",
            "SRM_THRESHOLD", "METHODS"]
 
 #: Below this SRM p-value the randomisation is presumed broken and the analysis says so loudly.
@@ -82,8 +85,8 @@ class VariantResult:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
-@dataclass(frozen=True)
-class ExperimentAnalysis:
+@dataclass(frozen=True, repr=False)
+class ExperimentAnalysis(Result):
     """The analysis of one A/B result file."""
 
     source: str
@@ -148,8 +151,27 @@ class ExperimentAnalysis:
         parts.append("methods:\n" + "\n".join(f"  {k}: {v}" for k, v in self.method.items()))
         return "\n".join(parts)
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        lifts = ", ".join(f"{n} {'-' if v.lift_rel is None else f'{v.lift_rel:+.2%}'} (p={fmt(v.pvalue_adj)})"
+                          for n, v in self.variants.items() if n != self.control)
+        warn = ", SAMPLE RATIO MISMATCH" if self.srm_warning else ""
+        return f"{self.source}: {lifts} vs {self.control!r}{warn}"
+
+    def _table(self):
+        """One row per arm (control first); intervals as ``*_low`` and ``*_high`` columns."""
+        rows = []
+        for name, v in self.variants.items():
+            row = {"variant": name, "control": name == self.control}
+            for key, value in v.to_dict().items():
+                if isinstance(value, list):
+                    row[f"{key}_low"], row[f"{key}_high"] = value
+                elif key.endswith("_ci"):
+                    row[f"{key}_low"] = row[f"{key}_high"] = None
+                else:
+                    row[key] = value
+            rows.append(row)
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        return columns, [tuple(r.get(c) for c in columns) for r in rows]
 
 
 def parse_split(text: str, arms: int) -> tuple[float, ...]:
@@ -252,7 +274,7 @@ def analyze_experiment(data: ExperimentData, *, control: str | None = None,
 
     Examples
     --------
-    >>> from journeysim.experiments.results import Arm, ExperimentData
+    >>> from journeysim.experiments.results import Arm, ExperimentData, read_results, results_from_frame
     >>> data = ExperimentData("ab", "aggregated", {"control": Arm("control", 1000, 50), "B": Arm("B", 1000, 70)})
     >>> res = analyze_experiment(data)
     >>> round(res.variants["B"].pvalue, 4), round(res.srm_pvalue, 3)
@@ -334,3 +356,77 @@ def _revenue(v: Arm, c: Arm, alpha: float, theta: float | None) -> dict[str, Any
         out.update(cuped_diff=diff, cuped_diff_ci=ci, cuped_pvalue=p,
                    variance_reduction=float(1 - adj_var / raw_var) if raw_var > 0 else None)
     return out
+
+
+#: Columns of per-customer results, with their default names.
+_PER_CUSTOMER = {"user_column": "user_id", "converted_column": "converted", "revenue_column": "revenue"}
+
+
+def analyze(results: str | os.PathLike | pd.DataFrame | ExperimentData, *, control: str | None = None,
+            expected_split: Sequence[float] | str | None = None, alpha: float = 0.05, user_column: str | None = None,
+            variant_column: str = "variant", converted_column: str | None = None, revenue_column: str | None = None,
+            covariate_column: str | None = None, source: str | None = None) -> ExperimentAnalysis:
+    """Analyse an A/B test: every variant against control (the Python side of ``journeysim analyze``).
+
+    Parameters
+    ----------
+    results : path of a CSV or Parquet file, pandas.DataFrame, or ExperimentData
+        Per-customer rows (``user_id, variant, converted`` and optionally ``revenue``
+        and a ``pre_*`` covariate) or aggregated rows (``variant, customers,
+        conversions`` and optionally ``revenue_sum, revenue_sumsq``).
+    control : str, optional
+        The control variant (default: the one named ``control``).
+    expected_split : sequence of float or str, optional
+        Expected shares of customers, control first then the variants in order of
+        appearance, e.g. ``(50, 50)`` or ``"50/50"`` (default: equal).
+    alpha : float
+        1 - level of the intervals, and the level of the tests.
+    user_column, variant_column, converted_column, revenue_column : str, optional
+        Column names of per-customer results (defaults ``user_id``, ``variant``,
+        ``converted``, ``revenue``).
+    covariate_column : str, optional
+        Pre-period covariate for CUPED (default: the first column named ``pre_*``).
+    source : str, optional
+        The name errors and the result give a DataFrame (default ``<DataFrame>``).
+
+    Returns
+    -------
+    ExperimentAnalysis
+
+    Raises
+    ------
+    DataError
+        The results are invalid (the message names the row and the column).
+    UsageError
+        An option that does not apply (per-customer columns for aggregated results).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ab = pd.DataFrame({"variant": ["control", "chat"], "customers": [4000, 4000], "conversions": [200, 248]})
+    >>> a = analyze(ab)
+    >>> a.source, round(a.variants["chat"].lift_rel, 3), round(a.variants["chat"].pvalue, 4)
+    ('<DataFrame>', 0.24, 0.0196)
+    >>> analyze("experiments/live-chat.results.csv").control
+    'control'
+    """
+    given = {"user_column": user_column, "converted_column": converted_column, "revenue_column": revenue_column,
+             "covariate_column": covariate_column}
+    names = {k: given[k] or default for k, default in _PER_CUSTOMER.items()}
+    columns = dict(variant_column=variant_column, covariate_column=covariate_column, **names)
+    if isinstance(results, ExperimentData):
+        data = results
+    elif isinstance(results, pd.DataFrame):
+        data = results_from_frame(results, source or "<DataFrame>", parquet=True, **columns)
+    else:
+        data = read_results(results, **columns)
+    if data.kind == "aggregated":
+        for name, value in given.items():
+            if value is not None:
+                raise UsageError(f"{name}={value!r} does not apply to {data.source}: it holds aggregated results "
+                                 "(variant, customers, conversions), not per-customer rows")
+    elif revenue_column is not None and not any(arm.has_revenue for arm in data.arms.values()):
+        raise DataError(f"{data.source}: missing column {revenue_column!r} (named by revenue_column)")
+    if isinstance(expected_split, str):
+        expected_split = parse_split(expected_split, len(data.arms))
+    return analyze_experiment(data, control=control, expected_split=expected_split, alpha=alpha)

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import special, stats
 from statsmodels.stats.weightstats import DescrStatsW
 
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.errors import ScenarioError
 from journeysim.experiments.analysis import ExperimentAnalysis
@@ -54,8 +55,8 @@ class ParameterPosterior:
                 "posterior_interval": list(self.posterior_interval)}
 
 
-@dataclass(frozen=True)
-class Calibration:
+@dataclass(frozen=True, repr=False)
+class Calibration(Result):
     """The posterior of a prediction's uncertain numbers given one observed result."""
 
     hypothesis: str
@@ -105,8 +106,17 @@ class Calibration:
         parts.append(f"method: {self.method}")
         return "\n".join(parts)
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return (f"{self.hypothesis!r}: relative lift {fmt(self.prior_lift_rel[0])} -> {fmt(self.posterior_lift_rel[0])}, "
+                f"{len(self.parameters)} parameters, {self.effective_draws:.1f} effective draws of {self.draws}")
+
+    def _table(self):
+        """One row per uncertain number, then one for the relative lift: prior and posterior, with intervals."""
+        rows = [(p, v.prior_median, *v.prior_interval, v.posterior_median, *v.posterior_interval)
+                for p, v in self.parameters.items()]
+        rows.append(("relative lift", *self.prior_lift_rel, *self.posterior_lift_rel))
+        return ("parameter", "prior_median", "prior_low", "prior_high", "posterior_median", "posterior_low",
+                "posterior_high"), rows
 
 
 def _weighted(x: np.ndarray, w: np.ndarray, level: float) -> tuple[float, float, float, float]:

@@ -22,13 +22,14 @@ from typing import Any
 from scipy.stats import norm
 
 from journeysim._hash import file_sha256
+from journeysim._result import Result
 from journeysim._text import fmt, format_table, pct, pct_interval
 from journeysim.errors import DataError, ScenarioError, UsageError, did_you_mean
-from journeysim.experiments.analysis import ExperimentAnalysis
+from journeysim.experiments.analysis import ExperimentAnalysis, analyze
 from journeysim.experiments.design import detection_power
-from journeysim.whatif.prediction import Prediction
+from journeysim.whatif.prediction import Prediction, read_prediction
 
-__all__ = ["PredictionCheck", "check_prediction", "append_to_ledger", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD"]
+__all__ = ["PredictionCheck", "check", "check_prediction", "append_to_ledger", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD"]
 
 #: Power below which a test that found nothing is called underpowered rather than a confirmation.
 UNDERPOWERED = 0.8
@@ -51,8 +52,8 @@ LEDGER_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class PredictionCheck:
+@dataclass(frozen=True, repr=False)
+class PredictionCheck(Result):
     """A prediction beside the observed result, and the verdict."""
 
     hypothesis: str
@@ -110,8 +111,19 @@ class PredictionCheck:
         title = f"{self.hypothesis or self.prediction_file}: {self.variant} vs {self.control}"
         return "\n".join([format_table(title, ["", "value"], rows), self.explanation, f"method: {self.method}"])
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return (f"{self.hypothesis or self.prediction_file!r}: {self.verdict}; predicted {pct(self.predicted_lift_rel)}, "
+                f"observed {pct(self.observed_lift_rel)} ({self.variant} vs {self.control})")
+
+    def _table(self):
+        """One row: every field of :meth:`to_dict`, intervals as ``*_low`` and ``*_high`` columns."""
+        row = {}
+        for key, value in self.to_dict().items():
+            if isinstance(value, list):
+                row[f"{key}_low"], row[f"{key}_high"] = value
+            else:
+                row[key] = value
+        return list(row), [tuple(row.values())]
 
 
 def _sha(path: str) -> str | None:
@@ -137,7 +149,7 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
     Examples
     --------
     >>> from journeysim.experiments import Arm, ExperimentData, analyze_experiment
-    >>> from journeysim.whatif.prediction import Prediction
+    >>> from journeysim.whatif.prediction import Prediction, read_prediction
     >>> pred = Prediction("chat", "conversion_rate", baseline=0.05, variant=0.055, lift_abs=0.005, lift_rel=0.10,
     ...                   interval_level=0.9, lift_abs_interval=(0.001, 0.009), lift_rel_interval=(0.02, 0.18))
     >>> ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 40000, 2000),
@@ -244,3 +256,47 @@ def _check_existing(source: str, existing: str, row: dict[str, str], force: bool
             raise DataError(f"{source}: line {i} already records {row['results_file']} (variant {row['variant']!r}) "
                             f"as the test of another hypothesis, {old['hypothesis']!r} ({old.get('prediction_file')}); "
                             f"check that it tested {row['hypothesis']!r}, or record it anyway with --force")
+
+
+def check(prediction: Prediction | str | os.PathLike, results: Any, *, variant: str | None = None,
+          ledger: str | os.PathLike | None = None, force: bool = False, **options: Any) -> PredictionCheck:
+    """Was the prediction right? Put an A/B test's observed lift beside the predicted one.
+
+    The Python side of ``journeysim check``, except that nothing is written unless
+    ``ledger`` names the ledger to append the check to.
+
+    Parameters
+    ----------
+    prediction : Prediction or path of a saved prediction
+    results : path, pandas.DataFrame, ExperimentData or ExperimentAnalysis
+        The A/B test's results (read and analysed by
+        :func:`~journeysim.experiments.analysis.analyze` unless already analysed).
+    variant : str, optional
+        The variant that implements the hypothesis (needed when there are several).
+    ledger : path, optional
+        Append the check to this ledger CSV (created with its header if missing).
+    force : bool
+        Record a check the ledger already holds again (see :func:`append_to_ledger`).
+    **options
+        Passed to :func:`~journeysim.experiments.analysis.analyze` (``control``,
+        ``alpha``, column names...).
+
+    Returns
+    -------
+    PredictionCheck
+
+    Examples
+    --------
+    >>> c = check("experiments/live-chat.prediction.json", "experiments/live-chat.results.csv")
+    >>> c.verdict, c.inside
+    ('inconclusive', True)
+    """
+    if not isinstance(prediction, Prediction):
+        prediction = read_prediction(prediction)
+    analysis = results if isinstance(results, ExperimentAnalysis) else analyze(results, **options)
+    if isinstance(results, ExperimentAnalysis) and options:
+        raise UsageError(f"{', '.join(options)}: the results are already analysed; give them to analyze() instead")
+    result = check_prediction(prediction, analysis, variant=variant)
+    if ledger is not None:
+        append_to_ledger(ledger, result, force=force)
+    return result

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +28,13 @@ from statsmodels.stats.proportion import (
     samplesize_proportions_2indep_onetail,
 )
 
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.errors import ScenarioError, UsageError
 from journeysim.experiments.sequential import SequentialPlan, plan_looks
-from journeysim.whatif.prediction import Prediction
+from journeysim.whatif.prediction import Prediction, read_prediction
 
-__all__ = ["ExperimentDesign", "design_experiment", "design_from_prediction", "detection_power", "sample_size",
+__all__ = ["ExperimentDesign", "design", "design_experiment", "design_from_prediction", "detection_power", "sample_size",
            "minimum_detectable_rate", "parse_traffic", "DESIGN_METHODS"]
 
 DESIGN_METHODS = {
@@ -138,8 +140,8 @@ def minimum_detectable_rate(baseline: float, n_variant: float, *, alpha=0.05, po
     return float(brentq(f, near, far, xtol=1e-12))
 
 
-@dataclass(frozen=True)
-class ExperimentDesign:
+@dataclass(frozen=True, repr=False)
+class ExperimentDesign(Result):
     """Customers and days an A/B test needs; ``n_per_arm`` is each variant arm, ``n_control`` the control arm."""
 
     n_per_arm: int | None
@@ -226,8 +228,15 @@ class ExperimentDesign:
                 ("inflation over the fixed design", fmt(plan.inflation))]))
         return "\n".join(parts) + f"\nmethod: {self.method}"
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        lift = "-" if self.lift_rel is None else f"{self.lift_rel:+.2%}"
+        days = "" if self.days is None else f", {self.days} days"
+        return f"baseline {fmt(self.baseline)}, lift {lift}: {fmt(self.n_total)} customers in total{days}"
+
+    def _table(self):
+        """One row: every quantity of :meth:`to_dict` as a column."""
+        d = self.to_dict()
+        return list(d), [tuple(d.values())]
 
 
 def design_experiment(baseline: float, lift: float | None, *, relative: bool = False, alpha: float = 0.05,
@@ -323,3 +332,71 @@ def design_from_prediction(prediction: Prediction, *, baseline: float | None = N
                        method=options.get("method", "normal"), direction=lift)
     method = design.method + "; assurance: mean power over the prediction's draws (significant in the predicted direction)"
     return dataclasses.replace(design, assurance=float(np.mean(power)), prediction=prediction.source, method=method)
+
+
+def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline: float | None = None,
+           lift: float | None = None, relative: bool = False, alpha: float = 0.05, power: float = 0.8,
+           ratio: float = 1.0, arms: int = 2, two_sided: bool = True, traffic: float | str | None = None,
+           customers: int | None = None, method: str = "normal", looks: int | None = None,
+           spending: str = "obrien-fleming") -> ExperimentDesign:
+    """Size an A/B test: for a lift on a baseline conversion rate, or for a prediction (with its assurance).
+
+    The Python side of ``journeysim design``: give ``baseline`` and ``lift``, or a
+    ``prediction`` (its central lift is designed for, and the assurance averages the
+    power over its draws).
+
+    Parameters
+    ----------
+    prediction : Prediction or path of a saved prediction, optional
+        A prediction (from :func:`~journeysim.whatif.prediction.predict`, or a file
+        written by ``journeysim predict --save``).
+    baseline : float, optional
+        The control conversion rate, in (0, 1); with a prediction it replaces the map's.
+    lift : float, optional
+        The effect to detect: absolute, or relative to ``baseline`` when ``relative``.
+    relative : bool
+        ``lift`` is relative (0.10 = +10 %).
+    alpha, power : float
+        Significance level and power, in (0, 1).
+    ratio : float
+        Customers in each variant arm per control customer.
+    arms : int
+        Arms including control; alpha is split over the variants (Bonferroni).
+    two_sided : bool
+        A two-sided test (else one-sided in the lift's direction).
+    traffic : float or str, optional
+        Customers entering the test per day, or text such as ``"2000/day"``, ``"90/hour"``.
+    customers : int, optional
+        Customers available in total: report the minimum detectable effect.
+    method : {"normal", "arcsine"}
+        ``normal``: R's ``power.prop.test`` formula; ``arcsine``: Cohen's h.
+    looks : int, optional
+        A group-sequential test with this many equally spaced looks (>= 2).
+    spending : {"obrien-fleming", "pocock"}
+        With ``looks``: how the looks spend alpha (Lan-DeMets).
+
+    Returns
+    -------
+    ExperimentDesign
+
+    Examples
+    --------
+    >>> d = design(baseline=0.05, lift=0.10, relative=True, traffic="2000/day")
+    >>> d.n_per_arm, d.days
+    (31234, 32)
+    >>> round(design("experiments/live-chat.prediction.json").assurance, 3)
+    0.713
+    """
+    traffic_per_day = parse_traffic(traffic) if isinstance(traffic, str) else traffic
+    options = dict(alpha=alpha, power=power, ratio=ratio, arms=arms, two_sided=two_sided,
+                   traffic_per_day=traffic_per_day, customers=customers, method=method, looks=looks,
+                   spending=spending)
+    if prediction is not None:
+        if lift is not None or relative:
+            raise UsageError("lift and relative do not apply to a prediction (its predicted lift is used)")
+        if not isinstance(prediction, Prediction):
+            prediction = read_prediction(prediction)
+        return design_from_prediction(prediction, baseline=baseline, **options)
+    if baseline is None:
+        raise UsageError("give baseline= (the control conversion rate) and lift=, or a prediction")
+    return design_experiment(baseline, lift, relative=relative, **options)

@@ -23,6 +23,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._files import write_atomic
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.errors import DataError
 from journeysim.experiments.check import LEDGER_COLUMNS
@@ -81,8 +82,8 @@ def read_ledger(path: str | os.PathLike) -> list[LedgerEntry]:
     return entries
 
 
-@dataclass(frozen=True)
-class LedgerReport:
+@dataclass(frozen=True, repr=False)
+class LedgerReport(Result):
     """How well the checked predictions were calibrated."""
 
     source: str
@@ -132,8 +133,15 @@ class LedgerReport:
         return (format_table(f"ledger {self.source}", ["", "value"], rows, width=120) + verdict
                 + f"\nmethod: {self.method}")
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return (f"{self.source}: {self.checks} checks, coverage {fmt(self.coverage)} (nominal {fmt(self.nominal_level)}), "
+                f"mean bias {fmt(self.mean_bias)}")
+
+    def _table(self):
+        """One row per check in the ledger: its line, hypothesis, verdict, whether inside, and its recorded values."""
+        keys = list(dict.fromkeys(k for e in self.entries for k in e.values))
+        rows = [(e.line, e.hypothesis, e.verdict, e.inside, *(e.values.get(k) for k in keys)) for e in self.entries]
+        return ("line", "hypothesis", "verdict", "inside", *keys), rows
 
 
 def summarize_ledger(path: str | os.PathLike) -> LedgerReport:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.attribution.markov import markov_journey
 from journeysim.errors import DataError, MapError
@@ -42,8 +43,8 @@ __all__ = ["FitResult", "fit_events", "INTERVAL_LEVEL"]
 INTERVAL_LEVEL = 0.99
 
 
-@dataclass(frozen=True)
-class FitResult:
+@dataclass(frozen=True, repr=False)
+class FitResult(Result):
     """A fitted journey and how it was obtained.
 
     ``edges`` rows are ``(from, to, p, departures, low, high)`` with Wilson
@@ -113,8 +114,13 @@ class FitResult:
         parts.append(f"method: {self.method}")
         return "\n".join(parts)
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return (f"{self.source} ({self.kind}): {len(self.journey.names)} touchpoints from {self.events} "
+                f"{'events' if self.kind == 'events' else 'touches'}, {self.journeys} journeys")
+
+    def _table(self):
+        """One row per fitted transition (``to`` is ``exit`` for drop-off) with its Wilson interval."""
+        return ("from", "to", "p", "departures", "low", "high"), self.edges
 
 
 def fit_events(
@@ -126,7 +132,7 @@ def fit_events(
     stages: str | os.PathLike | None = None,
     threads: int | None = None,
 ) -> FitResult:
-    """Fit a journey map from an event log (CSV or Parquet) or a ChannelAttribution path file.
+    """Fit a journey map from an event log (CSV or Parquet) or a path file (``journeysim fit``; ``journeysim.fit``).
 
     Parameters
     ----------
@@ -141,6 +147,12 @@ def fit_events(
         journey (the earlier one counts as dropped off and as cut); ``None``: never.
     stages : a file mapping touchpoints to stages (see :func:`journeysim.logs.stages.read_stages`).
     threads : threads of the CSV reader and DuckDB (default: all cores; 1 keeps the fit on one core).
+
+    Returns
+    -------
+    FitResult
+        The fitted ``journey`` (with ``observations``), each edge's Wilson interval and
+        the delay chosen per touchpoint.
 
     Examples
     --------

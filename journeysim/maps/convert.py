@@ -255,6 +255,16 @@ def _read_node_link(path: Path) -> nx.Graph:
 def import_journey(path: str | os.PathLike) -> Journey:
     """Read a journey from GraphML (``.graphml``) or node-link JSON (``.json``) written by :func:`export_journey`.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.graphml`` or ``.json`` file (graph editors' drawing attributes are ignored).
+
+    Returns
+    -------
+    Journey
+        Validated as a map file is.
+
     Examples
     --------
     >>> import tempfile
@@ -385,7 +395,18 @@ def to_dot(journey: Journey) -> str:
 
 
 def export_journey(journey: Journey, to: str) -> str:
-    """The map in one of :data:`EXPORT_FORMATS`, as text.
+    """The map in one of :data:`EXPORT_FORMATS`, as text (``journeysim export``; ``journeysim.export``).
+
+    Parameters
+    ----------
+    journey : Journey
+    to : {"mermaid", "dot", "graphml", "json"}
+        Mermaid and DOT are drawings; GraphML and node-link JSON carry the whole map
+        and read back with :func:`import_journey`.
+
+    Returns
+    -------
+    str
 
     Examples
     --------

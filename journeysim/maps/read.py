@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from journeysim._files import read_document
+from journeysim._result import Result
 from journeysim.errors import MapError, did_you_mean
 from journeysim.journey import EXIT, Edge, Journey, Segment, Touchpoint
 from journeysim.maps import schema
@@ -32,8 +33,8 @@ _TOUCHPOINT_FIELDS = {"stage", "channel", "delay", "goal", "value", "refers"}
 _EDGE_FIELDS = {"p", "delay"}
 
 
-@dataclass(frozen=True)
-class MapCheck:
+@dataclass(frozen=True, repr=False)
+class MapCheck(Result):
     """The outcome of checking one map file: the journey (when valid), errors and warnings."""
 
     source: str
@@ -45,9 +46,45 @@ class MapCheck:
     def ok(self) -> bool:
         return not self.errors
 
+    def to_dict(self) -> dict[str, Any]:
+        """``source``, ``ok``, ``errors`` and ``warnings`` (lists of one-line messages), JSON-ready."""
+        return {"source": self.source, "ok": self.ok, "errors": list(self.errors), "warnings": list(self.warnings)}
+
+    def summary(self) -> str:
+        """``valid`` or ``invalid``, then every error and warning, one line each."""
+        head = f"{self.source}: " + (f"valid ({len(self.journey.names)} touchpoints)" if self.ok else "invalid")
+        return "\n".join([head, *(f"error: {e}" for e in self.errors), *(f"warning: {w}" for w in self.warnings)])
+
+    def _headline(self) -> str:
+        return f"{self.source}: {'valid' if self.ok else 'invalid'}, {len(self.errors)} errors, {len(self.warnings)} warnings"
+
+    def _table(self):
+        """One row per problem: ``severity`` (error, warning) and ``message``."""
+        return ("severity", "message"), [*(("error", e) for e in self.errors), *(("warning", w) for w in self.warnings)]
+
 
 def check_map(path: str | os.PathLike) -> MapCheck:
-    """Read and validate a map file, collecting every error and warning."""
+    """Read and validate a map file, collecting every error and warning (it raises nothing for bad maps).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A map file, YAML or JSON.
+
+    Returns
+    -------
+    MapCheck
+        ``ok``, the ``journey`` (``None`` when invalid), ``errors`` and ``warnings``,
+        each one line naming the file and the touchpoint.
+
+    Examples
+    --------
+    >>> check = check_map("scenarios/online-store.yaml")
+    >>> check.ok, len(check.journey.names), check.errors
+    (True, 8, ())
+    >>> check_map("no-such-map.yaml").errors
+    ('no-such-map.yaml: no such file',)
+    """
     source = str(path)
     ctx = MapContext(source)
     data, problems = read_document(path)
@@ -57,7 +94,28 @@ def check_map(path: str | os.PathLike) -> MapCheck:
 
 
 def load_journey(path: str | os.PathLike) -> Journey:
-    """Read a map file into a :class:`Journey`; raise :class:`MapError` listing every problem."""
+    """Read a map file into a :class:`Journey`; raise :class:`MapError` listing every problem.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A map file, YAML or JSON (the format is documented in ``docs/``).
+
+    Returns
+    -------
+    Journey
+
+    Raises
+    ------
+    MapError
+        Every problem of the file, one line each (``exc.messages``).
+
+    Examples
+    --------
+    >>> j = load_journey("scenarios/online-store.yaml")
+    >>> j.goals, j.time_unit
+    (('purchase',), 'day')
+    """
     check = check_map(path)
     if check.errors:
         raise MapError(check.errors)
@@ -66,6 +124,17 @@ def load_journey(path: str | os.PathLike) -> Journey:
 
 def read_journey(data: Mapping[str, Any], source: str = "<map>") -> Journey:
     """Validate an already-parsed map (a dict in the file's form) into a :class:`Journey`.
+
+    Parameters
+    ----------
+    data : Mapping
+        The map in the file's form (as YAML or JSON parse it).
+    source : str
+        The name errors give the map.
+
+    Returns
+    -------
+    Journey
 
     Examples
     --------

@@ -37,6 +37,15 @@ def _rows_spec(rows: Mapping[str, Mapping[str, Edge]]) -> dict:
 def dump_journey(journey: Journey) -> dict[str, Any]:
     """The map-file form of a journey (plain dicts, lists and numbers), ready for YAML or JSON.
 
+    Parameters
+    ----------
+    journey : Journey
+
+    Returns
+    -------
+    dict
+        What :func:`~journeysim.maps.read.read_journey` reads back into the same journey.
+
     Examples
     --------
     >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.1}}, goals=["buy"])
@@ -91,7 +100,28 @@ def _unfreeze(obj: Any) -> Any:
 
 
 def save_journey(journey: Journey, path: str | os.PathLike) -> None:
-    """Write a journey as YAML (JSON for a ``.json`` path), atomically: never half a file."""
+    """Write a journey as YAML (JSON for a ``.json`` path), atomically: never half a file.
+
+    Parameters
+    ----------
+    journey : Journey
+    path : str or os.PathLike
+        The file to write (replaced if it exists).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeysim.maps.read import load_journey
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.1}}, goals=["buy"])
+    >>> path = Path(tempfile.mkdtemp()) / "shop.yaml"
+    >>> save_journey(j, path)
+    >>> load_journey(path).rows["ad"]["buy"].p
+    0.1
+    """
     data = dump_journey(journey)
     if Path(path).suffix.lower() == ".json":
         body = json.dumps(data, ensure_ascii=False, indent=2) + "\n"

@@ -355,6 +355,22 @@ def _check_result(journey: Journey) -> None:
 def apply_changes(journey: Journey, changes: Sequence[Change], source: str = "<hypothesis>") -> Journey:
     """Apply ``changes`` in order; a failure raises :class:`ScenarioError` naming file and change index.
 
+    Parameters
+    ----------
+    journey : Journey
+        The map to change (it is not modified: journeys are immutable).
+    changes : sequence of Change
+        :class:`AddTouchpoint`, :class:`SetEdge`, :class:`ScaleEdge`,
+        :class:`RemoveTouchpoint`, :class:`SetEntry`, :class:`SetTouchpoint`, with fixed
+        numbers (a hypothesis file's ranges go through :func:`~journeysim.whatif.prediction.predict`).
+    source : str
+        The name errors give the changes (a hypothesis file's path).
+
+    Returns
+    -------
+    Journey
+        The variant.
+
     Examples
     --------
     >>> j = Journey.from_rows({"cart": 1.0}, {"cart": {"buy": 0.6}}, goals=["buy"])

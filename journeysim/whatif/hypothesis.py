@@ -89,6 +89,16 @@ class Hypothesis:
 def load_hypothesis(path: str | os.PathLike) -> Hypothesis:
     """Read and check a hypothesis file (its ``baseline`` is relative to the file).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A hypothesis file: ``baseline`` map, ``metric`` and ``changes`` (numbers may be
+        ranges or distributions).
+
+    Returns
+    -------
+    Hypothesis
+
     Examples
     --------
     >>> h = load_hypothesis("scenarios/hypotheses/live-chat.yaml")

@@ -24,6 +24,7 @@ from scipy.stats import norm
 
 from journeysim._files import read_document, write_atomic
 from journeysim._hash import file_sha256
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import ScenarioError, UsageError
@@ -51,8 +52,8 @@ PREDICTION_KEYS = (
 DEFAULT_SIZE = {"montecarlo": 20_000, "agents": 60}
 
 
-@dataclass(frozen=True)
-class Prediction:
+@dataclass(frozen=True, repr=False)
+class Prediction(Result):
     """Baseline and variant metric, lifts with equal-tailed intervals, and the draws behind them.
 
     ``samples`` holds the per-draw ``baseline``, ``variant``, ``lift_abs`` and
@@ -146,8 +147,26 @@ class Prediction:
         parts.append(f"method: {self.method}")
         return "\n".join(parts)
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        rel = "-" if self.lift_rel is None else f"{self.lift_rel:+.2%}"
+        low, high = self.lift_rel_interval
+        span = "-" if low is None else f"[{low:+.2%}, {high:+.2%}]"
+        return (f"{self.hypothesis!r}: {self.metric} {fmt(self.baseline)} -> {fmt(self.variant)}, lift {rel} "
+                f"{span} ({self.interval_level:.0%}, {self.engine}, {self.draws} draws)")
+
+    def _table(self):
+        """One row per estimate: ``scope`` (total, segment, stage), ``name``, ``quantity``, ``value``, ``low``, ``high``."""
+        rows = []
+        for quantity in ("baseline", "variant", "lift_abs", "lift_rel"):
+            low, high = getattr(self, f"{quantity}_interval")
+            rows.append(("total", None, quantity, getattr(self, quantity), low, high))
+        for scope, table in (("segment", self.by_segment), ("stage", self.by_stage)):
+            for name, r in table.items():
+                for quantity in ("baseline", "variant"):
+                    rows.append((scope, name, quantity, r.get(quantity), None, None))
+                low, high = r.get("lift_abs_interval") or (None, None)
+                rows.append((scope, name, "lift_abs", r.get("lift_abs"), low, high))
+        return ("scope", "name", "quantity", "value", "low", "high"), rows
 
 
 def _plain(obj: Any) -> Any:
@@ -205,18 +224,33 @@ def predict(
     size: float | None = None,
     seed: int | None = None,
 ) -> Prediction:
-    """Predict the metric of a hypothesis's variant against its baseline.
+    """Predict the metric of a hypothesis's variant against its baseline, with intervals.
+
+    Each draw sets every range or distribution of the hypothesis, draws the map's rows
+    from their posterior when it carries ``observations``, and evaluates baseline and
+    variant with the engine (the sampling engines add their noise, with common random
+    numbers); central values are medians over the draws, intervals equal-tailed.
 
     Parameters
     ----------
     hypothesis : Hypothesis or path of a hypothesis file
-    engine : ``exact``, ``montecarlo`` or ``agents``
-    draws : number of joint draws of the uncertain inputs (and of sampling noise)
-    level : level of the equal-tailed intervals, in (0, 1)
-    rng : the random stream for every draw
-    size : run length of each sampling-engine call (customers per segment for
-        ``montecarlo``, days for ``agents``); ignored by ``exact``
-    seed : recorded in the result only (the CLI's ``--seed``)
+    engine : {"exact", "montecarlo", "agents"}
+    draws : int
+        Joint draws of the uncertain inputs (and of sampling noise).
+    level : float
+        Level of the equal-tailed intervals, in (0, 1).
+    rng : numpy.random.Generator
+        The random stream for every draw.
+    size : float, optional
+        Run length of each sampling-engine call (customers per segment for
+        ``montecarlo``, days for ``agents``); ignored by ``exact``.
+    seed : int, optional
+        Recorded in the result only (the CLI's ``--seed``).
+
+    Returns
+    -------
+    Prediction
+        Baseline, variant and lifts with intervals, by segment and stage, and the draws.
 
     Examples
     --------
@@ -334,6 +368,16 @@ def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size) -> 
 def save_prediction(prediction: Prediction, path: str | os.PathLike) -> None:
     """Write the prediction's saved form (:meth:`Prediction.to_record`) as JSON, atomically.
 
+    Parameters
+    ----------
+    prediction : Prediction
+    path : str or os.PathLike
+        The file to write (replaced if it exists).
+
+    Returns
+    -------
+    None
+
     Examples
     --------
     >>> import tempfile
@@ -390,6 +434,15 @@ def read_prediction(path: str | os.PathLike) -> Prediction:
     """Read and check a prediction file written by :func:`save_prediction` (``journeysim predict --save``).
 
     Every problem names the file and the key.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Prediction
+        With its draws (``samples``, ``parameters``); ``source`` is ``path``.
 
     Examples
     --------

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from journeysim._files import write_atomic
+from journeysim._result import Result
 from journeysim._text import fmt, format_table
 from journeysim.errors import ScenarioError, UsageError
 from journeysim.whatif.plan import Plan, item_hypothesis, load_plan
@@ -40,8 +41,8 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class RunResult:
+@dataclass(frozen=True, repr=False)
+class RunResult(Result):
     """Rows of a finished plan (plan order), where they were written and how many items ran now."""
 
     plan: str
@@ -58,12 +59,6 @@ class RunResult:
         """
         return sorted(self.rows, key=lambda r: (r["lift_rel"] is None, -(r["lift_rel"] if r["lift_rel"] is not None
                                                                         else r["lift_abs"])))
-
-    def to_frame(self):
-        """The results table as a pandas DataFrame (plan order)."""
-        import pandas as pd
-
-        return pd.DataFrame(list(self.rows), columns=list(COLUMNS))
 
     def to_dict(self) -> dict[str, Any]:
         return {"plan": self.plan, "outdir": self.outdir, "items": len(self.rows), "ran": self.ran,
@@ -85,8 +80,12 @@ class RunResult:
         return (f"{table}\n{len(self.rows)} items ({self.ran} run now, {self.resumed} resumed) on {self.backend}; "
                 f"results in {self.outdir}/results.csv and results.jsonl")
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return f"{self.plan}: {len(self.rows)} items ({self.ran} run now, {self.resumed} resumed) on {self.backend}"
+
+    def _table(self):
+        """The results table, one row per plan item (plan order)."""
+        return COLUMNS, [tuple(r.get(c) for c in COLUMNS) for r in self.rows]
 
 
 def run_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,11 +206,21 @@ def run_plan(
     Parameters
     ----------
     plan : Plan or path of a plan file
-    outdir : results folder (default ``<plan folder>/<plan name>.results``)
-    workers : local worker processes (1 runs in this process); ignored with ``scheduler``
-    scheduler : address of a Dask scheduler to run the items on
-    resume : keep items already finished in ``outdir`` and run only the rest
-    progress : show a progress bar on stderr
+    outdir : str or os.PathLike, optional
+        Results folder (default ``<plan folder>/<plan name>.results``).
+    workers : int
+        Local worker processes (1 runs in this process); ignored with ``scheduler``.
+    scheduler : str, optional
+        Address of a Dask scheduler to run the items on.
+    resume : bool
+        Keep items already finished in ``outdir`` and run only the rest.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    RunResult
+        The results rows (``to_frame()``), ranked by ``ranking()``.
 
     Examples
     --------

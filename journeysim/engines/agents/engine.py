@@ -48,7 +48,7 @@ PROGRESS_AFTER = 2.0
 NO_ARRIVALS = "no customers arrived"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class AgentResult(JourneyMetrics):
     """What happened in one agent-based run.
 
@@ -88,8 +88,11 @@ class AgentResult(JourneyMetrics):
             touchpoints=plain(self.touchpoints),
         )
 
-    def to_frame(self):
-        """The daily table as a pandas DataFrame (one ``in <stage>`` column per stage)."""
+    def daily_frame(self):
+        """The daily table as a pandas DataFrame (one ``in <stage>`` column per stage).
+
+        (:meth:`to_frame` gives the metrics, in the same table every engine gives.)
+        """
         import pandas as pd
 
         return pd.DataFrame(daily_rows(self.daily))
@@ -112,8 +115,8 @@ class AgentResult(JourneyMetrics):
         parts.append(format_table("touchpoints", headers, rows))
         return "\n".join(parts)
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return f"{JourneyMetrics._headline(self)}, {self.days} days, {self.arrived} arrived"
 
 
 def _days(n: int) -> str:
@@ -179,6 +182,10 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
         Show a progress bar on stderr when the run takes more than a couple of seconds.
     source : str
         Name of the map file, for error messages.
+
+    Returns
+    -------
+    AgentResult
 
     Raises
     ------

@@ -49,7 +49,7 @@ def _frozen(value):
     return MappingProxyType(dict(value))
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class MonteCarloResult(JourneyMetrics):
     """The metrics of a simulated cohort of new customers.
 
@@ -91,6 +91,9 @@ class MonteCarloResult(JourneyMetrics):
     def _engine_dict(self) -> dict[str, Any]:
         return {key: self.removal_effects_source if key == "removal_effects_source" else plain(getattr(self, key))
                 for key in SAMPLE_KEYS}
+
+    def _headline(self) -> str:
+        return f"{super()._headline()}, {self.customers} customers, seed {self.seed}"
 
     @property
     def removal_effects_source(self) -> str:
