@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.table import Table
-
 __all__ = ["format_table", "fmt", "pct", "pct_interval"]
 
 
@@ -50,6 +47,9 @@ def pct_interval(pair) -> str:
 
 def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence], width: int = 100) -> str:
     """Render rows as a boxed text table."""
+    from rich.console import Console  # loaded with the first table: validate and --help print none
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_lines=False)
     for i, h in enumerate(headers):
         table.add_column(h, justify="left" if i == 0 else "right", overflow="fold")

@@ -1,7 +1,8 @@
 """The ``journeysim`` command line: argument parsing and rendering only.
 
-Each command lives in its own module exposing ``register(subparsers)``; the
-module's handler takes the parsed arguments and returns the exit code. Bad
+:data:`COMMANDS` names each command with its one-line help and its module; only the
+command being run is imported. A command's module exposes ``register(subparsers)``
+and a handler that takes the parsed arguments and returns the exit code. Bad
 input (a :class:`~journeysim.errors.JourneySimError`) prints its message and
 exits 1 (2 for usage errors); anything else is a bug and shows its traceback.
 """
@@ -18,56 +19,123 @@ from journeysim.errors import JourneySimError, UsageError
 
 __all__ = ["main", "build_parser"]
 
-# Command modules, in the order `--help` lists them.
-COMMANDS = [
-    "validate",
-    "show",
-    "simulate",
-    "predict",
-    "run",
-    "design",
-    "analyze",
-    "check",
-    "ledger",
-    "calibrate",
-    "fit",
-    "attribute",
-    "reevaluate",
-    "report",
-    "export",
-    "import",
-]
+#: The command table: name -> (one-line help, module), in the order ``journeysim --help`` lists them. Like pip's
+#: ``commands_dict``, it names every command without importing it: a command's module (and through it numba,
+#: DuckDB, pandas, statsmodels...) is imported only when that command runs, so ``--help`` and ``validate`` start at
+#: once. A new command is one line here plus its module, which exposes ``register(subparsers)``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("check map files; exit 0 when all are valid, 1 when not", "journeysim.cli.validate"),
+    "show": ("print a map: stages, touchpoints, rows", "journeysim.cli.show"),
+    "simulate": ("conversion, value, funnel and removal effects of a map", "journeysim.cli.simulate"),
+    "predict": ("predicted lift of a hypothesis (what-if file), with intervals", "journeysim.cli.predict"),
+    "run": ("run a plan: many hypotheses x engines x seeds, with sweeps", "journeysim.cli.run"),
+    "design": ("size an A/B test on a conversion rate (or for a saved prediction)", "journeysim.cli.design"),
+    "analyze": ("analyse an A/B test result (CSV or Parquet)", "journeysim.cli.analyze"),
+    "check": ("put an A/B test's observed lift beside the predicted one; append to the ledger",
+              "journeysim.cli.check"),
+    "ledger": ("calibration of the checked predictions: coverage, bias, plot", "journeysim.cli.ledger"),
+    "calibrate": ("update a hypothesis's uncertain numbers with an A/B result; write the new map",
+                  "journeysim.cli.calibrate"),
+    "fit": ("fit a journey map from an event log (CSV/Parquet) or a path file", "journeysim.cli.fit"),
+    "attribute": ("attribute conversions to touchpoints (Markov, rule-based, Shapley)", "journeysim.cli.attribute"),
+    "reevaluate": ("compare last year's map (or event log) with this year's", "journeysim.cli.reevaluate"),
+    "report": ("write an HTML and Markdown report with plots", "journeysim.cli.report"),
+    "export": ("write a map as Mermaid, Graphviz DOT, GraphML or node-link JSON", "journeysim.cli.export"),
+    "import": ("read a GraphML or node-link JSON map written by 'export'", "journeysim.cli.import_map"),
+}
+
+# Options of `journeysim` itself, which may come before the command's name.
+_TOP_OPTIONS = ("-h", "--help", "--version")
 
 
-# A command whose name is a Python keyword lives in a module named otherwise.
-_MODULES = {"import": "import_map"}
+class _Formatter(argparse.HelpFormatter):
+    """Paragraphs are wrapped to the terminal; indented lines (the examples) are kept as written."""
+
+    def _fill_text(self, text, width, indent):
+        blocks, lines = [], []
+        for line in text.splitlines():
+            if line.startswith(" ") or not line.strip():
+                if lines:
+                    blocks.append(super()._fill_text(" ".join(lines), width, indent))
+                    lines = []
+                blocks.append(indent + line if line.strip() else "")
+            else:
+                lines.append(line)
+        if lines:
+            blocks.append(super()._fill_text(" ".join(lines), width, indent))
+        return "\n".join(blocks)
+
+
+class _CommandList(_Formatter):
+    """The command list with every help beside its name: argparse measures the names two columns short of
+    where it prints them, so the longest ones would push their help onto the next line."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=16)
+        self._action_max_length = 14
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # one line and exit 2, as argparse does, without the usage block
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Commands:
+    """What a command's ``register`` receives: ``add_parser`` takes the command's help from the table."""
+
+    def __init__(self, sub):
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        kwargs.setdefault("help", COMMANDS[name][0])
+        return self._sub.add_parser(name, **kwargs)
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option of ``journeysim`` itself)."""
+    for word in argv:
+        if word in _TOP_OPTIONS:
+            continue
+        return word if not word.startswith("-") else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``journeysim``, with ``command`` (if it is one) fully registered and the others named only."""
     parser = _Parser(
         prog="journeysim",
+        formatter_class=_CommandList,
         description="Customer journey maps: simulate, predict, design and check A/B tests, fit and re-evaluate.",
+        epilog="Run 'journeysim COMMAND --help' for a command's options and examples; the documentation is in "
+               "docs/ (mkdocs serve).",
     )
     parser.add_argument("--version", action="version", version=f"journeysim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
-        importlib.import_module(f"journeysim.cli.{_MODULES.get(name, name)}").register(sub)
+    for name, (help_, module) in COMMANDS.items():
+        if name == command:
+            importlib.import_module(module).register(_Commands(sub))
+        else:
+            sub.add_parser(name, help=help_)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command_in(argv)
     try:
-        # Importing the commands takes a moment: Ctrl-C then must not print a traceback either.
-        parser = build_parser()
+        # Importing a command can take a moment: Ctrl-C then must not print a traceback either.
+        parser = build_parser(command)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    if not argv:
+        parser.print_help()          # plain `journeysim`: what it can do
+        return 0
     args = parser.parse_args(argv)
     try:
         code = int(args.handler(args) or 0)

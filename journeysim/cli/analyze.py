@@ -13,7 +13,7 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("analyze", help="analyse an A/B test result (CSV or Parquet)",
+    p = sub.add_parser("analyze",
                        description="Per variant against control: conversion rate with Wilson interval, difference "
                        "(Newcombe) and relative lift (log ratio) with intervals, z-test p-value (Holm-adjusted with "
                        "several variants), sample-ratio-mismatch check, Bayesian probability to beat control and "

@@ -14,7 +14,7 @@ __all__ = ["register", "refuse_log_options"]
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "attribute", help="attribute conversions to touchpoints (Markov, rule-based, Shapley)",
+        "attribute",
         description="Attribute conversions and value to touchpoints under Markov removal effects (order 1-4), "
         "first, last, linear, time-decay, position and Shapley, side by side, from an event log or a "
         "ChannelAttribution path file.")

@@ -13,7 +13,7 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("calibrate", help="update a hypothesis's uncertain numbers with an A/B result; write the new map",
+    p = sub.add_parser("calibrate",
                        description="Importance-weight the saved prediction's draws by the likelihood of the observed "
                        "lift, report the posterior of each uncertain number, and write the variant map at the "
                        "posterior medians (with the posterior ranges in its 'calibration' block) as the new baseline.")

@@ -15,7 +15,7 @@ DEFAULT_LEDGER = "experiments/ledger.csv"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("check", help="put an A/B test's observed lift beside the predicted one; append to the ledger",
+    p = sub.add_parser("check",
                        description="Observed against predicted relative lift: inside the predicted interval or not, "
                        "the z-score of the gap (both uncertainties), and a verdict (confirmed, too optimistic, too "
                        "pessimistic, inconclusive). Appends one row to the ledger; a repeat of the same prediction "

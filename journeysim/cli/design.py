@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("design", help="size an A/B test on a conversion rate (or for a saved prediction)",
+    p = sub.add_parser("design",
                        description="Customers per arm and in total, days at the given traffic, the minimum detectable "
                        "effect for --customers, and for a saved prediction the assurance (power averaged over the "
                        "predicted lift's draws). Either --baseline and --lift, or PREDICTION.json.")

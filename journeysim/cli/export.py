@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="write a map as Mermaid, Graphviz DOT, GraphML or node-link JSON",
+    p = sub.add_parser("export",
                        description="Write a journey map for other tools: Mermaid or Graphviz DOT to draw it, "
                        "GraphML or node-link JSON to edit it in graph tools (both read back with 'import').")
     p.add_argument("map", metavar="MAP")

@@ -11,7 +11,7 @@ __all__ = ["register"]
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "fit", help="fit a journey map from an event log (CSV/Parquet) or a path file",
+        "fit",
         description="Fit a journey map from an event log (user_id, timestamp, touchpoint[, value, segment]) or a "
         "ChannelAttribution path file (path, total_conversions, total_null[, total_conversion_value]), read with "
         "DuckDB in one pass. Writes the map (entry, rows, observations, goals, values, delays, segments, stages) "

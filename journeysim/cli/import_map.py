@@ -9,7 +9,7 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("import", help="read a GraphML or node-link JSON map written by 'export'",
+    p = sub.add_parser("import",
                        description="Read a map from GraphML (.graphml) or node-link JSON (.json) in the form "
                        "'export' writes, validate it and write it as a map file (YAML, or JSON for a .json name).")
     p.add_argument("graph", metavar="FILE", help="a .graphml or node-link .json file")

@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("ledger", help="calibration of the checked predictions: coverage, bias, plot",
+    p = sub.add_parser("ledger",
                        description="How many checks, coverage of the predicted intervals against their nominal level "
                        "(with a binomial interval), mean and median bias (predicted minus observed lift), the gaps' "
                        "z-scores, and a calibration plot with --plot.")

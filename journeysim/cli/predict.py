@@ -19,7 +19,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="predicted lift of a hypothesis (what-if file), with intervals",
+    p = sub.add_parser("predict",
                        description="Apply a hypothesis's changes to its baseline map and predict the metric's lift, "
                                    "with equal-tailed intervals over the hypothesis's ranges, the map's observation "
                                    "counts and the engine's sampling noise.")

@@ -27,7 +27,7 @@ def add_options(p) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("reevaluate", help="compare last year's map (or event log) with this year's",
+    p = sub.add_parser("reevaluate",
                        description="Per touchpoint: did its row change (chi-square, Benjamini-Hochberg), how its "
                        "removal effect moved (with an interval), its traffic, and a verdict; the overall conversion "
                        "change with a two-proportion test; a ranked list of what to look at first. OLD and NEW are "

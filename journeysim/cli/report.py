@@ -17,7 +17,7 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="write an HTML and Markdown report with plots",
+    p = sub.add_parser("report",
                        description="Write DIR/report.html (self-contained: plots embedded, no network needed), "
                        "DIR/report.md and the PNG plots it links, for one command's result.")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", parser_class=type(p))

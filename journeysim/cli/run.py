@@ -12,7 +12,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="run a plan: many hypotheses x engines x seeds, with sweeps",
+    p = sub.add_parser("run",
                        description="Run every item of a plan (hypotheses x sweep values x engines x seeds), write one "
                                    "row per item (CSV and JSON lines) and print a ranking by predicted lift.")
     p.add_argument("plan", metavar="PLAN")

@@ -10,7 +10,7 @@ __all__ = ["register", "describe"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("show", help="print a map: stages, touchpoints, rows",
+    p = sub.add_parser("show",
                        description="Print a journey map as tables: touchpoints with their attributes, "
                        "then every row with its drop-off.")
     p.add_argument("map", metavar="MAP")

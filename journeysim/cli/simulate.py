@@ -24,7 +24,7 @@ _ENGINE_OPTIONS = {"montecarlo": ("customers", "horizon", "chunk_size", "backend
 
 
 def register(sub) -> None:
-    p = sub.add_parser("simulate", help="conversion, value, funnel and removal effects of a map",
+    p = sub.add_parser("simulate",
                        description="Simulate a journey map with one of the engines and print its metrics.")
     p.add_argument("map", metavar="MAP")
     p.add_argument("--engine", choices=ENGINES, default="exact", help="default: exact")

@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("validate", help="check map files; exit 0 when all are valid, 1 when not",
+    p = sub.add_parser("validate",
                        description="Check map files and report every problem, one line each. "
                        "Warnings (e.g. unreachable touchpoints) do not fail validation.")
     p.add_argument("maps", nargs="+", metavar="MAP", help="map files (YAML or JSON)")

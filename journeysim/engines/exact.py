@@ -20,9 +20,7 @@ sparse LU factorisation.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as la
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from journeysim.engines.compiled import Chain, compile_segments
 from journeysim.engines.metrics import JourneyMetrics
@@ -44,9 +42,13 @@ class _Solver:
         n = Q.shape[0]
         self.n = n
         if n <= DENSE_LIMIT:
+            import scipy.linalg as la  # its LAPACK, not numpy's: results must not move in the last digit
+
             self.inv = la.inv(np.eye(n) - Q.toarray())
             self.lu = None
         else:
+            import scipy.sparse.linalg as spla  # only for large maps: it costs a command 0.1 s to load
+
             self.inv = None
             self.lu = spla.splu((sp.identity(n, format="csc") - Q.tocsc()).tocsc())
 

@@ -1,36 +1,20 @@
 """Experiments: design the A/B test, analyse its result, check predictions against it, learn from the ledger."""
 
-from journeysim.experiments.analysis import (
-    ExperimentAnalysis,
-    VariantResult,
-    analyze,
-    analyze_experiment,
-)
-from journeysim.experiments.calibrate import (
-    Calibration,
-    calibrate_prediction,
-    calibrated_journey,
-)
-from journeysim.experiments.check import (
-    PredictionCheck,
-    append_to_ledger,
-    check,
-    check_prediction,
-)
-from journeysim.experiments.design import (
-    ExperimentDesign,
-    design,
-    design_experiment,
-    design_from_prediction,
-)
-from journeysim.experiments.ledger import LedgerReport, plot_ledger, summarize_ledger
-from journeysim.experiments.results import Arm, ExperimentData, read_results
+from journeysim._lazy import lazy_exports
 
-__all__ = [
-    "Arm", "ExperimentData", "read_results",
-    "ExperimentDesign", "design", "design_experiment", "design_from_prediction",
-    "ExperimentAnalysis", "VariantResult", "analyze", "analyze_experiment",
-    "PredictionCheck", "check", "check_prediction", "append_to_ledger",
-    "LedgerReport", "summarize_ledger", "plot_ledger",
-    "Calibration", "calibrate_prediction", "calibrated_journey",
-]
+# Each module loads on first use: analysing a result must not load the prediction machinery behind check.
+# The verbs check() and design() are journeysim.check and journeysim.design: here their names are the modules.
+_WHERE = {
+    "Arm": "results", "ExperimentData": "results", "read_results": "results",
+    "ExperimentDesign": "design", "design_experiment": "design", "design_from_prediction": "design",
+    "ExperimentAnalysis": "analysis", "VariantResult": "analysis", "analyze": "analysis",
+    "analyze_experiment": "analysis",
+    "PredictionCheck": "check", "check_prediction": "check", "append_to_ledger": "check",
+    "LedgerReport": "ledger", "summarize_ledger": "ledger", "plot_ledger": "ledger",
+    "Calibration": "calibrate", "calibrate_prediction": "calibrate", "calibrated_journey": "calibrate",
+}
+
+__all__ = list(_WHERE)
+
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _WHERE.items()},
+                                    globals())

@@ -1,11 +1,16 @@
 """Reports with pictures: HTML pages and Markdown files with PNG plots, one builder per command."""
 
-from journeysim.report.document import Report, Section, Table
-from journeysim.report.experiments import check_report, ledger_report, predict_report
-from journeysim.report.html import render_html, render_markdown, write_report
-from journeysim.report.kinds import attribute_report, reevaluate_report, simulate_report
-from journeysim.report.plots import Plot
+from journeysim._lazy import lazy_exports
 
-__all__ = ["Plot", "Report", "Section", "Table", "render_html", "render_markdown", "write_report",
-           "simulate_report", "reevaluate_report", "attribute_report", "predict_report", "check_report",
-           "ledger_report"]
+# Each module loads on first use (the plots load matplotlib).
+_WHERE = {
+    "Plot": "plots", "Report": "document", "Section": "document", "Table": "document",
+    "render_html": "html", "render_markdown": "html", "write_report": "html",
+    "simulate_report": "kinds", "reevaluate_report": "kinds", "attribute_report": "kinds",
+    "predict_report": "experiments", "check_report": "experiments", "ledger_report": "experiments",
+}
+
+__all__ = list(_WHERE)
+
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _WHERE.items()},
+                                    globals())
