@@ -9,8 +9,6 @@ and rows of its tidy table, which :meth:`Result.to_frame` turns into a DataFrame
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from typing import Any
 
 __all__ = ["Result"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-__all__ = ["format_table", "fmt", "pct", "pct_interval"]
+__all__ = ["format_table", "fmt", "interval", "pct", "pct_interval"]
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -25,6 +25,20 @@ def fmt(value, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}g}" if abs(value) >= 1e5 or (value != 0 and abs(value) < 1e-3) else f"{value:.{digits}f}"
     return str(value)
+
+
+def interval(pair, signed: bool = False, missing: str = "-") -> str:
+    """An interval as ``[low, high]`` (signed numbers with ``signed``), ``missing`` when there is none.
+
+    Examples
+    --------
+    >>> interval((0.0123456, 0.2)), interval((-0.001, 0.002), signed=True), interval(None)
+    ('[0.0123, 0.2000]', '[-0.001, +0.002]', '-')
+    """
+    if pair is None:
+        return missing
+    f = (lambda v: f"{v:+.4g}") if signed else fmt  # noqa: E731
+    return f"[{f(pair[0])}, {f(pair[1])}]"
 
 
 def pct(x: float | None) -> str:

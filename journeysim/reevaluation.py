@@ -24,7 +24,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, interval
 from journeysim.engines.compiled import compile_journey
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import DataError, UsageError
@@ -116,7 +116,7 @@ class Reevaluation(Result):
             c = self.touchpoints[name]
             ci = c.removal_effect_change_ci
             rows.append((str(i), name, c.verdict, fmt(c.qvalue), fmt(c.removal_effect_old), fmt(c.removal_effect_new),
-                         f"[{fmt(ci[0])}, {fmt(ci[1])}]" if ci else "-", count(c.traffic_old), count(c.traffic_new)))
+                         interval(ci), count(c.traffic_old), count(c.traffic_new)))
         table = format_table(f"what to look at first (rows changed at FDR {self.alpha:g}; "
                              f"{100 * self.level:g}% intervals)",
                              ["#", "touchpoint", "verdict", "q-value", "removal effect old", "new",

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, interval
 from journeysim.attribution.markov import removal_effects
 from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit, shapley_rate_credit
 from journeysim.errors import UsageError
@@ -97,7 +97,7 @@ class Attribution(Result):
         if self.removal_effects:
             total = sum(self.removal_effects.values())
             rows = [(tp, fmt(r), fmt(r / total if total > 0 else 0.0),
-                     (f"[{fmt(self.removal_intervals[tp][0])}, {fmt(self.removal_intervals[tp][1])}]"
+                     (interval(self.removal_intervals[tp])
                       if self.bootstrap else "-")) for tp, r in self.removal_effects.items()]
             rows.sort(key=lambda r: -self.removal_effects[r[0]])
             parts.append(format_table("Markov removal effects", ["touchpoint", "removal effect", "normalised",

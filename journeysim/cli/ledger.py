@@ -23,11 +23,13 @@ def register(sub) -> None:
 
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim.experiments.ledger import plot_ledger, summarize_ledger
+    from journeysim._files import write_atomic
+    from journeysim.experiments.ledger import summarize_ledger
+    from journeysim.report.experiments import ledger_plot
 
     report = summarize_ledger(args.ledger)
     if args.plot:
-        plot_ledger(report, args.plot)
+        write_atomic(args.plot, ledger_plot(report).png)
     emit(report, args.json)
     if args.plot:
         print(f"wrote {args.plot}", file=sys.stderr)

@@ -155,17 +155,8 @@ class _Walker:
         for c in np.unique(codes):
             if c == 0:
                 continue
-            d = self.delays[c]
             mask = codes == c
-            k = int(mask.sum())
-            if d.dist == "exponential":
-                out[mask] = rng.exponential(d.mean, size=k)
-            elif d.dist == "fixed":
-                out[mask] = d.mean
-            elif d.dist == "lognormal":
-                out[mask] = rng.lognormal(*d.lognormal_params(), size=k)
-            else:
-                out[mask] = rng.gamma(*d.gamma_params(), size=k)
+            out[mask] = self.delays[c].draw(int(mask.sum()), rng=rng)
         return out
 
     def walk(self, ids, arrival, rng, max_touches):

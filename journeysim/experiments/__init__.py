@@ -10,7 +10,7 @@ _WHERE = {
     "ExperimentAnalysis": "analysis", "VariantResult": "analysis", "analyze": "analysis",
     "analyze_experiment": "analysis",
     "PredictionCheck": "check", "check_prediction": "check", "append_to_ledger": "check",
-    "LedgerReport": "ledger", "summarize_ledger": "ledger", "plot_ledger": "ledger",
+    "LedgerReport": "ledger", "summarize_ledger": "ledger",
     "Calibration": "calibrate", "calibrate_prediction": "calibrate", "calibrated_journey": "calibrate",
 }
 

@@ -30,7 +30,7 @@ from statsmodels.stats.proportion import (
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, interval
 from journeysim.errors import DataError, UsageError, did_you_mean
 from journeysim.experiments.results import Arm, ExperimentData, read_results, results_from_frame
 
@@ -125,18 +125,18 @@ class ExperimentAnalysis(Result):
         }
 
     def summary(self) -> str:
-        ci = lambda pair: "-" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"  # noqa: E731
         level = f"{100 * (1 - self.alpha):g}%"
         rows = [(("* " if v.name == self.control else "") + v.name, v.customers, v.conversions, fmt(v.rate),
-                 ci(v.rate_ci), fmt(v.diff), ci(v.diff_ci), fmt(v.lift_rel), ci(v.lift_rel_ci), fmt(v.pvalue),
-                 fmt(v.pvalue_adj), fmt(v.prob_beat_control), fmt(v.expected_loss))
+                 interval(v.rate_ci), fmt(v.diff), interval(v.diff_ci), fmt(v.lift_rel), interval(v.lift_rel_ci),
+                 fmt(v.pvalue), fmt(v.pvalue_adj), fmt(v.prob_beat_control), fmt(v.expected_loss))
                 for v in self.variants.values()]
         parts = [format_table(f"{self.source}: conversion ({level} intervals; * = control)",
                               ["variant", "customers", "conv.", "rate", "rate CI", "diff", "diff CI", "lift",
                                "lift CI", "p", "p (Holm)", "P(beat)", "exp. loss"], rows, width=180)]
         if any(v.revenue_mean is not None for v in self.variants.values()):
-            rows = [(v.name, fmt(v.revenue_mean), fmt(v.revenue_diff), ci(v.revenue_diff_ci), fmt(v.revenue_pvalue),
-                     fmt(v.cuped_diff), ci(v.cuped_diff_ci), fmt(v.cuped_pvalue), fmt(v.variance_reduction))
+            rows = [(v.name, fmt(v.revenue_mean), fmt(v.revenue_diff), interval(v.revenue_diff_ci),
+                     fmt(v.revenue_pvalue), fmt(v.cuped_diff), interval(v.cuped_diff_ci), fmt(v.cuped_pvalue),
+                     fmt(v.variance_reduction))
                     for v in self.variants.values()]
             parts.append(format_table("revenue per customer (Welch; CUPED with covariate "
                                       f"{self.covariate or '-'})", ["variant", "mean", "diff", "diff CI", "p",

@@ -24,7 +24,7 @@ from scipy import special, stats
 from statsmodels.stats.weightstats import DescrStatsW
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, interval
 from journeysim.errors import ScenarioError
 from journeysim.experiments.analysis import ExperimentAnalysis
 from journeysim.experiments.check import check_prediction
@@ -91,11 +91,10 @@ class Calibration(Result):
         }
 
     def summary(self) -> str:
-        span = lambda lo, hi: f"[{fmt(lo)}, {fmt(hi)}]"  # noqa: E731
-        rows = [(p, f"{fmt(v.prior_median)} {span(*v.prior_interval)}",
-                 f"{fmt(v.posterior_median)} {span(*v.posterior_interval)}") for p, v in self.parameters.items()]
-        rows.append(("relative lift", f"{fmt(self.prior_lift_rel[0])} {span(*self.prior_lift_rel[1:])}",
-                     f"{fmt(self.posterior_lift_rel[0])} {span(*self.posterior_lift_rel[1:])}"))
+        rows = [(p, f"{fmt(v.prior_median)} {interval(v.prior_interval)}",
+                 f"{fmt(v.posterior_median)} {interval(v.posterior_interval)}") for p, v in self.parameters.items()]
+        rows.append(("relative lift", f"{fmt(self.prior_lift_rel[0])} {interval(self.prior_lift_rel[1:])}",
+                     f"{fmt(self.posterior_lift_rel[0])} {interval(self.posterior_lift_rel[1:])}"))
         parts = [format_table(f"{self.hypothesis}: before and after the test (median [{self.level:g} interval])",
                               ["uncertain number", "prior", "posterior"], rows, width=120),
                  f"observed relative lift {fmt(self.observed_lift_rel)} ({self.variant}); effective draws "

@@ -9,7 +9,6 @@ z-scores of the gaps should look standard normal when the models are calibrated.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 from collections import Counter
@@ -22,13 +21,12 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from journeysim._files import write_atomic
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, interval
 from journeysim.errors import DataError
 from journeysim.experiments.check import LEDGER_COLUMNS
 
-__all__ = ["LedgerEntry", "LedgerReport", "read_ledger", "summarize_ledger", "plot_ledger", "LEDGER_METHOD"]
+__all__ = ["LedgerEntry", "LedgerReport", "read_ledger", "summarize_ledger", "LEDGER_METHOD"]
 
 LEDGER_METHOD = ("coverage: share of checks whose observed lift is inside the predicted interval, Clopper-Pearson "
                  "interval (statsmodels proportion_confint method='beta') and exact binomial test against the mean "
@@ -114,12 +112,11 @@ class LedgerReport(Result):
     def summary(self) -> str:
         if not self.checks:
             return f"{self.source}: no checks recorded yet"
-        ci = lambda pair: "-" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"  # noqa: E731
         rows = [
             ("checks", str(self.checks)),
             ("coverage of the predicted intervals", f"{self.covered}/{self.checks} = {fmt(self.coverage)} "
-             f"{ci(self.coverage_ci)} (nominal {fmt(self.nominal_level)}, binomial test p = {fmt(self.coverage_pvalue)})"),
-            ("mean bias (predicted - observed lift)", f"{fmt(self.mean_bias)} {ci(self.mean_bias_ci)} "
+             f"{interval(self.coverage_ci)} (nominal {fmt(self.nominal_level)}, binomial test p = {fmt(self.coverage_pvalue)})"),
+            ("mean bias (predicted - observed lift)", f"{fmt(self.mean_bias)} {interval(self.mean_bias_ci)} "
              f"(t-test p = {fmt(self.bias_pvalue)})"),
             ("median bias", fmt(self.median_bias)),
             ("z of the gaps: mean / sd (calibrated: 0 / 1)", f"{fmt(self.mean_z)} / {fmt(self.sd_z)}"),
@@ -180,42 +177,3 @@ def summarize_ledger(path: str | os.PathLike) -> LedgerReport:
         mean_bias=float(bias.mean()), median_bias=float(np.median(bias)), mean_bias_ci=mean_ci, bias_pvalue=p_bias,
         mean_z=float(z.mean()), sd_z=float(z.std(ddof=1)) if n > 1 else None,
         verdicts=Counter(e.verdict for e in entries), entries=tuple(entries))
-
-
-def plot_ledger(report: LedgerReport, path: str | os.PathLike) -> None:
-    """Write the calibration plot (PNG): predicted against observed lift, and the gaps' z-scores."""
-    import matplotlib
-    matplotlib.use("Agg")  # files only: never open a window
-    import matplotlib.pyplot as plt
-
-    if not report.checks:
-        raise DataError(f"{report.source}: no checks to plot")
-    e = report.entries
-    pred = np.array([x.values["predicted_lift_rel"] for x in e])
-    obs = np.array([x.values["observed_lift_rel"] for x in e])
-    xerr = np.abs(np.array([[x.values["predicted_low"], x.values["predicted_high"]] for x in e]).T - pred)
-    yerr = np.abs(np.array([[x.values["observed_low"], x.values["observed_high"]] for x in e]).T - obs)
-    colours = ["tab:green" if x.inside else "tab:red" for x in e]
-    fig, (ax, hx) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [3, 2]})
-    for i in range(len(e)):
-        ax.errorbar(pred[i], obs[i], xerr=xerr[:, i:i + 1], yerr=yerr[:, i:i + 1], fmt="o", color=colours[i],
-                    ecolor=colours[i], alpha=0.8, capsize=3)
-    lo, hi = float(min(pred.min(), obs.min(), 0)), float(max(pred.max(), obs.max(), 0))
-    pad = 0.05 * (hi - lo or 1)
-    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="observed = predicted")
-    ax.set_xlabel("predicted relative lift (interval); green: observed inside, red: outside")
-    ax.set_ylabel("observed relative lift (its interval)")
-    ax.set_title(f"coverage {report.covered}/{report.checks} (nominal {report.nominal_level:.0%}); "
-                 f"mean bias {report.mean_bias:+.3f}")
-    ax.legend(loc="upper left")
-    z = np.array([x.values["z"] for x in e])
-    hx.hist(z, bins=max(5, min(20, len(z))), density=True, color="tab:blue", alpha=0.6, label="z of the gaps")
-    grid = np.linspace(min(-3.5, z.min()), max(3.5, z.max()), 200)
-    hx.plot(grid, stats.norm.pdf(grid), "k-", lw=1, label="N(0, 1): calibrated")
-    hx.set_xlabel("(predicted - observed) / combined sd")
-    hx.legend(loc="upper left")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())

@@ -25,7 +25,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, interval
 from journeysim.attribution.markov import markov_journey
 from journeysim.errors import DataError, MapError
 from journeysim.fitting.delays import DelayChoice, GapStats, choose_delay
@@ -98,7 +98,7 @@ class FitResult(Result):
             ("segments", ", ".join(self.journey.segments) or "none"),
         ]
         parts = [format_table("fitted journey", ["item", "value"], head)]
-        edges = [(a, b, fmt(p), fmt(int(n)), f"[{fmt(lo)}, {fmt(hi)}]") for a, b, p, n, lo, hi in self.edges]
+        edges = [(a, b, fmt(p), fmt(int(n)), interval((lo, hi))) for a, b, p, n, lo, hi in self.edges]
         parts.append(format_table(f"transitions ({INTERVAL_LEVEL:.0%} Wilson intervals)",
                                   ["from", "to", "p", "departures", "interval"], edges))
         if self.delays:

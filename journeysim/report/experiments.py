@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from journeysim._text import fmt, pct, pct_interval
+from journeysim._text import fmt, interval, pct, pct_interval
+from journeysim.errors import DataError
 from journeysim.experiments.check import PredictionCheck
 from journeysim.experiments.ledger import LedgerReport
 from journeysim.report.document import Report, Section, Table
-from journeysim.report.plots import plot_calibration, plot_lift_distribution
+from journeysim.report.plots import Plot, plot_calibration, plot_lift_distribution
 from journeysim.whatif.prediction import Prediction
 
-__all__ = ["predict_report", "check_report", "ledger_report"]
-
-
-def _plain(pair) -> str:
-    return "" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"
+__all__ = ["predict_report", "check_report", "ledger_report", "ledger_plot"]
 
 
 def _lift_plot(prediction: Prediction, check: PredictionCheck | None = None):
@@ -37,9 +34,9 @@ def predict_report(prediction: Prediction, details: Mapping[str, Any] | None = N
     level = prediction.interval_level
     facts = [
         ("hypothesis", prediction.hypothesis), ("metric", prediction.metric),
-        ("baseline", f"{fmt(prediction.baseline)} {_plain(raw.get('baseline_interval'))}"),
-        ("variant", f"{fmt(prediction.variant)} {_plain(raw.get('variant_interval'))}"),
-        ("absolute lift", f"{fmt(prediction.lift_abs)} {_plain(prediction.lift_abs_interval)}"),
+        ("baseline", f"{fmt(prediction.baseline)} {interval(raw.get('baseline_interval'), missing='')}"),
+        ("variant", f"{fmt(prediction.variant)} {interval(raw.get('variant_interval'), missing='')}"),
+        ("absolute lift", f"{fmt(prediction.lift_abs)} {interval(prediction.lift_abs_interval, missing='')}"),
         ("relative lift", f"{pct(prediction.lift_rel)} {pct_interval(prediction.lift_rel_interval)}"),
         ("interval level", f"{level:g}"),
         ("P(lift > 0)", fmt(raw.get("prob_positive"))),
@@ -70,24 +67,50 @@ def check_report(prediction: Prediction, check: PredictionCheck) -> Report:
     return Report("check", check.hypothesis or check.prediction_file, facts, sections, (check.method,))
 
 
+def ledger_plot(ledger: LedgerReport) -> Plot:
+    """The ledger's calibration plot: observed against predicted lift with both intervals, and the gaps' z-scores.
+
+    Parameters
+    ----------
+    ledger : LedgerReport
+        From :func:`~journeysim.experiments.ledger.summarize_ledger`, with at least one check.
+
+    Returns
+    -------
+    Plot
+        Its ``png`` is the picture (``journeysim ledger --plot FILE`` writes it).
+
+    Examples
+    --------
+    >>> from journeysim.experiments.ledger import summarize_ledger
+    >>> plot = ledger_plot(summarize_ledger("experiments/ledger.csv"))
+    >>> plot.png[:4], [a[0] for a in plot.axes]
+    (b'\x89PNG', ['Calibration of the predictions', 'Gaps between predicted and observed'])
+    """
+    if not ledger.checks:
+        raise DataError(f"{ledger.source}: no checks to plot")
+    v = [e.values for e in ledger.entries]
+    return plot_calibration([x["predicted_lift_rel"] for x in v], [x["observed_lift_rel"] for x in v],
+                            [x["predicted_low"] for x in v], [x["predicted_high"] for x in v],
+                            [e.inside for e in ledger.entries],
+                            observed_interval=([x["observed_low"] for x in v], [x["observed_high"] for x in v]),
+                            z=[x["z"] for x in v])
+
+
 def ledger_report(ledger: LedgerReport) -> Report:
     """Calibration over every checked prediction: coverage, bias, and the calibration plot."""
-    ci = lambda pair: "-" if pair is None else f"[{fmt(pair[0])}, {fmt(pair[1])}]"  # noqa: E731
     facts = (
         ("checks", str(ledger.checks)),
         ("coverage of the predicted intervals", f"{ledger.covered}/{ledger.checks} = {fmt(ledger.coverage)} "
-                                                f"{ci(ledger.coverage_ci)} (nominal {fmt(ledger.nominal_level)})"),
+                                                f"{interval(ledger.coverage_ci)} (nominal {fmt(ledger.nominal_level)})"),
         ("binomial test of coverage, p", fmt(ledger.coverage_pvalue)),
-        ("mean bias (predicted - observed relative lift)", f"{fmt(ledger.mean_bias)} {ci(ledger.mean_bias_ci)}"),
+        ("mean bias (predicted - observed relative lift)", f"{fmt(ledger.mean_bias)} {interval(ledger.mean_bias_ci)}"),
         ("median bias", fmt(ledger.median_bias)),
         ("verdicts", ", ".join(f"{k}: {v}" for k, v in ledger.verdicts.items()) or "-"),
     )
     sections = []
     if ledger.entries:
-        v = [e.values for e in ledger.entries]
-        plot = plot_calibration([x["predicted_lift_rel"] for x in v], [x["observed_lift_rel"] for x in v],
-                                [x["predicted_low"] for x in v], [x["predicted_high"] for x in v],
-                                [e.inside for e in ledger.entries])
+        plot = ledger_plot(ledger)
         rows = tuple((str(e.line), e.hypothesis, pct(e.values["predicted_lift_rel"]),
                       pct(e.values["observed_lift_rel"]), fmt(e.inside), fmt(e.values["z"]), e.verdict)
                      for e in ledger.entries)

@@ -182,14 +182,23 @@ def plot_lift_distribution(draws: Sequence[float], interval: tuple[float, float]
 
 def plot_calibration(predicted: Sequence[float], observed: Sequence[float], lower: Sequence[float],
                      upper: Sequence[float], inside: Sequence[bool], *,
-                     title: str = "Calibration of the predictions") -> Plot:
-    """Observed against predicted relative lift, one point per checked experiment, with predicted intervals."""
+                     observed_interval: tuple[Sequence[float], Sequence[float]] | None = None,
+                     z: Sequence[float] | None = None, title: str = "Calibration of the predictions") -> Plot:
+    """Observed against predicted relative lift, one point per checked experiment, with predicted intervals.
+
+    With ``observed_interval`` (lows, highs) each point also shows the test's interval; with
+    ``z`` (the gaps' z-scores) a second panel sets their histogram beside N(0, 1), which a
+    calibrated ledger follows.
+    """
     predicted, observed = 100 * np.asarray(predicted, float), 100 * np.asarray(observed, float)
     lower, upper = 100 * np.asarray(lower, float), 100 * np.asarray(upper, float)
     inside = np.asarray(inside, bool)
-    fig = Figure(figsize=(6.5, 5.5))
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(11, 5) if z is not None else (6.5, 5.5))
+    ax = fig.add_subplot(1, 2, 1) if z is not None else fig.add_subplot()
     ax.hlines(observed, lower, upper, color="#aaaaaa", linewidth=2, label="predicted interval")
+    if observed_interval is not None:
+        low, high = (100 * np.asarray(v, float) for v in observed_interval)
+        ax.vlines(predicted, low, high, color="#cccccc", linewidth=1.5, label="observed interval")
     ax.scatter(predicted[inside], observed[inside], color=_GOAL, zorder=3, label="observed inside the interval")
     ax.scatter(predicted[~inside], observed[~inside], color="#d1495b", zorder=3, label="observed outside")
     span = np.concatenate([predicted, observed, lower, upper, [0.0]])
@@ -200,6 +209,18 @@ def plot_calibration(predicted: Sequence[float], observed: Sequence[float], lowe
     ax.set_ylabel("observed relative lift (%)")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    if z is not None:
+        from scipy.stats import norm
+
+        z = np.asarray(z, float)
+        hx = fig.add_subplot(1, 2, 2)
+        hx.hist(z, bins=max(5, min(20, z.size)), density=True, color=_EDGE, alpha=0.6, label="z of the gaps")
+        grid = np.linspace(min(-3.5, z.min()), max(3.5, z.max()), 200)
+        hx.plot(grid, norm.pdf(grid), color="#555555", label="N(0, 1): calibrated")
+        hx.set_xlabel("(predicted - observed) / combined sd")
+        hx.set_ylabel("density")
+        hx.set_title("Gaps between predicted and observed")
+        hx.legend(fontsize=8)
     return _plot("calibration", title, fig, f"{int(inside.sum())} of {inside.size} observed lifts fell inside "
                  "their predicted interval (the dashed line is a perfect prediction).")
 

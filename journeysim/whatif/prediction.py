@@ -24,8 +24,9 @@ from scipy.stats import norm
 
 from journeysim._files import read_document, write_atomic
 from journeysim._hash import file_sha256
+from journeysim._json import plain
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, interval
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import ScenarioError, UsageError
 from journeysim.maps.checks import trapped_touchpoints
@@ -111,7 +112,7 @@ class Prediction(Result):
         out = {}
         for key in PREDICTION_KEYS:
             value = getattr(self, key)
-            out[key] = list(value) if isinstance(value, tuple) else _plain(value) if isinstance(value, Mapping) else value
+            out[key] = plain(value)
         return out
 
     def to_record(self) -> dict[str, Any]:
@@ -130,9 +131,9 @@ class Prediction(Result):
         pct = f"{self.interval_level:.0%}"
         rel = lambda v: "-" if v is None else f"{v:+.2%}"  # noqa: E731
         rows = [
-            ("baseline", fmt(self.baseline), _span(self.baseline_interval)),
-            ("variant", fmt(self.variant), _span(self.variant_interval)),
-            ("lift (absolute)", f"{self.lift_abs:+.4g}", _span(self.lift_abs_interval, signed=True)),
+            ("baseline", fmt(self.baseline), interval(self.baseline_interval)),
+            ("variant", fmt(self.variant), interval(self.variant_interval)),
+            ("lift (absolute)", f"{self.lift_abs:+.4g}", interval(self.lift_abs_interval, signed=True)),
             ("lift (relative)", rel(self.lift_rel), f"[{rel(self.lift_rel_interval[0])}, {rel(self.lift_rel_interval[1])}]"),
             ("P(lift > 0)", fmt(self.prob_positive), ""),
         ]
@@ -142,7 +143,7 @@ class Prediction(Result):
             if table:
                 parts.append(format_table(title, ["", "baseline", "variant", "lift", f"{pct} interval"], [
                     (name, fmt(r["baseline"]), fmt(r["variant"]), f"{r['lift_abs']:+.4g}",
-                     _span(r["lift_abs_interval"], signed=True)) for name, r in table.items()]))
+                     interval(r["lift_abs_interval"], signed=True)) for name, r in table.items()]))
         parts.append(f"draws: {self.draws}, seed: {self.seed if self.seed is not None else '-'}")
         parts.append(f"method: {self.method}")
         return "\n".join(parts)
@@ -167,19 +168,6 @@ class Prediction(Result):
                 low, high = r.get("lift_abs_interval") or (None, None)
                 rows.append((scope, name, "lift_abs", r.get("lift_abs"), low, high))
         return ("scope", "name", "quantity", "value", "low", "high"), rows
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, tuple):
-        return [_plain(v) for v in obj]
-    return obj
-
-
-def _span(interval, signed: bool = False) -> str:
-    f = (lambda v: f"{v:+.4g}") if signed else fmt
-    return f"[{f(interval[0])}, {f(interval[1])}]"
 
 
 def _quantiles(x: np.ndarray, level: float) -> tuple[float | None, float | None]:

@@ -21,7 +21,9 @@ from journeysim.experiments.check import (
     check_prediction,
 )
 from journeysim.experiments.design import design_experiment, design_from_prediction
-from journeysim.experiments.ledger import plot_ledger, summarize_ledger
+from journeysim._files import write_atomic
+from journeysim.experiments.ledger import summarize_ledger
+from journeysim.report.experiments import ledger_plot
 from journeysim.maps.read import load_journey
 from journeysim.whatif.prediction import Prediction
 
@@ -140,7 +142,7 @@ def test_ledger_report_coverage_and_bias(tmp_path):
     assert report.mean_bias == pytest.approx(bias.mean()) and report.median_bias == pytest.approx(np.median(bias))
     assert report.nominal_level == pytest.approx(0.9)
     png = tmp_path / "cal.png"
-    plot_ledger(report, png)
+    write_atomic(png, ledger_plot(report).png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

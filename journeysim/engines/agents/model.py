@@ -25,17 +25,7 @@ EXIT_INDEX = -1
 
 def delay_draws(delay: Delay | None, n: int, scale: float, rng: np.random.Generator) -> np.ndarray:
     """``n`` delays in days (``scale`` = days per map time unit)."""
-    if delay is None or delay.mean == 0:
-        return np.zeros(n)
-    if delay.dist == "exponential":
-        out = rng.exponential(delay.mean, n)
-    elif delay.dist == "fixed":
-        out = np.full(n, delay.mean)
-    elif delay.dist == "lognormal":
-        out = rng.lognormal(*delay.lognormal_params(), n)
-    else:
-        out = rng.gamma(*delay.gamma_params(), n)
-    return out * scale
+    return np.zeros(n) if delay is None else delay.draw(n, rng=rng) * scale
 
 
 @dataclass(frozen=True)
