@@ -32,7 +32,12 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, interval
 from journeysim.errors import DataError, UsageError, did_you_mean
-from journeysim.experiments.results import Arm, ExperimentData, read_results, results_from_frame
+from journeysim.experiments.results import (
+    Arm,
+    ExperimentData,
+    read_results,
+    results_from_frame,
+)
 
 __all__ = ["VariantResult", "ExperimentAnalysis", "analyze", "analyze_experiment", "beta_comparison", "parse_split", "srm_pvalue",
            "SRM_THRESHOLD", "METHODS"]

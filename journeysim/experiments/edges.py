@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from journeysim._text import fmt, format_table
+from journeysim._result import Result
+from journeysim._text import fmt, format_table, interval
 from journeysim.errors import DataError, ScenarioError
 from journeysim.journey import EXIT, Edge, Journey
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
@@ -84,8 +85,8 @@ def edge_verdict(predicted: tuple[float, float], variant_ci: tuple[float, float]
     return "inconclusive"
 
 
-@dataclass(frozen=True)
-class EdgeCheck:
+@dataclass(frozen=True, repr=False)
+class EdgeCheck(Result):
     """Every edited edge checked, plus the headline check of the overall lift."""
 
     prediction: str
@@ -109,17 +110,20 @@ class EdgeCheck:
                 "headline": None if self.headline is None else self.headline.to_dict(),
                 "level": self.level, "method": self.method}
 
-    def to_frame(self):
-        import pandas as pd
+    def _headline(self) -> str:
+        verdicts = [e.verdict for e in self.edges.values()]
+        return ", ".join(f"{verdicts.count(v)} {v}" for v in ("confirmed", "refuted", "inconclusive"))
 
-        return pd.DataFrame([{"edge": k, "from": e.source, "to": e.target, "predicted_low": e.predicted[0],
-                              "predicted_high": e.predicted[1], "baseline": e.baseline, "control": e.control,
-                              "variant": e.variant, "verdict": e.verdict} for k, e in self.edges.items()])
+    def _table(self):
+        columns = ["edge", "from", "to", "predicted_low", "predicted_high", "baseline", "control", "variant",
+                   "variant_low", "variant_high", "verdict"]
+        rows = [(k, e.source, e.target, *e.predicted, e.baseline, e.control, e.variant,
+                 *(e.variant_ci or (None, None)), e.verdict) for k, e in self.edges.items()]
+        return columns, rows
 
     def summary(self) -> str:
         level = f"{self.level:.0%}"
-        rows = [(k, f"[{fmt(e.predicted[0])}, {fmt(e.predicted[1])}]", fmt(e.control), fmt(e.variant),
-                 "-" if e.variant_ci is None else f"[{fmt(e.variant_ci[0])}, {fmt(e.variant_ci[1])}]", e.verdict)
+        rows = [(k, interval(e.predicted), fmt(e.control), fmt(e.variant), interval(e.variant_ci), e.verdict)
                 for k, e in self.edges.items()]
         parts = [f"hypothesis: {self.hypothesis}",
                  format_table(f"edited edges ({level} intervals)",
@@ -129,8 +133,6 @@ class EdgeCheck:
         parts.append(f"method: {self.method}")
         return "\n".join(parts)
 
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def edited_rows(hypothesis: Hypothesis, draws: Mapping[str, np.ndarray] | None = None) -> list[str]:

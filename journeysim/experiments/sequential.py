@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+from journeysim._result import Result
 from journeysim.errors import UsageError
 
 __all__ = ["SPENDING", "SequentialPlan", "InterimLook", "plan_looks", "interim_look", "crossing_probabilities",
@@ -125,8 +126,8 @@ def _boundaries(fractions: np.ndarray, alpha_side: float, spending: str, two_sid
     return np.array([b for b, _, _ in _looks(fractions, 0.0, two_sided, boundary)])
 
 
-@dataclass(frozen=True)
-class SequentialPlan:
+@dataclass(frozen=True, repr=False)
+class SequentialPlan(Result):
     """Boundaries of ``K`` interim looks and what they cost in customers.
 
     Attributes
@@ -179,6 +180,23 @@ class SequentialPlan:
         if crossed:
             return "stop"
         return "stop: no effect shown" if look == self.looks else "continue"
+
+    def summary(self) -> str:
+        from journeysim._text import fmt, format_table
+
+        rows = [(str(k + 1), fmt(f), fmt(z), fmt(p)) for k, (f, z, p) in
+                enumerate(zip(self.fractions, self.z, self.nominal_p))]
+        table = format_table(f"{self.looks} looks ({self.spending} spending)",
+                             ["look", "fraction", "z boundary", "nominal p"], rows)
+        return (f"{table}\ninflation over the fixed design: {fmt(self.inflation)}; expected size at the effect: "
+                f"{fmt(self.expected_fraction)} of the maximum\nmethod: {self.method}")
+
+    def _headline(self) -> str:
+        return f"looks={self.looks} spending={self.spending} inflation={self.inflation:.4f}"
+
+    def _table(self):
+        return ["look", "fraction", "z", "nominal_p"], [
+            (k + 1, f, z, p) for k, (f, z, p) in enumerate(zip(self.fractions, self.z, self.nominal_p))]
 
     def to_dict(self) -> dict[str, Any]:
         return {"spending": self.spending, "looks": self.looks, "alpha": self.alpha, "power": self.power,
@@ -242,8 +260,8 @@ def plan_looks(looks: int, *, alpha: float = 0.05, power: float = 0.8, two_sided
                           expected_fraction_null=_expected_fraction(z, t, 0.0, two_sided))
 
 
-@dataclass(frozen=True)
-class InterimLook:
+@dataclass(frozen=True, repr=False)
+class InterimLook(Result):
     """Look ``look`` of ``of`` at a running test: each variant's z statistic against the look's boundary.
 
     ``decisions`` maps each variant to ``"stop"`` (the boundary is crossed: the effect is shown),
@@ -275,8 +293,12 @@ class InterimLook:
         title = f"interim look {self.look} of {self.of} ({self.plan.spending} spending, nominal p {fmt(self.nominal_p)})"
         return format_table(title, ["variant", "z", "boundary", "decision"], rows) + f"\nmethod: {self.method}"
 
-    def __str__(self) -> str:
-        return self.summary()
+    def _headline(self) -> str:
+        return f"look={self.look}/{self.of} " + " ".join(f"{k}={v}" for k, v in self.decisions.items())
+
+    def _table(self):
+        return ["variant", "z", "boundary", "decision"], [
+            (name, self.z[name], self.boundary, d) for name, d in self.decisions.items()]
 
 
 def interim_look(analysis, look: int, of: int | None = None, *, spending: str = "obrien-fleming",
