@@ -273,13 +273,13 @@ def check_edges(prediction: Prediction, control_log, variant_log, *, hypothesis:
         raise DataError(f"{variant_log}: no customer left any edited row ({', '.join(map(repr, rows))}) in either "
                         "arm's log: are the touchpoints named as in the map?")
     edges = {}
-    for (a, b), interval in predicted.items():
+    for (a, b), band in predicted.items():
         base = float(pooled_row(hypothesis.baseline, a).get(b, 0.0)) if a in hypothesis.baseline.touchpoints else 0.0
         c_counts, v_counts = _counts(control, a), _counts(variant, a)
         c, c_ci = observed_edge(c_counts, b, level) if c_counts else (None, None)
         v, v_ci = observed_edge(v_counts, b, level) if v_counts else (None, None)
         reference = c if c is not None else base
-        edges[f"{a} -> {b}"] = EdgeResult(a, b, interval, base, c, c_ci, v, v_ci, edge_verdict(interval, v_ci, reference))
+        edges[f"{a} -> {b}"] = EdgeResult(a, b, band, base, c, c_ci, v, v_ci, edge_verdict(band, v_ci, reference))
     method = (f"one map fitted per arm ({control.method}); each edited row's outcomes: observed share with an "
               f"equal-tailed {level:.0%} interval of its Dirichlet posterior (counts plus {DIRICHLET_PRIOR} per "
               f"outcome: a beta marginal), against the {level:.0%} interval of the edge over the prediction's "
