@@ -7,7 +7,9 @@ sums to 1; when the changed outcome held the whole row, the freed share goes to 
 * ``add``: a new touchpoint; ``sources`` ``{a: p}`` send share ``p`` of the customers
   leaving ``a`` to it (``a``'s other outcomes shrink in proportion); ``targets`` is its
   own row (the rest is exit).
-* ``set`` / ``scale``: one outcome of a row set to ``p`` / multiplied by ``by``.
+* ``set`` / ``scale``: one outcome of a row set to ``p`` / multiplied by ``by``. A ``set``
+  with ``balance: exit`` changes that edge alone: drop-off gives (or takes) the difference
+  and the row's other outcomes keep their probabilities, as when a map is edited by hand.
 * ``remove``: the touchpoint goes; what flowed into it drops off, and its entry share
   is lost: entry shares are **not** renormalised, so per-customer metrics stay per
   original new customer and conversion falls by what that share would have brought.
@@ -42,11 +44,15 @@ __all__ = [
     "Change",
     "apply_changes",
     "set_outcome",
+    "set_against_exit",
     "touchpoint_attributes",
+    "BALANCES",
     "KIND",
 ]
 
 _TOLERANCE = 1e-9
+#: What a ``set`` takes its change from: the row's other outcomes in proportion, or drop-off alone.
+BALANCES = ("proportional", "exit")
 _FIELDS = {"stage", "channel", "delay", "goal", "value", "refers"}
 
 
@@ -84,6 +90,30 @@ def set_outcome(row: Mapping[str, Edge], target: str, p: float, where: str) -> d
     out = {b: Edge(p if b == target else e.p * factor, e.delay, e.extra) for b, e in row.items()}
     if target != EXIT and target not in out:
         out[target] = Edge(p)
+    return out
+
+
+def set_against_exit(row: Mapping[str, Edge], target: str, p: float, where: str) -> dict[str, Edge]:
+    """Row with ``target``'s probability set to ``p`` and every other edge kept: exit takes the difference.
+
+    Examples
+    --------
+    >>> row = {"purchase": Edge(0.6), "product page": Edge(0.1)}         # exit 0.3
+    >>> {k: e.p for k, e in set_against_exit(row, "purchase", 0.7, "from 'cart'").items()}
+    {'purchase': 0.7, 'product page': 0.1}
+    >>> set_against_exit(row, "purchase", 0.95, "from 'cart'")
+    Traceback (most recent call last):
+    ...
+    journeysim.whatif.changes.ChangeError: from 'cart': transitions sum to 1.05 (must be at most 1; balance: exit takes the change from drop-off alone)
+    """
+    _probability(p, f"{where}: edge to {target!r}")
+    p = min(max(p, 0.0), 1.0)
+    old = row.get(target)
+    out = {**row, target: Edge(p) if old is None else Edge(p, old.delay, old.extra)}
+    total = math.fsum(e.p for e in out.values())
+    if total > 1.0 + _TOLERANCE:
+        raise ChangeError(f"{where}: transitions sum to {total:.6g} (must be at most 1; balance: exit takes the change "
+                          "from drop-off alone)")
     return out
 
 
@@ -191,23 +221,37 @@ class AddTouchpoint:
 class SetEdge:
     """Set the probability of ``source -> target`` (``target`` may be ``exit``) to ``p``.
 
+    With ``balance="proportional"`` (the default) the row's other outcomes, exit included,
+    rescale in proportion; with ``balance="exit"`` they stay and drop-off takes the difference.
+
     Examples
     --------
     >>> j = Journey.from_rows({"cart": 1.0}, {"cart": {"buy": 0.6, "page": 0.1}}, goals=["buy"])
     >>> k = SetEdge("cart", "exit", 0.1).apply(j)
     >>> {b: round(e.p, 4) for b, e in k.rows["cart"].items()}
     {'buy': 0.7714, 'page': 0.1286}
+    >>> {b: e.p for b, e in SetEdge("cart", "buy", 0.7, balance="exit").apply(j).rows["cart"].items()}
+    {'buy': 0.7, 'page': 0.1}
     """
 
     source: str
     target: str
     p: float
     segment: str | None = None
+    balance: str = "proportional"
 
     def apply(self, journey: Journey) -> Journey:
         _check_edge(journey, self.source, self.target, self.segment)
-        return _rows_with(journey, self.source, self.segment,
-                          lambda r: set_outcome(r, self.target, self.p, f"from {self.source!r}"))
+        if self.balance not in BALANCES:
+            raise ChangeError(f"balance {self.balance!r}{did_you_mean(self.balance, BALANCES)} is not one of "
+                              f"{', '.join(BALANCES)}")
+        if self.balance == "exit":
+            if self.target == EXIT:
+                raise ChangeError("balance: exit takes the change from drop-off, so 'to' cannot be exit itself")
+            edit = lambda r: set_against_exit(r, self.target, self.p, f"from {self.source!r}")  # noqa: E731
+        else:
+            edit = lambda r: set_outcome(r, self.target, self.p, f"from {self.source!r}")  # noqa: E731
+        return _rows_with(journey, self.source, self.segment, edit)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from journeysim.journey import Journey
 from journeysim.maps import schema
 from journeysim.maps.read import load_journey
 from journeysim.whatif.changes import (
+    BALANCES,
     AddTouchpoint,
     Change,
     RemoveTouchpoint,
@@ -48,6 +49,7 @@ _CHANGE_KEYS = {
     "touchpoint": ("touchpoint", "segment"),
 }
 _EDGE_KEYS = {"set": ("from", "to", "p"), "scale": ("from", "to", "by")}
+_OPTIONAL_EDGE_KEYS = {"set": ("balance",), "scale": ()}
 
 
 @dataclass(frozen=True)
@@ -255,15 +257,21 @@ def _build(change: Mapping, index: int, source: str) -> Change:
     if kind in _EDGE_KEYS:
         body = _mapping(body, kind, index, kind, source)
         keys = _EDGE_KEYS[kind]
+        allowed = (*keys, *_OPTIONAL_EDGE_KEYS[kind])
         for key in body:
-            if key not in keys:
-                raise ScenarioError(f"{source}: change {index} ({kind}): unknown key {key!r}{did_you_mean(key, keys)} (allowed: {', '.join(keys)})")
+            if key not in allowed:
+                raise ScenarioError(f"{source}: change {index} ({kind}): unknown key {key!r}{did_you_mean(key, allowed)} (allowed: {', '.join(allowed)})")
         missing = [k for k in keys if k not in body]
         if missing:
             raise ScenarioError(f"{source}: change {index} ({kind}): needs {', '.join(keys)} (missing {', '.join(missing)})")
         number = _number(body[keys[2]], keys[2], index, kind, source)
-        cls = SetEdge if kind == "set" else ScaleEdge
-        return cls(body["from"], body["to"], number, segment)
+        if kind == "scale":
+            return ScaleEdge(body["from"], body["to"], number, segment)
+        balance = body.get("balance", BALANCES[0])
+        if balance not in BALANCES:
+            raise ScenarioError(f"{source}: change {index} (set): balance {balance!r}{did_you_mean(str(balance), BALANCES)}"
+                                f" is not one of {', '.join(BALANCES)}")
+        return SetEdge(body["from"], body["to"], number, segment, balance)
     if kind == "remove":
         return RemoveTouchpoint(body, segment)
     if kind == "entry":

@@ -15,6 +15,7 @@ from journeysim.errors import ScenarioError
 from journeysim.journey import Delay, Edge, Journey, Segment
 from journeysim.whatif.changes import (
     AddTouchpoint,
+    ChangeError,
     RemoveTouchpoint,
     ScaleEdge,
     SetEdge,
@@ -63,6 +64,18 @@ def test_set_exit_and_set_in_one_segment_only():
     assert probs(k.rows["cart"]) == {"buy": 0.6, "page": 0.1}            # base row untouched
     assert probs(k.segments["A"].rows["cart"]) == {"buy": 0.4, "page": 0.2}
     assert probs(k.segments["B"].rows["cart"]) == {"buy": 0.5, "page": 0.125}   # factor 0.5 / 0.4
+
+
+def test_set_balanced_by_exit_keeps_the_other_outcomes():
+    j = SetEdge("cart", "buy", 0.7, balance="exit").apply(shop(segments=True))
+    assert probs(j.rows["cart"]) == {"buy": 0.7, "page": 0.1} and exit_of(j.rows["cart"]) == 0.2
+    assert probs(j.segments["A"].rows["cart"]) == {"buy": 0.7, "page": 0.2}   # segment copy: same rule
+    new = SetEdge("cart", "ad", 0.05, balance="exit").apply(shop())          # a new edge takes from exit
+    assert probs(new.rows["cart"]) == {"buy": 0.6, "page": 0.1, "ad": 0.05}
+    with pytest.raises(ChangeError, match=r"from 'cart': transitions sum to 1.05 \(must be at most 1"):
+        SetEdge("cart", "buy", 0.95, balance="exit").apply(shop())
+    with pytest.raises(ChangeError, match="cannot be exit itself"):
+        SetEdge("cart", "exit", 0.1, balance="exit").apply(shop())
 
 
 def test_set_when_target_held_the_whole_row_frees_to_exit():
@@ -200,6 +213,11 @@ BAD = [
     ([{"touchpoint": {"name": "cart", "dleay": 1}}], {}, "unknown attribute 'dleay' (did you mean 'delay'?)"),
     ([{"touchpoint": {"name": "cart", "stage": "zz"}}], {}, "unknown stage 'zz'"),
     ([{"set": {"from": "cart", "to": "buy", "q": 0.5}}], {}, "change 0 (set): unknown key 'q'"),
+    ([{"set": {"from": "cart", "to": "buy", "p": 0.5, "balance": "exits"}}], {},
+     "change 0 (set): balance 'exits' (did you mean 'exit'?) is not one of proportional, exit"),
+    ([{"set": {"from": "cart", "to": "buy", "p": [0.5, 0.99], "balance": "exit"}}], {},
+     "transitions sum to 1.09 (must be at most 1; balance: exit takes the change from drop-off alone) (every "
+     "uncertain number at the high end of its range)"),
     ([{"set": {"from": "cart", "to": "buy", "p": 0.5}}], {"metric": "revenue"}, "metric 'revenue' is not one of"),
     ([{"set": {"from": "cart", "to": "buy", "p": 0.5}}], {"baseline": None}, "'baseline' must name the map file"),
     ([{"set": {"from": "cart", "to": "buy", "p": 0.5}}], {"chnages": []}, "unknown key 'chnages' (did you mean 'changes'?)"),
