@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("write an HTML and Markdown report with plots", "journeysim.cli.report"),
     "export": ("write a map as Mermaid, Graphviz DOT, GraphML or node-link JSON", "journeysim.cli.export"),
     "import": ("read a GraphML or node-link JSON map written by 'export'", "journeysim.cli.import_map"),
+    "studio": ("edit a map in the browser and watch conversion, value and predictions move", "journeysim.cli.studio"),
 }
 
 # Options of `journeysim` itself, which may come before the command's name.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -211,6 +211,7 @@ def predict(
     rng: np.random.Generator,
     size: float | None = None,
     seed: int | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Prediction:
     """Predict the metric of a hypothesis's variant against its baseline, with intervals.
 
@@ -234,6 +235,8 @@ def predict(
         ``montecarlo``, days for ``agents``); ignored by ``exact``.
     seed : int, optional
         Recorded in the result only (the CLI's ``--seed``).
+    progress : callable, optional
+        Called now and then with the share of the work done, from 0 to 1 (the studio's progress bar).
 
     Returns
     -------
@@ -261,7 +264,13 @@ def predict(
     fixed = not params and not observed
     n_eval = 1 if fixed and engine == "exact" else draws
     baselines = posterior_journeys(hyp.baseline, n_eval, rng=rng)
-    variants = [hyp.variant({p: float(v[k]) for p, v in params.items()}, base) for k, base in enumerate(baselines)]
+    variants = []
+    step = max(1, len(baselines) // 50)
+    for k, base in enumerate(baselines):
+        variants.append(hyp.variant({p: float(v[k]) for p, v in params.items()}, base))
+        if progress is not None and k % step == 0:
+            # Building the variants is most of an exact prediction's time; the solves are batched.
+            progress(0.8 * k / len(baselines) if engine == "exact" else 0.1 * k / len(baselines))
     if engine == "exact":
         b, v = exact_batch(baselines, hyp.metric), exact_batch(variants, hyp.metric)
         if fixed:
@@ -272,7 +281,10 @@ def predict(
     else:
         size = DEFAULT_SIZE[engine] if size is None else size
         b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng, source=hyp.baseline_path)
-    return _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size)
+    result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size)
+    if progress is not None:
+        progress(1.0)
+    return result
 
 
 def _repeat(result: dict, draws: int) -> dict:

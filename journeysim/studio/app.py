@@ -1,0 +1,314 @@
+"""The studio's web application: the page, its files and the HTTP API it (and any script) calls.
+
+=====================  =============================================================================
+``GET /``              the page (it lists the folder, or opens ``?name=MAP``)
+``GET /api/maps``      the maps and hypotheses of the folder
+``GET /api/map``       ``?name=MAP``: the map as JSON (its revision in the ``ETag`` header)
+``POST /api/evaluate`` a map as JSON (``?name=`` names it in messages) -> ``simulate --json`` (exact)
+``POST /api/flows``    a map as JSON -> expected traversals of each edge, and the map's warnings
+``POST /api/hypothesis`` edits -> the hypothesis that makes them (nothing written)
+``POST /api/predict``  a hypothesis (by name, or as JSON with its map) -> ``predict --json``;
+                       ``"background": true`` answers 202 with a job polled at ``GET /api/predict/JOB``
+``POST /api/design``   a prediction's job (or ``baseline`` and ``lift``) and a traffic -> ``design --json``
+``POST /api/save``     writes a map (``map``) or a hypothesis (``hypothesis``); needs the session token
+=====================  =============================================================================
+
+Bad input answers 422 with ``{"errors": [...]}``, the messages ``validate`` and
+``predict`` print; a name outside the folder or a missing token 403; a file changed on
+disk since it was read 409.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from journeysim.errors import JourneySimError, ScenarioError, UsageError
+from journeysim.maps.read import read_journey
+from journeysim.studio.edits import draft_hypothesis
+from journeysim.studio.evaluate import evaluate_map, json_ready, map_flows
+from journeysim.studio.guard import Guard, allowed_hosts
+from journeysim.studio.jobs import Jobs
+from journeysim.studio.saving import ChangedOnDisk, baseline_ref, hypothesis_text, save_hypothesis, save_map
+from journeysim.studio.workspace import OutsideFolder, Workspace, revision
+from journeysim.whatif.hypothesis import read_hypothesis
+
+__all__ = ["create_app", "TOKEN_HEADER", "MAX_BODY"]
+
+TOKEN_HEADER = "x-studio-token"
+#: Larger request bodies are refused: a hand-edited map is far smaller.
+MAX_BODY = 20_000_000
+#: Draws a prediction may ask for (the CLI's default is 2000).
+MAX_DRAWS = 100_000
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, messages):
+        self.status = status
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+
+
+def _errors(status: int, messages) -> JSONResponse:
+    return JSONResponse({"errors": [messages] if isinstance(messages, str) else list(messages)}, status_code=status,
+                        headers={"cache-control": "no-store"})
+
+
+def _ok(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    text = json.dumps(json_ready(body), ensure_ascii=False, allow_nan=False)
+    return Response(text, status_code=status, media_type="application/json",
+                    headers={"cache-control": "no-store", **(headers or {})})
+
+
+def _api(handler):
+    """Turn the errors of a handler into answers: 422 bad input, 403 refused names, 409 stale files."""
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except _Refused as exc:
+            return _errors(exc.status, exc.messages)
+        except OutsideFolder as exc:
+            return _errors(403, exc.messages)
+        except ChangedOnDisk as exc:
+            return _errors(409, exc.messages)
+        except JourneySimError as exc:
+            return _errors(422, exc.messages)
+    return endpoint
+
+
+async def _body(request: Request) -> Any:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        raise _Refused(413, f"request body larger than {MAX_BODY:_} bytes")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise _Refused(413, f"request body larger than {MAX_BODY:_} bytes")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Refused(400, f"the request body is not JSON ({exc})") from None
+
+
+def _object(body: Any, *keys: str) -> Mapping:
+    if not isinstance(body, Mapping):
+        raise _Refused(400, "the request body must be a JSON object")
+    missing = [k for k in keys if k not in body]
+    if missing:
+        raise _Refused(400, f"the request body needs {', '.join(repr(k) for k in missing)}")
+    return body
+
+
+def _name(value: Any, default: str = "<map>") -> str:
+    return value if isinstance(value, str) and value.strip() else default
+
+
+def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 8765, token: str) -> Starlette:
+    """The studio's ASGI application for ``workspace``, answering only as ``host:port``.
+
+    ``token`` is the session's secret: the page receives it, and every write must send
+    it in the ``X-Studio-Token`` header.
+    """
+    jobs = Jobs()
+    page = resources.files("journeysim.studio").joinpath("static/index.html").read_text(encoding="utf-8")
+    page = page.replace("__STUDIO_TOKEN__", token)
+
+    def require_token(request: Request) -> None:
+        given = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise _Refused(403, "writes need the session's token (the X-Studio-Token header the studio's page sends)")
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
+
+    async def maps(request: Request) -> Response:
+        return _ok({"folder": workspace.root.name, "single": workspace.single,
+                    "entries": [e.to_dict() for e in workspace.entries()]})
+
+    async def get_map(request: Request) -> Response:
+        name = request.query_params.get("name") or workspace.single
+        if name is None:
+            raise _Refused(400, "give the map's name: /api/map?name=FILE")
+        text, data, problems = workspace.read(name)
+        if problems:
+            raise ScenarioError(problems)
+        if not isinstance(data, Mapping) or "touchpoints" not in data:
+            kind = "a hypothesis" if isinstance(data, Mapping) and "changes" in data else "not a map"
+            raise ScenarioError(f"{name}: {kind}, not a map file (it has no 'touchpoints')")
+        return _ok(data, headers={"etag": f'"{revision(text)}"'})
+
+    async def evaluate(request: Request) -> Response:
+        return _ok(evaluate_map(await _body(request), _name(request.query_params.get("name"))))
+
+    async def flows(request: Request) -> Response:
+        return _ok(map_flows(await _body(request), _name(request.query_params.get("name"))))
+
+    def baseline_of(body: Mapping) -> tuple[str, Any]:
+        name = _name(body.get("name"), "")
+        text, data, problems = workspace.read(name)
+        if problems:
+            raise ScenarioError(problems)
+        if body.get("revision") is not None and body["revision"] != revision(text):
+            raise ChangedOnDisk(f"{name}: changed on disk since the studio read it; reload it to draft a hypothesis")
+        return name, data
+
+    async def hypothesis(request: Request) -> Response:
+        body = _object(await _body(request), "name", "map")
+        name, base = baseline_of(body)
+        save_as = _name(body.get("save_as"), "hypothesis.yaml")
+        workspace.resolve(save_as, exists=False)
+        uncertain = {}
+        for item in body.get("uncertain") or []:
+            if not isinstance(item, Mapping) or not isinstance(item.get("path"), list) or "spec" not in item:
+                raise _Refused(400, "each of 'uncertain' must be {\"path\": [...], \"spec\": range or distribution}")
+            uncertain[tuple(item["path"])] = _spec(item["spec"], save_as)
+        draft = draft_hypothesis(base, body["map"], source=save_as, baseline_ref=baseline_ref(workspace, save_as, name),
+                                 title=body.get("title") or "Edits made in the studio",
+                                 metric=body.get("metric") or "conversion_rate", uncertain=uncertain)
+        return _ok({**draft.to_dict(), "yaml": hypothesis_text(draft.data)})
+
+    def prediction_work(body: Mapping):
+        draws = body.get("draws", 2000)
+        level = body.get("level", 0.9)
+        seed = body.get("seed")
+        if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
+            raise UsageError(f"draws={draws!r} must be a whole number from 1 to {MAX_DRAWS}")
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+            raise UsageError(f"level={level!r} must be between 0 and 1 (e.g. 0.9)")
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise UsageError(f"seed={seed!r} must be a whole number >= 0")
+        hyp = _hypothesis(workspace, body)
+
+        def work(progress):
+            from journeysim.whatif.prediction import predict
+
+            prediction = predict(hyp, draws=draws, level=float(level), rng=np.random.default_rng(seed), seed=seed,
+                                 progress=progress)
+            return prediction.to_dict(), prediction
+        return work
+
+    async def predict(request: Request) -> Response:
+        body = _object(await _body(request))
+        work = prediction_work(body)
+        if body.get("background"):
+            job = jobs.start(lambda progress: _with_plot(*work(progress)))
+            return _ok({"job": job.id, "status": f"/api/predict/{job.id}"}, status=202)
+        from starlette.concurrency import run_in_threadpool
+
+        result, _ = await run_in_threadpool(work, lambda share: None)
+        return _ok(result)
+
+    async def job_status(request: Request) -> Response:
+        job = jobs.get(request.path_params["job"])
+        if job is None:
+            raise _Refused(404, f"no prediction {request.path_params['job']!r} (the studio keeps the last {50})")
+        return _ok(job.to_dict())
+
+    async def design(request: Request) -> Response:
+        from journeysim.experiments.design import design_experiment, design_from_prediction, parse_traffic
+
+        body = _object(await _body(request))
+        traffic = body.get("traffic")
+        options = {"traffic_per_day": None if traffic in (None, "") else parse_traffic(str(traffic))}
+        for key in ("alpha", "power"):
+            if body.get(key) is not None:
+                options[key] = body[key]
+        if body.get("job") is not None:
+            job = jobs.get(str(body["job"]))
+            if job is None or job.value is None:
+                raise _Refused(404, f"no finished prediction {body['job']!r}")
+            return _ok(design_from_prediction(job.value, **options).to_dict())
+        _object(body, "baseline", "lift")
+        return _ok(design_experiment(body["baseline"], body["lift"], relative=bool(body.get("relative")),
+                                     **options).to_dict())
+
+    async def save(request: Request) -> Response:
+        require_token(request)
+        body = _object(await _body(request), "name")
+        if "map" in body:
+            return _ok(save_map(workspace, body["name"], body["map"], body.get("revision")))
+        if "hypothesis" in body:
+            note = f"Written by journeysim studio from edits to {body['hypothesis'].get('baseline', '?')}" \
+                if isinstance(body["hypothesis"], Mapping) else ""
+            return _ok(save_hypothesis(workspace, body["name"], body["hypothesis"],
+                                       overwrite=bool(body.get("overwrite")), note=note))
+        raise _Refused(400, "give 'map' (a map to save) or 'hypothesis' (a hypothesis to write)")
+
+    static = resources.files("journeysim.studio").joinpath("static")
+    routes = [
+        Route("/", index),
+        Route("/api/maps", _api(maps)),
+        Route("/api/map", _api(get_map)),
+        Route("/api/evaluate", _api(evaluate), methods=["POST"]),
+        Route("/api/flows", _api(flows), methods=["POST"]),
+        Route("/api/hypothesis", _api(hypothesis), methods=["POST"]),
+        Route("/api/predict", _api(predict), methods=["POST"]),
+        Route("/api/predict/{job}", _api(job_status)),
+        Route("/api/design", _api(design), methods=["POST"]),
+        Route("/api/save", _api(save), methods=["POST"]),
+        Mount("/static", StaticFiles(directory=str(static)), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, hosts=allowed_hosts(host, port))])
+    app.state.jobs = jobs
+    return app
+
+
+def _spec(spec: Any, source: str) -> Any:
+    """A range or distribution from the page: JSON already, or YAML text as the user typed it."""
+    if isinstance(spec, str):
+        from journeysim._files import parse_document
+
+        data, problems = parse_document(spec, source)
+        if problems:
+            raise ScenarioError(f"{source}: {spec!r} is not a range [low, high] or a distribution {{dist: ...}}")
+        return data
+    return spec
+
+
+def _hypothesis(workspace: Workspace, body: Mapping):
+    """A hypothesis from a request: a file of the folder (``name``), or JSON (``hypothesis``) with its ``map``."""
+    if "hypothesis" not in body:
+        name = _name(body.get("name"), "")
+        _, data, problems = workspace.read(name)
+        if problems:
+            raise ScenarioError(problems)
+        source = name
+    else:
+        data, source = body["hypothesis"], _name(body.get("name"), "<hypothesis>")
+    if "map" in body:
+        baseline = read_journey(body["map"], _name(body.get("map_name")))
+    else:
+        base = workspace.baseline_name(source, data.get("baseline") if isinstance(data, Mapping) else None)
+        if base is None:
+            raise OutsideFolder(f"{source}: its baseline must be a map in the studio's folder (or send it as 'map')")
+        _, base_data, problems = workspace.read(base)
+        if problems:
+            raise ScenarioError(problems)
+        baseline = read_journey(base_data, base)
+    return read_hypothesis(data, source, baseline=baseline)
+
+
+def _with_plot(result: dict, prediction) -> tuple[dict, Any]:
+    """The prediction's JSON and, for the page, its lift histogram as a PNG data URL."""
+    from journeysim.report.plots import plot_lift_distribution
+
+    draws = np.asarray(prediction.samples.get("lift_rel", []), dtype=float)
+    draws = draws[np.isfinite(draws)]
+    low, high = prediction.lift_rel_interval
+    plot = None
+    if draws.size and low is not None and high is not None:
+        png = plot_lift_distribution(draws, (low, high), metric=prediction.metric, level=prediction.interval_level,
+                                     title=f"Predicted lift: {prediction.hypothesis}").png
+        plot = "data:image/png;base64," + base64.b64encode(png).decode()
+    return {"prediction": result, "plot": plot, "method": prediction.method}, prediction

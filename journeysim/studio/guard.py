@@ -1,0 +1,86 @@
+"""The studio's front door: requests from another site, or to another host name, are refused.
+
+A page on another web site, open in the same browser, can send requests to
+``127.0.0.1``; so can a site whose host name it re-points at ``127.0.0.1`` (DNS
+rebinding). The first carries its own ``Origin`` (or ``Sec-Fetch-Site: cross-site``),
+the second its own ``Host``: either is answered 403 before any route runs. Every
+response also carries headers that keep the page out of frames and its scripts to the
+studio's own files.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+__all__ = ["Guard", "allowed_hosts", "SECURITY_HEADERS"]
+
+#: The page runs only its own scripts (and compiles the bundled WebAssembly layout engine).
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+                                 b"img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                                 b"frame-ancestors 'none'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+
+_WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def allowed_hosts(host: str, port: int) -> set[str]:
+    """``Host`` header values the studio answers to: its own address and this machine's names, with the port.
+
+    Examples
+    --------
+    >>> sorted(allowed_hosts("127.0.0.1", 8765))
+    ['127.0.0.1:8765', '[::1]:8765', 'localhost:8765']
+    """
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    if host in _WILDCARDS:
+        names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    else:
+        names.add(f"[{host}]" if ":" in host else host.lower())
+    return {f"{name}:{port}" for name in names}
+
+
+class Guard:
+    """ASGI middleware: 403 for a foreign ``Host`` or ``Origin``; security headers on every answer."""
+
+    def __init__(self, app, hosts: set[str]):
+        self.app = app
+        self.hosts = hosts
+        self.origins = {f"http://{h}" for h in hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        problem = None
+        if headers.get("host", "").lower() not in self.hosts:
+            problem = f"host {headers.get('host', '')!r} is not this studio's address"
+        elif "origin" in headers and headers["origin"].lower() not in self.origins:
+            problem = f"requests from {headers['origin']!r} are refused (only the studio's own page may call it)"
+        elif headers.get("sec-fetch-site") == "cross-site":
+            problem = "cross-site requests are refused (only the studio's own page may call it)"
+        if problem is not None:
+            if scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})
+            return await _refuse(send, problem)
+
+        async def secured(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, secured)
+
+
+async def _refuse(send, problem: str) -> None:
+    body = json.dumps({"errors": [problem]}).encode()
+    await send({"type": "http.response.start", "status": 403,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
