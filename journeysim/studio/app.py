@@ -42,7 +42,7 @@ from journeysim.studio.evaluate import evaluate_map, json_ready, map_flows
 from journeysim.studio.guard import Guard, allowed_hosts
 from journeysim.studio.jobs import Jobs
 from journeysim.studio.saving import ChangedOnDisk, baseline_ref, hypothesis_text, save_hypothesis, save_map
-from journeysim.studio.workspace import OutsideFolder, Workspace, revision
+from journeysim.studio.workspace import NoSuchFile, OutsideFolder, Workspace, revision
 from journeysim.whatif.hypothesis import read_hypothesis
 
 __all__ = ["create_app", "TOKEN_HEADER", "MAX_BODY"]
@@ -80,6 +80,8 @@ def _api(handler):
             return _errors(exc.status, exc.messages)
         except OutsideFolder as exc:
             return _errors(403, exc.messages)
+        except NoSuchFile as exc:
+            return _errors(404, exc.messages)
         except ChangedOnDisk as exc:
             return _errors(409, exc.messages)
         except JourneySimError as exc:

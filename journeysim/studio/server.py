@@ -70,6 +70,8 @@ def serve(path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8765,
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass                 # uvicorn has shut down cleanly and passes the Ctrl-C on: it is how one stops it
     finally:
         sock.close()
     print("journeysim studio: stopped", file=out, flush=True)

@@ -18,7 +18,7 @@ from typing import Any
 from journeysim._files import parse_document
 from journeysim.errors import JourneySimError, MapError
 
-__all__ = ["Workspace", "Entry", "OutsideFolder", "DOCUMENT_SUFFIXES", "revision"]
+__all__ = ["Workspace", "Entry", "OutsideFolder", "NoSuchFile", "DOCUMENT_SUFFIXES", "revision"]
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
 #: A folder walk stops after this many documents and this depth: a studio started on a home folder by mistake
@@ -31,6 +31,10 @@ _MAX_BYTES = 5_000_000
 
 class OutsideFolder(JourneySimError):
     """A file name that is not a document inside the studio's folder (the HTTP API answers 403)."""
+
+
+class NoSuchFile(JourneySimError):
+    """A file name inside the folder that names no file (the HTTP API answers 404)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class Workspace:
         if not real.is_relative_to(self.root):
             raise OutsideFolder(f"{name!r}: leads outside the studio's folder (through a link)")
         if exists and not real.is_file():
-            raise OutsideFolder(f"{name!r}: no such file in the studio's folder")
+            raise NoSuchFile(f"{name}: no such file in the studio's folder")
         if not exists and not real.parent.is_dir():
             raise OutsideFolder(f"{name!r}: folder '{PurePosixPath(name).parent}' does not exist in the studio's folder")
         return path
@@ -167,7 +171,7 @@ class Workspace:
             if self.resolve(name).stat().st_size > _MAX_BYTES:
                 return Entry(name, "map", name, problems=(f"{name}: larger than {_MAX_BYTES:_} bytes: not read",))
             _, data, problems = self.read(name)
-        except (OutsideFolder, OSError):
+        except (OutsideFolder, NoSuchFile, OSError):
             return None
         if problems:
             # A map the user broke by hand must still show up, with what is wrong.
@@ -190,6 +194,6 @@ class Workspace:
         name = self.name_of(self.root.joinpath(*PurePosixPath(hypothesis).parent.parts) / baseline)
         try:
             self.resolve(name)
-        except OutsideFolder:
+        except (OutsideFolder, NoSuchFile):
             return None
         return name
