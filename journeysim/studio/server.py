@@ -16,7 +16,15 @@ from journeysim.errors import OutputError
 from journeysim.studio.app import create_app
 from journeysim.studio.workspace import Workspace
 
-__all__ = ["serve", "studio_url"]
+__all__ = ["serve", "studio_url", "one_blas_thread"]
+
+
+def one_blas_thread() -> None:
+    """Solve with one BLAS thread: the studio's matrices are small, and on a busy machine a BLAS thread pool
+    made a 100x100 inverse fifty times slower (threads spinning for cores they could not get)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def studio_url(host: str, port: int, name: str | None = None) -> str:
@@ -54,6 +62,7 @@ def serve(path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8765,
     """Serve the studio for ``path`` until interrupted; return the exit code."""
     out = out or sys.stdout
     workspace = Workspace(path)
+    one_blas_thread()
     sock = _listen(host, port)
     port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
