@@ -51,6 +51,8 @@ def parse_document(text: str, source: str, as_json: bool = False) -> tuple[Any, 
     ({'a': 1}, [])
     >>> parse_document("# only a comment\\n", "m.yaml")
     (None, ['m.yaml: the file is empty (no YAML or JSON content)'])
+    >>> parse_document("name: a\\x7f", "m.yaml")   # a character YAML forbids: a problem, not a traceback
+    (None, ['m.yaml: invalid YAML: unacceptable character #x007f: special characters are not allowed'])
     """
     data, problems = _parse(text, source, as_json)
     if data is None and not problems:
@@ -74,7 +76,12 @@ def _parse(text: str, source: str, as_json: bool) -> tuple[Any, list[str]]:
             return json.loads(text, object_pairs_hook=pairs), dupes
         except json.JSONDecodeError as exc:
             return None, [f"{source}: line {exc.lineno}: invalid JSON: {exc.msg}"]
-    loader = _StrictLoader(text)
+    try:
+        # The loader's constructor already reads the text: a character YAML forbids (DEL, a C1 control)
+        # is refused there, and must be reported like any other problem, not raised.
+        loader = _StrictLoader(text)
+    except yaml.YAMLError as exc:
+        return None, [f"{source}: invalid YAML: {getattr(exc, 'problem', None) or str(exc).splitlines()[0]}"]
     loader.duplicates = []
     try:
         data = loader.get_single_data()

@@ -26,6 +26,7 @@ from journeysim.errors import OutputError
 
 __all__ = ["update_text", "flow_yaml", "same_document"]
 
+_UNPRINTABLE = re.compile("[\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _PLAIN = re.compile(r"(?:[^\W\d_]|\.\.?/)[\w .'/&()+.\-]*", re.UNICODE)
 
 
@@ -52,13 +53,18 @@ def same_document(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _quoted(text: str) -> str:
+    """Double-quoted, with the characters YAML may not hold raw (DEL, C1 controls...) escaped."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
 def _string(text: str) -> str:
     """A plain scalar where it reads back as the same text, else a double-quoted one."""
     if _PLAIN.fullmatch(text) and not text.endswith(" "):
         data, problems = parse_document(f"k: {text}", "<text>")
         if not problems and data == {"k": text}:
             return text
-    return json.dumps(text, ensure_ascii=False)
+    return _quoted(text)
 
 
 def flow_yaml(value: Any) -> str:
@@ -94,7 +100,7 @@ class _Splicer:
         self.edits: list[tuple[int, int, str]] = []
 
     def flow(self, value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False) if self.as_json else flow_yaml(value)
+        return json.dumps(value, ensure_ascii=True) if self.as_json else flow_yaml(value)
 
     def line_start(self, index: int) -> int:
         return self.text.rfind("\n", 0, index) + 1
@@ -154,8 +160,8 @@ class _Splicer:
             self.edits.append((begin, self.pair_end(value), ""))
             return
         after = self.text[end:]
-        comma = re.match(r"[ \t]*,", after)
-        if comma:                                        # `a: 1,` goes with its comma; what follows stays
+        comma = re.match(r"[ \t]*,[ \t]*(?!#)", after)
+        if comma:                                        # `a: 1, ` goes with its comma; a comment after it stays
             self.edits.append((start, end + comma.end(), ""))
             return
         before = re.search(r",[ \t\r\n]*\Z", self.text[:start])
@@ -165,7 +171,7 @@ class _Splicer:
 
     def insert(self, node: MappingNode, items: Mapping) -> None:
         def pair(k, v):
-            key = json.dumps(k, ensure_ascii=False) if self.as_json else flow_yaml(k)
+            key = json.dumps(k, ensure_ascii=True) if self.as_json else flow_yaml(k)
             return f"{key}: {self.flow(v)}"
 
         if node.flow_style:
