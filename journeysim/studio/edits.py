@@ -76,6 +76,8 @@ class _Draft:
         self.source = source
         self.changes: list[dict[str, Any]] = []
         self.numbers: list[EditedNumber] = []
+        #: The entry shares each ``entry`` change starts from, by the change's index.
+        self.entries: dict[int, dict[str, float]] = {}
 
     def add(self, change: dict[str, Any]) -> int:
         self.changes.append(change)
@@ -138,6 +140,7 @@ class _Draft:
         if segment is not None:
             change["segment"] = segment
         index = self.add(change)
+        self.entries[index] = dict(old)
         prefix = () if segment is None else ("segments", segment)
         where = "entry" if segment is None else f"segment {segment!r}: entry"
         for n, share in changed.items():
@@ -186,6 +189,23 @@ def _put(change: dict, key: tuple, spec: Any) -> None:
     if key[-1] == "delay" and _number(target[key[-1]]):
         spec = {"dist": "exponential", "mean": spec}     # a bare delay is an exponential's mean
     target[key[-1]] = spec
+
+
+def _let_the_rest_rescale(shares: dict, before: Mapping[str, float], numbers, index: int) -> None:
+    """With a range on some entry shares, the edited points of the others are left out when rescaling the rest
+    in proportion gives them anyway (the studio's entry slider rescales the others so): listed, they would
+    make every draw sum to other than 1."""
+    uncertain = [k for k, v in shares.items() if not _number(v)]
+    if not uncertain:
+        return
+    point = {n.key[1]: n.after for n in numbers if n.change == index}
+    listed = sum(point.get(k, 0.0) for k in uncertain)
+    rest = {k: v for k, v in before.items() if k not in uncertain}
+    total = sum(rest.values())
+    certain = [k for k in shares if k not in uncertain]
+    if total > 0 and all(k in rest and abs(rest[k] * (1 - listed) / total - shares[k]) <= 1e-9 for k in certain):
+        for k in certain:
+            del shares[k]
 
 
 def draft_hypothesis(baseline: Mapping, edited: Mapping, *, source: str, baseline_ref: str, title: str,
@@ -243,16 +263,18 @@ def draft_hypothesis(baseline: Mapping, edited: Mapping, *, source: str, baselin
         got, want, first = current.for_segment(segment), new.for_segment(segment), base.for_segment(segment)
         draft.rows(got.rows, want.rows, new.names, segment, first.rows)
         draft.entry(got.entry, want.entry, segment, first.entry)
-    if not draft.changes:
-        raise ScenarioError(f"{source}: no edits: the map is the same as its baseline")
     problems = _differences(draft.current(), new)
     if problems:
         raise ScenarioError(f"{source}: these edits cannot be written as a hypothesis: {'; '.join(problems)}")
+    if not draft.changes:
+        raise ScenarioError(f"{source}: no edits: the map is the same as its baseline")
     for path, spec in (uncertain or {}).items():
         number = next((n for n in draft.numbers if n.path == tuple(path)), None)
         if number is None:
             raise ScenarioError(f"{source}: {'/'.join(map(str, path))} is not a number the edits changed")
         _put(draft.changes[number.change], number.key, spec)
+    for index, before in draft.entries.items():
+        _let_the_rest_rescale(draft.changes[index]["entry"], before, draft.numbers, index)
     data = {"hypothesis": title.strip(), "baseline": baseline_ref, "metric": metric, "changes": draft.changes}
     read_hypothesis(data, source, baseline=base)        # ranges that push a row over 1 are refused here
     return HypothesisDraft(data, tuple(draft.numbers))
