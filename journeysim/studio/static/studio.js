@@ -327,8 +327,8 @@ function drawGraph() {
   const map = S.map;
   const top = 26;
   const w = L.width + 16, h = L.height + top + 10;
-  // Small maps are drawn larger, up to the pane's width; large ones keep their size and scroll.
-  const zoom = Math.max(1, Math.min(1.5, (box.clientWidth - 8) / w));
+  // Fit the pane's width: small maps are drawn larger, wide ones smaller (down to 0.6, then they scroll).
+  const zoom = Math.max(0.6, Math.min(1.5, (box.clientWidth - 8) / w));
   const root = svg("svg", { width: (w * zoom).toFixed(0), height: (h * zoom).toFixed(0), viewBox: `-8 ${-top} ${w} ${h}`,
                             role: "img", "aria-label": "The journey by stage" });
   // Stage bands behind everything.
