@@ -163,8 +163,10 @@ def test_a_hostile_name_is_text_and_runs_nothing(page, tmp_path):
     root.mkdir()
     doc = {"name": HOSTILE, "stages": [HOSTILE], "entry": {HOSTILE: 1},
            "touchpoints": {HOSTILE: {"stage": HOSTILE, "channel": HOSTILE},
-                           "buy": {"stage": HOSTILE, "goal": True, "value": 1}},
-           "transitions": {HOSTILE: {"buy": 0.5, HOSTILE: 0.2}}}
+                           "buy": {"stage": HOSTILE, "goal": True, "value": 1},
+                           "__proto__": {"stage": HOSTILE}, "constructor": {"stage": HOSTILE}},
+           "transitions": {HOSTILE: {"buy": 0.5, HOSTILE: 0.2, "__proto__": 0.1}, "__proto__": {"constructor": 0.5},
+                           "constructor": {"buy": 0.3}}}
     (root / "map.yaml").write_text(json.dumps(doc), encoding="utf-8")
     (root / f"{HOSTILE}.yaml").write_text(json.dumps(doc), encoding="utf-8")
     live = start_studio(root)
@@ -177,6 +179,11 @@ def test_a_hostile_name_is_text_and_runs_nothing(page, tmp_path):
         node = page.locator(f'[data-touchpoint="{HOSTILE}"]')
         assert node.count() == 1 and HOSTILE in node.text_content()
         assert page.locator(f'[data-edge-from="{HOSTILE}"][data-edge-to="{HOSTILE}"]').count() == 1   # self-loop
+        # Names JavaScript objects know are ordinary names too.
+        assert page.locator('[data-touchpoint="__proto__"]').count() == 1
+        assert page.locator('[data-edge-from="__proto__"][data-edge-to="constructor"]').count() == 1
+        expected = solve_exact(read_journey(doc)).conversion_rate
+        assert float(page.locator(EDITED_CR).get_attribute("data-value")) == expected
         node.click()
         page.wait_for_selector("#editor h2")
         assert page.locator("#editor h2").inner_text() == HOSTILE

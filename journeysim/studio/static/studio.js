@@ -5,7 +5,12 @@ import { Graphviz } from "./vendor/graphviz.js";
 const TOKEN = document.querySelector('meta[name="studio-token"]').content;
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
-const clone = (x) => structuredClone(x);
+// Maps are keyed by user text: a touchpoint may be named "constructor" or "__proto__". Objects from the server
+// (and their copies) have no prototype, so such a name is an ordinary key, never an inherited property.
+const plainKeys = (key, value) => (value && typeof value === "object" && !Array.isArray(value)
+  ? Object.assign(Object.create(null), value) : value);
+const dict = () => Object.create(null);
+const clone = (x) => JSON.parse(JSON.stringify(x), plainKeys);
 const SVGNS = "http://www.w3.org/2000/svg";
 const PALETTE = ["#dbe9f6", "#e3f1df", "#fdf0d5", "#f6dfe5", "#e8e1f5", "#dff3f1", "#f5e6d8", "#eceff3"];
 const LABELS = {
@@ -20,7 +25,7 @@ const LABELS = {
 const S = {
   name: null, revision: null, baseline: null, map: null, baseMetrics: null, metrics: null, flows: null,
   warnings: [], history: [], future: [], group: null, selected: null, segment: "", layout: null, layoutKey: null,
-  hypothesis: null, job: null, refusal: null, entries: [],
+  hypothesis: null, job: null, refusal: null, entries: [], pendingSelect: null,
 };
 
 // -- small helpers ----------------------------------------------------------------------------
@@ -72,7 +77,7 @@ async function api(path, { method = "GET", body, write = false } = {}) {
   if (write) headers["x-studio-token"] = TOKEN;
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   let data = null;
-  try { data = await res.json(); } catch { data = null; }
+  try { data = JSON.parse(await res.text(), plainKeys); } catch { data = null; }
   return { ok: res.ok, status: res.status, data, etag: res.headers.get("etag"),
            errors: (data && data.errors) || (res.ok ? [] : [`${res.status} ${res.statusText}`]) };
 }
@@ -80,7 +85,7 @@ async function api(path, { method = "GET", body, write = false } = {}) {
 // -- the map in file form -----------------------------------------------------------------------
 
 const touchpoints = (map) => Object.keys(map.touchpoints || {});
-const attrs = (map, name) => (map.touchpoints[name] ??= {});
+const attrs = (map, name) => (map.touchpoints[name] ??= dict());
 const pOf = (spec) => (spec !== null && typeof spec === "object" ? Number(spec.p) : Number(spec));
 
 function stageList(map) {
@@ -93,17 +98,18 @@ function stageList(map) {
 }
 
 function rowOf(map, a, segment, create = false) {
+  const base = (map.transitions || dict())[a] || dict();
   if (segment) {
     const seg = map.segments[segment];
     const own = seg.transitions && seg.transitions[a];
-    if (own || !create) return own || (map.transitions || {})[a] || {};
-    seg.transitions ??= {};
-    seg.transitions[a] = clone((map.transitions || {})[a] || {});
+    if (own || !create) return own || base;
+    seg.transitions ??= dict();
+    seg.transitions[a] = clone(base);
     return seg.transitions[a];
   }
-  if (!create) return (map.transitions || {})[a] || {};
-  map.transitions ??= {};
-  return (map.transitions[a] ??= {});
+  if (!create) return base;
+  map.transitions ??= dict();
+  return (map.transitions[a] ??= dict());
 }
 
 function setP(row, b, p) {
@@ -197,6 +203,10 @@ async function pump() {
     S.map = candidate;
     S.metrics = res.data;
     S.refusal = null;
+    if (S.pendingSelect !== null && S.pendingSelect in S.map.touchpoints) S.selected = { kind: "touchpoint", name: S.pendingSelect };
+    S.pendingSelect = null;
+    const slot = document.querySelector("#editor [data-refusal]");
+    if (slot) slot.hidden = true;
     renderMetrics();
     // From the edit to the updated panel: what benchmarks/studio.py reads in the browser.
     const ms = performance.now() - started;
@@ -211,7 +221,13 @@ async function pump() {
 function refuse(messages) {
   S.refusal = messages;
   S.group = null;
-  renderEditor();
+  S.pendingSelect = null;
+  const slot = document.querySelector("#editor [data-refusal]");
+  if (!slot) { renderEditor(); return; }
+  // In place: re-drawing the editor would drop a slider the user is still dragging.
+  slot.textContent = messages.join("\n");
+  slot.hidden = false;
+  syncEditor();
 }
 
 async function afterChange({ editor = false } = {}) {
@@ -382,7 +398,7 @@ function drawGraph() {
     g.append(svg("rect", { x: -p.w / 2, y: -p.h / 2, width: p.w, height: p.h, rx: 7,
                            fill: band >= 0 ? PALETTE[band % PALETTE.length] : "#eef1f5" }));
     g.append(svg("text", { y: 4, "text-anchor": "middle" }, shortName(name, a.goal)));
-    const entry = (map.entry || {})[name];
+    const entry = (map.entry || dict())[name];
     if (entry) g.append(svg("text", { class: "entry-mark", x: -p.w / 2, y: -p.h / 2 - 3 }, `▸ entry ${fmt(entry)}`));
     const facts = [name, a.stage ? `stage: ${a.stage}` : null, a.goal ? `goal, value ${fmt(a.value || 0)}` : null,
       S.metrics && S.metrics.visit_rate ? `visit rate ${fmt(S.metrics.visit_rate[name])}` : null].filter(Boolean);
@@ -537,8 +553,8 @@ function field(name, control) {
 }
 
 function refusalBox() {
-  if (!S.refusal) return null;
-  return el("p", { class: "refusal", role: "alert", "data-refusal": "" }, S.refusal.join("\n"));
+  return el("p", { class: "refusal", role: "alert", "data-refusal": "", hidden: !S.refusal },
+    S.refusal ? S.refusal.join("\n") : "");
 }
 
 function segmentPicker() {
@@ -584,7 +600,7 @@ function renderEditor() {
   const box = $("editor");
   const sel = S.selected;
   if (!S.map || !sel) {
-    box.replaceChildren(el("p", { class: "hint" }, "Click a touchpoint or an edge to edit it."), refusalBox() || "");
+    box.replaceChildren(el("p", { class: "hint" }, "Click a touchpoint or an edge to edit it."), refusalBox());
     return;
   }
   if (sel.kind === "new") return renderNewTouchpoint();
@@ -645,7 +661,7 @@ function renderEditor() {
     field("delay", delayEditor(() => A().delay, (m, d) => { if (d === undefined) delete attrs(m, name).delay; else attrs(m, name).delay = d; })),
   ];
   if (map.entry) {
-    const [slider, box2] = probability(() => (S.map.entry || {})[name] || 0, (m, v) => setEntryShare(m.entry, name, v), `entry:${name}`);
+    const [slider, box2] = probability(() => (S.map.entry || dict())[name] || 0, (m, v) => setEntryShare(m.entry, name, v), `entry:${name}`);
     parts.push(field("entry share", el("span", {}, slider, " ", box2)));
   }
   parts.push(el("h3", {}, "Next steps"), segmentPicker(), ...rowEditor(name, null));
@@ -666,10 +682,10 @@ function renderNewTouchpoint() {
     const n = name.value;
     if (!n.trim()) { refuse(["a touchpoint needs a name"]); return; }
     if (S.map.touchpoints[n]) { refuse([`touchpoint '${n}' already exists`]); return; }
-    S.selected = { kind: "touchpoint", name: n };
-    edit((m) => { m.touchpoints[n] = stage.value ? { stage: stage.value } : {}; });
+    S.pendingSelect = n;          // selected once the server has accepted it
+    edit((m) => { m.touchpoints[n] = stage.value ? { stage: stage.value } : dict(); });
   };
-  $("editor").replaceChildren(el("h2", {}, "New touchpoint"), refusalBox() || "", field("name", name), field("stage", stage),
+  $("editor").replaceChildren(el("h2", {}, "New touchpoint"), refusalBox(), field("name", name), field("stage", stage),
     el("p", {}, el("button", { type: "button", onclick: add }, "Add"), " ",
       el("button", { type: "button", onclick: () => select(null) }, "Cancel")));
   name.focus();
