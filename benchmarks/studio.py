@@ -6,7 +6,8 @@ connection, each request a map with one edge changed (as a slider sends it):
 * ``POST /api/evaluate``: validation and the exact engine, the panel's numbers;
 * ``POST /api/flows``: edge widths, which the page fetches after the panel is drawn;
 * the reference, measured in the same run and interleaved with the requests: the same
-  evaluation called in process (``evaluate_map``), so the ratio is the HTTP and JSON cost.
+  evaluation called in process (``evaluate_map``), so the ratio is the HTTP and JSON cost;
+  its CPU time (this thread's alone) is the cost on an idle machine, when others load this one.
 
 With Chromium present (``/usr/bin/chromium``, driven by Playwright), it also types edits
 into the page and reads the page's own edit-to-panel time (``data-panel-ms``).
@@ -89,7 +90,8 @@ def http_edits(port: int, doc: dict, edits: int) -> dict[str, list[float]]:
     headers = {"content-type": "application/json", "host": f"127.0.0.1:{port}"}
     row = doc["transitions"]["consider 3"]
     target = next(iter(row))
-    times: dict[str, list[float]] = {"evaluate over HTTP": [], "flows over HTTP": [], "evaluate in process": []}
+    times: dict[str, list[float]] = {"evaluate over HTTP": [], "flows over HTTP": [], "evaluate in process": [],
+                                     "evaluate in process, CPU": []}
     for k in range(edits + 10):
         row[target] = round(0.05 + 0.3 * (k % 20) / 20, 4)
         body = json.dumps(doc)
@@ -102,10 +104,12 @@ def http_edits(port: int, doc: dict, edits: int) -> dict[str, list[float]]:
             if k >= 10:                                   # the first ten warm the caches
                 times[("evaluate" if "evaluate" in path else "flows") + " over HTTP"].append(
                     1e3 * (time.perf_counter() - start))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         evaluate_map(json.loads(body), "big.yaml")
         if k >= 10:
             times["evaluate in process"].append(1e3 * (time.perf_counter() - start))
+            # CPU of this thread alone: what the edit costs on an idle machine, whatever else runs here.
+            times["evaluate in process, CPU"].append(1e3 * (time.thread_time() - cpu))
     return times
 
 
@@ -126,6 +130,10 @@ def browser_edits(port: int, edits: int) -> list[float] | None:
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{port}/?name=big.yaml")
         page.wait_for_selector("body[data-ready]", timeout=120_000)
+        if page.get_attribute("body", "data-ready") != "map":
+            print("browser: the page did not open the map:", page.inner_text("#status"), page.inner_text("#map-errors"))
+            context.close()
+            return None
         page.click('[data-touchpoint="consider 3"]')
         box = page.locator('#editor .edge-row input[type=number]').first
         for k in range(edits):
@@ -135,6 +143,9 @@ def browser_edits(port: int, edits: int) -> list[float] | None:
             deadline = time.monotonic() + 10
             while page.get_attribute("body", "data-edits") == before and time.monotonic() < deadline:
                 time.sleep(0.002)
+            if page.get_attribute("body", "data-edits") == before:
+                print("browser: an edit was not taken:", page.inner_text("#editor")[:300])
+                break
             out.append(float(page.get_attribute("body", "data-panel-ms")))
         context.close()
     return out
