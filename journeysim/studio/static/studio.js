@@ -471,6 +471,8 @@ function renderMetrics() {
       const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "baseline"),
         el("th", {}, "edited"), el("th", {}, "difference"))), el("tbody", {}, rows));
       tables.push(el("details", { "data-metric": key, open: key !== "visit_rate" }, el("summary", {}, label(key)), table));
+    } else if (typeof sample === "string") {
+      tables.push(el("p", { class: "hint", "data-metric": key }, `${key.replace(/_/g, " ")}: ${sample}`));
     }
   }
   $("metrics").tBodies[0].replaceChildren(...body);
