@@ -40,7 +40,7 @@ from journeysim.maps.read import read_journey
 from journeysim.studio.edits import draft_hypothesis
 from journeysim.studio.evaluate import evaluate_map, json_ready, map_flows
 from journeysim.studio.guard import Guard, allowed_hosts
-from journeysim.studio.jobs import Jobs
+from journeysim.studio.jobs import KEEP, Jobs
 from journeysim.studio.saving import ChangedOnDisk, baseline_ref, hypothesis_text, save_hypothesis, save_map
 from journeysim.studio.workspace import NoSuchFile, OutsideFolder, Workspace, revision
 from journeysim.whatif.hypothesis import read_hypothesis
@@ -214,7 +214,7 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
     async def job_status(request: Request) -> Response:
         job = jobs.get(request.path_params["job"])
         if job is None:
-            raise _Refused(404, f"no prediction {request.path_params['job']!r} (the studio keeps the last {50})")
+            raise _Refused(404, f"no prediction {request.path_params['job']!r} (the studio keeps the last {KEEP})")
         return _ok(job.to_dict())
 
     async def design(request: Request) -> Response:
