@@ -18,7 +18,6 @@ listed, so that the user may give it as a range or a distribution instead.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -281,6 +280,7 @@ def draft_hypothesis(baseline: Mapping, edited: Mapping, *, source: str, baselin
 
 
 def _differ(a: Any, b: Any) -> bool:
+    """An attribute edited: any change of a number counts (value 0 to 1e-300 too), ``1`` and ``1.0`` are one."""
     if _number(a) and _number(b):
-        return not math.isclose(a, b, rel_tol=0, abs_tol=_SAME)
+        return a != b
     return a != b or type(a) is not type(b)
