@@ -37,6 +37,24 @@ def save_map(workspace: Workspace, name: str, data: Any, expected: str | None) -
     """Validate ``data`` and write it into the map file ``name``; return what was written.
 
     ``expected`` is the revision the edits started from (``None``: do not check).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "shop.yaml").write_text("# my shop\\nentry: {ad: 1}\\ntouchpoints: {ad: {}, buy: {goal: true}}\\n"
+    ...                                        "transitions:\\n  ad: {buy: 0.3}   # checked in March\\n")
+    >>> ws = Workspace(folder)
+    >>> data = ws.read("shop.yaml")[1]
+    >>> data["transitions"]["ad"]["buy"] = 0.35
+    >>> save_map(ws, "shop.yaml", data, None)["backup"]
+    'shop.yaml.bak'
+    >>> print((folder / "shop.yaml").read_text(), end="")
+    # my shop
+    entry: {ad: 1}
+    touchpoints: {ad: {}, buy: {goal: true}}
+    transitions:
+      ad: {buy: 0.35}   # checked in March
     """
     path = workspace.resolve(name)
     read_journey(data, name)                                # never write a map that does not validate
@@ -102,7 +120,22 @@ def baseline_ref(workspace: Workspace, hypothesis: str, baseline: str) -> str:
 
 def save_hypothesis(workspace: Workspace, name: str, data: Any, *, overwrite: bool = False,
                     note: str = "") -> dict[str, Any]:
-    """Check the hypothesis ``data`` against its baseline in the folder and write it as ``name``."""
+    """Check the hypothesis ``data`` against its baseline in the folder and write it as ``name``.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> folder = Path(tempfile.mkdtemp()) / "maps"
+    >>> _ = shutil.copytree("scenarios", folder, ignore=shutil.ignore_patterns("events", "plans"))
+    >>> hyp = {"hypothesis": "Faster checkout", "baseline": "../online-store.yaml",
+    ...        "changes": [{"set": {"from": "cart", "to": "purchase", "p": 0.7, "balance": "exit"}}]}
+    >>> save_hypothesis(Workspace(folder), "hypotheses/checkout.yaml", hyp)["saved"]
+    'hypotheses/checkout.yaml'
+    >>> save_hypothesis(Workspace(folder), "hypotheses/checkout.yaml", hyp)
+    Traceback (most recent call last):
+    ...
+    journeysim.studio.saving.ChangedOnDisk: hypotheses/checkout.yaml: already exists; choose another name or overwrite it
+    """
     path = workspace.resolve(name, exists=False)
     if path.exists() and not overwrite:
         raise ChangedOnDisk(f"{name}: already exists; choose another name or overwrite it")

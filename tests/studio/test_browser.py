@@ -125,6 +125,46 @@ def test_editing_cart_to_purchase_shows_the_exact_engines_conversion_rate(page, 
     assert [p for p in page.problems if "status of 422" not in p] == []
 
 
+def test_add_and_remove_touchpoints_and_edges_then_save_the_map(page, studio):
+    path = studio.root / "online-store-live-chat.yaml"
+    before = path.read_text(encoding="utf-8")
+    open_map(page, studio, path.name)
+    page.click("#add-touchpoint")
+    page.fill('#editor input[aria-label="new touchpoint name"]', "callback")
+    page.select_option('#editor select[aria-label="stage"]', "purchase")
+    page.click("#editor button:text-is('Add')")
+    page.wait_for_selector('[data-touchpoint="callback"]', timeout=10_000)
+    expect(page.locator("#editor h2")).to_have_text("callback")
+    page.select_option('#editor select[aria-label="new edge to"]', "purchase")
+    page.click("#editor .field button:text-is('Add')")
+    page.wait_for_selector('[data-edge-from="callback"][data-edge-to="purchase"]', timeout=10_000)
+    row = page.locator('#editor .edge-row[data-edge-to="purchase"] input[type=number]')
+    row.fill("0.3")
+    row.press("Enter")
+    expect(page.locator('[data-remainder="callback"]')).to_have_text("0.7", timeout=10_000)
+    page.select_option('#editor select[aria-label="delay distribution"]', "gamma")
+    page.fill('#editor input[aria-label="delay mean"]', "2")
+    page.fill('#editor input[aria-label="delay sd"]', "1")
+    page.locator('#editor input[aria-label="delay sd"]').press("Enter")
+    page.click('[data-touchpoint="live chat"]')
+    page.locator('#editor .edge-row[data-edge-to="product page"] button').click()
+    page.wait_for_selector('[data-edge-from="live chat"][data-edge-to="product page"]', state="detached", timeout=10_000)
+    page.click('[data-touchpoint="reviews"]')
+    page.click("#editor button:text-is('Remove this touchpoint')")
+    page.wait_for_selector('[data-touchpoint="reviews"]', state="detached", timeout=10_000)
+    shown_cr = shown(page, "conversion_rate")
+    page.click("#save-map")
+    expect(page.locator("#status")).to_contain_text("saved online-store-live-chat.yaml", timeout=10_000)
+    saved = load_journey(path)
+    assert saved.rows["callback"]["purchase"].p == 0.3 and saved.touchpoints["callback"].delay.dist == "gamma"
+    assert "reviews" not in saved.touchpoints and "product page" not in saved.rows["live chat"]
+    assert solve_exact(saved).conversion_rate == shown_cr
+    comments = lambda text: [line[line.index("#"):] for line in text.splitlines() if "#" in line]  # noqa: E731
+    assert comments(path.read_text(encoding="utf-8")) == comments(before)
+    assert (studio.root / "online-store-live-chat.yaml.bak").read_text(encoding="utf-8") == before
+    assert page.problems == []
+
+
 def test_save_as_hypothesis_then_predict_shows_an_interval(page, studio):
     open_map(page, studio, "online-store.yaml")
     page.click('[data-edge-from="cart"][data-edge-to="purchase"]')
