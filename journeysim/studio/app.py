@@ -124,7 +124,8 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
     --------
     >>> from starlette.testclient import TestClient
     >>> client = TestClient(create_app(Workspace("scenarios"), token="secret"), base_url="http://127.0.0.1:8765")
-    >>> shop = {"entry": {"ad": 1}, "touchpoints": {"ad": {}, "buy": {"goal": True}}, "transitions": {"ad": {"buy": 0.3}}}
+    >>> shop = {"entry": {"ad": 1}, "touchpoints": {"ad": {}, "buy": {"goal": True}},
+    ...         "transitions": {"ad": {"buy": 0.3}}}
     >>> client.post("/api/evaluate", json=shop).json()["conversion_rate"]
     0.3
     >>> client.get("/api/map", params={"name": "../README.md"}).status_code

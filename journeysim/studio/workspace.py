@@ -117,7 +117,8 @@ class Workspace:
         if exists and not real.is_file():
             raise NoSuchFile(f"{name}: no such file in the studio's folder")
         if not exists and not real.parent.is_dir():
-            raise OutsideFolder(f"{name!r}: folder '{PurePosixPath(name).parent}' does not exist in the studio's folder")
+            folder = PurePosixPath(name).parent
+            raise OutsideFolder(f"{name!r}: folder '{folder}' does not exist in the studio's folder")
         return path
 
     def name_of(self, path: Path) -> str | None:

@@ -82,7 +82,9 @@ def flow_yaml(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+        if math.isfinite(value):
+            return repr(value)
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, Mapping):
@@ -130,7 +132,8 @@ class _Splicer:
             return
         if isinstance(node, MappingNode) and isinstance(old, Mapping) and isinstance(new, Mapping) and new:
             self.mapping(node, old, new)
-        elif isinstance(node, SequenceNode) and isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        elif (isinstance(node, SequenceNode) and isinstance(old, list) and isinstance(new, list)
+              and len(old) == len(new)):
             for item, a, b in zip(node.value, old, new):
                 self.diff(item, a, b)
         else:

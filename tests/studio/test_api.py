@@ -146,7 +146,8 @@ def test_save_keeps_comments_and_layout_byte_for_byte_outside_the_edited_lines(c
     assert res.status_code == 200, res.text
     assert res.json()["method"] == "spliced" and res.json()["backup"] == "online-store.yaml.bak"
     after = path.read_text(encoding="utf-8")
-    changed = [line[0] + line[2:] for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:1] in "+-"]
+    diff = difflib.ndiff(before.splitlines(), after.splitlines())
+    changed = [line[0] + line[2:] for line in diff if line[:1] in "+-"]
     assert changed == [
         "-  purchase:     {stage: purchase, goal: true, value: 40}",
         "+  purchase:     {stage: purchase, goal: true, value: 45}",
@@ -205,7 +206,8 @@ def test_hypothesis_from_edits_predicts_the_edited_map_exactly(client, folder):
     assert variant.expected_value == pytest.approx(exact.expected_value, rel=1e-12)
     assert variant.conversion_rate == pytest.approx(exact.conversion_rate, rel=1e-12)
     # A second write under the same name needs overwrite, and keeps the old file.
-    again = client.post("/api/save", headers=WRITE, json={"name": "hypotheses/checkout.yaml", "hypothesis": draft["hypothesis"]})
+    again = client.post("/api/save", headers=WRITE,
+                        json={"name": "hypotheses/checkout.yaml", "hypothesis": draft["hypothesis"]})
     assert again.status_code == 409
     over = client.post("/api/save", headers=WRITE,
                        json={"name": "hypotheses/checkout.yaml", "hypothesis": draft["hypothesis"], "overwrite": True})

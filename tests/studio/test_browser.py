@@ -87,7 +87,9 @@ def test_bundled_maps_render_one_element_per_touchpoint_and_edge(page, studio, p
     assert sorted(names) == sorted(journey.names)
     edges = {(a, b) for a, row in journey.rows.items() for b in row}
     edges |= {(a, b) for s in journey.segments.values() for a, row in s.rows.items() for b in row}
-    drawn = page.evaluate("[...document.querySelectorAll('[data-edge-from]')].map(e => [e.dataset.edgeFrom, e.dataset.edgeTo])")
+    edges_drawn = page.locator("[data-edge-from]")
+    drawn = [(edges_drawn.nth(i).get_attribute("data-edge-from"), edges_drawn.nth(i).get_attribute("data-edge-to"))
+             for i in range(edges_drawn.count())]
     assert sorted(map(tuple, drawn)) == sorted(edges)
     assert shown(page, "conversion_rate") == solve_exact(journey).conversion_rate
     assert page.problems == []
