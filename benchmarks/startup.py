@@ -4,7 +4,9 @@ Each contender runs as a new process 7 times (after one untimed run that writes 
 contenders interleaved so that a change in the machine's load falls on all of them alike. A run's CPU time is the
 user + system time of the child process (``resource.getrusage(RUSAGE_CHILDREN)``), which a busy machine inflates
 far less than wall time. Prints the median of each, its ratio to the yardstick measured in the same run, the goal
-of issue 15, and the load average before and after.
+of issue 15, and the load average before and after. Also timed: importing the statistics libraries ``analyze``
+calls (statsmodels, scipy.stats, pandas) and nothing else, the floor that no start-up work in journeysim can go
+below.
 
     python benchmarks/startup.py [--runs 7]
 """
@@ -41,7 +43,13 @@ def contenders() -> list[tuple[str, list[str], float | None]]:
         ("journeysim simulate scenarios/online-store.yaml", [*js, "simulate", "scenarios/online-store.yaml"], 5.0),
         ("journeysim analyze experiments/live-chat.results.csv",
          [*js, "analyze", "experiments/live-chat.results.csv"], 8.0),
+        # What analyze cannot go below: the statistics libraries it calls, imported and nothing else.
+        ("  (statsmodels, scipy.stats, pandas alone)", [sys.executable, "-c", _ANALYZE_FLOOR], None),
     ]
+
+
+_ANALYZE_FLOOR = ("import statsmodels.stats.proportion, statsmodels.stats.weightstats, statsmodels.stats.multitest, "
+                  "scipy.stats, scipy.integrate, pandas")
 
 
 def cpu_seconds(command: list[str]) -> float:

@@ -120,7 +120,7 @@ class Reevaluation(Result):
         table = format_table(f"what to look at first (rows changed at FDR {self.alpha:g}; "
                              f"{100 * self.level:g}% intervals)",
                              ["#", "touchpoint", "verdict", "q-value", "removal effect old", "new",
-                              "change interval", "traffic old", "new"], rows, width=140)
+                              "change interval", "traffic old", "new"], rows)
         method = "\n".join(f"method ({k}): {v}" for k, v in self.method.items())
         return "\n".join([title, format_table(None, ["conversion", "value"], head), table, method])
 

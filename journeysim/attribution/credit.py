@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval
+from journeysim._text import count, fmt, format_table, money, rate, rate_interval
 from journeysim.attribution.markov import removal_effects
 from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit, shapley_rate_credit
 from journeysim.errors import UsageError
@@ -77,28 +77,30 @@ class Attribution(Result):
         return out
 
     def summary(self) -> str:
-        head = [("journeys", fmt(int(self.journeys)) if float(self.journeys).is_integer() else fmt(self.journeys)), ("distinct paths", fmt(self.paths)),
-                ("conversions", fmt(self.conversions)), ("value", fmt(self.value)), ("Markov order", fmt(self.order))]
+        head = [("journeys", count(self.journeys)), ("distinct paths", count(self.paths)),
+                ("conversions", count(self.conversions)), ("value", money(self.value)), ("Markov order", fmt(self.order))]
         parts = [format_table("attribution", ["item", "value"], head)]
         names = list(dict.fromkeys(tp for credit in self.models.values() for tp in credit))
         names.sort(key=lambda tp: -self.removal_effects.get(tp, 0.0))
+        # Credit is shared, so attributed conversions are fractional: one decimal; value in whole units.
+        shown = (lambda x: f"{x:,.1f}", lambda x: money(x, cents=False))
         for what, k in (("conversions", 0), ("value", 1)):
             rows = []
             for tp in names:
                 row = [tp]
                 for model, credit in self.models.items():
-                    cell = fmt(credit[tp][k]) if tp in credit else "-"
+                    cell = shown[k](credit[tp][k]) if tp in credit else "-"
                     if self.bootstrap and tp in credit:
                         lo, hi = self.intervals[model][tp][k]
-                        cell += f" [{fmt(lo)}, {fmt(hi)}]"
+                        cell += f" [{shown[k](lo)}, {shown[k](hi)}]"
                     row.append(cell)
                 rows.append(row)
-            parts.append(format_table(f"attributed {what}", ["touchpoint", *self.models], rows, width=160))
+            parts.append(format_table(f"attributed {what}", ["touchpoint", *self.models], rows))
         if self.removal_effects:
             total = sum(self.removal_effects.values())
-            rows = [(tp, fmt(r), fmt(r / total if total > 0 else 0.0),
-                     (interval(self.removal_intervals[tp])
-                      if self.bootstrap else "-")) for tp, r in self.removal_effects.items()]
+            rows = [(tp, rate(r), rate(r / total if total > 0 else 0.0),
+                     rate_interval(self.removal_intervals[tp]) if self.bootstrap else "-")
+                    for tp, r in self.removal_effects.items()]
             rows.sort(key=lambda r: -self.removal_effects[r[0]])
             parts.append(format_table("Markov removal effects", ["touchpoint", "removal effect", "normalised",
                                                                  "95% interval"], rows))

@@ -86,13 +86,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Commands:
-    """What a command's ``register`` receives: ``add_parser`` takes the command's help from the table."""
+    """What a command's ``register`` receives: ``add_parser`` takes the command's help from the table and its
+    module's ``EXAMPLES`` as the end of its ``--help``."""
 
-    def __init__(self, sub):
+    def __init__(self, sub, examples: tuple[str, ...]):
         self._sub = sub
+        self._examples = examples
 
     def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
         kwargs.setdefault("help", COMMANDS[name][0])
+        if self._examples:
+            kwargs.setdefault("epilog", "examples:\n" + "\n".join(f"  journeysim {c}" for c in self._examples))
         return self._sub.add_parser(name, **kwargs)
 
 
@@ -119,7 +123,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub.required = True
     for name, (help_, module) in COMMANDS.items():
         if name == command:
-            importlib.import_module(module).register(_Commands(sub))
+            command_module = importlib.import_module(module)
+            command_module.register(_Commands(sub, getattr(command_module, "EXAMPLES", ())))
         else:
             sub.add_parser(name, help=help_)
     return parser
@@ -139,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = parser.parse_args(argv)
     try:
-        code = int(args.handler(args) or 0)
+        from journeysim._text import currency_context
+
+        with currency_context(override=getattr(args, "currency", None)):
+            code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed pipe must fail here, inside the handler below, not at exit
         return code
     except UsageError as exc:

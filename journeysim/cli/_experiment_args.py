@@ -46,5 +46,5 @@ def analysis_from_args(args, path: str):
     elif args.revenue_column is not None and not any(arm.has_revenue for arm in data.arms.values()):
         raise DataError(f"{path}: missing column {args.revenue_column!r} (named by --revenue-column)")
     split = None if args.expected_split is None else parse_split(args.expected_split, len(data.arms))
-    alpha = number("--alpha", args.alpha, above=0, below=1)
+    alpha = number("--alpha", args.alpha, above=0, below=1, percent=True)
     return analyze_experiment(data, control=args.control, expected_split=split, alpha=alpha)

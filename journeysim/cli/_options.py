@@ -7,16 +7,20 @@ what is allowed, raised as :class:`~journeysim.errors.UsageError` (exit 2).
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 import numpy as np
 
 from journeysim.errors import UsageError
 
-__all__ = ["whole", "number", "seed", "show_progress", "unused", "engine_options", "run_size", "RUN_SIZE_LIMITS"]
+__all__ = ["whole", "number", "seed", "show_progress", "unused", "engine_options", "run_size", "RUN_SIZE_LIMITS",
+           "add_currency"]
 
 # Whole numbers written as 1e6 are exact only up to here; larger ones must be written out.
 _EXACT_FLOAT = 2**53
+# Digits grouped in threes by commas, as people write counts and money: 2,000 or 1,250,000.5.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 
 #: The largest value of each option that sets how much work a command does, and why: past these a run would take
 #: hours to days on a laptop, or more memory than it has, without making the answer more useful (1e10 customers
@@ -61,6 +65,8 @@ def whole(option: str, text: str | None, *, minimum: int, maximum: int | None = 
     --------
     >>> whole("--draws", "2_000", minimum=1), whole("--customers", "1e6", minimum=1)
     (2000, 1000000)
+    >>> whole("--customers", "1,000,000", minimum=1)
+    1000000
     >>> whole("--draws", None, minimum=1, default=200)
     200
     >>> whole("--order", "5", minimum=1, maximum=4)
@@ -72,13 +78,11 @@ def whole(option: str, text: str | None, *, minimum: int, maximum: int | None = 
     """
     if text is None:
         return default
+    plain = text.replace(",", "") if _GROUPED.fullmatch(text.strip()) else text
     try:
-        value = int(text)
+        value = int(plain)
     except ValueError:
-        try:
-            written = float(text)
-        except ValueError:
-            written = math.nan
+        written = _plain_number(plain.strip())
         value = int(written) if written.is_integer() and abs(written) <= _EXACT_FLOAT else None
     if value is None or value < minimum or (maximum is not None and value > maximum):
         allowed = f"from {minimum} to {maximum:_}" if maximum is not None else f">= {minimum}"
@@ -111,8 +115,11 @@ def run_size(kind: str, option: str, text: str | None, *, minimum: int = 1, defa
 
 
 def number(option: str, text: str | None, *, above: float | None = None, below: float | None = None,
-           default: float | None = None) -> float | None:
+           default: float | None = None, percent: bool = False) -> float | None:
     """A finite number strictly between ``above`` and ``below`` (each bound optional); ``default`` when absent.
+
+    Digits may be grouped with commas (``2,000``; a decimal comma, ``0,05``, is refused). With ``percent``, a
+    value may be written in percent (``5%`` is 0.05).
 
     Parameters
     ----------
@@ -124,6 +131,8 @@ def number(option: str, text: str | None, *, above: float | None = None, below: 
         Open bounds: the value must be greater than ``above`` and less than ``below``.
     default : float or None
         Returned when ``text`` is ``None``.
+    percent : bool
+        Accept ``%`` after the number (options that are shares or probabilities).
 
     Returns
     -------
@@ -136,6 +145,11 @@ def number(option: str, text: str | None, *, above: float | None = None, below: 
 
     Examples
     --------
+    >>> number("--alpha", "5%", above=0, below=1, percent=True), number("--ratio", "1,500")
+    (0.05, 1500.0)
+    >>> number("--alpha", "0,05", above=0, below=1)
+    Traceback (most recent call last):
+    journeysim.errors.UsageError: --alpha '0,05': must be a number in (0, 1) (write decimals with a point: 0.05)
     >>> number("--alpha", "0.05", above=0, below=1), number("--horizon", "30", above=0)
     (0.05, 30.0)
     >>> number("--lift", "-0.01")
@@ -149,17 +163,29 @@ def number(option: str, text: str | None, *, above: float | None = None, below: 
     """
     if text is None:
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    written = str(text).strip()
+    scale = 1.0
+    if percent and written.endswith("%"):
+        written, scale = written[:-1].strip(), 0.01
+    value = _plain_number(written) * scale
     if math.isfinite(value) and (above is None or value > above) and (below is None or value < below):
         return value
     if above is not None and below is not None:
-        allowed = f" in ({above}, {below})"
+        allowed = f" in ({above}, {below})" + (f" or {above * 100:g}% to {below * 100:g}%" if percent else "")
     else:
         allowed = f" > {above}" if above is not None else f" < {below}" if below is not None else ""
-    raise UsageError(f"{option} {text!r}: must be a number{allowed}")
+    hint = " (write decimals with a point: 0.05)" if re.fullmatch(r"[+-]?\d+,\d{1,2}|[+-]?\d+,\d{4,}", written) else ""
+    raise UsageError(f"{option} {text!r}: must be a number{allowed}{hint}")
+
+
+def _plain_number(text: str) -> float:
+    """``text`` as a float, digits grouped by commas allowed (``12,500.5``); NaN when it is not a number."""
+    if _GROUPED.fullmatch(text):
+        text = text.replace(",", "")
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 def seed(text: str | None, *, command: str | None = None) -> int:
@@ -257,3 +283,9 @@ def engine_options(args, owners: dict[str, tuple[str, ...]]) -> None:
             if getattr(args, name) is not None:
                 option = "--" + name.replace("_", "-")
                 raise UsageError(f"{option} belongs to the {owner} engine, not to --engine {args.engine}")
+
+
+def add_currency(p) -> None:
+    """``--currency CODE``: the currency shown beside money, over the map's own ``currency:``."""
+    p.add_argument("--currency", metavar="CODE",
+                   help="currency shown beside money in tables, e.g. EUR (default: the map's 'currency:')")

@@ -7,7 +7,7 @@ import math
 import sys
 from typing import Any
 
-__all__ = ["emit", "to_json"]
+__all__ = ["emit", "to_json", "wrote"]
 
 
 def _clean(obj: Any) -> Any:
@@ -35,3 +35,11 @@ def emit(result: Any, as_json: bool, file=None) -> None:
         print(to_json(result.to_dict()), file=file)
     else:
         print(result.summary(), file=file)
+
+
+def wrote(*paths, file=None) -> None:
+    """Say, in one line on stderr, which files a command wrote (stdout may be JSON)."""
+    names = [str(p) for p in paths]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    print(f"wrote {listed}", file=file or sys.stderr)
+

@@ -11,7 +11,7 @@ import numpy as np
 from journeysim._files import write_atomic
 from journeysim.cli._options import run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
-from journeysim.cli._render import to_json
+from journeysim.cli._render import to_json, wrote
 from journeysim.engines.agents.engine import AgentResult, daily_rows, simulate_agents
 from journeysim.errors import UsageError
 from journeysim.journey import Journey
@@ -74,11 +74,12 @@ def run(journey: Journey, args) -> int:
         _folder(args.csv)                  # before a long run, not after it
     result = simulate_agents(journey, run_days, rng=np.random.default_rng(seed), progress=show_progress(args),
                              source=args.map)
-    if args.csv is not None:
-        write_tables(result, args.csv)
+    written = write_tables(result, args.csv) if args.csv is not None else []
     if args.json:
         print(to_json({**result.to_dict(), "seed": seed}))
     else:
         print(result.summary())
         print(f"seed: {seed}")
+    if written:
+        wrote(*written)
     return 0

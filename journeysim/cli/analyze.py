@@ -5,11 +5,18 @@ from __future__ import annotations
 import sys
 
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
-from journeysim.cli._options import unused, whole
+from journeysim.cli._options import add_currency, unused, whole
 from journeysim.cli._render import emit, to_json
 from journeysim.errors import UsageError
 
 __all__ = ["register"]
+
+
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'analyze experiments/live-chat.results.csv',
+    'analyze results.csv --converted-column bought --control A',
+)
 
 
 def register(sub) -> None:
@@ -20,7 +27,7 @@ def register(sub) -> None:
                        "expected loss; revenue with Welch's t-test and CUPED. Input: per-customer rows (user_id, "
                        "variant, converted[, revenue, pre_*]) or aggregated rows (variant, customers, conversions"
                        "[, revenue_sum, revenue_sumsq]).")
-    p.add_argument("results", metavar="RESULTS")
+    p.add_argument("results", metavar="RESULTS", help="the A/B result: per-customer or aggregated rows (CSV or Parquet)")
     add_results_options(p)
     p.add_argument("--look", metavar="k", help="this is interim look k of a sequential design: say stop or continue")
     p.add_argument("--of", metavar="K", help="the design's number of looks (with --look)")
@@ -28,6 +35,7 @@ def register(sub) -> None:
                    help="the design's alpha spending (with --look --of; default obrien-fleming)")
     p.add_argument("--design", metavar="DESIGN.json", help="the design file (`design --looks K --json`) instead of --of")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    add_currency(p)
     p.set_defaults(handler=run)
 
 

@@ -12,6 +12,13 @@ from journeysim.logs.sources import connect, open_source, parse_duration
 __all__ = ["register", "refuse_log_options"]
 
 
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'attribute scenarios/events/online-store-2025.csv --goal purchase',
+    'attribute paths.csv --model markov --order 2 --bootstrap 200 --seed 1',
+)
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "attribute",

@@ -6,10 +6,16 @@ import sys
 from pathlib import Path
 
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
-from journeysim.cli._render import emit
+from journeysim.cli._render import emit, wrote
 from journeysim.errors import ScenarioError, UsageError
 
 __all__ = ["register"]
+
+
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'calibrate experiments/live-chat.prediction.json experiments/live-chat.aggregated.csv -o calibrated.yaml',
+)
 
 
 def register(sub) -> None:
@@ -17,7 +23,7 @@ def register(sub) -> None:
                        description="Importance-weight the saved prediction's draws by the likelihood of the observed "
                        "lift, report the posterior of each uncertain number, and write the variant map at the "
                        "posterior medians (with the posterior ranges in its 'calibration' block) as the new baseline.")
-    p.add_argument("prediction", metavar="PREDICTION.json")
+    p.add_argument("prediction", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
     p.add_argument("results", metavar="RESULTS", nargs="?", help="the A/B result file (or --events)")
     p.add_argument("--events", nargs=2, metavar=("CONTROL_LOG", "VARIANT_LOG"),
                    help="the arms' event logs instead: update exactly the rows the hypothesis edits with the "
@@ -73,7 +79,7 @@ def run(args) -> int:
     calibration = calibrate_prediction(prediction, analysis_from_args(args, args.results), variant=args.variant)
     save_journey(calibrated_journey(calibration, hypothesis), args.output)
     emit(calibration, args.json)
-    print(f"wrote {args.output}", file=sys.stderr)
+    wrote(args.output)
     return 0
 
 
@@ -94,5 +100,5 @@ def _from_events(args, prediction, hypothesis_path: str) -> int:
                                                 "edges": {k: e.to_dict() for k, e in check.edges.items()}}})
     save_journey(revised, args.output)
     emit(check, args.json)
-    print(f"wrote {args.output}", file=sys.stderr)
+    wrote(args.output)
     return 0

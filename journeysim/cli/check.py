@@ -14,13 +14,19 @@ __all__ = ["register"]
 DEFAULT_LEDGER = "experiments/ledger.csv"
 
 
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'check experiments/live-chat.prediction.json experiments/live-chat.results.csv --no-ledger',
+)
+
+
 def register(sub) -> None:
     p = sub.add_parser("check",
                        description="Observed against predicted relative lift: inside the predicted interval or not, "
                        "the z-score of the gap (both uncertainties), and a verdict (confirmed, too optimistic, too "
                        "pessimistic, inconclusive). Appends one row to the ledger; a repeat of the same prediction "
                        "and result files is refused unless --force.")
-    p.add_argument("prediction", metavar="PREDICTION.json")
+    p.add_argument("prediction", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
     p.add_argument("results", metavar="RESULTS", nargs="?",
                    help="the A/B result file (optional with --events: the arms' logs then give the headline)")
     p.add_argument("--events", nargs=2, metavar=("CONTROL_LOG", "VARIANT_LOG"),

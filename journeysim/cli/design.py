@@ -9,23 +9,31 @@ from journeysim.errors import UsageError
 __all__ = ["register"]
 
 
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'design --baseline 5% --lift 10% --traffic 2,000/day',
+    'design experiments/live-chat.prediction.json --traffic 2000/day',
+)
+
+
 def register(sub) -> None:
     p = sub.add_parser("design",
                        description="Customers per arm and in total, days at the given traffic, the minimum detectable "
                        "effect for --customers, and for a saved prediction the assurance (power averaged over the "
                        "predicted lift's draws). Either --baseline and --lift, or PREDICTION.json.")
     p.add_argument("prediction", nargs="?", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
-    p.add_argument("--baseline", help="control conversion rate, e.g. 0.05 (with a prediction: replaces the map's)")
-    p.add_argument("--lift", help="effect to detect: absolute (0.005) or, with --relative, relative (0.10 = +10%%)")
+    p.add_argument("--baseline", help="control conversion rate, e.g. 0.05 or 5%% (with a prediction: replaces the map's)")
+    p.add_argument("--lift", help="effect to detect: relative in percent (10%% = +10%%), absolute in percentage points "
+                                  "(0.5pp) or as a number: absolute (0.005), or relative with --relative (0.10)")
     p.add_argument("--relative", action="store_true", help="--lift is relative to --baseline")
-    p.add_argument("--alpha", default="0.05", help="significance level (default 0.05)")
-    p.add_argument("--power", default="0.8", help="power (default 0.8)")
+    p.add_argument("--alpha", default="0.05", help="significance level (default 0.05; 5%% also reads)")
+    p.add_argument("--power", default="0.8", help="power (default 0.8; 80%% also reads)")
     p.add_argument("--ratio", default="1", help="customers in each variant arm per control customer (default 1)")
     p.add_argument("--arms", default="2", help="arms including control (default 2; alpha is split over variants)")
     side = p.add_mutually_exclusive_group()
     side.add_argument("--two-sided", dest="two_sided", action="store_true", default=True, help="two-sided test (default)")
     side.add_argument("--one-sided", dest="two_sided", action="store_false", help="one-sided test in the lift's direction")
-    p.add_argument("--traffic", metavar="N/UNIT", help="customers entering the test, e.g. 2000/day, 90/hour, 14000/week")
+    p.add_argument("--traffic", metavar="N/UNIT", help="customers entering the test, e.g. 2,000/day, 90/hour, 14000/week")
     p.add_argument("--customers", help="customers available in total: report the minimum detectable effect")
     p.add_argument("--method", choices=("normal", "arcsine"), default="normal",
                    help="normal: R power.prop.test formula (default); arcsine: Cohen's h")
@@ -46,7 +54,8 @@ def run(args) -> int:
     from journeysim.whatif.prediction import read_prediction
 
     options = dict(
-        alpha=number("--alpha", args.alpha, above=0, below=1), power=number("--power", args.power, above=0, below=1),
+        alpha=number("--alpha", args.alpha, above=0, below=1, percent=True),
+        power=number("--power", args.power, above=0, below=1, percent=True),
         ratio=number("--ratio", args.ratio, above=0), arms=whole("--arms", args.arms, minimum=2),
         two_sided=args.two_sided, method=args.method,
         traffic_per_day=None if args.traffic is None else parse_traffic(args.traffic),
@@ -56,7 +65,7 @@ def run(args) -> int:
     )
     if options["looks"] is None:
         unused({"--spending": args.spending}, "without --looks (it sets how the looks spend alpha)")
-    baseline = number("--baseline", args.baseline, above=0, below=1)
+    baseline = number("--baseline", args.baseline, above=0, below=1, percent=True)
     if args.prediction is not None:
         if args.lift is not None or args.relative:
             raise UsageError("--lift and --relative do not apply to a prediction (its predicted lift is used)")
@@ -64,8 +73,31 @@ def run(args) -> int:
         return 0
     if baseline is None:
         raise UsageError("give --baseline (the control conversion rate) or a PREDICTION.json")
-    lift = number("--lift", args.lift)
+    lift, relative = _lift(args.lift, args.relative)
     if lift is None:
         unused({"--relative": args.relative}, "without --lift (it makes --lift relative to --baseline)")
-    emit(design_experiment(baseline, lift, relative=args.relative, **options), args.json)
+    emit(design_experiment(baseline, lift, relative=relative, **options), args.json)
     return 0
+
+
+def _lift(text: str | None, relative: bool) -> tuple[float | None, bool]:
+    """``(lift, relative)`` from ``--lift``: ``10%`` is relative, ``0.5pp`` absolute, a number as ``--relative`` says.
+
+    Examples
+    --------
+    >>> _lift("10%", False), _lift("0.5pp", False), _lift("0.005", False), _lift("0.1", True)
+    ((0.1, True), (0.005, False), (0.005, False), (0.1, True))
+    >>> _lift("0.5pp", True)
+    Traceback (most recent call last):
+    journeysim.errors.UsageError: --lift '0.5pp' is in percentage points, an absolute lift: it cannot be --relative
+    """
+    if text is None:
+        return None, relative
+    written = text.strip()
+    if written.endswith("%"):
+        return number("--lift", written, percent=True), True
+    if written.lower().endswith("pp"):
+        if relative:
+            raise UsageError(f"--lift {text!r} is in percentage points, an absolute lift: it cannot be --relative")
+        return number("--lift", written[:-2].strip()) / 100, False
+    return number("--lift", written), relative

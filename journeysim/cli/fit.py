@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from journeysim.cli._options import run_size, unused
-from journeysim.cli._render import emit
+from journeysim.cli._render import emit, wrote
 from journeysim.maps.read import save_journey
 
 __all__ = ["register"]
+
+
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'fit scenarios/events/online-store-2025.csv -o fitted.yaml --goal purchase',
+    'fit events.parquet -o fitted.yaml --goal purchase --lookback 30d --stages stages.csv',
+)
 
 
 def register(sub) -> None:
@@ -43,4 +50,5 @@ def run(args) -> int:
                f"on {args.events}: it is a path file, whose paths are already cut and end at their conversion")
     save_journey(result.journey, args.output)
     emit(result, args.json)
+    wrote(args.output)
     return 0

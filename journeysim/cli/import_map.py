@@ -8,6 +8,12 @@ from journeysim.maps.read import save_journey
 __all__ = ["register"]
 
 
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'import map.graphml -o map.yaml',
+)
+
+
 def register(sub) -> None:
     p = sub.add_parser("import",
                        description="Read a map from GraphML (.graphml) or node-link JSON (.json) in the form "

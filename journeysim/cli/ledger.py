@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-
-from journeysim.cli._render import emit
+from journeysim.cli._render import emit, wrote
 
 __all__ = ["register"]
+
+
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'ledger experiments/ledger.csv',
+    'ledger experiments/ledger.csv --plot calibration.png',
+)
 
 
 def register(sub) -> None:
@@ -32,5 +37,5 @@ def run(args) -> int:
         write_atomic(args.plot, ledger_plot(report).png)
     emit(report, args.json)
     if args.plot:
-        print(f"wrote {args.plot}", file=sys.stderr)
+        wrote(args.plot)
     return 0

@@ -5,17 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 from journeysim.cli._options import (
+    add_currency,
     RUN_SIZE_LIMITS,
     engine_options,
     number,
     run_size,
     seed,
 )
-from journeysim.cli._render import emit
+from journeysim.cli._render import emit, wrote
 from journeysim.errors import UsageError
 from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, predict, save_prediction
 
 __all__ = ["register", "run"]
+
+
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'predict scenarios/hypotheses/live-chat.yaml --seed 1',
+    'predict scenarios/hypotheses/live-chat.yaml --seed 1 --save live-chat.prediction.json',
+)
 
 
 def register(sub) -> None:
@@ -23,15 +31,16 @@ def register(sub) -> None:
                        description="Apply a hypothesis's changes to its baseline map and predict the metric's lift, "
                                    "with equal-tailed intervals over the hypothesis's ranges, the map's observation "
                                    "counts and the engine's sampling noise.")
-    p.add_argument("hypothesis", metavar="HYPOTHESIS")
+    p.add_argument("hypothesis", metavar="HYPOTHESIS", help="a hypothesis file (YAML or JSON): baseline map, metric, changes")
     p.add_argument("--engine", choices=ENGINES, default="exact", help="default: exact")
     p.add_argument("--draws", default="2000", help="joint draws of everything uncertain (default 2000)")
-    p.add_argument("--level", default="0.9", help="interval level (default 0.9)")
+    p.add_argument("--level", default="0.9", help="interval level (default 0.9; 90%% also reads)")
     p.add_argument("--seed", help="random seed, an integer >= 0 (default: a fresh one, printed)")
     p.add_argument("--customers", help=f"montecarlo: customers per segment and draw (default {DEFAULT_SIZE['montecarlo']})")
     p.add_argument("--days", help=f"agents: days simulated per draw (default {DEFAULT_SIZE['agents']})")
     p.add_argument("--save", metavar="FILE", help="also write the prediction with its draws and input hashes (JSON)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    add_currency(p)
     p.set_defaults(handler=run)
 
 
@@ -47,7 +56,7 @@ def _customers_in_all(draws: int, customers: int | None) -> None:
 def run(args) -> int:
     engine_options(args, {"montecarlo": ("customers",), "agents": ("days",)})
     draws = run_size("draws", "--draws", args.draws)
-    level = number("--level", args.level, above=0, below=1)
+    level = number("--level", args.level, above=0, below=1, percent=True)
     run_seed = seed(args.seed)           # silent: the prediction states its seed
     size = run_size("customers", "--customers", args.customers) if args.engine == "montecarlo" else \
         run_size("days", "--days", args.days) if args.engine == "agents" else None
@@ -58,4 +67,6 @@ def run(args) -> int:
     if args.save:
         save_prediction(prediction, args.save)
     emit(prediction, args.json)
+    if args.save:
+        wrote(args.save)
     return 0

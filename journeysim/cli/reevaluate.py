@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from journeysim.cli._options import number, run_size, unused, whole
-from journeysim.cli._render import emit
+from journeysim.cli._render import emit, wrote
 from journeysim.errors import DataError
 from journeysim.maps.read import load_journey
 
@@ -24,6 +24,12 @@ def add_options(p) -> None:
     p.add_argument("--draws", default="200", help="Dirichlet posterior draws per map (default 200)")
     p.add_argument("--level", default="0.95", help="level of the removal-effect intervals (default 0.95)")
     p.add_argument("--alpha", default="0.05", help="false discovery rate for changed rows (default 0.05)")
+
+
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'reevaluate scenarios/events/online-store-2025.csv scenarios/events/online-store-2026.csv',
+)
 
 
 def register(sub) -> None:
@@ -63,8 +69,8 @@ def reevaluate_from_args(args):
         unused({"--goal": args.goal}, "when OLD and NEW are both maps (it names the goals of an event log)")
     seed = whole("--seed", args.seed, minimum=0)
     options = {"draws": run_size("draws", "--draws", args.draws, minimum=10),  # fewer cannot give an interval
-               "level": number("--level", args.level, above=0, below=1),
-               "alpha": number("--alpha", args.alpha, above=0, below=1)}
+               "level": number("--level", args.level, above=0, below=1, percent=True),
+               "alpha": number("--alpha", args.alpha, above=0, below=1, percent=True)}
     old, new = load_counted(args.old, args.goal), load_counted(args.new, args.goal)
     return reevaluate(old, new, rng=np.random.default_rng(seed), **options), new
 
@@ -78,6 +84,8 @@ def run(args) -> int:
     if args.report:
         from journeysim.report import reevaluate_report, write_report
 
-        write_report(reevaluate_report(result, new), args.report)
+        written = write_report(reevaluate_report(result, new), args.report)
     emit(result, args.json)
+    if args.report:
+        wrote(*written[:2], *(p.name for p in written[2:]))
     return 0

@@ -8,12 +8,22 @@ report is made, not when the command line is parsed.
 
 from __future__ import annotations
 
+import sys
+
 from journeysim.cli import reevaluate as reevaluate_cli
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
+from journeysim.cli._render import wrote
 from journeysim.errors import UsageError
 from journeysim.maps.read import load_journey
 
 __all__ = ["register"]
+
+
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'report simulate scenarios/online-store.yaml -o report',
+    'report check experiments/live-chat.prediction.json experiments/live-chat.results.csv -o check-report',
+)
 
 
 def register(sub) -> None:
@@ -25,29 +35,30 @@ def register(sub) -> None:
 
     s = kinds.add_parser("simulate", help="a map: the journey by stage, the funnel, removal effects "
                          "(and the daily series with --engine agents)")
-    s.add_argument("map", metavar="MAP")
+    s.add_argument("map", metavar="MAP", help="a map file (YAML or JSON)")
     s.add_argument("--engine", choices=("exact", "agents"), default="exact", help="default: exact")
     s.add_argument("--days", help="agents: length of the run in days")
     s.add_argument("--seed", help="agents: random seed (an integer >= 0)")
     s.set_defaults(report=_simulate)
 
     pr = kinds.add_parser("predict", help="a saved prediction: the predicted lift's distribution")
-    pr.add_argument("prediction", metavar="PREDICTION.json")
+    pr.add_argument("prediction", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
     pr.set_defaults(report=_predict)
 
     c = kinds.add_parser("check", help="a prediction against the A/B result (the ledger is not touched)")
-    c.add_argument("prediction", metavar="PREDICTION.json")
-    c.add_argument("results", metavar="RESULTS")
+    c.add_argument("prediction", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
+    c.add_argument("results", metavar="RESULTS", help="the A/B result of the test (CSV or Parquet)")
     c.add_argument("--variant", metavar="NAME", help="the variant that implements the hypothesis (if several)")
     add_results_options(c)
     c.set_defaults(report=_check)
 
     lg = kinds.add_parser("ledger", help="calibration of the checked predictions")
-    lg.add_argument("ledger", nargs="?", default="experiments/ledger.csv", metavar="LEDGER.csv")
+    lg.add_argument("ledger", nargs="?", default="experiments/ledger.csv", metavar="LEDGER.csv",
+                    help="ledger CSV (default experiments/ledger.csv)")
     lg.set_defaults(report=_ledger)
 
     a = kinds.add_parser("attribute", help="attribution of an event log or path file under every model")
-    a.add_argument("input", metavar="INPUT")
+    a.add_argument("input", metavar="INPUT", help="event log or path file (.csv or .parquet)")
     a.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
                    help="event logs: a goal touchpoint (default: touchpoints whose events carry a value)")
     a.set_defaults(report=_attribute)
@@ -132,5 +143,5 @@ def run(args) -> int:
 
     check_report_folder(args.output)
     html, markdown, *pngs = write_report(args.report(args), args.output)
-    print(f"{html}\n{markdown}\n" + "".join(f"{p}\n" for p in pngs), end="")
+    wrote(html, markdown, *(p.name for p in pngs), file=sys.stdout)
     return 0

@@ -5,17 +5,23 @@ from __future__ import annotations
 import os
 
 from journeysim.cli._options import RUN_SIZE_LIMITS, show_progress, unused, whole
-from journeysim.cli._render import emit
+from journeysim.cli._render import emit, wrote
 from journeysim.errors import ScenarioError
 
 __all__ = ["register", "run"]
+
+
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'run scenarios/plans/next-quarter.yaml -o next-quarter.results --workers 2',
+)
 
 
 def register(sub) -> None:
     p = sub.add_parser("run",
                        description="Run every item of a plan (hypotheses x sweep values x engines x seeds), write one "
                                    "row per item (CSV and JSON lines) and print a ranking by predicted lift.")
-    p.add_argument("plan", metavar="PLAN")
+    p.add_argument("plan", metavar="PLAN", help="a plan file (YAML or JSON): hypotheses, sweeps, engines, seeds")
     p.add_argument("-o", "--outdir", help="results folder (default: next to the plan, <plan name>.results)")
     p.add_argument("--workers", help="local worker processes (default: the number of CPUs)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:port) instead")
@@ -50,4 +56,6 @@ def run(args) -> int:
     result = run_plan(plan, outdir=args.outdir, workers=workers, scheduler=args.scheduler,
                       resume=args.resume, progress=show_progress(args))
     emit(result, args.json)
+    if args.json:
+        wrote(f"{result.outdir}/results.csv", "results.jsonl")
     return 0

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from journeysim._text import fmt, format_table
+from journeysim.cli._options import add_currency
 from journeysim.journey import Journey
 from journeysim.maps.read import load_journey
 
 __all__ = ["register", "describe"]
 
 
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'show scenarios/online-store.yaml',
+)
+
+
 def register(sub) -> None:
     p = sub.add_parser("show",
                        description="Print a journey map as tables: touchpoints with their attributes, "
                        "then every row with its drop-off.")
-    p.add_argument("map", metavar="MAP")
+    p.add_argument("map", metavar="MAP", help="a map file (YAML or JSON)")
+    add_currency(p)
     p.set_defaults(handler=run)
 
 

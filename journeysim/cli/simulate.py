@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from journeysim.cli._options import engine_options
+from journeysim.cli._options import add_currency, engine_options
 from journeysim.cli._render import emit
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import UsageError
@@ -23,10 +23,17 @@ ENGINES = ("exact", "montecarlo", "agents")
 _ENGINE_OPTIONS = {"montecarlo": ("customers", "horizon", "chunk_size", "backend"), "agents": ("days", "csv")}
 
 
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'simulate scenarios/online-store.yaml',
+    'simulate scenarios/online-store.yaml --engine montecarlo --customers 1,000,000 --seed 1',
+)
+
+
 def register(sub) -> None:
     p = sub.add_parser("simulate",
                        description="Simulate a journey map with one of the engines and print its metrics.")
-    p.add_argument("map", metavar="MAP")
+    p.add_argument("map", metavar="MAP", help="a map file (YAML or JSON)")
     p.add_argument("--engine", choices=ENGINES, default="exact", help="default: exact")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--seed", help="random seed (sampling engines; an integer >= 0)")
@@ -38,6 +45,7 @@ def register(sub) -> None:
     p.add_argument("--days", help="agents: length of the run in days")
     p.add_argument("--csv", metavar="DIR", help="agents: write the daily and per-touchpoint tables here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_currency(p)
     p.set_defaults(handler=run)
 
 

@@ -9,6 +9,13 @@ from journeysim.maps.read import check_map
 __all__ = ["register"]
 
 
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    'validate scenarios/*.yaml',
+    'validate my-map.yaml && journeysim simulate my-map.yaml',
+)
+
+
 def register(sub) -> None:
     p = sub.add_parser("validate",
                        description="Check map files and report every problem, one line each. "

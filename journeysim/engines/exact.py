@@ -162,6 +162,7 @@ def solve_exact(journey: Journey, *, removal_effects: bool = True) -> JourneyMet
         engine="exact",
         time_unit=journey.time_unit,
         journey_name=journey.name,
+        currency=journey.extra.get("currency"),
         method="absorbing Markov chain solved exactly ("
         + ("dense inverse" if len(names) <= DENSE_LIMIT else "sparse LU")
         + "), segments weighted by share; times use mean delays",

@@ -9,7 +9,7 @@ from typing import Any
 
 from journeysim._json import plain
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, money, rate, wrap
 
 __all__ = ["JourneyMetrics", "METRIC_KEYS"]
 
@@ -71,6 +71,8 @@ class JourneyMetrics(Result):
     journey_name: str = field(default="", compare=False)
     #: How the numbers were obtained, in words.
     method: str = field(default="", compare=False)
+    #: The map's currency (``currency: EUR``), shown beside money in :meth:`summary`; ``None`` when not given.
+    currency: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
         for name in ("visit_rate", "stage_reach", "removal_effects"):
@@ -91,7 +93,7 @@ class JourneyMetrics(Result):
         """Headline metrics, the funnel by stage, the top touchpoints by removal effect and the method."""
         parts = self._metric_tables()
         if self.method:
-            parts.append(f"method: {self.method}")
+            parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 
     def _metric_tables(self) -> list[str]:
@@ -99,9 +101,9 @@ class JourneyMetrics(Result):
         growth = ("unbounded (K >= 1)" if self.customers_per_seed is None and self.referrals is not None
                   else fmt(self.customers_per_seed))
         head = [
-            ("conversion rate", fmt(self.conversion_rate)),
+            ("conversion rate", rate(self.conversion_rate)),
             ("expected conversions per customer", fmt(self.expected_conversions)),
-            ("expected value per customer", fmt(self.expected_value)),
+            ("expected value per customer", money(self.expected_value, self.currency)),
             ("expected touches per customer", fmt(self.expected_touches)),
             (f"mean time to conversion ({self.time_unit}s)", fmt(self.expected_time_to_conversion)),
             ("referrals per customer (K)", fmt(self.referrals)),
@@ -113,12 +115,12 @@ class JourneyMetrics(Result):
             rows, previous = [], None
             for stage, reach in self.stage_reach.items():
                 lost = None if previous is None or reach is None else previous - reach
-                rows.append((stage, fmt(reach), fmt(lost)))
+                rows.append((stage, rate(reach), rate(lost)))
                 previous = reach
             parts.append(format_table("funnel by stage", ["stage", "reach", "lost since previous"], rows))
         top = sorted(self.removal_effects.items(), key=lambda kv: -kv[1])[:10]
         if top:
-            rows = [(name, fmt(effect), fmt(self.visit_rate.get(name))) for name, effect in top]
+            rows = [(name, rate(effect), rate(self.visit_rate.get(name))) for name, effect in top]
             parts.append(format_table("top touchpoints by removal effect", ["touchpoint", "removal effect", "visit rate"], rows))
         return parts
 

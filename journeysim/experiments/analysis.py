@@ -30,7 +30,18 @@ from statsmodels.stats.proportion import (
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval
+from journeysim._text import (
+    count,
+    fmt,
+    format_table,
+    money,
+    pct,
+    pct_interval,
+    points,
+    rate,
+    rate_interval,
+    wrap,
+)
 from journeysim.errors import DataError, UsageError, did_you_mean
 from journeysim.experiments.results import (
     Arm,
@@ -130,30 +141,49 @@ class ExperimentAnalysis(Result):
         }
 
     def summary(self) -> str:
+        """One column per variant (control first): counts, rates and lifts with intervals, tests, revenue."""
         level = f"{100 * (1 - self.alpha):g}%"
-        rows = [(("* " if v.name == self.control else "") + v.name, v.customers, v.conversions, fmt(v.rate),
-                 interval(v.rate_ci), fmt(v.diff), interval(v.diff_ci), fmt(v.lift_rel), interval(v.lift_rel_ci),
-                 fmt(v.pvalue), fmt(v.pvalue_adj), fmt(v.prob_beat_control), fmt(v.expected_loss))
-                for v in self.variants.values()]
-        parts = [format_table(f"{self.source}: conversion ({level} intervals; * = control)",
-                              ["variant", "customers", "conv.", "rate", "rate CI", "diff", "diff CI", "lift",
-                               "lift CI", "p", "p (Holm)", "P(beat)", "exp. loss"], rows, width=180)]
-        if any(v.revenue_mean is not None for v in self.variants.values()):
-            rows = [(v.name, fmt(v.revenue_mean), fmt(v.revenue_diff), interval(v.revenue_diff_ci),
-                     fmt(v.revenue_pvalue), fmt(v.cuped_diff), interval(v.cuped_diff_ci), fmt(v.cuped_pvalue),
-                     fmt(v.variance_reduction))
-                    for v in self.variants.values()]
-            parts.append(format_table("revenue per customer (Welch; CUPED with covariate "
-                                      f"{self.covariate or '-'})", ["variant", "mean", "diff", "diff CI", "p",
-                                      "CUPED diff", "CUPED CI", "CUPED p", "var. reduction"], rows, width=160))
+        variants = list(self.variants.values())
+        compared = lambda text, v: "-" if v.name == self.control else text  # noqa: E731
+        rows = [
+            ("customers", *(count(v.customers) for v in variants)),
+            ("conversions", *(count(v.conversions) for v in variants)),
+            ("conversion rate", *(f"{rate(v.rate)} {rate_interval(v.rate_ci)}" for v in variants)),
+            ("difference", *(compared(f"{points(v.diff)} [{points(v.diff_ci[0])}, {points(v.diff_ci[1])}]"
+                                      if v.diff_ci else points(v.diff), v) for v in variants)),
+            ("relative lift", *(compared(f"{pct(v.lift_rel)} {pct_interval(v.lift_rel_ci)}", v) for v in variants)),
+            ("p-value", *(compared(fmt(v.pvalue), v) for v in variants)),
+            ("p-value (Holm)", *(compared(fmt(v.pvalue_adj), v) for v in variants)),
+            ("P(beats control)", *(compared(rate(v.prob_beat_control), v) for v in variants)),
+            ("expected loss", *(compared(points(v.expected_loss, signed=False), v) for v in variants)),
+        ]
+        headers = ["", *((f"{v.name} (control)" if v.name == self.control and v.name.lower() != "control" else v.name)
+                         for v in variants)]
+        parts = [format_table(f"{self.source}: conversion ({level} intervals)", headers, rows)]
+        if any(v.revenue_mean is not None for v in variants):
+            interval = lambda pair: ("-" if pair is None  # noqa: E731
+                                     else f"[{money(pair[0], signed=True)}, {money(pair[1], signed=True)}]")
+            rows = [
+                ("mean per customer", *(money(v.revenue_mean) for v in variants)),
+                ("difference", *(compared(f"{money(v.revenue_diff, signed=True)} {interval(v.revenue_diff_ci)}", v)
+                                 for v in variants)),
+                ("p-value (Welch)", *(compared(fmt(v.revenue_pvalue), v) for v in variants)),
+                ("CUPED difference", *(compared(f"{money(v.cuped_diff, signed=True)} {interval(v.cuped_diff_ci)}", v)
+                                       for v in variants)),
+                ("CUPED p-value", *(compared(fmt(v.cuped_pvalue), v) for v in variants)),
+                ("variance reduction", *(compared(rate(v.variance_reduction), v) for v in variants)),
+            ]
+            parts.append(format_table(f"revenue per customer (Welch; CUPED with covariate {self.covariate or '-'})",
+                                      headers, rows))
         split = "/".join(f"{s:g}" for s in self.expected_split)
         parts.append(f"sample ratio check: p = {fmt(self.srm_pvalue)} against the expected split {split}")
         if self.srm_warning:
             parts.append(f"WARNING: SAMPLE RATIO MISMATCH (p < {SRM_THRESHOLD:g}): the arms' sizes do not match the "
                          "expected split; randomisation or logging is broken and the results above are not trustworthy")
-        parts.append(f"excluded customers (seen in several variants): {self.excluded_customers}; "
-                     f"customers with several rows in one variant (counted once): {self.duplicate_customers}")
-        parts.append("methods:\n" + "\n".join(f"  {k}: {v}" for k, v in self.method.items()))
+        parts.append(wrap(f"excluded customers (seen in several variants): {count(self.excluded_customers)}; "
+                          f"customers with several rows in one variant (counted once): "
+                          f"{count(self.duplicate_customers)}"))
+        parts.append("methods:\n" + "\n".join(wrap(f"  {k}: {v}", "    ") for k, v in self.method.items()))
         return "\n".join(parts)
 
     def _headline(self) -> str:

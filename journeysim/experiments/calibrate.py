@@ -96,7 +96,7 @@ class Calibration(Result):
         rows.append(("relative lift", f"{fmt(self.prior_lift_rel[0])} {interval(self.prior_lift_rel[1:])}",
                      f"{fmt(self.posterior_lift_rel[0])} {interval(self.posterior_lift_rel[1:])}"))
         parts = [format_table(f"{self.hypothesis}: before and after the test (median [{self.level:g} interval])",
-                              ["uncertain number", "prior", "posterior"], rows, width=120),
+                              ["uncertain number", "prior", "posterior"], rows),
                  f"observed relative lift {fmt(self.observed_lift_rel)} ({self.variant}); effective draws "
                  f"{self.effective_draws:.1f} of {self.draws}"]
         if not self.reliable:

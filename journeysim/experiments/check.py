@@ -23,7 +23,7 @@ from scipy.stats import norm
 
 from journeysim._hash import file_sha256
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, pct, pct_interval
+from journeysim._text import fmt, format_table, pct, pct_interval, rate, wrap
 from journeysim.errors import DataError, ScenarioError, UsageError, did_you_mean
 from journeysim.experiments.analysis import ExperimentAnalysis, analyze
 from journeysim.experiments.design import detection_power
@@ -97,19 +97,19 @@ class PredictionCheck(Result):
         """The predicted and observed lifts and what decides the verdict, as (label, text) rows."""
         return (
             ("predicted relative lift", f"{pct(self.predicted_lift_rel)} {pct_interval(self.predicted_interval)} "
-                                        f"({self.interval_level:g} interval)"),
+                                        f"({self.interval_level:.0%} interval)"),
             ("observed relative lift", f"{pct(self.observed_lift_rel)} {pct_interval(self.observed_interval)} "
-                                       f"({self.observed_level:g} interval)"),
+                                       f"({self.observed_level:.0%} interval)"),
             ("observed inside the predicted interval", fmt(self.inside)),
             ("z of the gap (predicted - observed)", fmt(self.z)),
-            ("test's power at the predicted lift", fmt(self.power)),
+            ("test's power at the predicted lift", rate(self.power)),
             ("customers (control / variant)", f"{self.customers_control:,} / {self.customers_variant:,}"),
         )
 
     def summary(self) -> str:
         rows = [*self.facts(), ("verdict", self.verdict)]
         title = f"{self.hypothesis or self.prediction_file}: {self.variant} vs {self.control}"
-        return "\n".join([format_table(title, ["", "value"], rows), self.explanation, f"method: {self.method}"])
+        return "\n".join([format_table(title, ["", "value"], rows), wrap(self.explanation), wrap(f"method: {self.method}")])
 
     def _headline(self) -> str:
         return (f"{self.hypothesis or self.prediction_file!r}: {self.verdict}; predicted {pct(self.predicted_lift_rel)}, "

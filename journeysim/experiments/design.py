@@ -29,7 +29,7 @@ from statsmodels.stats.proportion import (
 )
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import count, fmt, format_table, pct, points, rate, wrap
 from journeysim.errors import ScenarioError, UsageError
 from journeysim.experiments.sequential import SequentialPlan, plan_looks
 from journeysim.whatif.prediction import Prediction, read_prediction
@@ -47,16 +47,17 @@ _PER_DAY = {"second": 86400.0, "minute": 1440.0, "hour": 24.0, "day": 1.0, "week
 
 
 def parse_traffic(text: str) -> float:
-    """Customers per day from ``"2000/day"``, ``"90/hour"``, ``"14000/week"`` or a bare number (per day).
+    """Customers per day from ``"2000/day"``, ``"2,000/day"``, ``"90/hour"``, ``"14000/week"`` or a bare number
+    (per day).
 
     Examples
     --------
-    >>> parse_traffic("2000/day"), parse_traffic("100/hour"), parse_traffic("700/week")
-    (2000.0, 2400.0, 100.0)
+    >>> parse_traffic("2000/day"), parse_traffic("100/hour"), parse_traffic("700/week"), parse_traffic("2,000/day")
+    (2000.0, 2400.0, 100.0, 2000.0)
     """
-    m = re.fullmatch(r"\s*([0-9.eE+]+)\s*(?:/\s*(\w+?)s?)?\s*", str(text))
+    m = re.fullmatch(r"\s*(\d{1,3}(?:,\d{3})+(?:\.\d*)?|[0-9.eE+]+)\s*(?:/\s*(\w+?)s?)?\s*", str(text))
     try:
-        value = float(m.group(1)) if m else float("nan")
+        value = float(m.group(1).replace(",", "")) if m else float("nan")
     except ValueError:
         value = float("nan")
     unit = (m.group(2) if m else None) or "day"
@@ -200,20 +201,20 @@ class ExperimentDesign(Result):
         return out
 
     def summary(self) -> str:
-        rows = [("baseline conversion rate", fmt(self.baseline)),
-                ("lift to detect (absolute / relative)", f"{fmt(self.lift_abs)} / {fmt(self.lift_rel)}"),
-                ("alpha / power", f"{fmt(self.alpha)} ({'two' if self.two_sided else 'one'}-sided) / {fmt(self.power)}"),
+        rows = [("baseline conversion rate", rate(self.baseline)),
+                ("lift to detect (absolute / relative)", f"{points(self.lift_abs)} / {pct(self.lift_rel)}"),
+                ("alpha / power", f"{rate(self.alpha)} ({'two' if self.two_sided else 'one'}-sided) / {rate(self.power)}"),
                 ("arms (variant:control ratio)", f"{self.arms} ({self.ratio:g}:1)"),
                 ("customers per variant arm", fmt(self.n_per_arm)), ("customers in control", fmt(self.n_control)),
                 ("customers in total", fmt(self.n_total))]
         if self.traffic_per_day is not None:
-            rows.append((f"days at {self.traffic_per_day:g} customers/day", fmt(self.days)))
+            rows.append((f"days at {count(self.traffic_per_day)} customers/day", fmt(self.days)))
         if self.customers is not None:
-            rows += [(f"minimum detectable lift with {self.customers} customers (abs / rel)",
-                      f"{fmt(self.mde_abs)} / {fmt(self.mde_rel)}"),
-                     (f"power with {self.customers} customers", fmt(self.power_at_customers))]
+            rows += [(f"minimum detectable lift with {count(self.customers)} customers (abs / rel)",
+                      f"{points(self.mde_abs)} / {pct(self.mde_rel)}"),
+                     (f"power with {count(self.customers)} customers", rate(self.power_at_customers))]
         if self.prediction is not None:
-            rows.append(("assurance (power averaged over the predicted lift)", fmt(self.assurance)))
+            rows.append(("assurance (power averaged over the predicted lift)", rate(self.assurance)))
         title = "A/B test design" + (f" for {self.prediction}" if self.prediction else "")
         parts = [format_table(title, ["quantity", "value"], rows)]
         if self.sequential is not None:
@@ -224,9 +225,9 @@ class ExperimentDesign(Result):
                                       ["look", "fraction", "z boundary", "nominal p", "customers per arm"], looks))
             parts.append(format_table("sequential cost", ["quantity", "value"], [
                 ("maximum customers per variant arm", fmt(self.max_customers_per_arm)),
-                ("expected customers per variant arm (at the design's effect)", fmt(self.expected_customers_per_arm)),
+                ("expected customers per variant arm (at the design's effect)", count(self.expected_customers_per_arm)),
                 ("inflation over the fixed design", fmt(plan.inflation))]))
-        return "\n".join(parts) + f"\nmethod: {self.method}"
+        return "\n".join(parts) + "\n" + wrap(f"method: {self.method}")
 
     def _headline(self) -> str:
         lift = "-" if self.lift_rel is None else f"{self.lift_rel:+.2%}"

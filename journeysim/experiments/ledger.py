@@ -22,7 +22,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval
+from journeysim._text import count, fmt, format_table, pct, pct_interval, rate, rate_interval, wrap
 from journeysim.errors import DataError
 from journeysim.experiments.check import LEDGER_COLUMNS
 
@@ -113,12 +113,13 @@ class LedgerReport(Result):
         if not self.checks:
             return f"{self.source}: no checks recorded yet"
         rows = [
-            ("checks", str(self.checks)),
-            ("coverage of the predicted intervals", f"{self.covered}/{self.checks} = {fmt(self.coverage)} "
-             f"{interval(self.coverage_ci)} (nominal {fmt(self.nominal_level)}, binomial test p = {fmt(self.coverage_pvalue)})"),
-            ("mean bias (predicted - observed lift)", f"{fmt(self.mean_bias)} {interval(self.mean_bias_ci)} "
-             f"(t-test p = {fmt(self.bias_pvalue)})"),
-            ("median bias", fmt(self.median_bias)),
+            ("checks", count(self.checks)),
+            ("coverage of the predicted intervals", f"{self.covered}/{self.checks} = {rate(self.coverage)} "
+             f"{rate_interval(self.coverage_ci)}"),
+            ("nominal level (binomial test p)", f"{rate(self.nominal_level)} (p = {fmt(self.coverage_pvalue)})"),
+            ("mean bias (predicted - observed lift)", f"{pct(self.mean_bias)} {pct_interval(self.mean_bias_ci)}"),
+            ("t-test of the mean bias, p", fmt(self.bias_pvalue)),
+            ("median bias", pct(self.median_bias)),
             ("z of the gaps: mean / sd (calibrated: 0 / 1)", f"{fmt(self.mean_z)} / {fmt(self.sd_z)}"),
             ("verdicts", ", ".join(f"{k}: {v}" for k, v in self.verdicts.items())),
         ]
@@ -127,8 +128,8 @@ class LedgerReport(Result):
             verdict = "\nthe models are consistently too optimistic"
         elif self.mean_bias_ci is not None and self.mean_bias_ci[1] < 0:
             verdict = "\nthe models are consistently too pessimistic"
-        return (format_table(f"ledger {self.source}", ["", "value"], rows, width=120) + verdict
-                + f"\nmethod: {self.method}")
+        return (format_table(f"ledger {self.source}", ["", "value"], rows) + verdict
+                + "\n" + wrap(f"method: {self.method}"))
 
     def _headline(self) -> str:
         return (f"{self.source}: {self.checks} checks, coverage {fmt(self.coverage)} (nominal {fmt(self.nominal_level)}), "

@@ -91,10 +91,19 @@ def calibration_record(value: Any, ctx) -> Mapping | None:
     return value
 
 
-#: Top-level attributes added by engines. A parser here receives ``(value, context)``
+def currency(value: Any, ctx) -> str | None:
+    """``currency``: the code or symbol tables show beside money (``EUR``, ``USD``, ``Kč``)."""
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 8 or not value.strip().isprintable():
+        ctx.error("currency", f"{value!r} is not a currency code or symbol (1 to 8 characters: EUR, USD, Kč)")
+        return None
+    return value.strip()
+
+
+#: Top-level attributes beyond entry, touchpoints and rows. A parser here receives ``(value, context)``
 #: where ``context`` is a :class:`journeysim.maps.read.MapContext` (touchpoint names,
 #: stages and ``error(where, message)`` to report every problem it finds).
 MAP_ATTRIBUTES: dict[str, Attribute] = {
+    "currency": Attribute(currency, None, "the currency of every value, cost and budget, shown beside money (EUR)"),
     "arrivals": Attribute(agents.arrivals, None, "agents: {rate, per, weekday, season}: Poisson arrivals"),
     "campaigns": Attribute(agents.campaigns, None, "agents: [{stage or touchpoint, to, p, day or every, start}]"),
     "calibration": Attribute(calibration_record, None,

@@ -26,7 +26,7 @@ from journeysim._files import read_document, write_atomic
 from journeysim._hash import file_sha256
 from journeysim._json import plain
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval
+from journeysim._text import count, fmt, format_table, money, pct, pct_interval, points, rate, wrap
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import ScenarioError, UsageError
 from journeysim.maps.checks import trapped_touchpoints
@@ -39,7 +39,8 @@ from journeysim.whatif._batch import (
 )
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
 
-__all__ = ["Prediction", "predict", "save_prediction", "read_prediction", "check_engine", "PREDICTION_KEYS", "PREDICTION_FORMAT", "ENGINES"]
+__all__ = ["Prediction", "predict", "save_prediction", "read_prediction", "check_engine", "PREDICTION_KEYS", "PREDICTION_FORMAT", "ENGINES",
+           "change_format"]
 
 ENGINES = ("exact", *SAMPLING_ENGINES)
 PREDICTION_FORMAT = "journeysim-prediction/1"
@@ -128,24 +129,27 @@ class Prediction(Result):
         }
 
     def summary(self) -> str:
-        pct = f"{self.interval_level:.0%}"
-        rel = lambda v: "-" if v is None else f"{v:+.2%}"  # noqa: E731
+        """The metric's central value and interval for baseline, variant and lift; by segment; stage reach."""
+        level = f"{self.interval_level:.0%}"
+        value, change = _formats(self.metric)
+        span = lambda pair, f: f"[{f(pair[0])}, {f(pair[1])}]"  # noqa: E731
         rows = [
-            ("baseline", fmt(self.baseline), interval(self.baseline_interval)),
-            ("variant", fmt(self.variant), interval(self.variant_interval)),
-            ("lift (absolute)", f"{self.lift_abs:+.4g}", interval(self.lift_abs_interval, signed=True)),
-            ("lift (relative)", rel(self.lift_rel), f"[{rel(self.lift_rel_interval[0])}, {rel(self.lift_rel_interval[1])}]"),
-            ("P(lift > 0)", fmt(self.prob_positive), ""),
+            ("baseline", value(self.baseline), span(self.baseline_interval, value)),
+            ("variant", value(self.variant), span(self.variant_interval, value)),
+            ("lift (absolute)", change(self.lift_abs), span(self.lift_abs_interval, change)),
+            ("lift (relative)", pct(self.lift_rel), pct_interval(self.lift_rel_interval)),
+            ("P(lift > 0)", rate(self.prob_positive), ""),
         ]
-        parts = [f"hypothesis: {self.hypothesis}",
-                 format_table(f"{self.metric} ({self.engine} engine)", ["", "central", f"{pct} interval"], rows)]
-        for title, table in (("by segment", self.by_segment), ("reach by stage", self.by_stage)):
+        parts = [wrap(f"hypothesis: {self.hypothesis}"),
+                 format_table(f"{self.metric} ({self.engine} engine)", ["", "central", f"{level} interval"], rows)]
+        for title, table, (value, change) in (("by segment", self.by_segment, _formats(self.metric)),
+                                              ("reach by stage", self.by_stage, (rate, points))):
             if table:
-                parts.append(format_table(title, ["", "baseline", "variant", "lift", f"{pct} interval"], [
-                    (name, fmt(r["baseline"]), fmt(r["variant"]), f"{r['lift_abs']:+.4g}",
-                     interval(r["lift_abs_interval"], signed=True)) for name, r in table.items()]))
-        parts.append(f"draws: {self.draws}, seed: {self.seed if self.seed is not None else '-'}")
-        parts.append(f"method: {self.method}")
+                parts.append(format_table(title, ["", "baseline", "variant", "lift", f"{level} interval"], [
+                    (name, value(r["baseline"]), value(r["variant"]), change(r["lift_abs"]),
+                     span(r["lift_abs_interval"], change)) for name, r in table.items()]))
+        parts.append(f"draws: {count(self.draws)}, seed: {self.seed if self.seed is not None else '-'}")
+        parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 
     def _headline(self) -> str:
@@ -168,6 +172,25 @@ class Prediction(Result):
                 low, high = r.get("lift_abs_interval") or (None, None)
                 rows.append((scope, name, "lift_abs", r.get("lift_abs"), low, high))
         return ("scope", "name", "quantity", "value", "low", "high"), rows
+
+
+def _formats(metric: str):
+    """How a value of ``metric`` and a change of it read in a table: rates in percent (changes in points),
+    money grouped, counts per customer as numbers."""
+    if metric == "conversion_rate":
+        return rate, points
+    if metric == "expected_value":
+        return money, lambda v: money(v, signed=True)
+    return fmt, lambda v: "-" if v is None else f"{v:+.4g}"
+
+
+def change_format(metric: str):
+    """How a change of ``metric`` reads in a table (``+0.33 pp``, ``+183.15``).
+
+    >>> change_format("conversion_rate")(0.0033)
+    '+0.33 pp'
+    """
+    return _formats(metric)[1]
 
 
 def _quantiles(x: np.ndarray, level: float) -> tuple[float | None, float | None]:

@@ -26,10 +26,10 @@ import numpy as np
 
 from journeysim._files import write_atomic
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import format_table, pct, pct_interval, rate, wrap
 from journeysim.errors import ScenarioError, UsageError
 from journeysim.whatif.plan import Plan, item_hypothesis, load_plan
-from journeysim.whatif.prediction import predict
+from journeysim.whatif.prediction import change_format, predict
 
 __all__ = ["RunResult", "run_item", "run_plan", "local_cluster", "COLUMNS"]
 
@@ -65,20 +65,25 @@ class RunResult(Result):
                 "resumed": self.resumed, "backend": self.backend, "ranking": [dict(r) for r in self.ranking()]}
 
     def summary(self) -> str:
+        """The ranking by predicted relative lift; engine and seed get a column only when the plan varies them."""
+        ranking = self.ranking()
+        varies = [key for key in ("engine", "seed") if len({r[key] for r in ranking}) > 1]
         rows = []
-        for rank, r in enumerate(self.ranking(), 1):
+        for rank, r in enumerate(ranking, 1):
             sweep = ", ".join(f"{k}={v}" for k, v in json.loads(r["sweep"]).items())
-            rel = lambda v: "-" if v is None else f"{v:+.2%}"  # noqa: E731
-            rows.append((f"{rank}. {r['hypothesis']}" + (f" [{sweep}]" if sweep else ""), r["metric"], r["engine"],
-                         str(r["seed"]), rel(r["lift_rel"]), f"[{rel(r['lift_rel_low'])}, {rel(r['lift_rel_high'])}]",
-                         f"{r['lift_abs']:+.4g}", f"[{r['lift_abs_low']:+.4g}, {r['lift_abs_high']:+.4g}]",
-                         fmt(r["prob_positive"])))
+            change = change_format(r["metric"])
+            rows.append((f"{rank}. {r['hypothesis']}" + (f" [{sweep}]" if sweep else "") + f" ({r['metric']})",
+                         *(str(r[key]) for key in varies), pct(r["lift_rel"]),
+                         pct_interval((r["lift_rel_low"], r["lift_rel_high"])), change(r["lift_abs"]),
+                         rate(r["prob_positive"])))
         level = f"{self.rows[0]['interval_level']:.0%}" if self.rows else ""
         table = format_table(f"{self.plan}: ranking by predicted relative lift",
-                             ["hypothesis", "metric", "engine", "seed", "lift", f"{level} interval", "absolute",
-                              f"{level} interval", "P(lift > 0)"], rows, width=160)
-        return (f"{table}\n{len(self.rows)} items ({self.ran} run now, {self.resumed} resumed) on {self.backend}; "
-                f"results in {self.outdir}/results.csv and results.jsonl")
+                             ["hypothesis (metric)", *varies, "lift", f"{level} interval", "absolute",
+                              "P(lift > 0)"], rows)
+        same = ", ".join(f"{key} {ranking[0][key]}" for key in ("engine", "seed") if key not in varies and ranking)
+        return (f"{table}\n" + wrap(f"{len(self.rows)} items ({self.ran} run now, {self.resumed} resumed) on "
+                                     f"{self.backend}" + (f"; {same}" if same else "") + f"; results in "
+                                     f"{self.outdir}/results.csv and results.jsonl"))
 
     def _headline(self) -> str:
         return f"{self.plan}: {len(self.rows)} items ({self.ran} run now, {self.resumed} resumed) on {self.backend}"

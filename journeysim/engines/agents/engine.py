@@ -23,14 +23,14 @@ import gc
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from journeysim._json import plain
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, money, rate, wrap
 from journeysim.engines.agents.model import compile_model
 from journeysim.engines.agents.run import Run
 from journeysim.engines.exact import solve_exact
@@ -74,6 +74,9 @@ class AgentResult(JourneyMetrics):
     daily: tuple[Mapping[str, Any], ...]
     touchpoints: Mapping[str, Mapping[str, Any]]
     engine: str = "agents"
+    #: New customers who did not arrive because the entry touchpoint's budget was spent (they are not in
+    #: ``arrived``; the touchpoints' ``skipped`` counts them with the customers sent to a spent touchpoint).
+    turned_away: int = field(default=0, compare=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -98,10 +101,13 @@ class AgentResult(JourneyMetrics):
         return pd.DataFrame(daily_rows(self.daily))
 
     def summary(self) -> str:
+        skipped = sum(t["skipped"] for t in self.touchpoints.values())
         head = [
             ("days", self.days), ("arrived", self.arrived), ("of whom referred", self.referred),
-            ("converted", self.converted), ("revenue", fmt(self.revenue)),
+            ("turned away at entry (budget spent)", self.turned_away),
+            ("converted", self.converted), ("revenue", money(self.revenue, self.currency)),
             ("converted and left", self.converted_and_left), ("exited", self.exited),
+            ("of whom sent to a spent budget", skipped - self.turned_away),
             ("abandoned a queue", self.abandoned), ("still in the journey", self.in_journey),
         ]
         parts = [format_table(f"{self.journey_name or 'journey'}: {self.days} days", ["count", "value"], head)]
@@ -109,10 +115,14 @@ class AgentResult(JourneyMetrics):
             parts.append(f"conversion rate undefined: {NO_ARRIVALS} in {_days(self.days)}, so the rates per customer "
                          "below are undefined (-); raise the map's arrivals rate or simulate more days")
         parts.append(JourneyMetrics.summary(self))
-        rows = [(name, t["visits"], t["abandoned"], fmt(t["mean_wait"]), fmt(t["utilisation"]), fmt(t["spend"]))
-                for name, t in self.touchpoints.items()]
-        headers = ["touchpoint", "visits", "abandoned", f"mean wait ({self.time_unit}s)", "utilisation", "spend"]
+        queue = lambda t, text: text if t["utilisation"] is not None else "-"  # noqa: E731  (no servers)
+        rows = [(name, t["visits"], t["skipped"], queue(t, fmt(t["abandoned"])), queue(t, fmt(t["mean_wait"])),
+                 rate(t["utilisation"]), money(t["spend"], self.currency)) for name, t in self.touchpoints.items()]
+        headers = ["touchpoint", "visits", "skipped", "abandoned", f"wait ({self.time_unit}s)", "busy", "spend"]
         parts.append(format_table("touchpoints", headers, rows))
+        parts.append(wrap("skipped: not shown because its budget was spent; abandoned: gave up waiting for a "
+                          "server; wait: mean time to reach a server; busy: utilisation, the share of the servers' "
+                          "time spent serving"))
         return "\n".join(parts)
 
     def _headline(self) -> str:
@@ -270,8 +280,9 @@ def _result(journey: Journey, model, run: Run) -> AgentResult:
         customers_per_seed=run.arrived / organic if organic else None,
         time_unit=journey.time_unit,
         journey_name=journey.name,
+        currency=journey.extra.get("currency"),
         method=method,
         days=model.days, arrived=run.arrived, referred=run.referred, converted=run.converted,
         revenue=run.revenue, converted_and_left=run.converted_left, exited=run.exited, abandoned=run.abandoned,
-        in_journey=run.still, daily=daily, touchpoints=touchpoints,
+        in_journey=run.still, daily=daily, touchpoints=touchpoints, turned_away=run.turned_away,
     )

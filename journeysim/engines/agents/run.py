@@ -42,6 +42,7 @@ class Run(SharedTouchpoints):
         # tallies
         self.arrived = self.referred = self.converted = self.goal_visits = 0
         self.converted_left = self.exited = self.abandoned = self.still = 0
+        self.turned_away = 0               # would-be arrivals at an entry whose budget was spent
         self.revenue = self.time_to_conversion = 0.0
         self.visits = [0] * n
         self.first = [0] * n
@@ -147,6 +148,7 @@ class Run(SharedTouchpoints):
         now = self.env.now
         if self.m.budget[i] is not None and not self._affordable(i, now):
             self.skipped[i] += 1           # the budget is spent: the ad is not shown, nobody arrives
+            self.turned_away += 1
             return
         self._enter(seg, i, now, referred)
         self._drain()

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from journeysim._json import plain
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, rate, rate_interval, wrap
 from journeysim.engines.exact import solve_exact
 from journeysim.engines.metrics import JourneyMetrics
 from journeysim.engines.montecarlo.loop import BACKENDS, PILOT, Cohort, simulate_cohort
@@ -104,7 +104,7 @@ class MonteCarloResult(JourneyMetrics):
         text = self._metric_tables()
         low, high = self.conversion_rate_ci
         sample = [("new customers", self.customers), ("transitions", self.transitions),
-                  ("conversions", self.conversions), ("conversion rate 95% CI", f"{fmt(low)} - {fmt(high)}"),
+                  ("conversions", self.conversions), ("conversion rate 95% CI", rate_interval((low, high))),
                   ("seed", "-" if self.seed is None else str(self.seed)),
                   (f"horizon ({self.time_unit}s)", fmt(self.horizon))]
         sample += [(f"outcome: {k.replace('_', ' ')}", v) for k, v in self.outcomes.items()]
@@ -113,10 +113,15 @@ class MonteCarloResult(JourneyMetrics):
         text.append(format_table("sample", ["quantity", "value"], sample))
         if self.top_paths:
             rows = [(" > ".join(p["path"]) + ("" if p["complete"] else " > ..."), p["count"],
-                     fmt(p["conversion_rate"])) for p in self.top_paths]
-            text.append(format_table("top paths", ["path", "customers", "conversion rate"], rows))
-        text.append(f"method: {self.method}")
+                     rate(p["count"] / self.customers), _converted(p["conversion_rate"])) for p in self.top_paths]
+            text.append(format_table("top paths", ["path", "customers", "share", "converted"], rows))
+        text.append(wrap(f"method: {self.method}"))
         return "\n".join(text)
+
+
+def _converted(share: float) -> str:
+    """A path reaches a goal or not; a path cut for display (``> ...``) may hold both kinds of journey."""
+    return "yes" if share == 1 else "no" if share == 0 else f"{rate(share)} of them"
 
 
 def _check(customers, horizon, chunk_size, rng, backend) -> None:
@@ -248,5 +253,6 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         horizon=horizon,
         time_unit=journey.time_unit,
         journey_name=journey.name,
+        currency=journey.extra.get("currency"),
         method=_method(customers, chunk_size, horizon, journey.time_unit, removal_effects, backend),
     )
