@@ -6,9 +6,15 @@ from journeysim.cli._options import whole
 
 __all__ = ["register", "run"]
 
+#: Shown at the end of ``--help``.
+EXAMPLES = (
+    "studio scenarios/online-store.yaml",
+    "studio scenarios --port 8800 --no-browser",
+)
+
 
 def register(sub) -> None:
-    p = sub.add_parser("studio", help="edit a map in the browser and watch conversion, value and predictions move",
+    p = sub.add_parser("studio",
                        description="Start a local web studio on PATH (a map, or a folder of maps and hypotheses): "
                        "the journey as a graph, its numbers recomputed by the exact engine on every edit, edits "
                        "saved as the map or as a hypothesis, predictions and test designs. Ctrl-C stops it.")
