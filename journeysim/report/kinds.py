@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from journeysim._text import fmt
+from journeysim._text import count, fmt, money
 from journeysim.engines.metrics import JourneyMetrics
 from journeysim.journey import Journey
 from journeysim.reevaluation import Reevaluation
@@ -52,7 +52,7 @@ def simulate_report(journey: Journey, metrics: JourneyMetrics, daily: Sequence[M
     facts = (
         ("conversion rate", _pct(metrics.conversion_rate)),
         ("expected conversions per customer", fmt(metrics.expected_conversions)),
-        ("expected value per customer", fmt(metrics.expected_value)),
+        ("expected value per customer", money(metrics.expected_value, metrics.currency)),
         ("expected touches per customer", fmt(metrics.expected_touches)),
         (f"mean time to conversion ({unit}s)", fmt(metrics.expected_time_to_conversion)),
         ("referrals per customer (K)", fmt(metrics.referrals)),
@@ -74,6 +74,9 @@ def simulate_report(journey: Journey, metrics: JourneyMetrics, daily: Sequence[M
         sections.append(Section("Removal effects", ("Share of conversions lost if the touchpoint were removed.",),
                                 tables=(Table(("touchpoint", "removal effect", "visit rate"), rows),),
                                 plots=(plot_removal_effects(metrics.removal_effects),)))
+    touchpoints = getattr(metrics, "touchpoints", None)      # an agent run's queues, budgets and waits
+    if touchpoints:
+        sections.append(_agent_section(metrics, touchpoints))
     if daily:
         labels = {"arrivals": "arrivals per day", "conversions": "conversions per day",
                   "in_journey": "in the journey at day's end"}  # short enough for the legend (30 characters)
@@ -82,6 +85,30 @@ def simulate_report(journey: Journey, metrics: JourneyMetrics, daily: Sequence[M
                                 plots=(plot_daily_series([row["day"] for row in daily], series),)))
     return Report("simulate", journey.name or "Journey", facts, tuple(sections),
                   (metrics.method,) if metrics.method else ())
+
+
+def _agent_section(run, touchpoints: Mapping[str, Mapping[str, Any]]) -> Section:
+    """Where an agent run's customers went, and what each touchpoint's queue and budget did."""
+    skipped = sum(t["skipped"] for t in touchpoints.values())
+    turned_away = getattr(run, "turned_away", 0)
+    counts = (
+        ("arrived", count(run.arrived)), ("turned away at entry (budget spent)", count(turned_away)),
+        ("converted", count(run.converted)), ("revenue", money(run.revenue, run.currency)),
+        ("exited", count(run.exited)), ("of whom sent to a spent budget", count(skipped - turned_away)),
+        ("abandoned a queue", count(run.abandoned)), ("still in the journey", count(run.in_journey)),
+    )
+    rows = tuple((name, count(t["visits"]), count(t["skipped"]),
+                  count(t["abandoned"]) if t["utilisation"] is not None else "-",
+                  fmt(t["mean_wait"]) if t["utilisation"] is not None else "-", _pct(t["utilisation"]),
+                  money(t["spend"], run.currency)) for name, t in touchpoints.items())
+    return Section("Customers and touchpoints",
+                   ("Turned away: new customers who never arrived because the entry's budget was spent (not counted "
+                    "in the rates). Skipped: visits not shown because the touchpoint's budget was spent. Abandoned: "
+                    "customers who gave up waiting for a server; wait: mean time to reach one; utilisation: the "
+                    "servers' busy share of the run.",),
+                   tables=(Table(("customers", "count"), counts),
+                           Table(("touchpoint", "visits", "skipped", "abandoned", f"wait ({run.time_unit}s)",
+                                  "utilisation", "spend"), rows)))
 
 
 def reevaluate_report(result: Reevaluation, new: Journey) -> Report:

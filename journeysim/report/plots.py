@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.path import Path
 
 from journeysim.engines.compiled import compile_segments
 from journeysim.journey import Journey
+from journeysim.report.layout import dot_layout
 
 __all__ = ["Plot", "journey_flows", "plot_journey", "plot_funnel", "plot_removal_effects",
            "plot_lift_distribution", "plot_calibration", "plot_daily_series", "plot_removal_effect_changes",
@@ -54,6 +56,14 @@ def _plot(name: str, title: str, fig: Figure, caption: str) -> Plot:
     return Plot(name, title, buf.getvalue(), caption, axes)
 
 
+def _legend(ax, below: bool = False) -> None:
+    """The legend outside the axes, never over the data: on the right, or ``below`` (where a panel is beside)."""
+    if below:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, frameon=False)
+    else:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
 def _short(name: str, width: int = 22) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
@@ -78,7 +88,53 @@ def journey_flows(journey: Journey) -> dict[tuple[str, str], float]:
 
 
 def plot_journey(journey: Journey, title: str = "The journey by stage") -> Plot:
-    """The journey as a graph: one column per stage, edge width by expected flow."""
+    """The journey as a graph, stages left to right, edge width by expected flow.
+
+    Laid out by Graphviz's ``dot`` (:mod:`journeysim.report.layout`): edges are routed around the touchpoints
+    they do not touch and self-loops are drawn. Without ``dot`` the touchpoints stand in plain stage columns.
+    """
+    flows = journey_flows(journey)
+    top = max(flows.values(), default=1.0) or 1.0
+    labels = {name: _short(name) for name in journey.names}
+    layout = dot_layout(journey, flows, labels)
+    if layout is None:
+        return _plot_journey_columns(journey, flows, top, title)
+    fig = Figure(figsize=(min(16.0, max(6.0, layout.width + 0.6)), max(3.0, layout.height + 1.2)))
+    ax = fig.add_subplot()
+    for (a, b), points in layout.edges.items():
+        codes = [Path.MOVETO] + [Path.CURVE4] * (len(points) - 1)
+        ax.add_patch(FancyArrowPatch(path=Path(points, codes), arrowstyle="-|>", mutation_scale=9,
+                                     linewidth=0.4 + 5 * flows[a, b] / top, color=_EDGE, alpha=0.6, zorder=1))
+    for name, (x, y, w, h) in layout.nodes.items():
+        goal = journey.touchpoints[name].goal
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.08",
+                                    fc=_GOAL if goal else _NODE, ec="#555555", zorder=2))
+        ax.text(x, y, labels[name], ha="center", va="center", fontsize=8, zorder=3,
+                color="white" if goal else "black")
+    # Each column is named by the stages laid out in it (dot may put two small stages in one rank).
+    columns: dict[float, list[str]] = {}
+    for stage in journey.stage_names():
+        xs = [layout.nodes[n][0] for n, t in journey.touchpoints.items() if t.stage == stage]
+        if xs:
+            columns.setdefault(round(sum(xs) / len(xs), 1), []).append(_short(stage, 18))
+    for x, stages in columns.items():
+        ax.text(x, layout.height + 0.25, " / ".join(stages), ha="center", va="bottom", fontsize=8,
+                color="#333333", style="italic")
+    ax.set_xlim(-0.2, layout.width + 0.2)
+    ax.set_ylim(-0.2, layout.height + 0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("stages left to right (layout: Graphviz dot)")
+    ax.set_ylabel("touchpoints (position only)")
+    ax.set_title(title)
+    return _plot("journey", title, fig,
+                 f"Edge width: expected transitions per new customer (widest = {top:.3g}); goals in green; stage "
+                 "names above their touchpoints; loops drawn where a touchpoint leads back to itself.")
+
+
+def _plot_journey_columns(journey: Journey, flows, top: float, title: str) -> Plot:
+    """The journey in plain stage columns, for a machine without Graphviz."""
     columns = list(journey.stage_names())
     if any(t.stage is None for t in journey.touchpoints.values()):
         columns.append("(no stage)")
@@ -87,8 +143,6 @@ def plot_journey(journey: Journey, title: str = "The journey by stage") -> Plot:
         members = [n for n, t in journey.touchpoints.items() if (t.stage or "(no stage)") == stage]
         for k, name in enumerate(members):
             pos[name] = (x, (len(members) - 1) / 2 - k)
-    flows = journey_flows(journey)
-    top = max(flows.values(), default=1.0) or 1.0
     height = max(3.5, 1.1 * max((sum(1 for p in pos.values() if p[0] == x) for x in range(len(columns))), default=1))
     fig = Figure(figsize=(max(7.0, 2.4 * len(columns)), height))
     ax = fig.add_subplot()
@@ -115,7 +169,8 @@ def plot_journey(journey: Journey, title: str = "The journey by stage") -> Plot:
     ax.set_ylabel("touchpoints of the stage (position only)")
     ax.set_title(title)
     return _plot("journey", title, fig,
-                f"Edge width: expected transitions per new customer (widest = {top:.3g}); goals in green.")
+                 f"Edge width: expected transitions per new customer (widest = {top:.3g}); goals in green. "
+                 "(Install Graphviz for a layout that routes edges around the touchpoints.)")
 
 
 def plot_funnel(stage_reach: Mapping[str, float], title: str = "Funnel by stage") -> Plot:
@@ -157,7 +212,7 @@ def plot_lift_distribution(draws: Sequence[float], interval: tuple[float, float]
                            observed: float | None = None, observed_interval: tuple[float, float] | None = None,
                            title: str = "Predicted lift and the A/B result") -> Plot:
     """Histogram of the predicted relative lift with its interval, and the observed lift (with its own) over it."""
-    fig = Figure(figsize=(7.5, 4))
+    fig = Figure(figsize=(10, 4))           # room for the legend beside the histogram
     ax = fig.add_subplot()
     draws = 100 * np.asarray(draws, dtype=float)
     if draws.size and np.ptp(draws) > 0:
@@ -175,7 +230,7 @@ def plot_lift_distribution(draws: Sequence[float], interval: tuple[float, float]
     ax.set_xlabel(f"relative lift in {metric} (%, variant over baseline)")
     ax.set_ylabel("density of predicted draws (per % of lift)")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left")
+    _legend(ax)
     return _plot("lift", title, fig, "Predicted relative lift: histogram of the draws and the predicted interval"
                  + ("; the A/B test's observed lift and its interval in red." if observed is not None else "."))
 
@@ -193,7 +248,7 @@ def plot_calibration(predicted: Sequence[float], observed: Sequence[float], lowe
     predicted, observed = 100 * np.asarray(predicted, float), 100 * np.asarray(observed, float)
     lower, upper = 100 * np.asarray(lower, float), 100 * np.asarray(upper, float)
     inside = np.asarray(inside, bool)
-    fig = Figure(figsize=(11, 5) if z is not None else (6.5, 5.5))
+    fig = Figure(figsize=(11, 6) if z is not None else (6.5, 6.5))
     ax = fig.add_subplot(1, 2, 1) if z is not None else fig.add_subplot()
     ax.hlines(observed, lower, upper, color="#aaaaaa", linewidth=2, label="predicted interval")
     if observed_interval is not None:
@@ -208,7 +263,7 @@ def plot_calibration(predicted: Sequence[float], observed: Sequence[float], lowe
     ax.set_xlabel("predicted relative lift (%)")
     ax.set_ylabel("observed relative lift (%)")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    _legend(ax, below=True)
     if z is not None:
         from scipy.stats import norm
 
@@ -220,7 +275,7 @@ def plot_calibration(predicted: Sequence[float], observed: Sequence[float], lowe
         hx.set_xlabel("(predicted - observed) / combined sd")
         hx.set_ylabel("density")
         hx.set_title("Gaps between predicted and observed")
-        hx.legend(fontsize=8)
+        _legend(hx, below=True)
     return _plot("calibration", title, fig, f"{int(inside.sum())} of {inside.size} observed lifts fell inside "
                  "their predicted interval (the dashed line is a perfect prediction).")
 
@@ -235,7 +290,7 @@ def plot_daily_series(days: Sequence[float], series: Mapping[str, Sequence[float
     ax.set_xlabel("day of the run (days)")
     ax.set_ylabel(unit)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    _legend(ax)
     return _plot("daily", title, fig, "Daily totals of the agent-based run.")
 
 
@@ -276,7 +331,7 @@ def plot_traffic_change(traffic: Sequence[tuple[str, float, float]], title: str 
     ax.set_xlabel("visits observed (customers departing the touchpoint)")
     ax.set_ylabel("touchpoint")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    _legend(ax)
     return _plot("traffic", title, fig, "Observed departures from each touchpoint; a missing bar is zero "
                 "(the touchpoint did not exist that year).")
 
@@ -300,5 +355,5 @@ def plot_attribution(models: Mapping[str, Mapping[str, float]], title: str = "At
     ax.set_xlabel("attributed conversions (count)")
     ax.set_ylabel("touchpoint")
     ax.set_title(title)
-    ax.legend(fontsize=8, ncols=2)
+    _legend(ax)
     return _plot("attribution", title, fig, "Conversions credited to each touchpoint, one bar per model.")
