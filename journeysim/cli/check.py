@@ -71,36 +71,14 @@ def run(args) -> int:
 
 
 def _check_edges(args, prediction) -> int:
-    from journeysim.experiments.check import check_prediction
-    from journeysim.experiments.edges import check_edges
+    from journeysim.experiments.edges import check_arms
     from journeysim.logs.sources import parse_duration
-    from journeysim.whatif.hypothesis import load_hypothesis
 
     unused({"--ledger": args.ledger, "--force": args.force}, "with --events (the ledger records headline checks "
            "of an A/B result file: check PREDICTION RESULTS)")
-    if not prediction.hypothesis_file:
-        raise UsageError(f"{prediction.source}: the prediction names no hypothesis file: its edited rows are unknown")
-    hypothesis = load_hypothesis(prediction.hypothesis_file)
-    goals = args.goal or list(hypothesis.baseline.goals)
     lookback = None if args.lookback is None else parse_duration(args.lookback)
-    control_log, variant_log = args.events
-    if args.results is not None:
-        analysis = analysis_from_args(args, args.results)
-    else:
-        analysis = _analysis_from_logs(control_log, variant_log, goals)
-    headline = check_prediction(prediction, analysis, variant=args.variant)
-    result = check_edges(prediction, control_log, variant_log, hypothesis=hypothesis, headline=headline,
-                         goals=goals, repeat=args.repeat, lookback=lookback)
+    analysis = None if args.results is None else analysis_from_args(args, args.results)
+    result, _ = check_arms(prediction, *args.events, analysis=analysis, goals=args.goal, variant=args.variant,
+                           repeat=args.repeat, lookback=lookback)
     emit(result, args.json)
     return 0
-
-
-def _analysis_from_logs(control_log: str, variant_log: str, goals):
-    from journeysim.experiments import Arm, ExperimentData, analyze_experiment
-    from journeysim.logs.customers import customer_totals
-
-    arms = {}
-    for name, log in (("control", control_log), ("variant", variant_log)):
-        t = customer_totals(log, goals)
-        arms[name] = Arm(name, t.customers, t.converted, revenue_sum=t.value_sum, revenue_sumsq=t.value_sumsq)
-    return analyze_experiment(ExperimentData(f"{control_log} + {variant_log}", "aggregated", arms))

@@ -47,7 +47,12 @@ def register(sub) -> None:
 
     c = kinds.add_parser("check", help="a prediction against the A/B result (the ledger is not touched)")
     c.add_argument("prediction", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
-    c.add_argument("results", metavar="RESULTS", help="the A/B result of the test (CSV or Parquet)")
+    c.add_argument("results", metavar="RESULTS", nargs="?",
+                   help="the A/B result of the test (CSV or Parquet; optional with --events)")
+    c.add_argument("--events", nargs=2, metavar=("CONTROL_LOG", "VARIANT_LOG"),
+                   help="the arms' event logs: the edited edges, predicted and observed, on the map")
+    c.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
+                   help="with --events: a goal touchpoint of the logs (default: the map's goals)")
     c.add_argument("--variant", metavar="NAME", help="the variant that implements the hypothesis (if several)")
     add_results_options(c)
     c.set_defaults(report=_check)
@@ -110,6 +115,18 @@ def _check(args):
     from journeysim.whatif.prediction import read_prediction
 
     prediction = read_prediction(args.prediction)
+    if args.events is not None:
+        from journeysim.experiments.edges import check_arms
+        from journeysim.report import edges_report
+
+        analysis = None if args.results is None else analysis_from_args(args, args.results)
+        check, hypothesis = check_arms(prediction, *args.events, analysis=analysis, goals=args.goal,
+                                       variant=args.variant)
+        return edges_report(prediction, check, hypothesis.variant())
+    if args.goal:
+        raise UsageError("--goal has no effect without --events (it says which touchpoints of the logs are goals)")
+    if args.results is None:
+        raise UsageError("give the A/B result file (RESULTS) or the arms' event logs (--events CONTROL VARIANT)")
     return check_report(prediction, check_prediction(prediction, analysis_from_args(args, args.results),
                                                      variant=args.variant))
 

@@ -33,7 +33,7 @@ from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
 from journeysim.whatif.prediction import Prediction
 from journeysim.whatif.uncertain import DIRICHLET_PRIOR
 
-__all__ = ["EdgeResult", "EdgeCheck", "edited_rows", "predicted_edges", "pooled_row", "observed_edge", "check_edges",
+__all__ = ["EdgeResult", "EdgeCheck", "check_arms", "arms_analysis", "edited_rows", "predicted_edges", "pooled_row", "observed_edge", "check_edges",
            "edge_verdict", "revise_rows"]
 
 
@@ -290,6 +290,54 @@ def check_edges(prediction: Prediction, control_log, variant_log, *, hypothesis:
     return EdgeCheck(prediction=prediction.source, hypothesis=hypothesis.title, level=level, edges=edges,
                      headline=headline, arms={"control": _arm(control), "variant": _arm(variant)}, method=method,
                      variant_counts={a: _counts(variant, a) for a in rows if _counts(variant, a)})
+
+
+def arms_analysis(control_log, variant_log, goals: Sequence[str]):
+    """The headline A/B analysis of two arms known only by their event logs: customers, and customers who reached
+    one of ``goals``, per arm (with each customer's goal value as revenue where the logs carry values)."""
+    from journeysim.experiments.analysis import analyze_experiment
+    from journeysim.experiments.results import Arm, ExperimentData
+    from journeysim.logs.customers import customer_totals
+
+    arms = {}
+    for name, log in (("control", control_log), ("variant", variant_log)):
+        t = customer_totals(log, goals)
+        arms[name] = Arm(name, t.customers, t.converted, revenue_sum=t.value_sum, revenue_sumsq=t.value_sumsq)
+    return analyze_experiment(ExperimentData(f"{control_log} + {variant_log}", "aggregated", arms))
+
+
+def check_arms(prediction: Prediction, control_log, variant_log, *, analysis=None, goals: Sequence[str] = (),
+               variant: str | None = None, **fit_options) -> tuple[EdgeCheck, Hypothesis]:
+    """The per-edge check of two arms' event logs with its headline, and the prediction's hypothesis.
+
+    Parameters
+    ----------
+    prediction : Prediction
+    control_log, variant_log : path
+    analysis : ExperimentAnalysis, optional
+        The A/B result file's analysis for the headline; by default the logs' customer totals
+        (:func:`arms_analysis`).
+    goals : touchpoints that count as conversions in the logs (default: the baseline map's goals).
+    variant : the variant of ``analysis`` that implements the hypothesis, if it has several.
+    **fit_options
+        ``repeat``, ``lookback``... for :func:`journeysim.fitting.fit.fit_events`.
+
+    Returns
+    -------
+    (EdgeCheck, Hypothesis)
+    """
+    from journeysim.experiments.check import check_prediction
+
+    if not prediction.hypothesis_file:
+        raise ScenarioError(f"{prediction.source}: the prediction names no hypothesis file: its edited rows are unknown")
+    hypothesis = load_hypothesis(prediction.hypothesis_file)
+    goals = list(goals) or list(hypothesis.baseline.goals)
+    if analysis is None:
+        analysis = arms_analysis(control_log, variant_log, goals)
+    headline = check_prediction(prediction, analysis, variant=variant)
+    check = check_edges(prediction, control_log, variant_log, hypothesis=hypothesis, headline=headline, goals=goals,
+                        **fit_options)
+    return check, hypothesis
 
 
 def revise_rows(journey: Journey, check: EdgeCheck) -> Journey:

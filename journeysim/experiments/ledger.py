@@ -22,7 +22,16 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._result import Result
-from journeysim._text import count, fmt, format_table, pct, pct_interval, rate, rate_interval, wrap
+from journeysim._text import (
+    count,
+    fmt,
+    format_table,
+    pct,
+    pct_interval,
+    rate,
+    rate_interval,
+    wrap,
+)
 from journeysim.errors import DataError
 from journeysim.experiments.check import LEDGER_COLUMNS
 

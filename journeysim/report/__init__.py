@@ -7,7 +7,8 @@ _WHERE = {
     "Plot": "plots", "Report": "document", "Section": "document", "Table": "document",
     "render_html": "html", "render_markdown": "html", "write_report": "html",
     "simulate_report": "kinds", "reevaluate_report": "kinds", "attribute_report": "kinds",
-    "predict_report": "experiments", "check_report": "experiments", "ledger_report": "experiments",
+    "predict_report": "experiments", "check_report": "experiments", "edges_report": "experiments",
+    "ledger_report": "experiments",
 }
 
 __all__ = list(_WHERE)

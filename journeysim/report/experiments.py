@@ -10,10 +10,15 @@ from journeysim.errors import DataError
 from journeysim.experiments.check import PredictionCheck
 from journeysim.experiments.ledger import LedgerReport
 from journeysim.report.document import Report, Section, Table
-from journeysim.report.plots import Plot, plot_calibration, plot_lift_distribution
+from journeysim.report.plots import (
+    Plot,
+    plot_calibration,
+    plot_edge_check,
+    plot_lift_distribution,
+)
 from journeysim.whatif.prediction import Prediction
 
-__all__ = ["predict_report", "check_report", "ledger_report", "ledger_plot"]
+__all__ = ["predict_report", "check_report", "edges_report", "ledger_report", "ledger_plot"]
 
 
 def _lift_plot(prediction: Prediction, check: PredictionCheck | None = None):
@@ -65,6 +70,27 @@ def check_report(prediction: Prediction, check: PredictionCheck) -> Report:
     facts = (("verdict", check.verdict), *check.facts(), ("variant vs control", f"{check.variant} vs {check.control}"))
     sections = (Section("Prediction and result", (check.explanation,), plots=(_lift_plot(prediction, check),)),)
     return Report("check", check.hypothesis or check.prediction_file, facts, sections, (check.method,))
+
+
+def edges_report(prediction: Prediction, check, variant_map) -> Report:
+    """A per-edge check (:class:`journeysim.experiments.edges.EdgeCheck`): the edited part of the map with the
+    predicted and observed numbers on its edges, every edge's row in a table, and the headline check."""
+    verdicts = [e.verdict for e in check.edges.values()]
+    facts = [("hypothesis", check.hypothesis), ("edges", ", ".join(f"{verdicts.count(v)} {v}" for v in
+                                                                  ("confirmed", "refuted", "inconclusive")))]
+    if check.headline is not None:
+        facts.append(("headline verdict", check.headline.verdict))
+    rows = tuple((k, interval(e.predicted), fmt(e.control), interval(e.control_ci), fmt(e.variant),
+                  interval(e.variant_ci), e.verdict) for k, e in check.edges.items())
+    table = Table(("edge", f"predicted ({check.level:.0%})", "control", "control interval", "variant",
+                   "variant interval", "verdict"), rows)
+    picture = plot_edge_check(variant_map, list(check.edges.values()))
+    sections = [Section("The edited edges", (), tables=(table,), plots=() if picture is None else (picture,))]
+    if check.headline is not None:
+        sections.append(Section("The headline: the overall lift", (check.headline.explanation,),
+                                plots=(_lift_plot(prediction, check.headline),)))
+    method = (check.method,) + (() if check.headline is None else (check.headline.method,))
+    return Report("check", check.hypothesis or check.prediction, tuple(facts), tuple(sections), method)
 
 
 def ledger_plot(ledger: LedgerReport) -> Plot:

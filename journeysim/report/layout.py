@@ -9,10 +9,11 @@ so that fonts, colours and escaping stay those of the other plots. Without the `
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from journeysim.journey import Journey
 
@@ -34,6 +35,8 @@ class Layout:
     height: float
     nodes: Mapping[str, tuple[float, float, float, float]]
     edges: Mapping[tuple[str, str], tuple[tuple[float, float], ...]]
+    #: Where ``dot`` put each edge's label (only for edges given one), its centre.
+    edge_labels: Mapping[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
 
 
 def _quoted(text: str) -> str:
@@ -41,7 +44,8 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ") + '"'
 
 
-def dot_source(journey: Journey, flows: Mapping[tuple[str, str], float], labels: Mapping[str, str]) -> str:
+def dot_source(journey: Journey, flows: Mapping[tuple[str, str], float], labels: Mapping[str, str],
+               edge_labels: Mapping[tuple[str, str], str] | None = None) -> str:
     """The DOT text ``dot`` lays out: nodes ``n0..`` labelled with ``labels``, one ``rank=same`` group per stage.
 
     Examples
@@ -67,13 +71,15 @@ def dot_source(journey: Journey, flows: Mapping[tuple[str, str], float], labels:
     top = max(flows.values(), default=1.0) or 1.0
     for (a, b), flow in flows.items():
         if flow > 0:
-            lines.append(f"  {ids[a]} -> {ids[b]} [penwidth={1 + 7 * flow / top:.3g}];")
+            text = (edge_labels or {}).get((a, b))
+            label = "" if text is None else f", label={_quoted(text)}, fontsize=9"
+            lines.append(f"  {ids[a]} -> {ids[b]} [penwidth={1 + 7 * flow / top:.3g}{label}];")
     lines.append("}")
     return "\n".join(lines)
 
 
 def dot_layout(journey: Journey, flows: Mapping[tuple[str, str], float],
-               labels: Mapping[str, str]) -> Layout | None:
+               labels: Mapping[str, str], edge_labels: Mapping[tuple[str, str], str] | None = None) -> Layout | None:
     """Lay the journey out with ``dot``; ``None`` when the program is not installed.
 
     Examples
@@ -87,7 +93,7 @@ def dot_layout(journey: Journey, flows: Mapping[tuple[str, str], float],
     program = shutil.which("dot")
     if program is None:
         return None
-    done = subprocess.run([program, "-Tplain"], input=dot_source(journey, flows, labels).encode("utf-8"),
+    done = subprocess.run([program, "-Tplain"], input=dot_source(journey, flows, labels, edge_labels).encode("utf-8"),
                           capture_output=True, timeout=DOT_TIMEOUT, check=False)
     if done.returncode != 0:
         return None
@@ -98,7 +104,7 @@ def dot_layout(journey: Journey, flows: Mapping[tuple[str, str], float],
 def _read_plain(text: str, names: Mapping[str, str]) -> Layout:
     """Parse ``dot -Tplain``: ``graph``, ``node`` and ``edge`` lines (node ids are ``n<i>``, never quoted)."""
     width = height = 0.0
-    nodes, edges = {}, {}
+    nodes, edges, edge_labels = {}, {}, {}
     for line in text.splitlines():
         word, _, rest = line.partition(" ")
         if word == "graph":
@@ -110,5 +116,9 @@ def _read_plain(text: str, names: Mapping[str, str]) -> Layout:
             fields = rest.split()
             n = int(fields[2])
             points = [float(v) for v in fields[3:3 + 2 * n]]
-            edges[(names[fields[0]], names[fields[1]])] = tuple(zip(points[::2], points[1::2]))
-    return Layout(width, height, nodes, edges)
+            key = (names[fields[0]], names[fields[1]])
+            edges[key] = tuple(zip(points[::2], points[1::2]))
+            tail = shlex.split(" ".join(fields[3 + 2 * n:]))   # [label x y] style colour; a label may be quoted
+            if len(tail) >= 5:
+                edge_labels[key] = (float(tail[1]), float(tail[2]))
+    return Layout(width, height, nodes, edges, edge_labels)

@@ -25,7 +25,7 @@ from journeysim.report.layout import dot_layout
 
 __all__ = ["Plot", "journey_flows", "plot_journey", "plot_funnel", "plot_removal_effects",
            "plot_lift_distribution", "plot_calibration", "plot_daily_series", "plot_removal_effect_changes",
-           "plot_traffic_change", "plot_attribution"]
+           "plot_traffic_change", "plot_attribution", "plot_edge_check"]
 
 _GOAL, _NODE, _EDGE = "#2a9d8f", "#e9eef5", "#4c6a92"
 
@@ -131,6 +131,63 @@ def plot_journey(journey: Journey, title: str = "The journey by stage") -> Plot:
     return _plot("journey", title, fig,
                  f"Edge width: expected transitions per new customer (widest = {top:.3g}); goals in green; stage "
                  "names above their touchpoints; loops drawn where a touchpoint leads back to itself.")
+
+
+_VERDICT_COLOURS = {"confirmed": "#2a9d8f", "refuted": "#d62828", "inconclusive": "#8d99ae"}
+
+
+def plot_edge_check(journey: Journey, edges: Sequence, title: str = "The edited edges: predicted and observed"):
+    """The part of the map a hypothesis edits, each edge labelled with its predicted interval and observed share.
+
+    ``edges`` are :class:`journeysim.experiments.edges.EdgeResult` s; drop-off edges are left to the table (exit is
+    not a touchpoint). Edge colour: the verdict. ``None`` without Graphviz's ``dot``.
+    """
+    shown = [e for e in edges if e.target in journey.touchpoints and e.source in journey.touchpoints]
+    names = list(dict.fromkeys([n for e in shown for n in (e.source, e.target)]))
+    if not shown:
+        return None
+    sub = Journey(touchpoints={n: journey.touchpoints[n] for n in names}, entry={names[0]: 1.0},
+                  rows={a: {e.target: journey.rows[a][e.target] for e in shown if e.source == a
+                            and e.target in journey.rows.get(a, {})} for a in names},
+                  stages=journey.stages)
+    flows = {(e.source, e.target): 1.0 for e in shown}
+    labels = {name: _short(name) for name in names}
+    texts = {(e.source, e.target): f"pred {e.predicted[0]:.3f}-{e.predicted[1]:.3f}   obs "
+             + ("-" if e.variant is None else f"{e.variant:.3f}") for e in shown}
+    layout = dot_layout(sub, flows, labels, texts)
+    if layout is None:
+        return None
+    fig = Figure(figsize=(min(16.0, max(6.0, layout.width + 2.4)), max(3.0, layout.height + 1.4)))
+    ax = fig.add_subplot()
+    for e in shown:
+        points = layout.edges.get((e.source, e.target))
+        if not points:
+            continue
+        colour = _VERDICT_COLOURS.get(e.verdict, _EDGE)
+        codes = [Path.MOVETO] + [Path.CURVE4] * (len(points) - 1)
+        ax.add_patch(FancyArrowPatch(path=Path(points, codes), arrowstyle="-|>", mutation_scale=9, linewidth=2.0,
+                                     color=colour, alpha=0.85, zorder=1))
+        x, y = layout.edge_labels.get((e.source, e.target), points[len(points) // 2])
+        ax.text(x, y, texts[e.source, e.target], ha="center", va="center", fontsize=7, color=colour, zorder=4,
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
+    for name, (x, y, w, h) in layout.nodes.items():
+        goal = journey.touchpoints[name].goal
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.08",
+                                    fc=_GOAL if goal else _NODE, ec="#555555", zorder=2))
+        ax.text(x, y, labels[name], ha="center", va="center", fontsize=8, zorder=3, color="white" if goal else "black")
+    for verdict, colour in _VERDICT_COLOURS.items():
+        ax.plot([], [], color=colour, linewidth=2, label=verdict)
+    _legend(ax)
+    ax.set_xlim(-0.2, layout.width + 0.2)
+    ax.set_ylim(-0.2, layout.height + 0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("edited rows, left to right (layout: Graphviz dot)")
+    ax.set_ylabel("touchpoints (position only)")
+    ax.set_title(title)
+    return _plot("edges", title, fig, "Each edited edge of the variant map with the prediction's interval ('pred') "
+                 "and the variant arm's observed share ('obs'); colour: the verdict. Drop-off edges are in the table.")
 
 
 def _plot_journey_columns(journey: Journey, flows, top: float, title: str) -> Plot:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from journeysim._files import write_atomic
 from journeysim.cli import main
 from journeysim.errors import DataError
 from journeysim.experiments import Arm, ExperimentData, analyze_experiment
@@ -21,10 +22,9 @@ from journeysim.experiments.check import (
     check_prediction,
 )
 from journeysim.experiments.design import design_experiment, design_from_prediction
-from journeysim._files import write_atomic
 from journeysim.experiments.ledger import summarize_ledger
-from journeysim.report.experiments import ledger_plot
 from journeysim.maps.read import load_journey
+from journeysim.report.experiments import ledger_plot
 from journeysim.whatif.prediction import Prediction
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "experiments"

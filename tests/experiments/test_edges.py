@@ -130,3 +130,29 @@ def test_cli_calibrate_events_revises_exactly_the_edited_rows(arms, tmp_path, ca
 def test_cli_check_without_results_or_events_is_a_usage_error(arms, capsys):
     assert main(["check", str(arms / "p.json")]) == 2
     assert "RESULTS" in capsys.readouterr().err
+
+
+def test_report_check_events_draws_the_edited_edges(arms, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", "check", str(arms / "p.json"), "--events", str(arms / "control.csv"),
+                 str(arms / "variant.csv"), "-o", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    assert "cart -&gt; live chat" in page and "confirmed" in page and "The headline" in page
+    import shutil
+
+    if shutil.which("dot"):   # the picture needs Graphviz (CI installs it)
+        assert (out / "edges.png").stat().st_size > 10_000
+
+
+def test_dot_places_edge_labels():
+    import shutil
+
+    from journeysim.journey import Journey
+    from journeysim.report.layout import dot_layout
+
+    if not shutil.which("dot"):
+        pytest.skip("Graphviz's dot is not installed")
+    j = Journey.from_rows({"a": 1.0}, {"a": {"b": 0.5}}, goals=["b"])
+    layout = dot_layout(j, {("a", "b"): 1.0}, {"a": "a", "b": "b"}, {("a", "b"): "pred 0.1-0.2   obs 0.15"})
+    (x, y), (xa, _, _, _), (xb, _, _, _) = layout.edge_labels["a", "b"], layout.nodes["a"], layout.nodes["b"]
+    assert xa < x < xb
