@@ -154,5 +154,5 @@ def test_dot_places_edge_labels():
         pytest.skip("Graphviz's dot is not installed")
     j = Journey.from_rows({"a": 1.0}, {"a": {"b": 0.5}}, goals=["b"])
     layout = dot_layout(j, {("a", "b"): 1.0}, {"a": "a", "b": "b"}, {("a", "b"): "pred 0.1-0.2   obs 0.15"})
-    (x, y), (xa, _, _, _), (xb, _, _, _) = layout.edge_labels["a", "b"], layout.nodes["a"], layout.nodes["b"]
+    (x, _), (xa, _, _, _), (xb, _, _, _) = layout.edge_labels["a", "b"], layout.nodes["a"], layout.nodes["b"]
     assert xa < x < xb
