@@ -30,7 +30,10 @@ from journeysim.engines.exact import solve_exact
 from journeysim.errors import DataError, UsageError
 from journeysim.journey import EXIT, Edge, Journey
 
-__all__ = ["VERDICTS", "TouchpointChange", "Reevaluation", "row_tests", "reevaluate"]
+__all__ = ["VERDICTS", "TouchpointChange", "Reevaluation", "row_tests", "reevaluate", "load_counted", "LOG_SUFFIXES"]
+
+#: File suffixes read as event logs (fitted on the fly) rather than as maps.
+LOG_SUFFIXES = (".csv", ".parquet", ".pq")
 
 #: Verdicts, most urgent first (the ranking follows this order).
 VERDICTS = ("no longer contributes", "new drop-off point", "weakened", "gone", "new", "strengthened", "still works")
@@ -247,6 +250,40 @@ def _verdict(c: dict[str, Any], alpha: float, goal: bool) -> str:
     if flagged:
         return "strengthened" if c["onward_conversion_new"] > c["onward_conversion_old"] else "weakened"
     return "still works"
+
+
+def load_counted(path: str, goals=()) -> Journey:
+    """A map with observation counts, as :func:`reevaluate` compares: a map file as it is, an event log
+    (:data:`LOG_SUFFIXES`) fitted first with ``goals``.
+
+    Raises
+    ------
+    DataError
+        A map without observation counts (``observations: {entry: n, ...}``), saying how to get one.
+
+    Examples
+    --------
+    >>> journey = load_counted("scenarios/events/online-store-2025.csv", ["purchase"])
+    >>> journey.observations["entry"] > 0
+    True
+    >>> load_counted("scenarios/online-store.yaml")
+    Traceback (most recent call last):
+    journeysim.errors.DataError: scenarios/online-store.yaml: no observation counts (observations: {entry: n, touchpoint: n, ...}); re-evaluation compares fitted maps: fit one with 'journeysim fit LOG -o MAP.yaml', or pass the event log itself
+    """
+    from pathlib import Path
+
+    if Path(path).suffix.lower() in LOG_SUFFIXES:
+        from journeysim.fitting.fit import fit_events  # DuckDB and numba: only for a log
+
+        return fit_events(path, goals=goals or ()).journey
+    from journeysim.maps.read import load_journey
+
+    journey = load_journey(path)
+    if "entry" not in journey.observations:
+        raise DataError(f"{path}: no observation counts (observations: {{entry: n, touchpoint: n, ...}}); "
+                        "re-evaluation compares fitted maps: fit one with 'journeysim fit LOG -o MAP.yaml', "
+                        "or pass the event log itself")
+    return journey
 
 
 def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: int = 200, level: float = 0.95,

@@ -15,7 +15,7 @@ import numpy as np
 from journeysim.errors import UsageError
 
 __all__ = ["whole", "number", "seed", "show_progress", "unused", "engine_options", "run_size", "RUN_SIZE_LIMITS",
-           "add_currency"]
+           "add_currency", "refuse_log_options"]
 
 # Whole numbers written as 1e6 are exact only up to here; larger ones must be written out.
 _EXACT_FLOAT = 2**53
@@ -289,3 +289,13 @@ def add_currency(p) -> None:
     """``--currency CODE``: the currency shown beside money, over the map's own ``currency:``."""
     p.add_argument("--currency", metavar="CODE",
                    help="currency shown beside money in tables, e.g. EUR (default: the map's 'currency:')")
+
+
+def refuse_log_options(path: str, given: dict[str, object]) -> None:
+    """Refuse event-log options (``given``: option -> value or None) for a path file, which would ignore them."""
+    if any(v is not None for v in given.values()):
+        from journeysim.logs.sources import connect, open_source  # DuckDB: only when such an option is given
+
+        with connect() as con:
+            if open_source(con, path).kind == "paths":
+                unused(given, f"on {path}: it is a path file, whose paths are already cut and end at their conversion")

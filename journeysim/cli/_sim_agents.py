@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
 
-from journeysim._files import write_atomic
 from journeysim.cli._options import run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import to_json, wrote
-from journeysim.engines.agents.engine import AgentResult, daily_rows, simulate_agents
+from journeysim.engines.agents.engine import simulate_agents
+from journeysim.engines.agents.tables import write_tables
 from journeysim.errors import UsageError
 from journeysim.journey import Journey
 
-__all__ = ["run", "days", "write_tables"]
-
-_TOUCHPOINT_COLUMNS = ("visits", "abandoned", "mean_wait", "utilisation", "spend", "skipped")
+__all__ = ["run", "days"]
 
 
 def days(text: str | None) -> int:
@@ -28,14 +24,6 @@ def days(text: str | None) -> int:
     return run_size("days", "--days", text)
 
 
-def _csv(header, rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 def _folder(folder: str | Path) -> Path:
     folder = Path(folder)
     try:
@@ -43,27 +31,6 @@ def _folder(folder: str | Path) -> Path:
     except OSError as exc:
         raise UsageError(f"--csv {str(folder)!r}: cannot create the folder ({exc.strerror})") from None
     return folder
-
-
-def write_tables(result: AgentResult, folder: str | Path) -> list[Path]:
-    """Write ``daily.csv`` and ``touchpoints.csv`` into ``folder`` (created if missing), each atomically."""
-    folder = _folder(folder)
-    daily = daily_rows(result.daily)
-    header = list(daily[0]) if daily else ["day"]
-    tables = {
-        "daily.csv": _csv(header, ([row[k] for k in header] for row in daily)),
-        "touchpoints.csv": _csv(("touchpoint", *_TOUCHPOINT_COLUMNS),
-                                ((name, *("" if t[k] is None else t[k] for k in _TOUCHPOINT_COLUMNS))
-                                 for name, t in result.touchpoints.items())),
-    }
-    written = []
-    for name, body in tables.items():
-        try:
-            write_atomic(folder / name, body)
-        except OSError as exc:
-            raise UsageError(f"--csv {str(folder)!r}: cannot write {name} ({exc.strerror})") from None
-        written.append(folder / name)
-    return written
 
 
 def run(journey: Journey, args) -> int:

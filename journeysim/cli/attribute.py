@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from journeysim.attribution.credit import MODELS, attribute_file
-from journeysim.cli._options import number, run_size, unused, whole
+from journeysim.cli._options import number, refuse_log_options, run_size, unused, whole
 from journeysim.cli._render import emit
-from journeysim.logs.sources import connect, open_source, parse_duration
+from journeysim.logs.sources import parse_duration
 
-__all__ = ["register", "refuse_log_options"]
+__all__ = ["register"]
 
 
 #: Shown at the end of ``--help``.
@@ -37,14 +37,6 @@ def register(sub) -> None:
     p.add_argument("--lookback", metavar="DURATION", help="event logs: inactivity that ends a journey, e.g. 30d")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(handler=run)
-
-
-def refuse_log_options(path: str, given: dict[str, object]) -> None:
-    """Refuse event-log options (``given``: option -> value or None) for a path file, which would ignore them."""
-    if any(v is not None for v in given.values()):
-        with connect() as con:
-            if open_source(con, path).kind == "paths":
-                unused(given, f"on {path}: it is a path file, whose paths are already cut and end at their conversion")
 
 
 def run(args) -> int:

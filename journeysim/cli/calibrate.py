@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
 from journeysim.cli._render import emit, wrote
-from journeysim.errors import ScenarioError, UsageError
+from journeysim.errors import UsageError
 
 __all__ = ["register"]
 
@@ -39,26 +38,6 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def _hypothesis_file(prediction, given: str | None) -> str:
-    from journeysim._hash import file_sha256
-
-    if given is not None:
-        return given
-    path = prediction.hypothesis_file
-    if not path:
-        raise ScenarioError(f"{prediction.source}: key 'hypothesis_file' is missing; name the file with --hypothesis")
-    if not Path(path).is_file() and (Path(prediction.source).parent / path).is_file():
-        path = str(Path(prediction.source).parent / path)
-    if not Path(path).is_file():
-        raise ScenarioError(f"{prediction.source}: hypothesis_file {prediction.hypothesis_file!r} not found; "
-                            "name it with --hypothesis")
-    recorded = prediction.inputs.get(prediction.hypothesis_file)
-    if recorded and recorded != file_sha256(path):
-        print(f"warning: {path}: changed since the prediction was saved (its sha256 differs from the prediction's "
-              "inputs); the calibrated map applies today's file", file=sys.stderr)
-    return path
-
-
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
     from journeysim.experiments.calibrate import (
@@ -66,10 +45,13 @@ def run(args) -> int:
         calibrated_journey,
     )
     from journeysim.maps.read import save_journey
-    from journeysim.whatif.prediction import read_prediction
+    from journeysim.whatif.prediction import hypothesis_path, read_prediction
 
     prediction = read_prediction(args.prediction)
-    hypothesis = _hypothesis_file(prediction, args.hypothesis)
+    hypothesis, changed = hypothesis_path(prediction, args.hypothesis)
+    if changed:
+        print(f"warning: {hypothesis}: changed since the prediction was saved (its sha256 differs from the "
+              "prediction's inputs); the calibrated map applies today's file", file=sys.stderr)
     if args.events is not None:
         return _from_events(args, prediction, hypothesis)
     if args.goal:

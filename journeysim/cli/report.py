@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import sys
 
-from journeysim.cli import reevaluate as reevaluate_cli
+from journeysim.cli._reevaluate_args import add_options as add_reevaluate_options
+from journeysim.cli._reevaluate_args import reevaluate_from_args
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
+from journeysim.cli._options import refuse_log_options
 from journeysim.cli._render import wrote
 from journeysim.errors import UsageError
 from journeysim.maps.read import load_journey
@@ -69,7 +71,7 @@ def register(sub) -> None:
     a.set_defaults(report=_attribute)
 
     r = kinds.add_parser("reevaluate", help="last year's map or log against this year's (options as 'reevaluate')")
-    reevaluate_cli.add_options(r)
+    add_reevaluate_options(r)
     r.set_defaults(report=_reevaluate)
 
     for k in (s, pr, c, lg, a, r):
@@ -140,7 +142,6 @@ def _ledger(args):
 
 def _attribute(args):
     from journeysim.attribution.credit import attribute_file
-    from journeysim.cli.attribute import refuse_log_options
     from journeysim.report import attribute_report
 
     refuse_log_options(args.input, {"--goal": args.goal or None})
@@ -150,7 +151,7 @@ def _attribute(args):
 def _reevaluate(args):
     from journeysim.report import reevaluate_report
 
-    return reevaluate_report(*reevaluate_cli.reevaluate_from_args(args))
+    return reevaluate_report(*reevaluate_from_args(args))
 
 
 def run(args) -> int:

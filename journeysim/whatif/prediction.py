@@ -40,7 +40,7 @@ from journeysim.whatif._batch import (
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
 
 __all__ = ["Prediction", "predict", "save_prediction", "read_prediction", "check_engine", "PREDICTION_KEYS", "PREDICTION_FORMAT", "ENGINES",
-           "change_format"]
+           "change_format", "hypothesis_path"]
 
 ENGINES = ("exact", *SAMPLING_ENGINES)
 PREDICTION_FORMAT = "journeysim-prediction/1"
@@ -451,6 +451,36 @@ def _arrays(data: Any, key: str, source: str, length: int | None) -> dict[str, n
             raise ScenarioError(f"{source}: key '{key}.{name}': {len(arr)} values, expected {length} (one per draw)")
         out[str(name)] = arr
     return out
+
+
+def hypothesis_path(prediction: Prediction, given: str | None = None) -> tuple[str, bool]:
+    """``(path, changed)``: the hypothesis file behind ``prediction`` and whether it changed since.
+
+    ``given`` (a path the user names) wins; otherwise the prediction's ``hypothesis_file``, as written or relative
+    to the prediction file. ``changed`` says that the file's SHA-256 differs from the one the prediction recorded.
+
+    Raises
+    ------
+    ScenarioError
+        The prediction names no hypothesis file, or the file is not there.
+
+    Examples
+    --------
+    >>> hypothesis_path(read_prediction("experiments/live-chat.prediction.json"))
+    ('scenarios/hypotheses/live-chat.yaml', False)
+    """
+    if given is not None:
+        return given, False
+    path = prediction.hypothesis_file
+    if not path:
+        raise ScenarioError(f"{prediction.source}: key 'hypothesis_file' is missing; name the file with --hypothesis")
+    if not Path(path).is_file() and (Path(prediction.source).parent / path).is_file():
+        path = str(Path(prediction.source).parent / path)
+    if not Path(path).is_file():
+        raise ScenarioError(f"{prediction.source}: hypothesis_file {prediction.hypothesis_file!r} not found; "
+                            "name it with --hypothesis")
+    recorded = prediction.inputs.get(prediction.hypothesis_file)
+    return path, bool(recorded) and recorded != file_sha256(path)
 
 
 def read_prediction(path: str | os.PathLike) -> Prediction:

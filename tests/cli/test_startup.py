@@ -1,5 +1,6 @@
 """A command loads only what it uses: the command table names every command without importing it."""
 
+import ast
 import json
 import subprocess
 import sys
@@ -43,6 +44,21 @@ def test_the_table_names_one_module_per_command():
     cli = ROOT / "journeysim" / "cli"
     modules = {module for _, module in COMMANDS.values()}
     assert {f"journeysim.cli.{p.stem}" for p in cli.glob("*.py") if not p.stem.startswith("_")} == modules
+
+
+def test_commands_import_no_other_command():
+    # Shared parsing lives in the private helpers (journeysim/cli/_*.py); logic lives in the library.
+    cli = ROOT / "journeysim" / "cli"
+    commands = {module for _, module in COMMANDS.values()}
+    for module in sorted(commands):
+        tree = ast.parse((cli / f"{module.rsplit('.', 1)[1]}.py").read_text(encoding="utf-8"))
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        assert imported & (commands - {module}) == set(), f"{module} imports another command"
 
 
 def test_a_mistyped_command_is_a_usage_error(capsys):

@@ -194,3 +194,22 @@ def test_agents_engine_agrees_with_exact():
         x = np.array(p.samples[key])
         assert abs(x.mean() - exact) / (x.std(ddof=1) / np.sqrt(len(x))) < 4.5, key
     assert p.engine == "agents" and "agents engine (10 days)" in p.method
+
+
+def test_hypothesis_path_says_when_the_file_changed_since_the_prediction(tmp_path):
+    import dataclasses
+
+    from journeysim._hash import file_sha256
+    from journeysim.errors import ScenarioError
+    from journeysim.whatif.prediction import hypothesis_path, read_prediction
+
+    saved = read_prediction("experiments/live-chat.prediction.json")
+    copy = tmp_path / "h.yaml"
+    copy.write_text("hypothesis: x\n", encoding="utf-8")
+    same = dataclasses.replace(saved, hypothesis_file=str(copy), inputs={str(copy): file_sha256(copy)})
+    assert hypothesis_path(same) == (str(copy), False)
+    copy.write_text("hypothesis: y\n", encoding="utf-8")
+    assert hypothesis_path(same) == (str(copy), True)
+    assert hypothesis_path(same, "other.yaml") == ("other.yaml", False)
+    with pytest.raises(ScenarioError, match="hypothesis_file 'gone.yaml' not found; name it with --hypothesis"):
+        hypothesis_path(dataclasses.replace(saved, hypothesis_file="gone.yaml"))
