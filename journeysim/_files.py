@@ -1,11 +1,15 @@
-"""Reading YAML/JSON documents strictly and writing files atomically."""
+"""Reading YAML/JSON documents strictly (recording what was read) and writing files atomically."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,11 @@ import yaml
 
 from journeysim.errors import OutputError
 
-__all__ = ["read_document", "parse_document", "write_atomic"]
+__all__ = ["read_document", "parse_document", "recording_reads", "write_atomic", "append_locked", "lock_path",
+           "check_writable", "check_folder_writable"]
+
+# The files read inside `recording_reads` blocks: path -> "sha256:<hex>" of the bytes parsed.
+_READS: ContextVar[dict[str, str] | None] = ContextVar("journeysim_reads", default=None)
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -95,17 +103,60 @@ def _parse(text: str, source: str, as_json: bool) -> tuple[Any, list[str]]:
     return data, [f"{source}: {d}" for d in loader.duplicates]
 
 
-def read_document(path: str | os.PathLike) -> tuple[Any, list[str]]:
-    """Read a YAML or JSON file (JSON by its ``.json`` suffix)."""
-    source = str(path)
+@contextlib.contextmanager
+def recording_reads() -> Iterator[dict[str, str]]:
+    """Record every file :func:`read_document` reads inside the block: path -> ``sha256:<hex>`` of its bytes.
+
+    What a computation read, hashed from the very bytes it parsed (not re-read later), keys saved results
+    by content. Blocks nest: an inner block's reads count in the outer one too.
+
+    Examples
+    --------
+    >>> with recording_reads() as reads:
+    ...     _ = read_document("scenarios/hypotheses/live-chat.yaml")
+    >>> list(reads), reads["scenarios/hypotheses/live-chat.yaml"].startswith("sha256:")
+    (['scenarios/hypotheses/live-chat.yaml'], True)
+    """
+    outer = _READS.get()
+    reads: dict[str, str] = {}
+    token = _READS.set(reads)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        yield reads
+    finally:
+        _READS.reset(token)
+        if outer is not None:
+            outer.update(reads)
+
+
+def read_document(path: str | os.PathLike, *, named_by: str | None = None) -> tuple[Any, list[str]]:
+    """Read a YAML or JSON file (JSON by its ``.json`` suffix).
+
+    ``named_by`` says where the path was named, for a file that cannot be read: with
+    ``"hypothesis h.yaml names baseline ../x.yaml"`` a missing file reads
+    ``hypothesis h.yaml names baseline ../x.yaml: no such file``.
+
+    Examples
+    --------
+    >>> read_document("nowhere.yaml", named_by="plan p.yaml names hypothesis nowhere.yaml")
+    (None, ['plan p.yaml names hypothesis nowhere.yaml: no such file'])
+    """
+    source = str(path)
+    label = named_by or source
+    try:
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
-        return None, [f"{source}: no such file"]
-    except UnicodeDecodeError as exc:
-        return None, [f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})"]
+        return None, [f"{label}: no such file"]
+    except IsADirectoryError:
+        return None, [f"{label}: is a folder, not a file"]
     except OSError as exc:
-        return None, [f"{source}: cannot read ({exc.strerror})"]
+        return None, [f"{label}: cannot read ({exc.strerror})"]
+    reads = _READS.get()
+    if reads is not None:
+        reads[source] = "sha256:" + hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})"]
     return parse_document(text, source, as_json=Path(path).suffix.lower() == ".json")
 
 
@@ -115,26 +166,175 @@ def _umask() -> int:
     return mask
 
 
+def _target(path: Path) -> Path:
+    """Where writing ``path`` lands: the path itself, or the file a symbolic link in its folder points to.
+
+    A link that leads out of its own folder is refused: an output named inside one folder must not
+    overwrite a file elsewhere.
+    """
+    if not path.is_symlink():
+        return path
+    folder = path.parent.resolve()
+    target = path.resolve()
+    if target.parent != folder and folder not in target.parents:
+        raise OutputError(f"{path}: cannot write: it is a symbolic link to '{target}', outside folder "
+                          f"'{folder}' (remove the link or write elsewhere)", "Symbolic link leaves the folder")
+    return target
+
+
+def _probe(folder: Path, refusal: str) -> None:
+    """Create and remove a file in ``folder``: the one check that sees permissions, ACLs and read-only mounts."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".journeysim-probe.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"{refusal}: {exc.strerror.lower()} in folder '{folder}'", exc.strerror) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse now, in one line, an output file :func:`write_atomic` could not write later.
+
+    Called before a long computation: its folder must exist and take new files, the path must not be a
+    folder, a read-only file, or a symbolic link leading out of its folder.
+
+    Examples
+    --------
+    >>> check_writable("nowhere/out.json")
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.OutputError: nowhere/out.json: cannot write: folder 'nowhere' does not exist
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(f"{path}: cannot write: it is a folder (give a file name)", "Is a directory")
+    if not folder.is_dir():
+        why = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise OutputError(f"{path}: cannot write: folder '{folder}' {why}", "No such folder")
+    target = _target(path)
+    if target.exists() and not os.access(target, os.W_OK):
+        raise OutputError(f"{path}: cannot write: the file is read-only", "Read-only file")
+    _probe(target.parent, f"{path}: cannot write")
+
+
+def check_folder_writable(folder: str | os.PathLike) -> None:
+    """Refuse now an output folder that could not be created or written into later (see :func:`check_writable`).
+
+    Examples
+    --------
+    >>> check_folder_writable("README.md/results")
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.OutputError: README.md/results: cannot create the folder: 'README.md' is a file, not a folder
+    """
+    out = Path(folder)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "it is a file" if existing == out else f"'{existing}' is a file"
+        raise OutputError(f"{out}: cannot create the folder: {where}, not a folder", "Not a directory")
+    _probe(existing, f"{out}: cannot {'write into' if existing == out else 'create'} the folder")
+
+
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
-    """Write to ``path`` through a temporary file in the same folder and a rename: never half a file."""
+    """Write to ``path`` through a temporary file in the same folder and a rename: never half a file.
+
+    The data reaches the disk (fsync) before the rename, so a crash leaves the old file or the new one.
+    A symbolic link is written through to its file when that file is in the link's folder, and refused
+    otherwise.
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise OutputError(f"{path}: cannot write: it is a folder (give a file name)", "Is a directory")
     if not folder.is_dir():
         raise OutputError(f"{path}: cannot write: folder '{folder}' does not exist", "No such folder")
+    target = _target(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror})", exc.strerror) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write ({exc.strerror})", exc.strerror) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file that guards ``path``: hidden, beside it (``.ledger.csv.lock``); it stays after use."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+def append_locked(path: str | os.PathLike, build: Callable[[bytes], tuple[bytes, int]]) -> None:
+    """Append to ``path`` (created if absent) under an exclusive lock, in one write, then fsync.
+
+    ``build(existing)`` sees the whole file as it is under the lock and returns ``(data, keep)``: the bytes to
+    append and how many of the existing bytes to keep (fewer cuts an interrupted writer's partial last line);
+    it may raise to refuse the append. The lock (``filelock``: ``fcntl`` or ``msvcrt``) is held on
+    :func:`lock_path`, so every writer that goes through here queues; a reader never sees half a row
+    because the row goes out in one ``write`` on a file opened for appending.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "log.csv"
+    >>> append_locked(f, lambda old: (b"a\\n" if not old else b"b\\n", len(old)))
+    >>> append_locked(f, lambda old: (b"a\\n" if not old else b"b\\n", len(old)))
+    >>> f.read_text()
+    'a\\nb\\n'
+    """
+    from filelock import FileLock, Timeout
+
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: cannot append: it is a folder, not a file", "Is a directory")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: cannot append: folder '{folder}' does not exist", "No such folder")
+    lock = FileLock(lock_path(path), timeout=60)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise OutputError(f"{path}: cannot append: another process has held its lock ({lock_path(path)}) for a "
+                          "minute", "Locked") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot lock it for appending ({exc.strerror})", exc.strerror) from None
+    try:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot open for appending ({exc.strerror})", exc.strerror) from None
+        try:
+            existing = b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
+            data, keep = build(existing)
+            if keep < len(existing):
+                os.ftruncate(fd, keep)
+            _write_whole(fd, data, keep, path)
+        finally:
+            os.close(fd)
+    finally:
+        lock.release()
+
+
+def _write_whole(fd: int, data: bytes, size: int, path: Path) -> None:
+    """Append ``data`` in one write and fsync; on failure cut the file back to ``size`` bytes (no partial row)."""
+    try:
+        if data and os.write(fd, data) != len(data):
+            raise OSError(28, "the disk took only part of the data")
+        os.fsync(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise OutputError(f"{path}: cannot append ({exc.strerror})", exc.strerror) from None

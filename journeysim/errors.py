@@ -21,6 +21,8 @@ __all__ = [
     "DataError",
     "UsageError",
     "OutputError",
+    "ConfigError",
+    "JourneySimWarning",
     "did_you_mean",
 ]
 
@@ -75,6 +77,14 @@ class OutputError(JourneySimError, OSError):
     def __init__(self, messages: str | Iterable[str], strerror: str | None = None):
         JourneySimError.__init__(self, messages)
         self.strerror = strerror
+
+
+class ConfigError(JourneySimError):
+    """The project config file (``journeysim.toml``) is invalid."""
+
+
+class JourneySimWarning(UserWarning):
+    """Something the user should know that does not stop the command (the command line prints it as one line)."""
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

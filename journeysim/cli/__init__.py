@@ -10,12 +10,14 @@ exits 1 (2 for usage errors); anything else is a bug and shows its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import warnings
 
 from journeysim import __version__
-from journeysim.errors import JourneySimError, UsageError
+from journeysim.errors import JourneySimError, JourneySimWarning, UsageError
 
 __all__ = ["main", "build_parser"]
 
@@ -31,9 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run a plan: many hypotheses x engines x seeds, with sweeps", "journeysim.cli.run"),
     "design": ("size an A/B test on a conversion rate (or for a saved prediction)", "journeysim.cli.design"),
     "analyze": ("analyse an A/B test result (CSV or Parquet)", "journeysim.cli.analyze"),
-    "check": ("put an A/B test's observed lift beside the predicted one; append to the ledger",
+    "check": ("put an A/B test's observed lift beside the predicted one; record it in a ledger",
               "journeysim.cli.check"),
-    "ledger": ("calibration of the checked predictions: coverage, bias, plot", "journeysim.cli.ledger"),
+    "ledger": ("calibration of the checked predictions: coverage, bias, plot; --verify the files",
+               "journeysim.cli.ledger"),
     "calibrate": ("update a hypothesis's uncertain numbers with an A/B result; write the new map",
                   "journeysim.cli.calibrate"),
     "fit": ("fit a journey map from an event log (CSV/Parquet) or a path file", "journeysim.cli.fit"),
@@ -46,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Options of `journeysim` itself, which may come before the command's name.
-_TOP_OPTIONS = ("-h", "--help", "--version")
+_TOP_OPTIONS = ("-h", "--help", "--version", "-v", "--verbose")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -119,15 +122,45 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                "docs/ (mkdocs serve).",
     )
     parser.add_argument("--version", action="version", version=f"journeysim {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (help_, module) in COMMANDS.items():
         if name == command:
             command_module = importlib.import_module(module)
             command_module.register(_Commands(sub, getattr(command_module, "EXAMPLES", ())))
+            registered = sub.choices[name]
+            # Also after the command's name, where people type it; SUPPRESS keeps a flag given before the name.
+            for p in (registered, *_nested(registered)):
+                p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE)
         else:
             sub.add_parser(name, help=help_)
     return parser
+
+
+_VERBOSE = "say which project config file (journeysim.toml) is used and what it sets"
+
+
+def _nested(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    return [p for action in parser._subparsers._group_actions for p in action.choices.values()] \
+        if parser._subparsers is not None else []
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(command: str):
+    """journeysim's own warnings print as one line each; others keep Python's form."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, JourneySimWarning):
+            print(f"journeysim {command}: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", JourneySimWarning)
+        warnings.showwarning = show
+        yield
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,8 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         from journeysim._text import currency_context
+        from journeysim.config import load_config
 
-        with currency_context(override=getattr(args, "currency", None)):
+        config = load_config()
+        if args.verbose:
+            print(f"journeysim {args.command}: {config.summary()}", file=sys.stderr)
+        with currency_context(override=getattr(args, "currency", None), default=config.currency), \
+                _warnings_as_lines(args.command):
             code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed pipe must fail here, inside the handler below, not at exit
         return code

@@ -189,7 +189,8 @@ def _plain_number(text: str) -> float:
 
 
 def seed(text: str | None, *, command: str | None = None) -> int:
-    """``--seed`` as a whole number >= 0, or a fresh one from the operating system's entropy when absent.
+    """``--seed`` as a whole number >= 0; when absent, what ``journeysim.toml`` says (``seed``): a fresh one from
+    the operating system's entropy (the default), a fixed number, or a refusal (``"required"``).
 
     Parameters
     ----------
@@ -220,6 +221,16 @@ def seed(text: str | None, *, command: str | None = None) -> int:
     """
     if text is not None:
         return whole("--seed", text, minimum=0)
+    from journeysim.config import load_config
+
+    config = load_config()
+    if config.seed == "required":
+        raise UsageError(f"--seed is required: {config.path} sets seed = \"required\" (give --seed N)")
+    if isinstance(config.seed, int):
+        if command is not None:
+            print(f"journeysim {command}: no --seed given, using --seed {config.seed} from {config.path}",
+                  file=sys.stderr)
+        return config.seed
     # The CLI is the one place that may invent a seed.
     invented = int(np.random.SeedSequence().entropy % 2**32)
     if command is not None:

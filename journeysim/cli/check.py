@@ -1,4 +1,4 @@
-"""``journeysim check PREDICTION RESULTS``: was the prediction right? Records the answer in the ledger."""
+"""``journeysim check PREDICTION RESULTS``: was the prediction right? Records the answer in a ledger when asked."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from journeysim.errors import UsageError
 
 __all__ = ["register"]
 
-DEFAULT_LEDGER = "experiments/ledger.csv"
-
 
 #: Shown at the end of ``--help``.
 EXAMPLES = (
@@ -24,8 +22,9 @@ def register(sub) -> None:
     p = sub.add_parser("check",
                        description="Observed against predicted relative lift: inside the predicted interval or not, "
                        "the z-score of the gap (both uncertainties), and a verdict (confirmed, too optimistic, too "
-                       "pessimistic, inconclusive). Appends one row to the ledger; a repeat of the same prediction "
-                       "and result files is refused unless --force.")
+                       "pessimistic, inconclusive). With --ledger FILE (or a ledger named in journeysim.toml) the "
+                       "check is appended to that ledger under a file lock; a repeat of the same prediction and "
+                       "result files is refused unless --force. Without a ledger nothing is written.")
     p.add_argument("prediction", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
     p.add_argument("results", metavar="RESULTS", nargs="?",
                    help="the A/B result file (optional with --events: the arms' logs then give the headline)")
@@ -35,8 +34,10 @@ def register(sub) -> None:
                    help="with --events: a goal touchpoint of the logs (repeat for several; default: the map's goals)")
     p.add_argument("--repeat", action="store_true", help="with --events: a goal does not end the journey")
     p.add_argument("--lookback", metavar="DURATION", help="with --events: inactivity that starts a new journey")
-    p.add_argument("--ledger", metavar="FILE", help=f"ledger CSV to append to (default {DEFAULT_LEDGER})")
-    p.add_argument("--no-ledger", action="store_true", help="only print the check")
+    p.add_argument("--ledger", metavar="FILE",
+                   help="ledger CSV to append the check to (default: the ledger named in journeysim.toml, if any)")
+    p.add_argument("--no-ledger", action="store_true", help="only print the check, even if journeysim.toml names "
+                                                            "a ledger")
     p.add_argument("--force", action="store_true",
                    help="record a check already in the ledger again, or a result (variant) the ledger already "
                         "records as the test of another hypothesis")
@@ -46,27 +47,44 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args) -> int:
-    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim.experiments.check import append_to_ledger, check_prediction
-    from journeysim.whatif.prediction import read_prediction
+def _ledger(args) -> str | None:
+    """The ledger to append to: ``--ledger``, else the project config's, else none."""
+    from journeysim.config import load_config
 
     if args.no_ledger:
         unused({"--ledger": args.ledger, "--force": args.force}, "with --no-ledger (nothing is recorded)")
-    ledger = args.ledger if args.ledger is not None else DEFAULT_LEDGER
-    prediction = read_prediction(args.prediction)
+        return None
+    ledger = args.ledger if args.ledger is not None else load_config().ledger
+    if ledger is None:
+        unused({"--force": args.force}, "without a ledger (nothing is recorded; give --ledger FILE)")
+    return ledger
+
+
+def run(args) -> int:
+    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
+    from journeysim._files import check_writable
+    from journeysim.experiments.check import append_to_ledger, check_prediction
+    from journeysim.whatif.prediction import read_prediction
+
     if args.events is not None:
-        return _check_edges(args, prediction)
+        return _check_edges(args, read_prediction(args.prediction))
+    ledger = _ledger(args)
+    if ledger is not None:
+        check_writable(ledger)                 # before the analysis, not after it
+    prediction = read_prediction(args.prediction)
     unused({"--goal": args.goal or None, "--repeat": args.repeat, "--lookback": args.lookback},
            "without --events (they say how to read the arms' event logs)")
     if args.results is None:
         raise UsageError("give the A/B result file (RESULTS) or the arms' event logs (--events CONTROL VARIANT)")
     result = check_prediction(prediction, analysis_from_args(args, args.results), variant=args.variant)
-    if not args.no_ledger:
+    if ledger is not None:
         append_to_ledger(ledger, result, force=args.force)
     emit(result, args.json)
-    if not args.no_ledger:
+    if ledger is not None:
         print(f"recorded in {ledger}", file=sys.stderr)
+    else:
+        print("not recorded: give --ledger FILE to append this check to a ledger (or set ledger in journeysim.toml)",
+              file=sys.stderr)
     return 0
 
 

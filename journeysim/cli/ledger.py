@@ -1,10 +1,13 @@
-"""``journeysim ledger [FILE]``: are our predictions calibrated? Coverage, bias and a calibration plot."""
+"""``journeysim ledger [FILE]``: are our predictions calibrated? Coverage, bias, a plot; ``--verify`` the files."""
 
 from __future__ import annotations
 
+from journeysim.cli._options import unused
 from journeysim.cli._render import emit, wrote
 
-__all__ = ["register"]
+__all__ = ["register", "ledger_path", "DEFAULT_LEDGER"]
+
+DEFAULT_LEDGER = "experiments/ledger.csv"
 
 
 #: Shown at the end of ``--help``.
@@ -18,21 +21,43 @@ def register(sub) -> None:
     p = sub.add_parser("ledger",
                        description="How many checks, coverage of the predicted intervals against their nominal level "
                        "(with a binomial interval), mean and median bias (predicted minus observed lift), the gaps' "
-                       "z-scores, and a calibration plot with --plot.")
-    p.add_argument("ledger", nargs="?", default="experiments/ledger.csv", metavar="FILE",
-                   help="ledger CSV (default experiments/ledger.csv)")
+                       "z-scores, and a calibration plot with --plot. --verify instead recomputes the SHA-256 of "
+                       "every prediction and result file the rows name and reports those that changed (exit 1) or "
+                       "are missing.")
+    p.add_argument("ledger", nargs="?", metavar="FILE",
+                   help=f"ledger CSV (default: the ledger named in journeysim.toml, else {DEFAULT_LEDGER})")
+    p.add_argument("--verify", action="store_true",
+                   help="check every row's prediction and result files against the hashes it recorded")
     p.add_argument("--plot", metavar="PNG", help="write the calibration plot here")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(handler=run)
 
 
+def ledger_path(given: str | None) -> str:
+    """The ledger a command reads: as given, else the project config's, else :data:`DEFAULT_LEDGER`."""
+    from journeysim.config import load_config
+
+    return given if given is not None else load_config().ledger or DEFAULT_LEDGER
+
+
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim._files import write_atomic
+    from journeysim._files import check_writable, write_atomic
+
+    ledger = ledger_path(args.ledger)
+    if args.verify:
+        from journeysim.experiments.verify import verify_ledger
+
+        unused({"--plot": args.plot}, "with --verify (it checks files; it draws nothing)")
+        verification = verify_ledger(ledger)
+        emit(verification, args.json)
+        return 0 if verification.ok else 1
     from journeysim.experiments.ledger import summarize_ledger
     from journeysim.report.experiments import ledger_plot
 
-    report = summarize_ledger(args.ledger)
+    if args.plot:
+        check_writable(args.plot)
+    report = summarize_ledger(ledger)
     if args.plot:
         write_atomic(args.plot, ledger_plot(report).png)
     emit(report, args.json)

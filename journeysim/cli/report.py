@@ -60,8 +60,8 @@ def register(sub) -> None:
     c.set_defaults(report=_check)
 
     lg = kinds.add_parser("ledger", help="calibration of the checked predictions")
-    lg.add_argument("ledger", nargs="?", default="experiments/ledger.csv", metavar="LEDGER.csv",
-                    help="ledger CSV (default experiments/ledger.csv)")
+    lg.add_argument("ledger", nargs="?", metavar="LEDGER.csv",
+                    help="ledger CSV (default: the ledger named in journeysim.toml, else experiments/ledger.csv)")
     lg.set_defaults(report=_ledger)
 
     a = kinds.add_parser("attribute", help="attribution of an event log or path file under every model")
@@ -137,7 +137,9 @@ def _ledger(args):
     from journeysim.experiments.ledger import summarize_ledger
     from journeysim.report import ledger_report
 
-    return ledger_report(summarize_ledger(args.ledger))
+    from journeysim.cli.ledger import ledger_path
+
+    return ledger_report(summarize_ledger(ledger_path(args.ledger)))
 
 
 def _attribute(args):

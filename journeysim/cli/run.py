@@ -24,8 +24,10 @@ def register(sub) -> None:
     p.add_argument("plan", metavar="PLAN", help="a plan file (YAML or JSON): hypotheses, sweeps, engines, seeds")
     p.add_argument("-o", "--outdir", help="results folder (default: next to the plan, <plan name>.results)")
     p.add_argument("--workers", help="local worker processes (default: the number of CPUs)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:port) instead")
-    p.add_argument("--resume", action="store_true", help="keep items already finished in OUTDIR; run only the rest")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:port) instead "
+                                                           "(default: the scheduler named in journeysim.toml, if any)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep items already finished in OUTDIR whose input files are unchanged; run the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the ranking table")
     p.set_defaults(handler=run)
@@ -44,16 +46,29 @@ def _check_sizes(plan) -> None:
                 raise ScenarioError(f"{plan.source}: {what}: {value:_} is more than {limit:_} ({why})")
 
 
-def run(args) -> int:
-    from journeysim.whatif.plan import load_plan
-    from journeysim.whatif.runs import run_plan
-
+def _scheduler(args) -> str | None:
+    """``--scheduler``; else, unless ``--workers`` asks for local processes, the project config's."""
     if args.scheduler is not None:
         unused({"--workers": args.workers}, "with --scheduler (the Dask cluster's workers run the items)")
+        return args.scheduler
+    if args.workers is not None:
+        return None
+    from journeysim.config import load_config
+
+    return load_config().scheduler
+
+
+def run(args) -> int:
+    from journeysim._files import check_folder_writable
+    from journeysim.whatif.plan import load_plan
+    from journeysim.whatif.runs import default_outdir, run_plan
+
+    scheduler = _scheduler(args)
     workers = whole("--workers", args.workers, minimum=1, default=os.cpu_count() or 1)
+    check_folder_writable(args.outdir if args.outdir is not None else default_outdir(args.plan))
     plan = load_plan(args.plan)
     _check_sizes(plan)
-    result = run_plan(plan, outdir=args.outdir, workers=workers, scheduler=args.scheduler,
+    result = run_plan(plan, outdir=args.outdir, workers=workers, scheduler=scheduler,
                       resume=args.resume, progress=show_progress(args))
     emit(result, args.json)
     if args.json:

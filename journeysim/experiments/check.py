@@ -10,10 +10,10 @@ lift (from its log risk-ratio interval).
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,12 +24,20 @@ from scipy.stats import norm
 from journeysim._hash import file_sha256
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, pct, pct_interval, rate, wrap
-from journeysim.errors import DataError, ScenarioError, UsageError, did_you_mean
+from journeysim.errors import (
+    DataError,
+    JourneySimWarning,
+    OutputError,
+    ScenarioError,
+    UsageError,
+    did_you_mean,
+)
 from journeysim.experiments.analysis import ExperimentAnalysis, analyze
 from journeysim.experiments.design import detection_power
 from journeysim.whatif.prediction import Prediction, read_prediction
 
-__all__ = ["PredictionCheck", "check", "check_prediction", "append_to_ledger", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD"]
+__all__ = ["PredictionCheck", "check", "check_prediction", "append_to_ledger", "split_last_line", "is_ledger_row",
+           "LedgerWarning", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD"]
 
 #: Power below which a test that found nothing is called underpowered rather than a confirmation.
 UNDERPOWERED = 0.8
@@ -197,48 +205,98 @@ def append_to_ledger(path: str | os.PathLike, check: PredictionCheck, *, force: 
                      checked_at: str | None = None) -> dict[str, str]:
     """Append one row to the ledger CSV (created with its header when absent) and return it.
 
-    Earlier rows are never rewritten: the row is appended under an exclusive
-    lock, so concurrent checks cannot interleave. Refused unless ``force``: a
-    check of the same prediction and result files (by content hash) and
-    variant, and a result's variant already recorded as the test of a
+    Earlier rows are never rewritten: the row is appended under an exclusive lock
+    (:func:`journeysim._files.append_locked`) in one write followed by fsync, so
+    concurrent checks queue and never interleave. A last line cut short by an
+    interrupted write is dropped (it was never a row; a warning names it). Refused
+    unless ``force``: a check of the same prediction and result files (by content
+    hash) and variant, and a result's variant already recorded as the test of a
     hypothesis with another title (the likely sign of a result paired with the
     wrong prediction: neither file names the test).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeysim.experiments import Arm, ExperimentData, analyze_experiment
+    >>> pred = Prediction("chat", "conversion_rate", baseline=0.05, variant=0.055, lift_abs=0.005, lift_rel=0.10,
+    ...                   interval_level=0.9, lift_abs_interval=(0.001, 0.009), lift_rel_interval=(0.02, 0.18))
+    >>> ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 40000, 2000),
+    ...                                              "chat": Arm("chat", 40000, 2180)})
+    >>> ledger = Path(tempfile.mkdtemp()) / "ledger.csv"
+    >>> row = append_to_ledger(ledger, check_prediction(pred, analyze_experiment(ab)), checked_at="2026-01-01T00:00:00Z")
+    >>> len(ledger.read_text().splitlines()), row["verdict"]
+    (2, 'confirmed')
     """
+    from journeysim._files import append_locked
+
     source = str(path)
-    if not Path(path).parent.is_dir():
-        raise DataError(f"{source}: folder {str(Path(path).parent)!r} does not exist")
     checked_at = checked_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     row = check.ledger_row(checked_at)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
-    if Path(path).is_dir():
-        raise DataError(f"{source}: is a folder, not a ledger CSV file")
-    try:
-        fh = open(path, "a+", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise DataError(f"{source}: cannot open the ledger for appending ({exc.strerror})") from None
-    with fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
-        fh.seek(0)
+    dropped: list[str] = []
+
+    def build(existing: bytes) -> tuple[bytes, int]:
+        head, tail = split_last_line(existing)
         try:
-            existing = fh.read()
+            text = head.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DataError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start}); not a journeysim ledger")\
                 from None
-        if not existing:
+        keep = len(existing)
+        if tail and is_ledger_row(tail):
+            text += tail.decode("utf-8") + "\n"      # a whole row missing its newline (an editor's save)
+            prefix = "\n"
+        else:
+            prefix = ""
+            if tail:
+                keep = len(head)
+                dropped.append(tail.decode("utf-8", errors="replace"))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
+        if not text:
             writer.writeheader()
         else:
-            _check_existing(source, existing, row, force)
+            _check_existing(source, text, row, force)
         writer.writerow(row)
-        fh.write(buf.getvalue())  # append mode: the write lands after the last row
-        fh.flush()
-        os.fsync(fh.fileno())
+        return (prefix + buf.getvalue()).encode("utf-8"), keep
+
+    try:
+        append_locked(path, build)
+    except OutputError as exc:
+        raise DataError(str(exc)) from None
+    for line in dropped:
+        warnings.warn(f"{source}: dropped an incomplete last line left by an interrupted write: "
+                      f"{line[:80]!r}{'...' if len(line) > 80 else ''}", LedgerWarning, stacklevel=2)
     return row
 
 
+def split_last_line(data: bytes) -> tuple[bytes, bytes]:
+    """``(head, tail)``: the file up to its last newline (included) and what follows it (no newline).
+
+    Examples
+    --------
+    >>> split_last_line(b"a\\nb")
+    (b'a\\n', b'b')
+    >>> split_last_line(b"a\\n")
+    (b'a\\n', b'')
+    """
+    cut = data.rfind(b"\n") + 1
+    return data[:cut], data[cut:]
+
+
+def is_ledger_row(line: bytes) -> bool:
+    """Whether a line (without its newline) is a whole ledger row: every column, ending in a known verdict."""
+    try:
+        fields = next(csv.reader([line.decode("utf-8")]), [])
+    except (UnicodeDecodeError, csv.Error):
+        return False
+    return len(fields) == len(LEDGER_COLUMNS) and fields[LEDGER_COLUMNS.index("verdict")] in VERDICTS
+
+
+class LedgerWarning(JourneySimWarning):
+    """A ledger line was skipped or dropped (an interrupted write); the command line prints it as a note."""
+
+
 def _check_existing(source: str, existing: str, row: dict[str, str], force: bool) -> None:
-    if not existing.endswith("\n"):
-        raise DataError(f"{source}: the last line is incomplete; repair the ledger before appending")
     reader = csv.DictReader(io.StringIO(existing))
     if tuple(reader.fieldnames or ()) != LEDGER_COLUMNS:
         raise DataError(f"{source}: line 1: not a journeysim ledger header (expected: {','.join(LEDGER_COLUMNS)})")
@@ -291,6 +349,10 @@ def check(prediction: Prediction | str | os.PathLike, results: Any, *, variant: 
     >>> c.verdict, c.inside
     ('inconclusive', True)
     """
+    if ledger is not None:
+        from journeysim._files import check_writable
+
+        check_writable(ledger)              # before the analysis, not after it
     if not isinstance(prediction, Prediction):
         prediction = read_prediction(prediction)
     analysis = results if isinstance(results, ExperimentAnalysis) else analyze(results, **options)

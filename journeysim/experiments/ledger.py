@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +35,7 @@ from journeysim._text import (
     wrap,
 )
 from journeysim.errors import DataError
-from journeysim.experiments.check import LEDGER_COLUMNS
+from journeysim.experiments.check import LEDGER_COLUMNS, LedgerWarning, is_ledger_row, split_last_line
 
 __all__ = ["LedgerEntry", "LedgerReport", "read_ledger", "summarize_ledger", "LEDGER_METHOD"]
 
@@ -47,28 +49,60 @@ _NUMBERS = ("interval_level", "predicted_lift_rel", "predicted_low", "predicted_
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """The numbers of one ledger row the report uses."""
+    """The numbers of one ledger row the report uses, and the row as written (``row``: column -> text)."""
 
     line: int
     hypothesis: str
     verdict: str
     inside: bool
     values: Mapping[str, float]
+    row: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _text_of(path: str | os.PathLike) -> str:
+    """The ledger's text without an incomplete last line (an interrupted write), which is reported and skipped."""
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{source}: no such file (a ledger is created by `journeysim check --ledger FILE`)") from None
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read ({exc.strerror})") from None
+    head, tail = split_last_line(data)
+    if tail and not is_ledger_row(tail):
+        shown, line = tail.decode("utf-8", errors="replace"), head.count(b"\n") + 1
+        warnings.warn(f"{source}: line {line} is incomplete (an interrupted write?) and was "
+                      f"skipped: {shown[:80]!r}{'...' if len(shown) > 80 else ''}", LedgerWarning, stacklevel=3)
+        data = head
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not a readable CSV ledger (not UTF-8: {exc.reason} at byte {exc.start})") from None
 
 
 def read_ledger(path: str | os.PathLike) -> list[LedgerEntry]:
-    """Read a ledger CSV, naming the line and column of any bad value."""
+    """Read a ledger CSV, naming the line and column of any bad value.
+
+    A last line cut short by an interrupted write is skipped with a :class:`LedgerWarning` naming it;
+    every other line must be a whole row.
+
+    Examples
+    --------
+    >>> import tempfile, warnings
+    >>> f = Path(tempfile.mkdtemp()) / "ledger.csv"
+    >>> _ = f.write_text(",".join(LEDGER_COLUMNS) + "\\n2026-01-15T12:00:00Z,Live cha")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     entries = read_ledger(f)
+    >>> entries, str(caught[0].message).split(": ", 1)[1]
+    ([], "line 2 is incomplete (an interrupted write?) and was skipped: '2026-01-15T12:00:00Z,Live cha'")
+    """
     source = str(path)
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-            header = rows and list(rows[0]) or None
-    except FileNotFoundError:
-        raise DataError(f"{source}: no such file (a ledger is created by `journeysim check`)") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+        rows = list(csv.DictReader(io.StringIO(_text_of(path), newline="")))
+        header = rows and list(rows[0]) or None
+    except csv.Error as exc:
         raise DataError(f"{source}: not a readable CSV ledger ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{source}: cannot read ({exc.strerror})") from None
     if header is not None:
         missing = [c for c in LEDGER_COLUMNS if c not in header]
         if missing:
@@ -85,7 +119,8 @@ def read_ledger(path: str | os.PathLike) -> list[LedgerEntry]:
                 raise DataError(f"{source}: line {line}, column '{col}': {row[col]!r} is not a finite number")
         if row["inside"] not in ("true", "false"):
             raise DataError(f"{source}: line {line}, column 'inside': {row['inside']!r} is not true or false")
-        entries.append(LedgerEntry(line, row["hypothesis"], row["verdict"], row["inside"] == "true", values))
+        entries.append(LedgerEntry(line, row["hypothesis"], row["verdict"], row["inside"] == "true", values,
+                                   MappingProxyType(dict(row))))
     return entries
 
 
@@ -157,7 +192,7 @@ def summarize_ledger(path: str | os.PathLike) -> LedgerReport:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from journeysim.experiments.check import LEDGER_COLUMNS
+    >>> from journeysim.experiments.check import LEDGER_COLUMNS, LedgerWarning, is_ledger_row, split_last_line
     >>> row = dict.fromkeys(LEDGER_COLUMNS, "") | {"interval_level": "0.9", "predicted_lift_rel": "0.1",
     ...     "predicted_low": "0.05", "predicted_high": "0.15", "observed_lift_rel": "0.04", "observed_low": "0.01",
     ...     "observed_high": "0.07", "z": "1.9", "inside": "false", "verdict": "confirmed"}

@@ -63,13 +63,16 @@ class MapCheck(Result):
         return ("severity", "message"), [*(("error", e) for e in self.errors), *(("warning", w) for w in self.warnings)]
 
 
-def check_map(path: str | os.PathLike) -> MapCheck:
+def check_map(path: str | os.PathLike, *, named_by: str | None = None) -> MapCheck:
     """Read and validate a map file, collecting every error and warning (it raises nothing for bad maps).
 
     Parameters
     ----------
     path : str or os.PathLike
         A map file, YAML or JSON.
+    named_by : str, optional
+        Where the path was named, for a file that cannot be read
+        (``hypothesis h.yaml names baseline ../x.yaml: no such file``).
 
     Returns
     -------
@@ -87,19 +90,21 @@ def check_map(path: str | os.PathLike) -> MapCheck:
     """
     source = str(path)
     ctx = MapContext(source)
-    data, problems = read_document(path)
+    data, problems = read_document(path, named_by=named_by)
     ctx.errors.extend(problems)
-    journey = _build(data, ctx) if data is not None and not ctx.errors else None
+    journey = _build(data, ctx, os.path.dirname(source)) if data is not None and not ctx.errors else None
     return MapCheck(source, None if ctx.errors else journey, tuple(ctx.errors), tuple(ctx.warnings))
 
 
-def load_journey(path: str | os.PathLike) -> Journey:
+def load_journey(path: str | os.PathLike, *, named_by: str | None = None) -> Journey:
     """Read a map file into a :class:`Journey`; raise :class:`MapError` listing every problem.
 
     Parameters
     ----------
     path : str or os.PathLike
         A map file, YAML or JSON (the format is documented in ``docs/``).
+    named_by : str, optional
+        Where the path was named, as for :func:`check_map`.
 
     Returns
     -------
@@ -116,7 +121,7 @@ def load_journey(path: str | os.PathLike) -> Journey:
     >>> j.goals, j.time_unit
     (('purchase',), 'day')
     """
-    check = check_map(path)
+    check = check_map(path, named_by=named_by)
     if check.errors:
         raise MapError(check.errors)
     return check.journey
@@ -167,7 +172,8 @@ def _missing_or_wrong(raw: Any) -> str:
         else f"must be a mapping, not {type(raw).__name__}"
 
 
-def _build(data: Any, ctx: MapContext) -> Journey | None:
+def _build(data: Any, ctx: MapContext, folder: str | None = None) -> Journey | None:
+    """The journey of a parsed map; ``folder`` holds the map file (files it names are relative to it)."""
     if not isinstance(data, Mapping):
         ctx.error("", f"a map must be a mapping of keys (format, name, entry, touchpoints, transitions...), not {type(data).__name__}")
         return None
@@ -199,7 +205,7 @@ def _build(data: Any, ctx: MapContext) -> Journey | None:
     entry = _entry(data.get("entry"), "entry", ctx)
     rows = _rows(data.get("transitions", {}) or {}, "", ctx)
     segments = _segments(data.get("segments", {}) or {}, ctx)
-    observations = _observations(data.get("observations", {}) or {}, ctx)
+    observations = _observations(data.get("observations", {}) or {}, ctx, folder)
     extra = {}
     for key, attribute in schema.MAP_ATTRIBUTES.items():
         if key in data:
@@ -372,15 +378,27 @@ def _segments(raw: Any, ctx: MapContext) -> dict[str, Segment]:
     return segments
 
 
-def _observations(raw: Any, ctx: MapContext) -> dict[str, float]:
+def _observations(raw: Any, ctx: MapContext, folder: str | None) -> dict[str, float]:
+    where = "observations"
+    if isinstance(raw, str):
+        # Counts kept in their own file (refreshed by whoever owns the data), relative to the map.
+        if folder is None:
+            ctx.error(where, f"names a file ({raw}), which only a map read from a file can do; give the counts")
+            return {}
+        data, problems = read_document(os.path.join(folder, raw), named_by=f"map {ctx.source} names observations {raw}")
+        ctx.errors.extend(problems)
+        if problems:
+            return {}
+        raw, where = data, f"observations ({raw})"
     if not isinstance(raw, Mapping):
-        ctx.error("observations", "must be a mapping of touchpoint (or 'entry') -> number of departures observed")
+        ctx.error(where, "must be a mapping of touchpoint (or 'entry') -> number of departures observed, "
+                         "or the name of a YAML/JSON file holding one")
         return {}
     counts = {}
     for name, n in raw.items():
-        if name != "entry" and ctx.touchpoint(name, "observations") is None:
+        if name != "entry" and ctx.touchpoint(name, where) is None:
             continue
-        value = _value(ctx, f"observations: {name!r}", n, schema.nonnegative)
+        value = _value(ctx, f"{where}: {name!r}", n, schema.nonnegative)
         if value is not None:
             counts[name] = value
     return counts

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from journeysim._files import read_document
+from journeysim._files import read_document, recording_reads
 from journeysim.errors import ScenarioError, did_you_mean
 from journeysim.journey import Journey
 from journeysim.maps import schema
@@ -75,6 +75,9 @@ class Hypothesis:
     data: Mapping[str, Any]
     parameters: Mapping[str, Uncertain]
     _templates: tuple
+    #: Every file read to build it (the hypothesis, its baseline map, files the map names) -> ``sha256:`` of the
+    #: bytes read; empty for a hypothesis not read from a file.
+    inputs: Mapping[str, str] = field(default_factory=dict)
 
     def changes(self, values: Mapping[str, float] | None = None) -> list[Change]:
         """The changes with every uncertain number set from ``values`` (path -> number; medians by default)."""
@@ -107,10 +110,12 @@ def load_hypothesis(path: str | os.PathLike) -> Hypothesis:
     >>> h.metric, sorted(h.parameters)
     ('conversion_rate', ['changes[0].to.purchase', 'changes[1].scale.by'])
     """
-    data, problems = read_document(path)
-    if problems:
-        raise ScenarioError(problems)
-    return read_hypothesis(data, str(path), Path(path).parent)
+    with recording_reads() as reads:
+        data, problems = read_document(path)
+        if problems:
+            raise ScenarioError(problems)
+        hyp = read_hypothesis(data, str(path), Path(path).parent)
+    return replace(hyp, inputs=dict(reads))
 
 
 def read_hypothesis(data: Any, source: str, base_dir: str | os.PathLike = ".", *,
@@ -144,7 +149,7 @@ def read_hypothesis(data: Any, source: str, base_dir: str | os.PathLike = ".", *
         raise ScenarioError(f"{source}: 'baseline' must name the map file the changes apply to (relative to this file)")
     else:
         baseline_path = os.path.normpath(Path(base_dir) / baseline_ref)
-        baseline = load_journey(baseline_path)
+        baseline = load_journey(baseline_path, named_by=f"hypothesis {source} names baseline {baseline_ref}")
     raw_changes = data.get("changes")
     if not isinstance(raw_changes, list) or not raw_changes:
         raise ScenarioError(f"{source}: 'changes' must be a non-empty list of changes (add, set, scale, remove, entry, touchpoint)")

@@ -14,9 +14,13 @@ A plan file (YAML or JSON) reads::
     customers: 20000                      # montecarlo: customers per segment and draw
     days: 60                              # agents: days per draw
 
-Each item is a plain dict (it travels to worker processes and Dask workers) whose
-``id`` is a hash of everything that determines its result, so a finished item is
-recognised when a run resumes.
+Each item is a plain dict (it travels to worker processes and Dask workers). Its
+``id`` hashes the plan entry (the file as the plan names it, the sweep values, the
+engine and its options, the seed): the item's identity, and its file name in a
+run's folder. Its ``key`` hashes that entry with the content of every file the item
+reads (the hypothesis, its baseline map, any observations file the map names: the
+``inputs``, path -> ``sha256:``) and :data:`RESULTS_VERSION`, so a resumed run reuses
+a saved result only when nothing it was computed from has changed.
 """
 
 from __future__ import annotations
@@ -30,13 +34,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journeysim._files import read_document
+from journeysim._files import read_document, recording_reads
 from journeysim.errors import ScenarioError, did_you_mean
 from journeysim.whatif.hypothesis import Hypothesis, read_hypothesis
 from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, check_engine
 from journeysim.whatif.uncertain import get_path, parse_path, set_path
 
-__all__ = ["Plan", "load_plan", "item_hypothesis"]
+__all__ = ["Plan", "load_plan", "item_hypothesis", "item_key", "RESULTS_VERSION"]
+
+#: Part of every item's key: bump it with any change to journeysim that alters an item's numbers (an engine, the
+#: draws, a default), so that ``run --resume`` recomputes results saved by a version that computed them otherwise.
+RESULTS_VERSION = "1"
 
 _KEYS = ("plan", "hypotheses", "engines", "seeds", "draws", "level", "customers", "days")
 
@@ -98,22 +106,41 @@ def load_plan(path: str | os.PathLike) -> Plan:
         file, sweep = _entry(entry, index, source)
         path = os.path.normpath(Path(source).parent / file)
         for point in _grid(sweep):
-            hyp = item_hypothesis(path, point, f"{source}: hypotheses[{index}]")
+            with recording_reads() as reads:
+                hyp = item_hypothesis(path, point, f"{source}: hypotheses[{index}]",
+                                      named_by=f"plan {source} names hypothesis {file}")
             for engine in engines:
                 check_engine(hyp, engine)
                 for seed in seeds:
-                    item = {"file": path, "sweep": point, "engine": engine, "seed": seed, "draws": draws,
-                            "level": float(level), "size": sizes.get(engine), "title": hyp.title,
-                            "path": os.path.abspath(path)}   # what workers open, wherever they run
                     # The file as the plan names it, so that a resume from another folder finds the item.
-                    key = json.dumps({**{k: v for k, v in item.items() if k not in ("title", "path")}, "file": file},
-                                     sort_keys=True, ensure_ascii=False)
-                    item["id"] = hashlib.sha256(key.encode()).hexdigest()[:16]
-                    items.append(item)
+                    entry = {"file": file, "sweep": point, "engine": engine, "seed": seed, "draws": draws,
+                             "level": float(level), "size": sizes.get(engine)}
+                    identity = json.dumps(entry, sort_keys=True, ensure_ascii=False)
+                    items.append({**entry, "file": path, "title": hyp.title,
+                                  "path": os.path.abspath(path),      # what workers open, wherever they run
+                                  "id": hashlib.sha256(identity.encode()).hexdigest()[:16],
+                                  "entry": entry, "inputs": dict(reads), "key": item_key(entry, reads.values())})
     ids = [i["id"] for i in items]
     if len(set(ids)) != len(ids):
         raise ScenarioError(f"{source}: the plan lists the same item twice (same file, sweep values, engine and seed)")
     return Plan(str(data.get("plan", Path(source).stem)), source, tuple(items))
+
+
+def item_key(entry: Mapping[str, Any], hashes) -> str:
+    """``sha256:<hex>`` of a plan entry, the content hashes of the files it read (in reading order) and
+    :data:`RESULTS_VERSION`. Paths are left out: a project moved or opened from another folder keeps its keys.
+
+    Examples
+    --------
+    >>> entry = {"file": "h.yaml", "sweep": {}, "engine": "exact", "seed": 1, "draws": 10, "level": 0.9, "size": None}
+    >>> item_key(entry, ["sha256:aa"]) == item_key(dict(entry), ("sha256:aa",)), item_key(entry, ["sha256:ab"])[:7]
+    (True, 'sha256:')
+    >>> item_key(entry, ["sha256:aa"]) == item_key(entry, ["sha256:ab"])
+    False
+    """
+    text = json.dumps({"entry": entry, "inputs": list(hashes), "version": RESULTS_VERSION}, sort_keys=True,
+                      ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _entry(entry: Any, index: int, source: str) -> tuple[str, dict]:
@@ -133,8 +160,8 @@ def _grid(sweep: Mapping[str, list]) -> list[dict]:
     return [dict(zip(paths, values)) for values in itertools.product(*(sweep[p] for p in paths))]
 
 
-def item_hypothesis(file: str, sweep: Mapping[str, Any], where: str = "") -> Hypothesis:
-    """The hypothesis in ``file`` with each sweep path set to its value.
+def item_hypothesis(file: str, sweep: Mapping[str, Any], where: str = "", *, named_by: str | None = None) -> Hypothesis:
+    """The hypothesis in ``file`` with each sweep path set to its value (``named_by``: where ``file`` was named).
 
     Examples
     --------
@@ -142,7 +169,7 @@ def item_hypothesis(file: str, sweep: Mapping[str, Any], where: str = "") -> Hyp
     >>> dict(h.changes()[0].sources)
     {'cart': 0.05}
     """
-    data, problems = read_document(file)
+    data, problems = read_document(file, named_by=named_by)
     if problems:
         raise ScenarioError(problems)
     for path, value in sweep.items():

@@ -60,8 +60,8 @@ class Prediction(Result):
 
     ``samples`` holds the per-draw ``baseline``, ``variant``, ``lift_abs`` and
     ``lift_rel`` (read-only arrays); ``parameters`` the per-draw value of every uncertain
-    number of the hypothesis, by its path. ``inputs`` maps the hypothesis and baseline
-    files to their ``sha256:`` content hashes. :func:`save_prediction` writes this type
+    number of the hypothesis, by its path. ``inputs`` maps the hypothesis, baseline and
+    observations files to the ``sha256:`` hashes of the bytes read. :func:`save_prediction` writes this type
     and :func:`read_prediction` reads it back (``source`` is then the file read).
     """
 
@@ -361,7 +361,8 @@ def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size) -> 
     base, var = b["total"], v["total"]
     lift, rel = var - base, _relative(var, base)
     shares = {name: s.share for name, s in hyp.baseline.segments.items()}
-    inputs = {path: file_sha256(path) for path in (hyp.source, hyp.baseline_path) if Path(path).is_file()}
+    inputs = dict(hyp.inputs) or {path: file_sha256(path) for path in (hyp.source, hyp.baseline_path)
+                                   if Path(path).is_file()}
     return Prediction(
         hypothesis=hyp.title,
         metric=hyp.metric,
@@ -477,8 +478,8 @@ def hypothesis_path(prediction: Prediction, given: str | None = None) -> tuple[s
     if not Path(path).is_file() and (Path(prediction.source).parent / path).is_file():
         path = str(Path(prediction.source).parent / path)
     if not Path(path).is_file():
-        raise ScenarioError(f"{prediction.source}: hypothesis_file {prediction.hypothesis_file!r} not found; "
-                            "name it with --hypothesis")
+        raise ScenarioError(f"prediction {prediction.source} names hypothesis {prediction.hypothesis_file}: no such "
+                            "file (name the hypothesis file with --hypothesis)")
     recorded = prediction.inputs.get(prediction.hypothesis_file)
     return path, bool(recorded) and recorded != file_sha256(path)
 
