@@ -113,3 +113,26 @@ def test_files_named_inside_files_say_where_they_were_named(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_plan(plan)
     assert str(info.value) == f"plan {plan} names hypothesis h/nope.yaml: no such file"
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict", "{tmp}/nope.yaml", "--save", "{out}"],
+    ["fit", "{tmp}/nope.csv", "-o", "{out}"],
+    ["calibrate", "{tmp}/nope.json", "{tmp}/nope.csv", "-o", "{out}"],
+    ["export", "{tmp}/nope.yaml", "--to", "mermaid", "-o", "{out}"],
+    ["import", "{tmp}/nope.graphml", "-o", "{out}"],
+    ["check", "{tmp}/nope.json", "{tmp}/nope.csv", "--ledger", "{out}"],
+    ["ledger", "{tmp}/nope.csv", "--plot", "{out}"],
+    ["run", "{tmp}/nope.yaml", "-o", "{out}"],
+    ["report", "simulate", "{tmp}/nope.yaml", "-o", "{out}"],
+])
+def test_every_output_is_checked_before_any_input_is_read(tmp_path, capsys, argv):
+    from journeysim.cli import main
+
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    out = tmp_path / "file" / "out"                  # its folder is a file: nothing can be written there
+    code = main([a.format(tmp=tmp_path, out=out) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert code in (1, 2) and len(err.splitlines()) == 1, err
+    assert str(out) in err and "nope" not in err            # the output is named: the inputs were never opened
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

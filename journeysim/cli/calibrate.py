@@ -44,9 +44,11 @@ def run(args) -> int:
         calibrate_prediction,
         calibrated_journey,
     )
+    from journeysim._files import check_writable
     from journeysim.maps.read import save_journey
     from journeysim.whatif.prediction import hypothesis_path, read_prediction
 
+    check_writable(args.output)
     prediction = read_prediction(args.prediction)
     hypothesis, changed = hypothesis_path(prediction, args.hypothesis)
     if changed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeysim._files import write_atomic
+from journeysim._files import check_writable, write_atomic
 from journeysim.cli._render import wrote
 from journeysim.maps.convert import EXPORT_FORMATS, export_journey
 from journeysim.maps.read import load_journey
@@ -28,6 +28,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    if args.output:
+        check_writable(args.output)
     text = export_journey(load_journey(args.map), args.to)
     if args.output:
         write_atomic(args.output, text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from journeysim._files import check_writable
 from journeysim.maps.convert import import_journey
 from journeysim.maps.read import save_journey
 
@@ -24,6 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    check_writable(args.output)
     journey = import_journey(args.graph)
     save_journey(journey, args.output)
     print(f"{args.output}: {len(journey.names)} touchpoints imported from {args.graph}")

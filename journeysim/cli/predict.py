@@ -12,6 +12,7 @@ from journeysim.cli._options import (
     run_size,
     seed,
 )
+from journeysim._files import check_writable
 from journeysim.cli._render import emit, wrote
 from journeysim.errors import UsageError
 from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, predict, save_prediction
@@ -62,6 +63,8 @@ def run(args) -> int:
         run_size("days", "--days", args.days) if args.engine == "agents" else None
     if args.engine == "montecarlo":
         _customers_in_all(draws, size)
+    if args.save:
+        check_writable(args.save)        # before the draws, not after them
     prediction = predict(args.hypothesis, engine=args.engine, draws=draws, level=level,
                          rng=np.random.default_rng(run_seed), size=size, seed=run_seed)
     if args.save:

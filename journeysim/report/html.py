@@ -14,8 +14,8 @@ import os
 import re
 from pathlib import Path
 
-from journeysim._files import write_atomic
-from journeysim.errors import UsageError
+from journeysim._files import check_folder_writable, write_atomic
+from journeysim.errors import OutputError, UsageError
 from journeysim.report.document import Report, Table
 
 __all__ = ["render_html", "render_markdown", "write_report", "check_report_folder"]
@@ -145,8 +145,11 @@ def check_report_folder(directory: str | os.PathLike) -> None:
     if not existing.is_dir():
         where = "it is a file" if existing == out else f"{existing} is a file"
         raise UsageError(f"{out}: cannot create the report folder ({where}, not a folder)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"{out}: cannot create the report folder (no permission to write in {existing})")
+    try:
+        check_folder_writable(out)       # a probe file: sees read-only disks and ACLs, which permission bits do not
+    except OutputError as exc:
+        raise UsageError(f"{out}: cannot create the report folder ({(exc.strerror or 'not writable').lower()} in "
+                         f"{existing})") from None
 
 
 def write_report(report: Report, directory: str | os.PathLike) -> tuple[Path, ...]:
