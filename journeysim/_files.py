@@ -272,7 +272,13 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
 
 
 def lock_path(path: str | os.PathLike) -> Path:
-    """The lock file that guards ``path``: hidden, beside it (``.ledger.csv.lock``); it stays after use."""
+    """The lock file that guards ``path``: hidden, beside it; it stays after use (waiters share its inode).
+
+    Examples
+    --------
+    >>> lock_path("experiments/ledger.csv").as_posix()
+    'experiments/.ledger.csv.lock'
+    """
     path = Path(path)
     return path.with_name(f".{path.name}.lock")
 

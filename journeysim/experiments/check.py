@@ -284,7 +284,14 @@ def split_last_line(data: bytes) -> tuple[bytes, bytes]:
 
 
 def is_ledger_row(line: bytes) -> bool:
-    """Whether a line (without its newline) is a whole ledger row: every column, ending in a known verdict."""
+    """Whether a line (without its newline) is a whole ledger row: every column, a known verdict.
+
+    Examples
+    --------
+    >>> row = ",".join("confirmed" if c == "verdict" else "1" for c in LEDGER_COLUMNS)
+    >>> is_ledger_row(row.encode()), is_ledger_row(row.encode()[:-4])
+    (True, False)
+    """
     try:
         fields = next(csv.reader([line.decode("utf-8")]), [])
     except (UnicodeDecodeError, csv.Error):
