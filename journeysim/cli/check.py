@@ -77,10 +77,10 @@ def run(args) -> int:
     if args.results is None:
         raise UsageError("give the A/B result file (RESULTS) or the arms' event logs (--events CONTROL VARIANT)")
     result = check_prediction(prediction, analysis_from_args(args, args.results), variant=args.variant)
+    emit(result, args.json)              # shown even when the ledger then refuses it (a repeat): never lost
+    sys.stdout.flush()
     if ledger is not None:
         append_to_ledger(ledger, result, force=args.force)
-    emit(result, args.json)
-    if ledger is not None:
         print(f"recorded in {ledger}", file=sys.stderr)
     else:
         print("not recorded: give --ledger FILE to append this check to a ledger (or set ledger in journeysim.toml)",

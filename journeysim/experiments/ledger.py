@@ -9,14 +9,15 @@ z-scores of the gaps should look standard normal when the models are calibrated.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np

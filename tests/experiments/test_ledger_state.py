@@ -113,7 +113,9 @@ def test_a_repeat_is_refused_unless_forced_and_the_row_carries_both_hashes(tmp_p
     before = ledger.read_bytes()
     capsys.readouterr()
     assert main(args) == 1
-    assert "already records this prediction checked against this result" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "already records this prediction checked against this result" in captured.err
+    assert "verdict" in captured.out                   # the check is shown though not recorded again
     assert ledger.read_bytes() == before
     assert main([*args, "--force"]) == 0
     assert len(read_ledger(ledger)) == 2
