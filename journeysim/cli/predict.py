@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from journeysim._files import check_writable
 from journeysim.cli._options import (
     add_currency,
     RUN_SIZE_LIMITS,
@@ -12,7 +13,6 @@ from journeysim.cli._options import (
     run_size,
     seed,
 )
-from journeysim._files import check_writable
 from journeysim.cli._render import emit, wrote
 from journeysim.errors import UsageError
 from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, predict, save_prediction
