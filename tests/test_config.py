@@ -97,3 +97,12 @@ def test_the_scheduler_of_the_config_is_used_unless_workers_are_given(project, t
     assert "--scheduler tcp://127.0.0.1:9: cannot reach a Dask scheduler" in capsys.readouterr().err
     assert main(["run", str(plan), "-o", str(tmp_path / "out"), "--workers", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["backend"] == "1 local process"
+
+
+def test_the_currency_of_the_config_shows_when_the_map_names_none(project, capsys):
+    project('currency = "CZK"\n')
+    assert main(["simulate", str(MAP)]) == 0
+    assert "1.99 CZK" in capsys.readouterr().out
+    assert main(["simulate", str(MAP), "--currency", "EUR"]) == 0          # the command line wins
+    out = capsys.readouterr().out
+    assert "1.99 EUR" in out and "CZK" not in out
