@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -200,6 +201,8 @@ def test_killed_at_random_moments_then_resumed_equals_a_clean_run(project):
     for round_ in range(20):
         child = ctx.Process(target=_killable_run, args=(plan_path, str(out), 1 + round_ % 2))
         child.start()
+        with contextlib.suppress(PermissionError, ProcessLookupError):
+            os.setpgid(child.pid, child.pid)      # from this side too: the kill may come before the child runs
         time.sleep(rng.uniform(0, span * 0.6))
         os.killpg(child.pid, signal.SIGKILL)
         child.join()
