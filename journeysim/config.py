@@ -20,12 +20,15 @@ from typing import Any
 
 from journeysim.errors import ConfigError, did_you_mean
 
-__all__ = ["ProjectConfig", "find_config", "read_config", "load_config", "CONFIG_NAME", "SEED_POLICIES"]
+__all__ = ["ProjectConfig", "find_config", "read_config", "load_config", "ledger_to_read", "CONFIG_NAME",
+           "SEED_POLICIES", "DEFAULT_LEDGER"]
 
 CONFIG_NAME = "journeysim.toml"
 #: The seed policies besides a fixed number: a fresh seed per run (printed), or ``--seed`` required.
 SEED_POLICIES = ("fresh", "required")
 _KEYS = ("ledger", "seed", "currency", "scheduler")
+#: The ledger that reading commands (``ledger``, ``report ledger``) open when neither they nor the config name one.
+DEFAULT_LEDGER = "experiments/ledger.csv"
 
 
 @dataclass(frozen=True)
@@ -150,3 +153,22 @@ def load_config(start: str | os.PathLike | None = None) -> ProjectConfig:
     """
     path = find_config(start)
     return ProjectConfig() if path is None else read_config(path)
+
+
+def ledger_to_read(given: str | os.PathLike | None = None, start: str | os.PathLike | None = None) -> str:
+    """The ledger to read: ``given``, else the project config's, else :data:`DEFAULT_LEDGER`.
+
+    Only reading falls back to a default: writing (``check``) needs a ledger named on the command line or in the
+    config.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> top = Path(tempfile.mkdtemp())
+    >>> _ = (top / "journeysim.toml").write_text('ledger = "records/ledger.csv"\\n')
+    >>> ledger_to_read("mine.csv", start=top), ledger_to_read(start=top) == str(top / "records" / "ledger.csv")
+    ('mine.csv', True)
+    """
+    if given is not None:
+        return str(given)
+    return load_config(start).ledger or DEFAULT_LEDGER

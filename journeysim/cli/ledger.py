@@ -5,9 +5,7 @@ from __future__ import annotations
 from journeysim.cli._options import unused
 from journeysim.cli._render import emit, wrote
 
-__all__ = ["register", "ledger_path", "DEFAULT_LEDGER"]
-
-DEFAULT_LEDGER = "experiments/ledger.csv"
+__all__ = ["register"]
 
 
 #: Shown at the end of ``--help``.
@@ -25,7 +23,7 @@ def register(sub) -> None:
                        "every prediction and result file the rows name and reports those that changed (exit 1) or "
                        "are missing.")
     p.add_argument("ledger", nargs="?", metavar="FILE",
-                   help=f"ledger CSV (default: the ledger named in journeysim.toml, else {DEFAULT_LEDGER})")
+                   help="ledger CSV (default: the ledger named in journeysim.toml, else experiments/ledger.csv)")
     p.add_argument("--verify", action="store_true",
                    help="check every row's prediction and result files against the hashes it recorded")
     p.add_argument("--plot", metavar="PNG", help="write the calibration plot here")
@@ -33,18 +31,12 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def ledger_path(given: str | None) -> str:
-    """The ledger a command reads: as given, else the project config's, else :data:`DEFAULT_LEDGER`."""
-    from journeysim.config import load_config
-
-    return given if given is not None else load_config().ledger or DEFAULT_LEDGER
-
-
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
     from journeysim._files import check_writable, write_atomic
+    from journeysim.config import ledger_to_read
 
-    ledger = ledger_path(args.ledger)
+    ledger = ledger_to_read(args.ledger)
     if args.verify:
         from journeysim.experiments.verify import verify_ledger
 

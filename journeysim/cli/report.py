@@ -137,9 +137,9 @@ def _ledger(args):
     from journeysim.experiments.ledger import summarize_ledger
     from journeysim.report import ledger_report
 
-    from journeysim.cli.ledger import ledger_path
+    from journeysim.config import ledger_to_read
 
-    return ledger_report(summarize_ledger(ledger_path(args.ledger)))
+    return ledger_report(summarize_ledger(ledger_to_read(args.ledger)))
 
 
 def _attribute(args):

@@ -211,5 +211,6 @@ def test_hypothesis_path_says_when_the_file_changed_since_the_prediction(tmp_pat
     copy.write_text("hypothesis: y\n", encoding="utf-8")
     assert hypothesis_path(same) == (str(copy), True)
     assert hypothesis_path(same, "other.yaml") == ("other.yaml", False)
-    with pytest.raises(ScenarioError, match="hypothesis_file 'gone.yaml' not found; name it with --hypothesis"):
+    with pytest.raises(ScenarioError, match=r"names hypothesis gone.yaml: no such file \(name the hypothesis file with "
+                                            r"--hypothesis\)"):
         hypothesis_path(dataclasses.replace(saved, hypothesis_file="gone.yaml"))
