@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from journeysim._hash import file_sha256
+from journeysim._result import Result
 from journeysim._text import format_table
 from journeysim.experiments.ledger import read_ledger
 
@@ -40,8 +41,8 @@ class FileVerdict:
     status: str
 
 
-@dataclass(frozen=True)
-class LedgerVerification:
+@dataclass(frozen=True, repr=False)
+class LedgerVerification(Result):
     """Every file every row of a ledger names, with its status (see :data:`STATUSES`)."""
 
     source: str
@@ -62,11 +63,13 @@ class LedgerVerification:
         return {"source": self.source, "rows": self.rows, "ok": self.ok, "counts": self.counts,
                 "files": [f.__dict__ for f in self.files]}
 
-    def to_frame(self):
-        """One line per file named by a row, as a pandas DataFrame."""
-        import pandas as pd
+    def _headline(self) -> str:
+        return f"{self.source}: {self.rows} rows, " + ", ".join(f"{n} {s}" for s, n in self.counts.items() if n)
 
-        return pd.DataFrame([f.__dict__ for f in self.files], columns=list(FileVerdict.__dataclass_fields__))
+    def _table(self):
+        """One line per file named by a row."""
+        columns = list(FileVerdict.__dataclass_fields__)
+        return columns, [tuple(getattr(f, c) for c in columns) for f in self.files]
 
     def summary(self) -> str:
         counts = self.counts
@@ -105,8 +108,10 @@ def verify_ledger(path: str | os.PathLike) -> LedgerVerification:
     Examples
     --------
     >>> v = verify_ledger("experiments/ledger.csv")
-    >>> v.rows, v.counts["changed"], v.ok
-    (6, 0, True)
+    >>> v.rows, v.counts["changed"], v.ok, v.to_frame().status.unique().tolist()
+    (6, 0, True, ['matches'])
+    >>> v
+    <LedgerVerification experiments/ledger.csv: 6 rows, 12 matches>
     """
     ledger = Path(path)
     entries = read_ledger(ledger)
