@@ -20,7 +20,7 @@ import numpy as np
 
 from journeysim.journey import Journey
 
-__all__ = ["CustomerTypes", "customer_types", "spectral_radius", "per_seed", "per_seed_without"]
+__all__ = ["CustomerTypes", "customer_types", "spectral_radius", "per_seed", "descendants", "per_seed_without"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,21 @@ def per_seed(M: np.ndarray) -> np.ndarray | None:
     e0 = np.zeros(len(M))
     e0[0] = 1.0
     return np.linalg.solve((np.eye(len(M)) - M).T, e0)
+
+
+def descendants(M: np.ndarray, r: np.ndarray) -> np.ndarray | None:
+    """Expected customers of each type descending from customers who refer ``r`` directly (rows: several seeds).
+
+    ``r (I - M)^-1``; ``None`` when referrals sustain themselves.
+
+    Examples
+    --------
+    >>> descendants(np.array([[0.5]]), np.array([[0.2]]))    # 0.2 referred, who bring 0.2 more, ...
+    array([[0.4]])
+    """
+    if spectral_radius(M) >= 1.0 - _CRITICAL:
+        return None
+    return np.linalg.solve((np.eye(len(M)) - M).T, np.atleast_2d(r).T).T
 
 
 def per_seed_without(M: np.ndarray, x: np.ndarray, dM: np.ndarray, dx: np.ndarray) -> np.ndarray:

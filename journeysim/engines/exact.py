@@ -22,13 +22,20 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from journeysim.engines.branching import CustomerTypes, customer_types, per_seed, per_seed_without, spectral_radius
+from journeysim.engines.branching import (
+    CustomerTypes,
+    customer_types,
+    descendants,
+    per_seed,
+    per_seed_without,
+    spectral_radius,
+)
 from journeysim.engines.compiled import Chain, compile_segments
 from journeysim.engines.discount import discount_rate
-from journeysim.engines.metrics import JourneyMetrics
+from journeysim.engines.metrics import SCALAR_METRICS, JourneyMetrics
 from journeysim.journey import Journey
 
-__all__ = ["solve_exact", "conversion_rate", "DENSE_LIMIT"]
+__all__ = ["solve_exact", "segment_metrics", "conversion_rate", "DENSE_LIMIT"]
 
 #: Above this many touchpoints the engine factorises sparsely instead of inverting. Random
 #: graphs fill in under LU, and the diagonal of the inverse costs n sparse solves, so dense wins
@@ -123,7 +130,26 @@ def _reach(chain: Chain, full: _Solver, visits: np.ndarray, stages: tuple[str, .
             dict(zip(stages, map(float, funnel))))
 
 
-def _segment(chain: Chain, starts: np.ndarray, refer: np.ndarray, stages: tuple[str, ...], removal: bool) -> dict:
+def _growth_problem(chain: Chain) -> str | None:
+    """Why discounted values are infinite at a negative rate (value growing faster than customers leave), or None."""
+    Qd = chain.Q_discounted
+    infinite = sorted({chain.names[i] for i in Qd.nonzero()[0][~np.isfinite(Qd.data)]})
+    if infinite:
+        return (f"the delays of {', '.join(map(repr, infinite))} have tails no negative discount rate can weigh "
+                "(their discount factors have no finite mean)")
+    if Qd.shape[0] <= DENSE_LIMIT:
+        radius = float(np.abs(np.linalg.eigvals(Qd.toarray())).max()) if Qd.shape[0] else 0.0
+    else:
+        import scipy.sparse.linalg as spla
+
+        radius = float(np.abs(spla.eigs(Qd, k=1, which="LM", return_eigenvectors=False)).max())
+    if radius >= 1.0:
+        return f"value grows along the loops faster than customers leave them (spectral radius {radius:.4g})"
+    return None
+
+
+def _segment(chain: Chain, starts: np.ndarray, refer: np.ndarray, stages: tuple[str, ...], removal: bool,
+             discount_ok: bool = True) -> dict:
     """One segment's metrics for new customers (``starts[0]``) and its customer types' totals.
 
     ``starts`` holds the entry shares of every customer type that starts in this segment
@@ -160,7 +186,7 @@ def _segment(chain: Chain, starts: np.ndarray, refer: np.ndarray, stages: tuple[
         "goals": visits_all @ goal,
         "refers": visits_all @ refer,
     }
-    if chain.Q_discounted is not None:
+    if chain.Q_discounted is not None and discount_ok:
         discounted = _Solver(chain.Q_discounted).solve_left(starts)
         out["discounted_value"] = discounted @ chain.value
         out["discounted_refers"] = discounted @ refer
@@ -201,19 +227,28 @@ def _solve(journey: Journey, removal_effects: bool) -> tuple[dict, list[str]]:
     refer = refers[:, None] * (route[:, None] == np.arange(types.count)[None, :])
     stages = journey.stage_names()
     lam = discount_rate(journey)
+    chains = compile_segments(journey)
+    warnings = []
+    if lam is not None and lam < 0:   # a negative rate: value grows, and may grow without bound
+        problems = [p for _, _, chain in chains if (p := _growth_problem(chain)) is not None]
+        if problems:
+            warnings.append(f"discount: rate {journey.extra['discount']['rate']:g} makes value grow: {problems[0]}; "
+                            "the discounted values are unbounded (null)")
+            lam = None
     T, n = types.count, len(names)
     # Per customer type: value, goal visits and referrals of each type (M), plain and discounted;
     # per touchpoint: what removing it takes from each type's value and referrals.
     value, goals, M = np.zeros(T), np.zeros(T), np.zeros((T, T))
     discounted, Md = np.zeros(T), np.zeros((T, T))
     lost_value, lost_refers = np.zeros((T, n)), np.zeros((T, T, n))
-    parts = []
-    for segment, share, chain in compile_segments(journey):
+    parts, segments = [], []
+    for segment, share, chain in chains:
         rows = _start_rows(types, segment, chain)
         kind = np.array([t for t, _, _ in rows])
         weight = np.array([w for _, w, _ in rows])
-        part = _segment(chain, np.array([v for _, _, v in rows]), refer, stages, removal_effects)
+        part = _segment(chain, np.array([v for _, _, v in rows]), refer, stages, removal_effects, lam is not None)
         parts.append((share, part))
+        segments.append(segment)
         np.add.at(value, kind, weight * part["value"])
         np.add.at(goals, kind, weight * part["goals"])
         np.add.at(M, kind, weight[:, None] * part["refers"])
@@ -227,7 +262,6 @@ def _solve(journey: Journey, removal_effects: bool) -> tuple[dict, list[str]]:
             np.add.at(lost_refers, kind, reached[:, None, :] * onward[:, 1:].T[None])
     total = lambda key: float(sum(share * p[key] for share, p in parts))  # noqa: E731
     cr = total("conversion_rate")
-    warnings = []
     seeds = per_seed(M)
     if seeds is None:
         reachable = journey.reachable()
@@ -264,6 +298,9 @@ def _solve(journey: Journey, removal_effects: bool) -> tuple[dict, list[str]]:
         elif seeds is not None:
             warnings.append("discounted referrals sustain themselves (value grows faster than the discount takes "
                             "it): discounted_value_per_seed_customer is unbounded (null)")
+    if journey.segments:
+        out["by_segment"] = _by_segment(segments, [p for _, p in parts], M, Md if lam is not None else None,
+                                        value, goals, discounted, types.mass)
     if removal_effects:
         without = sum(share * p["without"] for share, p in parts)
         non_goal = [i for i, name in enumerate(names) if not journey.touchpoints[name].goal]
@@ -279,6 +316,60 @@ def _solve(journey: Journey, removal_effects: bool) -> tuple[dict, list[str]]:
 
 def types_referrers(types: CustomerTypes):
     return [name for group in types.referrers for name in group]
+
+
+def _by_segment(segments, parts, M, Md, value, goals, discounted, mass) -> dict:
+    """The scalar metrics of the new customers who start in each segment (of a seed who starts there).
+
+    Row 0 of every segment's start rows is its new customers'; a seed of segment ``s`` is worth
+    its own value plus what the customers it refers bring, ``r_s (I - M)^-1`` of each type.
+    """
+    out = {}
+    refers = np.array([p["refers"][0] for p in parts])
+    kin = descendants(M, refers)
+    kin_discounted = descendants(Md, np.array([p["discounted_refers"][0] for p in parts])) if Md is not None else None
+    for s, (segment, p) in enumerate(zip(segments, parts)):
+        cr = p["conversion_rate"]
+        out[segment] = {
+            "conversion_rate": cr,
+            "expected_conversions": p["expected_conversions"],
+            "expected_value": p["expected_value"],
+            "expected_touches": p["expected_touches"],
+            "expected_time_to_conversion": p["timed"] / cr if cr > 0 else None,
+            "referrals": p["referrals"],
+            "customers_per_seed": None if kin is None else float(1.0 + kin[s] @ mass),
+            "value_per_seed_customer": None if kin is None else float(p["value"][0] + kin[s] @ value),
+            "conversions_per_seed_customer": None if kin is None else float(p["goals"][0] + kin[s] @ goals),
+            "repeat_rate": min(max(p["repeat"] / cr, 0.0), 1.0) if cr > 0 else None,
+            "bounce_rate": p["bounce"],
+            "discounted_value": float(p["discounted_value"][0]) if Md is not None else None,
+            "discounted_value_per_seed_customer": None if kin_discounted is None else float(
+                p["discounted_value"][0] + kin_discounted[s] @ discounted),
+        }
+    return out
+
+
+def segment_metrics(journey: Journey) -> tuple[dict, dict]:
+    """The scalar metrics (and stage reach) of the whole journey, and those of the new customers who start in each segment.
+
+    Per-seed metrics of a segment are those of a seed who starts there (the customers it
+    refers start where its touchpoints route them, in whichever segment); the whole
+    journey's linear metrics are the share-weighted sums of the segments'.
+
+    Examples
+    --------
+    >>> from journeysim.journey import Edge, Segment
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"],
+    ...     touchpoint_attributes={"buy": {"refers": 0.5}},
+    ...     segments={"a": Segment("a", 0.5), "b": Segment("b", 0.5, {"ad": {"buy": Edge(1.0)}})})
+    >>> total, parts = segment_metrics(j)
+    >>> # K = 0.25 in a, 0.5 in b, 0.375 mixed; referred customers join the mix, each worth 1 / (1 - 0.375)
+    >>> total["customers_per_seed"], parts["a"]["customers_per_seed"], parts["b"]["customers_per_seed"]
+    (1.6, 1.4, 1.8)
+    """
+    metrics, _ = _solve(journey, removal_effects=False)
+    parts = metrics.pop("by_segment", {})
+    return {k: v for k, v in metrics.items() if k in (*SCALAR_METRICS, "stage_reach")}, parts
 
 
 def solve_exact(journey: Journey, *, removal_effects: bool = True) -> JourneyMetrics:
@@ -307,6 +398,7 @@ def solve_exact(journey: Journey, *, removal_effects: bool = True) -> JourneyMet
     1.0
     """
     metrics, warnings = _solve(journey, removal_effects)
+    metrics.pop("by_segment", None)
     return JourneyMetrics(
         **metrics,
         engine="exact",

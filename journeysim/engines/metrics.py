@@ -11,7 +11,7 @@ from journeysim._json import plain
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, money, rate, wrap
 
-__all__ = ["JourneyMetrics", "METRIC_KEYS", "funnel_rows"]
+__all__ = ["JourneyMetrics", "METRIC_KEYS", "SCALAR_METRICS", "funnel_rows"]
 
 #: The JSON keys every engine writes first; an engine's own keys follow, and ``method`` comes last.
 METRIC_KEYS = (
@@ -35,6 +35,12 @@ METRIC_KEYS = (
     "discounted_value_per_seed_customer",
     "removal_effects_value",
 )
+
+#: The metrics that are one number per journey: what a hypothesis may predict.
+SCALAR_METRICS = ("conversion_rate", "expected_conversions", "expected_value", "expected_touches",
+                  "expected_time_to_conversion", "referrals", "customers_per_seed", "value_per_seed_customer",
+                  "conversions_per_seed_customer", "repeat_rate", "bounce_rate", "discounted_value",
+                  "discounted_value_per_seed_customer")
 
 
 @dataclass(frozen=True, repr=False)

@@ -150,3 +150,16 @@ def test_bundled_hourglass_counts_what_follows_the_purchase():
     assert m.repeat_rate == pytest.approx(0.95 * 0.8)
     funnel = list(m.funnel.values())
     assert all(a >= b for a, b in zip(funnel, funnel[1:]))
+
+
+def test_a_negative_rate_grows_value_where_it_can_and_says_where_it_cannot():
+    # rate -0.5 a day: lam = ln 0.5 < 0; a fixed 3-day delay is worth 2^3 = 8 times as much.
+    m = solve_exact(discounted({"dist": "fixed", "mean": 3.0}, rate=-0.5))
+    assert m.discounted_value == pytest.approx(800.0, rel=1e-12) and not m.warnings
+    heavy = solve_exact(discounted({"dist": "lognormal", "mean": 3.0, "sd": 1.0}, rate=-0.5))
+    assert heavy.discounted_value is None and heavy.discounted_value_per_seed_customer is None
+    assert "touchpoint" not in heavy.warnings[0] and "'ad'" in heavy.warnings[0]
+    # a repeat loop that doubles in worth faster than customers leave it: unbounded
+    loop = solve_exact(discounted({"dist": "fixed", "mean": 1.0}, rate=-0.75, again={"dist": "fixed", "mean": 1.0}))
+    assert loop.discounted_value is None and "spectral radius 2" in loop.warnings[0]
+    assert loop.expected_value == pytest.approx(200.0)
