@@ -265,9 +265,10 @@ def _solve(journey: Journey, removal_effects: bool) -> tuple[dict, list[str]]:
     seeds = per_seed(M)
     if seeds is None:
         reachable = journey.reachable()
-        warnings.append(f"referrals sustain themselves through {_quoted(x for x in types_referrers(types) if x in reachable)}"
-                        f" (spectral radius {spectral_radius(M):.4g} of the referral matrix: every generation "
-                        "brings at least as many customers as the one before), so the per-seed metrics are unbounded (null)")
+        referrers = _quoted(x for x in types_referrers(types) if x in reachable)
+        warnings.append(f"referrals sustain themselves through {referrers} (spectral radius {spectral_radius(M):.4g} "
+                        "of the referral matrix: every generation brings at least as many customers as the one "
+                        "before), so the per-seed metrics are unbounded (null)")
     out = {
         "conversion_rate": cr,
         "expected_conversions": total("expected_conversions"),
@@ -350,7 +351,7 @@ def _by_segment(segments, parts, M, Md, value, goals, discounted, mass) -> dict:
 
 
 def segment_metrics(journey: Journey) -> tuple[dict, dict]:
-    """The scalar metrics (and stage reach) of the whole journey, and those of the new customers who start in each segment.
+    """The scalar metrics (and stage reach) of the whole journey, and of the new customers who start in each segment.
 
     Per-seed metrics of a segment are those of a seed who starts there (the customers it
     refers start where its touchpoints route them, in whichever segment); the whole

@@ -193,7 +193,8 @@ def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, kinds: list
 
 def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
                      start: np.ndarray | None, paths: PathCounter | None, entry: AliasTable,
-                     carry: _Piece | None = None, leave: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], _Piece | None]:
+                     carry: _Piece | None = None,
+                     leave: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], _Piece | None]:
     """Simulate ``m`` customers entering by ``entry`` (and those ``carry`` brings) to the end or the horizon.
 
     Stop when fewer than ``leave`` are still travelling and hand those back, so that

@@ -3,9 +3,10 @@
 Segments become disjoint copies of the touchpoints: state ``s * n + i`` is
 touchpoint ``i`` as segment ``s`` sees it, and an entry table draws segment
 and entry touchpoint in one go: one table per customer type (new customers, and
-the customers of each ``refers`` route; see :mod:`journeysim.engines.branching`). Every row's outcomes (its edges, then drop-off)
-are numbered globally so that an outcome carries its target state and the delay
-spent before taking it (the edge's own delay, else the touchpoint's). Drop-off
+the customers of each ``refers`` route; see :mod:`journeysim.engines.branching`).
+Every row's outcomes (its edges, then drop-off) are numbered globally so that an
+outcome carries its target state and the delay spent before taking it (the
+edge's own delay, else the touchpoint's). Drop-off
 is a state too: its row leads back to itself without delay, bit, path code or
 goal, so finished customers can stay in the arrays for a few steps unchanged.
 """
