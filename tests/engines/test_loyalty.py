@@ -30,7 +30,7 @@ def case(name: str, **changes):
 
 def test_funnel_losses_are_never_negative_where_stage_reach_rises():
     m = solve_exact(case("a funnel with customers who skip a stage"))
-    assert [row[3] for row in funnel_rows(m.stage_reach, m.funnel)] == ["-", "0.5000", "0.1000"]
+    assert [row[3] for row in funnel_rows(m.stage_reach, m.funnel)] == ["-", "50.00%", "10.00%"]
 
 
 def test_removal_effects_on_value_equal_removing_the_touchpoint():
