@@ -128,13 +128,35 @@ class Touchpoint:
     refers: float = 0.0
     #: Attributes used by particular engines (capacity, budgets...), validated by mapfile.
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Where the customers this touchpoint refers start: entry shares (``None``: the entry of the
+    #: segment they join) and segment (``None``: the map's segment mix, by share).
+    refer_entry: Mapping[str, float] | None = None
+    refer_segment: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "extra", _frozen(self.extra))
+        if self.refer_entry is not None:
+            object.__setattr__(self, "refer_entry", _frozen(self.refer_entry))
 
     @property
     def mean_delay(self) -> float:
         return self.delay.mean if self.delay is not None else 0.0
+
+    @property
+    def routed(self) -> bool:
+        """Whether its referred customers start somewhere other than where new customers do."""
+        return self.refer_entry is not None or self.refer_segment is not None
+
+    def refers_spec(self) -> float | dict:
+        """The map-file form of ``refers``: a number, or ``{k, entry, segment}`` when routed."""
+        if not self.routed:
+            return self.refers
+        spec: dict[str, Any] = {"k": self.refers}
+        if self.refer_entry is not None:
+            spec["entry"] = dict(self.refer_entry)
+        if self.refer_segment is not None:
+            spec["segment"] = self.refer_segment
+        return spec
 
 
 @dataclass(frozen=True)
@@ -268,19 +290,43 @@ class Journey:
         """A copy with some fields replaced (the journey itself never changes)."""
         return dataclasses.replace(self, **changes)
 
+    def referral_starts(self, name: str) -> list[tuple[str | None, float, Mapping[str, float]]]:
+        """``(segment, weight, entry shares)`` where the customers ``name`` refers start.
+
+        New customers start by :meth:`segment_journeys` (segment shares, each segment's
+        entry); a routed touchpoint's customers start at its ``refer_entry`` and join its
+        ``refer_segment`` (either may be left to the default).
+
+        Examples
+        --------
+        >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"],
+        ...     touchpoint_attributes={"buy": {"refers": 0.2, "refer_entry": {"buy": 1.0}}})
+        >>> j.referral_starts("buy"), j.referral_starts("ad")
+        ([(None, 1.0, {'buy': 1.0})], [(None, 1.0, {'ad': 1.0})])
+        """
+        tp = self.touchpoints[name]
+        parts = [(s, share, j) for s, share, j in self.segment_journeys()
+                 if tp.refer_segment is None or s == tp.refer_segment]
+        if tp.refer_segment is not None:
+            parts = [(s, 1.0, j) for s, _, j in parts]
+        return [(s, share, dict(tp.refer_entry if tp.refer_entry is not None else j.entry)) for s, share, j in parts]
+
     def reachable(self) -> set[str]:
-        """Touchpoints any new customer (of any segment) can reach."""
-        seen: set[str] = set()
-        for _, _, j in self.segment_journeys():   # each segment has its own rows: its own search
-            stack = [n for n, share in j.entry.items() if share > 0 and n in j.touchpoints]
-            reached = set(stack)
-            while stack:
-                for b, edge in j.rows.get(stack.pop(), {}).items():
-                    if edge.p > 0 and b not in reached:
-                        reached.add(b)
-                        stack.append(b)
-            seen |= reached
-        return seen
+        """Touchpoints any customer (new, of any segment, or referred) can reach."""
+        parts = {s: j for s, _, j in self.segment_journeys()}   # each segment has its own rows: its own search
+        reached: dict[str | None, set[str]] = {s: set() for s in parts}
+        stack = [(s, n) for s, share, j in self.segment_journeys() if share > 0
+                 for n, p in j.entry.items() if p > 0 and n in j.touchpoints]
+        while stack:
+            s, a = stack.pop()
+            if a in reached[s]:
+                continue
+            reached[s].add(a)
+            stack += [(s, b) for b, edge in parts[s].rows.get(a, {}).items() if edge.p > 0 and b not in reached[s]]
+            if self.touchpoints[a].refers > 0:   # the customers it refers start searches of their own
+                stack += [(seg, x) for seg, w, entry in self.referral_starts(a) if w > 0
+                          for x, p in entry.items() if p > 0 and x in self.touchpoints]
+        return set().union(*reached.values())
 
     # -- for people ------------------------------------------------------------------
 

@@ -10,10 +10,16 @@ effect gets an equal-tailed interval from draws of both maps' rows from their
 Dirichlet posteriors (Jeffreys prior, 1/2 per outcome the row has). The overall
 conversion change is tested with statsmodels' two-proportion z-test. Segments
 are set aside: rows are the map's pooled (top-level) rows.
+
+A touchpoint is judged by whichever of its two removal effects is larger: on the
+conversion rate (the first conversion) or on value per seed customer (repeat
+purchases and referrals included), so a touchpoint that works after the purchase
+is not taken for one that does nothing; ``removal_effect_basis`` says which.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +36,8 @@ from journeysim.engines.exact import solve_exact
 from journeysim.errors import DataError, UsageError
 from journeysim.journey import EXIT, Edge, Journey
 
-__all__ = ["VERDICTS", "TouchpointChange", "Reevaluation", "row_tests", "reevaluate", "load_counted", "LOG_SUFFIXES"]
+__all__ = ["VERDICTS", "BASES", "TouchpointChange", "Reevaluation", "row_tests", "reevaluate", "load_counted",
+           "LOG_SUFFIXES"]
 
 #: File suffixes read as event logs (fitted on the fly) rather than as maps.
 LOG_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -42,6 +49,8 @@ MIN_EFFECT = 0.01
 #: A changed row whose drop-off share rose by at least this much is a new drop-off point.
 DROP_OFF_RISE = 0.10
 _PRIOR = 0.5
+#: What a removal effect is measured on: ``removal_effects`` and ``removal_effects_value``.
+BASES = ("conversion", "value per seed customer")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class TouchpointChange:
     dropoff_new: float | None
     onward_conversion_old: float | None
     onward_conversion_new: float | None
+    #: What the removal effects above measure (the larger of the two effects): one of :data:`BASES`.
+    removal_effect_basis: str = "conversion"
 
     @property
     def removal_effect_change(self) -> float | None:
@@ -71,6 +82,7 @@ class TouchpointChange:
     def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict, "pvalue": self.pvalue, "qvalue": self.qvalue,
+            "removal_effect_basis": self.removal_effect_basis,
             "removal_effect_old": self.removal_effect_old, "removal_effect_new": self.removal_effect_new,
             "removal_effect_change_ci": list(self.removal_effect_change_ci) if self.removal_effect_change_ci else None,
             "traffic_old": self.traffic_old, "traffic_new": self.traffic_new,
@@ -118,11 +130,12 @@ class Reevaluation(Result):
         for i, name in enumerate(self.ranking, 1):
             c = self.touchpoints[name]
             ci = c.removal_effect_change_ci
-            rows.append((str(i), name, c.verdict, fmt(c.qvalue), fmt(c.removal_effect_old), fmt(c.removal_effect_new),
-                         interval(ci), count(c.traffic_old), count(c.traffic_new)))
+            basis = "value" if c.removal_effect_basis == BASES[1] else "conversion"
+            rows.append((str(i), name, c.verdict, fmt(c.qvalue), basis, fmt(c.removal_effect_old),
+                         fmt(c.removal_effect_new), interval(ci), count(c.traffic_old), count(c.traffic_new)))
         table = format_table(f"what to look at first (rows changed at FDR {self.alpha:g}; "
                              f"{100 * self.level:g}% intervals)",
-                             ["#", "touchpoint", "verdict", "q-value", "removal effect old", "new",
+                             ["#", "touchpoint", "verdict", "q-value", "removal effect on", "old", "new",
                               "change interval", "traffic old", "new"], rows)
         method = "\n".join(f"method ({k}): {v}" for k, v in self.method.items())
         return "\n".join([title, format_table(None, ["conversion", "value"], head), table, method])
@@ -192,17 +205,34 @@ def _pooled(journey: Journey, which: str) -> Journey:
     if "entry" not in journey.observations:
         raise DataError(f"{which} map: observations need 'entry' (the number of customers observed); "
                         "fit the map from an event log or add the counts")
-    return journey.replace(segments={}) if journey.segments else journey
+    if not journey.segments:
+        return journey
+    # Pooled, referred customers join the pooled rows wherever their route sent them.
+    touchpoints = {n: dataclasses.replace(t, refer_segment=None) for n, t in journey.touchpoints.items()}
+    return journey.replace(segments={}, touchpoints=touchpoints)
 
 
-def _effects(journey: Journey) -> tuple[dict[str, float], float, np.ndarray]:
-    """Removal effects, conversion rate and onward conversion (P(a goal after leaving), per touchpoint)."""
+def _effects(journey: Journey) -> tuple[dict[str, dict[str, float]], float, np.ndarray]:
+    """Removal effects on each basis, conversion rate and onward conversion (P(a goal after leaving), per touchpoint).
+
+    Removal effects on value are all 0 when value per seed customer is unbounded (referrals sustain
+    themselves): the touchpoints are then judged on conversion.
+    """
     metrics = solve_exact(journey)
     chain = compile_journey(journey)
     Q = chain.Q.toarray()
     absorbing = np.where(chain.goal[:, None], 0.0, Q)
     x = np.linalg.solve(np.eye(chain.n) - absorbing, chain.goal.astype(float))
-    return dict(metrics.removal_effects), metrics.conversion_rate, Q @ x
+    on_value = metrics.removal_effects_value or dict.fromkeys(metrics.removal_effects, 0.0)
+    return {BASES[0]: dict(metrics.removal_effects), BASES[1]: dict(on_value)}, metrics.conversion_rate, Q @ x
+
+
+def _basis(name: str, old: Mapping[str, Mapping[str, float]], new: Mapping[str, Mapping[str, float]]) -> str:
+    """The basis on which ``name``'s removal effect is larger, in either map (conversion on a tie)."""
+    def largest(basis: str) -> float:
+        return max(effects[basis].get(name, 0.0) for effects in (old, new))
+
+    return BASES[1] if largest(BASES[1]) > largest(BASES[0]) + 1e-12 else BASES[0]
 
 
 def _draw(journey: Journey, rng: np.random.Generator) -> Journey:
@@ -332,10 +362,11 @@ def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: i
     re_new, cr_new, onward_new = _effects(new)
     common = [n for n in old.touchpoints if n in new.touchpoints and not new.touchpoints[n].goal
               and not old.touchpoints[n].goal]
+    basis = {n: _basis(n, re_old, re_new) for n in dict.fromkeys([*old.touchpoints, *new.touchpoints])}
     diffs = np.empty((draws, len(common)))
     for d in range(draws):
         a, b = _effects(_draw(old, rng))[0], _effects(_draw(new, rng))[0]
-        diffs[d] = [b[n] - a[n] for n in common]
+        diffs[d] = [b[basis[n]][n] - a[basis[n]][n] for n in common]
     diffs[np.abs(diffs) < 1e-12] = 0.0          # rounding noise of effects that are exactly 0 or 1
     tail = 100 * (1 - level) / 2
     lo, hi = np.percentile(diffs, [tail, 100 - tail], axis=0) if common else ([], [])
@@ -348,7 +379,7 @@ def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: i
         p, q = tests.get(name, (None, None))
         c = {
             "pvalue": p, "qvalue": q,
-            "removal_effect_old": re_old.get(name), "removal_effect_new": re_new.get(name),
+            "removal_effect_old": re_old[basis[name]].get(name), "removal_effect_new": re_new[basis[name]].get(name),
             "removal_effect_change_ci": intervals.get(name),
             "traffic_old": _traffic(old, name), "traffic_new": _traffic(new, name),
             "dropoff_old": old.exit_probability(name) if in_old else None,
@@ -356,7 +387,8 @@ def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: i
             "onward_conversion_old": float(onward_old[old.names.index(name)]) if in_old else None,
             "onward_conversion_new": float(onward_new[new.names.index(name)]) if in_new else None,
         }
-        changes[name] = TouchpointChange(name=name, verdict=_verdict(c, alpha, goal), **c)
+        changes[name] = TouchpointChange(name=name, verdict=_verdict(c, alpha, goal), removal_effect_basis=basis[name],
+                                         **c)
 
     def urgency(name: str):
         c = changes[name]
@@ -376,8 +408,10 @@ def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: i
         method={
             "rows": "Pearson chi-square test of homogeneity per row on counts p * n (drop-off included), "
                     f"Benjamini-Hochberg across touchpoints (statsmodels fdr_bh) at {alpha:g}",
-            "removal effects": f"exact absorbing-chain removal effects; change interval: equal-tailed {level:g} "
-                               f"from {draws} Dirichlet-posterior draws of each map's rows (prior 1/2 per outcome)",
+            "removal effects": "exact absorbing-chain removal effects, on conversion or on value per seed customer "
+                               "(repeat purchases and referrals included), whichever is larger in either map; "
+                               f"change interval: equal-tailed {level:g} from {draws} Dirichlet-posterior draws of "
+                               "each map's rows (prior 1/2 per outcome)",
             "conversion": "exact conversion rate of each map; two-proportion z-test (statsmodels proportions_ztest) "
                           "on conversions = rate x customers observed at entry",
             "segments": "set aside: rows are the maps' pooled top-level rows",

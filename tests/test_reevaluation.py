@@ -194,3 +194,22 @@ def test_cli_names_the_file_without_counts(tmp_path, capsys):
     assert main(["reevaluate", path, path]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"{path}: no observation counts") and len(err.strip().splitlines()) == 1
+
+
+def test_a_touchpoint_after_the_purchase_is_judged_on_value():
+    # Onboarding comes after the first purchase and leads to renewals: its removal effect on
+    # conversion is 0, on value per seed 45/95. This year fewer onboarded customers renew (0.72, not 0.8):
+    # judged on conversion it would "still work".
+    obs = {"ad": 20_000, "buy": 10_000, "onboarding": 9_000, "renewal": 7_200, "entry": 20_000}
+    rows = {"ad": {"buy": 0.5}, "buy": {"onboarding": 0.9}, "onboarding": {"renewal": 0.8}, "renewal": {"renewal": 0.6}}
+    old = Journey.from_rows({"ad": 1.0}, rows, goals=["buy", "renewal"], observations=obs,
+                            touchpoint_attributes={"buy": {"value": 100.0}, "renewal": {"value": 50.0}})
+    new = old.replace(rows={**old.rows, "onboarding": {"renewal": Edge(0.72)}})
+    r = reevaluate(old, new, rng=np.random.default_rng(3), draws=60)
+    c = r.touchpoints["onboarding"]
+    assert c.removal_effect_basis == "value per seed customer"
+    assert c.removal_effect_old == pytest.approx(45 / 95) and c.removal_effect_new < c.removal_effect_old
+    assert c.verdict == "weakened" and c.removal_effect_change_ci[1] < 0
+    assert r.touchpoints["ad"].removal_effect_basis == "conversion"      # a tie: conversion
+    assert r.to_dict()["touchpoints"]["onboarding"]["removal_effect_basis"] == "value per seed customer"
+    assert "removal effect on" in r.summary() and "value" in r.summary()

@@ -33,6 +33,8 @@ def emit(result: Any, as_json: bool, file=None) -> None:
     file = file or sys.stdout
     if as_json:
         print(to_json(result.to_dict()), file=file)
+        for warning in getattr(result, "warnings", ()):   # the text summary carries them; JSON has no room
+            print(f"warning: {warning}", file=sys.stderr)
     else:
         print(result.summary(), file=file)
 

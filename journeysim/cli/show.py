@@ -36,12 +36,21 @@ def describe(journey: Journey) -> str:
     head = f"{journey.name or 'journey'}: {len(journey.names)} touchpoints, time unit {journey.time_unit}"
     if journey.stages:
         head += "\nstages: " + " > ".join(journey.stages)
+    if "discount" in journey.extra:
+        d = journey.extra["discount"]
+        head += f"\ndiscount: value loses {100 * d['rate']:g}% of its worth per {d['per']}"
     tps = [
         (n, t.stage or "-", t.channel or "-", _delay(t.delay), "goal" if t.goal else "",
          fmt(t.value) if t.value else "", fmt(journey.entry.get(n)) if n in journey.entry else "")
         for n, t in journey.touchpoints.items()
     ]
     parts = [head, format_table("touchpoints", ["touchpoint", "stage", "channel", "delay", "goal", "value", "entry"], tps)]
+    referring = [(n, fmt(t.refers), ", ".join(f"{k} {fmt(v)}" for k, v in t.refer_entry.items())
+                  if t.refer_entry is not None else "entry", t.refer_segment or "segment mix")
+                 for n, t in journey.touchpoints.items() if t.refers or t.routed]
+    if referring:
+        parts.append(format_table("referrals", ["touchpoint", "new customers per visit", "they start at",
+                                                "they join"], referring))
     rows = []
     for n in journey.names:
         for b, e in journey.rows.get(n, {}).items():

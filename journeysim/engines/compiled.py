@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from journeysim.engines.discount import discount_rate, laplace
 from journeysim.journey import Journey
 
 __all__ = ["Chain", "compile_journey", "compile_segments"]
@@ -23,7 +24,9 @@ class Chain:
     ``Q[i, j]`` is the probability of moving from touchpoint ``i`` to ``j``;
     ``exit[i]`` what row ``i`` leaves to drop-off. ``edge_delay[i, j]`` is the mean
     time spent at ``i`` by customers who then go to ``j`` (the edge's own delay or
-    the touchpoint's); ``delay`` the touchpoint's mean delay.
+    the touchpoint's); ``delay`` the touchpoint's mean delay. With a map ``discount``,
+    ``Q_discounted[i, j]`` is ``Q[i, j]`` times the expected discount factor of that step's
+    delay (its Laplace transform at the discount rate); otherwise it is ``None``.
     """
 
     names: tuple[str, ...]
@@ -36,6 +39,7 @@ class Chain:
     delay: np.ndarray
     edge_delay: sp.csr_matrix
     stage: tuple[str | None, ...]
+    Q_discounted: sp.csr_matrix | None = None
 
     @property
     def n(self) -> int:
@@ -61,16 +65,21 @@ def compile_journey(journey: Journey) -> Chain:
     names = journey.names
     index = {n: i for i, n in enumerate(names)}
     n = len(names)
-    rows, cols, probs, delays = [], [], [], []
+    rows, cols, probs, delays, factors = [], [], [], [], []
     tp_delay = np.array([journey.touchpoints[x].mean_delay for x in names], dtype=float)
+    lam = discount_rate(journey)
     for a, row in journey.rows.items():
         for b, edge in row.items():
             rows.append(index[a])
             cols.append(index[b])
             probs.append(edge.p)
-            delays.append(edge.delay.mean if edge.delay is not None else tp_delay[index[a]])
+            delay = edge.delay if edge.delay is not None else journey.touchpoints[a].delay
+            delays.append(delay.mean if delay is not None else 0.0)
+            if lam is not None:
+                factors.append(edge.p * laplace(delay, lam) if edge.p > 0 else 0.0)
     Q = sp.csr_matrix((probs, (rows, cols)), shape=(n, n), dtype=float)
     D = sp.csr_matrix((delays, (rows, cols)), shape=(n, n), dtype=float)
+    Qd = sp.csr_matrix((factors, (rows, cols)), shape=(n, n), dtype=float) if lam is not None else None
     exit_p = np.array([journey.exit_probability(x) for x in names])
     entry = np.zeros(n)
     for name, share in journey.entry.items():
@@ -87,6 +96,7 @@ def compile_journey(journey: Journey) -> Chain:
         delay=tp_delay,
         edge_delay=D,
         stage=tuple(t.stage for t in tps),
+        Q_discounted=Qd,
     )
 
 

@@ -11,7 +11,7 @@ from journeysim._json import plain
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, money, rate, wrap
 
-__all__ = ["JourneyMetrics", "METRIC_KEYS"]
+__all__ = ["JourneyMetrics", "METRIC_KEYS", "SCALAR_METRICS", "funnel_rows"]
 
 #: The JSON keys every engine writes first; an engine's own keys follow, and ``method`` comes last.
 METRIC_KEYS = (
@@ -26,7 +26,21 @@ METRIC_KEYS = (
     "referrals",
     "customers_per_seed",
     "engine",
+    "value_per_seed_customer",
+    "conversions_per_seed_customer",
+    "repeat_rate",
+    "bounce_rate",
+    "funnel",
+    "discounted_value",
+    "discounted_value_per_seed_customer",
+    "removal_effects_value",
 )
+
+#: The metrics that are one number per journey: what a hypothesis may predict.
+SCALAR_METRICS = ("conversion_rate", "expected_conversions", "expected_value", "expected_touches",
+                  "expected_time_to_conversion", "referrals", "customers_per_seed", "value_per_seed_customer",
+                  "conversions_per_seed_customer", "repeat_rate", "bounce_rate", "discounted_value",
+                  "discounted_value_per_seed_customer")
 
 
 @dataclass(frozen=True, repr=False)
@@ -49,7 +63,21 @@ class JourneyMetrics(Result):
     visit_rate, stage_reach : probability of visiting each touchpoint / stage at least once.
     removal_effects : relative drop in ``conversion_rate`` when a non-goal touchpoint is removed.
     referrals : expected new customers each customer brings (the viral coefficient K).
-    customers_per_seed : ``1 / (1 - K)``, or ``None`` when K >= 1 (growth is unbounded).
+    customers_per_seed : customers one seed brings: the seed (one new customer) and every
+        referral generation descending from them (``1 / (1 - K)`` when every referred
+        customer starts as a new one does); ``None`` when referrals sustain themselves.
+    value_per_seed_customer, conversions_per_seed_customer : value and goal visits of a
+        seed and all its referral generations; ``None`` when referrals sustain themselves.
+    repeat_rate : probability of a second goal visit given a first (``None`` when nobody converts).
+    bounce_rate : probability that the journey ends right after its first touchpoint.
+    funnel : per stage (in ``stages`` order), the probability of reaching that stage or any
+        later one: it never rises from stage to stage.
+    discounted_value, discounted_value_per_seed_customer : ``expected_value`` and
+        ``value_per_seed_customer`` with each value discounted to the (seed) customer's first
+        touch at the map's ``discount``; ``None`` without one.
+    removal_effects_value : relative drop in ``value_per_seed_customer`` when a non-goal
+        touchpoint is removed (``None`` when that value is unbounded).
+    warnings : what makes a metric undefined or unbounded, in words (not in ``to_dict``).
 
     A sampling engine that saw no customer (an agent run in which nobody arrived)
     cannot estimate a rate per customer: those fields (and the values of
@@ -66,6 +94,14 @@ class JourneyMetrics(Result):
     removal_effects: Mapping[str, float]
     referrals: float | None
     customers_per_seed: float | None
+    value_per_seed_customer: float | None = None
+    conversions_per_seed_customer: float | None = None
+    repeat_rate: float | None = None
+    bounce_rate: float | None = None
+    funnel: Mapping[str, float | None] = field(default_factory=dict)
+    discounted_value: float | None = None
+    discounted_value_per_seed_customer: float | None = None
+    removal_effects_value: Mapping[str, float] | None = None
     engine: str = "exact"
     time_unit: str = field(default="day", compare=False)
     journey_name: str = field(default="", compare=False)
@@ -73,10 +109,13 @@ class JourneyMetrics(Result):
     method: str = field(default="", compare=False)
     #: The map's currency (``currency: EUR``), shown beside money in :meth:`summary`; ``None`` when not given.
     currency: str | None = field(default=None, compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
-        for name in ("visit_rate", "stage_reach", "removal_effects"):
-            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        for name in ("visit_rate", "stage_reach", "removal_effects", "funnel", "removal_effects_value"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
 
     def to_dict(self) -> dict[str, Any]:
         """:data:`METRIC_KEYS`, then the engine's own keys, then ``method``; JSON-ready."""
@@ -92,36 +131,46 @@ class JourneyMetrics(Result):
     def summary(self) -> str:
         """Headline metrics, the funnel by stage, the top touchpoints by removal effect and the method."""
         parts = self._metric_tables()
+        parts.extend(f"warning: {w}" for w in self.warnings)
         if self.method:
             parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 
     def _metric_tables(self) -> list[str]:
         """The headline table, the funnel by stage and the top touchpoints by removal effect, as text."""
-        growth = ("unbounded (K >= 1)" if self.customers_per_seed is None and self.referrals is not None
-                  else fmt(self.customers_per_seed))
+        unbounded = self.customers_per_seed is None and self.referrals is not None
+
+        def seed(value, show=fmt):
+            return "unbounded" if value is None and unbounded else show(value)
+
         head = [
             ("conversion rate", rate(self.conversion_rate)),
             ("expected conversions per customer", fmt(self.expected_conversions)),
             ("expected value per customer", money(self.expected_value, self.currency)),
             ("expected touches per customer", fmt(self.expected_touches)),
             (f"mean time to conversion ({self.time_unit}s)", fmt(self.expected_time_to_conversion)),
+            ("repeat rate", rate(self.repeat_rate)),
+            ("bounce rate", rate(self.bounce_rate)),
             ("referrals per customer (K)", fmt(self.referrals)),
-            ("customers per seed customer", growth),
+            ("customers per seed customer", seed(self.customers_per_seed)),
+            ("conversions per seed customer", seed(self.conversions_per_seed_customer)),
+            ("value per seed customer", seed(self.value_per_seed_customer, lambda v: money(v, self.currency))),
         ]
+        if self.discounted_value is not None:
+            head += [("discounted value per customer", money(self.discounted_value, self.currency)),
+                     ("discounted value per seed customer", money(self.discounted_value_per_seed_customer, self.currency))]
         title = f"{self.journey_name or 'journey'} ({self.engine} engine)"
         parts = [format_table(title, ["metric", "value"], head)]
         if self.stage_reach:
-            rows, previous = [], None
-            for stage, reach in self.stage_reach.items():
-                lost = None if previous is None or reach is None else previous - reach
-                rows.append((stage, rate(reach), rate(lost)))
-                previous = reach
-            parts.append(format_table("funnel by stage", ["stage", "reach", "lost since previous"], rows))
-        top = sorted(self.removal_effects.items(), key=lambda kv: -kv[1])[:10]
+            headers = ["stage", "reach", "this stage or later", "lost since previous"]
+            parts.append(format_table("funnel by stage", headers, funnel_rows(self.stage_reach, self.funnel or {})))
+        effects = self.removal_effects_value or {}
+        top = sorted(self.removal_effects, key=lambda k: -max(self.removal_effects[k], effects.get(k) or 0.0))[:10]
         if top:
-            rows = [(name, rate(effect), rate(self.visit_rate.get(name))) for name, effect in top]
-            parts.append(format_table("top touchpoints by removal effect", ["touchpoint", "removal effect", "visit rate"], rows))
+            rows = [(name, rate(self.removal_effects[name]), rate(effects.get(name)), rate(self.visit_rate.get(name)))
+                    for name in top]
+            parts.append(format_table("top touchpoints by removal effect",
+                                      ["touchpoint", "on conversion", "on value per seed", "visit rate"], rows))
         return parts
 
     def _headline(self) -> str:
@@ -140,3 +189,23 @@ class JourneyMetrics(Result):
             else:
                 rows.append((self.engine, key, None, value))
         return ("engine", "metric", "name", "value"), rows
+
+
+def funnel_rows(stage_reach: Mapping[str, float | None], funnel: Mapping[str, float | None]) -> list[tuple]:
+    """``(stage, reach, this stage or later, lost since previous)`` rows, formatted.
+
+    Losses come from the funnel, which never rises, so they are never negative even when
+    customers skip a stage (``stage_reach`` may then rise from one stage to the next).
+
+    Examples
+    --------
+    >>> funnel_rows({"know": 1.0, "like": 0.1, "buy": 0.2}, {"know": 1.0, "like": 0.25, "buy": 0.2})
+    [('know', '100.00%', '100.00%', '-'), ('like', '10.00%', '25.00%', '75.00%'), ('buy', '20.00%', '20.00%', '5.00%')]
+    """
+    rows, previous = [], None
+    for stage, reach in stage_reach.items():
+        later = funnel.get(stage)
+        lost = None if previous is None or later is None else max(previous - later, 0.0)
+        rows.append((stage, rate(reach), rate(later), rate(lost)))
+        previous = later
+    return rows

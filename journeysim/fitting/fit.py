@@ -12,6 +12,8 @@ from an optional touchpoint-to-stage file.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -270,8 +272,7 @@ def _with_stages(journey: Journey, stage_map: Mapping[str, str]) -> tuple[Journe
     stages = tuple(dict.fromkeys(stage_map.values()))
     unknown = [t for t in stage_map if t not in journey.touchpoints]
     warnings = [f"stages file names touchpoint {t!r}, which never occurs in the data" for t in unknown]
-    touchpoints = {n: Touchpoint(n, stage_map.get(n), t.channel, t.delay, t.goal, t.value, t.refers, t.extra)
-                   for n, t in journey.touchpoints.items()}
+    touchpoints = {n: dataclasses.replace(t, stage=stage_map.get(n)) for n, t in journey.touchpoints.items()}
     order = {s: i for i, s in enumerate(stages)}
     ranked = sorted(touchpoints, key=lambda n: order.get(stage_map.get(n), len(order)))
     return journey.replace(touchpoints={n: touchpoints[n] for n in ranked}, stages=stages), warnings

@@ -76,7 +76,7 @@ def journey_graph(journey: Journey) -> nx.DiGraph:
     for name, attrs in data["touchpoints"].items():
         node = {k: attrs[k] for k in ("stage", "channel", "delay") if k in attrs}
         node.update(goal=bool(attrs.get("goal", False)), value=float(attrs.get("value", 0.0)),
-                    refers=float(attrs.get("refers", 0.0)), row=name in data["transitions"])
+                    refers=attrs.get("refers", 0.0), row=name in data["transitions"])
         if name in data["entry"]:
             node["entry"] = data["entry"][name]
         tp_extra = {k: v for k, v in attrs.items() if k not in _NODE_FIELDS}
@@ -156,7 +156,8 @@ def _xml_safe(text: str) -> bool:
 def _flat(attrs: Mapping[str, Any], nested: tuple[str, ...], where: str) -> dict[str, Any]:
     out = {}
     for key, value in attrs.items():
-        value = json.dumps(value, ensure_ascii=False) if key in nested else value
+        # A routed ``refers`` ({k, entry, segment}) is the one mapping a scalar attribute may hold.
+        value = json.dumps(value, ensure_ascii=False) if key in nested or isinstance(value, Mapping) else value
         if isinstance(value, str) and not _xml_safe(value):
             raise MapError(f"{where}: {key} {value!r} holds a character XML cannot carry (GraphML is XML 1.0); "
                            "export to json instead")
@@ -229,6 +230,13 @@ def _read_graphml(path: Path) -> nx.Graph:
                         attrs[key] = json.loads(attrs[key])
                     except (TypeError, json.JSONDecodeError) as exc:
                         raise MapError(f"{path}: {where}: attribute {key!r} is not JSON text ({exc})") from None
+    for name, attrs in g.nodes(data=True):
+        if isinstance(attrs.get("refers"), str):   # a routed refers, written as JSON text
+            try:
+                attrs["refers"] = json.loads(attrs["refers"])
+            except json.JSONDecodeError as exc:
+                raise MapError(f"{path}: touchpoint {name!r}: attribute 'refers' is neither a number nor JSON text "
+                               f"({exc})") from None
     g.graph.pop("node_default", None)
     g.graph.pop("edge_default", None)
     return g

@@ -18,7 +18,7 @@ from journeysim.errors import MapError, did_you_mean
 from journeysim.journey import EXIT, Edge, Journey, Segment, Touchpoint
 from journeysim.maps import schema
 from journeysim.maps.checks import structure_problems
-from journeysim.maps.values import Invalid, MapContext
+from journeysim.maps.values import Invalid, MapContext, referral_problems
 from journeysim.maps.write import (  # re-exported: readers look for the writers here
     dump_journey,
     save_journey,
@@ -29,7 +29,6 @@ __all__ = ["MapCheck", "MapContext", "check_map", "load_journey", "read_journey"
 ROW_TOLERANCE = 1e-9
 SHARE_TOLERANCE = 1e-6
 _CORE_KEYS = ("format", "name", "stages", "time_unit", "entry", "touchpoints", "transitions", "segments", "observations")
-_TOUCHPOINT_FIELDS = {"stage", "channel", "delay", "goal", "value", "refers"}
 _EDGE_FIELDS = {"p", "delay"}
 
 
@@ -205,6 +204,7 @@ def _build(data: Any, ctx: MapContext, folder: str | None = None) -> Journey | N
     entry = _entry(data.get("entry"), "entry", ctx)
     rows = _rows(data.get("transitions", {}) or {}, "", ctx)
     segments = _segments(data.get("segments", {}) or {}, ctx)
+    _referrals(touchpoints, segments, ctx)
     observations = _observations(data.get("observations", {}) or {}, ctx, folder)
     extra = {}
     for key, attribute in schema.MAP_ATTRIBUTES.items():
@@ -260,15 +260,30 @@ def _touchpoint(name: Any, attrs: Any, ctx: MapContext) -> Touchpoint | None:
             ctx.error(where, f"unknown attribute {key!r}{did_you_mean(key, known)} (allowed: {', '.join(known)})")
             continue
         value = _value(ctx, f"{where}: {key}", raw, attribute.parse)
-        (fields if key in _TOUCHPOINT_FIELDS else extra)[key] = value
+        if key not in schema.TOUCHPOINT_FIELDS:
+            extra[key] = value
+        elif value is not None:
+            fields.update(schema.touchpoint_fields(key, value))
     stage = fields.get("stage")
     if stage is not None and ctx.stages and stage not in ctx.stages:
         ctx.error(where, f"unknown stage {stage!r}{did_you_mean(stage, ctx.stages)} (stages: {', '.join(ctx.stages)})")
     for key, attribute in schema.TOUCHPOINT_ATTRIBUTES.items():
-        if key not in _TOUCHPOINT_FIELDS and key not in extra and attribute.default is not None:
+        if key not in schema.TOUCHPOINT_FIELDS and key not in extra and attribute.default is not None:
             extra[key] = attribute.default
-    fields = {k: v for k, v in fields.items() if v is not None}
     return Touchpoint(name, extra=extra, **fields)
+
+
+def _referrals(touchpoints: Mapping[str, Touchpoint], segments: Mapping[str, Segment], ctx: MapContext) -> None:
+    """Routed ``refers`` name touchpoints and segments of this map."""
+    for name, tp in touchpoints.items():
+        if tp.routed:
+            for problem in referral_problems(tp.refer_entry, tp.refer_segment, ctx.names, tuple(segments)):
+                ctx.error(f"touchpoint {name!r}: refers", problem)
+    routed = {tp.refer_segment for tp in touchpoints.values() if tp.refers > 0}
+    for name, seg in segments.items():
+        if seg.share == 0 and name not in routed:
+            ctx.warn(f"segment {name!r}", "has share 0 and no touchpoint refers customers to it: nobody is in it "
+                                          "(give it a share, or route referrals to it with refers: {k, segment})")
 
 
 def _shares(raw: Any, where: str, ctx: MapContext, what: str) -> dict[str, float]:

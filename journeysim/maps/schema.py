@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from journeysim.errors import did_you_mean
 from journeysim.maps import agents
 from journeysim.maps.values import (
     TIME_UNITS,
@@ -26,6 +27,7 @@ from journeysim.maps.values import (
     number,
     positive,
     probability,
+    refers,
     text,
 )
 
@@ -36,6 +38,9 @@ __all__ = [
     "EDGE_ATTRIBUTES",
     "MAP_ATTRIBUTES",
     "SEGMENT_KEYS",
+    "TOUCHPOINT_FIELDS",
+    "touchpoint_fields",
+    "discount",
     "TIME_UNITS",
     "FORMAT_VERSION",
     "number",
@@ -67,12 +72,30 @@ TOUCHPOINT_ATTRIBUTES: dict[str, Attribute] = {
     "delay": Attribute(delay, None, "time spent here before moving on: a number (exponential mean) or {dist, mean, sd}"),
     "goal": Attribute(boolean, False, "true marks a conversion touchpoint"),
     "value": Attribute(nonnegative, 0.0, "money a visit to a goal brings"),
-    "refers": Attribute(nonnegative, 0.0, "new customers each visit brings on average (they start at entry)"),
+    "refers": Attribute(refers, 0.0, "new customers each visit brings on average: a number (they start as new "
+                        "customers do) or {k, entry, segment} (where they start and the segment they join)"),
     "capacity": Attribute(agents.capacity, None, "agents: servers (chat agents...); service time is the delay"),
     "patience": Attribute(agents.patience, None, "agents: mean wait for a server before giving up"),
     "budget": Attribute(agents.budget, None, "agents: money for the run, or {amount, per: day|week|month...}"),
     "cost": Attribute(agents.cost, None, "agents: money spent per visit"),
 }
+
+#: Touchpoint attributes that are fields of ``Touchpoint``; the others land in its ``extra``.
+TOUCHPOINT_FIELDS = ("stage", "channel", "delay", "goal", "value", "refers")
+
+
+def touchpoint_fields(key: str, parsed: Any) -> dict[str, Any]:
+    """The ``Touchpoint`` fields a parsed attribute sets (``refers`` sets its route as well).
+
+    Examples
+    --------
+    >>> touchpoint_fields("value", 40.0)
+    {'value': 40.0}
+    >>> touchpoint_fields("refers", refers(0.5))
+    {'refers': 0.5, 'refer_entry': None, 'refer_segment': None}
+    """
+    return dict(parsed) if key == "refers" else {key: parsed}
+
 
 #: Keys of an edge written as a mapping ``{p: ..., delay: ...}``; ``p`` is required.
 EDGE_ATTRIBUTES: dict[str, Attribute] = {
@@ -99,6 +122,42 @@ def currency(value: Any, ctx) -> str | None:
     return value.strip()
 
 
+DISCOUNT_KEYS = ("rate", "per")
+
+
+def discount(value: Any, ctx) -> Mapping | None:
+    """``discount: {rate, per}``: the share of its worth a unit of value loses per period ``per``.
+
+    Continuously compounded, a value ``t`` time units after the customer's first touch is
+    worth ``exp(-t ln(1 + rate) / per)``; ``per`` is a time unit (default ``year``).
+    """
+    if not isinstance(value, Mapping):
+        ctx.error("discount", f"must be a mapping like {{rate: 0.1, per: year}}, not {value!r}")
+        return None
+    ok = True
+    for key in value:
+        if key not in DISCOUNT_KEYS:
+            ctx.error("discount", f"unknown key {key!r}{did_you_mean(key, DISCOUNT_KEYS)} (allowed: rate, per)")
+            ok = False
+    if "rate" not in value:
+        ctx.error("discount", "needs a 'rate' (e.g. {rate: 0.1, per: year}: 10% a year)")
+        return None
+    try:
+        rate = number(value["rate"])
+    except Invalid as exc:
+        ctx.error("discount: rate", str(exc))
+        return None
+    if rate <= -1:
+        ctx.error("discount: rate", f"{rate:g} is -1 or less (a value cannot lose all its worth or more; must be > -1)")
+        ok = False
+    per = value.get("per", "year")
+    if per not in TIME_UNITS:
+        ctx.error("discount: per", f"{per!r} is not a time unit{did_you_mean(str(per), TIME_UNITS)} "
+                                   f"(allowed: {', '.join(TIME_UNITS)})")
+        ok = False
+    return {"rate": rate, "per": per} if ok else None
+
+
 #: Top-level attributes beyond entry, touchpoints and rows. A parser here receives ``(value, context)``
 #: where ``context`` is a :class:`journeysim.maps.read.MapContext` (touchpoint names,
 #: stages and ``error(where, message)`` to report every problem it finds).
@@ -106,6 +165,8 @@ MAP_ATTRIBUTES: dict[str, Attribute] = {
     "currency": Attribute(currency, None, "the currency of every value, cost and budget, shown beside money (EUR)"),
     "arrivals": Attribute(agents.arrivals, None, "agents: {rate, per, weekday, season}: Poisson arrivals"),
     "campaigns": Attribute(agents.campaigns, None, "agents: [{stage or touchpoint, to, p, day or every, start}]"),
+    "discount": Attribute(discount, None, "{rate, per}: the share of its worth a unit of value loses per period "
+                                          "(continuously compounded), for discounted_value"),
     "calibration": Attribute(calibration_record, None,
                              "calibrate: where the map came from and the posterior ranges of the hypothesis's numbers"),
 }

@@ -17,7 +17,7 @@ from journeysim.errors import did_you_mean
 from journeysim.journey import DELAY_DISTRIBUTIONS, EXIT, Delay
 
 __all__ = ["Invalid", "MapContext", "TIME_UNITS", "UNIT_SECONDS", "UNIT_DAYS", "number", "probability", "nonnegative", "positive", "text",
-           "boolean", "delay"]
+           "boolean", "delay", "refers", "referral_problems", "REFERS_KEYS"]
 
 TIME_UNITS = ("second", "minute", "hour", "day", "week", "month", "year")
 #: Length of each map ``time_unit`` in seconds (a month is 1/12 of a Julian year).
@@ -126,6 +126,83 @@ def delay(value: Any) -> Delay:
     elif "sd" in value:
         raise Invalid(f"{dist} delay takes no 'sd' (its spread is set by 'mean')")
     return Delay(dist, mean, sd)
+
+
+REFERS_KEYS = ("k", "entry", "segment")
+
+
+def refers(value: Any) -> dict[str, Any]:
+    """``refers``: a number, or ``{k, entry, segment}`` routing the referred customers.
+
+    Returns the :class:`~journeysim.journey.Touchpoint` fields it sets. The names in
+    ``entry`` and ``segment`` are checked against the map by :func:`referral_problems`.
+
+    Examples
+    --------
+    >>> refers(0.5)
+    {'refers': 0.5, 'refer_entry': None, 'refer_segment': None}
+    >>> refers({"k": 0.8, "entry": {"reference call": 1}, "segment": "referred"})
+    {'refers': 0.8, 'refer_entry': {'reference call': 1.0}, 'refer_segment': 'referred'}
+    >>> refers({"k": 0.8, "segmnet": "referred"})
+    Traceback (most recent call last):
+    ...
+    journeysim.maps.values.Invalid: unknown key 'segmnet' (did you mean 'segment'?) (allowed: k, entry, segment)
+    """
+    if not isinstance(value, Mapping):
+        try:
+            return {"refers": nonnegative(value), "refer_entry": None, "refer_segment": None}
+        except Invalid as exc:
+            raise Invalid(f"{exc} (a number of new customers per visit, or {{k, entry, segment}})") from None
+    for key in value:
+        if key not in REFERS_KEYS:
+            raise Invalid(f"unknown key {key!r}{did_you_mean(key, REFERS_KEYS)} (allowed: {', '.join(REFERS_KEYS)})")
+    if "k" not in value:
+        raise Invalid("a mapping needs 'k', the new customers each visit brings (e.g. {k: 0.8, entry: {...}})")
+    try:
+        k = nonnegative(value["k"])
+    except Invalid as exc:
+        raise Invalid(f"k: {exc}") from None
+    entry = None
+    if "entry" in value:
+        raw = value["entry"]
+        if not isinstance(raw, Mapping) or not raw:
+            raise Invalid("entry: must be a mapping of touchpoint -> share of the referred customers (summing to 1)")
+        entry = {}
+        for name, share in raw.items():
+            try:
+                entry[name] = probability(share)
+            except Invalid as exc:
+                raise Invalid(f"entry: touchpoint {name!r}: {exc}") from None
+    segment = None
+    if "segment" in value:
+        try:
+            segment = text(value["segment"])
+        except Invalid as exc:
+            raise Invalid(f"segment: {exc}") from None
+    return {"refers": k, "refer_entry": entry, "refer_segment": segment}
+
+
+def referral_problems(entry: Mapping[str, float] | None, segment: str | None, names, segments) -> list[str]:
+    """What is wrong with a ``refers`` route in a map of touchpoints ``names`` and ``segments``.
+
+    Examples
+    --------
+    >>> referral_problems({"cal": 1.0}, "vip", ["call", "buy"], ["regular"])
+    ["entry: unknown touchpoint 'cal' (did you mean 'call'?)", "segment: unknown segment 'vip' (segments: regular)"]
+    """
+    problems = []
+    if entry is not None:
+        for name in entry:
+            if name not in names:
+                problems.append(f"entry: unknown touchpoint {name!r}{did_you_mean(name, names)}")
+        total = math.fsum(entry.values())
+        if abs(total - 1.0) > 1e-6:
+            problems.append(f"entry: shares sum to {total:.6g} (must sum to 1)")
+    if segment is not None and segment not in segments:
+        known = ", ".join(segments)
+        problems.append(f"segment: unknown segment {segment!r}{did_you_mean(segment, segments)} "
+                        + (f"(segments: {known})" if known else "(the map has no segments)"))
+    return problems
 
 
 @dataclass

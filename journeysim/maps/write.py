@@ -65,8 +65,8 @@ def dump_journey(journey: Journey) -> dict[str, Any]:
             attrs["goal"] = True
         if tp.value:
             attrs["value"] = tp.value
-        if tp.refers:
-            attrs["refers"] = tp.refers
+        if tp.refers or tp.routed:
+            attrs["refers"] = tp.refers_spec()
         attrs.update({k: v for k, v in tp.extra.items() if v != schema.TOUCHPOINT_ATTRIBUTES[k].default})
         tps[name] = attrs
     data: dict[str, Any] = {"format": schema.FORMAT_VERSION, "name": journey.name}

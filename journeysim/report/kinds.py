@@ -34,6 +34,12 @@ def _count(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}"
 
 
+def _losses(funnel: Mapping[str, float | None]) -> list[float | None]:
+    """Share lost from each stage to the next (never negative: the funnel never rises)."""
+    values = list(funnel.values())
+    return [None, *(None if a is None or b is None else max(a - b, 0.0) for a, b in zip(values, values[1:]))]
+
+
 def simulate_report(journey: Journey, metrics: JourneyMetrics, daily: Sequence[Mapping[str, Any]] = ()) -> Report:
     """What a map implies: the journey drawn by stage, its funnel and its removal effects.
 
@@ -62,18 +68,30 @@ def simulate_report(journey: Journey, metrics: JourneyMetrics, daily: Sequence[M
                                         f"{len(journey.segments) or 'no'} segments; delays in {unit}s.",),
                         plots=(plot_journey(journey),))]
     if metrics.stage_reach:
-        rows = tuple((s, _pct(r)) for s, r in metrics.stage_reach.items())
+        funnel = metrics.funnel or None
+        if funnel is None:
+            rows = tuple((s, _pct(r)) for s, r in metrics.stage_reach.items())
+            headers = ("stage", "reach")
+        else:
+            rows = tuple((s, _pct(r), _pct(funnel.get(s)), "-" if i == 0 else _pct(lost)) for i, (s, r, lost) in
+                         enumerate(zip(metrics.stage_reach, metrics.stage_reach.values(), _losses(funnel))))
+            headers = ("stage", "reach", "this stage or later", "lost since previous")
         # An agent run in which nobody arrived has no reach to draw (undefined, not 0).
         drawable = None not in metrics.stage_reach.values()
         sections.append(Section("Funnel by stage", () if drawable else ("No customers arrived: reach is undefined.",),
-                                tables=(Table(("stage", "reach"), rows),),
-                                plots=(plot_funnel(metrics.stage_reach),) if drawable else ()))
+                                tables=(Table(headers, rows),),
+                                plots=(plot_funnel(metrics.stage_reach, funnel),) if drawable else ()))
     if metrics.removal_effects:
-        ranked = sorted(metrics.removal_effects.items(), key=lambda kv: -kv[1])
-        rows = tuple((n, _pct(e), _pct(metrics.visit_rate.get(n))) for n, e in ranked)
-        sections.append(Section("Removal effects", ("Share of conversions lost if the touchpoint were removed.",),
-                                tables=(Table(("touchpoint", "removal effect", "visit rate"), rows),),
-                                plots=(plot_removal_effects(metrics.removal_effects),)))
+        on_value = metrics.removal_effects_value or {}
+        ranked = sorted(metrics.removal_effects, key=lambda n: -max(metrics.removal_effects[n], on_value.get(n) or 0.0))
+        rows = tuple((n, _pct(metrics.removal_effects[n]), _pct(on_value.get(n)), _pct(metrics.visit_rate.get(n)))
+                     for n in ranked)
+        sections.append(Section("Removal effects", ("Share of conversions, and of value per seed customer (repeat "
+                                                    "purchases and referrals included), lost if the touchpoint "
+                                                    "were removed.",),
+                                tables=(Table(("touchpoint", "on conversion", "on value per seed", "visit rate"),
+                                              rows),),
+                                plots=(plot_removal_effects(metrics.removal_effects, on_value=on_value),)))
     touchpoints = getattr(metrics, "touchpoints", None)      # an agent run's queues, budgets and waits
     if touchpoints:
         sections.append(_agent_section(metrics, touchpoints))

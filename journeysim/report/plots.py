@@ -230,39 +230,74 @@ def _plot_journey_columns(journey: Journey, flows, top: float, title: str) -> Pl
                  "(Install Graphviz for a layout that routes edges around the touchpoints.)")
 
 
-def plot_funnel(stage_reach: Mapping[str, float], title: str = "Funnel by stage") -> Plot:
-    """Share of new customers reaching each stage, in map order."""
+def plot_funnel(stage_reach: Mapping[str, float], funnel: Mapping[str, float] | None = None,
+                title: str = "Funnel by stage") -> Plot:
+    """The funnel: share of new customers reaching each stage or a later one, with the loss from the stage before.
+
+    The funnel never rises, so no loss is negative, even where customers skip a stage; dots mark
+    the share visiting the stage itself (``stage_reach``). Without a ``funnel`` (an engine that
+    does not compute it) the bars are the stage reach.
+    """
     stages = list(stage_reach)
     fig = Figure(figsize=(7, 0.5 * len(stages) + 1.6))
     ax = fig.add_subplot()
-    values = [100 * stage_reach[s] for s in stages]
-    bars = ax.barh(range(len(stages)), values, color=_EDGE)
-    ax.bar_label(bars, labels=[f"{v:.1f}%" for v in values], padding=3, fontsize=8)
+    reach = [100 * stage_reach[s] for s in stages]
+    if funnel is None:
+        bars = ax.barh(range(len(stages)), reach, color=_EDGE)
+        ax.bar_label(bars, labels=[f"{v:.1f}%" for v in reach], padding=3, fontsize=8)
+        caption = "Probability that a new customer reaches each stage at least once."
+        xlabel = "new customers reaching the stage (%)"
+    else:
+        values = [100 * funnel[s] for s in stages]
+        lost = [None, *(max(a - b, 0.0) for a, b in zip(values, values[1:]))]
+        bars = ax.barh(range(len(stages)), values, color=_EDGE, label="this stage or a later one")
+        ax.bar_label(bars, padding=3, fontsize=8,
+                     labels=[f"{v:.1f}%" + ("" if d is None else f"  (-{d:.1f})") for v, d in zip(values, lost)])
+        ax.plot(reach, range(len(stages)), "o", color=_GOAL, markersize=5, label="this stage itself")
+        _legend(ax, below=True)
+        caption = ("Bars: probability that a new customer reaches the stage or a later one (it never rises; "
+                   "in brackets the percentage points lost since the stage before). Dots: the stage itself "
+                   "(customers may skip a stage).")
+        xlabel = "new customers reaching the stage or a later one (%)"
     ax.set_yticks(range(len(stages)), [_short(s) for s in stages])
     ax.invert_yaxis()
-    ax.set_xlim(0, 110)
-    ax.set_xlabel("new customers reaching the stage (%)")
+    ax.set_xlim(0, 125)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("stage")
     ax.set_title(title)
-    return _plot("funnel", title, fig, "Probability that a new customer reaches each stage at least once.")
+    return _plot("funnel", title, fig, caption)
 
 
-def plot_removal_effects(effects: Mapping[str, float], title: str = "Removal effects", top: int = 15) -> Plot:
-    """The largest removal effects, as a share of conversions lost."""
-    items = sorted(effects.items(), key=lambda kv: -kv[1])[:top]
-    fig = Figure(figsize=(7, 0.4 * len(items) + 1.6))
+def plot_removal_effects(effects: Mapping[str, float], title: str = "Removal effects", top: int = 15,
+                         on_value: Mapping[str, float] | None = None) -> Plot:
+    """The largest removal effects, as a share of conversions lost (and of value per seed customer, when given)."""
+    on_value = on_value or {}
+    names = sorted(effects, key=lambda n: -max(effects[n], on_value.get(n, 0.0)))[:top]
+    fig = Figure(figsize=(7, (0.6 if on_value else 0.4) * len(names) + 1.6))
     ax = fig.add_subplot()
-    values = [100 * v for _, v in items]
-    bars = ax.barh(range(len(items)), values, color=_GOAL)
+    values = [100 * effects[n] for n in names]
+    height = 0.4 if on_value else 0.8
+    shift = -height / 2 if on_value else 0.0
+    bars = ax.barh([i + shift for i in range(len(names))], values, height=height, color=_GOAL, label="conversion")
     ax.bar_label(bars, labels=[f"{v:.1f}%" for v in values], padding=3, fontsize=8)
-    ax.set_yticks(range(len(items)), [_short(n) for n, _ in items])
+    top_value = max([*values, 1.0])
+    if on_value:
+        worth = [100 * on_value.get(n, 0.0) for n in names]
+        more = ax.barh([i + height / 2 for i in range(len(names))], worth, height=height, color=_EDGE,
+                       label="value per seed customer")
+        ax.bar_label(more, labels=[f"{v:.1f}%" for v in worth], padding=3, fontsize=8)
+        _legend(ax, below=True)
+        top_value = max(top_value, *worth)
+    ax.set_yticks(range(len(names)), [_short(n) for n in names])
     ax.invert_yaxis()
-    ax.set_xlim(0, max([*values, 1.0]) * 1.2)
-    ax.set_xlabel("conversions lost if the touchpoint is removed (%)")
+    ax.set_xlim(0, top_value * 1.2)
+    ax.set_xlabel("lost if the touchpoint is removed (%)")
     ax.set_ylabel("touchpoint")
     ax.set_title(title)
-    return _plot("removal_effects", title, fig,
-                "Relative drop in the conversion rate when the touchpoint is removed (Markov removal effect).")
+    what = ("Relative drop in the conversion rate, and in value per seed customer (repeat purchases and referrals "
+            "included), when the touchpoint is removed." if on_value else
+            "Relative drop in the conversion rate when the touchpoint is removed (Markov removal effect).")
+    return _plot("removal_effects", title, fig, what)
 
 
 def plot_lift_distribution(draws: Sequence[float], interval: tuple[float, float], *, metric: str, level: float,

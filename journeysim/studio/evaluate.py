@@ -51,7 +51,7 @@ def map_flows(data: Any, source: str) -> dict[str, Any]:
     ...            "transitions": {"ad": {"buy": 0.25}}}, "shop.yaml")
     Traceback (most recent call last):
     ...
-    journeysim.errors.MapError: shop.yaml: unknown key 'x' (allowed: format, name, stages, time_unit, entry, touchpoints, transitions, segments, observations, currency, arrivals, campaigns, calibration)
+    journeysim.errors.MapError: shop.yaml: unknown key 'x' (allowed: format, name, stages, time_unit, entry, touchpoints, transitions, segments, observations, currency, arrivals, campaigns, discount, calibration)
     """
     journey = read_journey(data, source)
     warnings = MapContext(source)

@@ -4,7 +4,8 @@
   its ``observations`` counts;
 * :func:`exact_batch` solves a batch of journeys with the same touchpoints as one
   stacked dense linear system per segment (many small solves in one numpy call,
-  instead of one :func:`~journeysim.engines.exact.solve_exact` each);
+  instead of one :func:`~journeysim.engines.exact.solve_exact` each) for the
+  conversion rate, conversions and value; any other metric is solved draw by draw;
 * :func:`sampled_batch` runs a sampling engine on each journey, segment by segment,
   with one random stream per draw shared by baseline and variant (common random numbers).
 
@@ -23,10 +24,17 @@ from journeysim.errors import ScenarioError
 from journeysim.journey import Edge, Journey, Segment
 from journeysim.whatif.uncertain import DIRICHLET_PRIOR
 
-__all__ = ["DIRICHLET_PRIOR", "posterior_journeys", "exact_batch", "sampled_batch", "SAMPLING_ENGINES"]
+__all__ = ["DIRICHLET_PRIOR", "posterior_journeys", "exact_batch", "sampled_batch", "SAMPLING_ENGINES", "BATCHED",
+           "BY_SEGMENT"]
 
 #: Pseudo-count added to every outcome of an observed row (Jeffreys' prior for a binomial row).
 _CELLS_PER_CHUNK = 4_000_000
+#: Metrics :func:`exact_batch` solves for all draws at once (the others, draw by draw).
+BATCHED = ("conversion_rate", "expected_conversions", "expected_value")
+#: Metrics whose value for the whole journey is the share-weighted sum of the segments' (of their new
+#: customers alone): sampling engines run these segment by segment, the others on the whole journey.
+BY_SEGMENT = ("conversion_rate", "expected_conversions", "expected_value", "expected_touches", "referrals",
+              "bounce_rate", "discounted_value")
 #: Sampling engines: (module, function) and how a call is made.
 SAMPLING_ENGINES = {
     "montecarlo": ("journeysim.engines.montecarlo.engine", "simulate_montecarlo"),
@@ -110,6 +118,31 @@ def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise ScenarioError("a drawn journey traps customers in a loop with no drop-off (check the changes' rows)") from None
 
 
+def _defined(value, metric: str, k: int) -> float:
+    if value is None:
+        raise ScenarioError(f"{metric} is undefined in draw {k} (referrals that sustain themselves make per-seed "
+                            "metrics unbounded; nobody converting leaves repeat_rate and time to conversion "
+                            "undefined): predict another metric, or narrow the hypothesis's ranges")
+    return float(value)
+
+
+def _draw_by_draw(journeys: Sequence[Journey], metric: str) -> dict:
+    """Every draw solved on its own: the metric for the journey and for each segment's new customers."""
+    from journeysim.engines.exact import segment_metrics   # scipy: loaded when a prediction needs it
+
+    d = len(journeys)
+    total, segments = np.zeros(d), {}
+    reach = {s: np.zeros(d) for s in journeys[0].stage_names()}
+    for k, j in enumerate(journeys):
+        whole, parts = segment_metrics(j)
+        total[k] = _defined(whole[metric], metric, k)
+        for name, part in parts.items():
+            segments.setdefault(name, np.zeros(d))[k] = _defined(part[metric], metric, k)
+        for stage, r in whole["stage_reach"].items():
+            reach[stage][k] = r
+    return {"total": total, "segments": segments, "stages": reach}
+
+
 def exact_batch(journeys: Sequence[Journey], metric: str) -> dict:
     """Solve journeys sharing touchpoints, segments and stages; per draw: metric, segments, stage reach.
 
@@ -118,7 +151,11 @@ def exact_batch(journeys: Sequence[Journey], metric: str) -> dict:
     >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"page": 0.5}, "page": {"buy": 0.4, "ad": 0.2}}, goals=["buy"])
     >>> exact_batch([j, j], "conversion_rate")["total"].round(6)     # 0.2 / (1 - 0.1)
     array([0.222222, 0.222222])
+    >>> exact_batch([j], "bounce_rate")["total"]                     # ad -> exit
+    array([0.5])
     """
+    if metric not in BATCHED:
+        return _draw_by_draw(journeys, metric)
     first = journeys[0]
     names = first.names
     stage_of = [first.touchpoints[x].stage for x in names]
@@ -176,12 +213,24 @@ def _run(engine: str, journey: Journey, size: float, source: str, *, rng: np.ran
     return mass, result
 
 
+def _per_original(metric: str, mass: float, value: float) -> float:
+    """A metric of the customers who start, per original new customer (a removal lost ``1 - mass`` of them)."""
+    if metric in ("expected_time_to_conversion", "repeat_rate"):
+        return value                    # ratios among those who start
+    if metric == "customers_per_seed":
+        return 1.0 + mass * (value - 1.0)   # the seed counts whole, as in the exact engine
+    return mass * value
+
+
 def sampled_batch(pairs: Sequence[tuple[Journey, Journey]], metric: str, engine: str, size: float,
                   *, rng: np.random.Generator, source: str = "<map>") -> tuple[dict, dict]:
     """Run a sampling engine on each (baseline, variant) pair; both get the same stream per draw and segment.
 
     ``size`` is the engine's run length: customers per segment (montecarlo) or days (agents);
-    ``source`` names the baseline map in the engine's error messages.
+    ``source`` names the baseline map in the engine's error messages. A metric that is not
+    a share-weighted sum over segments (see :data:`BY_SEGMENT`: per-seed totals, whose
+    referred customers may join any segment, and ratios) is estimated on the whole journey
+    (with ``size`` times as many customers as it has segments), without a breakdown by segment.
     """
     root = int(rng.integers(2**63))
     out = []
@@ -189,16 +238,19 @@ def sampled_batch(pairs: Sequence[tuple[Journey, Journey]], metric: str, engine:
         first = pairs[0][side]
         stages = first.stage_names()
         res = {"total": np.zeros(len(pairs)), "segments": {}, "stages": {s: np.zeros(len(pairs)) for s in stages}}
-        for seg_index, (seg_name, share, _) in enumerate(first.segment_journeys()):
+        whole = metric not in BY_SEGMENT and first.segments
+        parts = [(None, 1.0, first)] if whole else first.segment_journeys()
+        run_size = size * len(first.segments) if whole and engine == "montecarlo" else size
+        for seg_index, (seg_name, share, _) in enumerate(parts):
             per = np.zeros(len(pairs))
             for k, pair in enumerate(pairs):
                 j = pair[side] if seg_name is None else pair[side].for_segment(seg_name)
                 # The same (draw, segment) stream for baseline and variant: common random numbers.
                 stream = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(k, seg_index)))
-                mass, result = _run(engine, j, size, source, rng=stream)
+                mass, result = _run(engine, j, run_size, source, rng=stream)
                 if result is None:
                     continue
-                per[k] = mass * float(getattr(result, metric))
+                per[k] = _per_original(metric, mass, _defined(getattr(result, metric), metric, k))
                 for stage, r in (getattr(result, "stage_reach", None) or {}).items():
                     if stage in res["stages"]:
                         res["stages"][stage][k] += share * mass * r

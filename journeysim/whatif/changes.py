@@ -11,8 +11,9 @@ sums to 1; when the changed outcome held the whole row, the freed share goes to 
   with ``balance: exit`` changes that edge alone: drop-off gives (or takes) the difference
   and the row's other outcomes keep their probabilities, as when a map is edited by hand.
 * ``remove``: the touchpoint goes; what flowed into it drops off, and its entry share
-  is lost: entry shares are **not** renormalised, so per-customer metrics stay per
-  original new customer and conversion falls by what that share would have brought.
+  (and its share of any ``refers`` entry) is lost: entry shares are **not** renormalised, so
+  per-customer metrics stay per original new customer and conversion falls by what that
+  share would have brought.
 * ``entry``: the listed shares are set; unlisted entry touchpoints rescale in
   proportion to fill the rest.
 * ``touchpoint``: any attribute of the map format (``delay``, ``value``, ``goal``...).
@@ -24,6 +25,7 @@ without a segment also applies to every segment's own version of the rows it tou
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from typing import Any
 from journeysim.errors import ScenarioError, did_you_mean
 from journeysim.journey import EXIT, Edge, Journey, Segment, Touchpoint
 from journeysim.maps import schema
+from journeysim.maps.values import referral_problems
 
 __all__ = [
     "ChangeError",
@@ -53,7 +56,6 @@ __all__ = [
 _TOLERANCE = 1e-9
 #: What a ``set`` takes its change from: the row's other outcomes in proportion, or drop-off alone.
 BALANCES = ("proportional", "exit")
-_FIELDS = {"stage", "channel", "delay", "goal", "value", "refers"}
 
 
 class ChangeError(ValueError):
@@ -167,11 +169,19 @@ def touchpoint_attributes(journey: Journey, attributes: Mapping[str, Any], base:
             value = attribute.parse(raw)
         except schema.Invalid as exc:
             raise ChangeError(f"{key}: {exc}") from None
-        (fields if key in _FIELDS else extra)[key] = value
+        if key in schema.TOUCHPOINT_FIELDS:
+            fields.update(schema.touchpoint_fields(key, value))
+        else:
+            extra[key] = value
     stage = fields.get("stage")
     if stage is not None and journey.stages and stage not in journey.stages:
         raise ChangeError(f"unknown stage {stage!r}{did_you_mean(stage, journey.stages)} (stages: {', '.join(journey.stages)})")
-    return Touchpoint(base.name, **{f: fields.get(f, getattr(base, f)) for f in _FIELDS}, extra=extra)
+    if "refers" in fields:
+        names = (*journey.names, *([] if base.name in journey.touchpoints else [base.name]))
+        problems = referral_problems(fields["refer_entry"], fields["refer_segment"], names, tuple(journey.segments))
+        if problems:
+            raise ChangeError(f"refers: {problems[0]}")
+    return dataclasses.replace(base, **fields, extra=extra)
 
 
 @dataclass(frozen=True)
@@ -315,8 +325,12 @@ class RemoveTouchpoint:
                        None if s.entry is None else drop(s.entry))
             for n, s in journey.segments.items()
         }
+        # Referred customers who would have started at the removed touchpoint are lost, like its entry share.
+        touchpoints = {n: dataclasses.replace(t, refer_entry=drop(t.refer_entry))
+                       if t.refer_entry is not None and self.name in t.refer_entry else t
+                       for n, t in drop(journey.touchpoints).items()}
         return journey.replace(
-            touchpoints=drop(journey.touchpoints),
+            touchpoints=touchpoints,
             rows={a: drop(r) for a, r in journey.rows.items() if a != self.name},
             entry=drop(journey.entry),
             segments=segments,

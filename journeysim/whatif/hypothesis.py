@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from journeysim._files import read_document, recording_reads
+from journeysim.engines.metrics import SCALAR_METRICS
 from journeysim.errors import ScenarioError, did_you_mean
 from journeysim.journey import Journey
 from journeysim.maps import schema
@@ -38,7 +39,8 @@ from journeysim.whatif.uncertain import (
 
 __all__ = ["Hypothesis", "load_hypothesis", "read_hypothesis", "METRICS"]
 
-METRICS = ("conversion_rate", "expected_conversions", "expected_value")
+#: What a hypothesis may predict: every scalar metric of the engines.
+METRICS = SCALAR_METRICS
 _TOP_KEYS = ("hypothesis", "baseline", "metric", "changes", "notes")
 _CHANGE_KEYS = {
     "add": ("add", "from", "to", "segment"),   # plus any touchpoint attribute
@@ -150,6 +152,9 @@ def read_hypothesis(data: Any, source: str, base_dir: str | os.PathLike = ".", *
     else:
         baseline_path = os.path.normpath(Path(base_dir) / baseline_ref)
         baseline = load_journey(baseline_path, named_by=f"hypothesis {source} names baseline {baseline_ref}")
+    if metric.startswith("discounted_") and "discount" not in baseline.extra:
+        raise ScenarioError(f"{source}: metric {metric!r} needs a discount in the baseline map {baseline_path} "
+                            "(add discount: {rate: 0.1, per: year})")
     raw_changes = data.get("changes")
     if not isinstance(raw_changes, list) or not raw_changes:
         raise ScenarioError(f"{source}: 'changes' must be a non-empty list of changes (add, set, scale, remove, entry, touchpoint)")

@@ -31,6 +31,7 @@ from journeysim.engines.exact import solve_exact
 from journeysim.errors import ScenarioError, UsageError
 from journeysim.maps.checks import trapped_touchpoints
 from journeysim.whatif._batch import (
+    BATCHED,
     DIRICHLET_PRIOR,
     SAMPLING_ENGINES,
     exact_batch,
@@ -339,14 +340,15 @@ def _check_variant(hyp: Hypothesis) -> None:
                                 f"{', '.join(map(repr, group))} (no drop-off: give one of them an exit)")
 
 
-def _method(engine: str, draws: int, level: float, params: Mapping, observed: bool, size) -> str:
+def _method(engine: str, metric: str, draws: int, level: float, params: Mapping, observed: bool, size) -> str:
     sources = []
     if params:
         sources.append(f"{len(params)} uncertain number(s) of the hypothesis drawn from their ranges/distributions")
     if observed:
         sources.append(f"observed rows drawn from their Dirichlet posterior (counts p*n plus a prior of {DIRICHLET_PRIOR} per outcome)")
     if engine == "exact":
-        solver = "each draw solved exactly (absorbing Markov chain, batched dense solve)"
+        solver = ("each draw solved exactly (absorbing Markov chain, batched dense solve)" if metric in BATCHED else
+                  "each draw solved exactly (absorbing Markov chain; referrals as a branching process), one by one")
     else:
         unit = "customers per segment" if engine == "montecarlo" else "days"
         solver = (f"each draw simulated by the {engine} engine ({size:g} {unit}), baseline and variant with common "
@@ -381,7 +383,7 @@ def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size) -> 
         engine=engine,
         draws=draws,
         seed=seed,
-        method=_method(engine, draws, level, params, observed, size),
+        method=_method(engine, hyp.metric, draws, level, params, observed, size),
         hypothesis_file=hyp.source,
         inputs=inputs,
         samples={"baseline": base, "variant": var, "lift_abs": lift, "lift_rel": rel},

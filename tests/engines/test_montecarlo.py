@@ -15,6 +15,7 @@ from journeysim.engines.metrics import METRIC_KEYS
 from journeysim.engines.montecarlo.alias import build_alias, draw
 from journeysim.engines.montecarlo.engine import SAMPLE_KEYS, simulate_montecarlo
 from journeysim.errors import UsageError
+from journeysim.maps.read import read_journey
 from tests.conftest import BUNDLED_MAPS
 from tests.engines.montecarlo_agreement import LIMIT, replicates, z_scores
 
@@ -165,9 +166,10 @@ def test_referral_generations_follow_a_branching_process(backend):
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}}, goals=["buy"],
                           touchpoint_attributes={"buy": {"refers": k}})
     r = simulate_montecarlo(j, n, rng=rng(6), backend=backend)
-    assert r.referrals == pytest.approx(k) and r.customers_per_seed == pytest.approx(2.0)
-    # Total progeny of Poisson(k) offspring per customer: mean k/(1-k), variance k/(1-k)^3.
     referred = r.referred
+    # Per seed: the new customers and every generation they start, per new customer.
+    assert r.referrals == pytest.approx(k) and r.customers_per_seed == pytest.approx(1 + referred["customers"] / n)
+    # Total progeny of Poisson(k) offspring per customer: mean k/(1-k), variance k/(1-k)^3.
     assert abs(referred["customers"] - n * k / (1 - k)) <= LIMIT * math.sqrt(n * k / (1 - k) ** 3)
     assert referred["conversions"] == referred["customers"] and referred["generations"] > 3
     assert not referred["truncated"]
@@ -343,3 +345,59 @@ def test_candidate_paths_counted_alike_by_table_and_by_binary_search(online_stor
     monkeypatch.setattr(PathCounter, "_index_candidates", lambda self: setattr(self, "_lookup", None))
     assert run() == table
     assert sum(p["count"] for p in table.top_paths) > 100_000
+
+
+# -- past the first purchase ---------------------------------------------------------------------
+
+
+def routed_discounted(ad_sd=2.0):
+    """Referred customers start elsewhere in a share-0 segment; lognormal, gamma and fixed delays; a discount."""
+    return read_journey({
+        "time_unit": "week", "discount": {"rate": 0.5, "per": "week"}, "stages": ["know", "buy", "refer"],
+        "entry": {"ad": 1.0},
+        "touchpoints": {
+            "ad": {"stage": "know", "delay": {"dist": "lognormal", "mean": 1.0, "sd": ad_sd}},
+            "call": {"stage": "know", "delay": {"dist": "fixed", "mean": 0.5}},
+            "buy": {"stage": "buy", "goal": True, "value": 100, "delay": {"dist": "gamma", "mean": 2.0, "sd": 1.0}},
+            "fan": {"stage": "refer", "delay": 1.0, "refers": {"k": 0.6, "entry": {"call": 1.0}, "segment": "referred"}},
+            "news": {"stage": "refer", "refers": 0.3, "delay": {"dist": "lognormal", "mean": 4.0, "sd": 1.0}},
+        },
+        "transitions": {"ad": {"buy": 0.3, "news": 0.1}, "buy": {"fan": 0.5, "news": 0.3, "buy": 0.2},
+                        "call": {"buy": 0.4}, "news": {"buy": 0.2}},
+        "segments": {"organic": {"share": 1.0}, "referred": {"share": 0, "transitions": {"call": {"buy": 0.7}}}},
+    })
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_referral_routing_loyalty_and_discounting_agree_with_exact_engine(backend):
+    j = routed_discounted()
+    runs = replicates(j, seed=31, runs=16, customers=8000, backend=backend)
+    z = z_scores(j, runs)
+    assert {"value_per_seed_customer", "customers_per_seed", "discounted_value", "discounted_value_per_seed_customer",
+            "repeat_rate", "bounce_rate", "funnel[refer]"} <= set(z)
+    worst = max(z, key=lambda k: abs(z[k]))
+    assert abs(z[worst]) <= LIMIT, (worst, z[worst])
+    assert all(r.referred["customers"] > 0 and not r.referred["truncated"] for r in runs)
+    # The check has power: the same mean delay with a narrower lognormal discounts differently
+    # (Laplace transform 0.679 instead of 0.753), and the agreement test says so.
+    wrong = z_scores(routed_discounted(ad_sd=0.5), runs)
+    assert abs(wrong["discounted_value"]) > LIMIT and abs(wrong["expected_value"]) <= LIMIT
+
+
+def test_per_seed_metrics_are_null_when_generations_are_cut():
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}}, goals=["buy"],
+                          touchpoint_attributes={"buy": {"refers": 2.0, "value": 5.0}})
+    r = simulate_montecarlo(j, 1000, rng=rng(8))
+    assert r.value_per_seed_customer is None and r.conversions_per_seed_customer is None
+    assert r.warnings and "cut" in r.warnings[0]
+    assert r.expected_value == pytest.approx(5.0) and r.removal_effects_value is None   # exact: unbounded too
+
+
+def test_json_gains_the_loyalty_keys_in_order(online_store):
+    new = ["value_per_seed_customer", "conversions_per_seed_customer", "repeat_rate", "bounce_rate", "funnel",
+           "discounted_value", "discounted_value_per_seed_customer", "removal_effects_value"]
+    assert list(METRIC_KEYS[-len(new):]) == new and METRIC_KEYS[-len(new) - 1] == "engine"
+    r = simulate_montecarlo(online_store, 2000, rng=rng())
+    keys = list(r.to_dict())
+    assert keys[:len(METRIC_KEYS)] == list(METRIC_KEYS)
+    assert list(solve_exact(online_store).to_dict()) == [*METRIC_KEYS, "method"]

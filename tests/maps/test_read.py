@@ -92,6 +92,38 @@ INVALID = [
     ("unsafe tag", "!!python/object/apply:os.system ['echo hi']\n", "shop.yaml: line 1: invalid YAML"),
     ("not a mapping", "- a\n- b\n", "shop.yaml: a map must be a mapping"),
     ("observations", GOOD + "observations: {ad: -3}\n", "shop.yaml: observations: 'ad': -3 is negative"),
+    ("refers unknown key", GOOD.replace("value: 40}", "value: 40, refers: {k: 0.5, segmnet: b}}"),
+     "shop.yaml: touchpoint 'purchase': refers: unknown key 'segmnet' (did you mean 'segment'?) (allowed: k, entry, segment)"),
+    ("refers without k", GOOD.replace("value: 40}", "value: 40, refers: {entry: {cart: 1}}}"),
+     "shop.yaml: touchpoint 'purchase': refers: a mapping needs 'k'"),
+    ("refers negative k", GOOD.replace("value: 40}", "value: 40, refers: {k: -0.5}}"),
+     "shop.yaml: touchpoint 'purchase': refers: k: -0.5 is negative (must be >= 0)"),
+    ("refers negative number", GOOD.replace("value: 40}", "value: 40, refers: -2}"),
+     "shop.yaml: touchpoint 'purchase': refers: -2 is negative (must be >= 0)"),
+    ("refers unknown entry", GOOD.replace("value: 40}", "value: 40, refers: {k: 0.5, entry: {crt: 1}}}"),
+     "shop.yaml: touchpoint 'purchase': refers: entry: unknown touchpoint 'crt' (did you mean 'cart'?)"),
+    ("refers entry sum", GOOD.replace("value: 40}", "value: 40, refers: {k: 0.5, entry: {cart: 0.5}}}"),
+     "shop.yaml: touchpoint 'purchase': refers: entry: shares sum to 0.5 (must sum to 1)"),
+    ("refers entry share", GOOD.replace("value: 40}", "value: 40, refers: {k: 0.5, entry: {cart: 2}}}"),
+     "shop.yaml: touchpoint 'purchase': refers: entry: touchpoint 'cart': probability 2 is outside [0, 1]"),
+    ("refers unknown segment", GOOD.replace("value: 40}", "value: 40, refers: {k: 0.5, segment: vips}}")
+     + "segments:\n  vip: {share: 0}\n  all: {share: 1}\n",
+     "shop.yaml: touchpoint 'purchase': refers: segment: unknown segment 'vips' (did you mean 'vip'?) (segments: vip, all)"),
+    ("refers segment without segments", GOOD.replace("value: 40}", "value: 40, refers: {k: 0.5, segment: vip}}"),
+     "shop.yaml: touchpoint 'purchase': refers: segment: unknown segment 'vip' (the map has no segments)"),
+    ("refers not a number", GOOD.replace("value: 40}", "value: 40, refers: lots}"),
+     "shop.yaml: touchpoint 'purchase': refers: 'lots' is not a number (a number of new customers per visit, "
+     "or {k, entry, segment})"),
+    ("discount rate", GOOD + "discount: {rate: -1, per: year}\n",
+     "shop.yaml: discount: rate: -1 is -1 or less (a value cannot lose all its worth or more; must be > -1)"),
+    ("discount per", GOOD + "discount: {rate: 0.1, per: yaer}\n",
+     "shop.yaml: discount: per: 'yaer' is not a time unit (did you mean 'year'?)"),
+    ("discount key", GOOD + "discount: {rate: 0.1, every: year}\n",
+     "shop.yaml: discount: unknown key 'every' (allowed: rate, per)"),
+    ("discount without rate", GOOD + "discount: {per: year}\n",
+     "shop.yaml: discount: needs a 'rate'"),
+    ("discount not a mapping", GOOD + "discount: 0.1\n",
+     "shop.yaml: discount: must be a mapping like {rate: 0.1, per: year}"),
 ]
 
 
@@ -207,3 +239,49 @@ def test_a_row_over_one_is_reported_beside_a_typo_in_it(tmp_path):
     # A bad exit probability is one error, not also a sum over 1.
     errors = errors_of(tmp_path, GOOD.replace("exit: 0.4", "exit: 2"))
     assert errors == (f"{tmp_path / 'shop.yaml'}: touchpoint 'cart': edge to 'exit': probability 2 is outside [0, 1]",)
+
+
+ROUTED = GOOD.replace("value: 40}", "value: 40, refers: {k: 0.5, entry: {cart: 1}, segment: referred}}") + """\
+segments:
+  all: {share: 1}
+  referred: {share: 0, transitions: {cart: {purchase: 0.9}}}
+discount: {rate: 0.1, per: year}
+"""
+
+
+def test_routed_referrals_and_discount_round_trip(tmp_path):
+    j = load_journey(write(tmp_path, ROUTED))
+    tp = j.touchpoints["purchase"]
+    assert (tp.refers, dict(tp.refer_entry), tp.refer_segment) == (0.5, {"cart": 1.0}, "referred")
+    assert dict(j.extra["discount"]) == {"rate": 0.1, "per": "year"}
+    data = dump_journey(j)
+    assert data["touchpoints"]["purchase"]["refers"] == {"k": 0.5, "entry": {"cart": 1.0}, "segment": "referred"}
+    again = write(tmp_path, yaml.safe_dump(data, allow_unicode=True), "again.yaml")
+    assert dump_journey(load_journey(again)) == data
+    assert not check_map(write(tmp_path, ROUTED)).warnings
+
+
+def test_a_segment_nobody_joins_is_a_warning(tmp_path):
+    check = check_map(write(tmp_path, GOOD + "segments:\n  all: {share: 1}\n  ghost: {share: 0}\n"))
+    assert check.ok and any("segment 'ghost': has share 0 and no touchpoint refers" in w for w in check.warnings)
+
+
+def test_touchpoints_only_referred_customers_reach_are_reachable(tmp_path):
+    text = """\
+entry: {ad: 1}
+touchpoints:
+  ad: {}
+  call: {}
+  demo: {}
+  purchase: {goal: true, refers: {k: 0.5, entry: {call: 1}, segment: referred}}
+  orphan: {}
+transitions:
+  ad: {purchase: 0.5}
+segments:
+  all: {share: 1}
+  referred: {share: 0, transitions: {call: {demo: 0.5}, demo: {purchase: 0.5}}}
+"""
+    check = check_map(write(tmp_path, text))
+    assert check.ok, check.errors
+    unreachable = [w for w in check.warnings if "can never be reached" in w]
+    assert len(unreachable) == 1 and "'orphan'" in unreachable[0]     # referred customers reach call and demo

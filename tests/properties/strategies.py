@@ -42,10 +42,18 @@ def _row(draw, i, n, names, max_edges):
     return {names[t]: w / total for t, w in zip(targets, weights)}
 
 
+_STAGES = ("know", "try", "buy", "repeat")
+
+
 @st.composite
 def journeys(draw, min_touchpoints=2, max_touchpoints=8, max_edges=4, segments=False, with_delays=False,
-             unicode_names=True, values=True, refers=False):
-    """A random valid journey (a :class:`journeysim.Journey`)."""
+             unicode_names=True, values=True, refers=False, routes=False, stages=False, discount=False):
+    """A random valid journey (a :class:`journeysim.Journey`).
+
+    ``routes``: referring touchpoints may route their customers (``refers: {k, entry, segment}``,
+    to a segment of share 0 among others); ``stages``: touchpoints get stages (some none);
+    ``discount``: a discount at a positive rate.
+    """
     n = draw(st.integers(min_touchpoints, max_touchpoints))
     names = draw(touchpoint_names(n)) if unicode_names else [f"t{i}" for i in range(n)]
     goals = set(draw(st.lists(st.integers(1, n - 1), min_size=1, max_size=max(1, n // 3), unique=True)))
@@ -62,12 +70,22 @@ def journeys(draw, min_touchpoints=2, max_touchpoints=8, max_edges=4, segments=F
             attrs["delay"] = draw(delays())
         if refers and draw(st.booleans()):
             attrs["refers"] = draw(st.floats(0, 0.5))
+            if routes and draw(st.booleans()):
+                attrs["refers"] = {"k": attrs["refers"], "entry": {names[draw(st.integers(0, n - 1))]: 1.0}}
+                if segments and draw(st.booleans()):
+                    attrs["refers"]["segment"] = draw(st.sampled_from(["segment 0", "referred"]))
+        if stages and draw(st.booleans()):
+            attrs["stage"] = draw(st.sampled_from(_STAGES))
         touchpoints[name] = attrs
     data = {
         "entry": {names[e]: w / sum(entry_weights) for e, w in zip(entries, entry_weights)},
         "touchpoints": touchpoints,
         "transitions": {names[i]: _row(draw, i, n, names, max_edges) for i in range(n)},
     }
+    if stages:
+        data["stages"] = list(_STAGES)
+    if discount:
+        data["discount"] = {"rate": draw(st.floats(0.01, 2.0)), "per": draw(st.sampled_from(["day", "week", "year"]))}
     if segments:
         k = draw(st.integers(2, 3))
         shares = [draw(st.integers(1, 10)) for _ in range(k)]
@@ -78,4 +96,8 @@ def journeys(draw, min_touchpoints=2, max_touchpoints=8, max_edges=4, segments=F
                 "share": shares[s] / sum(shares),
                 "transitions": {names[i]: _row(draw, i, n, names, max_edges) for i in replaced},
             }
+        if routes:   # a segment only referred customers join, with rows of its own
+            replaced = draw(st.lists(st.integers(0, n - 1), max_size=2, unique=True))
+            data["segments"]["referred"] = {
+                "share": 0, "transitions": {names[i]: _row(draw, i, n, names, max_edges) for i in replaced}}
     return read_journey(data, "<random map>")

@@ -59,7 +59,11 @@ class AgentResult(JourneyMetrics):
     abandoned + in_journey``. ``daily`` has one row per day; ``touchpoints`` one
     entry per touchpoint. When no customer arrived (``arrived == 0``), the rates
     per customer (``conversion_rate``, ``expected_*``, ``referrals`` and every
-    ``visit_rate`` and ``stage_reach`` value) are undefined: ``None``.
+    ``visit_rate`` and ``stage_reach`` value) are undefined: ``None``. Per-seed
+    metrics are per customer who arrived on their own (``None`` when none did);
+    ``removal_effects_value`` comes from the exact engine. What needs each customer's
+    whole history (``repeat_rate``, ``bounce_rate``, ``funnel``) and the discounted
+    values are not computed by this engine: ``None``.
     """
 
     days: int
@@ -246,7 +250,9 @@ def _result(journey: Journey, model, run: Run) -> AgentResult:
     method = (f"agent-based discrete-event simulation (simpy) of {run.arrived} customers over {model.days} days; "
               + ("rates are per arrived customer (those still in the journey count what they did so far); " if n else
                  f"{NO_ARRIVALS} in the run, so every rate per customer is undefined (null); ")
-              + "removal_effects from the exact engine on the same map (agent-only attributes ignored)")
+              + "per-seed metrics per customer who arrived on their own; removal_effects and removal_effects_value "
+              "from the exact engine on the same map (agent-only attributes ignored); repeat_rate, bounce_rate, "
+              "funnel and discounted values not computed by this engine (null)")
     occupancy = [np.cumsum(diff) for diff in run.occupancy]
     daily = tuple(
         {"day": d, "arrivals": run.daily_arrivals[d], "conversions": run.daily_goals[d],
@@ -278,6 +284,10 @@ def _result(journey: Journey, model, run: Run) -> AgentResult:
         removal_effects=exact.removal_effects,
         referrals=_per_customer(run.referred, n),
         customers_per_seed=run.arrived / organic if organic else None,
+        value_per_seed_customer=run.revenue / organic if organic else None,
+        conversions_per_seed_customer=run.goal_visits / organic if organic else None,
+        funnel=None,
+        removal_effects_value=exact.removal_effects_value,
         time_unit=journey.time_unit,
         journey_name=journey.name,
         currency=journey.extra.get("currency"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from journeysim.engines.branching import customer_types
 from journeysim.journey import Delay, Journey
 from journeysim.maps.values import UNIT_DAYS
 
@@ -85,8 +86,10 @@ class Model:
     cost: list[float]
     budget: list[tuple[float, float] | None]  # (amount, renewal period in days; inf = once)
     day_rates: np.ndarray              # expected new customers on each day
-    kinds: list[tuple[int, int]]       # (segment, entry touchpoint) of a new customer
-    kind_p: np.ndarray
+    kinds: list[tuple[int, int]]       # (segment, entry touchpoint) of a customer: new customers' first
+    kind_p: np.ndarray                 # over the first len(kind_p) kinds: how new customers start
+    referral_kinds: list[tuple[list[int], np.ndarray]]  # per customer type: its kinds and their probabilities
+    refer_type: list[int]              # per touchpoint: the customer type of the customers it refers
     campaigns: dict[int, list[tuple[set[int], int, float]]] = field(default_factory=dict)  # day -> [(reached, to, p)]
     campaign_days: list[list[int]] = field(default_factory=list)  # per touchpoint: days a campaign reaches it
     social: bool = False
@@ -180,6 +183,21 @@ def compile_model(journey: Journey, days: int, rng: np.random.Generator) -> Mode
             kinds.append((s, index[name]))
             kind_p.append(share * p)
     kind_p = np.asarray(kind_p) / np.sum(kind_p)
+    types = customer_types(journey)
+    segment_number = {name: s for s, (name, _, _) in enumerate(segments)}
+    referral_kinds, mass = [], types.mass
+    for starts in types.starts:
+        ids, probs = [], []
+        for segment, weight, entry in starts:
+            for name, p in entry.items():
+                if weight * p > 0:
+                    kind = (segment_number[segment], index[name])
+                    if kind not in kinds:
+                        kinds.append(kind)
+                    ids.append(kinds.index(kind))
+                    probs.append(weight * p)
+        probs = np.asarray(probs)
+        referral_kinds.append((ids, probs / probs.sum() if probs.size else probs))
     model = Model(
         names=names,
         days=days,
@@ -193,7 +211,7 @@ def compile_model(journey: Journey, days: int, rng: np.random.Generator) -> Mode
               for i, t in enumerate(tps)],
         goal=[t.goal for t in tps],
         value=[t.value for t in tps],
-        refers=[t.refers for t in tps],
+        refers=[t.refers * mass[r] for t, r in zip(tps, types.route)],
         stage=[stages.index(t.stage) if t.stage is not None else len(stages) for t in tps],
         stages=stages,
         capacity=capacity,
@@ -203,6 +221,8 @@ def compile_model(journey: Journey, days: int, rng: np.random.Generator) -> Mode
         day_rates=_day_rates(dict(journey.extra["arrivals"]), days),
         kinds=kinds,
         kind_p=kind_p,
+        referral_kinds=referral_kinds,
+        refer_type=list(types.route),
         social=social,
     )
     _campaigns(journey, index, days, model)

@@ -58,9 +58,10 @@ class Run(SharedTouchpoints):
         self.occupancy = [[0] * (days + 2) for _ in range(n_stages)]
         # random pools
         self.uniform = Pool(lambda k: rng.random(k).tolist())
-        cum = np.cumsum(m.kind_p)
-        self.kind = Pool(lambda k: np.minimum(np.searchsorted(cum, rng.random(k), side="right"),
-                                              len(m.kinds) - 1).tolist())
+        # The kinds (segment, entry) of the customers each touchpoint refers, by customer type.
+        self.kind = [Pool(lambda k, ids=np.asarray(ids), cum=np.cumsum(p): ids[np.minimum(
+            np.searchsorted(cum, rng.random(k), side="right"), len(ids) - 1)].tolist()) if len(ids) else None
+            for ids, p in m.referral_kinds]
         self.referrals = [Pool(lambda k, r=r: rng.poisson(r, k).tolist()) if r else None for r in m.refers]
         self.patience = [Pool(lambda k, p=p: rng.exponential(p, k).tolist()) if p else None for p in m.patience]
         # shared resources
@@ -106,7 +107,7 @@ class Run(SharedTouchpoints):
         for day in range(m.days):
             n = int(rng.poisson(m.day_rates[day]))
             times = day + np.sort(rng.random(n))
-            kinds = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(m.kinds) - 1)
+            kinds = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(m.kind_p) - 1)
             entry = self.kind_tp[kinds]
             together = ~stop[entry] if self.walker is not None else np.zeros(n, dtype=bool)
             if together.any():
@@ -162,8 +163,9 @@ class Run(SharedTouchpoints):
     def _refer(self, i: int, leave: float) -> None:
         if leave >= self.m.days:
             return
+        pool = self.kind[self.m.refer_type[i]]
         for _ in range(self.referrals[i].take()):
-            kind = self.kind.take()
+            kind = pool.take()
             if self.prewalk:
                 self.todo.append((leave, kind))
             else:

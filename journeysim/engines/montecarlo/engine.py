@@ -23,8 +23,9 @@ from journeysim._json import plain
 from journeysim._text import fmt, format_table, rate, rate_interval, wrap
 from journeysim.engines.exact import solve_exact
 from journeysim.engines.metrics import JourneyMetrics
+from journeysim.engines.branching import spectral_radius
 from journeysim.engines.montecarlo.loop import BACKENDS, PILOT, Cohort, simulate_cohort
-from journeysim.engines.montecarlo.tables import build_tables
+from journeysim.engines.montecarlo.tables import Tables, build_tables
 from journeysim.engines.montecarlo.tallies import (
     CANDIDATE_PATHS,
     PATH_LENGTH,
@@ -148,7 +149,10 @@ def _method(customers, chunk_size, horizon, time_unit, removal, backend) -> str:
         f"time-to-conversion quantiles from a log-spaced histogram ({TimeHistogram.PER_DECADE} bins per decade); "
         f"top paths counted exactly among the {CANDIDATE_PATHS} most frequent paths of the first "
         f"max(chunk, {PILOT}) customers (shown up to {PATH_LENGTH} touchpoints); referrals: K from visits x refers, "
-        "referred customers (Poisson(refers) per visit) simulated as later generations from the referrer's time; "
+        "referred customers (Poisson(refers) per visit, entering where the touchpoint's refers routes them) simulated "
+        "as later generations from the time of the referring visit; per-seed metrics: totals over new and referred "
+        "customers per new customer; discounted values: each valued visit times exp(-rate t), t from the (seed) "
+        "customer's first touch; "
         + ("removal_effects from the exact engine on the same map" if removal else "removal_effects not computed")
     )
 
@@ -217,6 +221,8 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     goal = np.array([journey.touchpoints[x].goal for x in names])
     refers = np.array([journey.touchpoints[x].refers for x in names])
     k = float(visits @ refers) / customers
+    exact = solve_exact(journey) if removal_effects else None
+    seeds, warnings = _per_seed(tables, cohort, goal)
     from statsmodels.stats.proportion import (
         proportion_confint,  # pandas-heavy: load only when used
     )
@@ -236,9 +242,17 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         expected_time_to_conversion=mean_time,
         visit_rate={x: float(new.first_visits[i]) / customers for i, x in enumerate(names)},
         stage_reach={s: c / customers for s, c in new.stage_reach.items()},
-        removal_effects=solve_exact(journey).removal_effects if removal_effects else {},
+        removal_effects=exact.removal_effects if exact is not None else {},
         referrals=k,
-        customers_per_seed=1.0 / (1.0 - k) if k < 1.0 else None,
+        customers_per_seed=seeds["customers"],
+        value_per_seed_customer=seeds["value"],
+        conversions_per_seed_customer=seeds["conversions"],
+        repeat_rate=new.repeaters / new.converted if new.converted else None,
+        bounce_rate=new.bounced / customers,
+        funnel={s: c / customers for s, c in new.funnel.items()},
+        discounted_value=new.worth / customers if tables.discount is not None else None,
+        discounted_value_per_seed_customer=seeds["worth"],
+        removal_effects_value=exact.removal_effects_value if exact is not None else {},
         customers=customers,
         transitions=new.transitions,
         conversions=new.converted,
@@ -246,8 +260,8 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         time_to_conversion=quantiles,
         top_paths=_top_paths(cohort, names),
         outcomes=new.outcomes,
-        referred={"customers": cohort.referred.customers, "conversions": cohort.referred.converted,
-                  "transitions": cohort.referred.transitions,
+        referred={"customers": cohort.referred_total("customers"), "conversions": cohort.referred_total("converted"),
+                  "transitions": cohort.referred_total("transitions"),
                   "generations": cohort.generations, "truncated": cohort.truncated},
         seed=seed,
         horizon=horizon,
@@ -255,4 +269,35 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         journey_name=journey.name,
         currency=journey.extra.get("currency"),
         method=_method(customers, chunk_size, horizon, journey.time_unit, removal_effects, backend),
+        warnings=tuple(warnings),
     )
+
+
+def _per_seed(tables: Tables, cohort: Cohort, goal: np.ndarray) -> tuple[dict, list[str]]:
+    """Per-seed totals: everything the new customers and all their referral generations did, per new customer.
+
+    Unbounded (``None``) when the generations had to be cut, or when the referral matrix
+    estimated from the sample (expected referrals of each type per customer of each type)
+    has a spectral radius of 1 or more.
+    """
+    n, customers = tables.n, cohort.new.customers
+    groups = [cohort.new, *cohort.referred[1:]]   # new customers stand for type 0
+    route = tables.route[:n]
+    refer = tables.refers[:n, None] * (route[:, None] == np.arange(len(groups))[None, :])
+    M = np.array([g.visits_by_touchpoint() @ refer / g.customers if g.customers else np.zeros(len(groups))
+                  for g in groups])
+    radius = spectral_radius(M)
+    everyone = [cohort.new, *cohort.referred]
+    if cohort.truncated or radius >= 1.0:
+        why = (f"the referral generations were cut (at {MAX_GENERATIONS} generations or 10 referred customers "
+               "per new customer)" if cohort.truncated else
+               f"the referral matrix estimated from the sample has spectral radius {radius:.4g}")
+        return dict.fromkeys(("customers", "value", "conversions", "worth")), [
+            f"referrals sustain themselves: {why}, so the per-seed metrics are unbounded (null)"]
+    visits = sum(g.visits_by_touchpoint() for g in everyone)
+    return {
+        "customers": sum(g.customers for g in everyone) / customers,
+        "value": float(visits @ tables.value) / customers,
+        "conversions": float(visits @ goal) / customers,
+        "worth": sum(g.worth for g in everyone) / customers if tables.discount is not None else None,
+    }, []

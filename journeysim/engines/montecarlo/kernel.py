@@ -21,6 +21,7 @@ import numba
 import numpy as np
 
 from journeysim._hash import mix
+from journeysim.engines.montecarlo.alias import AliasTable
 from journeysim.engines.montecarlo.tables import EXPONENTIAL, LOGNORMAL, Tables
 from journeysim.engines.montecarlo.tallies import PATH_LENGTH, PathCounter, Tally
 
@@ -56,14 +57,17 @@ _PLANES = 8
 
 
 #: The chain as the kernel reads it. ``family`` empty: nothing takes time; ``start``
-#: empty: everybody starts at 0; ``special``: 1 for a goal, 2 for a referring state.
+#: empty: everybody starts at 0; ``special``: 1 for a goal, 2 for a referring state, 4 for
+#: a state whose value is discounted (at ``lam``); ``stage_masks``: the stages', then the funnel's.
 _Chain = namedtuple("_Chain", "entry_thr entry_pair entry_shift step_thr step_next step_outcome shift width family "
-                              "pa pb words word bit code mult special stage_masks tp horizon start")
+                              "pa pb words word bit code mult special stage_masks tp horizon start value lam")
 #: What the kernel writes. ``late``: customers still travelling at the horizon, and how
 #: many of them converted before it. ``paths`` empty: no path record; ``path_counts``
 #: empty: no candidate counting (``lookup`` empty: find candidates by binary search).
+#: ``loyal``: customers with a second goal visit, and customers who left after their first
+#: touchpoint; ``worth``: discounted value; ``goals``: each lane's goal visits so far (up to 2).
 _Out = namedtuple("_Out", "visits first_visits stage_reach late hashes converted times paths candidates lookup "
-                          "lookup_shift path_counts path_conversions seen refs referrers planes")
+                          "lookup_shift path_counts path_conversions seen refs referrers planes loyal worth goals")
 
 
 @numba.njit(inline="always")
@@ -94,10 +98,17 @@ def _step(ch, out, rng, lane, c, state, clock, begin, seen0, h, converted, k, s0
     k += 1
     special = ch.special[state]
     if special:
-        if special & 1 and not converted:
-            converted = True
-            out.times[n_times] = clock - begin
-            n_times += 1
+        if special & 1:
+            if not converted:
+                converted = True
+                out.times[n_times] = clock - begin
+                n_times += 1
+            if out.goals[lane] < 2:
+                out.goals[lane] += 1
+                if out.goals[lane] == 2:
+                    out.loyal[0] += 1
+        if special & 4:
+            out.worth[0] += ch.value[state] * math.exp(-ch.lam * clock)
         if special & 2:
             # Visits that refer; the caller draws how many they refer.
             if n_refs < len(out.refs):
@@ -165,9 +176,12 @@ def _finish(ch, out, lane, c, seen0, h, converted, late, k):
     if len(out.paths):  # the pilot piece: its paths pick the candidates
         out.hashes[c] = h
         out.converted[c] = converted
+    out.goals[lane] = 0
     if late:  # (converted and exited or not are counted from the conversion times)
         out.late[0] += 1
         out.late[1] += converted
+    elif k == 1:
+        out.loyal[1] += 1
     if len(out.path_counts):
         x = _mix(h)
         if len(out.lookup):
@@ -236,14 +250,18 @@ def _walk(seed, rng, m, ch, out):
     return n_times, n_refs
 
 
-def _chain(t: Tables, horizon: float | None, start: np.ndarray | None) -> _Chain:
-    stages = np.array(list(t.stage_masks.values()), dtype=np.uint64).reshape(-1, t.words)
+def _chain(t: Tables, horizon: float | None, start: np.ndarray | None, entry: AliasTable) -> _Chain:
+    masks = [*t.stage_masks.values(), *t.funnel_masks.values()]
+    stages = np.array(masks, dtype=np.uint64).reshape(-1, t.words)
     # An untimed map passes no delay tables: the kernel then skips the clock.
     timed = (t.family, t.param_a, t.param_b) if t.timed else (np.zeros(0, np.int8), np.zeros(0), np.zeros(0))
-    special = (t.goal | ((t.refers > 0) << 1)).astype(np.uint8)
-    return _Chain(t.entry.threshold, t.entry.pair, t.entry.shift, t.step.threshold, t.step_target.pair, t.step.pair,
+    value = t.state_value
+    worth = (value != 0) if t.discount is not None else np.zeros(len(value), bool)
+    special = (t.goal | ((t.refers > 0) << 1) | (worth << 2)).astype(np.uint8)
+    return _Chain(entry.threshold, entry.pair, entry.shift, t.step.threshold, t.step_target.pair, t.step.pair,
                   t.step.shift, t.step.width, *timed, t.words, t.word, t.bit, t.code, t.hash_mult[0], special, stages,
-                  t.touchpoint, math.inf if horizon is None else horizon, np.zeros(0) if start is None else start)
+                  t.touchpoint, math.inf if horizon is None else horizon, np.zeros(0) if start is None else start,
+                  value, 0.0 if t.discount is None else t.discount)
 
 
 def _outputs(t: Tables, m: int, paths: PathCounter | None, pilot: bool, room: int) -> _Out:
@@ -254,23 +272,24 @@ def _outputs(t: Tables, m: int, paths: PathCounter | None, pilot: bool, room: in
     else:
         candidates, lookup, shift = np.zeros(0, np.uint64), np.zeros(0, np.intp), _U(0)
         found = (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    return _Out(np.zeros(t.states + 1, np.int64), np.zeros(t.n, np.int64), np.zeros(len(t.stage_masks), np.int64),
+    return _Out(np.zeros(t.states + 1, np.int64), np.zeros(t.n, np.int64),
+                np.zeros(len(t.stage_masks) + len(t.funnel_masks), np.int64),
                 np.zeros(2, np.int64), np.empty(m, np.uint64), np.empty(m, bool), np.empty(m),
                 np.empty((m if pilot else 0, PATH_LENGTH + 1), np.int32), candidates, lookup, shift, *found,
                 np.zeros((2, t.words), np.uint64), np.empty(room), np.empty(room, np.intp),
-                np.zeros(_PLANES + 1, np.uint64))
+                np.zeros(_PLANES + 1, np.uint64), np.zeros(2, np.int64), np.zeros(1), np.zeros(2, np.int64))
 
 
 def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon: float | None,
-              start: np.ndarray | None, paths: PathCounter | None) -> np.ndarray:
-    """Simulate ``m`` customers (starting at times ``start``, else 0) into ``tally`` and ``paths``.
+              start: np.ndarray | None, paths: PathCounter | None, entry: AliasTable) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate ``m`` customers (entering by ``entry``, at times ``start``, else 0) into ``tally`` and ``paths``.
 
-    Returns the start times of the customers they refer.
+    Returns the start times and the customer types of the customers they refer.
     """
     seed = rng.integers(0, 2**64, size=4, dtype=np.uint64)
     seed[0] |= _U(1)  # xoshiro's state must not be all zero
     pilot = paths is not None and not paths.started
-    chain = _chain(t, horizon, start)
+    chain = _chain(t, horizon, start, entry)
     before, room = rng.bit_generator.state, m
     while True:
         out = _outputs(t, m, paths, pilot, room)
@@ -292,6 +311,11 @@ def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon
     tally.travelling_converted += late_converted
     for stage, count in zip(t.stage_masks, out.stage_reach):
         tally.stage_reach[stage] += int(count)
+    for stage, count in zip(t.funnel_masks, out.stage_reach[len(t.stage_masks):]):
+        tally.funnel[stage] += int(count)
+    tally.repeaters += int(out.loyal[0])
+    tally.bounced += int(out.loyal[1])
+    tally.worth += float(out.worth[0])
     tally.times.add(out.times[:n_times])
     if pilot:
         paths.start(out.hashes, np.arange(m), out.paths)
@@ -299,4 +323,6 @@ def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon
     elif paths is not None:
         paths.counts += out.path_counts
         paths.conversions += out.path_conversions
-    return np.repeat(out.refs[:n_refs], rng.poisson(t.refers.take(out.referrers[:n_refs])))
+    referrers = out.referrers[:n_refs]
+    counts = rng.poisson(t.refers.take(referrers))
+    return np.repeat(out.refs[:n_refs], counts), np.repeat(t.route.take(referrers), counts)

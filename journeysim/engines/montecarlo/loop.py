@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from journeysim.engines.montecarlo.alias import draw
+from journeysim.engines.montecarlo.alias import AliasTable, draw
 from journeysim.engines.montecarlo.tables import EXPONENTIAL, LOGNORMAL, Tables
 from journeysim.engines.montecarlo.tallies import PATH_LENGTH, PathCounter, Tally
 
@@ -82,8 +82,10 @@ def _delays(t: Tables, outcome: np.ndarray, rng: np.random.Generator, w: _Work) 
 class _Piece:
     """The arrays of the customers of one piece still travelling (and, between compactions, those just finished)."""
 
-    def __init__(self, t: Tables, m: int, start: np.ndarray | None, rng, pilot: bool, hashing: bool):
-        self.state = draw(t.entry, np.zeros(m, dtype=np.intp), rng)
+    def __init__(self, t: Tables, m: int, start: np.ndarray | None, rng, pilot: bool, hashing: bool,
+                 entry: AliasTable):
+        self.state = draw(entry, np.zeros(m, dtype=np.intp), rng)
+        self.goals = np.zeros(m, dtype=np.int8)   # goal visits so far, up to 2
         shape = (m,) if t.words == 1 else (m, t.words)
         self.visited = np.zeros(shape, dtype=np.uint64)
         self.hash = np.zeros(m, dtype=np.uint64) if hashing else None
@@ -96,7 +98,7 @@ class _Piece:
             self.converted = np.zeros(m, dtype=bool)
         self.rows = np.arange(m) if pilot else None
 
-    _ARRAYS = ("state", "visited", "hash", "time", "start", "converted", "rows")
+    _ARRAYS = ("state", "visited", "hash", "time", "start", "converted", "rows", "goals")
 
     def keep(self, idx: np.ndarray) -> None:
         """Keep customers ``idx``."""
@@ -114,17 +116,21 @@ class _Piece:
 
 
 class Cohort:
-    """What a simulation leaves: tallies of new and referred customers, and the paths."""
+    """What a simulation leaves: tallies of new and of referred customers (one per customer type), and the paths."""
 
     def __init__(self, tables: Tables):
         self.new = Tally(tables)
-        self.referred = Tally(tables)
+        self.referred = [Tally(tables) for _ in tables.entries]
         self.paths = PathCounter()
         self.generations = 0
         self.truncated = False
 
+    def referred_total(self, what: str):
+        """A count summed over the referred customers of every type."""
+        return sum(getattr(t, what) for t in self.referred)
 
-def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, w: _Work | None = None,
+
+def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, kinds: list, w: _Work | None = None,
            settled: bool = True) -> int:
     """Count the visits of the current states; return how many customers are still travelling.
 
@@ -155,9 +161,18 @@ def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, w: _Work | 
         else:
             p.hash *= t.hash_mult.take(state, out=scratch, mode="clip")
         p.hash += bit if t.words == 1 else t.code.take(state, out=scratch, mode="clip")
+    # Goal visits are a small share: find them first, then who converts for the first time.
+    at_goal = np.flatnonzero(t.goal.take(state, out=w.flag[:m] if w else None, mode="clip"))
+    if at_goal.size:
+        before = p.goals.take(at_goal)
+        tally.repeaters += int(np.count_nonzero(before == 1))
+        p.goals[at_goal] = np.minimum(before + 1, 2)
+    if t.discount is not None:
+        worth = np.flatnonzero(t.state_value.take(state))
+        if worth.size:
+            factor = np.exp(-t.discount * p.time.take(worth)) if p.time is not None else 1.0
+            tally.worth += float(np.sum(t.state_value.take(state.take(worth)) * factor))
     if p.converted is not None:
-        # Goal visits are a small share: find them first, then who converts for the first time.
-        at_goal = np.flatnonzero(t.goal.take(state, out=w.flag[:m] if w else None, mode="clip"))
         first = at_goal[~p.converted.take(at_goal)]
         if first.size:
             times = p.time.take(first)
@@ -172,28 +187,32 @@ def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, w: _Work | 
             count = rng.poisson(refers.take(who))
             when = p.time.take(who) if p.time is not None else np.zeros(len(who))
             referrals.append(np.repeat(when, count))
+            kinds.append(np.repeat(t.route.take(state.take(who)), count))
     return len(state) - int(counts[t.exit])
 
 
 def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
-               start: np.ndarray | None, paths: PathCounter | None,
-               carry: _Piece | None = None, leave: int = 0) -> tuple[np.ndarray, _Piece | None]:
-    """Simulate ``m`` new customers (and those ``carry`` brings) to the end or the horizon.
+                     start: np.ndarray | None, paths: PathCounter | None, entry: AliasTable,
+                     carry: _Piece | None = None,
+                     leave: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], _Piece | None]:
+    """Simulate ``m`` customers entering by ``entry`` (and those ``carry`` brings) to the end or the horizon.
 
     Stop when fewer than ``leave`` are still travelling and hand those back, so that
     they continue with the next piece instead of costing a long tail of tiny steps.
-    Return the referrals' start times and the customers handed back.
+    Return the referrals' start times and customer types, and the customers handed back.
     """
     pilot = paths is not None and not paths.started
-    p = _Piece(t, m, start, rng, pilot, paths is not None)
+    p = _Piece(t, m, start, rng, pilot, paths is not None, entry)
     tally.customers += m
+    fresh = m   # the piece's own customers come first in its arrays, until they are compacted
     referrals: list[np.ndarray] = []
+    kinds: list[np.ndarray] = []
     buffer = None
     if pilot:
         buffer = np.full((m, PATH_LENGTH + 1), -1, dtype=np.int32)
         buffer[:, 0] = t.touchpoint.take(p.state)
         shown = np.where(t.touchpoint == t.n, -1, t.touchpoint)  # drop-off: no touchpoint
-    _visit(t, p, tally, rng, referrals)
+    _visit(t, p, tally, rng, referrals, kinds)
     if carry is not None:
         p.absorb(carry)
     m = len(p.state)
@@ -225,6 +244,11 @@ def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None
                 np.putmask(p.state, p.time > horizon, t.exit)
         tally.transitions += m
         step += 1
+        if step == 1:   # who left right after their first touchpoint (not cut by the horizon)
+            left = p.state[:fresh] == t.exit
+            if horizon is not None:
+                left &= p.time[:fresh] <= horizon
+            tally.bounced += int(np.count_nonzero(left))
         if pilot and step <= PATH_LENGTH:
             buffer[p.rows, step] = shown.take(p.state)
         if p.time is not None:
@@ -232,9 +256,9 @@ def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None
             alive = p.state != t.exit
             if not alive.all():
                 settle(alive)
-            m = _visit(t, p, tally, rng, referrals, w)
+            m = _visit(t, p, tally, rng, referrals, kinds, w)
         else:
-            m = _visit(t, p, tally, rng, referrals, w, settled=False)
+            m = _visit(t, p, tally, rng, referrals, kinds, w, settled=False)
             if m < leave or m < _COMPACT * len(p.state):
                 settle(p.state != t.exit)
     if done_visited:
@@ -245,18 +269,26 @@ def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None
             if pilot:
                 paths.start(hashes, np.concatenate(done_rows), buffer)
             paths.add(hashes, converted)
-    return (np.concatenate(referrals) if referrals else np.zeros(0)), (p if m else None)
+    made = ((np.concatenate(referrals), np.concatenate(kinds)) if referrals
+            else (np.zeros(0), np.zeros(0, dtype=np.intp)))
+    return made, (p if m else None)
 
 
 def _run_compiled_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
-                        start: np.ndarray | None, paths: PathCounter | None,
-                        carry: None = None, leave: int = 0) -> tuple[np.ndarray, None]:
+                        start: np.ndarray | None, paths: PathCounter | None, entry: AliasTable,
+                        carry: None = None, leave: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], None]:
     """``_run_numpy_piece`` in compiled code; walks have no tail of tiny steps, so nothing is carried over."""
     from journeysim.engines.montecarlo.kernel import (
         run_piece,  # numba loads only when used
     )
 
-    return run_piece(t, m, rng, tally, horizon, start, paths), None
+    return run_piece(t, m, rng, tally, horizon, start, paths, entry), None
+
+
+def _by_type(generation: int, made: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int, np.ndarray]]:
+    """Referred customers' start times grouped by customer type (each type enters by its own table)."""
+    times, kinds = made
+    return [(generation, int(k), times[kinds == k]) for k in np.unique(kinds)]
 
 
 #: How a piece of customers is simulated, by backend name.
@@ -284,22 +316,22 @@ def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *,
         m = min(customers - done, chunk_size if done else max(chunk_size, PILOT))
         # The first piece and the last one finish everybody.
         leave = 0 if done == 0 or done + m >= customers else chunk_size // _TAIL
-        made, carry = _run_piece(tables, m, rng, cohort.new, horizon, None, cohort.paths, carry, leave)
+        made, carry = _run_piece(tables, m, rng, cohort.new, horizon, None, cohort.paths, tables.entry, carry, leave)
         done += m
-        pending = [(1, made)]
+        pending = _by_type(1, made)
         while pending:
-            generation, starts = pending.pop()
-            if not starts.size:
-                continue
-            if generation > generations or cohort.referred.customers >= referral_limit:
+            generation, kind, starts = pending.pop()
+            referred = cohort.referred_total("customers")
+            if generation > generations or referred >= referral_limit:
                 cohort.truncated = True
                 continue
-            piece = starts[:min(chunk_size, referral_limit - cohort.referred.customers)]
+            piece = starts[:min(chunk_size, referral_limit - referred)]
             if len(piece) < len(starts):
-                pending.append((generation, starts[len(piece):]))
+                pending.append((generation, kind, starts[len(piece):]))
             cohort.generations = max(cohort.generations, generation)
-            made, _ = _run_piece(tables, len(piece), rng, cohort.referred, horizon, piece, None)
-            pending.append((generation + 1, made))
+            made, _ = _run_piece(tables, len(piece), rng, cohort.referred[kind], horizon, piece, None,
+                                 tables.entries[kind])
+            pending += _by_type(generation + 1, made)
         if progress is not None:
             progress(done)
     return cohort

@@ -1,10 +1,12 @@
 """A journey compiled for the Monte Carlo engine: one chain over (segment, touchpoint) states.
 
 Segments become disjoint copies of the touchpoints: state ``s * n + i`` is
-touchpoint ``i`` as segment ``s`` sees it, and the entry table draws segment
-and entry touchpoint in one go. Every row's outcomes (its edges, then drop-off)
-are numbered globally so that an outcome carries its target state and the delay
-spent before taking it (the edge's own delay, else the touchpoint's). Drop-off
+touchpoint ``i`` as segment ``s`` sees it, and an entry table draws segment
+and entry touchpoint in one go: one table per customer type (new customers, and
+the customers of each ``refers`` route; see :mod:`journeysim.engines.branching`).
+Every row's outcomes (its edges, then drop-off) are numbered globally so that an
+outcome carries its target state and the delay spent before taking it (the
+edge's own delay, else the touchpoint's). Drop-off
 is a state too: its row leads back to itself without delay, bit, path code or
 goal, so finished customers can stay in the arrays for a few steps unchanged.
 """
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from journeysim.engines.branching import CustomerTypes, customer_types
+from journeysim.engines.discount import discount_rate
 from journeysim.engines.montecarlo.alias import AliasTable, build_alias
 from journeysim.journey import Delay, Journey
 
@@ -37,7 +41,7 @@ class Tables:
     states: int
     step: AliasTable            # draws outcome ids (their delays are needed)
     step_target: AliasTable     # the same tables drawing target states directly
-    entry: AliasTable
+    entries: tuple[AliasTable | None, ...]   # per customer type (0: new customers); None: nowhere to start
     target: np.ndarray          # outcome -> state (``states`` for drop-off)
     family: np.ndarray          # outcome -> delay family
     param_a: np.ndarray         # exponential mean, lognormal mu, gamma shape
@@ -51,14 +55,23 @@ class Tables:
     hash_mult: np.ndarray       # state -> path-hash multiplier (1 for drop-off: a finished hash stays put)
     goal: np.ndarray            # state -> bool
     value: np.ndarray           # touchpoint -> value of a visit
-    refers: np.ndarray          # state -> expected referrals per visit
+    state_value: np.ndarray     # state -> value of a visit (0 for drop-off)
+    refers: np.ndarray          # state -> expected referrals per visit (of customers who have somewhere to start)
+    route: np.ndarray           # state -> customer type of the customers it refers
     has_refers: bool
     goal_mask: np.ndarray       # (words,) bits of the goal touchpoints
     stage_masks: dict           # stage -> (words,) bits of its touchpoints
+    funnel_masks: dict          # stage -> (words,) bits of the touchpoints of this stage or a later one
+    discount: float | None      # continuous discount rate per time unit (None: no discount)
 
     @property
     def exit(self) -> int:
         return self.states
+
+    @property
+    def entry(self) -> AliasTable:
+        """The new customers' entry table."""
+        return self.entries[0]
 
     @property
     def timed(self) -> bool:
@@ -104,12 +117,8 @@ def build_tables(journey: Journey) -> Tables:
     index = {name: i for i, name in enumerate(names)}
     parts = journey.segment_journeys()
     states = len(parts) * n
-    targets, params, step_rows, entry_ids, entry_probs = [], [], [], [], []
+    targets, params, step_rows = [], [], []
     for s, (_, share, seg) in enumerate(parts):
-        for name, p in seg.entry.items():
-            if p > 0:
-                entry_ids.append(s * n + index[name])
-                entry_probs.append(share * p)
         for i, name in enumerate(names):
             tp_delay = journey.touchpoints[name].delay
             ids, probs = [], []
@@ -145,19 +154,23 @@ def build_tables(journey: Journey) -> Tables:
     hash_mult[-1] = 1
     tps = [journey.touchpoints[x] for x in names]
     goal_idx = [i for i, t in enumerate(tps) if t.goal]
-    stage_masks = {
-        stage: _masks(words, [i for i, t in enumerate(tps) if t.stage == stage])
-        for stage in journey.stage_names()
-    }
+    stages = journey.stage_names()
+    level = [stages.index(t.stage) if t.stage is not None else -1 for t in tps]
+    stage_masks = {stage: _masks(words, [i for i in range(n) if level[i] == k]) for k, stage in enumerate(stages)}
+    funnel_masks = {stage: _masks(words, [i for i in range(n) if level[i] >= k]) for k, stage in enumerate(stages)}
     step = build_alias(step_rows)
     target = np.array(targets, dtype=np.intp)
-    refers = np.append(np.tile([t.refers for t in tps], len(parts)), 0.0)
+    types = customer_types(journey)
+    entries, mass = _entries(types, parts, n, index)
+    # Referred customers whose entry share is lost (a removed touchpoint) are never drawn.
+    kept = np.array([t.refers * mass[r] for t, r in zip(tps, types.route)])
+    refers = np.append(np.tile(kept, len(parts)), 0.0)
     return Tables(
         n=n,
         states=states,
         step=step,
         step_target=dataclasses.replace(step, pair=target.take(step.pair)),
-        entry=build_alias([(entry_ids, entry_probs)]),
+        entries=entries,
         target=target,
         family=family,
         param_a=a,
@@ -171,8 +184,29 @@ def build_tables(journey: Journey) -> Tables:
         hash_mult=hash_mult,
         goal=np.append(np.tile([t.goal for t in tps], len(parts)), False),
         value=np.array([t.value for t in tps], dtype=float),
+        state_value=np.append(np.tile([t.value for t in tps], len(parts)), 0.0),
         refers=refers,
+        route=np.append(np.tile(np.array(types.route, dtype=np.intp), len(parts)), 0),
         has_refers=bool((refers > 0).any()),
         goal_mask=_masks(words, goal_idx),
         stage_masks=stage_masks,
+        funnel_masks=funnel_masks,
+        discount=discount_rate(journey),
     )
+
+
+def _entries(types: CustomerTypes, parts, n: int, index: dict) -> tuple[tuple[AliasTable | None, ...], list[float]]:
+    """One entry table per customer type, and the share of each type's customers who have somewhere to start."""
+    segment_number = {name: s for s, (name, _, _) in enumerate(parts)}
+    tables, mass = [], []
+    for starts in types.starts:
+        ids, probs = [], []
+        for segment, weight, entry in starts:
+            for name, p in entry.items():
+                if weight * p > 0:
+                    ids.append(segment_number[segment] * n + index[name])
+                    probs.append(weight * p)
+        total = math.fsum(probs)
+        tables.append(build_alias([(ids, probs)]) if total > 0 else None)
+        mass.append(total)
+    return tuple(tables), mass

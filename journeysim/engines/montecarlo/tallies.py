@@ -166,7 +166,13 @@ class Tally:
         self.visits = np.zeros(tables.states + 1, dtype=np.int64)
         self.first_visits = np.zeros(tables.n, dtype=np.int64)
         self.stage_reach = dict.fromkeys(tables.stage_masks, 0)
+        self.funnel = dict.fromkeys(tables.funnel_masks, 0)
         self.converted = 0
+        #: customers with a second goal visit; customers who left right after their first touchpoint
+        self.repeaters = 0
+        self.bounced = 0
+        #: value discounted to each customer's seed's first touch (their own, for new customers)
+        self.worth = 0.0
         self.outcomes = {"converted_and_exited": 0, "exited": 0, "travelling": 0}
         self.travelling_converted = 0
         self.times = TimeHistogram()
@@ -191,6 +197,8 @@ class Tally:
                 self.first_visits[8 * col: 8 * col + stop] += ones[:stop]
         for stage, mask in t.stage_masks.items():
             self.stage_reach[stage] += int(np.count_nonzero(self._any(visited, mask)))
+        for stage, mask in t.funnel_masks.items():
+            self.funnel[stage] += int(np.count_nonzero(self._any(visited, mask)))
         done = int(np.count_nonzero(converted))
         self.converted += done
         if late is None:
