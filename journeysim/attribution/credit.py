@@ -135,9 +135,10 @@ class Attribution(Result):
         for model, credit in self.models.items():
             for tp, (conversions, value) in credit.items():
                 (clo, chi), (vlo, vhi) = self.intervals[model][tp] if self.bootstrap else ((None, None), (None, None))
-                rows.append((model, tp, conversions, clo, chi, value, vlo, vhi, self.removal_effects.get(tp)))
+                rows.append((model, tp, conversions, clo, chi, value, vlo, vhi, self.removal_effects.get(tp),
+                             self.removal_effects_value.get(tp)))
         return ("model", "touchpoint", "conversions", "conversions_low", "conversions_high", "value", "value_low",
-                "value_high", "removal_effect"), rows
+                "value_high", "removal_effect", "removal_effect_value"), rows
 
 
 def _point(table: PathTable, models: Sequence[str], order: int, half_life: float):
