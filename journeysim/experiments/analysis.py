@@ -176,13 +176,17 @@ class ExperimentAnalysis(Result):
                 ("relative lift", *(compared(f"{pct(v.revenue_lift_rel)} {pct_interval(v.revenue_lift_rel_ci)}", v)
                                     for v in variants)),
                 ("p-value (Welch)", *(compared(fmt(v.revenue_pvalue), v) for v in variants)),
-                ("CUPED difference", *(compared(f"{money(v.cuped_diff, signed=True)} {interval(v.cuped_diff_ci)}", v)
-                                       for v in variants)),
-                ("CUPED p-value", *(compared(fmt(v.cuped_pvalue), v) for v in variants)),
-                ("variance reduction", *(compared(rate(v.variance_reduction), v) for v in variants)),
             ]
-            parts.append(format_table(f"revenue per customer (Welch; CUPED with covariate {self.covariate or '-'})",
-                                      headers, rows))
+            if self.covariate is not None:     # CUPED ran
+                rows += [
+                    ("CUPED difference", *(compared(f"{money(v.cuped_diff, signed=True)} "
+                                                    f"{interval(v.cuped_diff_ci)}", v) for v in variants)),
+                    ("CUPED p-value", *(compared(fmt(v.cuped_pvalue), v) for v in variants)),
+                    ("variance reduction", *(compared(rate(v.variance_reduction), v) for v in variants)),
+                ]
+            title = "revenue per customer (Welch" + (f"; CUPED with covariate {self.covariate})"
+                                                     if self.covariate is not None else ")")
+            parts.append(format_table(title, headers, rows))
         split = "/".join(f"{s:g}" for s in self.expected_split)
         parts.append(f"sample ratio check: p = {fmt(self.srm_pvalue)} against the expected split {split}")
         if self.srm_warning:
