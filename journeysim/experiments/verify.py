@@ -106,7 +106,7 @@ def verify_ledger(path: str | os.PathLike) -> LedgerVerification:
     --------
     >>> v = verify_ledger("experiments/ledger.csv")
     >>> v.rows, v.counts["changed"], v.ok
-    (6, 0, True)
+    (7, 0, True)
     """
     ledger = Path(path)
     entries = read_ledger(ledger)
