@@ -1,29 +1,44 @@
-"""First-order Markov attribution: journeysim against ChannelAttribution (PyPI ``channelattribution``).
+"""Markov attribution: journeysim against ChannelAttribution (PyPI ``channelattribution``), conversions and value.
 
-    python benchmarks/attribution_vs_channelattribution.py [--sizes 1e5,1e6] [--nsim 1e7]
+    python benchmarks/attribution_vs_channelattribution.py [--sizes 1e5,1e6] [--nsim 1e7] [--data Data.csv]
+    python benchmarks/attribution_vs_channelattribution.py --write-reference tests/attribution/reference --nsim 1e8
 
-For each size, simulates that many journeys (one path row each, ``total_conversions`` 0 or 1 and
-``total_null`` its complement) on a random 12-channel map with loops (fixed seed), writes the
-path file, and compares:
+Three comparisons, each printing journeysim's attributed conversions and value, ChannelAttribution's
+``total_conversions`` and ``total_conversion_value``, their relative differences, and the largest difference
+over the channels that hold at least 1 % of the value (target: within 1 %):
 
-* journeysim: ``attribute_file(path, ["markov"])`` (reading the CSV included; removal effects
-  solved exactly by linear algebra);
-* ChannelAttribution: ``markov_model`` on the same rows (already in memory), with its most
-  exact settings: ``nsim_start`` simulations (default 1e7), ``max_step=1000`` (its default caps
-  simulated paths at the longest observed one, which biases removal effects on maps with loops)
-  and the default ``conv_par=0.05`` (with 1e7 simulations the first round already converges).
+* simulated logs (``--sizes``): that many journeys on a random 12-channel map with loops and two goals worth
+  20 and 200 (so that value per conversion depends on the path; fixed seed), one path row per journey;
+  journeysim reads the path file (CSV parse included), ChannelAttribution gets the same rows from memory.
+  Run times of both are printed.
+* ChannelAttribution's own example file (``--data``, its ``Data.csv``, ``;``-separated; shipped in its source
+  package under ``src/cypack/data``).
+* the reference files of the tests (``tests/attribution/reference``): ``Data.csv.gz`` and ``own-paths.csv.gz``
+  (a path file made here from a simulated event log, :func:`own_paths`), at orders 1 and 2.
 
-Prints both run times, the attributed conversions and normalised removal effects side by side,
-ChannelAttribution's own seed-to-seed spread (its Monte Carlo error),
-and the largest relative difference (target: within 1 %). ChannelAttribution is optional
-(``pip install -e .[bench]``); without it, only journeysim's timings are printed.
+ChannelAttribution runs with its most exact settings: ``nsim_start`` simulations (default 1e7; 1e8 for the
+reference), ``max_step=1000`` (its default caps simulated paths at the longest observed one, which biases
+removal effects on maps with loops) and ``nfold=1``: by default it splits ``nsim_start`` into 10 runs and keeps
+the one closest to their median, so only a tenth of the simulations make its estimate (and seeds ``s`` and
+``s + 1`` share nine of their ten runs); with one fold all of them count. Its seed-to-seed spread (seed 0
+against seed 1) is printed beside the differences: it is its Monte Carlo error. journeysim solves the same chain
+exactly.
+
+``--write-reference DIR`` writes ``own-paths.csv.gz`` and ``channelattribution.json`` (ChannelAttribution's
+results on both files with the call that produced them), which ``tests/attribution/test_reference.py``
+compares against without needing ChannelAttribution. ChannelAttribution is optional (``pip install -e .[bench]``);
+without it only journeysim's timings are printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
+import importlib.metadata
 import io
+import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -37,36 +52,87 @@ from journeysim.attribution.credit import attribute_file
 from journeysim.engines.eventlog import simulate_event_log
 
 CHANNELS = [f"channel {i}" for i in range(12)]
+REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "attribution" / "reference"
+CALL = ('ChannelAttribution.markov_model(Data, "path", "total_conversions", var_value="total_conversion_value", '
+        'var_null="total_null", order={order}, out_more=True, sep=">", nsim_start={nsim:g}, max_step=1000, '
+        'nfold=1, conv_par=0.05, seed={seed}, verbose=False, flg_pro=False)')
 
 
 def random_map(rng: np.random.Generator) -> Journey:
+    """12 channels, each leading to 3 others, a small order (20) and a big one (200) in varying proportions."""
     rows = {}
     for c in CHANNELS:
         targets = rng.choice(CHANNELS, size=3, replace=False)
-        weights = rng.dirichlet(np.ones(5)) * 0.9
+        weights = rng.dirichlet(np.ones(6)) * 0.9
         rows[c] = {t: float(w) for t, w in zip(targets, weights[:3])}
-        rows[c]["buy"] = float(weights[3] * 0.5)
+        rows[c]["small order"] = float(weights[3] * 0.5)
+        rows[c]["big order"] = float(weights[4] * 0.15)
     entry = dict(zip(CHANNELS, rng.dirichlet(np.ones(len(CHANNELS))).tolist()))
-    return Journey.from_rows(entry, rows, goals=["buy"], touchpoint_attributes={"buy": {"value": 50.0}})
+    return Journey.from_rows(entry, rows, goals=["small order", "big order"],
+                             touchpoint_attributes={"small order": {"value": 20.0}, "big order": {"value": 200.0}})
 
 
-def path_rows(journey: Journey, journeys: int, rng: np.random.Generator) -> pd.DataFrame:
+def path_rows(journey: Journey, journeys: int, rng: np.random.Generator, distinct: bool = False) -> pd.DataFrame:
+    """A ChannelAttribution path table of ``journeys`` simulated journeys (one row each, or one per distinct path)."""
     log = simulate_event_log(journey, journeys, rng=rng, span=0)
+    goals = [n for n, tp in journey.touchpoints.items() if tp.goal]
     con = duckdb.connect()
     con.register("log", log)
-    return con.execute("""
-        SELECT string_agg(touchpoint, ' > ' ORDER BY timestamp) FILTER (WHERE touchpoint <> 'buy') AS path,
-               count(*) FILTER (WHERE touchpoint = 'buy') AS total_conversions,
-               1 - count(*) FILTER (WHERE touchpoint = 'buy') AS total_null,
+    per_journey = f"""
+        SELECT user_id, string_agg(touchpoint, ' > ' ORDER BY timestamp)
+                   FILTER (WHERE NOT list_contains($goals, touchpoint)) AS path,
+               count(*) FILTER (WHERE list_contains($goals, touchpoint)) AS total_conversions,
+               1 - count(*) FILTER (WHERE list_contains($goals, touchpoint)) AS total_null,
                sum(value) AS total_conversion_value
-        FROM log GROUP BY user_id ORDER BY user_id""").df()
+        FROM log GROUP BY user_id"""
+    if distinct:
+        query = (f"SELECT path, sum(total_conversions) AS total_conversions, sum(total_null) AS total_null, "
+                 f"round(sum(total_conversion_value), 6) AS total_conversion_value FROM ({per_journey}) "
+                 f"WHERE path IS NOT NULL GROUP BY path ORDER BY path")
+    else:
+        query = per_journey + " ORDER BY user_id"
+    return con.execute(query, {"goals": goals}).df().drop(columns="user_id", errors="ignore")
 
 
-def run_ca(ca, df: pd.DataFrame, nsim: float, seed: int):
+def own_paths() -> pd.DataFrame:
+    """The test reference's own path file: 50,000 journeys of :func:`random_map` (seeds 7 and 8), distinct paths."""
+    return path_rows(random_map(np.random.default_rng(7)), 50_000, np.random.default_rng(8), distinct=True)
+
+
+def run_ca(ca, df: pd.DataFrame, nsim: float, seed: int, order: int = 1) -> pd.DataFrame:
+    """ChannelAttribution's results, one row per channel: its attributions and both removal effects."""
     with contextlib.redirect_stdout(io.StringIO()):
-        return ca.markov_model(df, "path", "total_conversions", var_null="total_null", order=1, out_more=True,
-                               sep=">", nsim_start=nsim, max_step=1000, conv_par=0.05, seed=seed, verbose=False,
-                               flg_pro=False)
+        res = ca.markov_model(df, "path", "total_conversions", var_value="total_conversion_value",
+                              var_null="total_null", order=order, out_more=True, sep=">", nsim_start=nsim,
+                              max_step=1000, nfold=1, conv_par=0.05, seed=seed, verbose=False, flg_pro=False)
+    return res["result"].merge(res["removal_effects"], on="channel_name").set_index("channel_name").sort_index()
+
+
+def ours_frame(path: str | os.PathLike, order: int = 1) -> pd.DataFrame:
+    r = attribute_file(path, ["markov"], order=order)
+    return pd.DataFrame({"conversions": {k: c for k, (c, _) in r.models["markov"].items()},
+                         "value": {k: v for k, (_, v) in r.models["markov"].items()}}).sort_index()
+
+
+def compare(ours: pd.DataFrame, theirs: pd.DataFrame, again: pd.DataFrame | None) -> float:
+    """Print both side by side; return the largest relative difference over channels with >= 1 % of the value."""
+    table = pd.DataFrame({
+        "journeysim conv": ours["conversions"], "CA conv": theirs["total_conversions"],
+        "journeysim value": ours["value"], "CA value": theirs["total_conversion_value"]})
+    table["diff conv"] = table["journeysim conv"] / table["CA conv"] - 1
+    table["diff value"] = table["journeysim value"] / table["CA value"] - 1
+    table["value share"] = table["journeysim value"] / table["journeysim value"].sum()
+    if again is not None:
+        table["CA seed 1 vs 0 (value)"] = again["total_conversion_value"] / theirs["total_conversion_value"] - 1
+    print(table.to_string(float_format=lambda x: f"{x:.4f}"))
+    big = table["value share"] >= 0.01
+    worst = float(table.loc[big, ["diff conv", "diff value"]].abs().max().max())
+    print(f"  largest relative difference on the {int(big.sum())} channels with >= 1% of the value: {worst:.3%} "
+          f"({'within' if worst <= 0.01 else 'OUTSIDE'} 1%)")
+    if again is not None:
+        spread = float((table.loc[big, "CA seed 1 vs 0 (value)"]).abs().max())
+        print(f"  ChannelAttribution's own seed-to-seed spread on those channels: {spread:.3%}")
+    return worst
 
 
 def channelattribution():
@@ -78,49 +144,84 @@ def channelattribution():
         return None
 
 
+def simulated(ca, sizes: list[int], nsim: float) -> None:
+    journey = random_map(np.random.default_rng(2024))
+    rng = np.random.default_rng(2025)
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            df = path_rows(journey, size, rng)
+            path = Path(tmp) / "paths.csv"
+            df.to_csv(path, index=False)
+            start, cpu = time.perf_counter(), time.process_time()
+            ours = ours_frame(path)
+            t_ours, c_ours = time.perf_counter() - start, time.process_time() - cpu
+            print(f"\n{size:,} simulated paths ({int(df.total_conversions.sum()):,} conversions), "
+                  f"load average {os.getloadavg()[0]:.1f}")
+            print(f"  journeysim markov (exact, from the CSV file): {t_ours:.2f} s ({c_ours:.2f} CPU s)")
+            if ca is None:
+                continue
+            start, cpu = time.perf_counter(), time.process_time()
+            theirs = run_ca(ca, df, nsim, seed=0)
+            t_ca, c_ca = time.perf_counter() - start, time.process_time() - cpu
+            print(f"  ChannelAttribution markov_model (nsim_start={nsim:g}, from memory): {t_ca:.2f} s "
+                  f"({c_ca:.2f} CPU s; {c_ca / c_ours:.1f}x journeysim's CPU time)")
+            compare(ours, theirs, run_ca(ca, df, nsim, seed=1))
+
+
+def write_reference(ca, directory: Path, nsim: float) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    own = directory / "own-paths.csv.gz"
+    with gzip.open(own, "wt", encoding="utf-8", newline="") as f:
+        own_paths().to_csv(f, index=False)
+    out = {"channelattribution": importlib.metadata.version("channelattribution"),
+           "made_by": "python benchmarks/attribution_vs_channelattribution.py --write-reference "
+                      f"tests/attribution/reference --nsim {nsim:g}",
+           "files": {}}
+    for name, sep, orders in (("Data.csv.gz", ";", (1,)), ("own-paths.csv.gz", ",", (1, 2))):
+        df = pd.read_csv(directory / name, sep=sep)
+        out["files"][name] = {}
+        for order in orders:
+            print(f"{name}, order {order}: ChannelAttribution, seeds 0 and 1 ...", flush=True)
+            theirs, again = run_ca(ca, df, nsim, 0, order), run_ca(ca, df, nsim, 1, order)
+            spread = (again["total_conversion_value"] / theirs["total_conversion_value"] - 1).abs()
+            out["files"][name][str(order)] = {
+                "call": CALL.format(order=order, nsim=nsim, seed=0),
+                "seed_spread_value": {k: round(float(v), 6) for k, v in spread.items()},
+                "result": {k: {c: float(v) for c, v in row.items()} for k, row in theirs.to_dict("index").items()}}
+    (directory / "channelattribution.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1e5,1e6", help="numbers of journeys (path rows), comma-separated")
+    parser.add_argument("--sizes", default="1e5,1e6",
+                        help="numbers of simulated journeys, comma-separated ('' for none)")
     parser.add_argument("--nsim", type=float, default=1e7, help="ChannelAttribution's nsim_start")
+    parser.add_argument("--data", help="ChannelAttribution's Data.csv (';'-separated)")
+    parser.add_argument("--write-reference", metavar="DIR", help="write the tests' reference files into DIR")
     args = parser.parse_args()
     ca = channelattribution()
     if ca is None:
         print("ChannelAttribution is NOT installed (pip install channelattribution): printing journeysim only.")
-    journey = random_map(np.random.default_rng(2024))
-    rng = np.random.default_rng(2025)
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in (int(float(s)) for s in args.sizes.split(",")):
-            df = path_rows(journey, size, rng)
-            path = Path(tmp) / "paths.csv"
-            df.to_csv(path, index=False)
-            start = time.perf_counter()
-            ours = attribute_file(path, ["markov"])
-            t_ours = time.perf_counter() - start
-            print(f"\n{size:,} paths ({int(df.total_conversions.sum()):,} conversions)")
-            print(f"  journeysim markov (exact, from the CSV file): {t_ours:.2f} s")
-            if ca is None:
-                continue
-            start = time.perf_counter()
-            res = run_ca(ca, df, args.nsim, seed=0)
-            t_ca = time.perf_counter() - start
-            print(f"  ChannelAttribution markov_model (nsim_start={args.nsim:g}, from memory): {t_ca:.2f} s "
-                  f"({t_ca / t_ours:.1f}x journeysim's time)")
-            theirs = res["result"].set_index("channel_name")["total_conversions"]
-            re = res["removal_effects"].set_index("channel_name")["removal_effect"]
-            re = re / re.sum()
-            ours_re = pd.Series(dict(ours.removal_effects))
-            ours_re = ours_re / ours_re.sum()
-            ours_conv = pd.Series({k: v[0] for k, v in ours.models["markov"].items()})
-            table = pd.DataFrame({"journeysim conv": ours_conv, "CA conv": theirs,
-                                  "journeysim RE (norm.)": ours_re, "CA RE (norm.)": re})
-            print(table.round(4).to_string())
-            worst = max(((table["journeysim conv"] - table["CA conv"]).abs() / table["CA conv"]).max(),
-                        ((table["journeysim RE (norm.)"] - table["CA RE (norm.)"]).abs() / table["CA RE (norm.)"]).max())
-            print(f"  largest relative difference: {worst:.4%} ({'within' if worst <= 0.01 else 'OUTSIDE'} 1%)")
-            # ChannelAttribution samples: its own run-to-run spread shows how much of the gap is its noise.
-            again = run_ca(ca, df, args.nsim, seed=1)["result"].set_index("channel_name")["total_conversions"]
-            spread = ((again - theirs).abs() / theirs).max()
-            print(f"  ChannelAttribution seed 0 vs seed 1, largest relative difference: {spread:.4%}")
+    if args.write_reference:
+        if ca is None:
+            raise SystemExit("--write-reference needs ChannelAttribution")
+        write_reference(ca, Path(args.write_reference), args.nsim)
+        return
+    simulated(ca, [int(float(s)) for s in args.sizes.split(",") if s], args.nsim)
+    if ca is None:
+        return
+    if args.data:
+        print(f"\n{args.data} (nsim_start={args.nsim:g})")
+        with tempfile.TemporaryDirectory() as tmp:
+            df = pd.read_csv(args.data, sep=";")
+            df.to_csv(Path(tmp) / "data.csv", index=False)
+            compare(ours_frame(Path(tmp) / "data.csv"), run_ca(ca, df, args.nsim, 0), run_ca(ca, df, args.nsim, 1))
+    reference = json.loads((REFERENCE / "channelattribution.json").read_text(encoding="utf-8"))
+    for name, orders in reference["files"].items():
+        for order, stored in orders.items():
+            print(f"\n{name}, order {order}: stored reference ({stored['call']})")
+            theirs = pd.DataFrame(stored["result"]).T.sort_index()
+            compare(ours_frame(REFERENCE / name, int(order)), theirs, None)
 
 
 if __name__ == "__main__":

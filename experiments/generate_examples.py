@@ -6,6 +6,12 @@ Predictions come from `journeysim predict` on the bundled hypotheses; the A/B
 results are simulated with fixed seeds from a "true" lift chosen per test
 (written below, so the example's verdicts can be checked against the truth);
 the ledger is rebuilt by checking each prediction against its results.
+
+The value test of `b2b-faster-trial.yaml` (metric `expected_value`) simulates its
+leads on the maps themselves: control on the baseline map, the variant on the
+hypothesis's variant at "true" values of its uncertain numbers (TRUE_B2B), each lead's
+revenue the value of every goal it reaches (contracts and renewals), as many leads
+per arm as `journeysim design` asks for.
 """
 
 from __future__ import annotations
@@ -15,18 +21,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from journeysim.whatif.prediction import read_prediction
-from journeysim.experiments.results import read_results
+from journeysim.engines.eventlog import simulate_event_log, write_event_log
 from journeysim.experiments.analysis import analyze_experiment
 from journeysim.experiments.check import append_to_ledger, check_prediction
-from journeysim.engines.eventlog import simulate_event_log, write_event_log
 from journeysim.experiments.design import design_from_prediction
+from journeysim.experiments.results import read_results
+from journeysim.journey import Journey
 from journeysim.whatif.hypothesis import load_hypothesis
-from journeysim.whatif.prediction import predict, save_prediction
+from journeysim.whatif.prediction import predict, read_prediction, save_prediction
 
 HERE = Path("experiments")
 PREDICTIONS = {"live-chat": "scenarios/hypotheses/live-chat.yaml",
-               "qr-kod-zlava": "scenarios/hypotheses/qr-kod-zlava.yaml"}
+               "qr-kod-zlava": "scenarios/hypotheses/qr-kod-zlava.yaml",
+               "b2b-faster-trial": "scenarios/hypotheses/b2b-faster-trial.yaml"}
+#: The "true" values of the value test's uncertain numbers (the variant's trial-to-proposal rate, the scaling of
+#: trial-to-sales-call, the enterprise proposal-to-contract rate).
+TRUE_B2B = {"changes[0].set.p": 0.41, "changes[1].scale.by": 1.2, "changes[3].set.p": 0.4}
 #: (results file, prediction, control customers per arm, true relative lift, seed)
 AGGREGATED = [
     ("live-chat.aggregated.csv", "live-chat", 250_000, 0.055, 11),
@@ -56,6 +66,22 @@ def per_customer(path: Path, base_rate: float, lift: float, customers: int, rng:
     swapped = swapped.assign(variant=np.where(swapped["variant"] == "control", "live chat", "control"))
     rows = pd.concat([frame, repeat, swapped]).sample(frac=1, random_state=np.random.RandomState(rng.integers(2**31)))
     rows.to_csv(path, index=False)
+
+
+def per_customer_value(path: Path, control: Journey, variant: Journey, customers: int,
+                       rng: np.random.Generator) -> None:
+    """Per-customer revenue of leads walking the two maps: a lead converted if it signed a contract."""
+    frames = []
+    for arm, journey in (("control", control), ("guided trial", variant)):
+        log = simulate_event_log(journey, customers, rng=rng, max_touches=10_000)
+        goals = [n for n, tp in journey.touchpoints.items() if tp.goal]
+        per = log.assign(goal=log["touchpoint"].isin(goals)).groupby("user_id").agg(
+            converted=("goal", "any"), revenue=("value", "sum"))
+        frames.append(pd.DataFrame({"user_id": [f"{arm[0]}{i}" for i in per.index], "variant": arm,
+                                    "converted": per["converted"].to_numpy(),
+                                    "revenue": per["revenue"].to_numpy(dtype=float)}))
+    rows = pd.concat(frames).sample(frac=1, random_state=np.random.RandomState(rng.integers(2**31)))
+    rows.to_parquet(path, index=False)
 
 
 def aggregated(path: Path, variant: str, base_rate: float, lift: float, customers: int, rng) -> None:
@@ -97,15 +123,25 @@ def main() -> None:
         base = read_prediction(HERE / f"{pred}.prediction.json").baseline
         variant = "live chat" if pred == "live-chat" else "qr code"
         aggregated(HERE / file, variant, base, lift, customers, np.random.default_rng(seed))
+    b2b = load_hypothesis(PREDICTIONS["b2b-faster-trial"])
+    size = design_from_prediction(read_prediction(HERE / "b2b-faster-trial.prediction.json")).n_per_arm
+    per_customer_value(HERE / "b2b-faster-trial.results.parquet", b2b.baseline, b2b.variant(TRUE_B2B), size,
+                       np.random.default_rng(17))
+    rebuild_ledger()
+    sequential(np.random.default_rng(16))
+
+
+def rebuild_ledger() -> None:
+    """Check every prediction against its results again, into a new ledger."""
     ledger = HERE / "ledger.csv"
     ledger.unlink(missing_ok=True)
-    checks = [("live-chat", "live-chat.results.csv")] + [(pred, file) for file, pred, *_ in AGGREGATED]
+    checks = ([("live-chat", "live-chat.results.csv")] + [(pred, file) for file, pred, *_ in AGGREGATED]
+              + [("b2b-faster-trial", "b2b-faster-trial.results.parquet")])
     for i, (pred, file) in enumerate(checks):
         result = check_prediction(read_prediction(HERE / f"{pred}.prediction.json"),
                                   analyze_experiment(read_results(HERE / file)))
         append_to_ledger(ledger, result, checked_at=f"2026-{i + 1:02d}-15T12:00:00Z")
         print(f"{file}: {result.verdict} (z = {result.z:.2f})")
-    sequential(np.random.default_rng(16))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Attributing conversions and value to touchpoints, model by model, side by side.
 
 Models: ``markov`` (removal effects of the order-``k`` chain of the paths, solved
-exactly by the exact engine; conversions and value shared in proportion to the
-removal effects, as ChannelAttribution does), the rule-based ``first``, ``last``,
+exactly; conversions shared in proportion to the removal effects on conversions and
+value in proportion to the removal effects on conversion value, as
+ChannelAttribution's ``total_conversions`` and ``total_conversion_value`` are; see
+:mod:`journeysim.attribution.markov`), the rule-based ``first``, ``last``,
 ``linear``, ``time-decay`` and ``position`` (see :mod:`journeysim.attribution.rules`) and
 ``shapley`` (exact Shapley values over the conversion rates of channel sets).
 Bootstrap intervals resample journeys: each replicate draws the journeys' paths
@@ -38,14 +40,18 @@ _LEVEL = 0.95
 class Attribution(Result):
     """Attributed conversions and value per touchpoint under each model.
 
-    ``models[model][touchpoint] = (conversions, value)``; ``removal_effects`` are the
-    Markov model's (empty when it was not run). With a bootstrap, ``intervals`` holds
-    95 % percentile intervals with the same layout (pairs of ``(low, high)``) and
-    ``removal_intervals`` those of the removal effects.
+    ``models[model][touchpoint] = (conversions, value)``; ``removal_effects`` and
+    ``removal_effects_value`` are the Markov model's removal effects on conversions
+    and on conversion value (empty when it was not run): its conversions are shared
+    in proportion to the first, its value in proportion to the second. With a
+    bootstrap, ``intervals`` holds 95 % percentile intervals with the same layout
+    (pairs of ``(low, high)``) and ``removal_intervals`` / ``removal_value_intervals``
+    those of the removal effects.
     """
 
     models: Mapping[str, Mapping[str, tuple[float, float]]]
     removal_effects: Mapping[str, float]
+    removal_effects_value: Mapping[str, float]
     order: int
     conversions: float
     value: float
@@ -54,12 +60,14 @@ class Attribution(Result):
     bootstrap: int = 0
     intervals: Mapping[str, Mapping[str, tuple[tuple[float, float], tuple[float, float]]]] = field(default_factory=dict)
     removal_intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    removal_value_intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     method: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"models": {MODEL: {TOUCHPOINT: {"conversions", "value"}}}, "removal_effects", "order"}``;
-        with a bootstrap also ``conversions_ci``/``value_ci`` per entry, ``removal_effects_ci`` and ``bootstrap``."""
+        """``{"models": {MODEL: {TOUCHPOINT: {"conversions", "value"}}}, "removal_effects",
+        "removal_effects_value", "order"}``; with a bootstrap also ``conversions_ci``/``value_ci`` per entry,
+        ``removal_effects_ci``, ``removal_effects_value_ci`` and ``bootstrap``."""
         models: dict[str, Any] = {}
         for model, credit in self.models.items():
             models[model] = {}
@@ -70,9 +78,11 @@ class Attribution(Result):
                     entry["conversions_ci"] = [clo, chi]
                     entry["value_ci"] = [vlo, vhi]
                 models[model][tp] = entry
-        out: dict[str, Any] = {"models": models, "removal_effects": dict(self.removal_effects), "order": self.order}
+        out: dict[str, Any] = {"models": models, "removal_effects": dict(self.removal_effects),
+                               "removal_effects_value": dict(self.removal_effects_value), "order": self.order}
         if self.bootstrap:
             out["removal_effects_ci"] = {k: list(v) for k, v in self.removal_intervals.items()}
+            out["removal_effects_value_ci"] = {k: list(v) for k, v in self.removal_value_intervals.items()}
             out["bootstrap"] = self.bootstrap
         return out
 
@@ -97,13 +107,20 @@ class Attribution(Result):
                 rows.append(row)
             parts.append(format_table(f"attributed {what}", ["touchpoint", *self.models], rows))
         if self.removal_effects:
-            total = sum(self.removal_effects.values())
-            rows = [(tp, rate(r), rate(r / total if total > 0 else 0.0),
-                     rate_interval(self.removal_intervals[tp]) if self.bootstrap else "-")
-                    for tp, r in self.removal_effects.items()]
-            rows.sort(key=lambda r: -self.removal_effects[r[0]])
-            parts.append(format_table("Markov removal effects", ["touchpoint", "removal effect", "normalised",
-                                                                 "95% interval"], rows))
+            rows = []
+            for tp in sorted(self.removal_effects, key=lambda tp: -self.removal_effects[tp]):
+                row = [tp]
+                for effects, intervals in ((self.removal_effects, self.removal_intervals),
+                                           (self.removal_effects_value, self.removal_value_intervals)):
+                    total = sum(effects.values())
+                    row += [rate(effects[tp]), rate(effects[tp] / total if total > 0 else 0.0)]
+                    if self.bootstrap:
+                        row.append(rate_interval(intervals[tp]))
+                rows.append(row)
+            ci = ["95% interval"] if self.bootstrap else []
+            parts.append(format_table(
+                "Markov removal effects (conversions shared by the first, value by the second)",
+                ["touchpoint", "on conversions", "share", *ci, "on value", "share", *ci], rows))
         parts.extend(f"note: {n}" for n in self.notes)
         parts.append(f"method: {self.method}")
         return "\n".join(parts)
@@ -118,20 +135,22 @@ class Attribution(Result):
         for model, credit in self.models.items():
             for tp, (conversions, value) in credit.items():
                 (clo, chi), (vlo, vhi) = self.intervals[model][tp] if self.bootstrap else ((None, None), (None, None))
-                rows.append((model, tp, conversions, clo, chi, value, vlo, vhi, self.removal_effects.get(tp)))
+                rows.append((model, tp, conversions, clo, chi, value, vlo, vhi, self.removal_effects.get(tp),
+                             self.removal_effects_value.get(tp)))
         return ("model", "touchpoint", "conversions", "conversions_low", "conversions_high", "value", "value_low",
-                "value_high", "removal_effect"), rows
+                "value_high", "removal_effect", "removal_effect_value"), rows
 
 
 def _point(table: PathTable, models: Sequence[str], order: int, half_life: float):
     credit: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    effects = np.zeros(len(table.channels))
+    effects = np.zeros((2, len(table.channels)))
     for model in models:
         if model == "markov":
             re = removal_effects(table, order)
-            effects = np.array([re[c] for c in table.channels])
-            share = effects / effects.sum() if effects.sum() > 0 else effects
-            credit[model] = (share * table.conversions.sum(), share * table.value.sum())
+            effects = np.array([[re.conversions[c] for c in table.channels], [re.value[c] for c in table.channels]])
+            totals = effects.sum(axis=1, keepdims=True)
+            share = np.divide(effects, totals, out=np.zeros_like(effects), where=totals > 0)
+            credit[model] = (share[0] * table.conversions.sum(), share[1] * table.value.sum())
         elif model == "shapley":
             credit[model] = shapley_credit(table)
         elif model == "shapley-rate":
@@ -207,6 +226,7 @@ def attribute_paths(
     channels = table.channels
     intervals: dict[str, dict[str, Any]] = {}
     removal_intervals: dict[str, tuple[float, float]] = {}
+    removal_value_intervals: dict[str, tuple[float, float]] = {}
     if bootstrap:
         reps = [_point(_replicate(table, rng), models, order, half_life) for _ in range(bootstrap)]
         q = [(1 - _LEVEL) / 2 * 100, (1 + _LEVEL) / 2 * 100]
@@ -216,12 +236,15 @@ def attribute_paths(
             intervals[model] = {c: ((float(conv[0, i]), float(conv[1, i])), (float(val[0, i]), float(val[1, i])))
                                 for i, c in enumerate(channels)}
         if "markov" in models:
-            re = np.percentile([r[1] for r in reps], q, axis=0)
-            removal_intervals = {c: (float(re[0, i]), float(re[1, i])) for i, c in enumerate(channels)}
+            re = np.percentile([r[1] for r in reps], q, axis=0)     # (low/high, conversions/value, channel)
+            removal_intervals = {c: (float(re[0, 0, i]), float(re[1, 0, i])) for i, c in enumerate(channels)}
+            removal_value_intervals = {c: (float(re[0, 1, i]), float(re[1, 1, i])) for i, c in enumerate(channels)}
     parts = []
     if "markov" in models:
-        parts.append(f"Markov order {order}: removal effects solved exactly (absorbing chain, "
-                     "journeysim.engines.exact), conversions shared in proportion to them")
+        parts.append(f"Markov order {order}: removal effects solved exactly (absorbing chain), conversions shared "
+                     "in proportion to the removal effects on conversions, value in proportion to those on "
+                     "conversion value (a conversion worth the mean value of the conversions from its last state), "
+                     "as ChannelAttribution's total_conversions and total_conversion_value")
     rules = [m for m in models if m not in ("markov", "shapley", "shapley-rate")]
     if rules:
         parts.append(f"{', '.join(rules)}: each path's conversions split by fixed weights"
@@ -239,10 +262,12 @@ def attribute_paths(
     return Attribution(
         models={m: {c: (float(credit[m][0][i]), float(credit[m][1][i])) for i, c in enumerate(channels)}
                 for m in models},
-        removal_effects={c: float(effects[i]) for i, c in enumerate(channels)} if "markov" in models else {},
+        removal_effects={c: float(effects[0, i]) for i, c in enumerate(channels)} if "markov" in models else {},
+        removal_effects_value=({c: float(effects[1, i]) for i, c in enumerate(channels)} if "markov" in models
+                               else {}),
         order=order, conversions=float(table.conversions.sum()), value=float(table.value.sum()),
         journeys=table.journeys, paths=len(table.conversions), bootstrap=bootstrap, intervals=intervals,
-        removal_intervals=removal_intervals, notes=tuple(notes), method=method)
+        removal_intervals=removal_intervals, removal_value_intervals=removal_value_intervals, notes=tuple(notes), method=method)
 
 
 def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: float | None = None) -> PathTable:

@@ -20,9 +20,15 @@ def register(sub) -> None:
     p = sub.add_parser("design",
                        description="Customers per arm and in total, days at the given traffic, the minimum detectable "
                        "effect for --customers, and for a saved prediction the assurance (power averaged over the "
-                       "predicted lift's draws). Either --baseline and --lift, or PREDICTION.json.")
+                       "predicted lift's draws). Either --baseline and --lift (with --sd: a mean value per customer, "
+                       "t-test), or PREDICTION.json (conversion_rate or expected_value).")
     p.add_argument("prediction", nargs="?", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
-    p.add_argument("--baseline", help="control conversion rate, e.g. 0.05 or 5%% (with a prediction: replaces the map's)")
+    p.add_argument("--baseline", help="control conversion rate, e.g. 0.05 or 5%%, or with --sd the mean value per "
+                   "customer (with a prediction: replaces the map's)")
+    p.add_argument("--sd", help="standard deviation of value per customer in control: the test is on mean value "
+                   "(t-test); with a value prediction it replaces the map's")
+    p.add_argument("--hypothesis", metavar="FILE", help="value predictions: the hypothesis file whose maps give the "
+                   "per-customer spread (default: the prediction's hypothesis_file)")
     p.add_argument("--lift", help="effect to detect: relative in percent (10%% = +10%%), absolute in percentage points "
                                   "(0.5pp) or as a number: absolute (0.005), or relative with --relative (0.10)")
     p.add_argument("--relative", action="store_true", help="--lift is relative to --baseline")
@@ -65,18 +71,23 @@ def run(args) -> int:
     )
     if options["looks"] is None:
         unused({"--spending": args.spending}, "without --looks (it sets how the looks spend alpha)")
-    baseline = number("--baseline", args.baseline, above=0, below=1, percent=True)
+    # The range of --baseline depends on the metric (a rate, or a mean value): the library checks it.
+    baseline = number("--baseline", args.baseline, above=0, percent=True)
+    sd = number("--sd", args.sd, above=0)
     if args.prediction is not None:
         if args.lift is not None or args.relative:
             raise UsageError("--lift and --relative do not apply to a prediction (its predicted lift is used)")
-        emit(design_from_prediction(read_prediction(args.prediction), baseline=baseline, **options), args.json)
+        emit(design_from_prediction(read_prediction(args.prediction), baseline=baseline, sd=sd,
+                                    hypothesis=args.hypothesis, **options), args.json)
         return 0
+    unused({"--hypothesis": args.hypothesis}, "without a PREDICTION.json (it names the prediction's hypothesis)")
     if baseline is None:
-        raise UsageError("give --baseline (the control conversion rate) or a PREDICTION.json")
+        raise UsageError("give --baseline (the control conversion rate, or with --sd the mean value per customer) "
+                         "or a PREDICTION.json")
     lift, relative = _lift(args.lift, args.relative)
     if lift is None:
         unused({"--relative": args.relative}, "without --lift (it makes --lift relative to --baseline)")
-    emit(design_experiment(baseline, lift, relative=relative, **options), args.json)
+    emit(design_experiment(baseline, lift, relative=relative, sd=sd, **options), args.json)
     return 0
 
 

@@ -66,6 +66,8 @@ METHODS = {
     "bayes": "Beta(1,1) priors; P(variant rate > control rate) and expected loss E[max(control - variant, 0)] "
              "by numerical integration of the Beta posteriors (scipy.stats.beta, scipy.integrate.quad)",
     "revenue": "revenue per customer, Welch's unequal-variance t-test and interval (statsmodels CompareMeans, usevar='unequal')",
+    "revenue_lift_rel_ci": "ratio of mean revenues minus 1, interval exp(log ratio +/- z se) - 1 with "
+                           "se^2 = se_v^2/mean_v^2 + se_c^2/mean_c^2 (delta method; se the arms' Welch standard errors)",
     "cuped": "CUPED: revenue - theta*(covariate - mean), theta = cov/var pooled over all customers, then Welch",
 }
 
@@ -88,9 +90,12 @@ class VariantResult:
     prob_beat_control: float | None = None
     expected_loss: float | None = None
     revenue_mean: float | None = None
+    revenue_sd: float | None = None
     revenue_diff: float | None = None
     revenue_diff_ci: tuple[float, float] | None = None
     revenue_pvalue: float | None = None
+    revenue_lift_rel: float | None = None
+    revenue_lift_rel_ci: tuple[float, float] | None = None
     cuped_diff: float | None = None
     cuped_diff_ci: tuple[float, float] | None = None
     cuped_pvalue: float | None = None
@@ -165,16 +170,23 @@ class ExperimentAnalysis(Result):
                                      else f"[{money(pair[0], signed=True)}, {money(pair[1], signed=True)}]")
             rows = [
                 ("mean per customer", *(money(v.revenue_mean) for v in variants)),
+                ("sd per customer", *(money(v.revenue_sd) for v in variants)),
                 ("difference", *(compared(f"{money(v.revenue_diff, signed=True)} {interval(v.revenue_diff_ci)}", v)
                                  for v in variants)),
+                ("relative lift", *(compared(f"{pct(v.revenue_lift_rel)} {pct_interval(v.revenue_lift_rel_ci)}", v)
+                                    for v in variants)),
                 ("p-value (Welch)", *(compared(fmt(v.revenue_pvalue), v) for v in variants)),
-                ("CUPED difference", *(compared(f"{money(v.cuped_diff, signed=True)} {interval(v.cuped_diff_ci)}", v)
-                                       for v in variants)),
-                ("CUPED p-value", *(compared(fmt(v.cuped_pvalue), v) for v in variants)),
-                ("variance reduction", *(compared(rate(v.variance_reduction), v) for v in variants)),
             ]
-            parts.append(format_table(f"revenue per customer (Welch; CUPED with covariate {self.covariate or '-'})",
-                                      headers, rows))
+            if self.covariate is not None:     # CUPED ran
+                rows += [
+                    ("CUPED difference", *(compared(f"{money(v.cuped_diff, signed=True)} "
+                                                    f"{interval(v.cuped_diff_ci)}", v) for v in variants)),
+                    ("CUPED p-value", *(compared(fmt(v.cuped_pvalue), v) for v in variants)),
+                    ("variance reduction", *(compared(rate(v.variance_reduction), v) for v in variants)),
+                ]
+            title = "revenue per customer (Welch" + (f"; CUPED with covariate {self.covariate})"
+                                                     if self.covariate is not None else ")")
+            parts.append(format_table(title, headers, rows))
         split = "/".join(f"{s:g}" for s in self.expected_split)
         parts.append(f"sample ratio check: p = {fmt(self.srm_pvalue)} against the expected split {split}")
         if self.srm_warning:
@@ -337,8 +349,9 @@ def analyze_experiment(data: ExperimentData, *, control: str | None = None,
         fields: dict[str, Any] = dict(name=arm.name, customers=arm.customers, conversions=arm.conversions,
                                       rate=arm.conversions / arm.customers, rate_ci=(float(low), float(high)))
         if arm.has_revenue:
-            fields["revenue_mean"] = (float(arm.revenue.mean()) if arm.revenue is not None
-                                      else arm.revenue_sum / arm.customers)
+            described = _revenue_stats(arm)
+            fields["revenue_mean"] = float(described.mean)
+            fields["revenue_sd"] = float(described.std_ddof(1)) if arm.customers > 1 else None
         if i:
             fields.update(_compare(arm, c, alpha))
             fields.update(pvalue=pvalues[i - 1], pvalue_adj=float(adjusted[i - 1]))
@@ -346,7 +359,8 @@ def analyze_experiment(data: ExperimentData, *, control: str | None = None,
                 fields.update(_revenue(arm, c, alpha, theta))
         results[arm.name] = VariantResult(**fields)
     method = {k: v for k, v in METHODS.items()
-              if (k != "revenue" or c.has_revenue) and (k != "cuped" or theta is not None)}
+              if (k not in ("revenue", "revenue_lift_rel_ci") or c.has_revenue)
+              and (k != "cuped" or theta is not None)}
     return ExperimentAnalysis(data.source, control, results, float(srm), split, data.excluded_customers,
                               data.duplicate_customers, alpha, data.kind,
                               data.covariate if theta is not None else None, method)
@@ -376,11 +390,28 @@ def _cuped_theta(arms: list[Arm]) -> float | None:
     return float(np.cov(y, x, ddof=1)[0, 1] / var_x) if var_x > 0 else None
 
 
+def _revenue_stats(arm: Arm) -> DescrStatsW:
+    """The arm's revenue per customer (``ddof=1`` spread), from the rows or from the aggregated sums."""
+    return DescrStatsW(arm.revenue) if arm.revenue is not None else _summary_stats(arm)
+
+
+def _ratio_interval(stats_v: DescrStatsW, stats_c: DescrStatsW, alpha: float) -> tuple[float | None, Any]:
+    """Relative lift of mean revenue and its log-ratio interval (``None`` when a mean is 0)."""
+    mean_v, mean_c = float(stats_v.mean), float(stats_c.mean)
+    if mean_v <= 0 or mean_c <= 0:
+        return None, None
+    se = math.hypot(stats_v.std_mean / mean_v, stats_c.std_mean / mean_c)   # Welch's standard errors (ddof=1)
+    half = stats.norm.isf(alpha / 2) * se
+    log_ratio = math.log(mean_v / mean_c)
+    return mean_v / mean_c - 1, (math.expm1(log_ratio - half), math.expm1(log_ratio + half))
+
+
 def _revenue(v: Arm, c: Arm, alpha: float, theta: float | None) -> dict[str, Any]:
-    stats_v, stats_c = ((DescrStatsW(v.revenue), DescrStatsW(c.revenue)) if v.revenue is not None and c.revenue is not None
-                        else (_summary_stats(v), _summary_stats(c)))
+    stats_v, stats_c = _revenue_stats(v), _revenue_stats(c)
     diff, ci, p = _welch(stats_v, stats_c, alpha)
-    out: dict[str, Any] = dict(revenue_diff=diff, revenue_diff_ci=ci, revenue_pvalue=p)
+    lift, lift_ci = _ratio_interval(stats_v, stats_c, alpha)
+    out: dict[str, Any] = dict(revenue_diff=diff, revenue_diff_ci=ci, revenue_pvalue=p, revenue_lift_rel=lift,
+                               revenue_lift_rel_ci=lift_ci)
     if theta is not None:
         center = np.concatenate([v.covariate, c.covariate]).mean()
         adj_v = v.revenue - theta * (v.covariate - center)

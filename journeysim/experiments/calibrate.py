@@ -145,6 +145,10 @@ def calibrate_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *
     >>> round(cal.parameters["changes[0].to.purchase"].posterior_median, 2)   # lift 8% <=> x = 0.56
     0.56
     """
+    if prediction.metric != "conversion_rate":
+        raise ScenarioError(f"{prediction.source}: metric {prediction.metric!r}: calibrate learns from conversion_rate "
+                            "predictions only (the observed conversion-rate lift weights the draws); journeysim check "
+                            "records this prediction's test in the ledger")
     if not prediction.samples:
         raise ScenarioError(f"{prediction.source}: key 'samples': the prediction has no draws to weight")
     if not prediction.parameters:

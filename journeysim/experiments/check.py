@@ -2,9 +2,11 @@
 
 The comparison is on the relative lift (variant / control - 1), which carries
 over from the map's population to the test's even when their baseline rates
-differ. The gap's z-score combines both uncertainties: the spread of the
-predicted lift (the prediction's draws) and the standard error of the observed
-lift (from its log risk-ratio interval).
+differ: of the conversion rate for a ``conversion_rate`` prediction, of the mean
+revenue per customer (the analysis's Welch statistics) for an ``expected_value``
+one. The gap's z-score combines both uncertainties: the spread of the predicted
+lift (the prediction's draws) and the standard error of the observed lift (from
+its log-ratio interval).
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from journeysim.errors import (
     did_you_mean,
 )
 from journeysim.experiments.analysis import ExperimentAnalysis, analyze
-from journeysim.experiments.design import detection_power
+from journeysim.experiments.design import DESIGN_METRICS, detection_power
+from journeysim.experiments.value_power import value_power
 from journeysim.whatif.prediction import Prediction, read_prediction
 
 __all__ = ["PredictionCheck", "check", "check_prediction", "append_to_ledger", "split_last_line", "is_ledger_row",
-           "LedgerWarning", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD"]
+           "LedgerWarning", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD", "VALUE_CHECK_METHOD"]
 
 #: Power below which a test that found nothing is called underpowered rather than a confirmation.
 UNDERPOWERED = 0.8
@@ -50,6 +53,15 @@ CHECK_METHOD = (
     "se_observed from the log-ratio interval; |z| > z(1 - alpha/2): too optimistic (z > 0) or too pessimistic; "
     f"otherwise inconclusive when the observed interval contains 0 and the test's power at the predicted lift "
     f"(R power.prop.test formula) was below {UNDERPOWERED:g}, else confirmed"
+)
+
+VALUE_CHECK_METHOD = (
+    "relative lift of mean revenue per customer; observed interval: log ratio of the arms' means with the delta "
+    "method on their Welch standard errors; z = (predicted - observed) / sqrt(sd_predicted^2 + se_observed^2), "
+    "sd_predicted from the prediction's draws, se_observed from the log-ratio interval; |z| > z(1 - alpha/2): too "
+    "optimistic (z > 0) or too pessimistic; otherwise inconclusive when the observed interval contains 0 and the "
+    f"test's power at the predicted lift (two-sample t-test with the observed spreads) was below {UNDERPOWERED:g}, "
+    "else confirmed"
 )
 
 LEDGER_COLUMNS = (
@@ -116,7 +128,7 @@ class PredictionCheck(Result):
 
     def summary(self) -> str:
         rows = [*self.facts(), ("verdict", self.verdict)]
-        title = f"{self.hypothesis or self.prediction_file}: {self.variant} vs {self.control}"
+        title = f"{self.hypothesis or self.prediction_file}: {self.variant} vs {self.control} ({self.metric})"
         return "\n".join([format_table(title, ["", "value"], rows), wrap(self.explanation), wrap(f"method: {self.method}")])
 
     def _headline(self) -> str:
@@ -165,22 +177,40 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
     >>> check_prediction(pred, analyze_experiment(ab)).verdict
     'confirmed'
     """
-    if prediction.metric != "conversion_rate":
-        raise ScenarioError(f"{prediction.source}: key 'metric': {prediction.metric!r}; an A/B result's conversion "
-                            "rates can only check a conversion_rate prediction")
+    if prediction.metric not in DESIGN_METRICS:
+        raise ScenarioError(f"{prediction.source}: metric {prediction.metric!r} is not observed in an A/B result; "
+                            "check compares conversion_rate predictions with the arms' conversion rates and "
+                            "expected_value predictions with their revenue per customer")
+    if prediction.lift_rel is None:
+        raise ScenarioError(f"{prediction.source}: the predicted baseline is 0, so there is no relative lift to check")
     name = _pick_variant(analysis, variant)
     v, c = analysis.variants[name], analysis.variants[analysis.control]
-    if v.lift_rel is None:
-        raise DataError(f"{analysis.source}: no conversions in {name!r} or {analysis.control!r}: "
-                        "the relative lift is undefined")
+    ratio = v.customers / c.customers
+    if prediction.metric == "conversion_rate":
+        if v.lift_rel is None:
+            raise DataError(f"{analysis.source}: no conversions in {name!r} or {analysis.control!r}: "
+                            "the relative lift is undefined")
+        observed, (low, high), method = v.lift_rel, v.lift_rel_ci, CHECK_METHOD
+        power = float(detection_power(c.rate, min(c.rate * (1 + prediction.lift_rel), 1 - 1e-12), v.customers,
+                                      alpha=analysis.alpha, ratio=ratio))
+    else:
+        if v.revenue_mean is None or c.revenue_mean is None:
+            raise DataError(f"{analysis.source}: no revenue per customer, which an {prediction.metric} prediction is "
+                            "checked against (a 'revenue' column, or revenue_sum and revenue_sumsq)")
+        if v.revenue_lift_rel is None:
+            raise DataError(f"{analysis.source}: no revenue in {name!r} or {analysis.control!r}: "
+                            "the relative lift of revenue per customer is undefined")
+        if not c.revenue_sd or not v.revenue_sd:
+            raise DataError(f"{analysis.source}: revenue per customer does not vary in {name!r} or "
+                            f"{analysis.control!r}: its test has no standard error")
+        observed, (low, high), method = v.revenue_lift_rel, v.revenue_lift_rel_ci, VALUE_CHECK_METHOD
+        power = float(value_power(c.revenue_mean * prediction.lift_rel, v.customers, sd=c.revenue_sd,
+                                  variant_sd=v.revenue_sd, alpha=analysis.alpha, ratio=ratio))
     crit = norm.isf(analysis.alpha / 2)
-    low, high = v.lift_rel_ci
-    se = (1 + v.lift_rel) * (math.log1p(high) - math.log1p(low)) / (2 * crit)
+    se = (1 + observed) * (math.log1p(high) - math.log1p(low)) / (2 * crit)
     sd = prediction.lift_rel_sd
-    z = (prediction.lift_rel - v.lift_rel) / math.hypot(sd, se)
-    power = float(detection_power(c.rate, min(c.rate * (1 + prediction.lift_rel), 1 - 1e-12), v.customers,
-                                  alpha=analysis.alpha, ratio=v.customers / c.customers))
-    inside = prediction.lift_rel_interval[0] <= v.lift_rel <= prediction.lift_rel_interval[1]
+    z = (prediction.lift_rel - observed) / math.hypot(sd, se)
+    inside = prediction.lift_rel_interval[0] <= observed <= prediction.lift_rel_interval[1]
     if z > crit:
         verdict, why = "too optimistic", "the prediction is significantly above the observed lift"
     elif z < -crit:
@@ -195,10 +225,10 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
         prediction_sha256=_sha(prediction.source), results_file=analysis.source,
         results_sha256=_sha(analysis.source), control=analysis.control, variant=name,
         interval_level=prediction.interval_level, predicted_lift_rel=prediction.lift_rel,
-        predicted_interval=prediction.lift_rel_interval, predicted_sd=sd, observed_lift_rel=v.lift_rel,
+        predicted_interval=prediction.lift_rel_interval, predicted_sd=sd, observed_lift_rel=observed,
         observed_interval=(low, high), observed_se=se, observed_level=1 - analysis.alpha,
         customers_control=c.customers, customers_variant=v.customers, z=z, inside=inside, power=power,
-        verdict=verdict, explanation=f"verdict: {verdict}: {why}.")
+        verdict=verdict, explanation=f"verdict: {verdict}: {why}.", method=method)
 
 
 def append_to_ledger(path: str | os.PathLike, check: PredictionCheck, *, force: bool = False,

@@ -1,6 +1,6 @@
-"""Designing an A/B test on a conversion rate: customers needed, days, detectable effect, assurance.
+"""Designing an A/B test: customers needed, days, detectable effect, assurance.
 
-The default method is the two-proportion normal approximation with the pooled
+On a conversion rate the default method is the two-proportion normal approximation with the pooled
 variance under H0 and the unpooled variance under H1, the far tail of a
 two-sided test ignored: the formula of R's ``power.prop.test`` (statsmodels
 ``samplesize_proportions_2indep_onetail`` / ``power_proportions_2indep``),
@@ -8,6 +8,11 @@ generalised to unequal arms. ``method="arcsine"`` uses Cohen's h with
 statsmodels' ``NormalIndPower`` (R's ``pwr.2p2n.test``). With more than two
 arms every variant is compared with control at ``alpha / (arms - 1)``
 (Bonferroni, which Holm's procedure in the analysis never falls below).
+
+On a value per customer (``sd`` given, or a prediction of ``expected_value``) the
+test is Welch's t-test on mean value per customer, sized by
+:mod:`journeysim.experiments.value_power` with the per-customer standard deviation
+(for a prediction, the exact engine's, from second moments of its maps).
 """
 
 from __future__ import annotations
@@ -29,13 +34,24 @@ from statsmodels.stats.proportion import (
 )
 
 from journeysim._result import Result
-from journeysim._text import count, fmt, format_table, pct, points, rate, wrap
+from journeysim._text import count, fmt, format_table, money, pct, points, rate, wrap
 from journeysim.errors import ScenarioError, UsageError
 from journeysim.experiments.sequential import SequentialPlan, plan_looks
+from journeysim.experiments.value_power import (
+    T_TEST_METHOD,
+    VALUE_METRICS,
+    minimum_detectable_value,
+    prediction_spreads,
+    value_power,
+    value_sample_size,
+)
 from journeysim.whatif.prediction import Prediction, read_prediction
 
-__all__ = ["ExperimentDesign", "design", "design_experiment", "design_from_prediction", "detection_power", "sample_size",
-           "minimum_detectable_rate", "parse_traffic", "DESIGN_METHODS"]
+__all__ = ["ExperimentDesign", "design", "design_experiment", "design_from_prediction", "detection_power",
+           "sample_size", "minimum_detectable_rate", "parse_traffic", "DESIGN_METHODS", "DESIGN_METRICS"]
+
+#: The metrics an A/B test measures per customer, hence the predictions ``design`` and ``check`` handle.
+DESIGN_METRICS = ("conversion_rate", *VALUE_METRICS)
 
 DESIGN_METHODS = {
     "normal": "two-proportion normal approximation, pooled variance under H0 and unpooled under H1, far tail "
@@ -66,10 +82,15 @@ def parse_traffic(text: str) -> float:
     return value * _PER_DAY[unit]
 
 
-def _check(baseline, alpha, power, ratio, arms, method):
-    for name, v in (("baseline", baseline), ("alpha", alpha), ("power", power)):
+def _check(baseline, alpha, power, ratio, arms, method, value):
+    for name, v in (("alpha", alpha), ("power", power)) + ((("baseline", baseline),) if not value else ()):
         if not 0 < v < 1:
-            raise UsageError(f"{name}={v:g} must be between 0 and 1 (exclusive)")
+            raise UsageError(f"{name}={v:g} must be between 0 and 1 (exclusive)"
+                             + (" (a conversion rate; give sd for a value per customer)" if name == "baseline" else ""))
+    if value and not (math.isfinite(baseline) and baseline > 0):
+        raise UsageError(f"baseline={baseline:g} must be a mean value per customer > 0")
+    if value and method != "normal":
+        raise UsageError(f"method={method!r} sizes tests on conversion rates; a value per customer uses the t-test")
     if not ratio > 0:
         raise UsageError(f"ratio={ratio:g} must be > 0 (customers per variant arm per control customer)")
     if arms < 2:
@@ -165,6 +186,10 @@ class ExperimentDesign(Result):
     power_at_customers: float | None = None
     assurance: float | None = None
     prediction: str | None = None
+    #: ``conversion_rate``, or a value per customer (then ``sd`` and ``variant_sd`` are its spreads).
+    metric: str = "conversion_rate"
+    sd: float | None = None
+    variant_sd: float | None = None
     #: Interim looks (``design --looks K``) and the maximum customers per variant arm they need.
     sequential: SequentialPlan | None = None
     max_customers_per_arm: int | None = None
@@ -185,7 +210,10 @@ class ExperimentDesign(Result):
         out = {k: getattr(self, k) for k in ("n_per_arm", "n_total", "days", "alpha", "power", "baseline",
                                               "lift_abs", "lift_rel", "method")}
         out.update(n_control=self.n_control, arms=self.arms, ratio=self.ratio,
-                   alternative="two-sided" if self.two_sided else "one-sided", traffic_per_day=self.traffic_per_day)
+                   alternative="two-sided" if self.two_sided else "one-sided", traffic_per_day=self.traffic_per_day,
+                   metric=self.metric)
+        if self.sd is not None:
+            out.update(sd=self.sd, variant_sd=self.variant_sd)
         if self.customers is not None:
             out.update(customers=self.customers, mde_abs=self.mde_abs, mde_rel=self.mde_rel,
                        power_at_customers=self.power_at_customers)
@@ -201,17 +229,25 @@ class ExperimentDesign(Result):
         return out
 
     def summary(self) -> str:
-        rows = [("baseline conversion rate", rate(self.baseline)),
-                ("lift to detect (absolute / relative)", f"{points(self.lift_abs)} / {pct(self.lift_rel)}"),
-                ("alpha / power", f"{rate(self.alpha)} ({'two' if self.two_sided else 'one'}-sided) / {rate(self.power)}"),
-                ("arms (variant:control ratio)", f"{self.arms} ({self.ratio:g}:1)"),
-                ("customers per variant arm", fmt(self.n_per_arm)), ("customers in control", fmt(self.n_control)),
-                ("customers in total", fmt(self.n_total))]
+        if self.sd is None:
+            rows = [("baseline conversion rate", rate(self.baseline)),
+                    ("lift to detect (absolute / relative)", f"{points(self.lift_abs)} / {pct(self.lift_rel)}")]
+        else:
+            rows = [(f"baseline {self.metric} (mean per customer)", money(self.baseline)),
+                    ("sd per customer (control / variant)", f"{money(self.sd)} / {money(self.variant_sd)}"),
+                    ("lift to detect (absolute / relative)",
+                     f"{money(self.lift_abs, signed=True)} / {pct(self.lift_rel)}")]
+        sides = "two" if self.two_sided else "one"
+        rows += [("alpha / power", f"{rate(self.alpha)} ({sides}-sided) / {rate(self.power)}"),
+                 ("arms (variant:control ratio)", f"{self.arms} ({self.ratio:g}:1)"),
+                 ("customers per variant arm", fmt(self.n_per_arm)), ("customers in control", fmt(self.n_control)),
+                 ("customers in total", fmt(self.n_total))]
         if self.traffic_per_day is not None:
             rows.append((f"days at {count(self.traffic_per_day)} customers/day", fmt(self.days)))
         if self.customers is not None:
             rows += [(f"minimum detectable lift with {count(self.customers)} customers (abs / rel)",
-                      f"{points(self.mde_abs)} / {pct(self.mde_rel)}"),
+                      f"{points(self.mde_abs) if self.sd is None else money(self.mde_abs, signed=True)} / "
+                      f"{pct(self.mde_rel)}"),
                      (f"power with {count(self.customers)} customers", rate(self.power_at_customers))]
         if self.prediction is not None:
             rows.append(("assurance (power averaged over the predicted lift)", rate(self.assurance)))
@@ -244,8 +280,13 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
                       power: float = 0.8, ratio: float = 1.0, arms: int = 2, two_sided: bool = True,
                       traffic_per_day: float | None = None, customers: int | None = None,
                       method: str = "normal", looks: int | None = None,
-                      spending: str = "obrien-fleming") -> ExperimentDesign:
+                      spending: str = "obrien-fleming", sd: float | None = None, variant_sd: float | None = None,
+                      metric: str | None = None) -> ExperimentDesign:
     """Size an A/B test for ``lift`` (absolute, or relative to ``baseline``) and/or ``customers`` in total.
+
+    ``baseline`` is a conversion rate, or with ``sd`` (the standard deviation of value per customer in
+    control; ``variant_sd`` in the variant, default the same) a mean value per customer, tested by
+    Welch's t-test (``metric`` then names it, default ``expected_value``).
 
     Examples
     --------
@@ -259,23 +300,46 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
     >>> s = design_experiment(0.05, 0.10, relative=True, looks=5)
     >>> s.max_customers_per_arm, round(s.sequential.inflation, 4), [round(z, 3) for z in s.sequential.z]
     (32006, 1.0247, [4.877, 3.357, 2.68, 2.29, 2.031])
+
+    Revenue per customer of 40 (sd 120): +10 % needs about 2 (1.96 + 0.84)^2 (120 / 4)^2 customers per arm.
+
+    >>> v = design_experiment(40.0, 0.10, relative=True, sd=120.0)
+    >>> v.n_per_arm, v.metric
+    (14129, 'expected_value')
     """
-    _check(baseline, alpha, power, ratio, arms, method)
+    value = sd is not None
+    if variant_sd is not None and not value:
+        raise UsageError("variant_sd needs sd (the control arm's standard deviation of value per customer)")
+    _check(baseline, alpha, power, ratio, arms, method, value)
     if lift is None and customers is None:
         raise UsageError("give the lift to detect (--lift) or the customers available (--customers)")
     alpha_c = alpha / (arms - 1)
     lift_abs = None if lift is None else (baseline * lift if relative else lift)
     variant = None if lift_abs is None else baseline + lift_abs
-    if variant is not None and not 0 < variant < 1:
+    if variant is not None and not value and not 0 < variant < 1:
         raise UsageError(f"baseline {baseline:g} + lift {lift_abs:g} = {variant:g} is not a rate in (0, 1)")
-    kw = dict(alpha=alpha_c, ratio=ratio, two_sided=two_sided, method=method)
+    if variant is not None and value and variant < 0:
+        raise UsageError(f"baseline {baseline:g} + lift {lift_abs:g} = {variant:g} is not a mean value >= 0")
+    if value:
+        spread = dict(sd=sd, variant_sd=variant_sd, alpha=alpha_c, ratio=ratio, two_sided=two_sided)
+        size = lambda: value_sample_size(lift_abs, power=power, **spread)  # noqa: E731
+        power_at = lambda n: float(value_power(lift_abs, n, **spread))  # noqa: E731
+        mde_of = lambda n, sign: sign * minimum_detectable_value(n, power=power, **spread)  # noqa: E731
+    else:
+        kw = dict(alpha=alpha_c, ratio=ratio, two_sided=two_sided, method=method)
+        size = lambda: sample_size(baseline, variant, power=power, **kw)  # noqa: E731
+        power_at = lambda n: float(detection_power(baseline, variant, n, **kw))  # noqa: E731
+
+        def mde_of(n, sign):
+            rate = minimum_detectable_rate(baseline, n, power=power, direction=sign, **kw)
+            return None if rate is None else rate - baseline
     fields: dict[str, Any] = dict(n_per_arm=None, n_control=None, n_total=None, days=None)
     plan = None if looks is None else plan_looks(looks, alpha=alpha_c, power=power, two_sided=two_sided,
                                                  spending=spending)
     if plan is not None and variant is None:
         raise UsageError("--looks needs the lift to detect (--lift): the looks are planned for the test's power")
     if variant is not None:
-        raw = sample_size(baseline, variant, power=power, **kw)
+        raw = size()
         if plan is not None:
             fields.update(sequential=plan, max_customers_per_arm=math.ceil(raw * plan.inflation - 1e-9))
         n = math.ceil(raw - 1e-9)
@@ -287,30 +351,46 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
         if customers < 2 * arms:
             raise UsageError(f"customers={customers} is too few for {arms} arms")
         n_var = customers / (1 / ratio + arms - 1)
-        direction = 1.0 if lift_abs is None else math.copysign(1.0, lift_abs)
-        mde = minimum_detectable_rate(baseline, n_var, power=power, direction=direction, **kw)
-        fields.update(customers=customers, mde_abs=None if mde is None else mde - baseline,
-                      mde_rel=None if mde is None else mde / baseline - 1,
-                      power_at_customers=None if variant is None else float(detection_power(baseline, variant, n_var, **kw)))
+        mde = mde_of(n_var, 1.0 if lift_abs is None else math.copysign(1.0, lift_abs))
+        fields.update(customers=customers, mde_abs=mde, mde_rel=None if mde is None else mde / baseline,
+                      power_at_customers=None if variant is None else power_at(n_var))
         if variant is None:
             lift_abs = fields["mde_abs"]
             fields.update(n_per_arm=math.floor(n_var), n_control=math.floor(n_var / ratio), n_total=customers,
                           days=None if traffic_per_day is None else math.ceil(customers / traffic_per_day))
-    text = DESIGN_METHODS[method] + (f"; alpha/{arms - 1} per comparison (Bonferroni)" if arms > 2 else "")
+    text = (T_TEST_METHOD if value else DESIGN_METHODS[method]) + (
+        f"; alpha/{arms - 1} per comparison (Bonferroni)" if arms > 2 else "")
     if plan is not None:
         text += "; " + plan.method
+    if value:
+        fields.update(metric=metric or VALUE_METRICS[0], sd=sd, variant_sd=sd if variant_sd is None else variant_sd)
     return ExperimentDesign(alpha=alpha, power=power, baseline=baseline, lift_abs=lift_abs,
                             lift_rel=None if lift_abs is None else lift_abs / baseline, method=text, arms=arms,
                             ratio=ratio, two_sided=two_sided, traffic_per_day=traffic_per_day, **fields)
 
 
-def design_from_prediction(prediction: Prediction, *, baseline: float | None = None, **options) -> ExperimentDesign:
+def design_from_prediction(prediction: Prediction, *, baseline: float | None = None, sd: float | None = None,
+                           hypothesis: str | None = None, **options) -> ExperimentDesign:
     """Size the test for a saved prediction's central lift and add its assurance.
 
     The assurance is the probability of a significant result in the predicted direction averaged over
     the prediction's draws, at the designed size (or at ``customers`` when given). With ``baseline``
-    the predicted relative lift is applied to that rate instead of the map's.
+    the predicted relative lift is applied to that rate (or mean value) instead of the map's.
+
+    A prediction of ``expected_value`` is sized for Welch's t-test on value per customer; its spreads
+    are the exact per-customer standard deviations of the hypothesis's maps (the ``hypothesis`` file,
+    default the prediction's ``hypothesis_file``), scaled to ``baseline`` when it is given; ``sd``
+    replaces the control's (the variant's keeps the map's ratio to it). Other metrics are not measured
+    per customer in an A/B test and are refused.
     """
+    if prediction.metric not in DESIGN_METRICS:
+        raise ScenarioError(f"{prediction.source}: metric {prediction.metric!r} is not measured per customer in an "
+                            "A/B test; design sizes tests for conversion_rate (two proportions) and expected_value "
+                            "(mean value per customer, t-test)")
+    value = prediction.metric in VALUE_METRICS
+    if not value and (sd is not None or hypothesis is not None):
+        raise UsageError(f"{prediction.source}: sd and hypothesis apply to value predictions "
+                         f"({', '.join(VALUE_METRICS)}), not to {prediction.metric}")
     draws = prediction.samples
     if not draws:
         raise ScenarioError(f"{prediction.source}: key 'samples': the prediction has no draws, so its assurance "
@@ -319,19 +399,38 @@ def design_from_prediction(prediction: Prediction, *, baseline: float | None = N
         base, lift = prediction.baseline, prediction.lift_abs
         base_draws, var_draws = draws["baseline"], draws["variant"]
     else:
+        if prediction.lift_rel is None:
+            raise ScenarioError(f"{prediction.source}: the baseline is 0, so its relative lift cannot be moved to "
+                                f"baseline={baseline:g}")
         base, lift = baseline, baseline * prediction.lift_rel
         base_draws = np.full(len(draws["lift_rel"]), baseline)
         var_draws = baseline * (1 + draws["lift_rel"])
     if lift == 0:
         raise ScenarioError(f"{prediction.source}: the predicted lift is 0; there is nothing to design a test for")
-    design = design_experiment(base, lift, **options)
-    arms, ratio = design.arms, design.ratio
-    n_var = design.n_per_arm if design.customers is None else design.customers / (1 / ratio + arms - 1)
-    eps = 1e-12
-    power = detection_power(np.clip(base_draws, eps, 1 - eps), np.clip(var_draws, eps, 1 - eps), n_var,
-                       alpha=design.alpha / (arms - 1), ratio=ratio, two_sided=design.two_sided,
-                       method=options.get("method", "normal"), direction=lift)
-    method = design.method + "; assurance: mean power over the prediction's draws (significant in the predicted direction)"
+    if not value:
+        design = design_experiment(base, lift, **options)
+        arms, ratio = design.arms, design.ratio
+        n_var = design.n_per_arm if design.customers is None else design.customers / (1 / ratio + arms - 1)
+        eps = 1e-12
+        power = detection_power(np.clip(base_draws, eps, 1 - eps), np.clip(var_draws, eps, 1 - eps), n_var,
+                                alpha=design.alpha / (arms - 1), ratio=ratio, two_sided=design.two_sided,
+                                method=options.get("method", "normal"), direction=lift)
+        how = ""
+    else:
+        sd_c, sd_v, how = prediction_spreads(prediction, hypothesis)
+        variant_per_control = sd_v / sd_c
+        sd_c = sd if sd is not None else sd_c * base / prediction.baseline
+        sd_v = sd_c * variant_per_control
+        if sd is not None:
+            how = f"control's per-customer sd given ({sd:g}), the variant's in the ratio of the maps' ({how})"
+        design = design_experiment(base, lift, sd=sd_c, variant_sd=sd_v, metric=prediction.metric, **options)
+        arms, ratio = design.arms, design.ratio
+        n_var = design.n_per_arm if design.customers is None else design.customers / (1 / ratio + arms - 1)
+        power = value_power(var_draws - base_draws, n_var, sd=sd_c, variant_sd=sd_v, alpha=design.alpha / (arms - 1),
+                            ratio=ratio, two_sided=design.two_sided, direction=lift)
+        how = "; " + how + " (the same spreads for every draw)"
+    method = (design.method + "; assurance: mean power over the prediction's draws (significant in the predicted "
+              "direction)" + how)
     return dataclasses.replace(design, assurance=float(np.mean(power)), prediction=prediction.source, method=method)
 
 
@@ -339,8 +438,10 @@ def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline
            lift: float | None = None, relative: bool = False, alpha: float = 0.05, power: float = 0.8,
            ratio: float = 1.0, arms: int = 2, two_sided: bool = True, traffic: float | str | None = None,
            customers: int | None = None, method: str = "normal", looks: int | None = None,
-           spending: str = "obrien-fleming") -> ExperimentDesign:
-    """Size an A/B test: for a lift on a baseline conversion rate, or for a prediction (with its assurance).
+           spending: str = "obrien-fleming", sd: float | None = None,
+           hypothesis: str | os.PathLike | None = None) -> ExperimentDesign:
+    """Size an A/B test: for a lift on a baseline conversion rate or mean value, or for a prediction (with its
+    assurance).
 
     The Python side of ``journeysim design``: give ``baseline`` and ``lift``, or a
     ``prediction`` (its central lift is designed for, and the assurance averages the
@@ -352,7 +453,8 @@ def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline
         A prediction (from :func:`~journeysim.whatif.prediction.predict`, or a file
         written by ``journeysim predict --save``).
     baseline : float, optional
-        The control conversion rate, in (0, 1); with a prediction it replaces the map's.
+        The control conversion rate, in (0, 1), or with ``sd`` the mean value per customer; with a
+        prediction it replaces the map's.
     lift : float, optional
         The effect to detect: absolute, or relative to ``baseline`` when ``relative``.
     relative : bool
@@ -375,6 +477,12 @@ def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline
         A group-sequential test with this many equally spaced looks (>= 2).
     spending : {"obrien-fleming", "pocock"}
         With ``looks``: how the looks spend alpha (Lan-DeMets).
+    sd : float, optional
+        The standard deviation of value per customer in control: the test is Welch's t-test on mean
+        value. With an ``expected_value`` prediction it replaces the spread of the maps.
+    hypothesis : path, optional
+        With an ``expected_value`` prediction: the hypothesis file whose maps give the per-customer
+        spread (default: the prediction's ``hypothesis_file``).
 
     Returns
     -------
@@ -397,7 +505,10 @@ def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline
             raise UsageError("lift and relative do not apply to a prediction (its predicted lift is used)")
         if not isinstance(prediction, Prediction):
             prediction = read_prediction(prediction)
-        return design_from_prediction(prediction, baseline=baseline, **options)
+        return design_from_prediction(prediction, baseline=baseline, sd=sd, hypothesis=hypothesis, **options)
+    if hypothesis is not None:
+        raise UsageError("hypothesis applies to a prediction (it names the prediction's hypothesis file)")
     if baseline is None:
-        raise UsageError("give baseline= (the control conversion rate) and lift=, or a prediction")
-    return design_experiment(baseline, lift, relative=relative, **options)
+        raise UsageError("give baseline= (the control conversion rate, or with sd= the mean value per customer) "
+                         "and lift=, or a prediction")
+    return design_experiment(baseline, lift, relative=relative, sd=sd, **options)

@@ -109,9 +109,9 @@ def verify_ledger(path: str | os.PathLike) -> LedgerVerification:
     --------
     >>> v = verify_ledger("experiments/ledger.csv")
     >>> v.rows, v.counts["changed"], v.ok, v.to_frame().status.unique().tolist()
-    (6, 0, True, ['matches'])
+    (7, 0, True, ['matches'])
     >>> v
-    <LedgerVerification experiments/ledger.csv: 6 rows, 12 matches>
+    <LedgerVerification experiments/ledger.csv: 7 rows, 14 matches>
     """
     ledger = Path(path)
     entries = read_ledger(ledger)

@@ -75,13 +75,13 @@ def test_markov_removal_effects_equal_the_exact_engine_on_the_hand_counted_chain
     for a, row in hand.rows.items():
         assert {b: e.p for b, e in fitted.rows[a].items()} == pytest.approx({b: e.p for b, e in row.items()})
     exact = solve_exact(hand).removal_effects
-    assert removal_effects(table) == pytest.approx({k: exact[k] for k in "abc"}, rel=1e-12)
+    assert dict(removal_effects(table).conversions) == pytest.approx({k: exact[k] for k in "abc"}, rel=1e-12)
     # By hand: x_b = 41/76 + 7/76 x_a, x_a = 30/67 x_b + 15/67 x_c, x_c = 2/5 x_b; CR = .6 x_a + .4 x_b;
     # without a, CR' = .4 * 41/76.
     xb = Fraction(41, 76) / (1 - Fraction(7, 76) * (Fraction(30, 67) + Fraction(15, 67) * Fraction(2, 5)))
     xa = (Fraction(30, 67) + Fraction(15, 67) * Fraction(2, 5)) * xb
     cr = Fraction(3, 5) * xa + Fraction(2, 5) * xb
-    assert removal_effects(table)["a"] == pytest.approx(float(1 - Fraction(2, 5) * Fraction(41, 76) / cr), rel=1e-12)
+    assert removal_effects(table).conversions["a"] == pytest.approx(float(1 - Fraction(2, 5) * Fraction(41, 76) / cr), rel=1e-12)
 
 
 def _chain_counts_table() -> PathTable:
@@ -114,9 +114,9 @@ def test_markov_attribution_shares_conversions_by_removal_effects():
 def test_higher_order_sees_what_first_order_mixes():
     # b converts after a, never after c: order 2 credits a fully and c not at all.
     t = PathTable.from_paths([["a", "b"], ["c", "b"]], [5, 0], [0, 5])
-    assert removal_effects(t, 1) == pytest.approx({"a": 0.5, "b": 1.0, "c": 0.5})
-    assert removal_effects(t, 2) == pytest.approx({"a": 1.0, "b": 1.0, "c": 0.0})
-    assert removal_effects(t, 3) == pytest.approx(removal_effects(t, 2))
+    assert dict(removal_effects(t, 1).conversions) == pytest.approx({"a": 0.5, "b": 1.0, "c": 0.5})
+    assert dict(removal_effects(t, 2).conversions) == pytest.approx({"a": 1.0, "b": 1.0, "c": 0.0})
+    assert removal_effects(t, 3) == removal_effects(t, 2)
 
 
 def test_bootstrap_intervals_are_reproducible_and_cover_the_estimate():

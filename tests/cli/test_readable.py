@@ -118,7 +118,7 @@ def test_percent_points_and_grouped_digits_are_accepted(written, same_as, capsys
 
 @pytest.mark.parametrize("argv, message", [
     (["design", "--baseline", "0,05", "--lift", "0.01"],
-     "--baseline '0,05': must be a number in (0, 1) or 0% to 100% (write decimals with a point: 0.05)"),
+     "--baseline '0,05': must be a number > 0 (write decimals with a point: 0.05)"),
     (["design", "--baseline", "0.05", "--lift", "0.5pp", "--relative"],
      "--lift '0.5pp' is in percentage points, an absolute lift: it cannot be --relative"),
     (["design", "--baseline", "0.05", "--lift", "10%", "--traffic", "2,00/day"],

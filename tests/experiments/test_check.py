@@ -70,8 +70,8 @@ def test_check_refuses_other_metrics_and_asks_for_a_variant():
     with pytest.raises(Exception, match="several variants"):
         check_prediction(pred, three)
     assert check_prediction(pred, three, variant="C").variant == "C"
-    other = dataclasses.replace(pred, metric="expected_value")
-    with pytest.raises(Exception, match="only check a conversion_rate prediction"):
+    other = dataclasses.replace(pred, metric="expected_touches")
+    with pytest.raises(Exception, match="metric 'expected_touches' is not observed in an A/B result"):
         check_prediction(other, three, variant="B")
 
 

@@ -55,7 +55,9 @@ def test_missing_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["design", "--baseline", "1.5", "--lift", "0.1"], "--baseline '1.5': must be a number in (0, 1)"),
+    (["design", "--baseline", "1.5", "--lift", "0.1"], "baseline=1.5 must be between 0 and 1 (exclusive) "
+                                                        "(a conversion rate; give sd for a value per customer)"),
+    (["design", "--baseline", "-1", "--lift", "0.1"], "--baseline '-1': must be a number > 0"),
     (["design", "--baseline", "0.05"], "give the lift to detect"),
     (["design", "--baseline", "0.05", "--lift", "0"], "the lift is 0"),
     (["design", "--baseline", "0.05", "--lift", "0.1", "--traffic", "fast"], "--traffic 'fast'"),

@@ -81,12 +81,13 @@ def test_attribute_json_has_exactly_the_documented_keys(tmp_path, capsys):
     src.write_text("path,total_conversions,total_null,total_conversion_value\na>b,2,2,20\nb,1,3,10\n", encoding="utf-8")
     assert main(["attribute", str(src), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"models", "removal_effects", "order"} and data["order"] == 1
+    assert set(data) == {"models", "removal_effects", "removal_effects_value", "order"} and data["order"] == 1
     assert set(data["models"]) == {"markov", "first", "last", "linear", "time-decay", "position", "shapley",
                                    "shapley-rate"}
     assert data["models"]["last"] == {"a": {"conversions": 0.0, "value": 0.0}, "b": {"conversions": 3.0, "value": 30.0}}
     assert main(["attribute", str(src), "--json", "--model", "first", "--bootstrap", "20", "--seed", "1"]) == 0
     boot = json.loads(capsys.readouterr().out)
-    assert set(boot) == {"models", "removal_effects", "order", "removal_effects_ci", "bootstrap"}
+    assert set(boot) == {"models", "removal_effects", "removal_effects_value", "order", "removal_effects_ci",
+                         "removal_effects_value_ci", "bootstrap"}
     assert set(boot["models"]["first"]["a"]) == {"conversions", "value", "conversions_ci", "value_ci"}
-    assert boot["order"] == 1 and boot["removal_effects"] == {}
+    assert boot["order"] == 1 and boot["removal_effects"] == {} and boot["removal_effects_value"] == {}

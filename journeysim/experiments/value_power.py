@@ -1,0 +1,125 @@
+"""Power of an A/B test on a per-customer value (revenue per customer): the two-sample t-test.
+
+The analysis compares mean value per customer with Welch's t-test
+(:mod:`journeysim.experiments.analysis`), whose statistic has the noncentrality
+``lift / sqrt(sd_v**2 / n_v + sd_c**2 / n_c)``. With ``n_v = ratio * n_c`` that is
+the equal-variance noncentrality of statsmodels' ``TTestIndPower`` for the effect
+size ``d = lift / s``, ``s**2 = (sd_v**2 + ratio * sd_c**2) / (1 + ratio)``, so the
+power and sample size come from ``TTestIndPower`` (R's ``power.t.test``: the far tail
+of a two-sided test ignored, ``n_v + n_c - 2`` degrees of freedom). The spreads of a
+prediction's two maps are the exact engine's per-customer standard deviations
+(:func:`journeysim.engines.moments.per_customer_moments`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from statsmodels.stats.power import TTestIndPower
+
+from journeysim.engines.moments import per_customer_moments
+from journeysim.errors import ScenarioError, UsageError
+from journeysim.whatif.hypothesis import load_hypothesis
+from journeysim.whatif.prediction import Prediction, hypothesis_path
+
+__all__ = ["value_power", "value_sample_size", "minimum_detectable_value", "prediction_spreads",
+           "VALUE_METRICS", "T_TEST_METHOD"]
+
+#: Metrics an A/B test measures as a mean per customer (the result file's ``revenue`` column).
+VALUE_METRICS = ("expected_value",)
+
+T_TEST_METHOD = ("two-sample t-test power with Welch's noncentrality: effect size lift / s, "
+                 "s^2 = (sd_variant^2 + ratio sd_control^2) / (1 + ratio), far tail of a two-sided test ignored "
+                 "(statsmodels TTestIndPower; R power.t.test)")
+
+
+def _spread(sd: float, variant_sd: float | None, ratio: float) -> float:
+    sd_v = sd if variant_sd is None else variant_sd
+    return math.sqrt((sd_v ** 2 + ratio * sd ** 2) / (1 + ratio))
+
+
+def _check_sd(sd: float, variant_sd: float | None) -> None:
+    for name, v in (("sd", sd), ("variant_sd", variant_sd)):
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise UsageError(f"{name}={v!r} must be a number > 0 (the standard deviation of value per customer)")
+
+
+def value_power(lift_abs, n_variant, *, sd: float, variant_sd: float | None = None, alpha: float = 0.05,
+                ratio: float = 1.0, two_sided: bool = True, direction: float | None = None):
+    """Probability of a significant result in the direction of ``direction`` (default: of ``lift_abs``).
+
+    Vectorised over ``lift_abs``; ``n_variant`` customers per variant arm, ``n_variant / ratio`` in control.
+
+    Examples
+    --------
+    >>> round(float(value_power(1.0, 22.02110, sd=1.0)), 5)   # R: power.t.test(n = 22.02110, delta = 1)
+    0.9
+    """
+    _check_sd(sd, variant_sd)
+    lift = np.asarray(lift_abs, dtype=float)
+    sign = np.sign(direction if direction is not None else lift)
+    sign = np.where(sign == 0, 1.0, sign)
+    d = sign * lift / _spread(sd, variant_sd, ratio)
+    return TTestIndPower().power(d, n_variant, alpha / 2 if two_sided else alpha, ratio=1 / ratio,
+                                 alternative="larger")
+
+
+def value_sample_size(lift_abs: float, *, sd: float, variant_sd: float | None = None, alpha: float = 0.05,
+                      power: float = 0.8, ratio: float = 1.0, two_sided: bool = True) -> float:
+    """Customers per variant arm (not rounded) for ``power`` at ``alpha``.
+
+    Examples
+    --------
+    >>> round(value_sample_size(1.0, sd=1.0, power=0.9), 4)   # R: power.t.test(delta = 1, power = .90)
+    22.0211
+    """
+    _check_sd(sd, variant_sd)
+    if lift_abs == 0:
+        raise UsageError("the lift is 0: no test can detect it (give a non-zero --lift)")
+    d = abs(lift_abs) / _spread(sd, variant_sd, ratio)
+    return float(TTestIndPower().solve_power(d, None, alpha / 2 if two_sided else alpha, power, ratio=1 / ratio,
+                                             alternative="larger"))
+
+
+def minimum_detectable_value(n_variant: float, *, sd: float, variant_sd: float | None = None, alpha: float = 0.05,
+                             power: float = 0.8, ratio: float = 1.0, two_sided: bool = True) -> float:
+    """The smallest absolute lift in mean value detectable with ``power`` (a magnitude).
+
+    Examples
+    --------
+    >>> round(minimum_detectable_value(22.02110, sd=2.0, power=0.9), 4)   # delta / sd = 1 at n = 22.0211
+    2.0
+    """
+    _check_sd(sd, variant_sd)
+    d = TTestIndPower().solve_power(None, n_variant, alpha / 2 if two_sided else alpha, power, ratio=1 / ratio,
+                                    alternative="larger")
+    return float(d) * _spread(sd, variant_sd, ratio)
+
+
+def prediction_spreads(prediction: Prediction, hypothesis: str | None = None) -> tuple[float, float, str]:
+    """Per-customer standard deviations ``(control, variant)`` for a saved value prediction, and how.
+
+    The coefficient of variation of each map's value per new customer (exact second moments of the
+    baseline map and of the variant at the hypothesis's central values) times the prediction's central
+    baseline and variant: the spread scales with the mean when the draws move it.
+    """
+    if prediction.metric not in VALUE_METRICS:
+        raise ScenarioError(f"{prediction.source}: key 'metric': {prediction.metric!r} is not a value per customer "
+                            f"({', '.join(VALUE_METRICS)})")
+    path, changed = hypothesis_path(prediction, hypothesis)
+    hyp = load_hypothesis(path)
+    spreads = []
+    for journey, mean in ((hyp.baseline, prediction.baseline), (hyp.variant(), prediction.variant)):
+        m = per_customer_moments(journey, prediction.metric)
+        if not m.mean > 0:
+            raise ScenarioError(f"{path}: {journey.name or 'the map'} brings no value per customer "
+                                "(a value test needs goals with a value)")
+        spreads.append(m.sd / m.mean * mean)
+    how = (f"per-customer sd: coefficient of variation of {hyp.source}'s baseline map and central variant "
+           "(exact second moments, journeysim.engines.moments) times the predicted means")
+    if prediction.engine == "agents":
+        how += "; capacity and patience, which only the agents engine models, are not in the spread"
+    if changed:
+        how += f"; warning: {path} changed since the prediction was saved (its sha256 differs from the prediction's)"
+    return spreads[0], spreads[1], how

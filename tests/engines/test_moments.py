@@ -1,0 +1,77 @@
+"""Per-customer moments of the Markov reward process: hand-solved maps, the exact engine's means, a simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from journeysim import Journey, solve_exact
+from journeysim.journey import Edge, Segment
+from journeysim.engines.eventlog import simulate_event_log
+from journeysim.engines.moments import per_customer_moments
+from journeysim.maps.read import load_journey
+from tests.properties.strategies import journeys
+
+
+def test_two_goals_by_hand():
+    # X is 10 with probability 0.3, 100 with probability 0.1, else 0: mean 13, E[X^2] = 30 + 1000.
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.3, "big order": 0.1}}, goals=["buy", "big order"],
+                          touchpoint_attributes={"buy": {"value": 10.0}, "big order": {"value": 100.0}})
+    m = per_customer_moments(j)
+    assert (m.mean, m.variance) == pytest.approx((13.0, 1030.0 - 169.0), rel=1e-12)
+    assert m.sd == pytest.approx(861.0 ** 0.5, rel=1e-12)
+
+
+def test_contract_and_renewal_loop_by_hand():
+    # contract (12) then renewals (10 each) with probability 0.8, renewing again with 0.75: the renewals K are
+    # geometric, E[K] = 4, E[K^2] = (1 + q) / (1 - q)^2 = 28. From the contract X = 12 + B 10 K, B ~ Bernoulli(0.8):
+    # E[X] = 12 + 0.8 * 40 = 44, E[X^2] = 144 + 2 * 12 * 0.8 * 40 + 0.8 * 100 * 28 = 3152.
+    # A lead signs with probability 0.25: mean 11, E[X^2] = 788.
+    j = Journey.from_rows({"lead": 1.0}, {"lead": {"contract": 0.25}, "contract": {"renewal": 0.8},
+                                          "renewal": {"renewal": 0.75}},
+                          goals=["contract", "renewal"],
+                          touchpoint_attributes={"contract": {"value": 12.0}, "renewal": {"value": 10.0}})
+    m = per_customer_moments(j)
+    assert m.mean == pytest.approx(11.0, rel=1e-12)
+    assert m.variance == pytest.approx(788.0 - 121.0, rel=1e-12)
+    c = per_customer_moments(j, "expected_conversions")   # counts: 1 + B K, E = 0.25 * 4.2, E[.^2] = 0.25 * 29.8
+    assert (c.mean, c.variance) == pytest.approx((1.05, 0.25 * (1 + 2 * 3.2 + 0.8 * 28) - 1.05 ** 2), rel=1e-12)
+
+
+def test_segments_mix_with_the_spread_of_their_means():
+    # Segment a (0.4): buy with 0.5, b (0.6): with 0.2; value 10. Mean 3.2, E[X^2] = 0.4 * 50 + 0.6 * 20 = 32.
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"],
+                          touchpoint_attributes={"buy": {"value": 10.0}})
+    j = j.replace(segments={"a": Segment("a", 0.4), "b": Segment("b", 0.6, rows={"ad": {"buy": Edge(0.2)}})})
+    m = per_customer_moments(j)
+    assert (m.mean, m.variance) == pytest.approx((3.2, 32.0 - 3.2 ** 2), rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(journeys(segments=True))
+def test_means_are_the_exact_engines(journey):
+    exact = solve_exact(journey, removal_effects=False)
+    assert per_customer_moments(journey).mean == pytest.approx(exact.expected_value, rel=1e-9, abs=1e-12)
+    conversions = per_customer_moments(journey, "expected_conversions")
+    assert conversions.mean == pytest.approx(exact.expected_conversions, rel=1e-9, abs=1e-12)
+    assert conversions.variance >= 0.0
+
+
+def test_simulated_leads_agree_with_the_exact_spread():
+    journey = load_journey("scenarios/b2b-hourglass.yaml")
+    n = 20_000
+    log = simulate_event_log(journey, n, rng=np.random.default_rng(21), max_touches=10_000)
+    x = np.zeros(n)
+    totals = log.groupby("user_id")["value"].sum()
+    x[totals.index.to_numpy()] = totals.to_numpy()
+    m = per_customer_moments(journey)
+    assert abs(x.mean() - m.mean) / (x.std(ddof=1) / np.sqrt(n)) < 3
+    squares = (x - m.mean) ** 2            # unbiased for the variance around the true mean
+    assert abs(squares.mean() - m.variance) / (squares.std(ddof=1) / np.sqrt(n)) < 3
+
+
+def test_unknown_metric_is_named():
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"])
+    with pytest.raises(ValueError, match="metric='conversion_rate'"):
+        per_customer_moments(j, "conversion_rate")
