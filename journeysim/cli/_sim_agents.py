@@ -29,7 +29,7 @@ def _folder(folder: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--csv {str(folder)!r}: cannot create the folder ({exc.strerror})") from None
+        raise UsageError(f"--csv {excerpt(str(folder))}: cannot create the folder ({exc.strerror})") from None
     return folder
 
 

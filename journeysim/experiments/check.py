@@ -23,6 +23,7 @@ from scipy.stats import norm
 
 from journeysim._hash import file_sha256
 from journeysim._result import Result
+from journeysim._safe import csv_cell
 from journeysim._text import fmt, format_table, pct, pct_interval, rate, wrap
 from journeysim.errors import (
     DataError,
@@ -31,6 +32,7 @@ from journeysim.errors import (
     ScenarioError,
     UsageError,
     did_you_mean,
+    excerpt,
 )
 from journeysim.experiments.analysis import ExperimentAnalysis, analyze
 from journeysim.experiments.design import detection_power
@@ -94,11 +96,13 @@ class PredictionCheck(Result):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     def ledger_row(self, checked_at: str) -> dict[str, str]:
-        """The ledger row (numbers at full precision, booleans ``true``/``false``)."""
+        """The ledger row (numbers at full precision, booleans ``true``/``false``, text that a spreadsheet would take
+        for a formula neutralised: see :func:`journeysim._safe.csv_cell`)."""
         values = dict(self.to_dict(), checked_at=checked_at, predicted_low=self.predicted_interval[0],
                       predicted_high=self.predicted_interval[1], observed_low=self.observed_interval[0],
                       observed_high=self.observed_interval[1])
-        text = lambda v: ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else str(v))  # noqa: E731
+        text = lambda v: ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else  # noqa: E731
+                                                                               csv_cell(v) if isinstance(v, str) else str(v))
         return {c: text(values[c]) for c in LEDGER_COLUMNS}
 
     def facts(self) -> tuple[tuple[str, str], ...]:
@@ -145,8 +149,8 @@ def _pick_variant(analysis: ExperimentAnalysis, variant: str | None) -> str:
             raise UsageError(f"{analysis.source} has several variants ({', '.join(others)}); choose one with --variant")
         return others[0]
     if variant not in others:
-        raise DataError(f"{analysis.source}: unknown variant {variant!r}{did_you_mean(variant, others)} "
-                        f"(variants besides control {analysis.control!r}: {', '.join(others)})")
+        raise DataError(f"{analysis.source}: unknown variant {excerpt(variant)}{did_you_mean(variant, others)} "
+                        f"(variants besides control {excerpt(analysis.control)}: {', '.join(others)})")
     return variant
 
 
@@ -166,12 +170,12 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
     'confirmed'
     """
     if prediction.metric != "conversion_rate":
-        raise ScenarioError(f"{prediction.source}: key 'metric': {prediction.metric!r}; an A/B result's conversion "
+        raise ScenarioError(f"{prediction.source}: key 'metric': {excerpt(prediction.metric)}; an A/B result's conversion "
                             "rates can only check a conversion_rate prediction")
     name = _pick_variant(analysis, variant)
     v, c = analysis.variants[name], analysis.variants[analysis.control]
     if v.lift_rel is None:
-        raise DataError(f"{analysis.source}: no conversions in {name!r} or {analysis.control!r}: "
+        raise DataError(f"{analysis.source}: no conversions in {excerpt(name)} or {excerpt(analysis.control)}: "
                         "the relative lift is undefined")
     crit = norm.isf(analysis.alpha / 2)
     low, high = v.lift_rel_ci
@@ -318,9 +322,9 @@ def _check_existing(source: str, existing: str, row: dict[str, str], force: bool
         # Neither file names its test, so the ledger is the one witness of a result paired with the wrong
         # prediction: one arm of one test tests one hypothesis.
         if row["hypothesis"] and old.get("hypothesis") and old["hypothesis"] != row["hypothesis"]:
-            raise DataError(f"{source}: line {i} already records {row['results_file']} (variant {row['variant']!r}) "
-                            f"as the test of another hypothesis, {old['hypothesis']!r} ({old.get('prediction_file')}); "
-                            f"check that it tested {row['hypothesis']!r}, or record it anyway with --force")
+            raise DataError(f"{source}: line {i} already records {row['results_file']} (variant {excerpt(row['variant'])}) "
+                            f"as the test of another hypothesis, {excerpt(old['hypothesis'])} ({old.get('prediction_file')}); "
+                            f"check that it tested {excerpt(row['hypothesis'])}, or record it anyway with --force")
 
 
 def check(prediction: Prediction | str | os.PathLike, results: Any, *, variant: str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,8 @@ EVERY_CHANGE = [
 
 def hypothesis_file(tmp_path: Path, changes, metric="conversion_rate") -> Path:
     path = tmp_path / "h.yaml"
-    path.write_text(yaml.safe_dump({"hypothesis": "t", "baseline": str(STORE), "metric": metric, "changes": changes},
+    shutil.copy(STORE, tmp_path / STORE.name)        # a baseline must lie in the hypothesis's project
+    path.write_text(yaml.safe_dump({"hypothesis": "t", "baseline": STORE.name, "metric": metric, "changes": changes},
                                    allow_unicode=True), encoding="utf-8")
     return path
 
