@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
 from journeysim.cli._render import emit, wrote

@@ -209,9 +209,12 @@ def test_hypothesis_path_says_when_the_file_changed_since_the_prediction(tmp_pat
     copy = tmp_path / "h.yaml"
     copy.write_text("hypothesis: x\n", encoding="utf-8")
     same = dataclasses.replace(saved, hypothesis_file=str(copy), inputs={str(copy): file_sha256(copy)})
-    assert hypothesis_path(same) == (str(copy), False)
+    # the prediction lies in this repository, the copy in a tmp folder: outside its project but for within=None
+    with pytest.raises(ScenarioError, match="is outside"):
+        hypothesis_path(same)
+    assert hypothesis_path(same, within=None) == (str(copy), False)
     copy.write_text("hypothesis: y\n", encoding="utf-8")
-    assert hypothesis_path(same) == (str(copy), True)
+    assert hypothesis_path(same, within=None) == (str(copy), True)
     assert hypothesis_path(same, "other.yaml") == ("other.yaml", False)
     with pytest.raises(ScenarioError, match=r"names hypothesis gone.yaml: no such file \(name the hypothesis file with "
                                             r"--hypothesis\)"):
