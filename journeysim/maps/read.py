@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from journeysim._files import read_document, skeleton, tidy_document
+from journeysim._files import OWN_PROJECT, confinement, read_document, referenced_path, skeleton, tidy_document
 from journeysim._result import Result
-from journeysim.errors import MapError, did_you_mean, excerpt
+from journeysim.errors import MapError, ScenarioError, did_you_mean, excerpt
 from journeysim.journey import EXIT, Edge, Journey, Segment, Touchpoint
 from journeysim.maps import schema
 from journeysim.maps.checks import structure_problems
@@ -399,7 +399,12 @@ def _observations(raw: Any, ctx: MapContext, folder: str | None) -> dict[str, fl
         if folder is None:
             ctx.error(where, f"names a file ({raw}), which only a map read from a file can do; give the counts")
             return {}
-        data, problems = read_document(os.path.join(folder, raw), named_by=f"map {ctx.source} names observations {raw}")
+        try:    # inside the map's project, as every path named in a file (see docs/limits.md)
+            path = referenced_path(raw, folder, f"{ctx.source}: observations", confinement(OWN_PROJECT, folder or "."))
+        except ScenarioError as exc:
+            ctx.errors.extend(exc.messages)
+            return {}
+        data, problems = read_document(path, named_by=f"map {ctx.source} names observations {raw}")
         ctx.errors.extend(problems)
         if problems:
             return {}

@@ -45,8 +45,8 @@ def test_a_baseline_that_is_a_device_or_a_named_pipe_is_refused_before_reading(t
     commands = [["predict", "h-zero.yaml", "--draws", "10", "--allow-outside"],
                 ["predict", "h-pipe.yaml", "--draws", "10"], ["predict", "h-zero.yaml", "--draws", "10"]]
     zero, pipe, confined = run_limited(commands, tmp_path, timeout=300)
-    assert one_line_error(zero) == "/dev/zero: cannot read: it is a device, not a file"
-    assert one_line_error(pipe) == "pipe.yaml: cannot read: it is a named pipe, not a file"
+    assert one_line_error(zero) == "hypothesis h-zero.yaml names baseline /dev/zero: is a device, not a file"
+    assert one_line_error(pipe) == "hypothesis h-pipe.yaml names baseline pipe.yaml: is a named pipe, not a file"
     assert one_line_error(confined).startswith("h-zero.yaml: baseline: '/dev/zero' is outside")
 
 

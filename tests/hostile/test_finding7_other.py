@@ -131,4 +131,4 @@ def test_library_warnings_are_one_line_notes(tmp_path, capsys):
     assert main(["simulate", str(path), "--engine", "montecarlo", "--customers", "2000", "--seed", "1",
                  "--backend", "numpy"]) == 0
     err = capsys.readouterr().err
-    assert err.strip().splitlines() == ["note: overflow encountered in matmul (RuntimeWarning)"], err
+    assert err.strip().splitlines() == ["journeysim simulate: note: overflow encountered in matmul (RuntimeWarning)"], err
