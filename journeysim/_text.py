@@ -17,6 +17,8 @@ import shutil
 import sys
 from collections.abc import Iterator, Sequence
 
+from journeysim._safe import terminal_text
+
 __all__ = ["format_table", "fmt", "interval", "count", "money", "rate", "rate_interval", "points", "pct", "pct_interval",
            "table_width", "wrap", "currency_context"]
 
@@ -238,7 +240,7 @@ def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Seque
     from rich.text import Text
 
     width = width or table_width()
-    cells = [[c if isinstance(c, str) else fmt(c) for c in row] for row in rows]
+    cells = [[terminal_text(c) if isinstance(c, str) else fmt(c) for c in row] for row in rows]
     natural = [max([cell_len(h), *(cell_len(r[i]) for r in cells if i < len(r))]) for i, h in enumerate(headers)]
     # When the other columns fit whole beside a first column of a dozen characters, only the first (names,
     # often long) wraps; otherwise every column wraps, the widest first.
@@ -249,9 +251,9 @@ def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Seque
     words = [min(12, max((cell_len(w) for c in [h, *(r[i] for r in cells if i < len(r))] for w in c.split()),
                          default=1)) for i, h in enumerate(headers)]
     keep_words = not first_only and sum(words) + 3 * len(headers) + 1 <= width
-    table = Table(title=Text(title) if title else None, title_justify="left", show_lines=False)
+    table = Table(title=Text(terminal_text(title)) if title else None, title_justify="left", show_lines=False)
     for i, h in enumerate(headers):
-        table.add_column(Text(h), justify="left" if i == 0 else "right", overflow="fold",
+        table.add_column(Text(terminal_text(h)), justify="left" if i == 0 else "right", overflow="fold",
                          no_wrap=first_only and i > 0, min_width=words[i] if keep_words else None)
     for row in cells:
         table.add_row(*(Text(c) for c in row))

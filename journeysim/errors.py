@@ -12,7 +12,10 @@ usual Python way; the command line tells them apart to choose its exit code
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from itertools import islice
 
 __all__ = [
     "JourneySimError",
@@ -24,7 +27,13 @@ __all__ = [
     "ConfigError",
     "JourneySimWarning",
     "did_you_mean",
+    "NameIndex",
+    "excerpt",
+    "EXCERPT_LENGTH",
 ]
+
+#: Characters of an offending value that a message shows at most.
+EXCERPT_LENGTH = 80
 
 
 class JourneySimError(ValueError):
@@ -87,8 +96,11 @@ class JourneySimWarning(UserWarning):
     """Something the user should know that does not stop the command (the command line prints it as one line)."""
 
 
-def did_you_mean(name: str, known: Iterable[str]) -> str:
+def did_you_mean(name: str, known: Iterable[str] | NameIndex) -> str:
     """Return ``" (did you mean 'x'?)"`` for a close known name, else ``""``.
+
+    ``known`` may be a :class:`NameIndex`, built once for a long list of names that many
+    lookups share (comparing a name with every known one would make a check quadratic).
 
     Examples
     --------
@@ -97,5 +109,117 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     >>> did_you_mean("zzz", ["cart"])
     ''
     """
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    index = known if isinstance(known, NameIndex) else NameIndex(known)
+    close = index.closest(name)
+    return f" (did you mean {excerpt(close)}?)" if close is not None else ""
+
+
+class NameIndex:
+    """Known names indexed by their character pairs, for "did you mean" hints in time independent of their number.
+
+    A name is compared (by :func:`difflib.get_close_matches`, ratio 0.6) only with the
+    :attr:`CANDIDATES` known names that share the most of its rarest character pairs, and
+    the pairs looked up are capped by :attr:`POSTINGS` entries in all, so one lookup costs
+    the same among ten names or a million.
+
+    Examples
+    --------
+    >>> index = NameIndex([f"page {i}" for i in range(10_000)] + ["checkout"])
+    >>> index.closest("chekout"), index.closest("zzz")
+    ('checkout', None)
+    """
+
+    CANDIDATES = 16
+    POSTINGS = 1024
+
+    def __init__(self, known: Iterable[str]):
+        self.names = list(dict.fromkeys(str(k) for k in known))
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        for i, name in enumerate(self.names):
+            for gram in _pairs(name):
+                self._postings[gram].append(i)
+
+    def closest(self, name) -> str | None:
+        """The known name closest to ``name`` (ratio at least 0.6), or ``None``."""
+        name = str(name)
+        if len(self.names) <= self.CANDIDATES:
+            candidates = self.names
+        else:
+            grams = sorted(_pairs(name[:200]), key=lambda g: len(self._postings.get(g, ())))
+            hits: Counter[int] = Counter()
+            budget = self.POSTINGS
+            for gram in grams:
+                posting = self._postings.get(gram, ())
+                if not posting:
+                    continue
+                hits.update(islice(posting, budget))
+                budget -= len(posting)
+                if budget <= 0:
+                    break
+            best = heapq.nlargest(self.CANDIDATES, hits.items(), key=lambda kv: (kv[1], -kv[0]))
+            candidates = [self.names[i] for i, _ in best]
+        close = difflib.get_close_matches(name[:200], candidates, n=1, cutoff=0.6)
+        return close[0] if close else None
+
+
+def _pairs(name: str) -> set[str]:
+    padded = f"\0{name}\0"
+    return {padded[i:i + 2] for i in range(len(padded) - 1)}
+
+
+def excerpt(value, limit: int = EXCERPT_LENGTH) -> str:
+    """``repr(value)`` cut to at most ``limit`` characters, with work bounded by ``limit``.
+
+    Messages show offending values through this: a value read from a file may be a
+    megabyte of text or a structure whose shared parts ``repr`` would expand without end.
+
+    Examples
+    --------
+    >>> excerpt("cart"), excerpt({"p": [0.5, 0.5]})
+    ("'cart'", "{'p': [0.5, 0.5]}")
+    >>> excerpt("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."
+    >>> shared = [1]
+    >>> for _ in range(200):
+    ...     shared = [shared, shared]
+    >>> len(excerpt(shared))
+    80
+    """
+    if isinstance(value, str) and len(value) <= limit:
+        shown = repr(value)             # the common case: short text
+        if len(shown) <= limit:
+            return shown
+    out: list[str] = []
+    size = 0
+    stack: list = [value]
+    while stack and size <= limit:
+        item = stack.pop()
+        if isinstance(item, _Text):
+            piece = item
+        elif isinstance(item, str):
+            piece = repr(item[:limit + 1])
+        elif isinstance(item, Mapping):
+            entries = list(islice(item.items(), limit // 4 + 1))
+            stack.append(_Text("}"))
+            for i, (k, v) in reversed(list(enumerate(entries))):
+                stack += [v, _Text(": "), k] + ([_Text(", ")] if i else [])
+            piece = "{"
+        elif isinstance(item, (list, tuple)):
+            entries = list(islice(item, limit // 3 + 1))
+            close, open_ = ("]", "[") if isinstance(item, list) else (",)" if len(item) == 1 else ")", "(")
+            stack.append(_Text(close))
+            for i, v in reversed(list(enumerate(entries))):
+                stack += [v] + ([_Text(", ")] if i else [])
+            piece = open_
+        elif isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 4 * limit:
+            piece = f"<an integer of {item.bit_length()} bits>"
+        else:
+            piece = repr(item)[:limit + 1]
+        out.append(piece)
+        size += len(piece)
+    text = "".join(out)
+    return text if len(text) <= limit and not stack else text[:limit - 3] + "..."
+
+
+class _Text(str):
+    """Punctuation already in its final form (not a value to show with ``repr``)."""

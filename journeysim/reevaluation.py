@@ -33,7 +33,7 @@ from journeysim._result import Result
 from journeysim._text import fmt, format_table, interval
 from journeysim.engines.compiled import compile_journey
 from journeysim.engines.exact import solve_exact
-from journeysim.errors import DataError, UsageError
+from journeysim.errors import DataError, UsageError, excerpt
 from journeysim.journey import EXIT, Edge, Journey
 
 __all__ = ["VERDICTS", "BASES", "TouchpointChange", "Reevaluation", "row_tests", "reevaluate", "load_counted",
@@ -353,9 +353,9 @@ def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: i
     (0.1, 0.05, 'page')
     """
     if not isinstance(draws, int) or draws < 10:
-        raise UsageError(f"draws={draws!r}: need an integer >= 10 for an interval")
+        raise UsageError(f"draws={excerpt(draws)}: need an integer >= 10 for an interval")
     if not 0 < level < 1 or not 0 < alpha < 1:
-        raise UsageError(f"level={level!r}, alpha={alpha!r}: both must lie strictly between 0 and 1")
+        raise UsageError(f"level={excerpt(level)}, alpha={excerpt(alpha)}: both must lie strictly between 0 and 1")
     old, new = _pooled(old, "old"), _pooled(new, "new")
     tests = row_tests(old, new, alpha=alpha)
     re_old, cr_old, onward_old = _effects(old)

@@ -25,7 +25,7 @@ from journeysim._result import Result
 from journeysim._text import count, fmt, format_table, money, rate, rate_interval
 from journeysim.attribution.markov import removal_effects
 from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit, shapley_rate_credit
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 from journeysim.logs.counts import NO_WINDOW, aggregate_events
 from journeysim.logs.paths import PathTable, event_paths, read_path_file
 from journeysim.logs.sources import connect, open_source, read_error
@@ -208,13 +208,13 @@ def attribute_paths(
     """
     unknown = [m for m in models if m not in MODELS]
     if unknown:
-        raise UsageError(f"unknown model {unknown[0]!r} (allowed: {', '.join(MODELS)}, all)")
+        raise UsageError(f"unknown model {excerpt(unknown[0])} (allowed: {', '.join(MODELS)}, all)")
     if order not in (1, 2, 3, 4):
-        raise UsageError(f"order={order!r} (the Markov order must be 1, 2, 3 or 4)")
+        raise UsageError(f"order={excerpt(order)} (the Markov order must be 1, 2, 3 or 4)")
     if bootstrap < 0 or (bootstrap and rng is None):
-        raise UsageError(f"bootstrap={bootstrap!r} (a number of replicates >= 0, with an rng)")
+        raise UsageError(f"bootstrap={excerpt(bootstrap)} (a number of replicates >= 0, with an rng)")
     if half_life <= 0:
-        raise UsageError(f"half_life={half_life!r} (must be > 0)")
+        raise UsageError(f"half_life={excerpt(half_life)} (must be > 0)")
     notes = []
     models = list(dict.fromkeys(models))
     if "shapley-rate" in models and len(table.channels) > SHAPLEY_LIMIT and set(MODELS) <= set(models):

@@ -17,6 +17,7 @@ import sys
 import warnings
 
 from journeysim import __version__
+from journeysim._safe import TerminalStream, terminal_text
 from journeysim.errors import JourneySimError, JourneySimWarning, UsageError
 
 __all__ = ["main", "build_parser"]
@@ -149,14 +150,15 @@ def _nested(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 
 @contextlib.contextmanager
 def _warnings_as_lines(command: str):
-    """journeysim's own warnings print as one line each; others keep Python's form."""
+    """Warnings print as one line each: journeysim's own as warnings, libraries' as notes."""
     shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, JourneySimWarning):
-            print(f"journeysim {command}: warning: {message}", file=sys.stderr)
-        else:
-            shown(message, category, filename, lineno, file, line)
+            print(terminal_text(f"journeysim {command}: warning: {message}"), file=sys.stderr)
+        else:   # a library's (numpy's overflow...): one line too, without Python's file name and source line
+            first = str(message).strip().splitlines()[0] if str(message).strip() else ""
+            print(terminal_text(f"journeysim {command}: note: {first} ({category.__name__})"), file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", JourneySimWarning)
@@ -177,23 +179,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()          # plain `journeysim`: what it can do
         return 0
     args = parser.parse_args(argv)
+    stdout = sys.stdout
     try:
-        from journeysim._text import currency_context
-        from journeysim.config import load_config
+        sys.stdout = TerminalStream(stdout)   # names cannot drive the terminal, whatever a command prints
+        try:
+            from journeysim._text import currency_context
+            from journeysim.config import load_config
 
-        config = load_config()
-        if args.verbose:
-            print(f"journeysim {args.command}: {config.summary()}", file=sys.stderr)
-        with currency_context(override=getattr(args, "currency", None), default=config.currency), \
-                _warnings_as_lines(args.command):
-            code = int(args.handler(args) or 0)
-        sys.stdout.flush()  # a closed pipe must fail here, inside the handler below, not at exit
+            config = load_config()
+            if args.verbose:
+                print(f"journeysim {args.command}: {config.summary()}", file=sys.stderr)
+            with currency_context(override=getattr(args, "currency", None), default=config.currency), \
+                    _warnings_as_lines(args.command):
+                code = int(args.handler(args) or 0)
+            sys.stdout.flush()  # a closed pipe must fail here, inside the handler below, not at exit
+        finally:
+            sys.stdout = stdout
         return code
     except UsageError as exc:
-        print(f"journeysim {args.command}: error: {exc}", file=sys.stderr)
+        print(terminal_text(f"journeysim {args.command}: error: {exc}"), file=sys.stderr)
         return 2
     except JourneySimError as exc:
-        print(str(exc), file=sys.stderr)
+        print(terminal_text(str(exc)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

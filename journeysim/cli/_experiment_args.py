@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from journeysim.cli._options import number, unused
-from journeysim.errors import DataError
+from journeysim.errors import DataError, excerpt
 
 __all__ = ["add_results_options", "analysis_from_args"]
 
@@ -44,7 +44,7 @@ def analysis_from_args(args, path: str):
         unused(given, f"on {path}: it holds aggregated results (variant, customers, conversions), "
                       "not per-customer rows")
     elif args.revenue_column is not None and not any(arm.has_revenue for arm in data.arms.values()):
-        raise DataError(f"{path}: missing column {args.revenue_column!r} (named by --revenue-column)")
+        raise DataError(f"{path}: missing column {excerpt(args.revenue_column)} (named by --revenue-column)")
     split = None if args.expected_split is None else parse_split(args.expected_split, len(data.arms))
     alpha = number("--alpha", args.alpha, above=0, below=1, percent=True)
     return analyze_experiment(data, control=args.control, expected_split=split, alpha=alpha)

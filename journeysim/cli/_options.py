@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 
 __all__ = ["whole", "number", "seed", "show_progress", "unused", "engine_options", "run_size", "RUN_SIZE_LIMITS",
            "add_currency", "refuse_log_options"]
@@ -88,7 +88,7 @@ def whole(option: str, text: str | None, *, minimum: int, maximum: int | None = 
         allowed = f"from {minimum} to {maximum:_}" if maximum is not None else f">= {minimum}"
         too_big = value is not None and maximum is not None and value > maximum
         reason = f" ({why})" if why and too_big else ""
-        raise UsageError(f"{option} {text!r}: must be a whole number {allowed}{reason}")
+        raise UsageError(f"{option} {excerpt(text)}: must be a whole number {allowed}{reason}")
     return value
 
 
@@ -175,7 +175,7 @@ def number(option: str, text: str | None, *, above: float | None = None, below: 
     else:
         allowed = f" > {above}" if above is not None else f" < {below}" if below is not None else ""
     hint = " (write decimals with a point: 0.05)" if re.fullmatch(r"[+-]?\d+,\d{1,2}|[+-]?\d+,\d{4,}", written) else ""
-    raise UsageError(f"{option} {text!r}: must be a number{allowed}{hint}")
+    raise UsageError(f"{option} {excerpt(text)}: must be a number{allowed}{hint}")
 
 
 def _plain_number(text: str) -> float:

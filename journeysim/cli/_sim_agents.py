@@ -11,7 +11,7 @@ from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import to_json, wrote
 from journeysim.engines.agents.engine import simulate_agents
 from journeysim.engines.agents.tables import write_tables
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 from journeysim.journey import Journey
 
 __all__ = ["run", "days"]
@@ -29,7 +29,7 @@ def _folder(folder: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--csv {str(folder)!r}: cannot create the folder ({exc.strerror})") from None
+        raise UsageError(f"--csv {excerpt(str(folder))}: cannot create the folder ({exc.strerror})") from None
     return folder
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from journeysim.cli._experiment_args import add_results_options, analysis_from_args
 from journeysim.cli._render import emit, wrote
@@ -35,11 +36,14 @@ def register(sub) -> None:
     p.add_argument("--variant", metavar="NAME", help="the variant that implements the hypothesis (if several)")
     add_results_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="let the prediction and hypothesis name files outside their project (see docs/limits.md)")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
+    from journeysim._files import OWN_PROJECT, confinement
     from journeysim.experiments.calibrate import (
         calibrate_prediction,
         calibrated_journey,
@@ -50,31 +54,32 @@ def run(args) -> int:
 
     check_writable(args.output)
     prediction = read_prediction(args.prediction)
-    hypothesis, changed = hypothesis_path(prediction, args.hypothesis)
+    within = None if args.allow_outside else confinement(OWN_PROJECT, Path(prediction.source).parent)
+    hypothesis, changed = hypothesis_path(prediction, args.hypothesis, within=within)
     if changed:
         print(f"warning: {hypothesis}: changed since the prediction was saved (its sha256 differs from the "
               "prediction's inputs); the calibrated map applies today's file", file=sys.stderr)
     if args.events is not None:
-        return _from_events(args, prediction, hypothesis)
+        return _from_events(args, prediction, hypothesis, within)
     if args.goal:
         raise UsageError("--goal has no effect without --events (it says which touchpoints of the logs are goals)")
     if args.results is None:
         raise UsageError("give the A/B result file (RESULTS) or the arms' event logs (--events CONTROL VARIANT)")
     calibration = calibrate_prediction(prediction, analysis_from_args(args, args.results), variant=args.variant)
-    save_journey(calibrated_journey(calibration, hypothesis), args.output)
+    save_journey(calibrated_journey(calibration, hypothesis, within=within), args.output)
     emit(calibration, args.json)
     wrote(args.output)
     return 0
 
 
-def _from_events(args, prediction, hypothesis_path: str) -> int:
+def _from_events(args, prediction, hypothesis_path: str, within: str | None) -> int:
     from journeysim.experiments.edges import check_edges, revise_rows
     from journeysim.maps.read import save_journey
     from journeysim.whatif.hypothesis import load_hypothesis
 
     if args.results is not None:
         raise UsageError("give either RESULTS or --events, not both (the logs carry the counts the update uses)")
-    hyp = load_hypothesis(hypothesis_path)
+    hyp = load_hypothesis(hypothesis_path, within=within)
     check = check_edges(prediction, *args.events, hypothesis=hyp, goals=args.goal or list(hyp.baseline.goals))
     variant = hyp.variant()
     revised = revise_rows(variant, check).replace(

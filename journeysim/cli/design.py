@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from journeysim.cli._options import number, unused, whole
 from journeysim.cli._render import emit
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 
 __all__ = ["register"]
 
@@ -109,6 +109,6 @@ def _lift(text: str | None, relative: bool) -> tuple[float | None, bool]:
         return number("--lift", written, percent=True), True
     if written.lower().endswith("pp"):
         if relative:
-            raise UsageError(f"--lift {text!r} is in percentage points, an absolute lift: it cannot be --relative")
+            raise UsageError(f"--lift {excerpt(text)} is in percentage points, an absolute lift: it cannot be --relative")
         return number("--lift", written[:-2].strip()) / 100, False
     return number("--lift", written), relative

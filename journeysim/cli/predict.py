@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from journeysim._files import check_writable
+from journeysim._files import OWN_PROJECT, check_writable
 from journeysim.cli._options import (
     add_currency,
     RUN_SIZE_LIMITS,
@@ -15,6 +15,7 @@ from journeysim.cli._options import (
 )
 from journeysim.cli._render import emit, wrote
 from journeysim.errors import UsageError
+from journeysim.whatif.hypothesis import load_hypothesis
 from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, predict, save_prediction
 
 __all__ = ["register", "run"]
@@ -42,6 +43,8 @@ def register(sub) -> None:
     p.add_argument("--save", metavar="FILE", help="also write the prediction with its draws and input hashes (JSON)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     add_currency(p)
+    p.add_argument("--allow-outside", action="store_true",
+                   help="let the hypothesis name a baseline map outside its project (see docs/limits.md)")
     p.set_defaults(handler=run)
 
 
@@ -65,7 +68,8 @@ def run(args) -> int:
         _customers_in_all(draws, size)
     if args.save:
         check_writable(args.save)        # before the draws, not after them
-    prediction = predict(args.hypothesis, engine=args.engine, draws=draws, level=level,
+    hypothesis = load_hypothesis(args.hypothesis, within=None if args.allow_outside else OWN_PROJECT)
+    prediction = predict(hypothesis, engine=args.engine, draws=draws, level=level,
                          rng=np.random.default_rng(run_seed), size=size, seed=run_seed)
     if args.save:
         save_prediction(prediction, args.save)

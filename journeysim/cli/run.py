@@ -30,6 +30,8 @@ def register(sub) -> None:
                    help="keep items already finished in OUTDIR whose input files are unchanged; run the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the ranking table")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="let the plan and its hypotheses name files outside their project (see docs/limits.md)")
     p.set_defaults(handler=run)
 
 
@@ -59,14 +61,14 @@ def _scheduler(args) -> str | None:
 
 
 def run(args) -> int:
-    from journeysim._files import check_folder_writable
+    from journeysim._files import OWN_PROJECT, check_folder_writable
     from journeysim.whatif.plan import load_plan
     from journeysim.whatif.runs import default_outdir, run_plan
 
     scheduler = _scheduler(args)
     workers = whole("--workers", args.workers, minimum=1, default=os.cpu_count() or 1)
     check_folder_writable(args.outdir if args.outdir is not None else default_outdir(args.plan))
-    plan = load_plan(args.plan)
+    plan = load_plan(args.plan, within=None if args.allow_outside else OWN_PROJECT)
     _check_sizes(plan)
     result = run_plan(plan, outdir=args.outdir, workers=workers, scheduler=scheduler,
                       resume=args.resume, progress=show_progress(args))

@@ -42,7 +42,7 @@ from journeysim._text import (
     rate_interval,
     wrap,
 )
-from journeysim.errors import DataError, UsageError, did_you_mean
+from journeysim.errors import DataError, UsageError, did_you_mean, excerpt
 from journeysim.experiments.results import (
     Arm,
     ExperimentData,
@@ -232,11 +232,11 @@ def parse_split(text: str, arms: int) -> tuple[float, ...]:
     try:
         parts = tuple(float(p) for p in str(text).split("/"))
     except ValueError:
-        raise UsageError(f"--expected-split {text!r}: write shares separated by '/', e.g. 50/50") from None
+        raise UsageError(f"--expected-split {excerpt(text)}: write shares separated by '/', e.g. 50/50") from None
     if len(parts) != arms:
-        raise UsageError(f"--expected-split {text!r} has {len(parts)} shares but the results have {arms} variants")
+        raise UsageError(f"--expected-split {excerpt(text)} has {len(parts)} shares but the results have {arms} variants")
     if any(not math.isfinite(p) or p <= 0 for p in parts):
-        raise UsageError(f"--expected-split {text!r}: every share must be a number > 0")
+        raise UsageError(f"--expected-split {excerpt(text)}: every share must be a number > 0")
     return parts
 
 
@@ -287,7 +287,7 @@ def _choose_control(data: ExperimentData, control: str | None) -> str:
     names = list(data.arms)
     if control is not None:
         if control not in data.arms:
-            raise DataError(f"{data.source}: unknown control {control!r}{did_you_mean(control, names)} "
+            raise DataError(f"{data.source}: unknown control {excerpt(control)}{did_you_mean(control, names)} "
                             f"(variants: {', '.join(names)})")
         return control
     found = [n for n in names if n.lower() == "control"]

@@ -23,9 +23,10 @@ import numpy as np
 from scipy import special, stats
 from statsmodels.stats.weightstats import DescrStatsW
 
+from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, interval
-from journeysim.errors import ScenarioError
+from journeysim.errors import ScenarioError, excerpt
 from journeysim.experiments.analysis import ExperimentAnalysis
 from journeysim.experiments.check import check_prediction
 from journeysim.journey import Journey
@@ -179,12 +180,16 @@ def calibrate_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *
                        (prior_lift[0], *prior_lift[2:]), (post_lift[0], *post_lift[2:]), params, method)
 
 
-def calibrated_journey(calibration: Calibration, hypothesis_path: str | os.PathLike) -> Journey:
-    """The hypothesis's variant map at the posterior medians, with a ``calibration`` block recording the ranges."""
-    hyp = load_hypothesis(hypothesis_path)
+def calibrated_journey(calibration: Calibration, hypothesis_path: str | os.PathLike, *,
+                       within: Any = OWN_PROJECT) -> Journey:
+    """The hypothesis's variant map at the posterior medians, with a ``calibration`` block recording the ranges.
+
+    ``within``: where the hypothesis's baseline must lie (see :func:`journeysim.whatif.hypothesis.load_hypothesis`).
+    """
+    hyp = load_hypothesis(hypothesis_path, within=within)
     unknown = sorted(set(calibration.parameters) - set(hyp.parameters))
     if unknown:
-        raise ScenarioError(f"{hypothesis_path}: the prediction's uncertain number {unknown[0]!r} is not in this "
+        raise ScenarioError(f"{hypothesis_path}: the prediction's uncertain number {excerpt(unknown[0])} is not in this "
                             f"hypothesis (it has: {', '.join(sorted(hyp.parameters)) or 'none'}); was it edited "
                             "after the prediction?")
     variant = hyp.variant({p: v.posterior_median for p, v in calibration.parameters.items()})

@@ -25,6 +25,7 @@ from scipy.stats import norm
 
 from journeysim._hash import file_sha256
 from journeysim._result import Result
+from journeysim._safe import csv_cell
 from journeysim._text import fmt, format_table, pct, pct_interval, rate, wrap
 from journeysim.errors import (
     DataError,
@@ -33,6 +34,7 @@ from journeysim.errors import (
     ScenarioError,
     UsageError,
     did_you_mean,
+    excerpt,
 )
 from journeysim.experiments.analysis import ExperimentAnalysis, analyze
 from journeysim.experiments.design import DESIGN_METRICS, detection_power
@@ -106,11 +108,13 @@ class PredictionCheck(Result):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     def ledger_row(self, checked_at: str) -> dict[str, str]:
-        """The ledger row (numbers at full precision, booleans ``true``/``false``)."""
+        """The ledger row (numbers at full precision, booleans ``true``/``false``, text that a spreadsheet would take
+        for a formula neutralised: see :func:`journeysim._safe.csv_cell`)."""
         values = dict(self.to_dict(), checked_at=checked_at, predicted_low=self.predicted_interval[0],
                       predicted_high=self.predicted_interval[1], observed_low=self.observed_interval[0],
                       observed_high=self.observed_interval[1])
-        text = lambda v: ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else str(v))  # noqa: E731
+        text = lambda v: ("true" if v else "false") if isinstance(v, bool) else ("" if v is None else  # noqa: E731
+                                                                               csv_cell(v) if isinstance(v, str) else str(v))
         return {c: text(values[c]) for c in LEDGER_COLUMNS}
 
     def facts(self) -> tuple[tuple[str, str], ...]:
@@ -157,8 +161,8 @@ def _pick_variant(analysis: ExperimentAnalysis, variant: str | None) -> str:
             raise UsageError(f"{analysis.source} has several variants ({', '.join(others)}); choose one with --variant")
         return others[0]
     if variant not in others:
-        raise DataError(f"{analysis.source}: unknown variant {variant!r}{did_you_mean(variant, others)} "
-                        f"(variants besides control {analysis.control!r}: {', '.join(others)})")
+        raise DataError(f"{analysis.source}: unknown variant {excerpt(variant)}{did_you_mean(variant, others)} "
+                        f"(variants besides control {excerpt(analysis.control)}: {', '.join(others)})")
     return variant
 
 
@@ -178,7 +182,7 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
     'confirmed'
     """
     if prediction.metric not in DESIGN_METRICS:
-        raise ScenarioError(f"{prediction.source}: metric {prediction.metric!r} is not observed in an A/B result; "
+        raise ScenarioError(f"{prediction.source}: key 'metric': {excerpt(prediction.metric)} is not observed in an A/B result; "
                             "check compares conversion_rate predictions with the arms' conversion rates and "
                             "expected_value predictions with their revenue per customer")
     if prediction.lift_rel is None:
@@ -188,7 +192,7 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
     ratio = v.customers / c.customers
     if prediction.metric == "conversion_rate":
         if v.lift_rel is None:
-            raise DataError(f"{analysis.source}: no conversions in {name!r} or {analysis.control!r}: "
+            raise DataError(f"{analysis.source}: no conversions in {excerpt(name)} or {excerpt(analysis.control)}: "
                             "the relative lift is undefined")
         observed, (low, high), method = v.lift_rel, v.lift_rel_ci, CHECK_METHOD
         power = float(detection_power(c.rate, min(c.rate * (1 + prediction.lift_rel), 1 - 1e-12), v.customers,
@@ -198,11 +202,11 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
             raise DataError(f"{analysis.source}: no revenue per customer, which an {prediction.metric} prediction is "
                             "checked against (a 'revenue' column, or revenue_sum and revenue_sumsq)")
         if v.revenue_lift_rel is None:
-            raise DataError(f"{analysis.source}: no revenue in {name!r} or {analysis.control!r}: "
+            raise DataError(f"{analysis.source}: no revenue in {excerpt(name)} or {excerpt(analysis.control)}: "
                             "the relative lift of revenue per customer is undefined")
         if not c.revenue_sd or not v.revenue_sd:
-            raise DataError(f"{analysis.source}: revenue per customer does not vary in {name!r} or "
-                            f"{analysis.control!r}: its test has no standard error")
+            raise DataError(f"{analysis.source}: revenue per customer does not vary in {excerpt(name)} or "
+                            f"{excerpt(analysis.control)}: its test has no standard error")
         observed, (low, high), method = v.revenue_lift_rel, v.revenue_lift_rel_ci, VALUE_CHECK_METHOD
         power = float(value_power(c.revenue_mean * prediction.lift_rel, v.customers, sd=c.revenue_sd,
                                   variant_sd=v.revenue_sd, alpha=analysis.alpha, ratio=ratio))
@@ -348,9 +352,9 @@ def _check_existing(source: str, existing: str, row: dict[str, str], force: bool
         # Neither file names its test, so the ledger is the one witness of a result paired with the wrong
         # prediction: one arm of one test tests one hypothesis.
         if row["hypothesis"] and old.get("hypothesis") and old["hypothesis"] != row["hypothesis"]:
-            raise DataError(f"{source}: line {i} already records {row['results_file']} (variant {row['variant']!r}) "
-                            f"as the test of another hypothesis, {old['hypothesis']!r} ({old.get('prediction_file')}); "
-                            f"check that it tested {row['hypothesis']!r}, or record it anyway with --force")
+            raise DataError(f"{source}: line {i} already records {row['results_file']} (variant {excerpt(row['variant'])}) "
+                            f"as the test of another hypothesis, {excerpt(old['hypothesis'])} ({old.get('prediction_file')}); "
+                            f"check that it tested {excerpt(row['hypothesis'])}, or record it anyway with --force")
 
 
 def check(prediction: Prediction | str | os.PathLike, results: Any, *, variant: str | None = None,

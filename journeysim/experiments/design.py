@@ -35,7 +35,7 @@ from statsmodels.stats.proportion import (
 
 from journeysim._result import Result
 from journeysim._text import count, fmt, format_table, money, pct, points, rate, wrap
-from journeysim.errors import ScenarioError, UsageError
+from journeysim.errors import ScenarioError, UsageError, excerpt
 from journeysim.experiments.sequential import SequentialPlan, plan_looks
 from journeysim.experiments.value_power import (
     T_TEST_METHOD,
@@ -78,7 +78,7 @@ def parse_traffic(text: str) -> float:
         value = float("nan")
     unit = (m.group(2) if m else None) or "day"
     if not math.isfinite(value) or value <= 0 or unit not in _PER_DAY:
-        raise UsageError(f"--traffic {text!r}: write customers per time, e.g. 2000/day (units: {', '.join(_PER_DAY)})")
+        raise UsageError(f"--traffic {excerpt(text)}: write customers per time, e.g. 2000/day (units: {', '.join(_PER_DAY)})")
     return value * _PER_DAY[unit]
 
 
@@ -96,7 +96,7 @@ def _check(baseline, alpha, power, ratio, arms, method, value):
     if arms < 2:
         raise UsageError(f"arms={arms} must be at least 2 (control and one variant)")
     if method not in DESIGN_METHODS:
-        raise UsageError(f"method={method!r}: use one of {', '.join(DESIGN_METHODS)}")
+        raise UsageError(f"method={excerpt(method)}: use one of {', '.join(DESIGN_METHODS)}")
 
 
 def detection_power(baseline, variant, n_variant, *, alpha=0.05, ratio=1.0, two_sided=True, method="normal",

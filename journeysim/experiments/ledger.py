@@ -25,6 +25,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._result import Result
+from journeysim._safe import csv_text
 from journeysim._text import (
     count,
     fmt,
@@ -35,7 +36,7 @@ from journeysim._text import (
     rate_interval,
     wrap,
 )
-from journeysim.errors import DataError
+from journeysim.errors import DataError, excerpt
 from journeysim.experiments.check import LEDGER_COLUMNS, LedgerWarning, is_ledger_row, split_last_line
 
 __all__ = ["LedgerEntry", "LedgerReport", "read_ledger", "summarize_ledger", "LEDGER_METHOD"]
@@ -115,12 +116,12 @@ def read_ledger(path: str | os.PathLike) -> list[LedgerEntry]:
             try:
                 values[col] = float(row[col])
             except (TypeError, ValueError):
-                raise DataError(f"{source}: line {line}, column '{col}': {row[col]!r} is not a number") from None
+                raise DataError(f"{source}: line {line}, column '{col}': {excerpt(row[col])} is not a number") from None
             if not math.isfinite(values[col]):
-                raise DataError(f"{source}: line {line}, column '{col}': {row[col]!r} is not a finite number")
+                raise DataError(f"{source}: line {line}, column '{col}': {excerpt(row[col])} is not a finite number")
         if row["inside"] not in ("true", "false"):
-            raise DataError(f"{source}: line {line}, column 'inside': {row['inside']!r} is not true or false")
-        entries.append(LedgerEntry(line, row["hypothesis"], row["verdict"], row["inside"] == "true", values,
+            raise DataError(f"{source}: line {line}, column 'inside': {excerpt(row['inside'])} is not true or false")
+        entries.append(LedgerEntry(line, csv_text(row["hypothesis"]), row["verdict"], row["inside"] == "true", values,
                                    MappingProxyType(dict(row))))
     return entries
 

@@ -18,7 +18,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from journeysim.errors import DataError, did_you_mean
+from journeysim.errors import DataError, did_you_mean, excerpt
 
 __all__ = ["Arm", "ExperimentData", "read_results", "results_from_frame"]
 
@@ -189,13 +189,13 @@ class _Columns:
     def number(self, column: str) -> np.ndarray:
         col = self.frame[column]
         if pd.api.types.is_bool_dtype(col):
-            self.fail(0, column, f"{col.iloc[0]!r} is not a number")
+            self.fail(0, column, f"{excerpt(col.iloc[0])} is not a number")
         values = pd.to_numeric(col.astype(str).str.strip() if col.dtype == object else col, errors="coerce")
         bad = ~np.isfinite(values.to_numpy(dtype=float))
         if bad.any():
             i = np.flatnonzero(bad)[0]
             raw = col.iloc[i]
-            self.fail(i, column, "empty value" if str(raw).strip() in ("", "nan", "None") else f"{raw!r} is not a number")
+            self.fail(i, column, "empty value" if str(raw).strip() in ("", "nan", "None") else f"{excerpt(raw)} is not a number")
         return values.to_numpy(dtype=float)
 
     def count(self, column: str) -> np.ndarray:
@@ -214,14 +214,14 @@ class _Columns:
             values = col.to_numpy(dtype=float)
             bad = ~np.isin(values, (0.0, 1.0))
             if bad.any():
-                self.fail(np.flatnonzero(bad)[0], column, f"{col.iloc[np.flatnonzero(bad)[0]]!r} is not a boolean (0/1)")
+                self.fail(np.flatnonzero(bad)[0], column, f"{excerpt(col.iloc[np.flatnonzero(bad)[0]])} is not a boolean (0/1)")
             return values == 1.0
         values = col.astype(str).str.strip().str.lower()
         true, false = values.isin(_TRUE), values.isin(_FALSE)
         bad = ~(true | false)
         if bad.any():
             i = np.flatnonzero(bad.to_numpy())[0]
-            self.fail(i, column, f"{col.iloc[i]!r} is not a boolean (0/1, true/false or yes/no)")
+            self.fail(i, column, f"{excerpt(col.iloc[i])} is not a boolean (0/1, true/false or yes/no)")
         return true.to_numpy()
 
 
@@ -231,11 +231,11 @@ def _aggregated(cols: _Columns, variant_column: str) -> ExperimentData:
     dup = names.duplicated()
     if dup.any():
         i = np.flatnonzero(dup.to_numpy())[0]
-        cols.fail(i, variant_column, f"variant {names.iloc[i]!r} appears on more than one row")
+        cols.fail(i, variant_column, f"variant {excerpt(names.iloc[i])} appears on more than one row")
     customers, conversions = cols.count("customers"), cols.count("conversions")
     for i in range(len(names)):
         if customers[i] == 0:
-            cols.fail(i, "customers", f"variant {names.iloc[i]!r} has zero customers")
+            cols.fail(i, "customers", f"variant {excerpt(names.iloc[i])} has zero customers")
         if conversions[i] > customers[i]:
             cols.fail(i, "conversions", f"{conversions[i]} conversions exceed {customers[i]} customers")
     present = [c for c in ("revenue_sum", "revenue_sumsq") if c in cols.frame.columns]
@@ -256,7 +256,7 @@ def _aggregated(cols: _Columns, variant_column: str) -> ExperimentData:
         for i, name in enumerate(names)
     }
     if len(arms) < 2:
-        raise DataError(f"{cols.source}: only one variant ({names.iloc[0]!r}); an A/B test needs at least two")
+        raise DataError(f"{cols.source}: only one variant ({excerpt(names.iloc[0])}); an A/B test needs at least two")
     return ExperimentData(cols.source, "aggregated", arms)
 
 
@@ -293,14 +293,14 @@ def _per_customer(cols: _Columns, user_column: str, variant_column: str, convert
     arms = {}
     for name in order:
         if name not in per_user.index.get_level_values(0):
-            raise DataError(f"{cols.source}: variant {name!r} has zero customers left after excluding "
+            raise DataError(f"{cols.source}: variant {excerpt(name)} has zero customers left after excluding "
                             f"{len(mixed)} customers seen in more than one variant")
         rows = per_user.loc[name]
         arms[name] = Arm(name, len(rows), int(rows["converted"].sum()),
                          revenue=rows["revenue"].to_numpy(dtype=float) if "revenue" in rows else None,
                          covariate=rows["covariate"].to_numpy(dtype=float) if "covariate" in rows else None)
     if len(arms) < 2:
-        raise DataError(f"{cols.source}: column '{variant_column}': only one variant ({order[0]!r}); "
+        raise DataError(f"{cols.source}: column '{variant_column}': only one variant ({excerpt(order[0])}); "
                         "an A/B test needs at least two")
     return ExperimentData(cols.source, "per-customer", arms, excluded_customers=len(mixed),
                           duplicate_customers=duplicates, covariate=covariate_column if "covariate" in table else None)

@@ -359,7 +359,7 @@ def plan_from_design(data: Any, source: str) -> SequentialPlan:
     ...                   "alternative": "two-sided", "inflation": 1.1}, "d.json").z == plan_looks(3).z
     True
     """
-    from journeysim.errors import ScenarioError
+    from journeysim.errors import ScenarioError, excerpt
 
     looks = data.get("looks") if isinstance(data, dict) else None
     if not isinstance(looks, list) or len(looks) < 2 or not all(isinstance(x, dict) for x in looks):
@@ -375,7 +375,7 @@ def plan_from_design(data: Any, source: str) -> SequentialPlan:
         raise ScenarioError(f"{source}: key 'looks': fractions {list(fractions)} must rise to 1")
     spending = data.get("spending", "obrien-fleming")
     if spending not in SPENDING:
-        raise ScenarioError(f"{source}: key 'spending': {spending!r} (allowed: {', '.join(SPENDING)})")
+        raise ScenarioError(f"{source}: key 'spending': {excerpt(spending)} (allowed: {', '.join(SPENDING)})")
     return SequentialPlan(spending=spending, alpha=float(data.get("alpha", 0.05)), power=float(data.get("power", 0.8)),
                           two_sided=data.get("alternative", "two-sided") == "two-sided", fractions=fractions, z=z,
                           nominal_p=nominal, inflation=float(data.get("inflation", 1.0)), expected_fraction=math.nan,

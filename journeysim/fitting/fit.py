@@ -29,7 +29,7 @@ from statsmodels.stats.proportion import proportion_confint
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, interval
 from journeysim.attribution.markov import markov_journey
-from journeysim.errors import DataError, MapError
+from journeysim.errors import DataError, MapError, excerpt
 from journeysim.fitting.delays import DelayChoice, GapStats, choose_delay
 from journeysim.journey import Edge, Journey, Segment, Touchpoint
 from journeysim.logs.counts import NO_WINDOW, EventCounts, aggregate_events
@@ -271,7 +271,7 @@ def _edges(journey: Journey, departures: Mapping[str, float]) -> tuple:
 def _with_stages(journey: Journey, stage_map: Mapping[str, str]) -> tuple[Journey, list[str]]:
     stages = tuple(dict.fromkeys(stage_map.values()))
     unknown = [t for t in stage_map if t not in journey.touchpoints]
-    warnings = [f"stages file names touchpoint {t!r}, which never occurs in the data" for t in unknown]
+    warnings = [f"stages file names touchpoint {excerpt(t)}, which never occurs in the data" for t in unknown]
     touchpoints = {n: dataclasses.replace(t, stage=stage_map.get(n)) for n, t in journey.touchpoints.items()}
     order = {s: i for i, s in enumerate(stages)}
     ranked = sorted(touchpoints, key=lambda n: order.get(stage_map.get(n), len(order)))

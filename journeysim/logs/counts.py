@@ -48,7 +48,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from journeysim.errors import DataError
+from journeysim.errors import DataError, excerpt
 from journeysim.logs._csv import CsvEvents, csv_events
 from journeysim.logs._stream import Transitions, count_in_order
 from journeysim.logs.sources import Source, quote, read_error
@@ -167,7 +167,7 @@ def _pass_sql(events: str, over: str, *, window: int, unit: float, key: str = "u
         WHERE nu <= u
     ), g AS (
         SELECT sc, kind, unsorted, CASE WHEN kind = 3 THEN nsc END AS dest,
-               CASE WHEN kind = 3 THEN d / {float(unit)!r} END AS gap
+               CASE WHEN kind = 3 THEN d / {excerpt(float(unit))} END AS gap
         FROM f
     ), h AS (   -- the log of a positive gap; zero gaps are counted apart
         SELECT *, ln(CASE WHEN gap > 0 THEN gap END) AS lg FROM g
@@ -317,7 +317,7 @@ def _goals(source: Source, names: pd.DataFrame, goals) -> list[str]:
     seen = set(names.tp)
     for goal in goals:
         if goal not in seen:
-            raise DataError(f"{source.path}: goal {goal!r} never occurs in the log")
+            raise DataError(f"{source.path}: goal {excerpt(goal)} never occurs in the log")
     return goals
 
 
@@ -363,7 +363,7 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
     else:
         return
     if bit == _BAD_T:
-        raise DataError(f"{source.where(row)}: timestamp {raw('timestamp', row)!r} is not a date and time "
+        raise DataError(f"{source.where(row)}: timestamp {excerpt(raw('timestamp', row))} is not a date and time "
                         "(use e.g. 2025-03-01 14:05:00 or 2025-03-01T14:05:00)")
     if bit == _BAD_U:
         raise DataError(f"{source.where(row)}: user_id is empty")
@@ -372,5 +372,5 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
     if bit == _BAD_VAL:
         bad_value = raw("value", row)
         what = "a finite number" if _is_float(bad_value) else "a number"
-        raise DataError(f"{source.where(row)}: value {bad_value!r} is not {what}")
+        raise DataError(f"{source.where(row)}: value {excerpt(bad_value)} is not {what}")
     raise DataError(f"{source.where(row)}: value {float(raw('value', row)):g} is negative (must be >= 0)")

@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from journeysim.errors import DataError
+from journeysim.errors import EXCERPT_LENGTH, DataError, excerpt
 from journeysim.logs.counts import NO_WINDOW, window_micros
 from journeysim.logs.sources import Source, quote
 
@@ -126,7 +126,7 @@ def read_path_file(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:
             bad = con.execute(f"SELECT {raw} FROM __paths WHERE pid = $row", {"row": row}).fetchone()[0]
             if bad is None or not str(bad).strip():
                 raise DataError(f"{source.where(row)}: {columns[raw]} is empty")
-            raise DataError(f"{source.where(row)}: " + message.format(bad))
+            raise DataError(f"{source.where(row)}: " + message.format(_Shown(bad)))
     con.execute("UPDATE __paths SET v = coalesce(v, 0)")
     table = _fetch_table(con, "__paths", 0)
     if len(table.conversions) == 0:
@@ -168,3 +168,17 @@ def event_paths(
     if len(table.conversions) == 0:
         raise DataError(f"{source.path}: no journeys with a touchpoint before the goal")
     return table
+
+
+class _Shown:
+    """A cell shown in a message through :func:`~journeysim.errors.excerpt` (``{!r}`` in the checks above)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return excerpt(self.value)
+
+    def __str__(self) -> str:
+        text = str(self.value)
+        return text if len(text) <= EXCERPT_LENGTH else text[:EXCERPT_LENGTH - 3] + "..."

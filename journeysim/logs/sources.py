@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from journeysim.errors import DataError, UsageError
+from journeysim.errors import DataError, UsageError, excerpt
 
 __all__ = ["EVENT_COLUMNS", "PATH_COLUMNS", "Source", "open_source", "connect", "parse_duration", "quote", "run_query",
            "read_error"]
@@ -121,7 +121,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
         raise DataError(f"{source}: {ragged}")
     if missing:
         raise DataError(
-            f"{source}: missing column {missing[0]!r} (found {', '.join(columns) or 'none'}; an event log needs "
+            f"{source}: missing column {excerpt(missing[0])} (found {', '.join(columns) or 'none'}; an event log needs "
             f"{', '.join(EVENT_COLUMNS)}; a path file needs {', '.join(PATH_COLUMNS)})")
     if reader is None:
         # Text columns stay text so that a bad timestamp or count is reported by row, not by the sniffer; user
@@ -153,7 +153,7 @@ def _ragged_row(path: str | os.PathLike, rows: int = 100_000) -> str | None:
                 break
             if row and len(row) != len(header):
                 return (f"row {n} has {len(row)} fields but the header has {len(header)} "
-                        f"({delimiter!r}-separated: {', '.join(header)})")
+                        f"({excerpt(delimiter)}-separated: {', '.join(header)})")
     return None
 
 
@@ -208,10 +208,10 @@ def parse_duration(text: str) -> float:
     """
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
     if not match or float(match.group(1)) <= 0:
-        raise UsageError(f"--lookback {text!r} is not a duration (a number and a unit: s, m, h, d or w, e.g. 30d)")
+        raise UsageError(f"--lookback {excerpt(text)} is not a duration (a number and a unit: s, m, h, d or w, e.g. 30d)")
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds > _LONGEST:
-        raise UsageError(f"--lookback {text!r} is longer than 100 years (36500d, the most allowed); leave it out "
+        raise UsageError(f"--lookback {excerpt(text)} is longer than 100 years (36500d, the most allowed); leave it out "
                          "for no window")
     return seconds
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from journeysim._files import read_document
-from journeysim.errors import DataError
+from journeysim.errors import DataError, excerpt
 
 __all__ = ["read_stages"]
 
@@ -45,8 +45,8 @@ def read_stages(path: str | os.PathLike) -> dict[str, str]:
                 raise DataError(f"{source}: line {line}: touchpoint and stage must both be given")
             tp, stage = tp.strip(" "), stage.strip(" ")   # as the log's names
             if mapping.get(tp, stage) != stage:
-                raise DataError(f"{source}: line {line}: touchpoint {tp!r} is given stage {stage!r}, but an "
-                                f"earlier line gave it {mapping[tp]!r}")
+                raise DataError(f"{source}: line {line}: touchpoint {excerpt(tp)} is given stage {excerpt(stage)}, but an "
+                                f"earlier line gave it {excerpt(mapping[tp])}")
             mapping[tp] = stage
         return mapping
     data, problems = read_document(path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from journeysim.errors import MapError, did_you_mean
+from journeysim.errors import MapError, did_you_mean, excerpt
 from journeysim.maps.values import (
     TIME_UNITS,
     Invalid,
@@ -85,12 +85,12 @@ def budget(value: Any) -> float | dict:
         return nonnegative(value)
     unknown = [k for k in value if k not in ("amount", "per")]
     if unknown:
-        raise Invalid(f"unknown budget key {unknown[0]!r} (allowed: amount, per)")
+        raise Invalid(f"unknown budget key {excerpt(unknown[0])} (allowed: amount, per)")
     if "amount" not in value:
         raise Invalid("a budget needs 'amount' (e.g. {amount: 200, per: day})")
     per = value.get("per", "run")
     if per not in _BUDGET_PERIODS:
-        raise Invalid(f"budget period {per!r} is not one of {', '.join(_BUDGET_PERIODS)}")
+        raise Invalid(f"budget period {excerpt(per)} is not one of {', '.join(_BUDGET_PERIODS)}")
     return {"amount": nonnegative(value["amount"]), "per": per}
 
 
@@ -130,7 +130,7 @@ def arrivals(value: Any, ctx) -> dict | None:
         return None
     for key in value:
         if key not in _ARRIVAL_KEYS:
-            ctx.error(where, f"unknown key {key!r}{did_you_mean(key, _ARRIVAL_KEYS)} "
+            ctx.error(where, f"unknown key {excerpt(key)}{did_you_mean(key, _ARRIVAL_KEYS)} "
                              f"(allowed: {', '.join(_ARRIVAL_KEYS)})")
     out: dict[str, Any] = {}
     if "rate" not in value:
@@ -142,7 +142,7 @@ def arrivals(value: Any, ctx) -> dict | None:
             ctx.error(f"{where}: rate", f"{exc} (new customers per '{value.get('per', 'day')}')")
     per = value.get("per", "day")
     if per not in TIME_UNITS:
-        ctx.error(f"{where}: per", f"{per!r} is not a time unit (allowed: {', '.join(TIME_UNITS)})")
+        ctx.error(f"{where}: per", f"{excerpt(per)} is not a time unit (allowed: {', '.join(TIME_UNITS)})")
     out["per"] = per
     for key, n in (("weekday", 7), ("season", 12)):
         if key in value:
@@ -156,7 +156,7 @@ def _campaign(k: int, raw: Any, ctx) -> dict | None:
         ctx.error(where, "must be a mapping like {stage: retention, to: product page, p: 0.2, every: 7}")
         return None
     if isinstance(raw.get("name"), str):
-        where = f"campaign {raw['name']!r}"
+        where = f"campaign {excerpt(raw['name'])}"
     ok = True
 
     def fail(message: str, key: str = "") -> None:
@@ -166,7 +166,7 @@ def _campaign(k: int, raw: Any, ctx) -> dict | None:
 
     for key in raw:
         if key not in _CAMPAIGN_KEYS:
-            fail(f"unknown key {key!r}{did_you_mean(key, _CAMPAIGN_KEYS)} (allowed: {', '.join(_CAMPAIGN_KEYS)})")
+            fail(f"unknown key {excerpt(key)}{did_you_mean(key, _CAMPAIGN_KEYS)} (allowed: {', '.join(_CAMPAIGN_KEYS)})")
     out: dict[str, Any] = {}
     if "name" in raw:
         try:
@@ -177,8 +177,9 @@ def _campaign(k: int, raw: Any, ctx) -> dict | None:
         fail("needs exactly one of 'stage' or 'touchpoint' (whom it reaches)")
     elif "stage" in raw:
         stage = raw["stage"]
-        if not isinstance(stage, str) or (ctx.stages and stage not in ctx.stages):
-            fail(f"unknown stage {stage!r}{did_you_mean(stage, ctx.stages)} (stages: {', '.join(ctx.stages)})", "stage")
+        problem = ctx.unknown_stage(stage)
+        if problem is not None:
+            fail(problem, "stage")
         out["stage"] = stage
     else:
         if ctx.touchpoint(raw["touchpoint"], f"{where}: touchpoint") is None:
@@ -244,7 +245,7 @@ def check_agent_journey(journey, days: int, source: str) -> None:
     """
     ctx = MapContext(source, names=journey.names, stages=journey.stage_names())
     for name, tp in journey.touchpoints.items():
-        where = f"touchpoint {name!r}"
+        where = f"touchpoint {excerpt(name)}"
         for key, raw in tp.extra.items():
             attribute = TOUCHPOINT_PARSERS.get(key)
             if attribute is not None and raw is not None:
@@ -257,7 +258,7 @@ def check_agent_journey(journey, days: int, source: str) -> None:
         if "patience" in tp.extra and "capacity" not in tp.extra:
             ctx.error(where, "'patience' needs 'capacity' (customers only wait for a limited number of servers)")
     for segment, _, j in journey.segment_journeys():
-        prefix = f"segment {segment!r}: " if segment is not None else ""
+        prefix = f"segment {excerpt(segment)}: " if segment is not None else ""
         for a, row in j.rows.items():
             for b, edge in row.items():
                 for key, raw in edge.extra.items():
@@ -266,15 +267,15 @@ def check_agent_journey(journey, days: int, source: str) -> None:
                         try:
                             attribute(raw)
                         except Invalid as exc:
-                            ctx.error(f"{prefix}touchpoint {a!r}: edge to {b!r}: {key}", str(exc))
+                            ctx.error(f"{prefix}touchpoint {excerpt(a)}: edge to {excerpt(b)}: {key}", str(exc))
     if "arrivals" not in journey.extra:
         ctx.error("", "the agents engine needs 'arrivals: {rate: ..., per: day}' (how many new customers arrive)")
     else:
         arrivals(journey.extra["arrivals"], ctx)
     for k, c in enumerate(campaigns(journey.extra.get("campaigns", []), ctx) or []):
-        where = f"campaign {c['name']!r}" if "name" in c else f"campaign {k + 1}"
+        where = f"campaign {excerpt(c['name'])}" if "name" in c else f"campaign {k + 1}"
         if "stage" in c and c["stage"] not in ctx.stages:
-            ctx.error(f"{where}: stage", f"unknown stage {c['stage']!r}{did_you_mean(c['stage'], ctx.stages)}")
+            ctx.error(f"{where}: stage", f"unknown stage {excerpt(c['stage'])}{did_you_mean(c['stage'], ctx.stages)}")
         first = c.get("day", c.get("start", 0))
         if first >= days:
             ctx.error(f"{where}: {'day' if 'day' in c else 'start'}",

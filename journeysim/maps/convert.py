@@ -19,7 +19,8 @@ from typing import Any
 
 import networkx as nx
 
-from journeysim.errors import MapError
+from journeysim._files import read_bytes, read_document
+from journeysim.errors import MapError, excerpt
 from journeysim.journey import Journey
 from journeysim.maps.read import dump_journey, read_journey
 
@@ -111,7 +112,7 @@ def graph_journey(g: nx.Graph, source: str = "<graph>") -> Journey:
         raise MapError(f"{source}: the graph must be directed with at most one edge per pair of touchpoints")
     fmt = g.graph.get("journeysim_format", GRAPH_FORMAT)
     if fmt != GRAPH_FORMAT:
-        raise MapError(f"{source}: journeysim_format {fmt!r} is not supported (this journeysim reads {GRAPH_FORMAT})")
+        raise MapError(f"{source}: journeysim_format {excerpt(fmt)} is not supported (this journeysim reads {GRAPH_FORMAT})")
     data: dict[str, Any] = {"name": g.graph.get("name", ""), "time_unit": g.graph.get("time_unit", "day")}
     for key in ("stages", "segments", "observations"):
         if key in g.graph:
@@ -123,7 +124,7 @@ def graph_journey(g: nx.Graph, source: str = "<graph>") -> Journey:
     for name, attrs in g.nodes(data=True):
         unknown = set(attrs) - {*_NODE_FIELDS, "entry", "row", "extra", *_PRESENTATION}
         if unknown:
-            raise MapError(f"{source}: touchpoint {name!r}: unknown node attribute {sorted(unknown)[0]!r}")
+            raise MapError(f"{source}: touchpoint {excerpt(name)}: unknown node attribute {excerpt(sorted(unknown)[0])}")
         tp = {k: attrs[k] for k in _NODE_FIELDS if k in attrs}
         tp.update(attrs.get("extra") or {})
         touchpoints[name] = tp
@@ -132,12 +133,12 @@ def graph_journey(g: nx.Graph, source: str = "<graph>") -> Journey:
         if attrs.get("row") or g.out_degree(name):
             transitions[name] = {}
     for a, b, attrs in g.edges(data=True):
-        where = f"{source}: edge {a!r} -> {b!r}"
+        where = f"{source}: edge {excerpt(a)} -> {excerpt(b)}"
         if "p" not in attrs:
             raise MapError(f"{where}: missing probability 'p'")
         unknown = set(attrs) - {"p", "delay", "extra", *_PRESENTATION}
         if unknown:
-            raise MapError(f"{where}: unknown edge attribute {sorted(unknown)[0]!r}")
+            raise MapError(f"{where}: unknown edge attribute {excerpt(sorted(unknown)[0])}")
         spec = {"p": attrs["p"], **{k: attrs[k] for k in ("delay",) if k in attrs}, **(attrs.get("extra") or {})}
         transitions[a][b] = spec if len(spec) > 1 else attrs["p"]
     data.update(entry=entry, touchpoints=touchpoints, transitions=transitions)
@@ -159,7 +160,7 @@ def _flat(attrs: Mapping[str, Any], nested: tuple[str, ...], where: str) -> dict
         # A routed ``refers`` ({k, entry, segment}) is the one mapping a scalar attribute may hold.
         value = json.dumps(value, ensure_ascii=False) if key in nested or isinstance(value, Mapping) else value
         if isinstance(value, str) and not _xml_safe(value):
-            raise MapError(f"{where}: {key} {value!r} holds a character XML cannot carry (GraphML is XML 1.0); "
+            raise MapError(f"{where}: {key} {excerpt(value)} holds a character XML cannot carry (GraphML is XML 1.0); "
                            "export to json instead")
         out[key] = value
     return out
@@ -178,10 +179,10 @@ def to_graphml(journey: Journey) -> str:
     flat = nx.DiGraph(**_flat(g.graph, _NESTED["graph"], "map"))
     for name, attrs in g.nodes(data=True):
         if not _xml_safe(name):
-            raise MapError(f"touchpoint {name!r}: the name holds a character XML cannot carry; export to json instead")
-        flat.add_node(name, **_flat(attrs, _NESTED["node"], f"touchpoint {name!r}"))
+            raise MapError(f"touchpoint {excerpt(name)}: the name holds a character XML cannot carry; export to json instead")
+        flat.add_node(name, **_flat(attrs, _NESTED["node"], f"touchpoint {excerpt(name)}"))
     for a, b, attrs in g.edges(data=True):
-        flat.add_edge(a, b, **_flat(attrs, _NESTED["edge"], f"edge {a!r} -> {b!r}"))
+        flat.add_edge(a, b, **_flat(attrs, _NESTED["edge"], f"edge {excerpt(a)} -> {excerpt(b)}"))
     return "\n".join(nx.generate_graphml(flat)) + "\n"
 
 
@@ -206,14 +207,17 @@ def _undeclared(path: Path, edges: Iterator[tuple[Any, Any]], declared: set, how
             except TypeError:        # a JSON list as an end: no declared id (those are hashable) can equal it
                 missing = True
             if missing:
-                raise MapError(f"{path}: edge {a!r} -> {b!r}: node {end!r} is not declared ({how})")
+                raise MapError(f"{path}: edge {excerpt(a)} -> {excerpt(b)}: node {excerpt(end)} is not declared ({how})")
 
 
 def _read_graphml(path: Path) -> nx.Graph:
+    raw, problems = read_bytes(path)          # within the limits of every document journeysim reads
+    if problems:
+        raise MapError(problems)
     try:
-        g = nx.read_graphml(path, force_multigraph=False)
+        g = nx.parse_graphml(raw, force_multigraph=False)
         # GraphML requires every edge end to be a declared <node>; read_graphml invents missing ones.
-        elements = list(ET.parse(path).getroot().iter())
+        elements = list(ET.fromstring(raw).iter())
     except (ET.ParseError, nx.NetworkXError, ValueError, KeyError) as exc:
         raise MapError(f"{path}: not a GraphML file journeysim can read ({exc})") from None
     local = [(e.tag.rpartition("}")[2], e) for e in elements if isinstance(e.tag, str)]
@@ -221,21 +225,21 @@ def _read_graphml(path: Path) -> nx.Graph:
                 {e.get("id") for tag, e in local if tag == "node"}, "GraphML needs a <node id=...> for every edge end")
     for kind, keys in _NESTED.items():
         items = [(g.graph, "map")] if kind == "graph" else (
-            [(a, f"touchpoint {n!r}") for n, a in g.nodes(data=True)] if kind == "node"
-            else [(a, f"edge {u!r} -> {v!r}") for u, v, a in g.edges(data=True)])
+            [(a, f"touchpoint {excerpt(n)}") for n, a in g.nodes(data=True)] if kind == "node"
+            else [(a, f"edge {excerpt(u)} -> {excerpt(v)}") for u, v, a in g.edges(data=True)])
         for attrs, where in items:
             for key in keys:
                 if key in attrs:
                     try:
                         attrs[key] = json.loads(attrs[key])
                     except (TypeError, json.JSONDecodeError) as exc:
-                        raise MapError(f"{path}: {where}: attribute {key!r} is not JSON text ({exc})") from None
+                        raise MapError(f"{path}: {where}: attribute {excerpt(key)} is not JSON text ({exc})") from None
     for name, attrs in g.nodes(data=True):
         if isinstance(attrs.get("refers"), str):   # a routed refers, written as JSON text
             try:
                 attrs["refers"] = json.loads(attrs["refers"])
             except json.JSONDecodeError as exc:
-                raise MapError(f"{path}: touchpoint {name!r}: attribute 'refers' is neither a number nor JSON text "
+                raise MapError(f"{path}: touchpoint {excerpt(name)}: attribute 'refers' is neither a number nor JSON text "
                                f"({exc})") from None
     g.graph.pop("node_default", None)
     g.graph.pop("edge_default", None)
@@ -243,21 +247,39 @@ def _read_graphml(path: Path) -> nx.Graph:
 
 
 def _read_node_link(path: Path) -> nx.Graph:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MapError(f"{path}: not valid JSON ({exc})") from None
+    data, problems = read_document(path)      # within the limits of every document journeysim reads
+    if problems:
+        raise MapError(problems)
     if not isinstance(data, dict):
         raise MapError(f"{path}: not node-link JSON (expected an object with 'nodes' and 'edges', "
                        f"not {type(data).__name__})")
+    for key, kind in (("nodes", list), ("edges", list), ("graph", dict)):
+        if key in data and not isinstance(data[key], kind):
+            raise MapError(f"{path}: not node-link JSON ('{key}' must be a{'n object' if kind is dict else ' list'}, "
+                           f"not {type(data[key]).__name__})")
+    for key, required in (("nodes", ("id",)), ("edges", ("source", "target"))):
+        if key not in data:
+            raise MapError(f"{path}: not node-link JSON (no '{key}')")
+        for i, item in enumerate(data[key]):
+            if not isinstance(item, dict) or any(r not in item for r in required):
+                raise MapError(f"{path}: not node-link JSON ({key}[{i}] must be an object with "
+                               f"{' and '.join(repr(r) for r in required)}, not {excerpt(item)})")
     try:
         g = nx.node_link_graph(data, directed=True, multigraph=False, edges="edges")
-        declared = {n.get("id") for n in data["nodes"]}     # node_link_graph adds undeclared edge ends silently
     except (KeyError, TypeError, AttributeError, nx.NetworkXError) as exc:
-        raise MapError(f"{path}: not node-link JSON with 'nodes' and 'edges' (missing or bad {exc})") from None
-    _undeclared(path, ((e["source"], e["target"]) for e in data["edges"]), declared,
+        raise MapError(f"{path}: not node-link JSON networkx can read ({excerpt(str(exc))})") from None
+    _undeclared(path, ((e["source"], e["target"]) for e in data["edges"]), {n["id"] for n in data["nodes"]
+                                                                            if _hashable(n["id"])},
                 "every edge end must be listed in 'nodes'")
     return g
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def import_journey(path: str | os.PathLike) -> Journey:
@@ -294,7 +316,7 @@ def import_journey(path: str | os.PathLike) -> Journey:
     elif suffix == ".json":
         g = _read_node_link(path)
     else:
-        raise MapError(f"{path}: unknown graph format {suffix!r} (import reads .graphml or node-link .json)")
+        raise MapError(f"{path}: unknown graph format {excerpt(suffix)} (import reads .graphml or node-link .json)")
     return graph_journey(g, str(path))
 
 
@@ -326,9 +348,19 @@ def _arcs(journey: Journey) -> Iterator[tuple[str, str | None, float]]:
 
 
 def _mermaid_text(text: str) -> str:
-    # Mermaid decodes "#<decimal>;" entity codes inside quoted labels; these characters would end or
-    # re-interpret the label.
-    return "".join(f"#{ord(c)};" if c in '"#&<>`\\' or ord(c) < 0x20 else c for c in text)
+    """A label's text with Mermaid's entity codes (``#<decimal>;``, decoded inside quoted labels) for every
+    character that would end or re-interpret the label: quotes, markup, ``%`` and braces (Mermaid finds a
+    ``%%{init: ...}%%`` directive anywhere in the text, even inside a label), control characters and line
+    separators.
+
+    >>> _mermaid_text('%%{init: {"theme": "dark"}}%%')
+    '#37;#37;#123;init: #123;#34;theme#34;: #34;dark#34;#125;#125;#37;#37;'
+    """
+    return "".join(f"#{ord(c)};" if c in _MERMAID_SPECIAL or ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f else c
+                   for c in text)
+
+
+_MERMAID_SPECIAL = frozenset('"#&<>`\\%{}|\u2028\u2029')
 
 
 def to_mermaid(journey: Journey) -> str:
@@ -349,7 +381,9 @@ def to_mermaid(journey: Journey) -> str:
     ids = {name: f"n{i}" for i, name in enumerate(journey.names)}
     lines = []
     if journey.name:
-        lines += ["---", f"title: {json.dumps(journey.name, ensure_ascii=False)}", "---"]
+        # A YAML string with every non-ASCII character and "%" escaped: no directive, no line break.
+        title = json.dumps(journey.name, ensure_ascii=True).replace("%", "\\u0025")
+        lines += ["---", f"title: {title}", "---"]
     lines.append("flowchart LR")
 
     def node(name: str) -> str:
@@ -424,6 +458,6 @@ def export_journey(journey: Journey, to: str) -> str:
     """
     writers = {"mermaid": to_mermaid, "dot": to_dot, "graphml": to_graphml, "json": to_json}
     if to not in writers:
-        raise MapError(f"unknown export format {to!r} (allowed: {', '.join(EXPORT_FORMATS)})")
+        raise MapError(f"unknown export format {excerpt(to)} (allowed: {', '.join(EXPORT_FORMATS)})")
     text = writers[to](journey)
     return text if text.endswith("\n") else text + "\n"

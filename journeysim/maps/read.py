@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from journeysim._files import read_document
+from journeysim._files import OWN_PROJECT, confinement, read_document, referenced_path, skeleton, tidy_document
 from journeysim._result import Result
-from journeysim.errors import MapError, did_you_mean
+from journeysim.errors import MapError, ScenarioError, did_you_mean, excerpt
 from journeysim.journey import EXIT, Edge, Journey, Segment, Touchpoint
 from journeysim.maps import schema
 from journeysim.maps.checks import structure_problems
@@ -155,6 +156,9 @@ def read_journey(data: Mapping[str, Any], source: str = "<map>") -> Journey:
     ...
     journeysim.errors.MapError: shop.yaml: touchpoint 'ad': edge to 'buy': probability 1.2 is outside [0, 1]
     """
+    data, problems = tidy_document(data, source)
+    if problems:
+        raise MapError(problems)
     ctx = MapContext(source)
     journey = _build(data, ctx)
     if ctx.errors:
@@ -177,17 +181,21 @@ def _build(data: Any, ctx: MapContext, folder: str | None = None) -> Journey | N
         ctx.error("", f"a map must be a mapping of keys (format, name, entry, touchpoints, transitions...), not {type(data).__name__}")
         return None
     known_keys = (*_CORE_KEYS, *schema.MAP_ATTRIBUTES)
+    if not any(isinstance(k, str) and k in known_keys for k in data):
+        # Not one of journeysim's files (a path in a hypothesis may name any file): show nothing of it.
+        ctx.error("", "not a journey map (a mapping with entry, touchpoints and transitions)")
+        return None
     for key in data:
         if key not in known_keys:
-            ctx.error("", f"unknown key {key!r}{did_you_mean(key, known_keys)} (allowed: {', '.join(known_keys)})")
+            ctx.error("", f"unknown key {excerpt(key)}{did_you_mean(key, known_keys)} (allowed: {', '.join(known_keys)})")
 
     fmt = data.get("format", schema.FORMAT_VERSION)
     if fmt != schema.FORMAT_VERSION:
-        ctx.error("format", f"{fmt!r} is not supported (this journeysim reads format {schema.FORMAT_VERSION})")
+        ctx.error("format", f"{excerpt(fmt)} is not supported (this journeysim reads format {schema.FORMAT_VERSION})")
     name = _value(ctx, "name", data.get("name", ""), lambda v: v if isinstance(v, str) else schema.text(v))
     time_unit = data.get("time_unit", "day")
     if time_unit not in schema.TIME_UNITS:
-        ctx.error("time_unit", f"{time_unit!r} is not a time unit (allowed: {', '.join(schema.TIME_UNITS)})")
+        ctx.error("time_unit", f"{excerpt(time_unit)} is not a time unit (allowed: {', '.join(schema.TIME_UNITS)})")
     ctx.stages = _stages(data.get("stages", []), ctx)
 
     raw_tps = data.get("touchpoints")
@@ -234,22 +242,27 @@ def _stages(raw: Any, ctx: MapContext) -> tuple[str, ...]:
         ctx.error("stages", "must be a list of stage names, in order")
         return ()
     stages = [s for s in (_value(ctx, "stages", s, schema.text) for s in raw) if s is not None]
-    for s in {s for s in stages if stages.count(s) > 1}:
-        ctx.error("stages", f"stage {s!r} is listed twice")
+    for s, count in Counter(stages).items():
+        if count > 1:
+            ctx.error("stages", f"stage {excerpt(s)} is listed twice")
     return tuple(dict.fromkeys(stages))
 
 
 def _touchpoint(name: Any, attrs: Any, ctx: MapContext) -> Touchpoint | None:
-    where = f"touchpoint {name!r}"
-    if not isinstance(name, str) or not name.strip():
-        ctx.error(where, "a touchpoint name must be non-empty text (quote it)")
+    where = f"touchpoint {excerpt(name)}"
+    if not isinstance(name, str) or not skeleton(name):
+        ctx.error(where, "a touchpoint name must be text with a visible character (quote it)")
         return None
     if name == EXIT:
         ctx.error(where, "'exit' is reserved for drop-off and cannot name a touchpoint")
         return None
+    if skeleton(name) == EXIT:
+        ctx.error(where, "looks like 'exit', which is reserved for drop-off (it differs only by spaces or "
+                         "invisible characters); rename it")
+        return None
     attrs = {} if attrs is None else attrs
     if not isinstance(attrs, Mapping):
-        ctx.error(where, f"attributes must be a mapping like {{stage: ..., delay: ...}}, not {attrs!r}")
+        ctx.error(where, f"attributes must be a mapping like {{stage: ..., delay: ...}}, not {excerpt(attrs)}")
         return None
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -257,7 +270,7 @@ def _touchpoint(name: Any, attrs: Any, ctx: MapContext) -> Touchpoint | None:
         attribute = schema.TOUCHPOINT_ATTRIBUTES.get(key)
         if attribute is None:
             known = schema.TOUCHPOINT_ATTRIBUTES
-            ctx.error(where, f"unknown attribute {key!r}{did_you_mean(key, known)} (allowed: {', '.join(known)})")
+            ctx.error(where, f"unknown attribute {excerpt(key)}{did_you_mean(key, known)} (allowed: {', '.join(known)})")
             continue
         value = _value(ctx, f"{where}: {key}", raw, attribute.parse)
         if key not in schema.TOUCHPOINT_FIELDS:
@@ -265,8 +278,9 @@ def _touchpoint(name: Any, attrs: Any, ctx: MapContext) -> Touchpoint | None:
         elif value is not None:
             fields.update(schema.touchpoint_fields(key, value))
     stage = fields.get("stage")
-    if stage is not None and ctx.stages and stage not in ctx.stages:
-        ctx.error(where, f"unknown stage {stage!r}{did_you_mean(stage, ctx.stages)} (stages: {', '.join(ctx.stages)})")
+    problem = None if stage is None else ctx.unknown_stage(stage)
+    if problem is not None:
+        ctx.error(where, problem)
     for key, attribute in schema.TOUCHPOINT_ATTRIBUTES.items():
         if key not in schema.TOUCHPOINT_FIELDS and key not in extra and attribute.default is not None:
             extra[key] = attribute.default
@@ -293,7 +307,7 @@ def _shares(raw: Any, where: str, ctx: MapContext, what: str) -> dict[str, float
     shares = {}
     for name, share in raw.items():
         tp = ctx.touchpoint(name, where)
-        value = _value(ctx, f"{where}: touchpoint {name!r}", share, schema.probability)
+        value = _value(ctx, f"{where}: touchpoint {excerpt(name)}", share, schema.probability)
         if tp is not None and value is not None:
             shares[tp] = value
     total = math.fsum(shares.values())
@@ -320,7 +334,7 @@ def _edge(raw: Any, where: str, ctx: MapContext) -> Edge | None:
         attribute = schema.EDGE_ATTRIBUTES.get(key)
         if attribute is None:
             known = schema.EDGE_ATTRIBUTES
-            ctx.error(where, f"unknown edge key {key!r}{did_you_mean(key, known)} (allowed: {', '.join(known)})")
+            ctx.error(where, f"unknown edge key {excerpt(key)}{did_you_mean(key, known)} (allowed: {', '.join(known)})")
             ok = False
             continue
         parsed = _value(ctx, f"{where}: {key}", value, attribute.parse)
@@ -335,17 +349,17 @@ def _rows(raw: Any, prefix: str, ctx: MapContext) -> dict[str, dict[str, Edge]]:
         return {}
     rows = {}
     for src, row in raw.items():
-        where = f"{prefix}touchpoint {src!r}"
+        where = f"{prefix}touchpoint {excerpt(src)}"
         if ctx.touchpoint(src, f"{prefix}transitions") is None:
             continue
         row = {} if row is None else row
         if not isinstance(row, Mapping):
-            ctx.error(where, f"transitions must be a mapping of next touchpoint -> probability, not {row!r}")
+            ctx.error(where, f"transitions must be a mapping of next touchpoint -> probability, not {excerpt(row)}")
             continue
         edges: dict[str, Edge] = {}
         for dst, spec in row.items():
             target = ctx.touchpoint(dst, f"{where}: transitions", allow_exit=True)
-            edge = _edge(spec, f"{where}: edge to {dst!r}", ctx)
+            edge = _edge(spec, f"{where}: edge to {excerpt(dst)}", ctx)
             if target is None or edge is None:
                 continue
             if target != EXIT:
@@ -372,13 +386,13 @@ def _segments(raw: Any, ctx: MapContext) -> dict[str, Segment]:
         return {}
     segments = {}
     for name, spec in raw.items():
-        where = f"segment {name!r}"
+        where = f"segment {excerpt(name)}"
         if not isinstance(name, str) or not isinstance(spec, Mapping):
             ctx.error(where, "must be a named mapping {share: ..., transitions: ..., entry: ...}")
             continue
         for key in spec:
             if key not in schema.SEGMENT_KEYS:
-                ctx.error(where, f"unknown key {key!r}{did_you_mean(key, schema.SEGMENT_KEYS)} (allowed: {', '.join(schema.SEGMENT_KEYS)})")
+                ctx.error(where, f"unknown key {excerpt(key)}{did_you_mean(key, schema.SEGMENT_KEYS)} (allowed: {', '.join(schema.SEGMENT_KEYS)})")
         if "share" not in spec:
             ctx.error(where, "needs a 'share' of new customers")
             continue
@@ -400,7 +414,12 @@ def _observations(raw: Any, ctx: MapContext, folder: str | None) -> dict[str, fl
         if folder is None:
             ctx.error(where, f"names a file ({raw}), which only a map read from a file can do; give the counts")
             return {}
-        data, problems = read_document(os.path.join(folder, raw), named_by=f"map {ctx.source} names observations {raw}")
+        try:    # inside the map's project, as every path named in a file (see docs/limits.md)
+            path = referenced_path(raw, folder, f"{ctx.source}: observations", confinement(OWN_PROJECT, folder or "."))
+        except ScenarioError as exc:
+            ctx.errors.extend(exc.messages)
+            return {}
+        data, problems = read_document(path, named_by=f"map {ctx.source} names observations {raw}")
         ctx.errors.extend(problems)
         if problems:
             return {}
@@ -413,7 +432,7 @@ def _observations(raw: Any, ctx: MapContext, folder: str | None) -> dict[str, fl
     for name, n in raw.items():
         if name != "entry" and ctx.touchpoint(name, where) is None:
             continue
-        value = _value(ctx, f"{where}: {name!r}", n, schema.nonnegative)
+        value = _value(ctx, f"{where}: {excerpt(name)}", n, schema.nonnegative)
         if value is not None:
             counts[name] = value
     return counts

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from journeysim.errors import did_you_mean
+from journeysim.errors import did_you_mean, excerpt
 from journeysim.maps import agents
 from journeysim.maps.values import (
     TIME_UNITS,
@@ -117,7 +117,7 @@ def calibration_record(value: Any, ctx) -> Mapping | None:
 def currency(value: Any, ctx) -> str | None:
     """``currency``: the code or symbol tables show beside money (``EUR``, ``USD``, ``Kč``)."""
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 8 or not value.strip().isprintable():
-        ctx.error("currency", f"{value!r} is not a currency code or symbol (1 to 8 characters: EUR, USD, Kč)")
+        ctx.error("currency", f"{excerpt(value)} is not a currency code or symbol (1 to 8 characters: EUR, USD, Kč)")
         return None
     return value.strip()
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from journeysim.errors import did_you_mean
+from journeysim.errors import NameIndex, did_you_mean, excerpt
 from journeysim.journey import DELAY_DISTRIBUTIONS, EXIT, Delay
 
 __all__ = ["Invalid", "MapContext", "TIME_UNITS", "UNIT_SECONDS", "UNIT_DAYS", "number", "probability", "nonnegative", "positive", "text",
@@ -48,8 +48,11 @@ def number(value: Any) -> float:
     journeysim.maps.values.Invalid: '0.5' is not a number
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Invalid(f"{value!r} is not a number")
-    value = float(value)
+        raise Invalid(f"{excerpt(value)} is not a number")
+    try:
+        value = float(value)
+    except OverflowError:
+        raise Invalid(f"{excerpt(value)} is outside the range of a float (about ±1.8e308)") from None
     if not math.isfinite(value):
         raise Invalid(f"{value} is not a finite number")
     return value
@@ -78,13 +81,13 @@ def positive(value: Any) -> float:
 
 def text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{value!r} is not text (quote it, e.g. \"{value}\")")
+        raise Invalid(f"{excerpt(value)} is not text (quote it, e.g. \"{value}\")")
     return value
 
 
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise Invalid(f"{value!r} is not true or false")
+        raise Invalid(f"{excerpt(value)} is not true or false")
     return value
 
 
@@ -109,10 +112,10 @@ def delay(value: Any) -> Delay:
             raise Invalid(f"delay {exc} (a number is an exponential mean; or use {{dist, mean, sd}})") from None
     unknown = set(value) - {"dist", "mean", "sd"}
     if unknown:
-        raise Invalid(f"unknown delay key {sorted(map(str, unknown))[0]!r} (allowed: dist, mean, sd)")
+        raise Invalid(f"unknown delay key {excerpt(sorted(map(str, unknown))[0])} (allowed: dist, mean, sd)")
     dist = value.get("dist", "exponential")
     if dist not in DELAY_DISTRIBUTIONS:
-        raise Invalid(f"unknown delay distribution {dist!r} (allowed: {', '.join(DELAY_DISTRIBUTIONS)})")
+        raise Invalid(f"unknown delay distribution {excerpt(dist)} (allowed: {', '.join(DELAY_DISTRIBUTIONS)})")
     if "mean" not in value:
         raise Invalid(f"{dist} delay needs 'mean'")
     mean = nonnegative(value["mean"])
@@ -214,6 +217,9 @@ class MapContext:
     stages: tuple[str, ...] = ()
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: ``names`` as a set and their index for hints, built for the ``names`` they were made from.
+    _lookup: tuple[tuple[str, ...], frozenset[str], list] | None = field(default=None, repr=False)
+    _stage_set: tuple[tuple[str, ...], frozenset[str]] | None = field(default=None, repr=False)
 
     def error(self, where: str, message: str) -> None:
         self.errors.append(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
@@ -221,11 +227,25 @@ class MapContext:
     def warn(self, where: str, message: str) -> None:
         self.warnings.append(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
 
+    def unknown_stage(self, stage: Any) -> str | None:
+        """``None`` for a declared stage (any text when none are declared), else what is wrong with it."""
+        if self._stage_set is None or self._stage_set[0] is not self.stages:
+            self._stage_set = (self.stages, frozenset(self.stages))
+        if isinstance(stage, str) and (not self.stages or stage in self._stage_set[1]):
+            return None
+        listed = ", ".join(self.stages[:10]) + (f" and {len(self.stages) - 10} more" if len(self.stages) > 10 else "")
+        return f"unknown stage {excerpt(stage)}{did_you_mean(stage, self.stages)} (stages: {listed})"
+
     def touchpoint(self, name: Any, where: str, allow_exit: bool = False) -> str | None:
         """Check that ``name`` is a known touchpoint (or exit), reporting it otherwise."""
         if allow_exit and name == EXIT:
             return EXIT
-        if isinstance(name, str) and name in self.names:
+        if self._lookup is None or self._lookup[0] is not self.names:
+            self._lookup = (self.names, frozenset(self.names), [])
+        _, known, index = self._lookup
+        if isinstance(name, str) and name in known:
             return name
-        self.error(where, f"unknown touchpoint {name!r}{did_you_mean(name, self.names)}")
+        if not index:                       # built on the first unknown name, then shared by every other
+            index.append(NameIndex(self.names))
+        self.error(where, f"unknown touchpoint {excerpt(name)}{did_you_mean(name, index[0])}")
         return None

@@ -13,11 +13,11 @@ from typing import Any
 
 import yaml
 
-from journeysim._files import write_atomic
+from journeysim._files import FLOAT_WITHOUT_DOT, write_atomic
 from journeysim.journey import Edge, Journey
 from journeysim.maps import schema
 
-__all__ = ["dump_journey", "save_journey"]
+__all__ = ["dump_journey", "save_journey", "dump_yaml"]
 
 
 def _edge_spec(edge: Edge) -> float | dict:
@@ -99,6 +99,33 @@ def _unfreeze(obj: Any) -> Any:
     return obj
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes text the way the reader reads it back: quoted where the reader would take it for a number
+    (``2e5``: the reader follows YAML 1.2 there), and double-quoted, with escapes, where it holds a character
+    that plain or single-quoted YAML would change (a control character, U+0085 or U+2028 read as line breaks)."""
+
+
+def _represent_str(dumper: _Dumper, text: str):
+    style = '"' if not text.isprintable() or any(ch in text for ch in "\x85\u2028\u2029\ufeff") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_WITHOUT_DOT, list("-+0123456789"))
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(data: Any) -> str:
+    r"""YAML text that journeysim's reader reads back to ``data`` (strings stay strings, whatever they hold).
+
+    Examples
+    --------
+    >>> print(dump_yaml({"2e5": "yes", "tab\there": 1}), end="")
+    '2e5': 'yes'
+    "tab\there": 1
+    """
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)
+
+
 def save_journey(journey: Journey, path: str | os.PathLike) -> None:
     """Write a journey as YAML (JSON for a ``.json`` path), atomically: never half a file.
 
@@ -126,5 +153,5 @@ def save_journey(journey: Journey, path: str | os.PathLike) -> None:
     if Path(path).suffix.lower() == ".json":
         body = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     else:
-        body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=120)
+        body = dump_yaml(data)
     write_atomic(path, body)

@@ -14,7 +14,8 @@ import os
 import re
 from pathlib import Path
 
-from journeysim._files import check_folder_writable, write_atomic
+from journeysim._files import check_folder_writable, write_folder
+from journeysim._safe import terminal_text
 from journeysim.errors import OutputError, UsageError
 from journeysim.report.document import Report, Table
 
@@ -83,10 +84,12 @@ def render_html(report: Report) -> str:
 # Characters with inline meaning anywhere, and those that start a block at the beginning of a line.
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>|&~])")
 _MD_BLOCK = re.compile(r"^(\s*)(#|[+\-](?=\s|$)|\d+(?=[.)](?:\s|$)))")
+# Every line break a Markdown reader honours (a carriage return alone starts a new line, then a heading).
+_MD_BREAKS = re.compile("[\r\n\v\f\x85\u2028\u2029]+")
 
 
 def _md(text: object) -> str:
-    escaped = _MD_INLINE.sub(r"\\\1", str(text)).replace("\n", " ")
+    escaped = terminal_text(_MD_BREAKS.sub(" ", _MD_INLINE.sub(r"\\\1", str(text))))
 
     # A list number is escaped on its punctuation ("1\\."), a marker or heading sign before itself.
     def mark(m: re.Match) -> str:
@@ -153,24 +156,23 @@ def check_report_folder(directory: str | os.PathLike) -> None:
 
 
 def write_report(report: Report, directory: str | os.PathLike) -> tuple[Path, ...]:
-    """Write ``report.html``, ``report.md`` and one PNG per plot into ``directory`` (created if needed).
+    """Write ``report.html``, ``report.md`` and one PNG per plot as the whole of ``directory``.
+
+    The folder is built beside its place and swapped in whole (see :func:`journeysim._files.write_folder`):
+    a command killed mid-way leaves the previous report, never new pictures beside an old page. A folder
+    that holds files journeysim did not write is refused rather than emptied.
 
     Returns the paths written: ``(html, markdown, *pngs)``.
     """
     out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the report folder ({exc.strerror})") from None
-    if not out.is_dir():
-        raise UsageError(f"{out}: not a folder")
     names = [p.name for p in report.plots]
     if len(set(names)) != len(names):
         raise ValueError(f"plot names must be unique within a report: {names}")
-    pngs = []
-    for plot in report.plots:
-        write_atomic(out / f"{plot.name}.png", plot.png)
-        pngs.append(out / f"{plot.name}.png")
-    write_atomic(out / "report.md", render_markdown(report))
-    write_atomic(out / "report.html", render_html(report))
-    return (out / "report.html", out / "report.md", *pngs)
+    files: dict[str, str | bytes] = {f"{plot.name}.png": plot.png for plot in report.plots}
+    files["report.md"] = render_markdown(report)
+    files["report.html"] = render_html(report)
+    try:
+        write_folder(out, files, "report")
+    except OutputError as exc:
+        raise UsageError(str(exc)) from None
+    return (out / "report.html", out / "report.md", *(out / f"{name}.png" for name in names))

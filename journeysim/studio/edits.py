@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from journeysim.errors import ScenarioError
+from journeysim.errors import ScenarioError, excerpt
 from journeysim.journey import Edge, Journey
 from journeysim.maps.read import read_journey
 from journeysim.whatif.hypothesis import METRICS, read_hypothesis
@@ -109,7 +109,7 @@ class _Draft:
         """Set every edge where ``old`` (the rows so far) differs from ``new``; list those the user edited
         (``original`` differs from ``new``), not those a shared change only put back."""
         prefix = () if segment is None else ("segments", segment)
-        where = "" if segment is None else f"segment {segment!r}: "
+        where = "" if segment is None else f"segment {excerpt(segment)}: "
         for a in names:
             before, after = old.get(a, {}), new.get(a, {})
             moves = []
@@ -141,7 +141,7 @@ class _Draft:
         index = self.add(change)
         self.entries[index] = dict(old)
         prefix = () if segment is None else ("segments", segment)
-        where = "entry" if segment is None else f"segment {segment!r}: entry"
+        where = "entry" if segment is None else f"segment {excerpt(segment)}: entry"
         for n, share in changed.items():
             if abs(original.get(n, 0.0) - share) > _SAME:
                 self.note((*prefix, "entry", n), f"{where}: {n}", original.get(n, 0.0), share, index, ("entry", n))
@@ -161,22 +161,22 @@ def _differences(got: Journey, want: Journey) -> list[str]:
         g, w = got.touchpoints[name], want.touchpoints[name]
         for attr in ("stage", "channel", "goal", "value", "refers", "delay"):
             if getattr(g, attr) != getattr(w, attr) and not (attr == "delay" and g.mean_delay == w.mean_delay == 0):
-                out.append(f"touchpoint {name!r}: {attr} (a hypothesis cannot remove it)")
+                out.append(f"touchpoint {excerpt(name)}: {attr} (a hypothesis cannot remove it)")
         if dict(g.extra) != dict(w.extra):
-            out.append(f"touchpoint {name!r}: {', '.join(sorted(set(g.extra) ^ set(w.extra)) or g.extra)}")
+            out.append(f"touchpoint {excerpt(name)}: {', '.join(sorted(set(g.extra) ^ set(w.extra)) or g.extra)}")
     if {n: s.share for n, s in got.segments.items()} != {n: s.share for n, s in want.segments.items()}:
         return [*out, "segments or their shares (a hypothesis cannot change them)"]
     for (segment, _, g), (_, _, w) in zip(got.segment_journeys(), want.segment_journeys()):
-        where = "" if segment is None else f"segment {segment!r}: "
+        where = "" if segment is None else f"segment {excerpt(segment)}: "
         if not _close(g.entry, w.entry, 1e-6):
             out.append(f"{where}entry shares")
         for a in want.names:
             grow, wrow = g.rows.get(a, {}), w.rows.get(a, {})
             if not _close({b: e.p for b, e in grow.items()}, {b: e.p for b, e in wrow.items()}, 1e-9):
-                out.append(f"{where}touchpoint {a!r}: transitions")
+                out.append(f"{where}touchpoint {excerpt(a)}: transitions")
             for b, edge in wrow.items():
                 if b in grow and (grow[b].delay != edge.delay or dict(grow[b].extra) != dict(edge.extra)):
-                    out.append(f"{where}edge {a!r} -> {b!r}: its own delay or attributes (a hypothesis sets "
+                    out.append(f"{where}edge {excerpt(a)} -> {excerpt(b)}: its own delay or attributes (a hypothesis sets "
                                "only an edge's probability; save the map instead)")
     return list(dict.fromkeys(out))
 
@@ -229,7 +229,7 @@ def draft_hypothesis(baseline: Mapping, edited: Mapping, *, source: str, baselin
     [('cart → buy', 0.6, 0.7)]
     """
     if metric not in METRICS:
-        raise ScenarioError(f"{source}: metric {metric!r} is not one of {', '.join(METRICS)}")
+        raise ScenarioError(f"{source}: metric {excerpt(metric)} is not one of {', '.join(METRICS)}")
     if not isinstance(title, str) or not title.strip() or "\n" in title:
         raise ScenarioError(f"{source}: the hypothesis needs a one-line title saying what the change is")
     base = read_journey(baseline, baseline_ref)
@@ -258,7 +258,7 @@ def draft_hypothesis(baseline: Mapping, edited: Mapping, *, source: str, baselin
     current = draft.current()
     for segment in new.segments:
         if segment not in current.segments:
-            raise ScenarioError(f"{source}: segment {segment!r} is new: a hypothesis cannot add segments")
+            raise ScenarioError(f"{source}: segment {excerpt(segment)} is new: a hypothesis cannot add segments")
         got, want, first = current.for_segment(segment), new.for_segment(segment), base.for_segment(segment)
         draft.rows(got.rows, want.rows, new.names, segment, first.rows)
         draft.entry(got.entry, want.entry, segment, first.entry)

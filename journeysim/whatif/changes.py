@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from journeysim.errors import ScenarioError, did_you_mean
+from journeysim.errors import ScenarioError, did_you_mean, excerpt
 from journeysim.journey import EXIT, Edge, Journey, Segment, Touchpoint
 from journeysim.maps import schema
 from journeysim.maps.values import referral_problems
@@ -66,7 +66,7 @@ def _known(journey: Journey, name: str, allow_exit: bool = False) -> None:
     if allow_exit and name == EXIT:
         return
     if name not in journey.touchpoints:
-        raise ChangeError(f"unknown touchpoint {name!r}{did_you_mean(name, journey.names)}")
+        raise ChangeError(f"unknown touchpoint {excerpt(name)}{did_you_mean(name, journey.names)}")
 
 
 def _probability(p: float, what: str) -> None:
@@ -83,7 +83,7 @@ def set_outcome(row: Mapping[str, Edge], target: str, p: float, where: str) -> d
     >>> {k: round(e.p, 6) for k, e in set_outcome(row, "purchase", 0.65, "cart").items()}
     {'purchase': 0.65, 'product page': 0.0875}
     """
-    _probability(p, f"{where}: edge to {target!r}")
+    _probability(p, f"{where}: edge to {excerpt(target)}")
     p = min(max(p, 0.0), 1.0)
     old = row[target].p if target in row else (1.0 - math.fsum(e.p for e in row.values()) if target == EXIT else 0.0)
     old = min(max(old, 0.0), 1.0)
@@ -108,7 +108,7 @@ def set_against_exit(row: Mapping[str, Edge], target: str, p: float, where: str)
     ...
     journeysim.whatif.changes.ChangeError: from 'cart': transitions sum to 1.05 (must be at most 1; balance: exit takes the change from drop-off alone)
     """
-    _probability(p, f"{where}: edge to {target!r}")
+    _probability(p, f"{where}: edge to {excerpt(target)}")
     p = min(max(p, 0.0), 1.0)
     old = row.get(target)
     out = {**row, target: Edge(p) if old is None else Edge(p, old.delay, old.extra)}
@@ -138,7 +138,7 @@ def _rows_with(journey: Journey, source: str, segment: str | None, edit) -> Jour
 def _check_segment(journey: Journey, segment: str | None) -> None:
     if segment is not None and segment not in journey.segments:
         known = tuple(journey.segments)
-        raise ChangeError(f"unknown segment {segment!r}{did_you_mean(segment, known)}"
+        raise ChangeError(f"unknown segment {excerpt(segment)}{did_you_mean(segment, known)}"
                           + (f" (segments: {', '.join(known)})" if known else " (the map has no segments)"))
 
 
@@ -164,7 +164,7 @@ def touchpoint_attributes(journey: Journey, attributes: Mapping[str, Any], base:
         attribute = schema.TOUCHPOINT_ATTRIBUTES.get(key)
         if attribute is None:
             known = schema.TOUCHPOINT_ATTRIBUTES
-            raise ChangeError(f"unknown attribute {key!r}{did_you_mean(key, known)} (allowed: {', '.join(known)})")
+            raise ChangeError(f"unknown attribute {excerpt(key)}{did_you_mean(key, known)} (allowed: {', '.join(known)})")
         try:
             value = attribute.parse(raw)
         except schema.Invalid as exc:
@@ -175,7 +175,7 @@ def touchpoint_attributes(journey: Journey, attributes: Mapping[str, Any], base:
             extra[key] = value
     stage = fields.get("stage")
     if stage is not None and journey.stages and stage not in journey.stages:
-        raise ChangeError(f"unknown stage {stage!r}{did_you_mean(stage, journey.stages)} (stages: {', '.join(journey.stages)})")
+        raise ChangeError(f"unknown stage {excerpt(stage)}{did_you_mean(stage, journey.stages)} (stages: {', '.join(journey.stages)})")
     if "refers" in fields:
         names = (*journey.names, *([] if base.name in journey.touchpoints else [base.name]))
         problems = referral_problems(fields["refer_entry"], fields["refer_segment"], names, tuple(journey.segments))
@@ -205,25 +205,25 @@ class AddTouchpoint:
     def apply(self, journey: Journey) -> Journey:
         _check_segment(journey, self.segment)
         if not isinstance(self.name, str) or not self.name.strip() or self.name == EXIT:
-            raise ChangeError(f"a new touchpoint needs a name that is non-empty text other than 'exit', not {self.name!r}")
+            raise ChangeError(f"a new touchpoint needs a name that is non-empty text other than 'exit', not {excerpt(self.name)}")
         if self.name in journey.touchpoints:
-            raise ChangeError(f"touchpoint {self.name!r} already exists (use 'touchpoint' or 'set' to change it)")
+            raise ChangeError(f"touchpoint {excerpt(self.name)} already exists (use 'touchpoint' or 'set' to change it)")
         tp = touchpoint_attributes(journey, self.attributes, Touchpoint(self.name))
         journey = journey.replace(touchpoints={**journey.touchpoints, self.name: tp})
         row: dict[str, Edge] = {}
         for target, p in self.targets.items():
             _known(journey, target, allow_exit=True)
-            _probability(p, f"to {target!r}")
+            _probability(p, f"to {excerpt(target)}")
             if target != EXIT:
                 row[target] = Edge(p)
         total = math.fsum(self.targets.values())
         if total > 1 + _TOLERANCE:
-            raise ChangeError(f"touchpoint {self.name!r}: 'to' sums to {total:.6g} (must be at most 1)")
+            raise ChangeError(f"touchpoint {excerpt(self.name)}: 'to' sums to {total:.6g} (must be at most 1)")
         journey = journey.replace(rows={**journey.rows, self.name: row})
         for source, p in self.sources.items():
             _known(journey, source)
             journey = _rows_with(journey, source, self.segment,
-                                 lambda r, s=source, q=p: set_outcome(r, self.name, q, f"from {s!r}"))
+                                 lambda r, s=source, q=p: set_outcome(r, self.name, q, f"from {excerpt(s)}"))
         return journey
 
 
@@ -253,14 +253,14 @@ class SetEdge:
     def apply(self, journey: Journey) -> Journey:
         _check_edge(journey, self.source, self.target, self.segment)
         if self.balance not in BALANCES:
-            raise ChangeError(f"balance {self.balance!r}{did_you_mean(self.balance, BALANCES)} is not one of "
+            raise ChangeError(f"balance {excerpt(self.balance)}{did_you_mean(self.balance, BALANCES)} is not one of "
                               f"{', '.join(BALANCES)}")
         if self.balance == "exit":
             if self.target == EXIT:
                 raise ChangeError("balance: exit takes the change from drop-off, so 'to' cannot be exit itself")
-            edit = lambda r: set_against_exit(r, self.target, self.p, f"from {self.source!r}")  # noqa: E731
+            edit = lambda r: set_against_exit(r, self.target, self.p, f"from {excerpt(self.source)}")  # noqa: E731
         else:
-            edit = lambda r: set_outcome(r, self.target, self.p, f"from {self.source!r}")  # noqa: E731
+            edit = lambda r: set_outcome(r, self.target, self.p, f"from {excerpt(self.source)}")  # noqa: E731
         return _rows_with(journey, self.source, self.segment, edit)
 
 
@@ -289,7 +289,7 @@ class ScaleEdge:
         def edit(row):
             old = row[self.target].p if self.target in row else (
                 1.0 - math.fsum(e.p for e in row.values()) if self.target == EXIT else 0.0)
-            return set_outcome(row, self.target, max(old, 0.0) * self.by, f"from {self.source!r} (scaled by {self.by:g})")
+            return set_outcome(row, self.target, max(old, 0.0) * self.by, f"from {excerpt(self.source)} (scaled by {self.by:g})")
 
         return _rows_with(journey, self.source, self.segment, edit)
 
@@ -358,7 +358,7 @@ class SetEntry:
         current = dict(seg.entry if seg is not None and seg.entry is not None else journey.entry)
         for name, share in self.shares.items():
             _known(journey, name)
-            _probability(share, f"entry share of {name!r}")
+            _probability(share, f"entry share of {excerpt(name)}")
         listed = math.fsum(self.shares.values())
         if listed > 1 + _TOLERANCE:
             raise ChangeError(f"entry shares sum to {listed:.6g} (must be at most 1)")
@@ -403,11 +403,11 @@ Change = AddTouchpoint | SetEdge | ScaleEdge | RemoveTouchpoint | SetEntry | Set
 
 def _check_result(journey: Journey) -> None:
     for seg_name, rows in [(None, journey.rows), *((s.name, s.rows) for s in journey.segments.values())]:
-        where = f"segment {seg_name!r}: " if seg_name is not None else ""
+        where = f"segment {excerpt(seg_name)}: " if seg_name is not None else ""
         for a, row in rows.items():
             total = math.fsum(e.p for e in row.values())
             if total > 1 + _TOLERANCE or any(not 0 <= e.p <= 1 + _TOLERANCE for e in row.values()):
-                raise ChangeError(f"{where}touchpoint {a!r}: transitions sum to {total:.6g} (must be at most 1)")
+                raise ChangeError(f"{where}touchpoint {excerpt(a)}: transitions sum to {total:.6g} (must be at most 1)")
 
 
 def apply_changes(journey: Journey, changes: Sequence[Change], source: str = "<hypothesis>") -> Journey:

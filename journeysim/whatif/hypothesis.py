@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from journeysim._files import read_document, recording_reads
+from journeysim._files import OWN_PROJECT, confinement, read_document, recording_reads, referenced_path
 from journeysim.engines.metrics import SCALAR_METRICS
-from journeysim.errors import ScenarioError, did_you_mean
+from journeysim.errors import ScenarioError, did_you_mean, excerpt
 from journeysim.journey import Journey
 from journeysim.maps import schema
 from journeysim.maps.read import load_journey
@@ -93,8 +93,9 @@ class Hypothesis:
         return apply_changes(self.baseline if baseline is None else baseline, self.changes(values), self.source)
 
 
-def load_hypothesis(path: str | os.PathLike) -> Hypothesis:
-    """Read and check a hypothesis file (its ``baseline`` is relative to the file).
+def load_hypothesis(path: str | os.PathLike, *, within: Any = OWN_PROJECT) -> Hypothesis:
+    """Read and check a hypothesis file (its ``baseline`` is relative to the file, and must lie inside
+    ``within``: by default the file's project, ``None`` for anywhere; see :func:`journeysim._files.confinement`).
 
     Parameters
     ----------
@@ -116,13 +117,14 @@ def load_hypothesis(path: str | os.PathLike) -> Hypothesis:
         data, problems = read_document(path)
         if problems:
             raise ScenarioError(problems)
-        hyp = read_hypothesis(data, str(path), Path(path).parent)
+        hyp = read_hypothesis(data, str(path), Path(path).parent, within=confinement(within, Path(path).parent))
     return replace(hyp, inputs=dict(reads))
 
 
 def read_hypothesis(data: Any, source: str, base_dir: str | os.PathLike = ".", *,
-                    baseline: Journey | None = None) -> Hypothesis:
-    """Check an already-parsed hypothesis (a dict in the file's form); ``baseline`` is relative to ``base_dir``.
+                    baseline: Journey | None = None, within: Any = OWN_PROJECT) -> Hypothesis:
+    """Check an already-parsed hypothesis (a dict in the file's form); ``baseline`` is relative to ``base_dir``
+    and must lie inside ``within`` (as in :func:`load_hypothesis`).
 
     A ``baseline`` journey given here replaces the file's ``baseline:`` (which may then be left out).
 
@@ -133,27 +135,28 @@ def read_hypothesis(data: Any, source: str, base_dir: str | os.PathLike = ".", *
     >>> h.parameters["changes[0].scale.by"].support
     (1.0, 1.2)
     """
-    if not isinstance(data, Mapping):
-        raise ScenarioError(f"{source}: a hypothesis must be a mapping with keys {', '.join(_TOP_KEYS)}")
+    if not isinstance(data, Mapping) or not any(isinstance(k, str) and k in _TOP_KEYS for k in data):
+        # Not one of journeysim's files (a path in a prediction may name any file): show nothing of it.
+        raise ScenarioError(f"{source}: not a hypothesis (a mapping with keys {', '.join(_TOP_KEYS)})")
     for key in data:
         if key not in _TOP_KEYS:
-            raise ScenarioError(f"{source}: unknown key {key!r}{did_you_mean(key, _TOP_KEYS)} (allowed: {', '.join(_TOP_KEYS)})")
+            raise ScenarioError(f"{source}: unknown key {excerpt(key)}{did_you_mean(key, _TOP_KEYS)} (allowed: {', '.join(_TOP_KEYS)})")
     title = data.get("hypothesis", Path(source).stem)
     if not isinstance(title, str) or not title.strip():
         raise ScenarioError(f"{source}: 'hypothesis' must be a one-line text describing the idea")
     metric = data.get("metric", "conversion_rate")
     if metric not in METRICS:
-        raise ScenarioError(f"{source}: metric {metric!r}{did_you_mean(metric, METRICS)} is not one of {', '.join(METRICS)}")
+        raise ScenarioError(f"{source}: metric {excerpt(metric)}{did_you_mean(metric, METRICS)} is not one of {', '.join(METRICS)}")
     baseline_ref = data.get("baseline")
     if baseline is not None:
         baseline_path = "<journey>"
     elif not isinstance(baseline_ref, str) or not baseline_ref.strip():
         raise ScenarioError(f"{source}: 'baseline' must name the map file the changes apply to (relative to this file)")
     else:
-        baseline_path = os.path.normpath(Path(base_dir) / baseline_ref)
+        baseline_path = referenced_path(baseline_ref, base_dir, f"{source}: baseline", confinement(within, base_dir))
         baseline = load_journey(baseline_path, named_by=f"hypothesis {source} names baseline {baseline_ref}")
     if metric.startswith("discounted_") and "discount" not in baseline.extra:
-        raise ScenarioError(f"{source}: metric {metric!r} needs a discount in the baseline map {baseline_path} "
+        raise ScenarioError(f"{source}: metric {excerpt(metric)} needs a discount in the baseline map {baseline_path} "
                             "(add discount: {rate: 0.1, per: year})")
     raw_changes = data.get("changes")
     if not isinstance(raw_changes, list) or not raw_changes:
@@ -217,7 +220,7 @@ def _check_kind(change: Any, index: int, source: str) -> str:
     allowed = (*_CHANGE_KEYS[kind], *(schema.TOUCHPOINT_ATTRIBUTES if kind == "add" else ()))
     for key in change:
         if key not in allowed:
-            raise ScenarioError(f"{source}: change {index} ({kind}): unknown key {key!r}{did_you_mean(key, allowed)}"
+            raise ScenarioError(f"{source}: change {index} ({kind}): unknown key {excerpt(key)}{did_you_mean(key, allowed)}"
                                 f" (allowed: {', '.join(map(str, allowed))})")
     return kind
 
@@ -238,13 +241,13 @@ def _check_probability_ranges(hyp: Hypothesis) -> None:
 
 def _mapping(value: Any, what: str, index: int, kind: str, source: str) -> Mapping:
     if not isinstance(value, Mapping):
-        raise ScenarioError(f"{source}: change {index} ({kind}): {what} must be a mapping, not {value!r}")
+        raise ScenarioError(f"{source}: change {index} ({kind}): {what} must be a mapping, not {excerpt(value)}")
     return value
 
 
 def _number(value: Any, what: str, index: int, kind: str, source: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(f"{source}: change {index} ({kind}): {what}: {value!r} is not a number")
+        raise ScenarioError(f"{source}: change {index} ({kind}): {what}: {excerpt(value)} is not a number")
     return float(value)
 
 
@@ -252,7 +255,7 @@ def _build(change: Mapping, index: int, source: str) -> Change:
     kind = _kind(change, index, source)
     segment = change.get("segment")
     if segment is not None and not isinstance(segment, str):
-        raise ScenarioError(f"{source}: change {index} ({kind}): segment must be a segment's name, not {segment!r}")
+        raise ScenarioError(f"{source}: change {index} ({kind}): segment must be a segment's name, not {excerpt(segment)}")
     body = change[kind]
     if kind == "add":
         sources = _mapping(change.get("from", {}), "from", index, kind, source)
@@ -260,8 +263,8 @@ def _build(change: Mapping, index: int, source: str) -> Change:
         attributes = {k: v for k, v in change.items() if k not in _CHANGE_KEYS["add"]}
         return AddTouchpoint(
             body, attributes,
-            {k: _number(v, f"from {k!r}", index, kind, source) for k, v in sources.items()},
-            {k: _number(v, f"to {k!r}", index, kind, source) for k, v in targets.items()},
+            {k: _number(v, f"from {excerpt(k)}", index, kind, source) for k, v in sources.items()},
+            {k: _number(v, f"to {excerpt(k)}", index, kind, source) for k, v in targets.items()},
             segment,
         )
     if kind in _EDGE_KEYS:
@@ -270,7 +273,7 @@ def _build(change: Mapping, index: int, source: str) -> Change:
         allowed = (*keys, *_OPTIONAL_EDGE_KEYS[kind])
         for key in body:
             if key not in allowed:
-                raise ScenarioError(f"{source}: change {index} ({kind}): unknown key {key!r}{did_you_mean(key, allowed)} (allowed: {', '.join(allowed)})")
+                raise ScenarioError(f"{source}: change {index} ({kind}): unknown key {excerpt(key)}{did_you_mean(key, allowed)} (allowed: {', '.join(allowed)})")
         missing = [k for k in keys if k not in body]
         if missing:
             raise ScenarioError(f"{source}: change {index} ({kind}): needs {', '.join(keys)} (missing {', '.join(missing)})")
@@ -279,14 +282,14 @@ def _build(change: Mapping, index: int, source: str) -> Change:
             return ScaleEdge(body["from"], body["to"], number, segment)
         balance = body.get("balance", BALANCES[0])
         if balance not in BALANCES:
-            raise ScenarioError(f"{source}: change {index} (set): balance {balance!r}{did_you_mean(str(balance), BALANCES)}"
+            raise ScenarioError(f"{source}: change {index} (set): balance {excerpt(balance)}{did_you_mean(str(balance), BALANCES)}"
                                 f" is not one of {', '.join(BALANCES)}")
         return SetEdge(body["from"], body["to"], number, segment, balance)
     if kind == "remove":
         return RemoveTouchpoint(body, segment)
     if kind == "entry":
         shares = _mapping(body, "entry", index, kind, source)
-        return SetEntry({k: _number(v, f"entry share of {k!r}", index, kind, source) for k, v in shares.items()}, segment)
+        return SetEntry({k: _number(v, f"entry share of {excerpt(k)}", index, kind, source) for k, v in shares.items()}, segment)
     body = _mapping(body, "touchpoint", index, kind, source)
     if "name" not in body:
         raise ScenarioError(f"{source}: change {index} (touchpoint): needs 'name' (the touchpoint to change)")

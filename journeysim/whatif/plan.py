@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journeysim._files import read_document, recording_reads
-from journeysim.errors import ScenarioError, did_you_mean
+from journeysim._files import OWN_PROJECT, confinement, read_document, recording_reads, referenced_path
+from journeysim.errors import ScenarioError, did_you_mean, excerpt
 from journeysim.whatif.hypothesis import Hypothesis, read_hypothesis
 from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, check_engine
 from journeysim.whatif.uncertain import get_path, parse_path, set_path
@@ -59,13 +59,19 @@ class Plan:
 
 
 def _int(value: Any, what: str, source: str, minimum: int) -> int:
+    """A whole number, written 1000 or 1e3 (as the command line takes it)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ScenarioError(f"{source}: {what}: {value!r} must be an integer >= {minimum}")
+        raise ScenarioError(f"{source}: {what}: {excerpt(value)} must be a whole number >= {minimum}")
     return value
 
 
-def load_plan(path: str | os.PathLike) -> Plan:
+def load_plan(path: str | os.PathLike, *, within: Any = OWN_PROJECT) -> Plan:
     """Read a plan and expand it into items; every hypothesis and sweep value is checked first.
+
+    Hypothesis files and their baselines must lie inside ``within``: by default the plan's project,
+    ``None`` for anywhere (see :func:`journeysim._files.confinement`).
 
     Examples
     --------
@@ -77,17 +83,17 @@ def load_plan(path: str | os.PathLike) -> Plan:
     data, problems = read_document(path)
     if problems:
         raise ScenarioError(problems)
-    if not isinstance(data, Mapping):
-        raise ScenarioError(f"{source}: a plan must be a mapping with keys {', '.join(_KEYS)}")
+    if not isinstance(data, Mapping) or not any(isinstance(k, str) and k in _KEYS for k in data):
+        raise ScenarioError(f"{source}: not a plan (a mapping with keys {', '.join(_KEYS)})")
     for key in data:
         if key not in _KEYS:
-            raise ScenarioError(f"{source}: unknown key {key!r}{did_you_mean(key, _KEYS)} (allowed: {', '.join(_KEYS)})")
+            raise ScenarioError(f"{source}: unknown key {excerpt(key)}{did_you_mean(key, _KEYS)} (allowed: {', '.join(_KEYS)})")
     engines = data.get("engines", ["exact"])
     if not isinstance(engines, list) or not engines:
         raise ScenarioError(f"{source}: engines must be a list (of {', '.join(ENGINES)})")
     for e in engines:
         if e not in ENGINES:
-            raise ScenarioError(f"{source}: engine {e!r}{did_you_mean(e, ENGINES)} is not one of {', '.join(ENGINES)}")
+            raise ScenarioError(f"{source}: engine {excerpt(e)}{did_you_mean(e, ENGINES)} is not one of {', '.join(ENGINES)}")
     seeds = data.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds:
         raise ScenarioError(f"{source}: seeds must be a non-empty list of integers >= 0")
@@ -95,20 +101,27 @@ def load_plan(path: str | os.PathLike) -> Plan:
     draws = _int(data.get("draws", 2000), "draws", source, 1)
     level = data.get("level", 0.9)
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ScenarioError(f"{source}: level: {level!r} must be a number between 0 and 1")
+        raise ScenarioError(f"{source}: level: {excerpt(level)} must be a number between 0 and 1")
     sizes = {"montecarlo": _int(data.get("customers", DEFAULT_SIZE["montecarlo"]), "customers", source, 1),
              "agents": _int(data.get("days", DEFAULT_SIZE["agents"]), "days", source, 1)}
     entries = data.get("hypotheses")
     if not isinstance(entries, list) or not entries:
         raise ScenarioError(f"{source}: hypotheses must be a non-empty list of hypothesis files (or {{file, sweep}})")
     items = []
+    root = confinement(within, Path(source).parent)
+    named: dict[str, tuple[int, str]] = {}
     for index, entry in enumerate(entries):
         file, sweep = _entry(entry, index, source)
-        path = os.path.normpath(Path(source).parent / file)
+        where = f"{source}: hypotheses[{index}]"
+        path = referenced_path(file, Path(source).parent, where, root)
+        first = named.setdefault(os.path.realpath(path), (index, file))
+        if first[0] != index and first[1] != file:
+            raise ScenarioError(f"{where}: {excerpt(file)} is the file hypotheses[{first[0]}] names as "
+                                f"{excerpt(first[1])}: name each file one way (one entry, several sweep values)")
         for point in _grid(sweep):
             with recording_reads() as reads:
-                hyp = item_hypothesis(path, point, f"{source}: hypotheses[{index}]",
-                                      named_by=f"plan {source} names hypothesis {file}")
+                hyp = item_hypothesis(path, point, where, named_by=f"plan {source} names hypothesis {file}",
+                                      within=root)
             for engine in engines:
                 check_engine(hyp, engine)
                 for seed in seeds:
@@ -119,7 +132,8 @@ def load_plan(path: str | os.PathLike) -> Plan:
                     items.append({**entry, "file": path, "title": hyp.title,
                                   "path": os.path.abspath(path),      # what workers open, wherever they run
                                   "id": hashlib.sha256(identity.encode()).hexdigest()[:16],
-                                  "entry": entry, "inputs": dict(reads), "key": item_key(entry, reads.values())})
+                                  "entry": entry, "inputs": dict(reads), "key": item_key(entry, reads.values()),
+                                  "within": root})          # where its baseline may lie, for the workers too
     ids = [i["id"] for i in items]
     if len(set(ids)) != len(ids):
         raise ScenarioError(f"{source}: the plan lists the same item twice (same file, sweep values, engine and seed)")
@@ -160,8 +174,10 @@ def _grid(sweep: Mapping[str, list]) -> list[dict]:
     return [dict(zip(paths, values)) for values in itertools.product(*(sweep[p] for p in paths))]
 
 
-def item_hypothesis(file: str, sweep: Mapping[str, Any], where: str = "", *, named_by: str | None = None) -> Hypothesis:
-    """The hypothesis in ``file`` with each sweep path set to its value (``named_by``: where ``file`` was named).
+def item_hypothesis(file: str, sweep: Mapping[str, Any], where: str = "", *, named_by: str | None = None,
+                    within: Any = OWN_PROJECT) -> Hypothesis:
+    """The hypothesis in ``file`` with each sweep path set to its value (``named_by``: where ``file`` was named;
+    its baseline inside ``within``, as in :func:`journeysim.whatif.hypothesis.load_hypothesis`).
 
     Examples
     --------
@@ -177,6 +193,6 @@ def item_hypothesis(file: str, sweep: Mapping[str, Any], where: str = "", *, nam
             parts = parse_path(path)
             get_path(data, parts)
         except (ValueError, KeyError):
-            raise ScenarioError(f"{where or file}: sweep path {path!r} is not a number in {file}") from None
+            raise ScenarioError(f"{where or file}: sweep path {excerpt(path)} is not a number in {file}") from None
         data = set_path(data, parts, value)
-    return read_hypothesis(data, file, Path(file).parent)
+    return read_hypothesis(data, file, Path(file).parent, within=confinement(within, Path(file).parent))

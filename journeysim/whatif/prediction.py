@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from journeysim._files import read_document, write_atomic
+from journeysim._files import OWN_PROJECT, check_inside, confinement, read_document, write_atomic
 from journeysim._hash import file_sha256
 from journeysim._json import plain
 from journeysim._result import Result
 from journeysim._text import count, fmt, format_table, money, pct, pct_interval, points, rate, wrap
 from journeysim.engines.exact import solve_exact
-from journeysim.errors import ScenarioError, UsageError
+from journeysim.errors import ScenarioError, UsageError, excerpt
 from journeysim.maps.checks import trapped_touchpoints
 from journeysim.whatif._batch import (
     BATCHED,
@@ -274,11 +274,11 @@ def predict(
     (0.04842, 0.0031, [0.00089, 0.00543])
     """
     if engine not in ENGINES:
-        raise UsageError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+        raise UsageError(f"engine {excerpt(engine)} is not one of {', '.join(ENGINES)}")
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
-        raise UsageError(f"draws={draws!r} must be an integer >= 1")
+        raise UsageError(f"draws={excerpt(draws)} must be an integer >= 1")
     if not 0.0 < level < 1.0:
-        raise UsageError(f"level={level!r} must be between 0 and 1 (e.g. 0.9)")
+        raise UsageError(f"level={excerpt(level)} must be between 0 and 1 (e.g. 0.9)")
     hyp = hypothesis if isinstance(hypothesis, Hypothesis) else load_hypothesis(hypothesis)
     check_engine(hyp, engine)
     _check_variant(hyp)
@@ -335,7 +335,7 @@ def check_engine(hyp: Hypothesis, engine: str) -> None:
 def _check_variant(hyp: Hypothesis) -> None:
     for seg, _, j in hyp.variant().segment_journeys():
         for group in trapped_touchpoints(j):
-            where = f"segment {seg!r}: " if seg is not None else ""
+            where = f"segment {excerpt(seg)}: " if seg is not None else ""
             raise ScenarioError(f"{hyp.source}: {where}the changes trap customers in a loop through "
                                 f"{', '.join(map(repr, group))} (no drop-off: give one of them an exit)")
 
@@ -424,7 +424,7 @@ _SAMPLE_KEYS = ("baseline", "variant", "lift_abs", "lift_rel")
 def _number(data: Mapping, key: str, source: str) -> float:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ScenarioError(f"{source}: key '{key}': {value!r} is not a finite number")
+        raise ScenarioError(f"{source}: key '{key}': {excerpt(value)} is not a finite number")
     return float(value)
 
 
@@ -433,7 +433,7 @@ def _interval(data: Mapping, key: str, source: str) -> tuple[float, float]:
     if (not isinstance(value, list) or len(value) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
             or value[0] > value[1]):
-        raise ScenarioError(f"{source}: key '{key}': {value!r} is not an interval [low, high]")
+        raise ScenarioError(f"{source}: key '{key}': {excerpt(value)} is not an interval [low, high]")
     return float(value[0]), float(value[1])
 
 
@@ -456,11 +456,13 @@ def _arrays(data: Any, key: str, source: str, length: int | None) -> dict[str, n
     return out
 
 
-def hypothesis_path(prediction: Prediction, given: str | None = None) -> tuple[str, bool]:
+def hypothesis_path(prediction: Prediction, given: str | None = None, *, within: Any = OWN_PROJECT) -> tuple[str, bool]:
     """``(path, changed)``: the hypothesis file behind ``prediction`` and whether it changed since.
 
     ``given`` (a path the user names) wins; otherwise the prediction's ``hypothesis_file``, as written or relative
-    to the prediction file. ``changed`` says that the file's SHA-256 differs from the one the prediction recorded.
+    to the prediction file, which must lie inside ``within`` (by default the prediction's project; ``None``:
+    anywhere; see :func:`journeysim._files.confinement`). ``changed`` says that the file's SHA-256 differs from
+    the one the prediction recorded.
 
     Raises
     ------
@@ -479,6 +481,8 @@ def hypothesis_path(prediction: Prediction, given: str | None = None) -> tuple[s
         raise ScenarioError(f"{prediction.source}: key 'hypothesis_file' is missing; name the file with --hypothesis")
     if not Path(path).is_file() and (Path(prediction.source).parent / path).is_file():
         path = str(Path(prediction.source).parent / path)
+    check_inside(path, confinement(within, Path(prediction.source).parent),
+                 f"{prediction.source}: hypothesis_file {excerpt(prediction.hypothesis_file)}")
     if not Path(path).is_file():
         raise ScenarioError(f"prediction {prediction.source} names hypothesis {prediction.hypothesis_file}: no such "
                             "file (name the hypothesis file with --hypothesis)")
@@ -513,7 +517,7 @@ def read_prediction(path: str | os.PathLike) -> Prediction:
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{source}: not a saved prediction (expected a JSON object)")
     if data.get("format") != PREDICTION_FORMAT:
-        raise ScenarioError(f"{source}: key 'format': {data.get('format')!r} (expected '{PREDICTION_FORMAT}'; "
+        raise ScenarioError(f"{source}: key 'format': {excerpt(data.get('format'))} (expected '{PREDICTION_FORMAT}'; "
                             "write one with `journeysim predict HYPOTHESIS --save FILE`)")
     level = _number(data, "interval_level", source)
     if not 0 < level < 1:

@@ -30,6 +30,7 @@ import numpy as np
 
 from journeysim._files import check_folder_writable, recording_reads, write_atomic
 from journeysim._result import Result
+from journeysim._safe import csv_cell
 from journeysim._text import format_table, pct, pct_interval, rate, wrap
 from journeysim.errors import OutputError, UsageError
 from journeysim.whatif.plan import RESULTS_VERSION, Plan, item_hypothesis, item_key, load_plan
@@ -148,7 +149,7 @@ def run_item(item: Mapping[str, Any]) -> dict[str, Any]:
     >>> row["sweep"], row["engine"], row["lift_abs_low"] < row["lift_abs"] < row["lift_abs_high"]
     ('{"changes[0].from.cart": 0.05}', 'exact', True)
     """
-    hyp = item_hypothesis(item["path"], item["sweep"])
+    hyp = item_hypothesis(item["path"], item["sweep"], within=item["within"])
     p = predict(hyp, engine=item["engine"], draws=item["draws"], level=item["level"],
                 rng=np.random.default_rng(item["seed"]), size=item["size"] if item["engine"] != "exact" else None,
                 seed=item["seed"])
@@ -270,7 +271,7 @@ def _table(rows: list[dict]) -> tuple[str, str]:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)   # titles that spreadsheets would run
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     return buf.getvalue(), lines
 

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from journeysim.errors import excerpt
+
 __all__ = ["Uncertain", "DISTRIBUTIONS", "DIRICHLET_PRIOR", "is_uncertain_spec", "parse_uncertain", "format_path", "parse_path", "get_path", "set_path"]
 
 #: Pseudo-count per outcome of an observed row's Dirichlet posterior (Jeffreys' prior): an outcome never
@@ -111,30 +113,34 @@ def parse_uncertain(value: Any) -> Uncertain:
     """
     if isinstance(value, list):
         if len(value) != 2 or not all(_finite(v) for v in value):
-            raise ValueError(f"a range must be [low, high] with two numbers, not {value!r}")
+            raise ValueError(f"a range must be [low, high] with two numbers, not {excerpt(value)}")
         low, high = float(value[0]), float(value[1])
         if low > high:
             raise ValueError(f"range [{value[0]}, {value[1]}] has low > high")
+        if low == high:
+            raise ValueError(f"range [{value[0]}, {value[1]}] has no width (write the number {value[0]} "
+                             "for a value that is known)")
         return Uncertain("uniform", (low, high))
     dist = value["dist"]
     keys = DISTRIBUTIONS[dist]
     unknown = [k for k in value if k not in ("dist", *keys)]
     if unknown:
-        raise ValueError(f"{dist} distribution: unknown key {unknown[0]!r} (allowed: {', '.join(keys)})")
+        raise ValueError(f"{dist} distribution: unknown key {excerpt(unknown[0])} (allowed: {', '.join(keys)})")
     missing = [k for k in keys if k not in value]
     if missing:
         raise ValueError(f"{dist} distribution needs {' and '.join(keys)}")
     params = []
     for k in keys:
         if not _finite(value[k]):
-            raise ValueError(f"{dist} distribution: {k} {value[k]!r} is not a number")
+            raise ValueError(f"{dist} distribution: {k} {excerpt(value[k])} is not a number")
         params.append(float(value[k]))
-    if dist == "uniform" and params[0] > params[1]:
-        raise ValueError(f"uniform distribution has low {params[0]:g} > high {params[1]:g}")
+    if dist == "uniform" and params[0] >= params[1]:
+        raise ValueError(f"uniform distribution has low {params[0]:g} >= high {params[1]:g} (write the number "
+                         "itself for a value that is known)")
     if dist == "beta" and min(params) <= 0:
         raise ValueError("beta distribution needs a > 0 and b > 0")
-    if dist in ("normal", "lognormal") and params[1] < 0:
-        raise ValueError(f"{dist} distribution needs sd >= 0")
+    if dist in ("normal", "lognormal") and params[1] <= 0:
+        raise ValueError(f"{dist} distribution needs sd > 0 (write the number itself for a value that is known)")
     if dist == "lognormal" and params[0] <= 0:
         raise ValueError("lognormal distribution needs mean > 0")
     return Uncertain(dist, tuple(params))
@@ -176,7 +182,7 @@ def parse_path(path: str) -> tuple:
     while pos < len(path):
         m = _TOKEN.match(path, pos)
         if m is None or m.end() == pos:
-            raise ValueError(f"cannot read path {path!r} at position {pos}")
+            raise ValueError(f"cannot read path {excerpt(path)} at position {pos}")
         index, quoted, plain = m.groups()
         parts.append(int(index) if index is not None else json.loads(quoted) if quoted is not None else plain)
         pos = m.end()

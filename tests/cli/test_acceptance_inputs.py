@@ -116,7 +116,7 @@ def test_unreachable_dask_scheduler_is_a_usage_error(tmp_path, capsys):
     plan.write_text(plan.read_text(encoding="utf-8").replace("../hypotheses/", f"{ROOT}/scenarios/hypotheses/"),
                     encoding="utf-8")
     for address in ("tcp://127.0.0.1:1", "not-an-address"):
-        code, _, err = _run(["run", plan, "-o", tmp_path / "out", "--scheduler", address], capsys)
+        code, _, err = _run(["run", plan, "-o", tmp_path / "out", "--scheduler", address, "--allow-outside"], capsys)
         assert code == 2
         assert f"--scheduler {address}: cannot reach a Dask scheduler there" in err
     assert not (tmp_path / "out" / "results.csv").exists()

@@ -78,7 +78,7 @@ def test_cli_refuses_huge_values(argv, message, tmp_path, capsys):
 def test_plans_are_held_to_the_same_limits(extra, message, tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     plan.write_text(f"plan: big\n{extra}", encoding="utf-8")
-    assert main(["run", str(plan), "-o", str(tmp_path / "out"), "--workers", "1"]) == 1
+    assert main(["run", str(plan), "-o", str(tmp_path / "out"), "--workers", "1", "--allow-outside"]) == 1
     assert capsys.readouterr().err == f"{plan}: {message}\n"
     assert not (tmp_path / "out").exists()
 

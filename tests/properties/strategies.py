@@ -7,7 +7,11 @@ row keeps some drop-off (so nobody is trapped), and at least one goal exists.
 
 from __future__ import annotations
 
+import unicodedata
+
 from hypothesis import strategies as st
+
+from journeysim._files import skeleton
 
 from journeysim.maps.read import read_journey
 
@@ -16,10 +20,12 @@ __all__ = ["journeys", "touchpoint_names", "delays"]
 _ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"))
 
 
-def touchpoint_names(n: int):
-    """``n`` distinct names of any Unicode text (never 'exit')."""
-    name = st.text(_ALPHABET, min_size=1, max_size=12).filter(lambda s: s.strip() and s != "exit")
-    return st.lists(name, min_size=n, max_size=n, unique=True)
+def touchpoint_names(n: int, alphabet=_ALPHABET):
+    """``n`` names of any Unicode text that the reader tells apart: distinct once NFC-normalised and stripped of
+    invisible characters (the reader refuses look-alikes), and never 'exit'."""
+    name = st.text(alphabet, min_size=1, max_size=12).map(lambda s: unicodedata.normalize("NFC", s)).filter(
+        lambda s: skeleton(s) and skeleton(s) != "exit")
+    return st.lists(name, min_size=n, max_size=n, unique_by=skeleton)
 
 
 def delays():

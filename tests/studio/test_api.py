@@ -199,7 +199,7 @@ def test_hypothesis_from_edits_predicts_the_edited_map_exactly(client, folder):
     saved = client.post("/api/save", headers=WRITE,
                         json={"name": "hypotheses/checkout.yaml", "hypothesis": draft["hypothesis"]})
     assert saved.status_code == 200, saved.text
-    hyp = load_hypothesis(folder / "hypotheses" / "checkout.yaml")
+    hyp = load_hypothesis(folder / "hypotheses" / "checkout.yaml", within=folder)   # the studio's folder
     assert hyp.baseline_path.endswith("online-store.yaml")
     exact = solve_exact(read_journey(edited))
     variant = solve_exact(hyp.variant())
@@ -234,7 +234,8 @@ def test_hypothesis_ranges_and_their_refusals(client):
 def test_predict_by_name_is_predict_json(client, folder):
     res = client.post("/api/predict", json={"name": "hypotheses/live-chat.yaml", "draws": 300, "seed": 7})
     assert res.status_code == 200
-    expected = predict(folder / "hypotheses" / "live-chat.yaml", draws=300, rng=np.random.default_rng(7), seed=7)
+    expected = predict(load_hypothesis(folder / "hypotheses" / "live-chat.yaml", within=folder), draws=300,
+                       rng=np.random.default_rng(7), seed=7)
     assert res.json() == json.loads(json.dumps(expected.to_dict()))
 
 

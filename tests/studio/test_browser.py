@@ -12,6 +12,7 @@ import pytest
 
 from journeysim.engines.exact import solve_exact
 from journeysim.maps.read import load_journey, read_journey
+from journeysim.whatif.hypothesis import load_hypothesis
 from journeysim.whatif.prediction import predict
 
 try:
@@ -187,7 +188,7 @@ def test_save_as_hypothesis_then_predict_shows_an_interval(page, studio):
     page.fill("#pred-seed", "11")
     page.click("#predict")
     page.wait_for_selector("#pred-result:not([hidden])", timeout=60_000)
-    expected = predict(written, draws=400, rng=np.random.default_rng(11), seed=11)
+    expected = predict(load_hypothesis(written, within=studio.root), draws=400, rng=np.random.default_rng(11), seed=11)
     low, high = expected.lift_abs_interval
     text = page.locator('[data-prediction="lift_abs"] .interval').inner_text()
     shown_low, shown_high = (float(x) for x in text.strip("[]").split(","))

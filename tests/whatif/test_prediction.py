@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,8 @@ EVERY_CHANGE = [
 
 def hypothesis_file(tmp_path: Path, changes, metric="conversion_rate") -> Path:
     path = tmp_path / "h.yaml"
-    path.write_text(yaml.safe_dump({"hypothesis": "t", "baseline": str(STORE), "metric": metric, "changes": changes},
+    shutil.copy(STORE, tmp_path / STORE.name)        # a baseline must lie in the hypothesis's project
+    path.write_text(yaml.safe_dump({"hypothesis": "t", "baseline": STORE.name, "metric": metric, "changes": changes},
                                    allow_unicode=True), encoding="utf-8")
     return path
 
@@ -207,9 +209,12 @@ def test_hypothesis_path_says_when_the_file_changed_since_the_prediction(tmp_pat
     copy = tmp_path / "h.yaml"
     copy.write_text("hypothesis: x\n", encoding="utf-8")
     same = dataclasses.replace(saved, hypothesis_file=str(copy), inputs={str(copy): file_sha256(copy)})
-    assert hypothesis_path(same) == (str(copy), False)
+    # the prediction lies in this repository, the copy in a tmp folder: outside its project but for within=None
+    with pytest.raises(ScenarioError, match="is outside"):
+        hypothesis_path(same)
+    assert hypothesis_path(same, within=None) == (str(copy), False)
     copy.write_text("hypothesis: y\n", encoding="utf-8")
-    assert hypothesis_path(same) == (str(copy), True)
+    assert hypothesis_path(same, within=None) == (str(copy), True)
     assert hypothesis_path(same, "other.yaml") == ("other.yaml", False)
     with pytest.raises(ScenarioError, match=r"names hypothesis gone.yaml: no such file \(name the hypothesis file with "
                                             r"--hypothesis\)"):

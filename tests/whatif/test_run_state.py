@@ -67,6 +67,7 @@ def project(tmp_path) -> Path:
     for name, text in FILES.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "journeysim.toml").write_text("", encoding="utf-8")   # the project: its files name each other
     return tmp_path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,20 @@ from journeysim.whatif.runs import COLUMNS, local_cluster, run_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 HYPOTHESES = ROOT / "scenarios" / "hypotheses"
+#: The bundled hypothesis as plans in tmp_path name it: a copy beside them (a plan's files stay in its project).
+LIVE_CHAT = "scenarios/hypotheses/live-chat.yaml"
 
 
 def write_plan(tmp_path: Path, **changes) -> Path:
+    (tmp_path / "scenarios").mkdir(exist_ok=True)
+    for source in [*(ROOT / "scenarios").glob("*.yaml"), HYPOTHESES]:
+        copy = shutil.copytree if source.is_dir() else shutil.copy
+        copy(source, tmp_path / "scenarios" / source.name, **({"dirs_exist_ok": True} if source.is_dir() else {}))
     plan = {
         "plan": "test plan",
         "hypotheses": [
-            str(HYPOTHESES / "live-chat.yaml"),
-            {"file": str(HYPOTHESES / "live-chat.yaml"),
+            LIVE_CHAT,
+            {"file": LIVE_CHAT,
              "sweep": {"changes[0].from.cart": [0.05, 0.25], "changes[1].scale.by": [0.6, [0.7, 0.8]]}},
         ],
         "engines": ["exact"],
@@ -50,12 +57,12 @@ def test_plan_expands_hypotheses_sweeps_engines_and_seeds(tmp_path):
 
 @pytest.mark.parametrize("changes, message", [
     ({"engines": ["exactt"]}, "engine 'exactt' (did you mean 'exact'?) is not one of"),
-    ({"seeds": [-1]}, "seeds: -1 must be an integer >= 0"),
-    ({"hypotheses": [{"file": str(HYPOTHESES / "live-chat.yaml"), "sweep": {"changes[5].p": [1]}}]},
+    ({"seeds": [-1]}, "seeds: -1 must be a whole number >= 0"),
+    ({"hypotheses": [{"file": LIVE_CHAT, "sweep": {"changes[5].p": [1]}}]},
      "hypotheses[0]: sweep path 'changes[5].p' is not a number in"),
-    ({"hypotheses": [{"file": str(HYPOTHESES / "live-chat.yaml"), "sweep": {"changes[0].from.cart": [1.5]}}]},
+    ({"hypotheses": [{"file": LIVE_CHAT, "sweep": {"changes[0].from.cart": [1.5]}}]},
      "change 0 (add): from 'cart': edge to 'live chat': probability 1.5 is outside [0, 1]"),
-    ({"draws": 0}, "draws: 0 must be an integer >= 1"),
+    ({"draws": 0}, "draws: 0 must be a whole number >= 1"),
     ({"engines": ["exact", "agents"]}, "online-store.yaml: the agents engine needs 'arrivals"),
     ({"sedes": [1]}, "unknown key 'sedes' (did you mean 'seeds'?)"),
 ])

@@ -35,7 +35,7 @@ from journeysim.engines.agents.model import compile_model
 from journeysim.engines.agents.run import Run
 from journeysim.engines.exact import solve_exact
 from journeysim.engines.metrics import JourneyMetrics
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 from journeysim.journey import Journey
 from journeysim.maps.agents import check_agent_journey
 from journeysim.maps.values import UNIT_DAYS
@@ -216,7 +216,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     (3015, 707, True)
     """
     if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
-        raise UsageError(f"days={days!r}: the run needs a whole number of days >= 1")
+        raise UsageError(f"days={excerpt(days)}: the run needs a whole number of days >= 1")
     days = int(days)
     check_agent_journey(journey, days, source)
     model = compile_model(journey, days, rng)

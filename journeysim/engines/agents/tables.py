@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from journeysim._files import write_atomic
+from journeysim._safe import csv_cell
 from journeysim.engines.agents.engine import AgentResult, daily_rows
 from journeysim.errors import OutputError
 
@@ -20,8 +21,8 @@ TOUCHPOINT_COLUMNS = ("visits", "abandoned", "mean_wait", "utilisation", "spend"
 def _csv(header, rows) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(h) for h in header])
+    writer.writerows([csv_cell(c) for c in row] for row in rows)    # names that spreadsheets would run
     return buf.getvalue()
 
 

@@ -31,7 +31,7 @@ from journeysim.engines.montecarlo.tallies import (
     PATH_LENGTH,
     TimeHistogram,
 )
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 from journeysim.journey import Journey
 
 __all__ = ["simulate_montecarlo", "MonteCarloResult", "CHUNK_SIZE", "MAX_GENERATIONS", "SAMPLE_KEYS"]
@@ -127,15 +127,15 @@ def _converted(share: float) -> str:
 
 def _check(customers, horizon, chunk_size, rng, backend) -> None:
     if isinstance(customers, bool) or not isinstance(customers, (int, np.integer)) or customers <= 0:
-        raise UsageError(f"customers={customers!r}: must be a positive integer")
+        raise UsageError(f"customers={excerpt(customers)}: must be a positive integer")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0:
-        raise UsageError(f"chunk_size={chunk_size!r}: must be a positive integer")
+        raise UsageError(f"chunk_size={excerpt(chunk_size)}: must be a positive integer")
     if horizon is not None and not (isinstance(horizon, (int, float)) and math.isfinite(horizon) and horizon > 0):
-        raise UsageError(f"horizon={horizon!r}: must be a positive number of time units (or None)")
+        raise UsageError(f"horizon={excerpt(horizon)}: must be a positive number of time units (or None)")
     if not isinstance(rng, np.random.Generator):
-        raise UsageError(f"rng={rng!r}: must be a numpy.random.Generator (numpy.random.default_rng(seed))")
+        raise UsageError(f"rng={excerpt(rng)}: must be a numpy.random.Generator (numpy.random.default_rng(seed))")
     if backend not in BACKENDS:
-        raise UsageError(f"backend={backend!r}: must be one of {', '.join(BACKENDS)}")
+        raise UsageError(f"backend={excerpt(backend)}: must be one of {', '.join(BACKENDS)}")
 
 
 def _method(customers, chunk_size, horizon, time_unit, removal, backend) -> str:
