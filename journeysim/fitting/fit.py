@@ -244,8 +244,12 @@ def _journey_checks(agg: EventCounts, source: Source, lookback: float | None) ->
     window = " and --lookback" if lookback is not None else ""
     share = f"every one of the {journeys:,.0f} journeys is" if single >= 1 else \
         f"at least {single:.1%} of the {journeys:,.0f} journeys are"
+    guessed = (f"; the goals were taken by default ({', '.join(agg.goals)}): if {source.label('value')!r} is the value "
+               "of the touch that converted, flag the conversions with --conversion-column COLUMN[=VALUE] instead"
+               if agg.goals_by_default else "")
     return [f"{share} a single touch: the map has few transitions (real e-commerce logs can be like this; if "
-            f"customers should have several touches, check that {user!r} is the customer id (--user-column){window})"]
+            f"customers should have several touches, check that {user!r} is the customer id (--user-column){window})"
+            f"{guessed}"]
 
 
 def _path_counts(journey: Journey) -> dict[str, float]:
