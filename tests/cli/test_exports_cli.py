@@ -172,11 +172,11 @@ def test_a_conversion_only_path_file_attributes_with_a_warning_for_removal_effec
     assert data["removal_effects"] == {"a": 0.75, "b": 1.0}
     assert data["models"]["markov"]["a"]["conversions"] == pytest.approx(4 * 0.75 / 1.75)
     assert data["warnings"] == ["the path file has no total_null column, so the markov model assumes that no "
-                                "journey ended without converting (removal effects and Shapley worths then only tell "
-                                "how often a touchpoint is on a converting path); add total_null, the journeys that "
-                                "did not convert"]
+                                "journey ended without converting (removal effects and conversion rates then only "
+                                "tell how often a touchpoint is on a converting path); add total_null, the journeys "
+                                "that did not convert"]
     code, out, _, _, _ = _run(tmp_path, capsys, "attribute", CONVERSION_PATHS, name="paths.csv")
-    assert "warning: the path file has no total_null column, so the markov and shapley models assume" in out
+    assert "warning: the path file has no total_null column, so the markov and shapley-rate models assume" in out
 
 
 def test_fit_refuses_a_conversion_only_path_file(tmp_path, capsys):
