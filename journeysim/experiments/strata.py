@@ -22,7 +22,7 @@ from statsmodels.stats.contingency_tables import StratifiedTable
 from statsmodels.stats.multitest import multipletests
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval
+from journeysim._text import count, fmt, format_table, interval, pct, points, rate, wrap
 from journeysim.errors import DataError, UsageError
 from journeysim.experiments.analysis import ExperimentAnalysis, analyze_experiment
 from journeysim.experiments.results import ExperimentData
@@ -133,31 +133,35 @@ class StratifiedAnalysis(Result):
         return columns, rows
 
     def summary(self) -> str:
-        ci = lambda pair: interval(None if pair is None or None in pair else pair)  # noqa: E731
         level = f"{100 * (1 - self.alpha):g}%"
-        rows = [(g, ("* " if v.name == self.control else "") + v.name, v.customers, v.conversions, fmt(v.rate),
-                 fmt(v.diff), ci(v.diff_ci), fmt(v.lift_rel), fmt(v.pvalue))
+        diff = lambda v: (f"{points(v.diff)} [{points(v.diff_ci[0])}, {points(v.diff_ci[1])}]"  # noqa: E731
+                          if v.diff_ci else points(v.diff))
+        named = lambda v: v.name + (" (control)" if v.name == self.control and v.name.lower() != "control" else "")  # noqa: E731
+        rows = [(g, named(v), count(v.customers),
+                 count(v.conversions), rate(v.rate), "-" if v.name == self.control else diff(v),
+                 "-" if v.name == self.control else pct(v.lift_rel), "-" if v.name == self.control else fmt(v.pvalue))
                 for g, a in self.groups.items() for v in a.variants.values()]
-        parts = [format_table(f"{self.source}: each group of {self.by} ({level} intervals; * = control)",
-                              [self.by, "variant", "customers", "conv.", "rate", "diff", "diff CI", "lift", "p"],
-                              rows, width=160)]
-        rows = [(p.variant, fmt(p.groups), fmt(p.odds_ratio), ci(p.odds_ratio_ci), fmt(p.lift_rel),
+        parts = [format_table(f"{self.source}: each group of {self.by} ({level} intervals)",
+                              [self.by, "variant", "customers", "conversions", "rate", "difference", "lift", "p"],
+                              rows)]
+        ci = lambda pair: interval(None if pair is None or None in pair else pair)  # noqa: E731
+        rows = [(p.variant, count(p.groups), f"{fmt(p.odds_ratio)} {ci(p.odds_ratio_ci)}", pct(p.lift_rel),
                  fmt(p.cmh_pvalue), fmt(p.cmh_pvalue_adj), fmt(p.breslow_day_pvalue)) for p in self.pooled.values()]
         parts.append(format_table(f"pooled over the groups of {self.by} (Mantel-Haenszel; {level} intervals)",
-                                  ["variant", "groups", "odds ratio", "OR CI", "lift (MH)", "CMH p", "p (Holm)",
-                                   "Breslow-Day p"], rows, width=160))
+                                  ["variant", "groups", "odds ratio", "lift", "CMH p", "p (Holm)", "Breslow-Day p"],
+                                  rows))
         for name in self.heterogeneous():
-            parts.append(f"WARNING: the effect of {name!r} differs between the groups of {self.by} (Breslow-Day p = "
-                         f"{fmt(self.pooled[name].breslow_day_pvalue)} < {self.alpha:g}): the pooled odds ratio "
-                         "averages unlike effects; read the groups")
+            parts.append(wrap(f"WARNING: the effect of {name!r} differs between the groups of {self.by} (Breslow-Day "
+                              f"p = {fmt(self.pooled[name].breslow_day_pvalue)} < {self.alpha:g}): the pooled odds "
+                              "ratio averages unlike effects; read the groups"))
         for name in self.reversed():
-            parts.append(f"WARNING: summed over the groups, {name!r} points the other way than within them "
-                         f"(Simpson's paradox: the arms' mix of {self.by} differs); trust the pooled result")
+            parts.append(wrap(f"WARNING: summed over the groups, {name!r} points the other way than within them "
+                              f"(Simpson's paradox: the arms' mix of {self.by} differs); trust the pooled result"))
         for group, why in self.left_out.items():
-            parts.append(f"note: {self.by} {group!r} left out: {why}")
+            parts.append(wrap(f"note: {self.by} {group!r} left out: {why}"))
         parts.append(f"summed over every group of {self.by}:")
         parts.append(self.overall.summary())
-        parts.append("methods (pooled):\n" + "\n".join(f"  {k}: {v}" for k, v in POOLED_METHODS.items()))
+        parts.append("methods (pooled):\n" + "\n".join(wrap(f"  {k}: {v}", "    ") for k, v in POOLED_METHODS.items()))
         return "\n".join(parts)
 
 
