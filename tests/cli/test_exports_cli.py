@@ -185,3 +185,30 @@ def test_fit_refuses_a_conversion_only_path_file(tmp_path, capsys):
         f"{src}: no total_null column: a path file of converting journeys alone would fit a map in which every "
         "journey converts; add total_null (the journeys that did not convert) to fit a map (attribute reads the file "
         "as it is)")
+
+
+def test_reevaluate_reads_both_logs_with_the_mapping_options(tmp_path, capsys):
+    """The yearly comparison of two renamed exports is the comparison of the same logs under the standard names."""
+    import numpy as np
+    import pandas as pd
+
+    def year(seed: int, directory: str, renamed: bool):
+        rng = np.random.default_rng(seed)
+        n = 600
+        log = pd.DataFrame({"user_id": rng.integers(0, 120, n).astype(str),
+                            "timestamp": pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n) * 600, unit="s"),
+                            "touchpoint": rng.choice(["ad", "mail", "page", "buy"], n, p=[0.35, 0.25, 0.25, 0.15])})
+        log["value"] = np.where(log.touchpoint == "buy", 20.0, 0.0)
+        if renamed:
+            log = log.rename(columns={"user_id": "who", "timestamp": "when", "touchpoint": "what", "value": "paid"})
+        path = tmp_path / directory / f"{seed}.csv"
+        path.parent.mkdir(exist_ok=True)
+        log.to_csv(path, index=False)
+        return str(path)
+
+    options = ["--goal", "buy", "--draws", "10", "--json"]
+    assert main(["reevaluate", year(1, "a", False), year(2, "a", False), *options]) == 0
+    standard = json.loads(capsys.readouterr().out)
+    assert main(["reevaluate", year(1, "b", True), year(2, "b", True), *options, "--user-column", "who",
+                 "--time-column", "when", "--touchpoint-column", "what", "--value-column", "paid"]) == 0
+    assert json.loads(capsys.readouterr().out) == standard
