@@ -181,6 +181,24 @@ def analyze_strata(data: ExperimentData, *, control: str | None = None, expected
                    alpha: float = 0.05) -> StratifiedAnalysis:
     """Analyse each group of ``data.by``, and pool the groups by Mantel-Haenszel (see the module docstring).
 
+    Parameters
+    ----------
+    data : ExperimentData
+        Results read with ``by=COLUMN`` (:func:`~journeysim.experiments.results.read_results`),
+        whose ``strata`` hold each group's arms.
+    control, expected_split, alpha
+        As for :func:`~journeysim.experiments.analysis.analyze_experiment`, applied to
+        every group and to the summed results.
+
+    Returns
+    -------
+    StratifiedAnalysis
+
+    Raises
+    ------
+    DataError
+        Fewer than two groups have customers in every variant.
+
     Examples
     --------
     >>> from journeysim.experiments.results import Arm, ExperimentData

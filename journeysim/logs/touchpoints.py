@@ -160,6 +160,21 @@ class TouchpointMap:
 def read_touchpoint_map(path: str | os.PathLike) -> TouchpointMap:
     """Read a touchpoint map (YAML, JSON or CSV; see the module docstring).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv`` file (columns ``event``, ``touchpoint`` and optionally ``column``,
+        ``pattern``), or YAML/JSON (``{event: touchpoint}`` or ``{event: [rules]}``).
+
+    Returns
+    -------
+    TouchpointMap
+
+    Raises
+    ------
+    DataError
+        A malformed file, or a rule that can never apply, named with its line or event.
+
     Examples
     --------
     >>> import tempfile, pathlib
