@@ -282,9 +282,10 @@ def _verdict(c: dict[str, Any], alpha: float, goal: bool) -> str:
     return "still works"
 
 
-def load_counted(path: str, goals=()) -> Journey:
+def load_counted(path: str, goals=(), layout=None) -> Journey:
     """A map with observation counts, as :func:`reevaluate` compares: a map file as it is, an event log
-    (:data:`LOG_SUFFIXES`) fitted first with ``goals``.
+    (:data:`LOG_SUFFIXES`) fitted first with ``goals``, read in ``layout`` (a
+    :class:`~journeysim.logs.layout.LogLayout`; ``None``: the standard column names).
 
     Raises
     ------
@@ -305,7 +306,7 @@ def load_counted(path: str, goals=()) -> Journey:
     if Path(path).suffix.lower() in LOG_SUFFIXES:
         from journeysim.fitting.fit import fit_events  # DuckDB and numba: only for a log
 
-        return fit_events(path, goals=goals or ()).journey
+        return fit_events(path, goals=goals or (), layout=layout).journey
     from journeysim.maps.read import load_journey
 
     journey = load_journey(path)

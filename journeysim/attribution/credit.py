@@ -26,7 +26,8 @@ from journeysim._text import count, fmt, format_table, money, rate, rate_interva
 from journeysim.attribution.markov import removal_effects
 from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit, shapley_rate_credit
 from journeysim.errors import UsageError, excerpt
-from journeysim.logs.counts import NO_WINDOW, aggregate_events
+from journeysim.logs.counts import NO_WINDOW, aggregate_events, dropped_events
+from journeysim.logs.layout import LogLayout
 from journeysim.logs.paths import PathTable, event_paths, read_path_file
 from journeysim.logs.sources import connect, open_source, read_error
 
@@ -47,6 +48,9 @@ class Attribution(Result):
     bootstrap, ``intervals`` holds 95 % percentile intervals with the same layout
     (pairs of ``(low, high)``) and ``removal_intervals`` / ``removal_value_intervals``
     those of the removal effects.
+    ``goals`` are the goals an event
+    log's journeys ended at (``goals_by_default``: taken by default, as the touchpoints
+    whose events carry a value); ``dropped`` counts the events the touchpoint map dropped.
     """
 
     models: Mapping[str, Mapping[str, tuple[float, float]]]
@@ -63,6 +67,10 @@ class Attribution(Result):
     removal_value_intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     method: str = ""
+    goals: tuple[str, ...] = ()
+    goals_by_default: bool = False
+    warnings: tuple[str, ...] = ()
+    dropped: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"models": {MODEL: {TOUCHPOINT: {"conversions", "value"}}}, "removal_effects",
@@ -79,16 +87,25 @@ class Attribution(Result):
                     entry["value_ci"] = [vlo, vhi]
                 models[model][tp] = entry
         out: dict[str, Any] = {"models": models, "removal_effects": dict(self.removal_effects),
-                               "removal_effects_value": dict(self.removal_effects_value), "order": self.order}
+                               "removal_effects_value": dict(self.removal_effects_value), "order": self.order,
+                               "goals": list(self.goals), "goals_by_default": self.goals_by_default}
         if self.bootstrap:
             out["removal_effects_ci"] = {k: list(v) for k, v in self.removal_intervals.items()}
             out["removal_effects_value_ci"] = {k: list(v) for k, v in self.removal_value_intervals.items()}
             out["bootstrap"] = self.bootstrap
+        out.update(dropped_events=dict(self.dropped), warnings=list(self.warnings), notes=list(self.notes),
+                   method=self.method)
         return out
 
     def summary(self) -> str:
         head = [("journeys", count(self.journeys)), ("distinct paths", count(self.paths)),
                 ("conversions", count(self.conversions)), ("value", money(self.value)), ("Markov order", fmt(self.order))]
+        if self.goals:
+            head.append(("goals", ", ".join(self.goals) + (" (by default: the touchpoints whose events carry a "
+                                                           "value; name yours with --goal)" if self.goals_by_default
+                                                           else "")))
+        if self.dropped:
+            head.append(("events dropped (touchpoint map)", dropped_events(self.dropped)))
         parts = [format_table("attribution", ["item", "value"], head)]
         names = list(dict.fromkeys(tp for credit in self.models.values() for tp in credit))
         names.sort(key=lambda tp: -self.removal_effects.get(tp, 0.0))
@@ -121,6 +138,7 @@ class Attribution(Result):
             parts.append(format_table(
                 "Markov removal effects (conversions shared by the first, value by the second)",
                 ["touchpoint", "on conversions", "share", *ci, "on value", "share", *ci], rows))
+        parts.extend(f"warning: {w}" for w in self.warnings)
         parts.extend(f"note: {n}" for n in self.notes)
         parts.append(f"method: {self.method}")
         return "\n".join(parts)
@@ -222,6 +240,13 @@ def attribute_paths(
         notes.append(f"shapley-rate left out: {len(table.channels)} touchpoints (exact up to {SHAPLEY_LIMIT})")
     if table.direct:
         notes.append(f"{table.direct:g} conversions had no touch before the goal and take part in no model")
+    warnings = []
+    assumed = [m for m in models if m in ("markov", "shapley-rate")]   # the models that read conversion rates
+    if table.conversions_only and assumed:
+        models_assume = f"the {' and '.join(assumed)} model{'s assume' if len(assumed) > 1 else ' assumes'}"
+        warnings.append(f"the path file has no total_null column, so {models_assume} that no journey ended without "
+                        "converting (removal effects and conversion rates then only tell how often a touchpoint is on "
+                        "a converting path); add total_null, the journeys that did not convert")
     credit, effects = _point(table, models, order, half_life)
     channels = table.channels
     intervals: dict[str, dict[str, Any]] = {}
@@ -267,11 +292,15 @@ def attribute_paths(
                                else {}),
         order=order, conversions=float(table.conversions.sum()), value=float(table.value.sum()),
         journeys=table.journeys, paths=len(table.conversions), bootstrap=bootstrap, intervals=intervals,
-        removal_intervals=removal_intervals, removal_value_intervals=removal_value_intervals, notes=tuple(notes), method=method)
+        removal_intervals=removal_intervals, removal_value_intervals=removal_value_intervals, notes=tuple(notes),
+        method=method, goals=table.goals, goals_by_default=table.goals_by_default, warnings=tuple(warnings),
+        dropped=dict(table.dropped))
 
 
-def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: float | None = None) -> PathTable:
-    """Read a path file, or cut an event log into journeys (ending at a goal), as a :class:`PathTable`.
+def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: float | None = None,
+               layout: LogLayout | None = None) -> PathTable:
+    """Read a path file, or cut an event log (in ``layout``) into journeys (ending at a goal), as a
+    :class:`PathTable`.
 
     Examples
     --------
@@ -281,23 +310,24 @@ def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: 
     ...     _ = log.write_text("user_id,timestamp,touchpoint,value\\n1,2025-01-01,ad,0\\n"
     ...                        "1,2025-01-02,buy,9\\n2,2025-01-01,mail,0\\n")
     ...     t = read_paths(log)
-    >>> t.channels, t.conversions.tolist(), t.nulls.tolist(), t.value.tolist()
-    (('ad', 'mail'), [1.0, 0.0], [0.0, 1.0], [9.0, 0.0])
+    >>> t.channels, t.conversions.tolist(), t.nulls.tolist(), t.value.tolist(), t.goals
+    (('ad', 'mail'), [1.0, 0.0], [0.0, 1.0], [9.0, 0.0], ('buy',))
     """
     try:
         with connect() as con:
-            source = open_source(con, path)
+            source = open_source(con, path, layout)
             if source.kind == "paths":
                 return read_path_file(con, source)
             # The same row, empty-log and goal checks as fit (and the same default goals).
             agg = aggregate_events(con, source, goals, repeat=False, lookback=NO_WINDOW, unit_seconds=1.0)
-            return event_paths(con, source, list(agg.goals), lookback=NO_WINDOW if lookback is None else lookback)
+            return event_paths(con, source, list(agg.goals), lookback=NO_WINDOW if lookback is None else lookback,
+                               by_default=agg.goals_by_default, dropped=agg.dropped)
     except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)
         raise read_error(str(path), exc) from None
 
 
 def attribute_file(path: str | os.PathLike, models: Sequence[str] = MODELS, *, goals: Sequence[str] = (),
-                   lookback: float | None = None, **options: Any) -> Attribution:
+                   lookback: float | None = None, layout: LogLayout | None = None, **options: Any) -> Attribution:
     """Attribute the conversions of an event log or path file (``journeysim attribute``; ``journeysim.attribute``).
 
     :func:`attribute_paths` on the file's paths (see :func:`read_paths`).
@@ -313,6 +343,9 @@ def attribute_file(path: str | os.PathLike, models: Sequence[str] = MODELS, *, g
         Event logs: the goal touchpoints (default: those whose events carry a value).
     lookback : float, optional
         Event logs: seconds of inactivity that end a customer's path.
+    layout : LogLayout, optional
+        Event logs: how an export names its columns, flags conversions, writes times and
+        names events (see :class:`~journeysim.logs.layout.LogLayout`).
     **options
         ``order``, ``half_life``, ``bootstrap`` and ``rng`` of :func:`attribute_paths`.
 
@@ -330,4 +363,4 @@ def attribute_file(path: str | os.PathLike, models: Sequence[str] = MODELS, *, g
     >>> r.models["first"], r.removal_effects
     ({'a': (3.0, 0.0), 'b': (1.0, 0.0)}, {'a': 0.5, 'b': 1.0})
     """
-    return attribute_paths(read_paths(path, goals=goals, lookback=lookback), models, **options)
+    return attribute_paths(read_paths(path, goals=goals, lookback=lookback, layout=layout), models, **options)

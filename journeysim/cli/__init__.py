@@ -151,7 +151,6 @@ def _nested(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 @contextlib.contextmanager
 def _warnings_as_lines(command: str):
     """Warnings print as one line each: journeysim's own as warnings, libraries' as notes."""
-    shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, JourneySimWarning):

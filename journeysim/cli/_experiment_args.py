@@ -5,10 +5,13 @@ from __future__ import annotations
 from journeysim.cli._options import number, unused
 from journeysim.errors import DataError, excerpt
 
-__all__ = ["add_results_options", "analysis_from_args"]
+__all__ = ["add_results_options", "analysis_from_args", "analysis_options", "results_from_args"]
 
 #: Column options of per-customer files, with their default column names.
 _PER_CUSTOMER = {"--user-column": "user_id", "--converted-column": "converted", "--revenue-column": "revenue"}
+#: Column options of aggregated files (one row per variant, or per variant and day or segment).
+_AGGREGATED = {"--customers-column": "customers", "--conversions-column": "conversions",
+               "--revenue-sum-column": "revenue_sum", "--revenue-sumsq-column": "revenue_sumsq"}
 
 
 def add_results_options(p) -> None:
@@ -27,24 +30,43 @@ def add_results_options(p) -> None:
                    help=f"per-customer files: revenue column (default {_PER_CUSTOMER['--revenue-column']}, if present)")
     p.add_argument("--covariate-column", metavar="NAME",
                    help="per-customer files: pre-period covariate for CUPED (default: the first column named pre_*)")
+    # Naming one of these makes the file an aggregated one (and its column required).
+    for option, default in _AGGREGATED.items():
+        what = option[2:-len("-column")].replace("-", " ")
+        p.add_argument(option, metavar="NAME", help=f"aggregated files: the {what} column (default {default})")
 
 
-def analysis_from_args(args, path: str):
-    """Read and analyse ``path`` with the shared options (an ``ExperimentAnalysis``)."""
-    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
+def results_from_args(args, path: str, *, by: str | None = None):
+    """Read ``path`` with the shared column options (an ``ExperimentData``); ``by``: keep its groups apart too."""
+    # imported here, not at the top: pandas takes a while to load and every command would pay
     from journeysim.experiments.results import read_results
-    from journeysim.experiments.analysis import analyze_experiment, parse_split
 
     given = {option: getattr(args, option[2:].replace("-", "_")) for option in (*_PER_CUSTOMER, "--covariate-column")}
     names = {option: given[option] or default for option, default in _PER_CUSTOMER.items()}
+    aggregated = {option[2:].replace("-", "_"): getattr(args, option[2:].replace("-", "_")) for option in _AGGREGATED}
     data = read_results(path, user_column=names["--user-column"], variant_column=args.variant_column,
                         converted_column=names["--converted-column"], revenue_column=names["--revenue-column"],
-                        covariate_column=args.covariate_column)
+                        covariate_column=args.covariate_column, by=by, **aggregated)
     if data.kind == "aggregated":
         unused(given, f"on {path}: it holds aggregated results (variant, customers, conversions), "
                       "not per-customer rows")
     elif args.revenue_column is not None and not any(arm.has_revenue for arm in data.arms.values()):
         raise DataError(f"{path}: missing column {excerpt(args.revenue_column)} (named by --revenue-column)")
-    split = None if args.expected_split is None else parse_split(args.expected_split, len(data.arms))
+    return data
+
+
+def analysis_from_args(args, path: str):
+    """Read and analyse ``path`` with the shared options (an ``ExperimentAnalysis``)."""
+    from journeysim.experiments.analysis import analyze_experiment
+
+    data = results_from_args(args, path)
+    return analyze_experiment(data, **analysis_options(args, len(data.arms)))
+
+
+def analysis_options(args, arms: int) -> dict:
+    """``control``, ``expected_split`` and ``alpha`` from the shared options, for ``arms`` variants."""
+    from journeysim.experiments.analysis import parse_split
+
+    split = None if args.expected_split is None else parse_split(args.expected_split, arms)
     alpha = number("--alpha", args.alpha, above=0, below=1, percent=True)
-    return analyze_experiment(data, control=args.control, expected_split=split, alpha=alpha)
+    return {"control": args.control, "expected_split": split, "alpha": alpha}

@@ -302,11 +302,12 @@ def add_currency(p) -> None:
                    help="currency shown beside money in tables, e.g. EUR (default: the map's 'currency:')")
 
 
-def refuse_log_options(path: str, given: dict[str, object]) -> None:
-    """Refuse event-log options (``given``: option -> value or None) for a path file, which would ignore them."""
-    if any(v is not None for v in given.values()):
+def refuse_log_options(path: str, given: dict[str, object], layout=None) -> None:
+    """Refuse event-log options (``given``: option -> value; ``None`` or ``False``: not given) for a path file,
+    which would ignore them; ``layout`` is the log layout the options describe."""
+    if any(v is not None and v is not False for v in given.values()):
         from journeysim.logs.sources import connect, open_source  # DuckDB: only when such an option is given
 
         with connect() as con:
-            if open_source(con, path).kind == "paths":
+            if open_source(con, path, layout).kind == "paths":
                 unused(given, f"on {path}: it is a path file, whose paths are already cut and end at their conversion")

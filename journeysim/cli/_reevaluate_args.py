@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from journeysim.cli._log_args import add_log_options, layout_from_args, log_options_given
 from journeysim.cli._options import number, run_size, unused, whole
 
 __all__ = ["add_options", "reevaluate_from_args"]
@@ -19,6 +20,7 @@ def add_options(p) -> None:
     p.add_argument("--draws", default="200", help="Dirichlet posterior draws per map (default 200)")
     p.add_argument("--level", default="0.95", help="level of the removal-effect intervals (default 0.95)")
     p.add_argument("--alpha", default="0.05", help="false discovery rate for changed rows (default 0.05)")
+    add_log_options(p)
 
 
 def reevaluate_from_args(args):
@@ -30,9 +32,11 @@ def reevaluate_from_args(args):
 
     if not any(Path(p).suffix.lower() in LOG_SUFFIXES for p in (args.old, args.new)):
         unused({"--goal": args.goal}, "when OLD and NEW are both maps (it names the goals of an event log)")
+        unused(log_options_given(args), "when OLD and NEW are both maps (it describes an event log)")
     seed = whole("--seed", args.seed, minimum=0)
     options = {"draws": run_size("draws", "--draws", args.draws, minimum=10),  # fewer cannot give an interval
                "level": number("--level", args.level, above=0, below=1, percent=True),
                "alpha": number("--alpha", args.alpha, above=0, below=1, percent=True)}
-    old, new = load_counted(args.old, args.goal), load_counted(args.new, args.goal)
+    layout = layout_from_args(args)
+    old, new = load_counted(args.old, args.goal, layout), load_counted(args.new, args.goal, layout)
     return reevaluate(old, new, rng=np.random.default_rng(seed), **options), new

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from journeysim.cli._experiment_args import add_results_options, analysis_from_args
+from journeysim.cli._experiment_args import (
+    add_results_options,
+    analysis_from_args,
+    analysis_options,
+    results_from_args,
+)
 from journeysim.cli._options import add_currency, unused, whole
 from journeysim.cli._render import emit, to_json
 from journeysim.errors import UsageError
@@ -26,7 +31,7 @@ def register(sub) -> None:
                        "several variants), sample-ratio-mismatch check, Bayesian probability to beat control and "
                        "expected loss; revenue with Welch's t-test and CUPED. Input: per-customer rows (user_id, "
                        "variant, converted[, revenue, pre_*]) or aggregated rows (variant, customers, conversions"
-                       "[, revenue_sum, revenue_sumsq]).")
+                       "[, revenue_sum, revenue_sumsq]; several rows per variant, e.g. one per day, are summed).")
     p.add_argument("results", metavar="RESULTS", help="the A/B result: per-customer or aggregated rows (CSV or Parquet)")
     add_results_options(p)
     p.add_argument("--look", metavar="k", help="this is interim look k of a sequential design: say stop or continue")
@@ -34,16 +39,19 @@ def register(sub) -> None:
     p.add_argument("--spending", choices=("obrien-fleming", "pocock"), default=None,
                    help="the design's alpha spending (with --look --of; default obrien-fleming)")
     p.add_argument("--design", metavar="DESIGN.json", help="the design file (`design --looks K --json`) instead of --of")
+    p.add_argument("--by", metavar="COLUMN",
+                   help="analyse each group of COLUMN (a day, a segment) apart too, and pool them (Cochran-Mantel-"
+                        "Haenszel, with the Breslow-Day test that the effect is the same in every group)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     add_currency(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim.experiments.analysis import SRM_THRESHOLD
-
     look = _look(args)
+    if args.by is not None:
+        unused({"--look": look}, "with --by (an interim look reads the summed totals)")
+        return _stratified(args)
     analysis = analysis_from_args(args, args.results)
     if look is None:
         emit(analysis, args.json)
@@ -56,10 +64,27 @@ def run(args) -> int:
         else:
             print(analysis.summary())
             print(interim.summary())
-    if analysis.srm_warning:
-        print(f"WARNING: sample ratio mismatch in {args.results} (p = {analysis.srm_pvalue:.3g} < {SRM_THRESHOLD:g}): "
-              "do not trust these results before finding the cause", file=sys.stderr)
+    _warn_srm(analysis, args.results)
     return 0
+
+
+def _stratified(args) -> int:
+    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
+    from journeysim.experiments.strata import analyze_strata
+
+    data = results_from_args(args, args.results, by=args.by)
+    analysis = analyze_strata(data, **analysis_options(args, len(data.arms)))
+    emit(analysis, args.json)
+    _warn_srm(analysis, args.results)
+    return 0
+
+
+def _warn_srm(analysis, path: str) -> None:
+    from journeysim.experiments.analysis import SRM_THRESHOLD
+
+    if analysis.srm_warning:
+        print(f"WARNING: sample ratio mismatch in {path} (p = {analysis.srm_pvalue:.3g} < {SRM_THRESHOLD:g}): "
+              "do not trust these results before finding the cause", file=sys.stderr)
 
 
 def _look(args) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from journeysim.attribution.credit import MODELS, attribute_file
+from journeysim.cli._log_args import add_log_options, layout_from_args, log_options_given
 from journeysim.cli._options import number, refuse_log_options, run_size, unused, whole
 from journeysim.cli._render import emit
 from journeysim.logs.sources import parse_duration
@@ -33,9 +34,11 @@ def register(sub) -> None:
     p.add_argument("--seed", help="random seed for the bootstrap (an integer >= 0)")
     p.add_argument("--half-life", help="time-decay half-life in touches (default 1)")
     p.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
-                   help="event logs: a goal touchpoint (default: touchpoints whose events carry a value)")
+                   help="event logs: a goal touchpoint (default: touchpoints whose events carry a value; with "
+                        "--conversion-column, the one goal the conversions reach, default 'conversion')")
     p.add_argument("--lookback", metavar="DURATION", help="event logs: inactivity that ends a journey, e.g. 30d")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    add_log_options(p)
     p.set_defaults(handler=run)
 
 
@@ -52,8 +55,10 @@ def run(args) -> int:
     if not bootstrap:
         unused({"--seed": args.seed}, "without --bootstrap (only the bootstrap is random)")
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
-    refuse_log_options(args.input, {"--goal": args.goal or None, "--lookback": args.lookback})
-    result = attribute_file(args.input, models, goals=args.goal, lookback=lookback, order=order,
+    layout = layout_from_args(args)
+    refuse_log_options(args.input, {"--goal": args.goal or None, "--lookback": args.lookback,
+                                    **log_options_given(args)}, layout)
+    result = attribute_file(args.input, models, goals=args.goal, lookback=lookback, layout=layout, order=order,
                             half_life=half_life, bootstrap=bootstrap, rng=np.random.default_rng(seed))
     emit(result, args.json)
     return 0

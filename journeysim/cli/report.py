@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sys
 
+from journeysim.cli._experiment_args import add_results_options, analysis_from_args
+from journeysim.cli._log_args import add_log_options, layout_from_args, log_options_given
+from journeysim.cli._options import refuse_log_options
 from journeysim.cli._reevaluate_args import add_options as add_reevaluate_options
 from journeysim.cli._reevaluate_args import reevaluate_from_args
-from journeysim.cli._experiment_args import add_results_options, analysis_from_args
-from journeysim.cli._options import refuse_log_options
 from journeysim.cli._render import wrote
 from journeysim.errors import UsageError
 from journeysim.maps.read import load_journey
@@ -68,6 +69,7 @@ def register(sub) -> None:
     a.add_argument("input", metavar="INPUT", help="event log or path file (.csv or .parquet)")
     a.add_argument("--goal", action="append", default=[], metavar="TOUCHPOINT",
                    help="event logs: a goal touchpoint (default: touchpoints whose events carry a value)")
+    add_log_options(a)
     a.set_defaults(report=_attribute)
 
     r = kinds.add_parser("reevaluate", help="last year's map or log against this year's (options as 'reevaluate')")
@@ -146,8 +148,9 @@ def _attribute(args):
     from journeysim.attribution.credit import attribute_file
     from journeysim.report import attribute_report
 
-    refuse_log_options(args.input, {"--goal": args.goal or None})
-    return attribute_report(attribute_file(args.input, goals=args.goal), args.input)
+    layout = layout_from_args(args)
+    refuse_log_options(args.input, {"--goal": args.goal or None, **log_options_given(args)}, layout)
+    return attribute_report(attribute_file(args.input, goals=args.goal, layout=layout), args.input)
 
 
 def _reevaluate(args):

@@ -8,7 +8,7 @@ _WHERE = {
     "Arm": "results", "ExperimentData": "results", "read_results": "results",
     "ExperimentDesign": "design", "design_experiment": "design", "design_from_prediction": "design",
     "ExperimentAnalysis": "analysis", "VariantResult": "analysis", "analyze": "analysis",
-    "analyze_experiment": "analysis",
+    "analyze_experiment": "analysis", "StratifiedAnalysis": "strata", "analyze_strata": "strata",
     "PredictionCheck": "check", "check_prediction": "check", "append_to_ledger": "check",
     "LedgerReport": "ledger", "summarize_ledger": "ledger",
     "Calibration": "calibrate", "calibrate_prediction": "calibrate", "calibrated_journey": "calibrate",

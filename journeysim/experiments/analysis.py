@@ -50,8 +50,8 @@ from journeysim.experiments.results import (
     results_from_frame,
 )
 
-__all__ = ["VariantResult", "ExperimentAnalysis", "analyze", "analyze_experiment", "beta_comparison", "parse_split", "srm_pvalue",
-           "SRM_THRESHOLD", "METHODS"]
+__all__ = ["VariantResult", "ExperimentAnalysis", "analyze", "analyze_experiment", "beta_comparison", "parse_split",
+           "srm_pvalue", "summed_rows", "SRM_THRESHOLD", "METHODS"]
 
 #: Below this SRM p-value the randomisation is presumed broken and the analysis says so loudly.
 SRM_THRESHOLD = 0.001
@@ -121,10 +121,18 @@ class ExperimentAnalysis(Result):
     kind: str
     covariate: str | None = None
     method: Mapping[str, str] = field(default_factory=dict)
+    #: Aggregated rows summed into each variant (empty for per-customer files).
+    rows: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
         object.__setattr__(self, "method", MappingProxyType(dict(self.method)))
+        object.__setattr__(self, "rows", MappingProxyType(dict(self.rows)))
+
+    @property
+    def summed(self) -> bool:
+        """Whether some variant's numbers are the sum of several aggregated rows (days, segments)."""
+        return any(n > 1 for n in self.rows.values())
 
     @property
     def srm_warning(self) -> bool:
@@ -142,6 +150,7 @@ class ExperimentAnalysis(Result):
             "input": self.kind,
             "covariate": self.covariate,
             "variants": {name: v.to_dict() for name, v in self.variants.items()},
+            "rows_summed": dict(self.rows),
             "method": dict(self.method),
         }
 
@@ -192,6 +201,8 @@ class ExperimentAnalysis(Result):
         if self.srm_warning:
             parts.append(f"WARNING: SAMPLE RATIO MISMATCH (p < {SRM_THRESHOLD:g}): the arms' sizes do not match the "
                          "expected split; randomisation or logging is broken and the results above are not trustworthy")
+        if self.summed:
+            parts.append(wrap(summed_rows(self.rows)))
         parts.append(wrap(f"excluded customers (seen in several variants): {count(self.excluded_customers)}; "
                           f"customers with several rows in one variant (counted once): "
                           f"{count(self.duplicate_customers)}"))
@@ -219,6 +230,19 @@ class ExperimentAnalysis(Result):
             rows.append(row)
         columns = list(dict.fromkeys(k for r in rows for k in r))
         return columns, [tuple(r.get(c) for c in columns) for r in rows]
+
+
+def summed_rows(rows: Mapping[str, int]) -> str:
+    """What summing aggregated rows per variant means, for the summary.
+
+    Examples
+    --------
+    >>> summed_rows({"control": 14, "B": 14})
+    'rows summed per variant: control 14, B 14 (customers counted on several rows, as daily counts of returning customers are, are counted once per row)'
+    """
+    counts = ", ".join(f"{name} {n}" for name, n in rows.items())
+    return (f"rows summed per variant: {counts} (customers counted on several rows, as daily counts of returning "
+            "customers are, are counted once per row)")
 
 
 def parse_split(text: str, arms: int) -> tuple[float, ...]:
@@ -363,7 +387,7 @@ def analyze_experiment(data: ExperimentData, *, control: str | None = None,
               and (k != "cuped" or theta is not None)}
     return ExperimentAnalysis(data.source, control, results, float(srm), split, data.excluded_customers,
                               data.duplicate_customers, alpha, data.kind,
-                              data.covariate if theta is not None else None, method)
+                              data.covariate if theta is not None else None, method, data.rows)
 
 
 def _compare(v: Arm, c: Arm, alpha: float) -> dict[str, Any]:
@@ -431,7 +455,9 @@ _PER_CUSTOMER = {"user_column": "user_id", "converted_column": "converted", "rev
 def analyze(results: str | os.PathLike | pd.DataFrame | ExperimentData, *, control: str | None = None,
             expected_split: Sequence[float] | str | None = None, alpha: float = 0.05, user_column: str | None = None,
             variant_column: str = "variant", converted_column: str | None = None, revenue_column: str | None = None,
-            covariate_column: str | None = None, source: str | None = None) -> ExperimentAnalysis:
+            covariate_column: str | None = None, customers_column: str | None = None,
+            conversions_column: str | None = None, revenue_sum_column: str | None = None,
+            revenue_sumsq_column: str | None = None, source: str | None = None) -> ExperimentAnalysis:
     """Analyse an A/B test: every variant against control (the Python side of ``journeysim analyze``).
 
     Parameters
@@ -452,6 +478,10 @@ def analyze(results: str | os.PathLike | pd.DataFrame | ExperimentData, *, contr
         ``converted``, ``revenue``).
     covariate_column : str, optional
         Pre-period covariate for CUPED (default: the first column named ``pre_*``).
+    customers_column, conversions_column, revenue_sum_column, revenue_sumsq_column : str, optional
+        Column names of aggregated results (defaults ``customers``, ``conversions``,
+        ``revenue_sum``, ``revenue_sumsq``); naming one reads the results as aggregated.
+        Several rows of one variant (one per day, or per segment) are summed.
     source : str, optional
         The name errors and the result give a DataFrame (default ``<DataFrame>``).
 
@@ -479,7 +509,9 @@ def analyze(results: str | os.PathLike | pd.DataFrame | ExperimentData, *, contr
     given = {"user_column": user_column, "converted_column": converted_column, "revenue_column": revenue_column,
              "covariate_column": covariate_column}
     names = {k: given[k] or default for k, default in _PER_CUSTOMER.items()}
-    columns = dict(variant_column=variant_column, covariate_column=covariate_column, **names)
+    columns = dict(variant_column=variant_column, covariate_column=covariate_column, customers_column=customers_column,
+                   conversions_column=conversions_column, revenue_sum_column=revenue_sum_column,
+                   revenue_sumsq_column=revenue_sumsq_column, **names)
     if isinstance(results, ExperimentData):
         data = results
     elif isinstance(results, pd.DataFrame):

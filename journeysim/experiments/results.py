@@ -1,9 +1,12 @@
 """Reading A/B test results: per-customer or aggregated rows, CSV or Parquet.
 
-Real exports rarely use our column names or encodings, so the three
-per-customer columns can be renamed and booleans may be written 0/1,
-true/false (any case) or yes/no. Every problem names the file, the line (CSV,
-header = line 1) or row (Parquet) and the column.
+Real exports rarely use our column names or encodings, so every column can be
+renamed and booleans may be written 0/1, true/false (any case) or yes/no. An
+aggregated file with several rows per arm (one per day, or per segment) is
+summed per arm, and the rows summed are counted; ``by`` keeps the sums of each
+group of a column apart as well (strata, for a stratified analysis). Every
+problem names the file, the line (CSV, header = line 1) or row (Parquet) and
+the column.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -46,7 +49,12 @@ class Arm:
 
 @dataclass(frozen=True)
 class ExperimentData:
-    """An A/B test result: the arms in the order they first appear in the file."""
+    """An A/B test result: the arms in the order they first appear in the file.
+
+    ``rows`` counts the aggregated rows summed into each arm (empty for per-customer
+    files); with ``by``, ``strata`` holds each group's arms (groups in the order they
+    first appear), whose sums are ``arms``.
+    """
 
     source: str
     kind: str
@@ -54,21 +62,32 @@ class ExperimentData:
     excluded_customers: int = 0
     duplicate_customers: int = 0
     covariate: str | None = None
+    rows: Mapping[str, int] = field(default_factory=dict)
+    by: str | None = None
+    strata: Mapping[str, Mapping[str, Arm]] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "arms", MappingProxyType(dict(self.arms)))
+        object.__setattr__(self, "rows", MappingProxyType(dict(self.rows)))
+        object.__setattr__(self, "strata", MappingProxyType({g: MappingProxyType(dict(a))
+                                                             for g, a in self.strata.items()}))
 
 
 def read_results(path: str | os.PathLike, *, user_column: str = "user_id", variant_column: str = "variant",
                  converted_column: str = "converted", revenue_column: str = "revenue",
-                 covariate_column: str | None = None) -> ExperimentData:
+                 covariate_column: str | None = None, customers_column: str | None = None,
+                 conversions_column: str | None = None, revenue_sum_column: str | None = None,
+                 revenue_sumsq_column: str | None = None, by: str | None = None) -> ExperimentData:
     """Read an A/B result file (``.parquet`` by its suffix, CSV otherwise).
 
     Aggregated files have ``variant, customers, conversions`` and optionally
-    ``revenue_sum, revenue_sumsq``; per-customer files have ``user_id, variant,
-    converted`` and optionally ``revenue`` and a pre-period covariate (the
-    first column whose name starts with ``pre_`` unless ``covariate_column``
-    names one).
+    ``revenue_sum, revenue_sumsq`` (a file is aggregated when it has the customers and
+    conversions columns, or when one of their ``*_column`` names is given); several rows
+    of one variant (a date or segment column tells them apart) are summed. Per-customer
+    files have ``user_id, variant, converted`` and optionally ``revenue`` and a
+    pre-period covariate (the first column whose name starts with ``pre_`` unless
+    ``covariate_column`` names one). ``by`` names a column whose groups are kept apart
+    too (:attr:`ExperimentData.strata`).
 
     Examples
     --------
@@ -78,13 +97,19 @@ def read_results(path: str | os.PathLike, *, user_column: str = "user_id", varia
     >>> data = read_results(f)
     >>> data.kind, [(a.name, a.customers, a.conversions) for a in data.arms.values()]
     ('aggregated', [('control', 1000, 50), ('B', 1000, 61)])
+    >>> _ = f.write_text("day,Group,Users,Orders\\nMon,A,500,20\\nMon,B,490,30\\nTue,A,510,25\\nTue,B,505,31\\n")
+    >>> data = read_results(f, variant_column="Group", customers_column="Users", conversions_column="Orders")
+    >>> [(a.name, a.customers, a.conversions) for a in data.arms.values()], dict(data.rows)
+    ([('A', 1010, 45), ('B', 995, 61)], {'A': 2, 'B': 2})
     """
     source = str(path)
     frame = _read_frame(path, source)
     return results_from_frame(frame, source, parquet=Path(path).suffix.lower() == ".parquet",
                               user_column=user_column, variant_column=variant_column,
                               converted_column=converted_column, revenue_column=revenue_column,
-                              covariate_column=covariate_column)
+                              covariate_column=covariate_column, customers_column=customers_column,
+                              conversions_column=conversions_column, revenue_sum_column=revenue_sum_column,
+                              revenue_sumsq_column=revenue_sumsq_column, by=by)
 
 
 def _read_frame(path, source: str) -> pd.DataFrame:
@@ -148,12 +173,20 @@ def _read_csv(path, source: str) -> pd.DataFrame:
 
 def results_from_frame(frame: pd.DataFrame, source: str, *, parquet: bool = False, user_column: str = "user_id",
                        variant_column: str = "variant", converted_column: str = "converted",
-                       revenue_column: str = "revenue", covariate_column: str | None = None) -> ExperimentData:
+                       revenue_column: str = "revenue", covariate_column: str | None = None,
+                       customers_column: str | None = None, conversions_column: str | None = None,
+                       revenue_sum_column: str | None = None, revenue_sumsq_column: str | None = None,
+                       by: str | None = None) -> ExperimentData:
     """Validate and reduce a table of results (see :func:`read_results`)."""
     reader = _Columns(frame, source, parquet)
-    if all(c in frame.columns for c in _AGGREGATED):
-        return _aggregated(reader, variant_column)
-    return _per_customer(reader, user_column, variant_column, converted_column, revenue_column, covariate_column)
+    named = {"customers": customers_column, "conversions": conversions_column, "revenue_sum": revenue_sum_column,
+             "revenue_sumsq": revenue_sumsq_column}
+    aggregated = {k: v or k for k, v in named.items()}
+    if by is not None:
+        reader.require(by, "--by")
+    if any(v is not None for v in named.values()) or all(aggregated[c] in frame.columns for c in _AGGREGATED):
+        return _aggregated(reader, variant_column, aggregated, by)
+    return _per_customer(reader, user_column, variant_column, converted_column, revenue_column, covariate_column, by)
 
 
 class _Columns:
@@ -171,12 +204,12 @@ class _Columns:
     def fail(self, i: int, column: str, message: str):
         raise DataError(f"{self.source}: {self.where(int(i))}, column '{column}': {message}")
 
-    def require(self, column: str, option: str | None = None) -> None:
+    def require(self, column: str, option: str | None = None, also: str = "") -> None:
         if column not in self.frame.columns:
             hint = f"; name yours with {option}" if option else ""
             cols = ", ".join(map(str, self.frame.columns))
             raise DataError(f"{self.source}: missing column '{column}'{did_you_mean(column, self.frame.columns)}"
-                            f" (columns: {cols}){hint}")
+                            f" (columns: {cols}){hint}{also}")
 
     def text(self, column: str) -> pd.Series:
         col = self.frame[column]
@@ -225,44 +258,78 @@ class _Columns:
         return true.to_numpy()
 
 
-def _aggregated(cols: _Columns, variant_column: str) -> ExperimentData:
+def _aggregated(cols: _Columns, variant_column: str, names: dict[str, str], by: str | None) -> ExperimentData:
+    """Arms from aggregated rows: each variant's rows summed (told apart by the other columns), per group of
+    ``by`` too."""
     cols.require(variant_column, "--variant-column")
-    names = cols.text(variant_column)
-    dup = names.duplicated()
-    if dup.any():
-        i = np.flatnonzero(dup.to_numpy())[0]
-        cols.fail(i, variant_column, f"variant {excerpt(names.iloc[i])} appears on more than one row")
-    customers, conversions = cols.count("customers"), cols.count("conversions")
-    for i in range(len(names)):
-        if customers[i] == 0:
-            cols.fail(i, "customers", f"variant {excerpt(names.iloc[i])} has zero customers")
-        if conversions[i] > customers[i]:
-            cols.fail(i, "conversions", f"{conversions[i]} conversions exceed {customers[i]} customers")
-    present = [c for c in ("revenue_sum", "revenue_sumsq") if c in cols.frame.columns]
+    cols.require(names["customers"], "--customers-column")
+    cols.require(names["conversions"], "--conversions-column")
+    variants = cols.text(variant_column)
+    customers, conversions = cols.count(names["customers"]), cols.count(names["conversions"])
+    for i in np.flatnonzero(conversions > customers):
+        cols.fail(i, names["conversions"], f"{conversions[i]} conversions exceed {customers[i]} customers")
+    present = [c for c in ("revenue_sum", "revenue_sumsq") if names[c] in cols.frame.columns]
     if len(present) == 1:
         other = ({"revenue_sum", "revenue_sumsq"} - set(present)).pop()
-        raise DataError(f"{cols.source}: column '{present[0]}' needs column '{other}' too")
+        option = f" (--{other.replace('_', '-')}-column)"
+        raise DataError(f"{cols.source}: column '{names[present[0]]}' needs column '{names[other]}' too{option}")
     sums = sumsq = None
     if present:
-        sums, sumsq = cols.number("revenue_sum"), cols.number("revenue_sumsq")
-        for i in range(len(names)):
+        sums, sumsq = cols.number(names["revenue_sum"]), cols.number(names["revenue_sumsq"])
+        for i in range(len(variants)):
+            if not customers[i] and (sums[i] or sumsq[i]):
+                cols.fail(i, names["revenue_sum"], "revenue on a row without customers")
             # sum of squares below sum^2/n would be a negative variance
-            if sumsq[i] < sums[i] ** 2 / customers[i] * (1 - 1e-9):
-                cols.fail(i, "revenue_sumsq", f"{sumsq[i]:g} is less than revenue_sum^2/customers (impossible)")
-    arms = {
-        name: Arm(name, int(customers[i]), int(conversions[i]),
-                  revenue_sum=None if sums is None else float(sums[i]),
-                  revenue_sumsq=None if sumsq is None else float(sumsq[i]))
-        for i, name in enumerate(names)
-    }
-    if len(arms) < 2:
-        raise DataError(f"{cols.source}: only one variant ({excerpt(names.iloc[0])}); an A/B test needs at least two")
-    return ExperimentData(cols.source, "aggregated", arms)
+            if customers[i] and sumsq[i] < sums[i] ** 2 / customers[i] * (1 - 1e-9):
+                cols.fail(i, names["revenue_sumsq"], f"{sumsq[i]:g} is less than revenue_sum^2/customers (impossible)")
+    counted = {variant_column, *names.values()}
+    _distinct_rows(cols, variants, variant_column, [c for c in cols.frame.columns if c not in counted])
+    groups = cols.text(by) if by is not None else None
+    table = pd.DataFrame({"variant": variants, "group": groups if groups is not None else "", "customers": customers,
+                          "conversions": conversions, "sum": sums if sums is not None else 0.0,
+                          "sumsq": sumsq if sumsq is not None else 0.0})
+
+    def arms(part: pd.DataFrame) -> dict[str, Arm]:
+        totals = part.groupby("variant", sort=False)[["customers", "conversions", "sum", "sumsq"]].sum()
+        return {name: Arm(name, int(t.customers), int(t.conversions),
+                          revenue_sum=None if sums is None else float(t["sum"]),
+                          revenue_sumsq=None if sumsq is None else float(t.sumsq))
+                for name, t in totals.iterrows()}
+
+    pooled = arms(table)
+    for name, arm in pooled.items():
+        if arm.customers == 0:
+            cols.fail(np.flatnonzero((variants == name).to_numpy())[0], names["customers"],
+                      f"variant {excerpt(name)} has zero customers")
+    if len(pooled) < 2:
+        raise DataError(f"{cols.source}: only one variant ({excerpt(variants.iloc[0])}); an A/B test needs at least two")
+    strata = {g: arms(part) for g, part in table.groupby("group", sort=False)} if by is not None else {}
+    return ExperimentData(cols.source, "aggregated", pooled, rows=variants.value_counts(sort=False).to_dict(), by=by,
+                          strata=strata)
+
+
+def _distinct_rows(cols: _Columns, variants: pd.Series, variant_column: str, others: list[str]) -> None:
+    """Refuse two rows of one variant that no other column (a date, a segment) tells apart: a row counted twice."""
+    keys = pd.concat([variants, *(cols.frame[c].astype(str).str.strip() for c in others)], axis=1)
+    repeated = keys.duplicated()
+    if not repeated.any():
+        return
+    i = int(np.flatnonzero(repeated.to_numpy())[0])
+    name = variants.iloc[i]
+    if not others:
+        cols.fail(i, variant_column, f"variant {excerpt(name)} appears on more than one row, and no other column (a date "
+                                     "or a segment) tells its rows apart")
+    first = int(np.flatnonzero((keys == keys.iloc[i]).all(axis=1).to_numpy())[0])
+    same = ", ".join(f"{c} {keys.iloc[i, k + 1]!r}" for k, c in enumerate(others))
+    cols.fail(i, variant_column, f"variant {excerpt(name)} with {same} appears on more than one row (also "
+                                 f"{cols.where(first)}): a row counted twice")
 
 
 def _per_customer(cols: _Columns, user_column: str, variant_column: str, converted_column: str,
-                  revenue_column: str, covariate_column: str | None) -> ExperimentData:
-    cols.require(user_column, "--user-column")
+                  revenue_column: str, covariate_column: str | None, by: str | None) -> ExperimentData:
+    aggregated = ("; an aggregated file (one row per variant, or per variant and day) needs variant, customers and "
+                  "conversions columns: name yours with --variant-column, --customers-column and --conversions-column")
+    cols.require(user_column, "--user-column", aggregated)
     cols.require(variant_column, "--variant-column")
     cols.require(converted_column, "--converted-column")
     if covariate_column is not None:
@@ -278,6 +345,9 @@ def _per_customer(cols: _Columns, user_column: str, variant_column: str, convert
         table["revenue"] = cols.number(revenue_column)
     if covariate_column is not None:
         table["covariate"] = cols.number(covariate_column)
+    if by is not None:
+        table["group"] = cols.text(by)
+        _one_group(cols, table, by)
     order = list(pd.unique(table["variant"]))
     variants_per_user = table.groupby("user", sort=False)["variant"].nunique()
     mixed = variants_per_user.index[variants_per_user > 1]
@@ -288,6 +358,8 @@ def _per_customer(cols: _Columns, user_column: str, variant_column: str, convert
         agg["revenue"] = "sum"  # several purchases by one customer add up
     if "covariate" in table:
         agg["covariate"] = "first"
+    if by is not None:
+        agg["group"] = "first"
     per_user = grouped.agg(agg)
     duplicates = int((grouped.size() > 1).sum())
     arms = {}
@@ -295,12 +367,32 @@ def _per_customer(cols: _Columns, user_column: str, variant_column: str, convert
         if name not in per_user.index.get_level_values(0):
             raise DataError(f"{cols.source}: variant {excerpt(name)} has zero customers left after excluding "
                             f"{len(mixed)} customers seen in more than one variant")
-        rows = per_user.loc[name]
-        arms[name] = Arm(name, len(rows), int(rows["converted"].sum()),
-                         revenue=rows["revenue"].to_numpy(dtype=float) if "revenue" in rows else None,
-                         covariate=rows["covariate"].to_numpy(dtype=float) if "covariate" in rows else None)
+        arms[name] = _arm(name, per_user.loc[name])
     if len(arms) < 2:
         raise DataError(f"{cols.source}: column '{variant_column}': only one variant ({excerpt(order[0])}); "
                         "an A/B test needs at least two")
+    strata = {}
+    for group in (pd.unique(kept["group"]) if by is not None else ()):
+        part = per_user[per_user["group"] == group]
+        strata[group] = {name: _arm(name, part.loc[name]) for name in order if name in part.index.get_level_values(0)}
     return ExperimentData(cols.source, "per-customer", arms, excluded_customers=len(mixed),
-                          duplicate_customers=duplicates, covariate=covariate_column if "covariate" in table else None)
+                          duplicate_customers=duplicates, covariate=covariate_column if "covariate" in table else None,
+                          by=by, strata=strata)
+
+
+def _arm(name: str, rows: pd.DataFrame) -> Arm:
+    return Arm(name, len(rows), int(rows["converted"].sum()),
+               revenue=rows["revenue"].to_numpy(dtype=float) if "revenue" in rows else None,
+               covariate=rows["covariate"].to_numpy(dtype=float) if "covariate" in rows else None)
+
+
+def _one_group(cols: _Columns, table: pd.DataFrame, by: str) -> None:
+    """Refuse a customer whose rows name two groups of ``by``: a customer is in one stratum."""
+    groups = table.groupby("user", sort=False)["group"].nunique()
+    if (groups > 1).any():
+        user = groups.index[groups > 1][0]
+        rows = np.flatnonzero((table["user"] == user).to_numpy())
+        first = table["group"].iloc[rows[0]]
+        i = next(r for r in rows if table["group"].iloc[r] != first)
+        cols.fail(i, by, f"customer {user!r} is in group {table['group'].iloc[i]!r} here and in {first!r} on "
+                         f"{cols.where(rows[0])} (a customer is in one group)")

@@ -32,17 +32,20 @@ from journeysim.attribution.markov import markov_journey
 from journeysim.errors import DataError, MapError, excerpt
 from journeysim.fitting.delays import DelayChoice, GapStats, choose_delay
 from journeysim.journey import Edge, Journey, Segment, Touchpoint
-from journeysim.logs.counts import NO_WINDOW, EventCounts, aggregate_events
+from journeysim.logs.counts import NO_WINDOW, EventCounts, aggregate_events, describe_goals, dropped_events
+from journeysim.logs.layout import LogLayout
 from journeysim.logs.paths import read_path_file
-from journeysim.logs.sources import connect, open_source, read_error
+from journeysim.logs.sources import Source, connect, open_source, read_error
 from journeysim.logs.stages import read_stages
 from journeysim.maps.read import dump_journey, read_journey
 from journeysim.maps.values import UNIT_SECONDS
 
-__all__ = ["FitResult", "fit_events", "INTERVAL_LEVEL"]
+__all__ = ["FitResult", "fit_events", "INTERVAL_LEVEL", "SINGLE_TOUCH"]
 
 #: Level of the per-edge confidence intervals reported with a fit.
 INTERVAL_LEVEL = 0.99
+#: Above this share of single-touch journeys a fit warns that its map has few transitions.
+SINGLE_TOUCH = 0.95
 
 
 @dataclass(frozen=True, repr=False)
@@ -51,7 +54,9 @@ class FitResult(Result):
 
     ``edges`` rows are ``(from, to, p, departures, low, high)`` with Wilson
     intervals at :data:`INTERVAL_LEVEL` (``to`` is ``"exit"`` for drop-off);
-    ``delays`` maps a touchpoint to its chosen distribution and every candidate's AIC.
+    ``delays`` maps a touchpoint to its chosen distribution and every candidate's AIC;
+    ``goals_by_default``: the goals were taken by default (the touchpoints whose events
+    carry a value); ``dropped`` counts the events the touchpoint map dropped, by name.
     """
 
     journey: Journey
@@ -67,6 +72,8 @@ class FitResult(Result):
     delays: Mapping[str, DelayChoice] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     method: str = ""
+    goals_by_default: bool = False
+    dropped: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +83,8 @@ class FitResult(Result):
             "journeys": self.journeys,
             "cut_by_lookback": self.cut,
             "goals": list(self.goals),
+            "goals_by_default": self.goals_by_default,
+            "dropped_events": dict(self.dropped),
             "repeat": self.repeat,
             "lookback_seconds": self.lookback,
             "edges": [{"from": a, "to": b, "p": p, "departures": n, "ci": [lo, hi]} for a, b, p, n, lo, hi in self.edges],
@@ -95,10 +104,13 @@ class FitResult(Result):
             ("events read" if self.kind == "events" else "touches read", fmt(self.events)),
             ("journeys", fmt(self.journeys)),
             ("journeys cut by the lookback window", fmt(self.cut)),
-            ("goals", ", ".join(self.goals)),
+            ("goals", ", ".join(self.goals) + (" (by default: the touchpoints whose events carry a value; name "
+                                               "yours with --goal)" if self.goals_by_default else "")),
             ("touchpoints", fmt(len(self.journey.names))),
             ("segments", ", ".join(self.journey.segments) or "none"),
         ]
+        if self.dropped:
+            head.append(("events dropped (touchpoint map)", dropped_events(self.dropped)))
         parts = [format_table("fitted journey", ["item", "value"], head)]
         edges = [(a, b, fmt(p), fmt(int(n)), interval((lo, hi))) for a, b, p, n, lo, hi in self.edges]
         parts.append(format_table(f"transitions ({INTERVAL_LEVEL:.0%} Wilson intervals)",
@@ -133,6 +145,7 @@ def fit_events(
     lookback: float | None = None,
     stages: str | os.PathLike | None = None,
     threads: int | None = None,
+    layout: LogLayout | None = None,
 ) -> FitResult:
     """Fit a journey map from an event log (CSV or Parquet) or a path file (``journeysim fit``; ``journeysim.fit``).
 
@@ -149,6 +162,8 @@ def fit_events(
         journey (the earlier one counts as dropped off and as cut); ``None``: never.
     stages : a file mapping touchpoints to stages (see :func:`journeysim.logs.stages.read_stages`).
     threads : threads of the CSV reader and DuckDB (default: all cores; 1 keeps the fit on one core).
+    layout : how an export names its columns, flags conversions, writes times and names events
+        (see :class:`~journeysim.logs.layout.LogLayout`); by default the names above.
 
     Returns
     -------
@@ -173,9 +188,13 @@ def fit_events(
     warnings: list[str] = []
     try:
         with connect(threads) as con:
-            source = open_source(con, path)
+            source = open_source(con, path, layout)
             if source.kind == "paths":
                 table = read_path_file(con, source)
+                if table.conversions_only:
+                    raise DataError(f"{path}: no total_null column: a path file of converting journeys alone would "
+                                    "fit a map in which every journey converts; add total_null (the journeys that "
+                                    "did not convert) to fit a map (attribute reads the file as it is)")
                 journey, _ = markov_journey(table, 1, name=Path(path).stem)
                 counts = _path_counts(journey)
                 result = dict(kind="paths", events=int(len(table.touches)), journeys=int(table.journeys), cut=0,
@@ -186,10 +205,12 @@ def fit_events(
                 agg = aggregate_events(con, source, goals, repeat=repeat, lookback=window,
                                        unit_seconds=UNIT_SECONDS["day"], threads=threads)
                 journey, counts, delays, warnings = _events_journey(agg, Path(path).stem)
+                warnings = _journey_checks(agg, source, lookback) + warnings
                 g = agg.groups
                 result = dict(kind="events", events=int(g.n.sum()), journeys=int(agg.starts().sum()),
                               cut=int(g.loc[g.kind == "cut", "n"].sum()), goals=agg.goals, repeat=repeat,
-                              lookback=lookback, delays=delays,
+                              lookback=lookback, delays=delays, goals_by_default=agg.goals_by_default,
+                              dropped=agg.dropped,
                               method=f"{agg.method}; rows and entry are maximum-likelihood estimates; delays "
                               "fitted to the gaps to the next touch by maximum likelihood, chosen by AIC")
     except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)
@@ -203,6 +224,34 @@ def fit_events(
         raise DataError(f"{path}: the fitted map is not valid: {exc.messages[0]}") from None
     return FitResult(journey=journey, source=str(path), edges=_edges(journey, counts), warnings=tuple(warnings),
                      **result)
+
+
+def _journey_checks(agg: EventCounts, source: Source, lookback: float | None) -> list[str]:
+    """Refuse a log in which no customer moved between touchpoints; warn when journeys are almost all a
+    single touch (at least :data:`SINGLE_TOUCH` of them: each journey with two touches or more has a move
+    into a touchpoint that is not a goal, so the others are at least the journeys less those moves)."""
+    journeys = float(agg.starts().sum())
+    moves = agg.moves()
+    cut = int(agg.groups.loc[agg.groups.kind == "cut", "n"].sum())
+    user = source.label("user_id")
+    if moves.empty or moves.n.sum() == 0:
+        why = (f"every next touch came after the lookback window ({cut:,} cut): lengthen --lookback" if cut else
+               f"is {user!r} the customer id (name it with --user-column)? A log with one row per customer holds "
+               "no journeys")
+        raise DataError(f"{source.path}: no customer moved from one touchpoint to another ({journeys:,.0f} journeys "
+                        f"of a single touch; {describe_goals(agg.goals, agg.goals_by_default)}): {why}")
+    single = 1 - moves.n[~moves.dest.isin(agg.goals)].sum() / journeys
+    if single <= SINGLE_TOUCH:
+        return []
+    window = " and --lookback" if lookback is not None else ""
+    share = f"every one of the {journeys:,.0f} journeys is" if single >= 1 else \
+        f"at least {single:.1%} of the {journeys:,.0f} journeys are"
+    guessed = (f"; the goals were taken by default ({', '.join(agg.goals)}): if {source.label('value')!r} is the value "
+               "of the touch that converted, flag the conversions with --conversion-column COLUMN[=VALUE] instead"
+               if agg.goals_by_default else "")
+    return [f"{share} a single touch: the map has few transitions (real e-commerce logs can be like this; if "
+            f"customers should have several touches, check that {user!r} is the customer id (--user-column){window})"
+            f"{guessed}"]
 
 
 def _path_counts(journey: Journey) -> dict[str, float]:

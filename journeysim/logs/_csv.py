@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from journeysim.logs.layout import ROLES
 from journeysim.logs.sources import Source
 
 __all__ = ["CsvEvents", "csv_events"]
@@ -47,12 +48,16 @@ class CsvEvents:
 
     ``reader`` is read once; afterwards :meth:`names` tells what the numbers stand for and
     ``time_ordered`` whether the file is in time order, unless ``unclean`` is set (the
-    stream stopped at a row that needs DuckDB's reader).
+    stream stopped at a row that needs DuckDB's reader). The pairs are (touchpoint,
+    segment, converted): a row flagged as a conversion is a pair of its own (see
+    :mod:`journeysim.logs.counts`), and one without a touchpoint is ``goal``'s.
     """
 
-    def __init__(self, source: Source, csv: pacsv.CSVStreamingReader):
-        self._source, self._csv = source, csv
-        self._pairs: dict[tuple[str, str | None], int] = {}
+    def __init__(self, source: Source, csv: pacsv.CSVStreamingReader, goal: str | None = None):
+        self._source, self._csv, self._goal = source, csv, goal
+        layout = source.layout
+        self._columns = {role: layout.column(role) for role in ROLES if source.has(role)}
+        self._pairs: dict[tuple[str, str | None, bool], int] = {}
         self._totals = np.zeros(0)
         self._visits = np.zeros(0, np.int64)
         self.rows = 0
@@ -60,13 +65,17 @@ class CsvEvents:
         #: Every event's time is at or after the one before it in the file (exports often are).
         self.time_ordered = True
         self._last = None
-        user = csv.schema.field("user_id").type
+        #: The first and last times (µs) of epoch times (read with a unit, whose plausibility is checked).
+        self.span: tuple[int, int] | None = None
+        #: Events dropped by the touchpoint map, by name.
+        self.dropped: dict[str, int] = {}
+        user = csv.schema.field(self._columns["user_id"]).type
         schema = pa.schema([("u", user), ("t", pa.int64()), ("sc", pa.int32())])
         self.reader = pa.RecordBatchReader.from_batches(schema, self._blocks())
 
     @property
     def pairs(self) -> int:
-        """(touchpoint, segment) pairs numbered so far."""
+        """(touchpoint, segment, converted) pairs numbered so far."""
         return len(self._pairs)
 
     def close(self) -> None:
@@ -74,11 +83,14 @@ class CsvEvents:
         self._csv.close()
 
     def names(self) -> pd.DataFrame:
-        """Touchpoint ``tp``, segment ``seg`` (``None`` without a segment column), events ``n``, value total
-        ``val`` and ``bad`` (0) of each pair number, indexed by the number as text (like DuckDB's hashes)."""
-        return pd.DataFrame({"sc": [str(i) for i in range(len(self._pairs))], "tp": [a for a, _ in self._pairs],
-                             "seg": [s for _, s in self._pairs], "n": self._visits, "val": self._totals,
-                             "bad": 0}).set_index("sc")
+        """Touchpoint ``tp``, segment ``seg`` (``None`` without a segment column), converted ``conv``, events
+        ``n``, value total ``val`` and ``bad`` (0) of each pair number, indexed by the number as text (like
+        DuckDB's hashes)."""
+        pairs = list(self._pairs)
+        names = pd.DataFrame({"sc": [str(i) for i in range(len(pairs))], "tp": [a for a, _, _ in pairs],
+                              "seg": [s for _, s, _ in pairs], "conv": [c for _, _, c in pairs], "n": self._visits,
+                              "val": self._totals, "bad": 0}).set_index("sc")
+        return names[names.n > 0]   # a block numbers every (touchpoint, segment, converted) it might meet
 
     def _blocks(self):
         try:
@@ -91,41 +103,112 @@ class CsvEvents:
             self._csv.close()
 
     def _block(self, block: pa.RecordBatch) -> pa.RecordBatch:
-        user, time, tp = block.column("user_id"), block.column("timestamp"), block.column("touchpoint")
-        if user.null_count or time.null_count or tp.null_count:
+        columns, layout = self._columns, self._source.layout
+        user, time, tp = (block.column(columns[c]) for c in ("user_id", "timestamp", "touchpoint"))
+        if user.null_count or time.null_count:
             raise _Unclean
-        tp_names = [name.strip(" ") for name in tp.dictionary.to_pylist()]   # as DuckDB's trim()
-        if not all(tp_names):
-            raise _Unclean
-        if self._source.has("segment"):
-            seg = block.column("segment")
+        if self._source.plain:
+            if tp.null_count:
+                raise _Unclean
+            tp_names = [name.strip(" ") for name in tp.dictionary.to_pylist()]   # as DuckDB's trim()
+            if not all(tp_names):
+                raise _Unclean
+            tp_idx, keep, flag = tp.indices.to_numpy(), None, 0
+        else:
+            tp_names, tp_idx, keep, flag = self._touchpoints(block, tp)
+        if "segment" in columns:
+            seg = block.column(columns["segment"])
             seg_names, seg_idx = [name.strip(" ") for name in seg.dictionary.to_pylist()], seg.indices.to_numpy()
             if seg.null_count or "" in seg_names:
                 raise _Unclean
         else:
             seg_names, seg_idx = [None], 0
-        pairs = self._pairs
-        lookup = np.array([pairs.setdefault((a, s), len(pairs)) for a in tp_names for s in seg_names], np.int32)
-        code = lookup[tp.indices.to_numpy() * len(seg_names) + seg_idx]
+        pairs, flags = self._pairs, (False, True) if layout.conversion else (False,)
+        lookup = np.array([-1 if a is None else pairs.setdefault((a, s, c), len(pairs)) for a in tp_names
+                           for s in seg_names for c in flags], np.int32)
+        pair = tp_idx * len(seg_names) + seg_idx
+        code = lookup[pair * 2 + flag if layout.conversion else pair]
+        value = None
+        if "value" in columns:
+            column = block.column(columns["value"])
+            value = column.to_numpy(zero_copy_only=False)    # blank values (nulls) come out as NaN
+            given = value if not column.null_count else value[column.is_valid().to_numpy(zero_copy_only=False)]
+            if len(given) and not (given.min() >= 0 and given.max() < np.inf):   # NaN fails both
+                raise _Unclean
+        micros = self._micros(time)
+        if keep is not None:
+            user, micros, code = user.filter(pa.array(keep)), micros.filter(pa.array(keep)), code[keep]
+            value = None if value is None else value[keep]
         if len(self._visits) < len(pairs):
             self._totals = np.pad(self._totals, (0, len(pairs) - len(self._totals)))
             self._visits = np.pad(self._visits, (0, len(pairs) - len(self._visits)))
         self._visits += np.bincount(code, minlength=len(pairs))
         self.rows += len(code)
-        if self._source.has("value"):
-            column = block.column("value")
-            value = column.to_numpy(zero_copy_only=False)    # blank values (nulls) come out as NaN
-            given = value if not column.null_count else value[column.is_valid().to_numpy(zero_copy_only=False)]
-            if len(given) and not (given.min() >= 0 and given.max() < np.inf):   # NaN fails both
-                raise _Unclean
+        if value is not None:
             some = value > 0
             self._totals += np.bincount(code[some], weights=value[some], minlength=len(self._totals))
-        micros = time.cast(pa.int64())
         if self.time_ordered and len(micros):
             t = micros.to_numpy()
             self.time_ordered = (self._last is None or t[0] >= self._last) and bool((t[1:] >= t[:-1]).all())
             self._last = t[-1]
         return pa.RecordBatch.from_arrays([user, micros, pa.array(code)], names=["u", "t", "sc"])
+
+    def _micros(self, time: pa.Array) -> pa.Array:
+        """Each event's time in µs: a timestamp's, or an epoch number's scaled and rounded half up (as
+        :meth:`~journeysim.logs.sources.Source.micros` does in DuckDB)."""
+        unit = self._source.layout.unit_micros
+        if unit is None:
+            return time.cast(pa.int64())
+        scaled = time.to_numpy(zero_copy_only=False) * unit
+        if len(scaled) and not (np.abs(scaled).max() < 2.0 ** 63):   # NaN fails too
+            raise _Unclean
+        micros = np.floor(scaled + 0.5).astype(np.int64)
+        if len(micros):
+            low, high = int(micros.min()), int(micros.max())
+            self.span = (low, high) if self.span is None else (min(self.span[0], low), max(self.span[1], high))
+        return pa.array(micros)
+
+    def _touchpoints(self, block: pa.RecordBatch, tp: pa.Array):
+        """Touchpoint names, each row's index into them, the rows kept (``None``: all) and each row's flag
+        (1: the row is also a conversion), by the layout's conversion column and touchpoint map."""
+        layout = self._source.layout
+        # An empty name is no touchpoint (None), and a row without one gets the index past the names.
+        events = [name.strip(" ") or None for name in tp.dictionary.to_pylist()]
+        missing = np.array([name is None for name in events] + [True])
+        codes = tp.indices.to_numpy(zero_copy_only=False)
+        if tp.null_count:
+            codes = np.where(tp.is_valid().to_numpy(zero_copy_only=False), codes, len(events))
+        if layout.touchpoints is not None:
+            names, idx = layout.touchpoints.apply(events + [None], codes, lambda c: block.column(c),
+                                                  layout.keep_unmapped)
+        else:
+            names, idx = events, codes
+        idx = np.where(missing[codes], -2, idx)
+        if layout.conversion is not None:
+            conv = block.column(layout.conversion)
+            if not pa.types.is_dictionary(conv.type):
+                conv = conv.dictionary_encode()
+            flags = [layout.is_conversion(text) for text in conv.dictionary.to_pylist()]
+            if None in flags:
+                raise _Unclean
+            flag = np.array(flags + [False])[conv.indices.to_numpy(zero_copy_only=False)]
+            if conv.null_count:
+                flag &= conv.is_valid().to_numpy(zero_copy_only=False)
+        else:
+            flag = np.zeros(len(idx), bool)
+        if (idx == -2).any() and not flag[idx == -2].all():   # a row without a touchpoint, not a conversion
+            raise _Unclean
+        dropped = (idx == -1) & ~flag
+        if dropped.any():
+            for k, n in zip(*np.unique(codes[dropped], return_counts=True)):
+                self.dropped[events[k]] = self.dropped.get(events[k], 0) + int(n)
+        names = names or [None]
+        alone = (idx < 0) & flag            # a conversion without a (kept) touchpoint: the goal alone
+        if alone.any():
+            names = [*names, self._goal]
+            idx = np.where(alone, len(names) - 1, idx)
+        keep = None if not dropped.any() else ~dropped
+        return names, np.where(idx < 0, 0, idx), keep, (flag & ~alone).astype(np.int64)
 
 
 def _standard_dialect(con: duckdb.DuckDBPyConnection, path: str) -> bool:
@@ -141,31 +224,43 @@ def _standard_dialect(con: duckdb.DuckDBPyConnection, path: str) -> bool:
             and comment in none)
 
 
-def csv_events(con: duckdb.DuckDBPyConnection, source: Source, *, threads: int | None) -> CsvEvents | None:
+def csv_events(con: duckdb.DuckDBPyConnection, source: Source, *, goal: str | None = None,
+               threads: int | None) -> CsvEvents | None:
     """Open a CSV event log for the fast read, or ``None`` if its dialect or first block needs DuckDB's reader.
 
-    ``threads`` = 1 keeps the read on one core.
+    ``goal`` is the goal of a conversion-flag log; ``threads`` = 1 keeps the read on one core.
     """
     if not _standard_dialect(con, source.path):
         return None
-    columns = [c for c in ("user_id", "timestamp", "touchpoint", "segment", "value") if source.has(c)]
+    layout = source.layout
+    types = {layout.column(role): _TYPES[role] for role in ("user_id", "touchpoint", "segment", "value")
+             if source.has(role)}
+    extra = {**({layout.conversion: _DICT} if layout.conversion else {}),
+             **{c: pa.string() for c in (layout.touchpoints.columns if layout.touchpoints else ())}}
+    time = layout.column("timestamp")
+    if len({time, *types, *extra}) < 1 + len(types) + len(extra):
+        return None   # a column read in two roles: DuckDB's reader reads it as each needs
+    types.update(extra)
 
-    def open_csv(check_utf8: bool, time: pa.DataType) -> pacsv.CSVStreamingReader:
-        types = {**{c: _TYPES[c] for c in columns if c in _TYPES}, "timestamp": time}
+    def open_csv(check_utf8: bool, time_type: pa.DataType) -> pacsv.CSVStreamingReader:
         return pacsv.open_csv(    # mapped, not read: the kernel does not copy the file into our buffers
             pa.memory_map(source.path), read_options=pacsv.ReadOptions(use_threads=threads != 1, block_size=_BLOCK),
-            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=columns, null_values=[""],
+            convert_options=pacsv.ConvertOptions(column_types={**types, time: time_type},
+                                                 include_columns=[time, *types], null_values=[""],
                                                  check_utf8=check_utf8))
 
     try:
-        # The first block says whether times carry a UTC offset: then they are read as instants (UTC), as DuckDB
-        # reads them; a file mixing the two forms fails the conversion and goes to DuckDB's reader.
-        probe = open_csv(False, pa.string())
-        first = probe.read_next_batch().column("timestamp").drop_null()
-        probe.close()
-        zone = "UTC" if len(first) and _OFFSET.search(first[0].as_py()) else None
-        # Text that is not UTF-8 stops the read (DuckDB's reader then names its row).
-        csv = open_csv(True, pa.timestamp("us", tz=zone))
+        if layout.unit_micros is not None:
+            csv = open_csv(True, pa.float64())
+        else:
+            # The first block says whether times carry a UTC offset: then they are read as instants (UTC), as
+            # DuckDB reads them; a file mixing the two forms fails the conversion and goes to DuckDB's reader.
+            probe = open_csv(False, pa.string())
+            first = probe.read_next_batch().column(time).drop_null()
+            probe.close()
+            zone = "UTC" if len(first) and _OFFSET.search(first[0].as_py()) else None
+            # Text that is not UTF-8 stops the read (DuckDB's reader then names its row).
+            csv = open_csv(True, pa.timestamp("us", tz=zone))
     except (pa.ArrowException, StopIteration):
         return None
-    return CsvEvents(source, csv)
+    return CsvEvents(source, csv, goal)

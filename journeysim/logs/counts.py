@@ -36,31 +36,37 @@ ways:
 Checks come in the order a reader needs them: bad rows first, then an empty log, then
 the goals (by default the touchpoints whose events carry a positive value), so that
 each message says what is actually wrong.
+
+A row flagged as a conversion (see :mod:`journeysim.logs.layout`) is counted by both
+passes as a pair of its own, (touchpoint, segment, converted); afterwards
+:func:`_split_conversions` turns each such pair into its touchpoint followed by the
+goal, so the passes themselves never learn of conversion flags.
 """
 
 from __future__ import annotations
 
 import functools
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from journeysim.errors import DataError, excerpt
+from journeysim.errors import DataError, UsageError, did_you_mean, excerpt
 from journeysim.logs._csv import CsvEvents, csv_events
 from journeysim.logs._stream import Transitions, count_in_order
-from journeysim.logs.sources import Source, quote, read_error
+from journeysim.logs.layout import DEFAULT_GOAL, TIME_UNITS, UNIT_NAMES
+from journeysim.logs.sources import FLAG, Source, quote, read_error
 
-__all__ = ["EventCounts", "aggregate_events", "NO_WINDOW", "window_micros"]
+__all__ = ["EventCounts", "aggregate_events", "NO_WINDOW", "window_micros", "describe_goals", "dropped_events"]
 
 #: A lookback (in seconds) longer than any log: no journey is ever cut.
 NO_WINDOW = 2.0 ** 52 / 1e6
 
 _KINDS = {0: "goal", 1: "end", 2: "cut", 3: "move"}
 # Row problems, as bits of ``bad``, in the order they are reported.
-_BAD_T, _BAD_U, _BAD_TP, _BAD_VAL, _NEG_VAL = 1, 2, 4, 8, 16
+_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_VAL, _NEG_VAL = 1, 2, 32, 4, 8, 16
 _STAGED = "__journeysim_events"
 # Pair numbers of the fast reader packed below the file row (see _pass_sql).
 _PAIR_BITS = 24
@@ -70,6 +76,9 @@ _SORTED = "one DuckDB pass (LEAD over each customer's timeline, sorted by user a
 _IN_ORDER = ("one pass over the file in its order (each customer's last event held in a hash table; the file "
              "has each customer's events in time order)")
 _SALTS = 4   # hashes tried before giving up (a collision among a few thousand names has odds ~1e-12)
+#: Epoch times read with --time-unit must fall in these years, else the unit is probably wrong.
+_EPOCH_YEARS = (1990, 2100)
+_DEFAULT_GOALS = "taken by default: the touchpoints whose events carry a positive value"
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,9 @@ class EventCounts:
     """Grouped counts of one event log (see the module docstring for the columns).
 
     ``values`` is the total event value of each touchpoint; ``goals`` are the goals
-    the journeys were cut at (those asked for, else the default ones); ``method`` says
-    how the timelines were followed.
+    the journeys were cut at (those asked for, else the default ones: then
+    ``goals_by_default``); ``dropped`` counts the events of each name the touchpoint
+    map dropped; ``method`` says how the timelines were followed.
     """
 
     groups: pd.DataFrame
@@ -87,6 +97,8 @@ class EventCounts:
     has_segment: bool
     goals: tuple[str, ...]
     method: str = ""
+    goals_by_default: bool = False
+    dropped: dict[str, int] = field(default_factory=dict)
 
     def starts(self, segment: str | None = None) -> pd.Series:
         """Journeys started at each touchpoint (of one segment): visits not reached by a move.
@@ -117,20 +129,27 @@ def window_micros(lookback: float) -> int:
     return int(min(lookback, NO_WINDOW) * 1e6)
 
 
-def _events(source: Source, relation: str, row: str) -> str:
-    """One row per event: user, time (µs), file row, value, touchpoint, segment, their hash, problem bits."""
+def _events(source: Source, relation: str, row: str, goal: str) -> str:
+    """One row per event: user, time (µs), file row, value, touchpoint, segment, converted, dropped (by the
+    touchpoint map: the callers leave those rows out, after numbering them), their hash, problem bits."""
     value = f"TRY_CAST({quote('value')} AS DOUBLE)" if source.has("value") else "0.0"
     raw_value = quote("value") if source.has("value") else "NULL"
     seg = (f"coalesce(CAST({quote('segment')} AS VARCHAR), '(none)')" if source.has("segment")
            else "NULL::VARCHAR")
     return f"""
-    SELECT u, t, rn, val, tp, seg, hash(tp, seg, 0) AS sc,
+    SELECT u, t, rn, val, tp, seg, conv, drop, {_hash(source, 0)} AS sc,
            (CASE WHEN t IS NULL THEN {_BAD_T} ELSE 0 END | CASE WHEN u IS NULL THEN {_BAD_U} ELSE 0 END
             | CASE WHEN (val IS NULL AND raw_value IS NOT NULL) OR NOT isfinite(val) THEN {_BAD_VAL} ELSE 0 END
-            | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END)::UTINYINT AS bad
-    FROM (SELECT user_id AS u, {source.micros()} AS t, {row} AS rn,
-                 {value} AS val, {raw_value} AS raw_value, CAST(touchpoint AS VARCHAR) AS tp, {seg} AS seg
-          FROM {relation})"""
+            | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END | CASE WHEN bad_flag THEN {_BAD_FLAG} ELSE 0 END
+           )::UTINYINT AS bad
+    FROM (SELECT user_id AS u, {source.micros()} AS t, {row} AS rn, {value} AS val, {raw_value} AS raw_value,
+                 __tp AS tp, {seg} AS seg, __conv AS conv, __bad_flag AS bad_flag, __drop AS drop
+          FROM {source.touchpoints(relation, goal)})"""
+
+
+def _hash(source: Source, salt: int) -> str:
+    """The hash of an event's (touchpoint, segment[, converted]) pair."""
+    return f"hash(tp, seg, {salt})" if source.plain else f"hash(tp, seg, conv, {salt})"
 
 
 def _pass_sql(events: str, over: str, *, window: int, unit: float, key: str = "u, t, rn", packed: bool = False) -> str:
@@ -194,23 +213,29 @@ def aggregate_events(
     user or touchpoint, a value that is not a number or is negative), then for a log
     without events, then for a missing or unknown goal.
     """
+    goal = _conversion_goal(source, goals)
     settings = dict(window=window_micros(lookback), unit=unit_seconds * 1e6)
     method = _SORTED
     try:
-        events = csv_events(con, source, threads=threads) if source.csv is not None else None
+        events = csv_events(con, source, goal=goal, threads=threads) if source.csv is not None else None
         counted = count_in_order(events, **settings) if events is not None and in_order else None
         if counted is not None:
             names, method = events.names(), _IN_ORDER
-            goals = _goals(source, names, goals)
+            span, dropped = events.span, events.dropped
+            goals, by_default = _goals(con, source, names, goals, goal, span)
             groups = _counted_groups(counted)
         else:
             if events is not None and in_order and not events.unclean:   # read again, to be sorted
-                events = csv_events(con, source, threads=threads)
+                events = csv_events(con, source, goal=goal, threads=threads)
             staged = _stage_fast(con, events) if events is not None and not events.unclean else None
-            hashed, names, key = staged or (*_stage_exact(con, source), "u, t, rn")
+            if staged is not None:
+                (hashed, names, key), span, dropped = staged, events.span, events.dropped
+            else:
+                hashed, names = _stage_exact(con, source, goal)
+                key, span, dropped = "u, t, rn", _span(con, source, hashed), _dropped(con, source, goal)
             # The fast reader numbers the pairs from 0 (DuckDB's reader hashes them); rows stay below 2**40.
             packed = staged is not None and len(names) <= _PAIR_MASK
-            goals = _goals(source, names, goals)
+            goals, by_default = _goals(con, source, names, goals, goal, span)
             groups = con.execute(_pass_sql(hashed, "", **settings, key=key, packed=packed)).df()
             if groups.unsorted.any():   # the sorted rows did not arrive in order: use the slower ordered window
                 groups = con.execute(_pass_sql(hashed, "ORDER BY u, t, rn", **settings)).df()
@@ -219,15 +244,85 @@ def aggregate_events(
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
     groups = _with_ends(groups, names)
+    if goal is not None:
+        groups, names = _split_conversions(groups, names, goal)
     groups = pd.DataFrame({
         "seg": groups.sc.map(names.seg), "tp": groups.sc.map(names.tp), "kind": groups.kind.map(_KINDS),
         "dest": groups.dest.map(names.tp, na_action="ignore"),
         "dest_seg": groups.dest.map(names.seg, na_action="ignore"),
         **{c: groups[c] for c in ("n", "gaps", "gap_total", "gap_log", "gap_log2", "gap_zeros", "gap_min", "gap_max")}})
+    # In the order of the names, not of the pair numbers: sums over groups come out the same in any layout.
+    groups = groups.sort_values(["seg", "tp", "kind", "dest_seg", "dest"], key=lambda c: c.fillna(""),
+                                kind="stable", ignore_index=True)
     if not repeat:
         groups = _end_at_goals(groups, goals)
     return EventCounts(groups, names.groupby("tp").val.sum(), source.has("value"), source.has("segment"),
-                       tuple(goals), method)
+                       tuple(goals), method, by_default, dropped)
+
+
+def _conversion_goal(source: Source, goals) -> str | None:
+    """The goal a conversion-flag log's conversions reach (``None``: the log has no conversion flags)."""
+    if source.layout.conversion is None:
+        return None
+    goals = list(dict.fromkeys(goals))
+    if len(goals) > 1:
+        raise UsageError(f"--goal: a log whose rows flag conversions has one goal, the conversion (got "
+                         f"{', '.join(map(repr, goals))}); name it with one --goal, or leave it out for "
+                         f"{DEFAULT_GOAL!r}")
+    return goals[0] if goals else DEFAULT_GOAL
+
+
+def _split_conversions(groups: pd.DataFrame, names: pd.DataFrame, goal: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each converting pair (a touch flagged as a conversion) as its touch followed by ``goal``.
+
+    The pair's moves in are moves to its touch; its own groups (moves on, cuts, ends) are
+    the goal's; and each of its events adds a move from the touch to the goal, without a
+    gap (the conversion's time is the touch's: it tells nothing of the touch's delay).
+    """
+    converting = names[names.conv]
+    if converting.empty:
+        return groups, names
+    names = names[~names.conv].copy()
+    keys = {(tp, _seg(seg)): sc for sc, tp, seg in zip(names.index, names.tp, names.seg)}
+
+    def key(tp: str, seg) -> str:
+        found = keys.get((tp, _seg(seg)))
+        if found is None:
+            found = keys[(tp, _seg(seg))] = f"{len(names)}+"   # not a number: no pass ever made it
+            names.loc[found] = {"tp": tp, "seg": seg, "conv": False, "n": 0, "val": 0.0, "bad": 0}
+        return found
+
+    touch = {sc: key(tp, seg) for sc, tp, seg in zip(converting.index, converting.tp, converting.seg)}
+    reached = {sc: key(goal, seg) for sc, seg in zip(converting.index, converting.seg)}
+    for sc, row in converting.iterrows():
+        names.loc[touch[sc], "n"] += row.n
+        names.loc[reached[sc], ["n", "val"]] += [row.n, row.val]
+    groups = groups.assign(sc=groups.sc.replace(reached), dest=groups.dest.replace(touch))
+    moves = pd.DataFrame({"sc": [touch[sc] for sc in converting.index], "kind": 3,
+                          "dest": [reached[sc] for sc in converting.index], "n": converting.n.to_numpy(np.int64),
+                          "gaps": 0, "gap_total": 0.0, "gap_log": 0.0, "gap_log2": 0.0, "gap_zeros": 0})
+    return pd.concat([groups, moves], ignore_index=True), names
+
+
+def _seg(seg):
+    return seg if isinstance(seg, str) else None
+
+
+def _span(con: duckdb.DuckDBPyConnection, source: Source, hashed: str) -> tuple[int, int] | None:
+    """The first and last event times (µs) when they are epoch numbers (then their unit is checked)."""
+    if source.layout.time_unit is None:
+        return None
+    return con.execute(f"SELECT min(t), max(t) FROM {hashed}").fetchone()
+
+
+def _dropped(con: duckdb.DuckDBPyConnection, source: Source, goal: str | None) -> dict[str, int]:
+    """Events the touchpoint map drops, by name (most first)."""
+    if source.layout.touchpoints is None:
+        return {}
+    rows = con.execute(f"SELECT trim(CAST({quote('touchpoint')} AS VARCHAR)) AS e, count(*) AS n "
+                       f"FROM {source.touchpoints(source.relation, goal or '')} WHERE __drop "
+                       "GROUP BY e ORDER BY n DESC, e").fetchall()
+    return {e: int(n) for e, n in rows}
 
 
 def _stage_fast(con: duckdb.DuckDBPyConnection, events: CsvEvents):
@@ -277,19 +372,20 @@ def _end_at_goals(groups: pd.DataFrame, goals: list[str]) -> pd.DataFrame:
     return pd.concat([groups[~at_goal], ended], ignore_index=True)
 
 
-def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source) -> tuple[str, pd.DataFrame]:
+def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source, goal: str | None) -> tuple[str, pd.DataFrame]:
     """Stage (a CSV) or wrap (Parquet) the events with DuckDB's reader, hash-coded, and check every row.
 
     Returns the events relation and the names of its hashes; raises for the first bad row.
     """
+    goal = goal or ""
     if source.csv is not None:
         # Rows keep the file's order (preserve_insertion_order), so rowid numbers them.
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {_events(source, source.csv, 'NULL::BIGINT')}")
-        events = f"(SELECT * REPLACE (rowid + 1 AS rn) FROM {_STAGED})"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {_events(source, source.csv, 'NULL::BIGINT', goal)}")
+        events = f"(SELECT * REPLACE (rowid + 1 AS rn) FROM {_STAGED}{'' if source.plain else ' WHERE NOT drop'})"
     else:
-        events = f"({_events(source, source.relation, '__row')})"
+        events = f"(SELECT * FROM ({_events(source, source.relation, '__row', goal)}){'' if source.plain else ' WHERE NOT drop'})"
     for salt in range(_SALTS):
-        hashed = f"(SELECT * REPLACE (hash(tp, seg, {salt}) AS sc) FROM {events})" if salt else events
+        hashed = f"(SELECT * REPLACE ({_hash(source, salt)} AS sc) FROM {events})" if salt else events
         names = _names(con, hashed)
         if names is not None:
             break
@@ -301,36 +397,102 @@ def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source) -> tuple[str, p
     if (names.tp.isna() | (names.tp.str.strip(" ") == "")).any():   # names are few: checked here, not per row
         bad |= _BAD_TP
     if bad:
-        _check_rows(con, source, events, bad)
+        _check_rows(con, source, events, bad, goal)
     return hashed, names
 
 
-def _goals(source: Source, names: pd.DataFrame, goals) -> list[str]:
-    """The goals asked for, checked against the log, or by default those whose events carry a value."""
+def describe_goals(goals, by_default: bool) -> str:
+    """The goals in words, and how they were chosen, for messages.
+
+    Examples
+    --------
+    >>> describe_goals(["buy"], True)
+    "goals: 'buy' (taken by default: the touchpoints whose events carry a positive value)"
+    """
+    return f"goals: {', '.join(map(repr, goals))}" + (f" ({_DEFAULT_GOALS})" if by_default else "")
+
+
+def dropped_events(dropped, shown: int = 5) -> str:
+    """Events dropped by the touchpoint map, in words: the total and the most frequent names.
+
+    Examples
+    --------
+    >>> dropped_events({"scroll": 800, "session_start": 434})
+    '1,234 (scroll 800, session_start 434)'
+    """
+    items = sorted(dict(dropped).items(), key=lambda kv: (-kv[1], kv[0]))
+    listed = ", ".join(f"{name} {n:,}" for name, n in items[:shown]) + (", ..." if len(items) > shown else "")
+    return f"{sum(n for _, n in items):,} ({listed})"
+
+
+def _goals(con, source: Source, names: pd.DataFrame, goals, goal: str | None, span) -> tuple[list[str], bool]:
+    """The goals asked for, checked against the log, or by default those whose events carry a value; and
+    whether they were taken by default. Refuses goals that leave no touch before them."""
     if names.empty:
         what = "the file has only a header" if source.csv is not None else "the file has no rows"
         raise DataError(f"{source.path}: no events ({what})")
+    if span is not None:
+        _check_span(source, *span)
+    seen = set(names.tp)
+    by_default = not goals and goal is None
+    if goal is not None:
+        if not names.conv.any() and goal not in seen:
+            raise DataError(f"{source.path}: no conversions: no row's {source.layout.describe_conversion()}"
+                            f"{_flag_values(con, source)}")
+        goals = [goal]
     goals = list(dict.fromkeys(goals)) or sorted(set(names.tp[names.val > 0]))
     if not goals:
-        raise DataError(f"{source.path}: no goal: name one with --goal TOUCHPOINT "
-                        "(or give goal events a positive value)")
-    seen = set(names.tp)
-    for goal in goals:
-        if goal not in seen:
-            raise DataError(f"{source.path}: goal {excerpt(goal)} never occurs in the log")
-    return goals
+        raise DataError(f"{source.path}: no goal: name one with --goal TOUCHPOINT, give goal events a positive "
+                        f"{source.label('value')}, or flag conversions with --conversion-column COLUMN[=VALUE]")
+    for name in goals:
+        if name not in seen and goal is None:
+            raise DataError(f"{source.path}: goal {excerpt(name)} never occurs in the log{did_you_mean(name, seen)}")
+    touches = set(names.tp[names.conv]) | (seen - set(goals))
+    if not touches:
+        if by_default:
+            raise DataError(
+                f"{source.path}: every touchpoint is a goal ({describe_goals(goals, True)}), so no journey has a "
+                f"touch before its goal: if {excerpt(source.label('value'))} is the value of the touch that converted, flag "
+                "the conversions with --conversion-column COLUMN[=VALUE]; otherwise name the goals with --goal")
+        raise DataError(f"{source.path}: every touchpoint is a goal ({describe_goals(goals, False)}), so no journey "
+                        "has a touch before its goal; name only the goals with --goal")
+    return goals, by_default
+
+
+def _flag_values(con: duckdb.DuckDBPyConnection, source: Source) -> str:
+    """A few of the conversion column's values, for the message that none marks a conversion."""
+    rows = con.execute(f"SELECT DISTINCT trim(CAST({quote(FLAG)} AS VARCHAR)) AS v FROM {source.relation} "
+                       "WHERE v IS NOT NULL ORDER BY v LIMIT 6").fetchall()
+    shown = ", ".join(repr(r[0]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    return f" (its values: {shown})" if rows else f" ({excerpt(source.layout.conversion)} is empty on every row)"
+
+
+def _check_span(source: Source, first: int, last: int) -> None:
+    """Refuse epoch times outside 1990-2100: their unit is almost certainly not the one given."""
+    low, high = (pd.Timestamp(f"{y}-01-01").value // 1000 for y in _EPOCH_YEARS)
+    if low <= first and last < high:
+        return
+    layout = source.layout
+    fits = [u for u, micros in TIME_UNITS.items()
+            if low <= first / layout.unit_micros * micros and last / layout.unit_micros * micros < high]
+    hint = (f"are they {', or '.join(f'{UNIT_NAMES[u]} (--time-unit {u})' for u in fits)}?" if fits
+            else "is it the time column?")
+    when = [np.datetime_as_string(np.datetime64(int(t), "us"), unit="D") for t in (first, last)]
+    raise DataError(f"{source.path}: column {excerpt(source.label('timestamp'))} read as {layout.unit_name} since 1970 "
+                    f"(--time-unit {layout.time_unit}) runs from {when[0]} to {when[1]}: {hint}")
 
 
 def _names(con: duckdb.DuckDBPyConnection, hashed: str) -> pd.DataFrame | None:
-    """Touchpoint, segment, events, value total and problem bits by hash (as text), or None if two pairs share one.
+    """Touchpoint, segment, converted, events, value total and problem bits by hash (as text), or None if two
+    pairs share one.
 
     Names are trimmed of spaces here, on the few pairs, not on every event: two spellings
     (' ad', 'ad') keep two hashes that name the same touchpoint.
     """
     names = con.execute(f"SELECT CAST(sc AS VARCHAR) AS sc, trim(tp) AS tp, "
-                        f"CASE WHEN seg IS NOT NULL THEN coalesce(NULLIF(trim(seg), ''), '(none)') END AS seg, "
+                        f"CASE WHEN seg IS NOT NULL THEN coalesce(NULLIF(trim(seg), ''), '(none)') END AS seg, conv, "
                         f"count(*) AS n, coalesce(sum(val), 0) AS val, "
-                        f"bit_or(bad) AS bad FROM {hashed} GROUP BY sc, tp, seg").df()
+                        f"bit_or(bad) AS bad FROM {hashed} GROUP BY sc, tp, seg, conv").df()
     return None if names.sc.duplicated().any() else names.set_index("sc")
 
 
@@ -342,35 +504,59 @@ def _is_float(text) -> bool:
     return True
 
 
-def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad: int) -> None:
+def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad: int, goal: str) -> None:
     """Raise for the first bad row of the first kind of problem (``bad``: the kinds suspected)."""
     def raw(column: str, row: int):
         sql = f"SELECT {quote(column)} FROM {source.relation} WHERE __row = $row"
         return con.execute(sql, {"row": row}).fetchone()[0]
 
+    kept = f"{source.touchpoints(source.relation, goal)} WHERE NOT __drop AND"
     where = {
         _BAD_TP: f"SELECT min(rn) FROM {events} WHERE tp IS NULL OR trim(tp) = ''",
         # Suspects are values that did not parse (blank ones are allowed) or are not finite.
-        _BAD_VAL: f"SELECT min(__row) FROM {source.relation} WHERE (TRY_CAST({quote('value')} AS DOUBLE) IS NULL "
+        _BAD_VAL: f"SELECT min(__row) FROM {kept} ((TRY_CAST({quote('value')} AS DOUBLE) IS NULL "
                   f"AND trim(coalesce(CAST({quote('value')} AS VARCHAR), '')) <> '') "
-                  f"OR NOT isfinite(TRY_CAST({quote('value')} AS DOUBLE))",
+                  f"OR NOT isfinite(TRY_CAST({quote('value')} AS DOUBLE)))",
     }
-    for bit in (_BAD_T, _BAD_U, _BAD_TP, _BAD_VAL, _NEG_VAL):
+    for bit in (_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_VAL, _NEG_VAL):
         if bad & bit:
             row = con.execute(where.get(bit, f"SELECT min(rn) FROM {events} WHERE bad & {bit} <> 0")).fetchone()[0]
             if row is not None:
                 break
     else:
         return
+    at, label = source.where(row), source.label
     if bit == _BAD_T:
-        raise DataError(f"{source.where(row)}: timestamp {excerpt(raw('timestamp', row))} is not a date and time "
-                        "(use e.g. 2025-03-01 14:05:00 or 2025-03-01T14:05:00)")
+        raise DataError(f"{at}: {_bad_time(source, raw('timestamp', row))}")
     if bit == _BAD_U:
-        raise DataError(f"{source.where(row)}: user_id is empty")
+        raise DataError(f"{at}: {label('user_id')} is empty")
+    if bit == _BAD_FLAG:
+        column = source.layout.conversion
+        raise DataError(f"{at}: {column} {raw(FLAG, row)!r} is not a conversion flag (1/0, true/false, yes/no); "
+                        f"if one value marks the conversions, name it: --conversion-column {column}=VALUE")
     if bit == _BAD_TP:
-        raise DataError(f"{source.where(row)}: touchpoint is empty")
+        flagged = " and the row is not a conversion" if source.layout.conversion else ""
+        raise DataError(f"{at}: {label('touchpoint')} is empty{flagged}")
     if bit == _BAD_VAL:
         bad_value = raw("value", row)
         what = "a finite number" if _is_float(bad_value) else "a number"
-        raise DataError(f"{source.where(row)}: value {excerpt(bad_value)} is not {what}")
-    raise DataError(f"{source.where(row)}: value {float(raw('value', row)):g} is negative (must be >= 0)")
+        raise DataError(f"{at}: {label('value')} {excerpt(bad_value)} is not {what}")
+    raise DataError(f"{at}: {label('value')} {float(raw('value', row)):g} is negative (must be >= 0)")
+
+
+def _bad_time(source: Source, text) -> str:
+    """What is wrong with a time that did not read, and the ``--time-unit`` that would read it."""
+    label, layout = source.label("timestamp"), source.layout
+    number = _is_float(text) and np.isfinite(float(text))
+    low, high = (pd.Timestamp(f"{y}-01-01").value // 1000 for y in _EPOCH_YEARS)
+    fits = [u for u, micros in TIME_UNITS.items() if number and low <= float(text) * micros < high]
+    if layout.time_unit is not None:
+        if not number:
+            return f"{label} {excerpt(text)} is not a number of {layout.unit_name} since 1970 (--time-unit {layout.time_unit})"
+        guess = f": are they {UNIT_NAMES[fits[0]]} (--time-unit {fits[0]})?" if fits else ""
+        return f"{label} {excerpt(text)} is too large a number of {layout.unit_name} since 1970{guess}"
+    if not number:
+        return f"{label} {excerpt(text)} is not a date and time (use e.g. 2025-03-01 14:05:00 or 2025-03-01T14:05:00)"
+    guess = f" (this one reads as {UNIT_NAMES[fits[0]]}: --time-unit {fits[0]})" if fits else ""
+    return (f"{label} {excerpt(text)} is a number, not a date and time; if the column counts seconds, milliseconds or "
+            f"microseconds since 1970, say which with --time-unit s, ms or us{guess}")

@@ -10,14 +10,14 @@ that every model is a few vectorised passes even for millions of paths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from journeysim.errors import EXCERPT_LENGTH, DataError, excerpt
-from journeysim.logs.counts import NO_WINDOW, window_micros
+from journeysim.logs.counts import NO_WINDOW, describe_goals, window_micros
 from journeysim.logs.sources import Source, quote
 
 __all__ = ["PathTable", "read_path_file", "event_paths"]
@@ -35,6 +35,13 @@ class PathTable:
     value: np.ndarray
     #: Journeys that reached a goal with no touch before it (they take part in no model).
     direct: int = 0
+    #: The goals an event log's journeys end at (empty for a path file), and whether they were taken by default.
+    goals: tuple[str, ...] = ()
+    goals_by_default: bool = False
+    #: A path file without ``total_null``: only converting journeys are known (nulls are 0).
+    conversions_only: bool = False
+    #: Events the touchpoint map dropped, by name.
+    dropped: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_paths(cls, paths, conversions, nulls, value=None) -> PathTable:
@@ -70,7 +77,7 @@ class PathTable:
 
     def with_counts(self, conversions: np.ndarray, nulls: np.ndarray, value: np.ndarray) -> PathTable:
         """The same paths with other counts (a bootstrap replicate)."""
-        return PathTable(self.channels, self.offsets, self.touches, conversions, nulls, value, self.direct)
+        return replace(self, conversions=conversions, nulls=nulls, value=value)
 
 
 def _fetch_table(con: duckdb.DuckDBPyConnection, table: str, direct: int) -> PathTable:
@@ -89,17 +96,23 @@ def _fetch_table(con: duckdb.DuckDBPyConnection, table: str, direct: int) -> Pat
 
 
 def read_path_file(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:
-    """Read a path file (``path`` with ``>``-separated touchpoints, ``total_conversions``, ``total_null``,
-    optional ``total_conversion_value``); raise :class:`DataError` naming the first bad row."""
+    """Read a path file (``path`` with ``>``-separated touchpoints, ``total_conversions``, optional
+    ``total_null`` and ``total_conversion_value``); raise :class:`DataError` naming the first bad row.
+
+    Without ``total_null`` (analytics tools export only the conversion paths) no journey
+    is known not to have converted: the table says so (``conversions_only``).
+    """
     value = f"TRY_CAST({quote('total_conversion_value')} AS DOUBLE)" if source.has("total_conversion_value") else "0.0"
     raw_value = (f"CAST({quote('total_conversion_value')} AS VARCHAR)" if source.has("total_conversion_value")
                  else "'0'")
+    nulls, raw_nulls = (("TRY_CAST(total_null AS DOUBLE)", "CAST(total_null AS VARCHAR)") if source.has("total_null")
+                        else ("0.0", "'0'"))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE __paths AS
         SELECT __row AS pid, CAST(path AS VARCHAR) AS raw_path,
                list_transform(string_split(CAST(path AS VARCHAR), '>'), lambda x: trim(x)) AS parts,
                TRY_CAST(total_conversions AS DOUBLE) AS c, CAST(total_conversions AS VARCHAR) AS raw_c,
-               TRY_CAST(total_null AS DOUBLE) AS nn, CAST(total_null AS VARCHAR) AS raw_nn,
+               {nulls} AS nn, {raw_nulls} AS raw_nn,
                {value} AS v, {raw_value} AS raw_v
         FROM {source.relation}""")
     checks = [
@@ -131,43 +144,55 @@ def read_path_file(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:
     table = _fetch_table(con, "__paths", 0)
     if len(table.conversions) == 0:
         raise DataError(f"{source.path}: no paths")
-    return table
+    return replace(table, conversions_only=not source.has("total_null"))
 
 
 def event_paths(
     con: duckdb.DuckDBPyConnection, source: Source, goals: list[str], *, lookback: float = NO_WINDOW,
+    by_default: bool = False, dropped: dict[str, int] | None = None,
 ) -> PathTable:
     """Cut an event log into journeys (ending at a goal, or after ``lookback`` seconds of inactivity)
-    and count the distinct paths of touches before the goal."""
+    and count the distinct paths of touches before the goal.
+
+    A row flagged as a conversion is its touch followed by the goal (the log's one goal);
+    ``by_default`` and ``dropped`` are recorded in the table (see :class:`PathTable`).
+    Paths are numbered in their order (not the grouping's), so that sums over them do not
+    vary from run to run.
+    """
     value = f"TRY_CAST({quote('value')} AS DOUBLE)" if source.has("value") else "0.0"
+    goal = goals[0] if source.layout.conversion is not None else ""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE __paths AS
-        WITH src AS (
-            SELECT user_id AS u, trim(CAST(touchpoint AS VARCHAR)) AS tp,
-                   {source.micros()} AS t, coalesce({value}, 0) AS val,
-                   __row AS rn
-            FROM {source.relation}
+        WITH rows AS (
+            SELECT user_id AS u, trim(__tp) AS tp, __conv AS conv, {source.micros()} AS t,
+                   coalesce({value}, 0) AS val, __row AS rn
+            FROM {source.touchpoints(source.relation, goal)} WHERE NOT __drop
+        ), src AS (   -- a touch flagged as a conversion, then the conversion (sub 1) with the row's value
+            SELECT u, tp, t, CASE WHEN conv THEN 0 ELSE val END AS val, rn, 0 AS sub FROM rows
+            UNION ALL
+            SELECT u, $goal AS tp, t, val, rn, 1 AS sub FROM rows WHERE conv
         ), s AS (
             SELECT *, list_contains($goals, tp) AS is_goal,
                    CASE WHEN LAG(tp) OVER o IS NULL OR t - LAG(t) OVER o > $window
                              OR list_contains($goals, LAG(tp) OVER o) THEN 1 ELSE 0 END AS starts
-            FROM src WINDOW o AS (PARTITION BY u ORDER BY t, rn)
+            FROM src WINDOW o AS (PARTITION BY u ORDER BY t, rn, sub)
         ), j AS (
-            SELECT *, sum(starts) OVER (PARTITION BY u ORDER BY t, rn ROWS UNBOUNDED PRECEDING) AS jid FROM s
+            SELECT *, sum(starts) OVER (PARTITION BY u ORDER BY t, rn, sub ROWS UNBOUNDED PRECEDING) AS jid FROM s
         ), jr AS (
-            SELECT list(tp ORDER BY t, rn) FILTER (WHERE NOT is_goal) AS parts, bool_or(is_goal) AS conv,
+            SELECT list(tp ORDER BY t, rn, sub) FILTER (WHERE NOT is_goal) AS parts, bool_or(is_goal) AS conv,
                    coalesce(sum(val) FILTER (WHERE is_goal), 0) AS value
             FROM j GROUP BY u, jid
         )
-        SELECT row_number() OVER () AS pid, parts, sum(conv::INT)::DOUBLE AS c,
+        SELECT row_number() OVER (ORDER BY parts) AS pid, parts, sum(conv::INT)::DOUBLE AS c,
                sum((NOT conv)::INT)::DOUBLE AS nn, sum(value) AS v
-        FROM jr GROUP BY parts""", {"goals": list(goals), "window": window_micros(lookback)})
+        FROM jr GROUP BY parts""", {"goals": list(goals), "goal": goal, "window": window_micros(lookback)})
     direct = con.execute("SELECT coalesce(sum(c), 0) FROM __paths WHERE parts IS NULL OR len(parts) = 0").fetchone()[0]
     con.execute("DELETE FROM __paths WHERE parts IS NULL OR len(parts) = 0")
     table = _fetch_table(con, "__paths", int(direct))
     if len(table.conversions) == 0:
-        raise DataError(f"{source.path}: no journeys with a touchpoint before the goal")
-    return table
+        raise DataError(f"{source.path}: no journeys with a touchpoint before the goal "
+                        f"({describe_goals(goals, by_default)})")
+    return replace(table, goals=tuple(goals), goals_by_default=by_default, dropped=tuple((dropped or {}).items()))
 
 
 class _Shown:

@@ -2,7 +2,11 @@
 
 Both ``fit`` and ``attribute`` read through here, so a file is recognised the same way
 by both: a ``path`` column makes it a ChannelAttribution-style path file, otherwise
-it must be an event log with ``user_id``, ``timestamp`` and ``touchpoint``.
+it must be an event log with ``user_id``, ``timestamp`` and ``touchpoint`` (or the
+columns its :class:`~journeysim.logs.layout.LogLayout` names). An event log's
+relation shows the file's columns under those names, so every later query reads
+any layout alike; conversion flags and event names become touchpoints in
+:meth:`Source.touchpoints`.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import re
 import shutil
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from journeysim.errors import DataError, UsageError, excerpt
+from journeysim.errors import DataError, UsageError, did_you_mean, excerpt
+from journeysim.logs._sql import literal, quote
+from journeysim.logs.layout import OPTIONS, ROLES, LogLayout
 
 __all__ = ["EVENT_COLUMNS", "PATH_COLUMNS", "Source", "open_source", "connect", "parse_duration", "quote", "run_query",
            "read_error"]
@@ -27,24 +33,20 @@ EVENT_COLUMNS = ("user_id", "timestamp", "touchpoint")
 PATH_COLUMNS = ("path", "total_conversions", "total_null")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _LONGEST = 36_500 * 86_400   # seconds: --lookback beyond a century is a typo
-
-
-def quote(name: str) -> str:
-    """A SQL identifier, quoted."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+#: The relation's name of the conversion column's text, and of the touchpoint map's pattern columns.
+FLAG = "__flag"
+_PATTERN = "__pattern_{}"
 
 
 @dataclass(frozen=True)
 class Source:
     """A file opened for reading: its kind, its columns and the SQL that reads it.
 
-    ``relation`` selects every column plus ``__row``, the 1-based data row number
-    used in error messages (the CSV header is not counted); a CSV's ``csv`` reads the
-    same columns without ``__row``.
+    ``relation`` selects the columns (an event log's under the names of
+    :data:`~journeysim.logs.layout.ROLES`, whatever the file calls them) plus ``__row``,
+    the 1-based data row number used in error messages (the CSV header is not
+    counted); a CSV's ``csv`` reads the same columns without ``__row``. ``columns``
+    are the roles present (a path file's: its columns).
     """
 
     path: str
@@ -53,9 +55,14 @@ class Source:
     relation: str
     csv: str | None = None   # a CSV's bare reader, without ``__row`` (whose numbering costs a streaming window)
     time_type: str = "VARCHAR"   # DuckDB's type of the timestamp column
+    layout: LogLayout = field(default_factory=LogLayout)
 
     def has(self, column: str) -> bool:
         return column in self.columns
+
+    def label(self, role: str) -> str:
+        """The file's name of an event log's column, for messages."""
+        return self.layout.column(role)
 
     def micros(self) -> str:
         """SQL for each event's time in µs since 1970 UTC (NULL where the text is not a time).
@@ -63,8 +70,12 @@ class Source:
         Text may carry a UTC offset, so it is read as an instant (the session is in UTC, so
         text without one is UTC); a zoned column is one already; any other time is taken as
         UTC as it stands (casting it through the zone would cost far more, to the same result).
+        Epoch numbers (:attr:`LogLayout.time_unit`) are scaled to µs and rounded half up, as
+        the fast CSV reader does.
         """
         column = quote("timestamp")
+        if self.layout.unit_micros is not None:
+            return f"TRY_CAST(floor(TRY_CAST({column} AS DOUBLE) * {self.layout.unit_micros} + 0.5) AS BIGINT)"
         if self.time_type == "VARCHAR":
             return f"epoch_us(TRY_CAST({column} AS TIMESTAMPTZ))"
         if self.time_type == "TIMESTAMP WITH TIME ZONE":
@@ -73,6 +84,42 @@ class Source:
 
     def where(self, row: int) -> str:
         return f"{self.path}: row {row}"
+
+    @property
+    def plain(self) -> bool:
+        """Whether the touchpoint column holds the touchpoints as they are (no conversion flags, no map)."""
+        return self.layout.conversion is None and self.layout.touchpoints is None
+
+    def touchpoints(self, relation: str, goal: str) -> str:
+        """``relation`` with each row's touchpoint ``__tp``, whether it also converted ``__conv``, whether its
+        flag is not one ``__bad_flag``, and whether it is dropped ``__drop`` (an event the touchpoint map
+        does not keep).
+
+        A row flagged as a conversion is its touchpoint followed by ``goal`` (``__conv``), or
+        ``goal`` alone when it has no touchpoint; a conversion is never dropped (an unmapped
+        one is ``goal`` alone). Only for a :attr:`plain` source is ``__tp`` the touchpoint
+        column untrimmed (names are trimmed on the few distinct pairs), and the other
+        columns constants.
+        """
+        raw = f"CAST({quote('touchpoint')} AS VARCHAR)"
+        if self.plain:
+            return f"(SELECT *, {raw} AS __tp, false AS __conv, false AS __bad_flag, false AS __drop FROM {relation})"
+        layout = self.layout
+        name = f"NULLIF(trim({raw}), '')"
+        mapped = name
+        if layout.touchpoints is not None:
+            patterns = {c: i for i, c in enumerate(layout.touchpoints.columns)}
+            mapped = layout.touchpoints.sql("__name", lambda c: f"CAST({quote(_PATTERN.format(patterns[c]))} AS VARCHAR)",
+                                            layout.keep_unmapped)
+            mapped = f"CASE WHEN __name IS NOT NULL THEN {mapped} END"
+        flag = layout.conversion_sql(f"CAST({quote(FLAG)} AS VARCHAR)") if layout.conversion else "false"
+        return f"""(SELECT * EXCLUDE (__name, __mapped, __flagged),
+               CASE WHEN __mapped IS NOT NULL THEN __mapped WHEN coalesce(__flagged, false) THEN {literal(goal)}
+                    ELSE {raw} END AS __tp,
+               coalesce(__flagged, false) AND __mapped IS NOT NULL AS __conv, __flagged IS NULL AS __bad_flag,
+               __name IS NOT NULL AND __mapped IS NULL AND NOT coalesce(__flagged, false) AS __drop
+        FROM (SELECT *, {mapped} AS __mapped, {flag} AS __flagged
+              FROM (SELECT *, {name} AS __name FROM {relation})))"""
 
 
 @contextmanager
@@ -93,8 +140,9 @@ def connect(threads: int | None = None):
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Source:
-    """Recognise ``path`` as an event log or a path file and check its columns."""
+def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, layout: LogLayout | None = None) -> Source:
+    """Recognise ``path`` as an event log (in ``layout``) or a path file and check its columns."""
+    layout = layout or LogLayout()
     source = str(path)
     if Path(path).is_dir():
         raise DataError(f"{source}: is a folder, not an event log or path file")
@@ -103,48 +151,99 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> Sour
     if Path(path).stat().st_size == 0:
         raise DataError(f"{source}: empty file (expected a header row and data rows)")
     parquet = Path(path).suffix.lower() == ".parquet"
-    lit = _literal(source)
+    lit = literal(source)
     try:
         if parquet:
-            reader = f"read_parquet({lit}, file_row_number = true)"
             described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit})").fetchall()
         else:
             described = con.execute(f"DESCRIBE SELECT * FROM read_csv({lit}, header = true)").fetchall()
-            reader = None
     except duckdb.Error as exc:
         raise read_error(source, exc, f"cannot read as {'Parquet' if parquet else 'CSV'}") from None
     columns = tuple(str(c[0]) for c in described)
-    kind = "paths" if "path" in columns else "events"
-    needed = PATH_COLUMNS if kind == "paths" else EVENT_COLUMNS
-    missing = [c for c in needed if c not in columns]
-    if missing and not parquet and (ragged := _ragged_row(path)):
+    types = {str(c[0]): str(c[1]) for c in described}
+    needed = [layout.column(role) for role in EVENT_COLUMNS]
+    if "path" in columns and not (layout != LogLayout() and set(needed) <= set(columns)):
+        return _path_source(con, path, source, columns, parquet)
+    wanted = needed + [layout.column(r) for r in ("value", "segment") if layout.given(r)]
+    missing = [c for c in wanted if c not in columns]
+    if missing and not parquet and (ragged := _ragged_row(path, needed)):
         raise DataError(f"{source}: {ragged}")
     if missing:
-        raise DataError(
-            f"{source}: missing column {excerpt(missing[0])} (found {', '.join(columns) or 'none'}; an event log needs "
-            f"{', '.join(EVENT_COLUMNS)}; a path file needs {', '.join(PATH_COLUMNS)})")
-    if reader is None:
-        # Text columns stay text so that a bad timestamp or count is reported by row, not by the sniffer; user
-        # ids are labels (007 is not 7, and 64-bit hashes overflow a BIGINT), whatever the first rows look like.
-        text = [c for c in ("user_id", "timestamp", "total_conversions", "total_null", "total_conversion_value",
-                            "value") if c in columns]
-        types = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in text) + "}"
-        reader = f"read_csv({lit}, header = true, types = {types})"
-        relation = f"(SELECT *, row_number() OVER () AS __row FROM {reader})"
-    else:
-        relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row FROM {reader})"
-    time_type = "VARCHAR" if not parquet else next((str(c[1]) for c in described if c[0] == "timestamp"), "VARCHAR")
-    return Source(source, kind, columns, relation, csv=None if parquet else reader, time_type=time_type)
+        raise DataError(_missing(source, missing[0], columns, layout))
+    if layout.conversion is not None and layout.conversion not in columns:
+        raise DataError(f"{source}: missing column {excerpt(layout.conversion)}{_found(columns)}; it is named by "
+                        "--conversion-column")
+    patterns = layout.touchpoints.columns if layout.touchpoints is not None else ()
+    for column in patterns:
+        if column not in columns:
+            rule = next(r for r in layout.touchpoints.rules if r.column == column)
+            raise DataError(f"{rule.where}: the pattern's column {excerpt(column)} is not in {source}{_found(columns)}")
+    roles = {role: layout.column(role) for role in ROLES if layout.column(role) in columns}
+    time_type = types[roles["timestamp"]] if parquet else "VARCHAR"
+    if layout.time_unit is not None and time_type.startswith(("TIMESTAMP", "DATE")):
+        raise DataError(f"{source}: column {excerpt(roles['timestamp'])} holds dates and times ({time_type}); "
+                        "--time-unit is for numbers of seconds, milliseconds or microseconds since 1970")
+    aliases = {**{role: c for role, c in roles.items()}, **({FLAG: layout.conversion} if layout.conversion else {}),
+               **{_PATTERN.format(i): c for i, c in enumerate(patterns)}}
+    select = ", ".join(f"{quote(c)} AS {quote(alias)}" for alias, c in aliases.items())
+    if parquet:
+        relation = (f"(SELECT {select}, file_row_number + 1 AS __row "
+                    f"FROM read_parquet({lit}, file_row_number = true))")
+        return Source(source, "events", tuple(roles), relation, time_type=time_type, layout=layout)
+    # Text columns stay text so that a bad timestamp or value is reported by row, not by the sniffer; user ids
+    # are labels (007 is not 7, and 64-bit hashes overflow a BIGINT), whatever the first rows look like.
+    text = [c for c in dict.fromkeys(aliases.values()) if c not in (roles["touchpoint"], roles.get("segment"))]
+    reader = f"read_csv({lit}, header = true, types = {_types(text)})"
+    relation = f"(SELECT {select}, row_number() OVER () AS __row FROM {reader})"
+    return Source(source, "events", tuple(roles), relation, csv=f"(SELECT {select} FROM {reader})",
+                  time_type=time_type, layout=layout)
 
 
-def _ragged_row(path: str | os.PathLike, rows: int = 100_000) -> str | None:
+def _types(text: list[str]) -> str:
+    return "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in text) + "}"
+
+
+def _path_source(con, path, source: str, columns: tuple[str, ...], parquet: bool) -> Source:
+    """A path file: ``path`` and ``total_conversions``; ``total_null`` and ``total_conversion_value`` if present."""
+    missing = [c for c in PATH_COLUMNS[:2] if c not in columns]
+    if missing and not parquet and (ragged := _ragged_row(path, PATH_COLUMNS[:2])):
+        raise DataError(f"{source}: {ragged}")
+    if missing:
+        raise DataError(f"{source}: missing column {missing[0]!r}{_found(columns)}; a path file needs path and "
+                        "total_conversions, and has total_null (journeys that did not convert) and "
+                        "total_conversion_value if it can")
+    lit = literal(source)
+    if parquet:
+        relation = (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
+                    f"FROM read_parquet({lit}, file_row_number = true))")
+        return Source(source, "paths", columns, relation)
+    text = [c for c in ("total_conversions", "total_null", "total_conversion_value") if c in columns]
+    reader = f"read_csv({lit}, header = true, types = {_types(text)})"
+    return Source(source, "paths", columns, f"(SELECT *, row_number() OVER () AS __row FROM {reader})", csv=reader)
+
+
+def _found(columns) -> str:
+    return f" (found {', '.join(columns) or 'none'})"
+
+
+def _missing(source: str, column: str, columns: tuple[str, ...], layout: LogLayout) -> str:
+    """The message for a missing event-log column: what was found, and the option that names it."""
+    role = next(r for r in ROLES if layout.column(r) == column)
+    head = f"{source}: missing column {column!r}{did_you_mean(column, columns)}{_found(columns)}"
+    if layout.given(role):
+        return f"{head}, named by {OPTIONS[role]}"
+    return (f"{head}; name yours with {OPTIONS[role]} (an event log needs "
+            f"{', '.join(layout.column(r) for r in EVENT_COLUMNS)}; a path file needs path, total_conversions)")
+
+
+def _ragged_row(path: str | os.PathLike, needed, rows: int = 100_000) -> str | None:
     """What is wrong when the header names the columns but DuckDB's sniffer read another line as the header
     (it does when rows have more or fewer fields than the header): the first such row, or ``None``."""
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline()
         for delimiter in (",", ";", "\t", "|"):
             header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]
-            if set(EVENT_COLUMNS) <= set(header) or set(PATH_COLUMNS) <= set(header):
+            if set(needed) <= set(header):
                 break
         else:
             return None

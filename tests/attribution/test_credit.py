@@ -162,7 +162,8 @@ def test_event_log_and_its_path_file_give_the_same_attribution(tmp_path):
     paths.write_text("path,total_conversions,total_null,total_conversion_value\n"
                      "a>b,1,0,10\nb,0,2,0\na,1,0,30\n", encoding="utf-8")
     from_log = attribute_file(log)
-    assert from_log.to_dict() == attribute_file(paths).to_dict()
+    goals = {"goals": ["buy"], "goals_by_default": True}
+    assert from_log.to_dict() == {**attribute_file(paths).to_dict(), **goals}
     assert from_log.journeys == 4
 
 

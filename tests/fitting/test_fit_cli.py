@@ -24,7 +24,7 @@ BAD_INPUTS = [
     ("log.csv", "user_id,timestamp,touchpoint\n1,2025-01-01,\n", ["--goal", "ad"], "row 1: touchpoint is empty"),
     ("paths.csv", "path,total_conversions,total_null\na>b,1,2\nb,-4,1\n", [], "row 2: total_conversions -4 is negative"),
     ("paths.csv", "path,total_conversions,total_null\na>>b,1,2\n", [], "row 1: path 'a>>b' has an empty touchpoint"),
-    ("paths.csv", "path,total_conversions\na>b,1\n", [], "missing column 'total_null'"),
+    ("paths.csv", "path,total_null\na>b,1\n", [], "missing column 'total_conversions'"),
     ("paths.csv", "path,total_conversions,total_null,total_conversion_value\nad,0,1,5\n page ,1,0,\n", [],
      "row 1: total_conversion_value 5 on a path with no conversions (total_conversions is 0)"),
     ("paths.csv", "path,total_conversions,total_null\n,1,2\n", [], "row 1: path is empty"),
@@ -81,13 +81,14 @@ def test_attribute_json_has_exactly_the_documented_keys(tmp_path, capsys):
     src.write_text("path,total_conversions,total_null,total_conversion_value\na>b,2,2,20\nb,1,3,10\n", encoding="utf-8")
     assert main(["attribute", str(src), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"models", "removal_effects", "removal_effects_value", "order"} and data["order"] == 1
+    keys = {"models", "removal_effects", "removal_effects_value", "order", "goals", "goals_by_default", "dropped_events", "warnings", "notes",
+            "method"}
+    assert set(data) == keys and data["order"] == 1 and data["goals"] == [] and not data["warnings"]
     assert set(data["models"]) == {"markov", "first", "last", "linear", "time-decay", "position", "shapley",
                                    "shapley-rate"}
     assert data["models"]["last"] == {"a": {"conversions": 0.0, "value": 0.0}, "b": {"conversions": 3.0, "value": 30.0}}
     assert main(["attribute", str(src), "--json", "--model", "first", "--bootstrap", "20", "--seed", "1"]) == 0
     boot = json.loads(capsys.readouterr().out)
-    assert set(boot) == {"models", "removal_effects", "removal_effects_value", "order", "removal_effects_ci",
-                         "removal_effects_value_ci", "bootstrap"}
+    assert set(boot) == keys | {"removal_effects_ci", "removal_effects_value_ci", "bootstrap"}
     assert set(boot["models"]["first"]["a"]) == {"conversions", "value", "conversions_ci", "value_ci"}
     assert boot["order"] == 1 and boot["removal_effects"] == {} and boot["removal_effects_value"] == {}

@@ -10,6 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from journeysim.engines.eventlog import write_event_log
+from journeysim.errors import DataError
 from journeysim.fitting.fit import fit_events
 from journeysim.logs import _stream as _fitstream
 from journeysim.logs import counts as _fitsql
@@ -89,13 +90,21 @@ def test_a_customer_out_of_time_order_leaves_the_log_to_the_sort(tmp_path, monke
     assert fit_summary(fit) == fit_summary(_sorted(path, lookback=9 * 3600))
 
 
-def test_a_log_of_single_visits_has_no_transitions(tmp_path):
+def test_a_log_of_single_visits_is_refused_by_both_passes(tmp_path):
     path = tmp_path / "events.csv"
     write_event_log(pd.DataFrame({"user_id": [1, 2, 3], "timestamp": pd.to_datetime(["2025-01-01"] * 3),
                                   "touchpoint": ["ad", "ad", "buy"], "value": [0.0, 0.0, 5.0]}), path)
-    fit = fit_events(path)
-    assert fit.method.startswith(IN_ORDER)
-    assert dict(fit.journey.entry) == {"ad": 2 / 3, "buy": 1 / 3} and fit.journey.rows["ad"] == {}
+    for fit in (fit_events, _sorted):
+        with pytest.raises(DataError, match="no customer moved from one touchpoint to another \\(3 journeys"):
+            fit(path)
+
+
+def _outcome(fit, path, **kwargs):
+    """The fit's summary, or the message of its refusal (a log may hold no transitions, or only goals)."""
+    try:
+        return fit_summary(fit(path, **kwargs))
+    except DataError as exc:
+        return str(exc)
 
 
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=20)
@@ -119,4 +128,4 @@ def test_any_log_in_time_order_fits_as_sorted(tmp_path_factory, users, data):
     path = tmp_path_factory.mktemp("log") / "events.csv"
     write_event_log(log, path)
     kwargs = dict(goals=["buy"], repeat=data.draw(st.booleans()), lookback=data.draw(st.sampled_from([None, 7200])))
-    assert fit_summary(fit_events(path, **kwargs)) == fit_summary(_sorted(path, **kwargs))
+    assert _outcome(fit_events, path, **kwargs) == _outcome(_sorted, path, **kwargs)
