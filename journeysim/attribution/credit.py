@@ -25,7 +25,7 @@ from journeysim.attribution.markov import removal_effects
 from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit, shapley_rate_credit
 from journeysim.errors import UsageError
 from journeysim.logs.counts import NO_WINDOW, aggregate_events
-from journeysim.logs.paths import PathTable, event_paths, read_path_file
+from journeysim.logs.paths import PathTable, event_paths, read_clean_path_csv, read_path_file
 from journeysim.logs.sources import connect, open_source, read_error
 
 __all__ = ["MODELS", "Attribution", "attribute_paths", "attribute_file", "read_paths"]
@@ -259,6 +259,8 @@ def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: 
     >>> t.channels, t.conversions.tolist(), t.nulls.tolist(), t.value.tolist()
     (('ad', 'mail'), [1.0, 0.0], [0.0, 1.0], [9.0, 0.0])
     """
+    if (clean := read_clean_path_csv(path)) is not None:
+        return clean
     try:
         with connect() as con:
             source = open_source(con, path)
