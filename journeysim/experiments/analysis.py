@@ -45,6 +45,7 @@ from journeysim._text import (
 from journeysim.errors import DataError, UsageError, did_you_mean, excerpt
 from journeysim.experiments.results import (
     Arm,
+    ExcludedRow,
     ExperimentData,
     read_results,
     results_from_frame,
@@ -123,6 +124,7 @@ class ExperimentAnalysis(Result):
     method: Mapping[str, str] = field(default_factory=dict)
     #: Aggregated rows summed into each variant (empty for per-customer files).
     rows: Mapping[str, int] = field(default_factory=dict)
+    excluded_rows: tuple[ExcludedRow, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "variants", MappingProxyType(dict(self.variants)))
@@ -145,6 +147,7 @@ class ExperimentAnalysis(Result):
             "srm_warning": self.srm_warning,
             "expected_split": list(self.expected_split),
             "excluded_customers": self.excluded_customers,
+            "excluded_rows": [{"where": r.where, "user": r.user, "variant": r.variant} for r in self.excluded_rows],
             "duplicate_customers": self.duplicate_customers,
             "alpha": self.alpha,
             "input": self.kind,
@@ -206,6 +209,8 @@ class ExperimentAnalysis(Result):
         parts.append(wrap(f"excluded customers (seen in several variants): {count(self.excluded_customers)}; "
                           f"customers with several rows in one variant (counted once): "
                           f"{count(self.duplicate_customers)}"))
+        if self.excluded_rows:
+            parts.append(wrap(f"  first rows dropped: {', '.join(map(str, self.excluded_rows))}", "    "))
         parts.append("methods:\n" + "\n".join(wrap(f"  {k}: {v}", "    ") for k, v in self.method.items()))
         return "\n".join(parts)
 
@@ -387,7 +392,8 @@ def analyze_experiment(data: ExperimentData, *, control: str | None = None,
               and (k != "cuped" or theta is not None)}
     return ExperimentAnalysis(data.source, control, results, float(srm), split, data.excluded_customers,
                               data.duplicate_customers, alpha, data.kind,
-                              data.covariate if theta is not None else None, method, data.rows)
+                              data.covariate if theta is not None else None, method, rows=data.rows,
+                              excluded_rows=data.excluded_rows)
 
 
 def _compare(v: Arm, c: Arm, alpha: float) -> dict[str, Any]:

@@ -7,12 +7,17 @@ summed per arm, and the rows summed are counted; ``by`` keeps the sums of each
 group of a column apart as well (strata, for a stratified analysis). Every
 problem names the file, the line (CSV, header = line 1) or row (Parquet) and
 the column.
+
+A per-customer CSV is read by columns (pyarrow) and its customer rules applied
+to whole arrays; a file that does not read cleanly that way is read again by
+the exact reader (the ``csv`` module, row by row), which names the bad line.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +27,10 @@ import numpy as np
 import pandas as pd
 
 from journeysim.errors import DataError, did_you_mean, excerpt
+from journeysim.experiments._customers import CustomerTable, first_rows, reduce_customers
+from journeysim.experiments._results_csv import read_columns, simple_lines
 
-__all__ = ["Arm", "ExperimentData", "read_results", "results_from_frame"]
+__all__ = ["Arm", "ExcludedRow", "ExperimentData", "read_results", "results_from_frame"]
 
 _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no"})
@@ -48,12 +55,27 @@ class Arm:
 
 
 @dataclass(frozen=True)
+class ExcludedRow:
+    """A row dropped because its customer appears in several variants: where it is (``line N`` of a CSV,
+    ``row N`` of a table), the customer and the variant it names."""
+
+    where: str
+    user: str
+    variant: str
+
+    def __str__(self) -> str:
+        return f"{self.where} ({self.user!r} in {self.variant!r})"
+
+
+@dataclass(frozen=True)
 class ExperimentData:
     """An A/B test result: the arms in the order they first appear in the file.
 
     ``rows`` counts the aggregated rows summed into each arm (empty for per-customer
     files); with ``by``, ``strata`` holds each group's arms (groups in the order they
     first appear), whose sums are ``arms``.
+    ``excluded_rows`` holds the first few rows dropped with customers seen in several variants
+    (``excluded_customers`` counts those customers).
     """
 
     source: str
@@ -65,6 +87,7 @@ class ExperimentData:
     rows: Mapping[str, int] = field(default_factory=dict)
     by: str | None = None
     strata: Mapping[str, Mapping[str, Arm]] = field(default_factory=dict)
+    excluded_rows: tuple[ExcludedRow, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "arms", MappingProxyType(dict(self.arms)))
@@ -103,36 +126,50 @@ def read_results(path: str | os.PathLike, *, user_column: str = "user_id", varia
     ([('A', 1010, 45), ('B', 995, 61)], {'A': 2, 'B': 2})
     """
     source = str(path)
-    frame = _read_frame(path, source)
-    return results_from_frame(frame, source, parquet=Path(path).suffix.lower() == ".parquet",
-                              user_column=user_column, variant_column=variant_column,
-                              converted_column=converted_column, revenue_column=revenue_column,
-                              covariate_column=covariate_column, customers_column=customers_column,
-                              conversions_column=conversions_column, revenue_sum_column=revenue_sum_column,
-                              revenue_sumsq_column=revenue_sumsq_column, by=by)
-
-
-def _read_frame(path, source: str) -> pd.DataFrame:
     if Path(path).is_dir():
         raise DataError(f"{source}: is a folder, not a results file")
     if not Path(path).is_file():
         raise DataError(f"{source}: no such file")
+    names = dict(user_column=user_column, variant_column=variant_column, converted_column=converted_column,
+                 revenue_column=revenue_column, covariate_column=covariate_column)
+    aggregated = _aggregated_names(customers_column, conversions_column, revenue_sum_column, revenue_sumsq_column)
+    options = {**names, **{f"{k}_column": v for k, v in aggregated.items()}, "by": by}
     if Path(path).suffix.lower() == ".parquet":
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-            raise DataError(f"{source}: cannot read Parquet ({str(exc).splitlines()[0]})") from None
-    else:
-        frame = _read_csv(path, source)
+        return results_from_frame(_checked(_read_parquet(path, source), source), source, parquet=True, **options)
+    delimiter, header = _csv_header(path, source)
+    stripped = {c.strip() for c in header}
+    # The column-wise reader handles the common case: a per-customer file with its columns present, no strata.
+    if (by is None and not any(aggregated.values()) and not all(c in stripped for c in _AGGREGATED)
+            and {user_column, variant_column, converted_column} <= stripped):
+        data = _per_customer_csv(path, source, delimiter, header, **names)
+        if data is not None:
+            return data
+    frame, lines = _read_csv(path, source, delimiter)
+    return _from_frame(_Columns(_checked(frame, source), source, lines=lines), **options)
+
+
+def _read_parquet(path, source: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise DataError(f"{source}: cannot read Parquet ({str(exc).splitlines()[0]})") from None
+    return frame
+
+
+def _checked(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
-    seen = set()
-    for col in frame.columns:
-        if col in seen:
-            raise DataError(f"{source}: column '{col}' appears more than once in the header")
-        seen.add(col)
+    _unique_header(frame.columns, source)
     if frame.empty:
         raise DataError(f"{source}: no data rows (only a header)")
     return frame
+
+
+def _unique_header(columns, source: str) -> None:
+    seen = set()
+    for col in columns:
+        if col in seen:
+            raise DataError(f"{source}: column '{col}' appears more than once in the header")
+        seen.add(col)
 
 
 def _delimiter(fh) -> str:
@@ -144,17 +181,38 @@ def _delimiter(fh) -> str:
     return max(";\t", key=first.count) if any(c in first for c in ";\t") else ","
 
 
-def _read_csv(path, source: str) -> pd.DataFrame:
+def _open_text(path):
+    # utf-8-sig: spreadsheet exports often start with a byte-order mark
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _csv_header(path, source: str) -> tuple[str, list[str]]:
+    """The delimiter and the header's column names as written."""
+    try:
+        with _open_text(path) as fh:
+            delimiter = _delimiter(fh)
+            header = next(csv.reader(fh, delimiter=delimiter), None)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{source}: not a valid CSV file ({exc})") from None
+    if header is None:
+        raise DataError(f"{source}: empty file (expected a header row and data rows)")
+    _unique_header([c.strip() for c in header], source)
+    return delimiter, header
+
+
+def _read_csv(path, source: str, delimiter: str) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The exact reader: every value as text, and each row's line (``None``: row ``i`` is on line ``i + 2``)."""
     # the csv module rather than pandas: a row with too many fields must be an error naming its line,
     # where pandas would silently turn the extra leading fields into an index
     try:
-        # utf-8-sig: spreadsheet exports often start with a byte-order mark
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, delimiter=_delimiter(fh))
+        with _open_text(path) as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
             header = next(reader, None)
             if header is None:
                 raise DataError(f"{source}: empty file (expected a header row and data rows)")
-            rows, lines = [], []
+            rows, lines = [], array("q")
             for row in reader:
                 if not row:
                     continue  # blank line
@@ -167,8 +225,58 @@ def _read_csv(path, source: str) -> pd.DataFrame:
     except csv.Error as exc:
         raise DataError(f"{source}: not a valid CSV file ({exc})") from None
     frame = pd.DataFrame(rows, columns=header, dtype=str)
-    frame.attrs["lines"] = lines
-    return frame
+    lines = np.frombuffer(lines, np.int64) if len(lines) else np.zeros(0, np.int64)
+    return frame, None if np.array_equal(lines, np.arange(2, len(lines) + 2)) else lines
+
+
+def _csv_lines(path, delimiter: str, rows: np.ndarray, total: int) -> np.ndarray:
+    """The lines of data rows ``rows`` (sorted) of a file of ``total`` rows."""
+    if not len(rows):
+        return np.zeros(0, np.int64)
+    if simple_lines(path, total):
+        return rows + 2
+    # not one line per row: read as far as the last row wanted, counting lines as the exact reader does
+    out, wanted = [], iter(rows.tolist())
+    target = next(wanted)
+    with _open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        next(reader)
+        i = 0
+        for row in reader:
+            if not row:
+                continue
+            if i == target:
+                out.append(reader.line_num)
+                target = next(wanted, None)
+                if target is None:
+                    break
+            i += 1
+    return np.array(out, np.int64)
+
+
+def _per_customer_csv(path, source: str, delimiter: str, header: list[str], *, user_column: str,
+                      variant_column: str, converted_column: str, revenue_column: str,
+                      covariate_column: str | None) -> ExperimentData | None:
+    """A per-customer CSV read by columns, or ``None`` if it needs the exact reader (which names the bad line)."""
+    written = {c.strip(): c for c in header}
+    columns = list(written)
+    _require(columns, user_column, source, "--user-column")
+    _require(columns, variant_column, source, "--variant-column")
+    _require(columns, converted_column, source, "--converted-column")
+    covariate_column = _covariate(columns, covariate_column, source)
+    revenue = revenue_column if revenue_column in written else None
+    rows = read_columns(path, delimiter, written[user_column], written[variant_column], written[converted_column],
+                        written.get(revenue), written.get(covariate_column))
+    if rows is None:
+        return None
+    table = reduce_customers(rows.user, len(rows.users), rows.variant, len(rows.variants), rows.converted,
+                             rows.revenue, rows.covariate)
+    lines = _csv_lines(path, delimiter, table.excluded_rows, len(rows.user))
+    examples = tuple(ExcludedRow(f"line {line}", rows.users[int(rows.user[i])].as_py(),
+                                 rows.variants[int(rows.variant[i])])
+                     for i, line in zip(table.excluded_rows, lines))
+    return _experiment(source, table, rows.variants, variant_column, examples,
+                       covariate_column if rows.covariate is not None else None)
 
 
 def results_from_frame(frame: pd.DataFrame, source: str, *, parquet: bool = False, user_column: str = "user_id",
@@ -177,29 +285,60 @@ def results_from_frame(frame: pd.DataFrame, source: str, *, parquet: bool = Fals
                        customers_column: str | None = None, conversions_column: str | None = None,
                        revenue_sum_column: str | None = None, revenue_sumsq_column: str | None = None,
                        by: str | None = None) -> ExperimentData:
-    """Validate and reduce a table of results (see :func:`read_results`)."""
-    reader = _Columns(frame, source, parquet)
-    named = {"customers": customers_column, "conversions": conversions_column, "revenue_sum": revenue_sum_column,
-             "revenue_sumsq": revenue_sumsq_column}
+    """Validate and reduce a table of results (see :func:`read_results`).
+
+    Rows are named ``row N`` (counting from 1) with ``parquet=True``, ``line N + 1`` otherwise.
+    """
+    return _from_frame(_Columns(frame, source, parquet=parquet), user_column=user_column,
+                       variant_column=variant_column, converted_column=converted_column, revenue_column=revenue_column,
+                       covariate_column=covariate_column, customers_column=customers_column,
+                       conversions_column=conversions_column, revenue_sum_column=revenue_sum_column,
+                       revenue_sumsq_column=revenue_sumsq_column, by=by)
+
+
+def _aggregated_names(customers_column=None, conversions_column=None, revenue_sum_column=None,
+                      revenue_sumsq_column=None) -> dict[str, str | None]:
+    return {"customers": customers_column, "conversions": conversions_column, "revenue_sum": revenue_sum_column,
+            "revenue_sumsq": revenue_sumsq_column}
+
+
+def _from_frame(cols: "_Columns", *, user_column: str, variant_column: str, converted_column: str,
+                revenue_column: str, covariate_column: str | None, by: str | None = None,
+                **aggregated_columns: str | None) -> ExperimentData:
+    named = _aggregated_names(**aggregated_columns)
     aggregated = {k: v or k for k, v in named.items()}
     if by is not None:
-        reader.require(by, "--by")
-    if any(v is not None for v in named.values()) or all(aggregated[c] in frame.columns for c in _AGGREGATED):
-        return _aggregated(reader, variant_column, aggregated, by)
-    return _per_customer(reader, user_column, variant_column, converted_column, revenue_column, covariate_column, by)
+        cols.require(by, "--by")
+    if any(v is not None for v in named.values()) or all(aggregated[c] in cols.frame.columns for c in _AGGREGATED):
+        return _aggregated(cols, variant_column, aggregated, by)
+    return _per_customer(cols, user_column, variant_column, converted_column, revenue_column, covariate_column, by)
+
+def _require(columns, column: str, source: str, option: str | None = None) -> None:
+    if column not in columns:
+        hint = f"; name yours with {option}" if option else ""
+        raise DataError(f"{source}: missing column '{column}'{did_you_mean(column, columns)}"
+                        f" (columns: {', '.join(map(str, columns))}){hint}")
+
+
+def _covariate(columns, covariate_column: str | None, source: str) -> str | None:
+    """The named covariate column (which must exist), else the first column named ``pre_*``."""
+    if covariate_column is not None:
+        _require(columns, covariate_column, source)
+        return covariate_column
+    return next((c for c in columns if str(c).startswith("pre_")), None)
 
 
 class _Columns:
     """Column access that names the file, the row and the column in every error."""
 
-    def __init__(self, frame: pd.DataFrame, source: str, parquet: bool):
-        self.lines = frame.attrs.get("lines")
+    def __init__(self, frame: pd.DataFrame, source: str, *, parquet: bool = False, lines: np.ndarray | None = None):
+        self.lines = lines
         self.frame, self.source, self.parquet = frame.reset_index(drop=True), source, parquet
 
     def where(self, i: int) -> str:
         if self.parquet:
             return f"row {i + 1}"
-        return f"line {self.lines[i] if self.lines else i + 2}"
+        return f"line {self.lines[i] if self.lines is not None else i + 2}"
 
     def fail(self, i: int, column: str, message: str):
         raise DataError(f"{self.source}: {self.where(int(i))}, column '{column}': {message}")
@@ -332,67 +471,60 @@ def _per_customer(cols: _Columns, user_column: str, variant_column: str, convert
     cols.require(user_column, "--user-column", aggregated)
     cols.require(variant_column, "--variant-column")
     cols.require(converted_column, "--converted-column")
-    if covariate_column is not None:
-        cols.require(covariate_column)
-    else:
-        covariate_column = next((c for c in cols.frame.columns if str(c).startswith("pre_")), None)
-    table = pd.DataFrame({
-        "user": cols.text(user_column),
-        "variant": cols.text(variant_column),
-        "converted": cols.boolean(converted_column),
-    })
-    if revenue_column in cols.frame.columns:
-        table["revenue"] = cols.number(revenue_column)
-    if covariate_column is not None:
-        table["covariate"] = cols.number(covariate_column)
+    covariate_column = _covariate(cols.frame.columns, covariate_column, cols.source)
+    users, user_names = pd.factorize(cols.text(user_column).to_numpy())
+    variants, variant_names = pd.factorize(cols.text(variant_column).to_numpy())
+    converted = cols.boolean(converted_column)
+    revenue = cols.number(revenue_column) if revenue_column in cols.frame.columns else None
+    covariate = cols.number(covariate_column) if covariate_column is not None else None
+    table = reduce_customers(users, len(user_names), variants, len(variant_names), converted, revenue, covariate)
+    examples = tuple(ExcludedRow(cols.where(i), str(user_names[users[i]]), str(variant_names[variants[i]]))
+                     for i in table.excluded_rows)
+    home = None
     if by is not None:
-        table["group"] = cols.text(by)
-        _one_group(cols, table, by)
-    order = list(pd.unique(table["variant"]))
-    variants_per_user = table.groupby("user", sort=False)["variant"].nunique()
-    mixed = variants_per_user.index[variants_per_user > 1]
-    kept = table[~table["user"].isin(mixed)]
-    grouped = kept.groupby(["variant", "user"], sort=False)
-    agg = {"converted": "any"}
-    if "revenue" in table:
-        agg["revenue"] = "sum"  # several purchases by one customer add up
-    if "covariate" in table:
-        agg["covariate"] = "first"
-    if by is not None:
-        agg["group"] = "first"
-    per_user = grouped.agg(agg)
-    duplicates = int((grouped.size() > 1).sum())
+        groups, group_names = pd.factorize(cols.text(by).to_numpy())
+        home = groups[first_rows(users)]            # each customer's group: that of their first row
+        moved = np.flatnonzero(groups != home[users])
+        if len(moved):                                # a customer is in one stratum
+            i = int(moved[0])
+            first = int(first_rows(users)[users[i]])
+            cols.fail(i, by, f"customer {excerpt(user_names[users[i]])} is in group {excerpt(group_names[groups[i]])} "
+                             f"here and in {excerpt(group_names[home[users[i]]])} on {cols.where(first)} "
+                             "(a customer is in one group)")
+        home = (home, [str(g) for g in group_names])
+    return _experiment(cols.source, table, [str(v) for v in variant_names], variant_column, examples,
+                       covariate_column if covariate is not None else None, by=by, home=home)
+
+
+def _experiment(source: str, table: CustomerTable, variants: list[str], variant_column: str,
+                examples: tuple[ExcludedRow, ...], covariate: str | None, *, by: str | None = None,
+                home: tuple[np.ndarray, list[str]] | None = None) -> ExperimentData:
+    """The arms of the kept customers; with ``by``, each group's arms too (``home``: each customer's group code
+    and the group names, in order of first appearance)."""
     arms = {}
-    for name in order:
-        if name not in per_user.index.get_level_values(0):
-            raise DataError(f"{cols.source}: variant {excerpt(name)} has zero customers left after excluding "
-                            f"{len(mixed)} customers seen in more than one variant")
-        arms[name] = _arm(name, per_user.loc[name])
+    for code, name in enumerate(variants):
+        customers = table.customers[code]
+        if not len(customers):
+            raise DataError(f"{source}: variant {excerpt(name)} has zero customers left after excluding "
+                            f"{table.excluded} customers seen in more than one variant")
+        arms[name] = _arm(table, name, customers)
     if len(arms) < 2:
-        raise DataError(f"{cols.source}: column '{variant_column}': only one variant ({excerpt(order[0])}); "
+        raise DataError(f"{source}: column '{variant_column}': only one variant ({excerpt(variants[0])}); "
                         "an A/B test needs at least two")
-    strata = {}
-    for group in (pd.unique(kept["group"]) if by is not None else ()):
-        part = per_user[per_user["group"] == group]
-        strata[group] = {name: _arm(name, part.loc[name]) for name in order if name in part.index.get_level_values(0)}
-    return ExperimentData(cols.source, "per-customer", arms, excluded_customers=len(mixed),
-                          duplicate_customers=duplicates, covariate=covariate_column if "covariate" in table else None,
+    strata: dict[str, dict[str, Arm]] = {}
+    if home is not None:
+        group_of, groups = home
+        for g, group in enumerate(groups):
+            parts = {name: table.customers[code][group_of[table.customers[code]] == g]
+                     for code, name in enumerate(variants)}
+            if any(len(p) for p in parts.values()):
+                strata[group] = {name: _arm(table, name, p) for name, p in parts.items() if len(p)}
+    return ExperimentData(source, "per-customer", arms, excluded_customers=table.excluded,
+                          duplicate_customers=table.duplicates, covariate=covariate, excluded_rows=examples,
                           by=by, strata=strata)
 
 
-def _arm(name: str, rows: pd.DataFrame) -> Arm:
-    return Arm(name, len(rows), int(rows["converted"].sum()),
-               revenue=rows["revenue"].to_numpy(dtype=float) if "revenue" in rows else None,
-               covariate=rows["covariate"].to_numpy(dtype=float) if "covariate" in rows else None)
-
-
-def _one_group(cols: _Columns, table: pd.DataFrame, by: str) -> None:
-    """Refuse a customer whose rows name two groups of ``by``: a customer is in one stratum."""
-    groups = table.groupby("user", sort=False)["group"].nunique()
-    if (groups > 1).any():
-        user = groups.index[groups > 1][0]
-        rows = np.flatnonzero((table["user"] == user).to_numpy())
-        first = table["group"].iloc[rows[0]]
-        i = next(r for r in rows if table["group"].iloc[r] != first)
-        cols.fail(i, by, f"customer {user!r} is in group {table['group'].iloc[i]!r} here and in {first!r} on "
-                         f"{cols.where(rows[0])} (a customer is in one group)")
+def _arm(table: CustomerTable, name: str, customers: np.ndarray) -> Arm:
+    return Arm(name, len(customers), int(table.converted[customers].sum()),
+               revenue=None if table.revenue is None else table.revenue[customers],
+               covariate=None if table.covariate is None else table.covariate[customers])

@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 from journeysim.logs.layout import ROLES
 from journeysim.logs.sources import Source
 
-__all__ = ["CsvEvents", "csv_events"]
+__all__ = ["CsvEvents", "csv_events", "standard_dialect"]
 
 _BLOCK = 1 << 21    # bytes per block: small enough to stay in cache, big enough that per-block Python is noise
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -211,7 +211,7 @@ class CsvEvents:
         return names, np.where(idx < 0, 0, idx), keep, (flag & ~alone).astype(np.int64)
 
 
-def _standard_dialect(con: duckdb.DuckDBPyConnection, path: str) -> bool:
+def standard_dialect(con: duckdb.DuckDBPyConnection, path: str) -> bool:
     """Whether DuckDB's sniffer sees the dialect pyarrow reads: commas, double quotes doubled to escape them
     (either may be absent from the sample), a header, no comments, no rows to skip."""
     rows = con.execute("SELECT Delimiter, Quote, Escape, HasHeader, SkipRows, Comment FROM sniff_csv($p, header = true)",
@@ -230,7 +230,7 @@ def csv_events(con: duckdb.DuckDBPyConnection, source: Source, *, goal: str | No
 
     ``goal`` is the goal of a conversion-flag log; ``threads`` = 1 keeps the read on one core.
     """
-    if not _standard_dialect(con, source.path):
+    if not standard_dialect(con, source.path):
         return None
     layout = source.layout
     types = {layout.column(role): _TYPES[role] for role in ("user_id", "touchpoint", "segment", "value")

@@ -10,6 +10,7 @@ that every model is a few vectorised passes even for millions of paths.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -17,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from journeysim.errors import EXCERPT_LENGTH, DataError, excerpt
+from journeysim.logs._path_csv import csv_path_table
 from journeysim.logs.counts import NO_WINDOW, describe_goals, window_micros
 from journeysim.logs.sources import Source, quote
 
-__all__ = ["PathTable", "read_path_file", "event_paths"]
+__all__ = ["PathTable", "read_clean_path_csv", "read_path_file", "event_paths"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,56 +97,102 @@ def _fetch_table(con: duckdb.DuckDBPyConnection, table: str, direct: int) -> Pat
         np.asarray(counts["v"], dtype=float), direct)
 
 
+_PATH_CHECK = ("raw_path IS NULL OR list_contains(parts, '')", "raw_path",
+               "path {!r} has an empty touchpoint (touchpoints are separated by '>')")
+_CHECKS = [
+    ("c IS NULL", "raw_c", "total_conversions {!r} is not a number"),
+    ("nn IS NULL", "raw_nn", "total_null {!r} is not a number"),
+    ("v IS NULL AND raw_v IS NOT NULL", "raw_v", "total_conversion_value {!r} is not a number"),
+    ("NOT isfinite(c)", "raw_c", "total_conversions {!r} is not a finite number"),
+    ("NOT isfinite(nn)", "raw_nn", "total_null {!r} is not a finite number"),
+    ("NOT isfinite(v)", "raw_v", "total_conversion_value {!r} is not a finite number"),
+    ("c < 0", "raw_c", "total_conversions {} is negative (counts must be >= 0)"),
+    ("nn < 0", "raw_nn", "total_null {} is negative (counts must be >= 0)"),
+    ("v < 0", "raw_v", "total_conversion_value {} is negative (must be >= 0)"),
+    ("v > 0 AND c = 0", "raw_v", "total_conversion_value {} on a path with no conversions (total_conversions "
+     "is 0): the value of conversions that did not happen"),
+]
+_PARTS = "list_transform(string_split(raw_path, '>'), lambda x: trim(x))"
+
+
+def read_clean_path_csv(path: str | os.PathLike) -> PathTable | None:
+    """A CSV path file read without DuckDB, or ``None`` if it is not one that reads cleanly (then
+    :func:`read_path_file` reads it and names what is wrong).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "paths.csv"
+    >>> _ = f.write_text("path,total_conversions,total_null\\na > b,1,0\\nb,0,2\\na>b,1,1\\n")
+    >>> t = read_clean_path_csv(f)
+    >>> t.channels, t.offsets.tolist(), t.conversions.tolist(), t.nulls.tolist()
+    (('a', 'b'), [0, 2, 3], [2.0, 0.0], [1.0, 2.0])
+    """
+    found = csv_path_table(path)
+    return None if found is None else PathTable(*found)
+
+
 def read_path_file(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:
     """Read a path file (``path`` with ``>``-separated touchpoints, ``total_conversions``, optional
     ``total_null`` and ``total_conversion_value``); raise :class:`DataError` naming the first bad row.
 
     Without ``total_null`` (analytics tools export only the conversion paths) no journey
-    is known not to have converted: the table says so (``conversions_only``).
+    is known not to have converted: the table says so (``conversions_only``). Rows with the
+    same path (the same touchpoints, however spaced) are added up, and the paths come in the
+    order of their first row. A clean CSV is read by pyarrow (see :func:`read_clean_path_csv`),
+    anything else by DuckDB.
     """
+    if source.csv is not None and (found := csv_path_table(source.path)) is not None:
+        return PathTable(*found)
+    return replace(_duckdb_paths(con, source), conversions_only=not source.has("total_null"))
+
+
+def _duckdb_paths(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:
     value = f"TRY_CAST({quote('total_conversion_value')} AS DOUBLE)" if source.has("total_conversion_value") else "0.0"
     raw_value = (f"CAST({quote('total_conversion_value')} AS VARCHAR)" if source.has("total_conversion_value")
                  else "'0'")
     nulls, raw_nulls = (("TRY_CAST(total_null AS DOUBLE)", "CAST(total_null AS VARCHAR)") if source.has("total_null")
                         else ("0.0", "'0'"))
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE __paths AS
+    rows = f"""
         SELECT __row AS pid, CAST(path AS VARCHAR) AS raw_path,
-               list_transform(string_split(CAST(path AS VARCHAR), '>'), lambda x: trim(x)) AS parts,
                TRY_CAST(total_conversions AS DOUBLE) AS c, CAST(total_conversions AS VARCHAR) AS raw_c,
                {nulls} AS nn, {raw_nulls} AS raw_nn,
                {value} AS v, {raw_value} AS raw_v
-        FROM {source.relation}""")
-    checks = [
-        ("raw_path IS NULL OR list_contains(parts, '')", "raw_path", "path {!r} has an empty touchpoint "
-         "(touchpoints are separated by '>')"),
-        ("c IS NULL", "raw_c", "total_conversions {!r} is not a number"),
-        ("nn IS NULL", "raw_nn", "total_null {!r} is not a number"),
-        ("v IS NULL AND raw_v IS NOT NULL", "raw_v", "total_conversion_value {!r} is not a number"),
-        ("NOT isfinite(c)", "raw_c", "total_conversions {!r} is not a finite number"),
-        ("NOT isfinite(nn)", "raw_nn", "total_null {!r} is not a finite number"),
-        ("NOT isfinite(v)", "raw_v", "total_conversion_value {!r} is not a finite number"),
-        ("c < 0", "raw_c", "total_conversions {} is negative (counts must be >= 0)"),
-        ("nn < 0", "raw_nn", "total_null {} is negative (counts must be >= 0)"),
-        ("v < 0", "raw_v", "total_conversion_value {} is negative (must be >= 0)"),
-        ("v > 0 AND c = 0", "raw_v", "total_conversion_value {} on a path with no conversions (total_conversions "
-         "is 0): the value of conversions that did not happen"),
-    ]
-    columns = {"raw_path": "path", "raw_c": "total_conversions", "raw_nn": "total_null",
-               "raw_v": "total_conversion_value"}
-    firsts = con.execute("SELECT " + ", ".join(f"min(pid) FILTER (WHERE {c})" for c, _, _ in checks)
-                         + " FROM __paths").fetchone()
-    for (_, raw, message), row in zip(checks, firsts):
-        if row is not None:
-            bad = con.execute(f"SELECT {raw} FROM __paths WHERE pid = $row", {"row": row}).fetchone()[0]
-            if bad is None or not str(bad).strip():
-                raise DataError(f"{source.where(row)}: {columns[raw]} is empty")
-            raise DataError(f"{source.where(row)}: " + message.format(_Shown(bad)))
-    con.execute("UPDATE __paths SET v = coalesce(v, 0)")
+        FROM {source.relation}"""
+    # One pass adds up the rows of each distinct text and flags any bad row; only the distinct texts
+    # (usually thousands, where rows are millions) are then split into touchpoints.
+    bad = " OR ".join(f"({condition})" for condition, _, _ in _CHECKS)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE __texts AS
+        SELECT raw_path, {_PARTS} AS parts, pid, c, nn, v, bad FROM (
+            SELECT raw_path, min(pid) AS pid, sum(c) AS c, sum(nn) AS nn, sum(coalesce(v, 0)) AS v,
+                   bool_or({bad}) AS bad
+            FROM ({rows}) GROUP BY raw_path)""")
+    if con.execute(f"SELECT bool_or(bad OR {_PATH_CHECK[0]}) FROM __texts").fetchone()[0]:
+        _first_problem(con, rows, source)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE __paths AS
+        SELECT min(pid) AS pid, parts, sum(c) AS c, sum(nn) AS nn, sum(v) AS v FROM __texts GROUP BY parts""")
     table = _fetch_table(con, "__paths", 0)
     if len(table.conversions) == 0:
         raise DataError(f"{source.path}: no paths")
-    return replace(table, conversions_only=not source.has("total_null"))
+    return table
+
+
+def _first_problem(con: duckdb.DuckDBPyConnection, rows: str, source: Source):
+    """Raise the error of the file's first problem: the first check in order that a row fails, at its first row."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __rows AS SELECT *, {_PARTS} AS parts FROM ({rows})")
+    checks = [_PATH_CHECK, *_CHECKS]
+    firsts = con.execute("SELECT " + ", ".join(f"min(pid) FILTER (WHERE {c})" for c, _, _ in checks)
+                         + " FROM __rows").fetchone()
+    columns = {"raw_path": "path", "raw_c": "total_conversions", "raw_nn": "total_null",
+               "raw_v": "total_conversion_value"}
+    for (_, raw, message), row in zip(checks, firsts):
+        if row is not None:
+            bad = con.execute(f"SELECT {raw} FROM __rows WHERE pid = $row", {"row": row}).fetchone()[0]
+            if bad is None or not str(bad).strip():
+                raise DataError(f"{source.where(row)}: {columns[raw]} is empty")
+            raise DataError(f"{source.where(row)}: " + message.format(_Shown(bad)))
 
 
 def event_paths(
