@@ -57,9 +57,13 @@ def results_from_args(args, path: str, *, by: str | None = None):
 
 def analysis_from_args(args, path: str):
     """Read and analyse ``path`` with the shared options (an ``ExperimentAnalysis``)."""
+    return analyze_from_args(args, results_from_args(args, path))
+
+
+def analyze_from_args(args, data):
+    """Analyse read results (an ``ExperimentData``) with the shared options (control, expected split, alpha)."""
     from journeysim.experiments.analysis import analyze_experiment
 
-    data = results_from_args(args, path)
     return analyze_experiment(data, **analysis_options(args, len(data.arms)))
 
 

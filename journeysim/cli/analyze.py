@@ -6,8 +6,8 @@ import sys
 
 from journeysim.cli._experiment_args import (
     add_results_options,
-    analysis_from_args,
     analysis_options,
+    analyze_from_args,
     results_from_args,
 )
 from journeysim.cli._options import add_currency, unused, whole
@@ -34,6 +34,9 @@ def register(sub) -> None:
                        "[, revenue_sum, revenue_sumsq]; several rows per variant, e.g. one per day, are summed).")
     p.add_argument("results", metavar="RESULTS", help="the A/B result: per-customer or aggregated rows (CSV or Parquet)")
     add_results_options(p)
+    p.add_argument("--guardrail", action="append", default=[], metavar="METRIC=MARGIN",
+                   help="a guardrail to test for non-inferiority: conversion_rate or expected_value and the most "
+                        "harm allowed in its units (e.g. conversion_rate=0.002); repeat for several")
     p.add_argument("--look", metavar="k", help="this is interim look k of a sequential design: say stop or continue")
     p.add_argument("--of", metavar="K", help="the design's number of looks (with --look)")
     p.add_argument("--spending", choices=("obrien-fleming", "pocock"), default=None,
@@ -50,20 +53,30 @@ def register(sub) -> None:
 def run(args) -> int:
     look = _look(args)
     if args.by is not None:
-        unused({"--look": look}, "with --by (an interim look reads the summed totals)")
+        unused({"--look": look, "--guardrail": args.guardrail or None},
+               "with --by (an interim look and guardrails read the summed totals)")
         return _stratified(args)
-    analysis = analysis_from_args(args, args.results)
-    if look is None:
-        emit(analysis, args.json)
-    else:
+    rails = _guardrails(args)
+    data = results_from_args(args, args.results)
+    analysis = analyze_from_args(args, data)
+    extra = {}
+    if look is not None:
         from journeysim.experiments.sequential import interim_look
 
-        interim = interim_look(analysis, look["look"], look["of"], spending=look["spending"], plan=look["plan"])
-        if args.json:
-            print(to_json({**analysis.to_dict(), "look": interim.to_dict()}))
-        else:
-            print(analysis.summary())
-            print(interim.summary())
+        extra["look"] = interim_look(analysis, look["look"], look["of"], spending=look["spending"], plan=look["plan"])
+    if rails:
+        from journeysim.experiments.guardrails import check_guardrails, observable
+
+        for rail in rails:
+            if (why := observable(data, rail)) is not None:
+                raise UsageError(f"--guardrail {rail.metric}: {why}")
+        extra["guardrails"] = check_guardrails(data, rails, control=analysis.control, alpha=analysis.alpha)
+    if not extra:
+        emit(analysis, args.json)
+    elif args.json:
+        print(to_json({**analysis.to_dict(), **{k: v.to_dict() for k, v in extra.items()}}))
+    else:
+        print("\n".join([analysis.summary(), *(v.summary() for v in extra.values())]))
     _warn_srm(analysis, args.results)
     return 0
 
@@ -85,6 +98,15 @@ def _warn_srm(analysis, path: str) -> None:
     if analysis.srm_warning:
         print(f"WARNING: sample ratio mismatch in {path} (p = {analysis.srm_pvalue:.3g} < {SRM_THRESHOLD:g}): "
               "do not trust these results before finding the cause", file=sys.stderr)
+
+
+def _guardrails(args) -> list:
+    if not args.guardrail:
+        return []
+    from journeysim.engines.metrics import SCALAR_METRICS
+    from journeysim.whatif.guardrails import guardrail_from_text
+
+    return [guardrail_from_text(text, SCALAR_METRICS) for text in args.guardrail]
 
 
 def _look(args) -> dict | None:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from journeysim.cli._experiment_args import add_results_options, analysis_from_args
+from journeysim.cli._experiment_args import (
+    add_results_options,
+    analysis_from_args,
+    analyze_from_args,
+    results_from_args,
+)
 from journeysim.cli._options import unused
-from journeysim.cli._render import emit
+from journeysim.cli._render import emit, to_json
 from journeysim.errors import UsageError
 
 __all__ = ["register"]
@@ -64,6 +69,7 @@ def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
     from journeysim._files import check_writable
     from journeysim.experiments.check import append_to_ledger, check_prediction
+    from journeysim.experiments.guardrails import prediction_guardrails
     from journeysim.whatif.prediction import read_prediction
 
     if args.events is not None:
@@ -76,8 +82,18 @@ def run(args) -> int:
            "without --events (they say how to read the arms' event logs)")
     if args.results is None:
         raise UsageError("give the A/B result file (RESULTS) or the arms' event logs (--events CONTROL VARIANT)")
-    result = check_prediction(prediction, analysis_from_args(args, args.results), variant=args.variant)
-    emit(result, args.json)              # shown even when the ledger then refuses it (a repeat): never lost
+    data = results_from_args(args, args.results)
+    analysis = analyze_from_args(args, data)
+    result = check_prediction(prediction, analysis, variant=args.variant)
+    rails = prediction_guardrails(prediction, data, control=result.control, variant=result.variant,
+                                  alpha=analysis.alpha)
+    if rails is None:
+        emit(result, args.json)          # shown even when the ledger then refuses it (a repeat): never lost
+    elif args.json:
+        print(to_json({**result.to_dict(), "guardrails": rails.to_dict()}))
+    else:
+        print(result.summary())
+        print(rails.summary())
     sys.stdout.flush()
     if ledger is not None:
         append_to_ledger(ledger, result, force=args.force)

@@ -21,7 +21,8 @@ import dataclasses
 import math
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -193,6 +194,8 @@ class ExperimentDesign(Result):
     #: Interim looks (``design --looks K``) and the maximum customers per variant arm they need.
     sequential: SequentialPlan | None = None
     max_customers_per_arm: int | None = None
+    #: Each guardrail of the prediction: its predicted change and the power of its non-inferiority test.
+    guardrails: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def expected_customers_per_arm(self) -> float | None:
@@ -226,6 +229,8 @@ class ExperimentDesign(Result):
                        max_customers_per_arm=self.max_customers_per_arm,
                        expected_customers_per_arm=self.expected_customers_per_arm, inflation=plan.inflation,
                        spending=plan.spending)
+        if self.guardrails:
+            out["guardrails"] = {k: dict(v) for k, v in self.guardrails.items()}
         return out
 
     def summary(self) -> str:
@@ -263,6 +268,12 @@ class ExperimentDesign(Result):
                 ("maximum customers per variant arm", fmt(self.max_customers_per_arm)),
                 ("expected customers per variant arm (at the design's effect)", count(self.expected_customers_per_arm)),
                 ("inflation over the fixed design", fmt(plan.inflation))]))
+        if self.guardrails:
+            parts.append(format_table("guardrails (non-inferiority at the designed size)",
+                                      ["metric", "harm allowed", "predicted change", "power"],
+                                      [(m, f"{g['harm']} by {fmt(g['margin'])}", f"{g['predicted_change']:+.4g}",
+                                        "- (not a rate of customers)" if g["power"] is None else rate(g["power"]))
+                                       for m, g in self.guardrails.items()]))
         return "\n".join(parts) + "\n" + wrap(f"method: {self.method}")
 
     def _headline(self) -> str:
@@ -431,7 +442,25 @@ def design_from_prediction(prediction: Prediction, *, baseline: float | None = N
         how = "; " + how + " (the same spreads for every draw)"
     method = (design.method + "; assurance: mean power over the prediction's draws (significant in the predicted "
               "direction)" + how)
-    return dataclasses.replace(design, assurance=float(np.mean(power)), prediction=prediction.source, method=method)
+    guardrails = _guardrail_powers(prediction, n_var, design.alpha, ratio)
+    if guardrails:
+        method += ("; guardrails: power of each one-sided non-inferiority test (Wald, unpooled variance; statsmodels "
+                   "normal_power_het) at the designed size and the predicted change, rates of customers only")
+    return dataclasses.replace(design, assurance=float(np.mean(power)), prediction=prediction.source, method=method,
+                               guardrails=guardrails)
+
+
+def _guardrail_powers(prediction: Prediction, n_per_arm: float, alpha: float, ratio: float) -> dict:
+    from journeysim.experiments.guardrails import guardrail_power
+    from journeysim.whatif.guardrails import Guardrail
+
+    out = {}
+    for metric, g in prediction.guardrails.items():
+        rail = Guardrail(metric, float(g["margin"]), g["harm"])
+        power = guardrail_power(rail, float(g["baseline"]), float(g["change"]), n_per_arm, alpha=alpha, ratio=ratio)
+        out[metric] = {"margin": rail.margin, "harm": rail.harm, "predicted_change": float(g["change"]),
+                       "power": power}
+    return out
 
 
 def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline: float | None = None,

@@ -1,7 +1,7 @@
-"""Guardrails: metrics a change must not harm by more than a margin, tested for non-inferiority.
+"""Guardrails on an A/B result: metrics a change must not harm by more than a margin, tested for non-inferiority.
 
-A hypothesis names its guardrails (``guardrails: [{metric: bounce_rate, margin: 0.01}]``); each metric has a
-direction of harm (a bounce rate harms by rising, a conversion rate by falling). For a guardrail with margin
+A guardrail (:class:`journeysim.whatif.guardrails.Guardrail`) is a metric, a margin and a direction of harm.
+For a guardrail with margin
 ``m`` and harm upwards, the variant's change ``d = variant - control`` is tested one-sided:
 
 * **holds** when non-inferiority is shown: ``H0: d >= m`` is rejected at ``alpha``;
@@ -16,76 +16,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from journeysim.errors import DataError, ScenarioError
+from journeysim._result import Result
+from journeysim._text import fmt, format_table, wrap
+from journeysim.errors import DataError, UsageError
+from journeysim.whatif.guardrails import Guardrail
 
-__all__ = ["HARM", "Guardrail", "GuardrailTest", "parse_guardrails", "check_guardrail", "guardrail_power"]
+__all__ = ["GuardrailTest", "GuardrailCheck", "check_guardrail", "check_guardrails", "guardrail_power", "OBSERVABLE",
+           "observable", "prediction_guardrails"]
 
-#: The direction in which each scalar metric harms: "up" (a rise is harm) or "down" (a fall is harm).
-HARM = {
-    "conversion_rate": "down", "expected_conversions": "down", "expected_value": "down", "referrals": "down",
-    "customers_per_seed": "down", "value_per_seed_customer": "down", "conversions_per_seed_customer": "down",
-    "repeat_rate": "down", "discounted_value": "down", "discounted_value_per_seed_customer": "down",
-    "bounce_rate": "up", "expected_time_to_conversion": "up",
-}
-
-
-@dataclass(frozen=True)
-class Guardrail:
-    """A metric, the most harm allowed (``margin``, in the metric's own units) and the direction of harm."""
-
-    metric: str
-    margin: float
-    harm: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "margin": self.margin, "harm": self.harm}
-
-
-def parse_guardrails(value: Any, source: str, metrics: Sequence[str]) -> tuple[Guardrail, ...]:
-    """The ``guardrails`` list of a hypothesis file; every problem is a one-line error naming the file.
-
-    Examples
-    --------
-    >>> parse_guardrails([{"metric": "bounce_rate", "margin": 0.01}], "h.yaml", ["bounce_rate"])
-    (Guardrail(metric='bounce_rate', margin=0.01, harm='up'),)
-    >>> parse_guardrails([{"metric": "bounce", "margin": 0.01}], "h.yaml", ["bounce_rate"])
-    Traceback (most recent call last):
-    ...
-    journeysim.errors.ScenarioError: h.yaml: guardrails[0]: unknown metric 'bounce' (did you mean 'bounce_rate'?)
-    """
-    from journeysim.errors import did_you_mean
-
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ScenarioError(f"{source}: guardrails: expected a list of {{metric, margin}} (e.g. "
-                            "[{metric: bounce_rate, margin: 0.01}])")
-    out = []
-    for k, item in enumerate(value):
-        where = f"{source}: guardrails[{k}]"
-        if not isinstance(item, Mapping):
-            raise ScenarioError(f"{where}: expected {{metric, margin}}")
-        unknown = sorted(set(map(str, item)) - {"metric", "margin", "harm"})
-        if unknown:
-            raise ScenarioError(f"{where}: unknown key {unknown[0]!r} (allowed: metric, margin, harm)")
-        metric = item.get("metric")
-        if metric not in metrics:
-            raise ScenarioError(f"{where}: unknown metric {metric!r}{did_you_mean(str(metric), metrics)}")
-        margin = item.get("margin")
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
-            raise ScenarioError(f"{where}: margin {margin!r} must be a number >= 0 (the most harm allowed, in "
-                                f"{metric}'s own units)")
-        harm = item.get("harm", HARM.get(metric))
-        if harm not in ("up", "down"):
-            raise ScenarioError(f"{where}: {metric} has no direction of harm; say harm: up or harm: down")
-        out.append(Guardrail(str(metric), float(margin), harm))
-    return tuple(out)
-
+#: Guardrail metrics an A/B result file can show: conversions, and per-customer revenue.
+OBSERVABLE = ("conversion_rate", "expected_value")
 
 @dataclass(frozen=True)
 class GuardrailTest:
@@ -178,3 +124,101 @@ def guardrail_power(guardrail: Guardrail, baseline: float, change: float, n_per_
     distance = sign * guardrail.margin - (variant - baseline)      # how far the truth is on the safe side
     return float(normal_power_het(sign * distance, n_per_arm, alpha, std_null=sd, std_alternative=sd,
                                   alternative="larger"))
+
+
+@dataclass(frozen=True, repr=False)
+class GuardrailCheck(Result):
+    """Every guardrail tested on every variant of an A/B result against its control."""
+
+    source: str
+    control: str
+    tests: Mapping[str, tuple[GuardrailTest, ...]]
+    alpha: float
+    method: str = field(default="")
+    #: Guardrails the result could not test, each with why.
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "tests", MappingProxyType({k: tuple(v) for k, v in self.tests.items()}))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {variant: {t.guardrail.metric: t.to_dict() for t in tests}
+                               for variant, tests in self.tests.items()}
+        if self.notes:
+            out["not_tested"] = list(self.notes)
+        return out
+
+    def summary(self) -> str:
+        rows = [(variant, t.guardrail.metric, f"{'+' if t.guardrail.harm == 'up' else '-'}{fmt(t.guardrail.margin)}",
+                 f"{t.change:+.4g}", fmt(t.pvalue_holds), t.verdict)
+                for variant, tests in self.tests.items() for t in tests]
+        table = format_table(f"guardrails against {self.control} (alpha {self.alpha:g})",
+                             ["variant", "metric", "harm limit", "change", "p (no harm)", "verdict"], rows)
+        notes = [f"note: {n}" for n in self.notes]
+        return "\n".join([table, *notes, wrap(f"method: {self.method}")])
+
+    def _headline(self) -> str:
+        return " ".join(f"{v}:{t.guardrail.metric}={t.verdict}" for v, tests in self.tests.items() for t in tests)
+
+    def _table(self):
+        return ["variant", "metric", "margin", "harm", "control", "variant_value", "change", "pvalue", "verdict"], [
+            (v, t.guardrail.metric, t.guardrail.margin, t.guardrail.harm, t.control, t.variant, t.change,
+             t.pvalue_holds, t.verdict) for v, tests in self.tests.items() for t in tests]
+
+
+def observable(data, guardrail: Guardrail) -> str | None:
+    """``None`` when ``data`` can test ``guardrail``, else why not (one line)."""
+    if guardrail.metric not in OBSERVABLE:
+        return (f"{guardrail.metric} is not observable in an A/B result file (guardrails there test "
+                f"{' and '.join(OBSERVABLE)})")
+    if guardrail.metric == "expected_value" and not all(a.revenue is not None for a in data.arms.values()):
+        return "expected_value needs per-customer revenue (a revenue column on each customer's row)"
+    return None
+
+
+def check_guardrails(data, guardrails: Sequence[Guardrail], *, control: str, alpha: float = 0.05,
+                     variants: Sequence[str] | None = None) -> GuardrailCheck:
+    """Test every guardrail on every variant (or ``variants``) of an A/B result against ``control``.
+
+    Parameters
+    ----------
+    data : ExperimentData
+        The A/B result (:func:`journeysim.experiments.results.read_results`).
+    guardrails : the guardrails (a hypothesis's, or given on the command line).
+    control : the control arm's name.
+    alpha : level of each one-sided test (no correction over guardrails: each is its own question).
+    variants : the variants to test (default: all but control).
+
+    Returns
+    -------
+    GuardrailCheck
+
+    Examples
+    --------
+    >>> from journeysim.experiments.results import Arm, ExperimentData
+    >>> ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 20000, 1000),
+    ...                                              "chat": Arm("chat", 20000, 850)})
+    >>> check_guardrails(ab, [Guardrail("conversion_rate", 0.002, "down")], control="control").tests["chat"][0].verdict
+    'breached'
+    """
+    if not guardrails:
+        raise UsageError("no guardrails to test")
+    names = list(variants) if variants is not None else [n for n in data.arms if n != control]
+    tests = {name: tuple(check_guardrail(g, data.arms[control], data.arms[name], alpha=alpha, source=data.source)
+                         for g in guardrails) for name in names}
+    method = "; ".join(dict.fromkeys(t.method for ts in tests.values() for t in ts))
+    return GuardrailCheck(data.source, control, tests, alpha, method)
+
+
+def prediction_guardrails(prediction, data, *, control: str, variant: str, alpha: float = 0.05) -> GuardrailCheck | None:
+    """Test a prediction's guardrails on the variant of an A/B result that implements it (``None`` without
+    guardrails); a guardrail the file cannot show is named in the result's notes, not tested."""
+    if not prediction.guardrails:
+        return None
+    rails = [Guardrail(m, float(g["margin"]), g["harm"]) for m, g in prediction.guardrails.items()]
+    notes = tuple(f"{r.metric}: {why}" for r in rails if (why := observable(data, r)) is not None)
+    testable = [r for r in rails if observable(data, r) is None]
+    if not testable:
+        return GuardrailCheck(data.source, control, {}, alpha, "", notes)
+    result = check_guardrails(data, testable, control=control, alpha=alpha, variants=[variant])
+    return GuardrailCheck(result.source, control, result.tests, alpha, result.method, notes)

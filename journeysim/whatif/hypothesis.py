@@ -29,6 +29,7 @@ from journeysim.whatif.changes import (
     SetTouchpoint,
     apply_changes,
 )
+from journeysim.whatif.guardrails import Guardrail, parse_guardrails
 from journeysim.whatif.uncertain import (
     Uncertain,
     format_path,
@@ -41,7 +42,7 @@ __all__ = ["Hypothesis", "load_hypothesis", "read_hypothesis", "METRICS"]
 
 #: What a hypothesis may predict: every scalar metric of the engines.
 METRICS = SCALAR_METRICS
-_TOP_KEYS = ("hypothesis", "baseline", "metric", "changes", "notes")
+_TOP_KEYS = ("hypothesis", "baseline", "metric", "changes", "guardrails", "notes")
 _CHANGE_KEYS = {
     "add": ("add", "from", "to", "segment"),   # plus any touchpoint attribute
     "set": ("set", "segment"),
@@ -80,6 +81,8 @@ class Hypothesis:
     #: Every file read to build it (the hypothesis, its baseline map, files the map names) -> ``sha256:`` of the
     #: bytes read; empty for a hypothesis not read from a file.
     inputs: Mapping[str, str] = field(default_factory=dict)
+    #: Metrics the change must not harm by more than a margin (see :mod:`journeysim.whatif.guardrails`).
+    guardrails: tuple[Guardrail, ...] = ()
 
     def changes(self, values: Mapping[str, float] | None = None) -> list[Change]:
         """The changes with every uncertain number set from ``values`` (path -> number; medians by default)."""
@@ -166,7 +169,9 @@ def read_hypothesis(data: Any, source: str, base_dir: str | os.PathLike = ".", *
     for i, change in enumerate(raw_changes):
         kind = _check_kind(change, i, source)
         templates.append(_template(change, ("changes", i), None, parameters, f"{source}: change {i} ({kind})"))
-    hyp = Hypothesis(title.strip(), source, baseline_path, baseline, metric, data, parameters, tuple(templates))
+    guardrails = parse_guardrails(data.get("guardrails"), source, METRICS)
+    hyp = Hypothesis(title.strip(), source, baseline_path, baseline, metric, data, parameters, tuple(templates),
+                     guardrails=guardrails)
     _check_probability_ranges(hyp)
     for where, pick in (("", None), (" (every uncertain number at the low end of its range)", 0.001),
                         (" (every uncertain number at the high end of its range)", 0.999)):

@@ -10,6 +10,7 @@ Central values are medians over the draws, intervals equal-tailed quantiles.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -26,7 +27,17 @@ from journeysim._files import OWN_PROJECT, check_inside, confinement, read_docum
 from journeysim._hash import file_sha256
 from journeysim._json import plain
 from journeysim._result import Result
-from journeysim._text import count, fmt, format_table, money, pct, pct_interval, points, rate, wrap
+from journeysim._text import (
+    count,
+    fmt,
+    format_table,
+    money,
+    pct,
+    pct_interval,
+    points,
+    rate,
+    wrap,
+)
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import ScenarioError, UsageError, excerpt
 from journeysim.maps.checks import trapped_touchpoints
@@ -89,6 +100,9 @@ class Prediction(Result):
     samples: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     parameters: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     source: str = field(default="", compare=False)
+    #: Each guardrail's predicted change: ``metric -> {margin, harm, baseline, variant, change, change_interval,
+    #: prob_harm_beyond_margin}`` (only when the hypothesis names guardrails).
+    guardrails: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("samples", "parameters"):
@@ -115,6 +129,8 @@ class Prediction(Result):
         for key in PREDICTION_KEYS:
             value = getattr(self, key)
             out[key] = plain(value)
+        if self.guardrails:
+            out["guardrails"] = plain(self.guardrails)
         return out
 
     def to_record(self) -> dict[str, Any]:
@@ -149,6 +165,13 @@ class Prediction(Result):
                 parts.append(format_table(title, ["", "baseline", "variant", "lift", f"{level} interval"], [
                     (name, value(r["baseline"]), value(r["variant"]), change(r["lift_abs"]),
                      span(r["lift_abs_interval"], change)) for name, r in table.items()]))
+        if self.guardrails:
+            parts.append(format_table(f"guardrails (predicted change, {level} interval)",
+                                      ["metric", "harm allowed", "baseline", "variant", "change", "interval",
+                                       "P(harm > margin)"],
+                                      [(m, f"{g['harm']} by {fmt(g['margin'])}", fmt(g["baseline"]), fmt(g["variant"]),
+                                        f"{g['change']:+.4g}", span(g["change_interval"], lambda x: f"{x:+.4g}"),
+                                        rate(g["prob_harm_beyond_margin"])) for m, g in self.guardrails.items()]))
         parts.append(f"draws: {count(self.draws)}, seed: {self.seed if self.seed is not None else '-'}")
         parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
@@ -306,9 +329,27 @@ def predict(
         size = DEFAULT_SIZE[engine] if size is None else size
         b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng, source=hyp.baseline_path)
     result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size)
+    if hyp.guardrails:
+        result = dataclasses.replace(result, guardrails=_guardrails(hyp, baselines, variants, draws, level),
+                                     method=result.method + "; guardrails: each one's metric solved exactly on the "
+                                     "same drawn maps, P(harm > margin) the share of draws harming beyond the margin")
     if progress is not None:
         progress(1.0)
     return result
+
+
+def _guardrails(hyp: Hypothesis, baselines, variants, draws: int, level: float) -> dict:
+    out = {}
+    for g in hyp.guardrails:
+        base, var = exact_batch(baselines, g.metric)["total"], exact_batch(variants, g.metric)["total"]
+        if len(base) != draws:        # nothing uncertain: one map each
+            base, var = np.repeat(base, draws), np.repeat(var, draws)
+        change = var - base
+        harm = change if g.harm == "up" else -change
+        out[g.metric] = {"margin": g.margin, "harm": g.harm, "baseline": _median(base), "variant": _median(var),
+                         "change": _median(change), "change_interval": list(_quantiles(change, level)),
+                         "prob_harm_beyond_margin": float(np.mean(harm > g.margin))}
+    return out
 
 
 def _repeat(result: dict, draws: int) -> dict:
@@ -545,4 +586,15 @@ def read_prediction(path: str | os.PathLike) -> Prediction:
         by_stage=data.get("by_stage") or {}, engine=str(data.get("engine", "")),
         draws=int(data.get("draws") or draws or 0), seed=data.get("seed"), method=str(data.get("method", "")),
         hypothesis_file=data.get("hypothesis_file"), inputs={str(k): str(v) for k, v in inputs.items()},
-        samples=samples, parameters=_arrays(data.get("parameters"), "parameters", source, draws), source=source)
+        samples=samples, parameters=_arrays(data.get("parameters"), "parameters", source, draws), source=source,
+        guardrails=_saved_guardrails(data.get("guardrails"), source))
+
+
+def _saved_guardrails(value: Any, source: str) -> dict:
+    if value is None:
+        return {}
+    keys = ("margin", "harm", "change", "change_interval")
+    if not isinstance(value, Mapping) or not all(isinstance(g, Mapping) and all(k in g for k in keys)
+                                                 for g in value.values()):
+        raise ScenarioError(f"{source}: key 'guardrails': expected {{metric: {{{', '.join(keys)}, ...}}}}")
+    return {str(k): dict(v) for k, v in value.items()}
