@@ -73,20 +73,13 @@ def run(args) -> int:
 
 
 def _from_events(args, prediction, hypothesis_path: str, within: str | None) -> int:
-    from journeysim.experiments.edges import check_edges, revise_rows
+    from journeysim.experiments.edges import revised_from_arms
     from journeysim.maps.read import save_journey
-    from journeysim.whatif.hypothesis import load_hypothesis
 
     if args.results is not None:
         raise UsageError("give either RESULTS or --events, not both (the logs carry the counts the update uses)")
-    hyp = load_hypothesis(hypothesis_path, within=within)
-    check = check_edges(prediction, *args.events, hypothesis=hyp, goals=args.goal or list(hyp.baseline.goals))
-    variant = hyp.variant()
-    revised = revise_rows(variant, check).replace(
-        name=f"{hyp.baseline.name} + {hyp.title} (revised from the arms' logs)".strip(),
-        extra={**variant.extra, "calibration": {"hypothesis": hyp.title, "hypothesis_file": str(hypothesis_path),
-                                                "prediction": prediction.source, "events": list(args.events),
-                                                "edges": {k: e.to_dict() for k, e in check.edges.items()}}})
+    check, revised = revised_from_arms(prediction, *args.events, hypothesis_path=hypothesis_path, goals=args.goal,
+                                       within=within)
     save_journey(revised, args.output)
     emit(check, args.json)
     wrote(args.output)

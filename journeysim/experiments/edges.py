@@ -33,7 +33,7 @@ from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
 from journeysim.whatif.prediction import Prediction
 from journeysim.whatif.uncertain import DIRICHLET_PRIOR
 
-__all__ = ["EdgeResult", "EdgeCheck", "check_arms", "arms_analysis", "edited_rows", "predicted_edges", "pooled_row", "observed_edge", "check_edges",
+__all__ = ["EdgeResult", "EdgeCheck", "check_arms", "arms_analysis", "revised_from_arms", "edited_rows", "predicted_edges", "pooled_row", "observed_edge", "check_edges",
            "edge_verdict", "revise_rows"]
 
 
@@ -318,6 +318,8 @@ def check_arms(prediction: Prediction, control_log, variant_log, *, analysis=Non
         The A/B result file's analysis for the headline; by default the logs' customer totals
         (:func:`arms_analysis`).
     goals : touchpoints that count as conversions in the logs (default: the baseline map's goals).
+    within : folder, optional
+        The project the hypothesis's baseline map must lie in (see :func:`~journeysim.whatif.hypothesis.load_hypothesis`).
     variant : the variant of ``analysis`` that implements the hypothesis, if it has several.
     **fit_options
         ``repeat``, ``lookback``... for :func:`journeysim.fitting.fit.fit_events`.
@@ -372,3 +374,37 @@ def revise_rows(journey: Journey, check: EdgeCheck) -> Journey:
                    for b in outcomes if b != EXIT and post[b] > 0}
         observations[a] = total
     return journey.replace(rows=rows, observations=observations)
+
+
+def revised_from_arms(prediction: Prediction, control_log, variant_log, *, hypothesis_path=None,
+                      goals: Sequence[str] = (), within: str | None = None) -> tuple[EdgeCheck, Journey]:
+    """The per-edge check of the arms' logs and the variant map revised from it (``calibrate --events``).
+
+    The variant map (the hypothesis at its central values) gets exactly the edited rows updated by the
+    variant arm's counts (:func:`revise_rows`); its ``calibration`` block records the check.
+
+    Parameters
+    ----------
+    prediction : Prediction
+    control_log, variant_log : path
+    hypothesis_path : path, optional
+        The hypothesis file (default: the prediction's ``hypothesis_file``).
+    goals : touchpoints that count as conversions in the logs (default: the baseline map's goals).
+
+    Returns
+    -------
+    (EdgeCheck, Journey)
+    """
+    path = hypothesis_path or prediction.hypothesis_file
+    if not path:
+        raise ScenarioError(f"{prediction.source}: the prediction names no hypothesis file: its edited rows are unknown")
+    hyp = load_hypothesis(path, within=within)
+    check = check_edges(prediction, control_log, variant_log, hypothesis=hyp,
+                        goals=list(goals) or list(hyp.baseline.goals))
+    variant = hyp.variant()
+    record = {"hypothesis": hyp.title, "hypothesis_file": str(path), "prediction": prediction.source,
+              "events": [str(control_log), str(variant_log)], "edges": {k: e.to_dict() for k, e in check.edges.items()}}
+    revised = revise_rows(variant, check).replace(
+        name=f"{hyp.baseline.name} + {hyp.title} (revised from the arms' logs)".strip(),
+        extra={**variant.extra, "calibration": record})
+    return check, revised
