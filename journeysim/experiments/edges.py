@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, interval
 from journeysim.errors import DataError, ScenarioError
@@ -318,8 +319,9 @@ def check_arms(prediction: Prediction, control_log, variant_log, *, analysis=Non
         The A/B result file's analysis for the headline; by default the logs' customer totals
         (:func:`arms_analysis`).
     goals : touchpoints that count as conversions in the logs (default: the baseline map's goals).
-    within : folder, optional
-        The project the hypothesis's baseline map must lie in (see :func:`~journeysim.whatif.hypothesis.load_hypothesis`).
+    within : folder or None, optional
+        The folder the hypothesis's baseline map must lie in (default its project; ``None``: anywhere);
+        see :func:`~journeysim.whatif.hypothesis.load_hypothesis`.
     variant : the variant of ``analysis`` that implements the hypothesis, if it has several.
     **fit_options
         ``repeat``, ``lookback``... for :func:`journeysim.fitting.fit.fit_events`.
@@ -377,7 +379,7 @@ def revise_rows(journey: Journey, check: EdgeCheck) -> Journey:
 
 
 def revised_from_arms(prediction: Prediction, control_log, variant_log, *, hypothesis_path=None,
-                      goals: Sequence[str] = (), within: str | None = None) -> tuple[EdgeCheck, Journey]:
+                      goals: Sequence[str] = (), within=OWN_PROJECT) -> tuple[EdgeCheck, Journey]:
     """The per-edge check of the arms' logs and the variant map revised from it (``calibrate --events``).
 
     The variant map (the hypothesis at its central values) gets exactly the edited rows updated by the
