@@ -289,7 +289,7 @@ def check(prediction: Prediction | str | os.PathLike, results: Any, *, variant: 
     --------
     >>> c = check("experiments/live-chat.prediction.json", "experiments/live-chat.results.csv")
     >>> c.verdict, c.inside
-    ('inconclusive', True)
+    ('inconclusive', False)
     """
     if not isinstance(prediction, Prediction):
         prediction = read_prediction(prediction)
