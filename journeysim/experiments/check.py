@@ -388,7 +388,7 @@ def check(prediction: Prediction | str | os.PathLike, results: Any, *, variant: 
     --------
     >>> c = check("experiments/live-chat.prediction.json", "experiments/live-chat.results.csv")
     >>> c.verdict, c.inside
-    ('inconclusive', True)
+    ('inconclusive', False)
     """
     if ledger is not None:
         from journeysim._files import check_writable

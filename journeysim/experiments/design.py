@@ -523,7 +523,7 @@ def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline
     >>> d.n_per_arm, d.days
     (31234, 32)
     >>> round(design("experiments/live-chat.prediction.json").assurance, 3)
-    0.713
+    0.793
     """
     traffic_per_day = parse_traffic(traffic) if isinstance(traffic, str) else traffic
     options = dict(alpha=alpha, power=power, ratio=ratio, arms=arms, two_sided=two_sided,

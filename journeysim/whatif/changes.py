@@ -3,12 +3,16 @@
 A row's outcomes include drop-off (``exit``). When a change sets one outcome, the
 row's other outcomes (exit included) rescale in proportion so that the row still
 sums to 1; when the changed outcome held the whole row, the freed share goes to exit.
+``take_from`` narrows that to some outcomes: ``"exit"`` (the share is taken from the
+drop-off alone) or a list of outcomes (from those, in proportion); ``"all"`` is the
+default above.
 
 * ``add``: a new touchpoint; ``sources`` ``{a: p}`` send share ``p`` of the customers
-  leaving ``a`` to it (``a``'s other outcomes shrink in proportion); ``targets`` is its
-  own row (the rest is exit).
-* ``set`` / ``scale``: one outcome of a row set to ``p`` / multiplied by ``by``. A ``set``
-  with ``balance: exit`` changes that edge alone: drop-off gives (or takes) the difference
+  leaving ``a`` to it (``a``'s other outcomes, or its ``take_from[a]``, shrink in
+  proportion); ``targets`` is its own row (the rest is exit).
+* ``set`` / ``scale``: one outcome of a row set to ``p`` / multiplied by ``by``; ``set``
+  may say what it takes the share from. A ``set`` with ``balance: exit`` (the same as
+  ``take_from: exit``) changes that edge alone: drop-off gives (or takes) the difference
   and the row's other outcomes keep their probabilities, as when a map is edited by hand.
 * ``remove``: the touchpoint goes; what flowed into it drops off, and its entry share
   (and its share of any ``refers`` entry) is lost: entry shares are **not** renormalised, so
@@ -50,12 +54,18 @@ __all__ = [
     "set_against_exit",
     "touchpoint_attributes",
     "BALANCES",
+    "TakeFrom",
+    "ALL",
     "KIND",
 ]
 
 _TOLERANCE = 1e-9
 #: What a ``set`` takes its change from: the row's other outcomes in proportion, or drop-off alone.
 BALANCES = ("proportional", "exit")
+#: ``take_from`` of a change that takes its share from every other outcome of the row, exit included.
+ALL = "all"
+#: What a change takes its share from: :data:`ALL`, one outcome's name (``"exit"``) or several, in proportion.
+TakeFrom = str | tuple[str, ...]
 
 
 class ChangeError(ValueError):
@@ -74,24 +84,71 @@ def _probability(p: float, what: str) -> None:
         raise ChangeError(f"{what}: probability {p:.6g} is outside [0, 1]")
 
 
-def set_outcome(row: Mapping[str, Edge], target: str, p: float, where: str) -> dict[str, Edge]:
-    """Row with ``target``'s probability set to ``p``, the other outcomes (exit included) rescaled.
+def _outcome(row: Mapping[str, Edge], name: str) -> float:
+    """The probability of ``name`` in ``row`` (exit is what the listed outcomes leave)."""
+    if name in row:
+        return row[name].p
+    return 1.0 - math.fsum(e.p for e in row.values()) if name == EXIT else 0.0
+
+
+def _take_from(take_from: TakeFrom) -> tuple[str, ...] | None:
+    """The outcomes ``take_from`` names (``None``: all of them)."""
+    if take_from == ALL:
+        return None
+    return (take_from,) if isinstance(take_from, str) else tuple(take_from)
+
+
+def set_outcome(row: Mapping[str, Edge], target: str, p: float, where: str,
+                take_from: TakeFrom = ALL) -> dict[str, Edge]:
+    """Row with ``target``'s probability set to ``p``, the change made up by the other outcomes.
+
+    With ``take_from="all"`` every other outcome (exit included) rescales by
+    ``(1 - p) / (1 - old)``. With ``take_from`` naming outcomes, only those change,
+    by a common factor, so that together they give (or take back) ``p - old``; a
+    share larger than they hold is refused. Outcomes that hold nothing take back a
+    freed share in equal parts.
 
     Examples
     --------
     >>> row = {"purchase": Edge(0.6), "product page": Edge(0.1)}         # exit 0.3
     >>> {k: round(e.p, 6) for k, e in set_outcome(row, "purchase", 0.65, "cart").items()}
     {'purchase': 0.65, 'product page': 0.0875}
+    >>> {k: round(e.p, 6) for k, e in set_outcome(row, "chat", 0.15, "cart", take_from="exit").items()}
+    {'purchase': 0.6, 'product page': 0.1, 'chat': 0.15}
+    >>> {k: round(e.p, 6) for k, e in set_outcome(row, "chat", 0.15, "cart", ("exit", "product page")).items()}
+    {'purchase': 0.6, 'product page': 0.0625, 'chat': 0.15}
+    >>> set_outcome(row, "chat", 0.35, "from 'cart'", take_from="exit")
+    Traceback (most recent call last):
+    ...
+    journeysim.whatif.changes.ChangeError: from 'cart': edge to 'chat': 0.35 is taken from exit, which holds only 0.3
     """
     _probability(p, f"{where}: edge to {excerpt(target)}")
     p = min(max(p, 0.0), 1.0)
-    old = row[target].p if target in row else (1.0 - math.fsum(e.p for e in row.values()) if target == EXIT else 0.0)
-    old = min(max(old, 0.0), 1.0)
-    rest = 1.0 - old
-    factor = (1.0 - p) / rest if rest > _TOLERANCE else 0.0
-    out = {b: Edge(p if b == target else e.p * factor, e.delay, e.extra) for b, e in row.items()}
+    old = min(max(_outcome(row, target), 0.0), 1.0)
+    names = _take_from(take_from)
+    if names is None:
+        rest = 1.0 - old
+        factor = (1.0 - p) / rest if rest > _TOLERANCE else 0.0
+        out = {b: Edge(p if b == target else e.p * factor, e.delay, e.extra) for b, e in row.items()}
+    else:
+        held = math.fsum(max(_outcome(row, b), 0.0) for b in names)
+        change = p - old
+        if change > held + _TOLERANCE:
+            what = f"raising it from {old:.6g} to {p:.6g} takes {change:.6g}" if old > 0 else f"{p:.6g} is taken"
+            raise ChangeError(f"{where}: edge to {target!r}: {what} from {', '.join(names)}, which "
+                              f"hold{'s' if len(names) == 1 else ''} only {held:.6g}")
+        out = dict(row)
+        out[target] = Edge(p, row[target].delay, row[target].extra) if target in row else Edge(p)
+        for b in names:
+            if b == EXIT:
+                continue      # exit is what the row leaves
+            e = row.get(b, Edge(0.0))
+            new = e.p * (held - change) / held if held > _TOLERANCE else -change / len(names)
+            out[b] = Edge(max(new, 0.0), e.delay, e.extra)
     if target != EXIT and target not in out:
         out[target] = Edge(p)
+    if target == EXIT:
+        out.pop(EXIT, None)
     return out
 
 
@@ -117,6 +174,21 @@ def set_against_exit(row: Mapping[str, Edge], target: str, p: float, where: str)
         raise ChangeError(f"{where}: transitions sum to {total:.6g} (must be at most 1; balance: exit takes the change "
                           "from drop-off alone)")
     return out
+def _check_take_from(journey: Journey, take_from: TakeFrom, target: str) -> None:
+    names = _take_from(take_from)
+    if names is None:
+        return
+    if not names:
+        raise ChangeError("take_from lists no outcome (use 'all', 'exit' or a list of outcomes)")
+    for name in names:
+        if not isinstance(name, str):
+            raise ChangeError(f"take_from: {name!r} is not an outcome's name")
+        if name != EXIT and name not in journey.touchpoints:
+            raise ChangeError(f"take_from: unknown outcome {name!r}{did_you_mean(name, (*journey.names, EXIT))}")
+        if name == target:
+            raise ChangeError(f"take_from: {name!r} is the outcome being set (name the outcomes that give it its share)")
+    if len(set(names)) < len(names):
+        raise ChangeError(f"take_from names an outcome twice ({', '.join(names)})")
 
 
 def _rows_with(journey: Journey, source: str, segment: str | None, edit) -> Journey:
@@ -188,12 +260,19 @@ def touchpoint_attributes(journey: Journey, attributes: Mapping[str, Any], base:
 class AddTouchpoint:
     """Add ``name`` with ``attributes``; ``sources`` ``{a: p}`` feed it, ``targets`` is its row.
 
+    ``take_from`` ``{a: outcomes}`` says what source ``a``'s share is taken from:
+    ``"exit"``, a tuple of outcomes (in proportion) or ``"all"`` (the default: every
+    other outcome of ``a``'s row, in proportion).
+
     Examples
     --------
     >>> j = Journey.from_rows({"cart": 1.0}, {"cart": {"buy": 0.6}}, goals=["buy"])
     >>> k = AddTouchpoint("chat", {"stage": "purchase"}, {"cart": 0.15}, {"buy": 0.5}).apply(j)
     >>> {b: round(e.p, 4) for b, e in k.rows["cart"].items()}, round(k.exit_probability("cart"), 4)
     ({'buy': 0.51, 'chat': 0.15}, 0.34)
+    >>> k = AddTouchpoint("chat", {}, {"cart": 0.15}, {"buy": 0.5}, take_from={"cart": "exit"}).apply(j)
+    >>> {b: round(e.p, 4) for b, e in k.rows["cart"].items()}, round(k.exit_probability("cart"), 4)
+    ({'buy': 0.6, 'chat': 0.15}, 0.25)
     """
 
     name: str
@@ -201,6 +280,7 @@ class AddTouchpoint:
     sources: Mapping[str, float] = field(default_factory=dict)
     targets: Mapping[str, float] = field(default_factory=dict)
     segment: str | None = None
+    take_from: Mapping[str, TakeFrom] = field(default_factory=dict)
 
     def apply(self, journey: Journey) -> Journey:
         _check_segment(journey, self.segment)
@@ -220,10 +300,18 @@ class AddTouchpoint:
         if total > 1 + _TOLERANCE:
             raise ChangeError(f"touchpoint {excerpt(self.name)}: 'to' sums to {total:.6g} (must be at most 1)")
         journey = journey.replace(rows={**journey.rows, self.name: row})
+        for name in self.take_from:
+            if name not in self.sources:
+                raise ChangeError(f"take_from names {name!r}, which is not in 'from'")
         for source, p in self.sources.items():
             _known(journey, source)
+            take = self.take_from.get(source, ALL)
+            try:
+                _check_take_from(journey, take, self.name)
+            except ChangeError as exc:
+                raise ChangeError(f"from {source!r}: {exc}") from None
             journey = _rows_with(journey, source, self.segment,
-                                 lambda r, s=source, q=p: set_outcome(r, self.name, q, f"from {excerpt(s)}"))
+                                 lambda r, s=source, q=p, t=take: set_outcome(r, self.name, q, f"from {excerpt(s)}", t))
         return journey
 
 
@@ -233,6 +321,9 @@ class SetEdge:
 
     With ``balance="proportional"`` (the default) the row's other outcomes, exit included,
     rescale in proportion; with ``balance="exit"`` they stay and drop-off takes the difference.
+    ``take_from`` says more generally which outcomes make up the change: ``"all"`` (the
+    default: every other outcome, in proportion), ``"exit"`` (what ``balance="exit"`` does)
+    or a tuple of outcomes (in proportion).
 
     Examples
     --------
@@ -242,6 +333,9 @@ class SetEdge:
     {'buy': 0.7714, 'page': 0.1286}
     >>> {b: e.p for b, e in SetEdge("cart", "buy", 0.7, balance="exit").apply(j).rows["cart"].items()}
     {'buy': 0.7, 'page': 0.1}
+    >>> k = SetEdge("cart", "buy", 0.65, take_from="exit").apply(j)
+    >>> {b: round(e.p, 4) for b, e in k.rows["cart"].items()}, round(k.exit_probability("cart"), 4)
+    ({'buy': 0.65, 'page': 0.1}, 0.25)
     """
 
     source: str
@@ -249,6 +343,7 @@ class SetEdge:
     p: float
     segment: str | None = None
     balance: str = "proportional"
+    take_from: TakeFrom = ALL
 
     def apply(self, journey: Journey) -> Journey:
         _check_edge(journey, self.source, self.target, self.segment)
@@ -256,11 +351,14 @@ class SetEdge:
             raise ChangeError(f"balance {excerpt(self.balance)}{did_you_mean(self.balance, BALANCES)} is not one of "
                               f"{', '.join(BALANCES)}")
         if self.balance == "exit":
+            if self.take_from != ALL:
+                raise ChangeError("give balance: exit or take_from, not both (balance: exit is take_from: exit)")
             if self.target == EXIT:
                 raise ChangeError("balance: exit takes the change from drop-off, so 'to' cannot be exit itself")
             edit = lambda r: set_against_exit(r, self.target, self.p, f"from {excerpt(self.source)}")  # noqa: E731
         else:
-            edit = lambda r: set_outcome(r, self.target, self.p, f"from {excerpt(self.source)}")  # noqa: E731
+            _check_take_from(journey, self.take_from, self.target)
+            edit = lambda r: set_outcome(r, self.target, self.p, f"from {excerpt(self.source)}", self.take_from)  # noqa: E731
         return _rows_with(journey, self.source, self.segment, edit)
 
 

@@ -6,7 +6,7 @@ A plan file (YAML or JSON) reads::
     hypotheses:                           # paths relative to the plan
       - hypotheses/live-chat.yaml
       - file: hypotheses/live-chat.yaml
-        sweep: {"changes[0].from.cart": [0.05, 0.1, 0.15]}   # one item per value (a grid over several paths)
+        sweep: {"changes[0].from.cart.p": [0.05, 0.1, 0.15]}   # one item per value (a grid over several paths)
     engines: [exact]                      # default [exact]
     seeds: [1, 2]                         # default [0]
     draws: 1000                           # default 2000
@@ -164,7 +164,7 @@ def _entry(entry: Any, index: int, source: str) -> tuple[str, dict]:
         raise ScenarioError(f"{source}: hypotheses[{index}]: must be a file name or {{file: ..., sweep: {{path: [values]}}}}")
     sweep = entry.get("sweep", {}) or {}
     if not isinstance(sweep, Mapping) or not all(isinstance(v, list) and v for v in sweep.values()):
-        raise ScenarioError(f"{source}: hypotheses[{index}]: sweep must map a path such as changes[0].from.cart "
+        raise ScenarioError(f"{source}: hypotheses[{index}]: sweep must map a path such as changes[0].from.cart.p "
                             "to a non-empty list of values")
     return entry["file"], dict(sweep)
 
@@ -181,7 +181,7 @@ def item_hypothesis(file: str, sweep: Mapping[str, Any], where: str = "", *, nam
 
     Examples
     --------
-    >>> h = item_hypothesis("scenarios/hypotheses/live-chat.yaml", {"changes[0].from.cart": 0.05})
+    >>> h = item_hypothesis("scenarios/hypotheses/live-chat.yaml", {"changes[0].from.cart.p": 0.05})
     >>> dict(h.changes()[0].sources)
     {'cart': 0.05}
     """

@@ -294,7 +294,7 @@ def predict(
     --------
     >>> p = predict("scenarios/hypotheses/live-chat.yaml", draws=500, rng=np.random.default_rng(1))
     >>> round(p.baseline, 5), round(p.lift_abs, 5), [round(x, 5) for x in p.lift_abs_interval]
-    (0.04842, 0.0031, [0.00089, 0.00543])
+    (0.04842, 0.00936, [0.00762, 0.01125])
     """
     if engine not in ENGINES:
         raise UsageError(f"engine {excerpt(engine)} is not one of {', '.join(ENGINES)}")
@@ -306,7 +306,7 @@ def predict(
     check_engine(hyp, engine)
     _check_variant(hyp)
     draws = int(draws)
-    params = {path: u.draw(draws, rng=rng) for path, u in hyp.parameters.items()}
+    params, redrawn = hyp.draw(draws, rng=rng)
     observed = bool(hyp.baseline.observations)
     fixed = not params and not observed
     n_eval = 1 if fixed and engine == "exact" else draws
@@ -314,7 +314,14 @@ def predict(
     variants = []
     step = max(1, len(baselines) // 50)
     for k, base in enumerate(baselines):
-        variants.append(hyp.variant({p: float(v[k]) for p, v in params.items()}, base))
+        try:
+            variants.append(hyp.variant({p: float(v[k]) for p, v in params.items()}, base))
+        except ScenarioError as exc:
+            if n_eval == 1:
+                raise
+            rows = " and the map's observed rows" if observed else ""
+            raise ScenarioError(f"{exc} (in joint draw {k + 1} of {n_eval}: the hypothesis's uncertain numbers"
+                                f"{rows} drawn)") from None
         if progress is not None and k % step == 0:
             # Building the variants is most of an exact prediction's time; the solves are batched.
             progress(0.8 * k / len(baselines) if engine == "exact" else 0.1 * k / len(baselines))
@@ -328,7 +335,8 @@ def predict(
     else:
         size = DEFAULT_SIZE[engine] if size is None else size
         b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng, source=hyp.baseline_path)
-    result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size)
+    notes = _draw_notes(hyp, redrawn, draws)
+    result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes)
     if hyp.guardrails:
         result = dataclasses.replace(result, guardrails=_guardrails(hyp, baselines, variants, draws, level),
                                      method=result.method + "; guardrails: each one's metric solved exactly on the "
@@ -381,10 +389,28 @@ def _check_variant(hyp: Hypothesis) -> None:
                                 f"{', '.join(map(repr, group))} (no drop-off: give one of them an exit)")
 
 
-def _method(engine: str, metric: str, draws: int, level: float, params: Mapping, observed: bool, size) -> str:
+def _draw_notes(hyp: Hypothesis, redrawn: Mapping[str, int], draws: int) -> list[str]:
+    """What the draws of the uncertain numbers did beyond drawing them: truncations, joint rows, redraws."""
+    notes = [f"{path}: {u.describe()} truncated to [0, 1] ({u.outside:.2%} of its mass lay outside)"
+             for path, u in hyp.parameters.items() if u.outside > 0.00005]
+    for row in hyp.joint:
+        counts = ", ".join(f"{o} {c:g}" for o, c in zip(row.outcomes, row.counts))
+        notes.append(f"{row.path}: the whole row drawn from Dirichlet({counts})")
+    for row in hyp.rows:
+        n = redrawn.get(row.path, 0)
+        if n or row.excess > 0:
+            notes.append(f"{row.path}: joint draws summing over 1 (probability {row.excess:.2%}) redrawn, "
+                         f"{n} of {draws} ({n / draws:.2%}) here")
+    return notes
+
+
+def _method(engine: str, metric: str, draws: int, level: float, params: Mapping, observed: bool, size,
+            notes: list[str] = ()) -> str:
     sources = []
     if params:
-        sources.append(f"{len(params)} uncertain number(s) of the hypothesis drawn from their ranges/distributions")
+        drawn = f" ({'; '.join(notes)})" if notes else ""
+        sources.append(f"{len(params)} uncertain number(s) of the hypothesis drawn from their ranges/distributions"
+                       f"{drawn}")
     if observed:
         sources.append(f"observed rows drawn from their Dirichlet posterior (counts p*n plus a prior of {DIRICHLET_PRIOR} per outcome)")
     if engine == "exact":
@@ -400,7 +426,7 @@ def _method(engine: str, metric: str, draws: int, level: float, params: Mapping,
             f"medians, intervals equal-tailed {level:.0%} quantiles of the draws")
 
 
-def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size) -> Prediction:
+def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes=()) -> Prediction:
     base, var = b["total"], v["total"]
     lift, rel = var - base, _relative(var, base)
     shares = {name: s.share for name, s in hyp.baseline.segments.items()}
@@ -424,7 +450,7 @@ def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size) -> 
         engine=engine,
         draws=draws,
         seed=seed,
-        method=_method(engine, hyp.metric, draws, level, params, observed, size),
+        method=_method(engine, hyp.metric, draws, level, params, observed, size, notes),
         hypothesis_file=hyp.source,
         inputs=inputs,
         samples={"baseline": base, "variant": var, "lift_abs": lift, "lift_rel": rel},

@@ -147,7 +147,7 @@ def run_item(item: Mapping[str, Any]) -> dict[str, Any]:
     >>> item = load_plan("scenarios/plans/next-quarter.yaml").items[1]
     >>> row = run_item({**item, "draws": 50})
     >>> row["sweep"], row["engine"], row["lift_abs_low"] < row["lift_abs"] < row["lift_abs_high"]
-    ('{"changes[0].from.cart": 0.05}', 'exact', True)
+    ('{"changes[0].from.cart.p": 0.05}', 'exact', True)
     """
     hyp = item_hypothesis(item["path"], item["sweep"], within=item["within"])
     p = predict(hyp, engine=item["engine"], draws=item["draws"], level=item["level"],

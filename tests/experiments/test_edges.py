@@ -81,16 +81,16 @@ def test_edges_that_did_not_change_are_refuted_or_inconclusive(arms):
 
 
 def test_the_edge_check_needs_far_fewer_customers_than_the_headline():
-    # Live chat: the headline conversion rate moves from 4.84% by the central predicted lift, diluted by every
-    # customer who never reaches the cart; the edited edge cart -> exit moves from 0.33 to about 0.22 among
-    # the customers who do (8.6% of them).
+    # Live chat: the headline conversion rate moves from 4.84% to 5.79%, diluted by every customer who never
+    # reaches the cart; the edited edge cart -> exit moves from 0.33 to about 0.14 among the customers who do
+    # (8.6% of them): 8,781 customers per arm against about 940.
     hyp = load_hypothesis(HYP)
     base, var = solve_exact(hyp.baseline), solve_exact(hyp.variant())
     headline = design_experiment(base.conversion_rate, var.conversion_rate - base.conversion_rate).n_per_arm
     before, after = pooled_row(hyp.baseline, "cart")["exit"], pooled_row(hyp.variant(), "cart")["exit"]
     edge = sample_size(before, after) / base.visit_rate["cart"]
     ratio = headline / edge
-    assert 20 < ratio < 60, f"the edge needs {edge:.0f} customers per arm, the headline {headline}: {ratio:.1f}x"
+    assert 6 < ratio < 15, f"the edge needs {edge:.0f} customers per arm, the headline {headline}: {ratio:.1f}x"
 
 
 def test_a_verdict_needs_overlap_and_a_visible_change():

@@ -34,7 +34,7 @@ def write_plan(tmp_path: Path, **changes) -> Path:
         "hypotheses": [
             LIVE_CHAT,
             {"file": LIVE_CHAT,
-             "sweep": {"changes[0].from.cart": [0.05, 0.25], "changes[1].scale.by": [0.6, [0.7, 0.8]]}},
+             "sweep": {"changes[0].from.cart.p": [0.05, 0.25], "changes[1].scale.by": [0.6, [0.7, 0.8]]}},
         ],
         "engines": ["exact"],
         "seeds": [1, 2],
@@ -49,8 +49,8 @@ def write_plan(tmp_path: Path, **changes) -> Path:
 def test_plan_expands_hypotheses_sweeps_engines_and_seeds(tmp_path):
     plan = load_plan(write_plan(tmp_path))
     assert len(plan.items) == (1 + 2 * 2) * 2
-    assert [i["sweep"] for i in plan.items[2:4]] == [{"changes[0].from.cart": 0.05, "changes[1].scale.by": 0.6}] * 2
-    assert plan.items[8]["sweep"] == {"changes[0].from.cart": 0.25, "changes[1].scale.by": [0.7, 0.8]}
+    assert [i["sweep"] for i in plan.items[2:4]] == [{"changes[0].from.cart.p": 0.05, "changes[1].scale.by": 0.6}] * 2
+    assert plan.items[8]["sweep"] == {"changes[0].from.cart.p": 0.25, "changes[1].scale.by": [0.7, 0.8]}
     assert len({i["id"] for i in plan.items}) == len(plan.items)
     assert [i["id"] for i in load_plan(write_plan(tmp_path)).items] == [i["id"] for i in plan.items]
 
@@ -60,7 +60,7 @@ def test_plan_expands_hypotheses_sweeps_engines_and_seeds(tmp_path):
     ({"seeds": [-1]}, "seeds: -1 must be a whole number >= 0"),
     ({"hypotheses": [{"file": LIVE_CHAT, "sweep": {"changes[5].p": [1]}}]},
      "hypotheses[0]: sweep path 'changes[5].p' is not a number in"),
-    ({"hypotheses": [{"file": LIVE_CHAT, "sweep": {"changes[0].from.cart": [1.5]}}]},
+    ({"hypotheses": [{"file": LIVE_CHAT, "sweep": {"changes[0].from.cart.p": [1.5]}}]},
      "change 0 (add): from 'cart': edge to 'live chat': probability 1.5 is outside [0, 1]"),
     ({"draws": 0}, "draws: 0 must be a whole number >= 1"),
     ({"engines": ["exact", "agents"]}, "online-store.yaml: the agents engine needs 'arrivals"),
