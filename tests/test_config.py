@@ -93,9 +93,9 @@ def test_the_scheduler_of_the_config_is_used_unless_workers_are_given(project, t
     project('scheduler = "tcp://127.0.0.1:9"\n')           # nothing listens on the discard port
     plan = tmp_path / "plan.yaml"
     plan.write_text(f"hypotheses: [{HYPOTHESIS}]\ndraws: 20\n", encoding="utf-8")
-    assert main(["run", str(plan), "-o", str(tmp_path / "out"), "--quiet"]) == 2
+    assert main(["run", str(plan), "-o", str(tmp_path / "out"), "--quiet", "--allow-outside"]) == 2
     assert "--scheduler tcp://127.0.0.1:9: cannot reach a Dask scheduler" in capsys.readouterr().err
-    assert main(["run", str(plan), "-o", str(tmp_path / "out"), "--workers", "1", "--json"]) == 0
+    assert main(["run", str(plan), "-o", str(tmp_path / "out"), "--workers", "1", "--json", "--allow-outside"]) == 0
     assert json.loads(capsys.readouterr().out)["backend"] == "1 local process"
 
 

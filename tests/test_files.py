@@ -92,6 +92,7 @@ def test_reads_are_recorded_with_the_hash_of_the_bytes_parsed(tmp_path):
 
 
 def test_files_named_inside_files_say_where_they_were_named(tmp_path):
+    (tmp_path / "journeysim.toml").write_text("", encoding="utf-8")       # the project: files may name ../x.yaml
     (tmp_path / "h").mkdir()
     (tmp_path / "h" / "live-chat.yaml").write_text("baseline: ../x.yaml\nchanges: [{scale: {from: a, to: b, by: 2}}]\n",
                                                    encoding="utf-8")

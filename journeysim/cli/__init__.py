@@ -150,14 +150,20 @@ def _nested(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 
 @contextlib.contextmanager
 def _warnings_as_lines(command: str):
-    """Warnings print as one line each: journeysim's own as warnings, libraries' as notes."""
+    """Warnings print as one line each: journeysim's own as warnings, libraries' as notes (each once)."""
+    noted: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, JourneySimWarning):
             print(terminal_text(f"journeysim {command}: warning: {message}"), file=sys.stderr)
-        else:   # a library's (numpy's overflow...): one line too, without Python's file name and source line
-            first = str(message).strip().splitlines()[0] if str(message).strip() else ""
-            print(terminal_text(f"journeysim {command}: note: {first} ({category.__name__})"), file=sys.stderr)
+            return
+        # A library's (numpy's overflow...): one line too, without Python's file name and source line, and once
+        # however many places raise it (the same overflow in every metric of a run says nothing more).
+        first = str(message).strip().splitlines()[0] if str(message).strip() else ""
+        text = f"journeysim {command}: note: {first} ({category.__name__})"
+        if text not in noted:
+            noted.add(text)
+            print(terminal_text(text), file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", JourneySimWarning)

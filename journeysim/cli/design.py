@@ -29,6 +29,8 @@ def register(sub) -> None:
                    "(t-test); with a value prediction it replaces the map's")
     p.add_argument("--hypothesis", metavar="FILE", help="value predictions: the hypothesis file whose maps give the "
                    "per-customer spread (default: the prediction's hypothesis_file)")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="read the prediction's hypothesis_file even if it lies outside the prediction's project")
     p.add_argument("--lift", help="effect to detect: relative in percent (10%% = +10%%), absolute in percentage points "
                                   "(0.5pp) or as a number: absolute (0.005), or relative with --relative (0.10)")
     p.add_argument("--relative", action="store_true", help="--lift is relative to --baseline")
@@ -52,6 +54,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
+    from journeysim._files import OWN_PROJECT
     from journeysim.experiments.design import (
         design_experiment,
         design_from_prediction,
@@ -78,7 +81,8 @@ def run(args) -> int:
         if args.lift is not None or args.relative:
             raise UsageError("--lift and --relative do not apply to a prediction (its predicted lift is used)")
         emit(design_from_prediction(read_prediction(args.prediction), baseline=baseline, sd=sd,
-                                    hypothesis=args.hypothesis, **options), args.json)
+                                    hypothesis=args.hypothesis,
+                                    within=None if args.allow_outside else OWN_PROJECT, **options), args.json)
         return 0
     unused({"--hypothesis": args.hypothesis}, "without a PREDICTION.json (it names the prediction's hypothesis)")
     if baseline is None:

@@ -34,6 +34,7 @@ from statsmodels.stats.proportion import (
     samplesize_proportions_2indep_onetail,
 )
 
+from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
 from journeysim._text import count, fmt, format_table, money, pct, points, rate, wrap
 from journeysim.errors import ScenarioError, UsageError, excerpt
@@ -381,7 +382,7 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
 
 
 def design_from_prediction(prediction: Prediction, *, baseline: float | None = None, sd: float | None = None,
-                           hypothesis: str | None = None, **options) -> ExperimentDesign:
+                           hypothesis: str | None = None, within: Any = OWN_PROJECT, **options) -> ExperimentDesign:
     """Size the test for a saved prediction's central lift and add its assurance.
 
     The assurance is the probability of a significant result in the predicted direction averaged over
@@ -392,10 +393,11 @@ def design_from_prediction(prediction: Prediction, *, baseline: float | None = N
     are the exact per-customer standard deviations of the hypothesis's maps (the ``hypothesis`` file,
     default the prediction's ``hypothesis_file``), scaled to ``baseline`` when it is given; ``sd``
     replaces the control's (the variant's keeps the map's ratio to it). Other metrics are not measured
-    per customer in an A/B test and are refused.
+    per customer in an A/B test and are refused. ``within``: where the prediction's ``hypothesis_file``
+    must lie (see :func:`~journeysim.whatif.prediction.hypothesis_path`).
     """
     if prediction.metric not in DESIGN_METRICS:
-        raise ScenarioError(f"{prediction.source}: metric {prediction.metric!r} is not measured per customer in an "
+        raise ScenarioError(f"{prediction.source}: metric {excerpt(prediction.metric)} is not measured per customer in an "
                             "A/B test; design sizes tests for conversion_rate (two proportions) and expected_value "
                             "(mean value per customer, t-test)")
     value = prediction.metric in VALUE_METRICS
@@ -428,7 +430,7 @@ def design_from_prediction(prediction: Prediction, *, baseline: float | None = N
                                 method=options.get("method", "normal"), direction=lift)
         how = ""
     else:
-        sd_c, sd_v, how = prediction_spreads(prediction, hypothesis)
+        sd_c, sd_v, how = prediction_spreads(prediction, hypothesis, within=within)
         variant_per_control = sd_v / sd_c
         sd_c = sd if sd is not None else sd_c * base / prediction.baseline
         sd_v = sd_c * variant_per_control

@@ -319,9 +319,6 @@ def check_arms(prediction: Prediction, control_log, variant_log, *, analysis=Non
         The A/B result file's analysis for the headline; by default the logs' customer totals
         (:func:`arms_analysis`).
     goals : touchpoints that count as conversions in the logs (default: the baseline map's goals).
-    within : folder or None, optional
-        The folder the hypothesis's baseline map must lie in (default its project; ``None``: anywhere);
-        see :func:`~journeysim.whatif.hypothesis.load_hypothesis`.
     variant : the variant of ``analysis`` that implements the hypothesis, if it has several.
     **fit_options
         ``repeat``, ``lookback``... for :func:`journeysim.fitting.fit.fit_events`.
@@ -392,6 +389,9 @@ def revised_from_arms(prediction: Prediction, control_log, variant_log, *, hypot
     hypothesis_path : path, optional
         The hypothesis file (default: the prediction's ``hypothesis_file``).
     goals : touchpoints that count as conversions in the logs (default: the baseline map's goals).
+    within : folder or None, optional
+        The folder the hypothesis's baseline map must lie in (default its project; ``None``: anywhere);
+        see :func:`~journeysim.whatif.hypothesis.load_hypothesis`.
 
     Returns
     -------

@@ -14,12 +14,14 @@ prediction's two maps are the exact engine's per-customer standard deviations
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from statsmodels.stats.power import TTestIndPower
 
+from journeysim._files import OWN_PROJECT
 from journeysim.engines.moments import per_customer_moments
-from journeysim.errors import ScenarioError, UsageError
+from journeysim.errors import ScenarioError, UsageError, excerpt
 from journeysim.whatif.hypothesis import load_hypothesis
 from journeysim.whatif.prediction import Prediction, hypothesis_path
 
@@ -97,17 +99,19 @@ def minimum_detectable_value(n_variant: float, *, sd: float, variant_sd: float |
     return float(d) * _spread(sd, variant_sd, ratio)
 
 
-def prediction_spreads(prediction: Prediction, hypothesis: str | None = None) -> tuple[float, float, str]:
+def prediction_spreads(prediction: Prediction, hypothesis: str | None = None, *,
+                       within: Any = OWN_PROJECT) -> tuple[float, float, str]:
     """Per-customer standard deviations ``(control, variant)`` for a saved value prediction, and how.
 
     The coefficient of variation of each map's value per new customer (exact second moments of the
     baseline map and of the variant at the hypothesis's central values) times the prediction's central
-    baseline and variant: the spread scales with the mean when the draws move it.
+    baseline and variant: the spread scales with the mean when the draws move it. The prediction's
+    ``hypothesis_file`` must lie inside ``within`` (see :func:`~journeysim.whatif.prediction.hypothesis_path`).
     """
     if prediction.metric not in VALUE_METRICS:
-        raise ScenarioError(f"{prediction.source}: key 'metric': {prediction.metric!r} is not a value per customer "
+        raise ScenarioError(f"{prediction.source}: key 'metric': {excerpt(prediction.metric)} is not a value per customer "
                             f"({', '.join(VALUE_METRICS)})")
-    path, changed = hypothesis_path(prediction, hypothesis)
+    path, changed = hypothesis_path(prediction, hypothesis, within=within)
     hyp = load_hypothesis(path)
     spreads = []
     for journey, mean in ((hyp.baseline, prediction.baseline), (hyp.variant(), prediction.variant)):

@@ -96,7 +96,8 @@ def test_predicted_guardrail_changes_equal_the_exact_engine_without_uncertainty(
 def test_cli_predict_design_check_carry_the_guardrails(tmp_path, capsys):
     hyp = tmp_path / "chat.yaml"
     data = yaml.safe_load((SCENARIOS / "hypotheses" / "live-chat.yaml").read_text())
-    data["baseline"] = str(SCENARIOS / "online-store.yaml")
+    (tmp_path / "online-store.yaml").write_bytes((SCENARIOS / "online-store.yaml").read_bytes())
+    data["baseline"] = "online-store.yaml"
     data["guardrails"] = [{"metric": "conversion_rate", "margin": 0.001}, {"metric": "bounce_rate", "margin": 0.002}]
     hyp.write_text(yaml.safe_dump(data))
     pred = tmp_path / "p.json"
@@ -113,7 +114,7 @@ def test_cli_predict_design_check_carry_the_guardrails(tmp_path, capsys):
 
 
 def test_cli_analyze_guardrail_json_and_refusals(capsys):
-    results = str(SCENARIOS.parent / "experiments" / "live-chat.results.csv")
+    results = str(SCENARIOS.parent / "experiments" / "live-chat.aggregated.csv")       # 250,000 customers an arm
     assert main(["analyze", results, "--guardrail", "conversion_rate=0.003", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["guardrails"]["live chat"]["conversion_rate"]["verdict"] == "holds"

@@ -101,7 +101,7 @@ def test_metrics_that_no_ab_test_measures_are_named():
     with pytest.raises(ScenarioError, match="p.json: metric 'customers_per_seed' is not measured per customer"):
         design_from_prediction(_prediction("customers_per_seed"))
     ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 1000, 50), "B": Arm("B", 1000, 60)})
-    with pytest.raises(ScenarioError, match="p.json: metric 'expected_touches' is not observed in an A/B result"):
+    with pytest.raises(ScenarioError, match="p.json: key 'metric': 'expected_touches' is not observed in an A/B result"):
         check_prediction(_prediction("expected_touches"), analyze_experiment(ab))
 
 
@@ -153,7 +153,9 @@ def test_value_hypothesis_end_to_end_on_the_command_line(tmp_path, capsys):
                  "--save", str(saved), "--json"]) == 0
     predicted = json.loads(capsys.readouterr().out)
     assert predicted["metric"] == "expected_value" and predicted["lift_rel"] > 0
-    assert main(["design", str(saved), "--traffic", "400/day", "--json"]) == 0
+    assert main(["design", str(saved), "--traffic", "400/day", "--json"]) == 1      # its hypothesis is elsewhere
+    assert "give --allow-outside" in capsys.readouterr().err
+    assert main(["design", str(saved), "--traffic", "400/day", "--json", "--allow-outside"]) == 0
     design = json.loads(capsys.readouterr().out)
     assert design["metric"] == "expected_value" and design["n_per_arm"] > 10_000 and design["sd"] > design["baseline"]
     assert main(["analyze", RESULTS, "--json"]) == 0
@@ -164,7 +166,7 @@ def test_value_hypothesis_end_to_end_on_the_command_line(tmp_path, capsys):
     checked = json.loads(capsys.readouterr().out)
     assert checked["metric"] == "expected_value" and checked["verdict"] in ("confirmed", "inconclusive")
     assert "expected_value" in ledger.read_text(encoding="utf-8").splitlines()[1]
-    assert main(["calibrate", str(saved), RESULTS, "-o", str(tmp_path / "new.yaml")]) == 1
+    assert main(["calibrate", str(saved), RESULTS, "-o", str(tmp_path / "new.yaml"), "--allow-outside"]) == 1
     err = capsys.readouterr().err.strip()
     assert "metric 'expected_value'" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "new.yaml").exists()

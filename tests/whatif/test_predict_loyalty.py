@@ -20,7 +20,9 @@ STORE = ROOT / "scenarios" / "online-store.yaml"
 
 def hypothesis_file(tmp_path: Path, changes, metric, baseline=STORE) -> Path:
     path = tmp_path / "h.yaml"
-    path.write_text(yaml.safe_dump({"hypothesis": "t", "baseline": str(baseline), "metric": metric,
+    # the baseline is copied beside the hypothesis: files a hypothesis names stay inside its project
+    (tmp_path / baseline.name).write_bytes(baseline.read_bytes())
+    path.write_text(yaml.safe_dump({"hypothesis": "t", "baseline": baseline.name, "metric": metric,
                                     "changes": changes}, allow_unicode=True), encoding="utf-8")
     return path
 
