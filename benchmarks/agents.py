@@ -12,6 +12,15 @@ Usage::
 
     python benchmarks/agents.py             # the comparison (a minute or two)
     python benchmarks/agents.py --year      # one 365-day run with about a million customers: time, peak memory
+    python benchmarks/agents.py --social    # social proof by steps against the per-visit model (below)
+
+``--social`` times the engine with social proof read once a step (the engine's
+``SOCIAL_STEP``) against the per-visit model (``SOCIAL_STEP = 0``: every visit of a
+social-proof row and every goal an event), in CPU seconds, interleaved: on the
+bundled live-chat scenario (which also has a budget, a queue, fatigue, referrals
+and a campaign) at 30 and 120 days, to show the growth with days, and on a
+one-row social-proof map at 30,000 arrivals a day, where a step holds enough
+customers for numpy to walk them together.
 
 Mesa is an optional benchmark dependency (``pip install -e ".[bench]"``).
 """
@@ -26,12 +35,17 @@ import random
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import simpy
 
-from journeysim import Delay, Edge, Journey, Touchpoint
+from journeysim import Delay, Edge, Journey, Touchpoint, load_journey
+from journeysim.engines.agents import engine
 from journeysim.engines.agents.engine import simulate_agents
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import interleaved, load, machine  # noqa: E402
 
 N_TOUCHPOINTS = 30
 
@@ -193,6 +207,43 @@ def year(rate: float, seed: int) -> None:
           f"in journey at the end {r.in_journey:,}")
 
 
+def social_map(rate_per_day: float) -> Journey:
+    """One social-proof row: p' = 0.2 (1 + 3 C/A) from an ad to a purchase, exponential 6-hour delays."""
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.2}}, goals=["buy"], time_unit="hour",
+                          extra={"arrivals": {"rate": rate_per_day, "per": "day"}})
+    ad = Touchpoint("ad", delay=Delay("exponential", 6.0))
+    return j.replace(touchpoints={**j.touchpoints, "ad": ad}, rows={"ad": {"buy": Edge(0.2, extra={"social_proof": 3.0})}})
+
+
+def social(seed: int, repeat: int) -> None:
+    """Stepped social proof against the per-visit model, CPU seconds, interleaved."""
+    print(machine())
+    live_chat = load_journey(Path(__file__).resolve().parent.parent / "scenarios" / "online-store-live-chat.yaml")
+    cases = [("live-chat scenario", live_chat, 30), ("live-chat scenario", live_chat, 120),
+             ("one social-proof row, 30,000/day", social_map(30_000.0), 10)]
+    step = engine.SOCIAL_STEP
+    print(f"social proof read once a step of {step * 24:g} hour(s), against the per-visit model; "
+          f"CPU seconds, best of {repeat} interleaved runs")
+    print(f"{'map':34} {'days':>5} {'visits':>10} {'stepped s':>10} {'visits/s':>11} {'per-visit s':>12} "
+          f"{'visits/s':>10} {'speed-up':>9}")
+    for name, journey, days in cases:
+        visits = {}
+
+        def run(stepped: bool, journey=journey, days=days):
+            engine.SOCIAL_STEP = step if stepped else 0.0
+            try:
+                r = simulate_agents(journey, days, rng=np.random.default_rng(seed))
+            finally:
+                engine.SOCIAL_STEP = step
+            visits[stepped] = sum(t["visits"] for t in r.touchpoints.values())
+
+        times = interleaved({"stepped": lambda: run(True), "per visit": lambda: run(False)}, repeat)
+        a, b = min(times["stepped"]), min(times["per visit"])
+        print(f"{name:34} {days:>5} {visits[True]:>10,} {a:>10.2f} {visits[True] / a:>11,.0f} {b:>12.2f} "
+              f"{visits[False] / b:>10,.0f} {b / a:>8.1f}x")
+    print(load())
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=2000.0, help="new customers per day")
@@ -200,8 +251,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=3, help="runs of each model; the best counts")
     p.add_argument("--year", action="store_true", help="one 365-day run at --rate (default 2740/day: ~1e6 customers)")
+    p.add_argument("--social", action="store_true", help="social proof by steps against the per-visit model")
     args = p.parse_args(argv)
-    if args.year:
+    if args.social:
+        social(args.seed, args.repeat)
+    elif args.year:
         year(args.rate if args.rate != 2000.0 else 2740.0, args.seed)
     else:
         compare(args.rate, args.days, args.seed, args.repeat)

@@ -1,19 +1,26 @@
 """A day's new customers walked together with numpy, as far as nothing else can touch them.
 
 A touchpoint is *plain* for a segment when no event can concern a customer there:
-no capacity, budget, social proof, fatigue, referrals or campaign. Customers are
-advanced together through plain touchpoints (one numpy step per touchpoint
-visit for the whole batch, with the same tallies :meth:`Run.walk` keeps); at the
-first touchpoint that is not plain, or when only a few are left, each is handed
-to :meth:`Run.walk` with what it has seen so far. The visits counted here are
-final for the same reason as in ``walk``.
+no capacity, budget, fatigue, referrals or campaign. Customers are advanced
+together through plain touchpoints (one numpy step per touchpoint visit for the
+whole batch, with the same tallies :meth:`Run.walk` keeps); at the first
+touchpoint that is not plain, or when only a few are left, each is handed to
+:meth:`Run.walk` with what it has seen so far. The visits counted here are final
+for the same reason as in ``walk``.
+
+With social proof, the rows it changes and the goals are *timed*: a visit there
+belongs to the step of the social clock its time falls in (see
+:mod:`journeysim.engines.agents.run`). A customer reaching one beyond the current
+step waits, in arrays, for its step (:meth:`Run.defer`), and the step walks all its
+customers together here, their social-proof rows drawn with the share the step
+reads (:meth:`BatchWalker.read_share`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model
+from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, timed_touchpoints
 
 __all__ = ["BatchWalker"]
 
@@ -31,9 +38,12 @@ class BatchWalker:
         self.rng = rng
         n = self.n = len(m.names)
         self.enabled = n <= MAX_BITS and len(m.stages) + 1 <= MAX_BITS
-        self.plain = np.array([[not (m.stop[i] or m.campaign_days[i] or m.refers[i] or m.dynamic[s][i]
+        # (social-proof rows are walked here only by the steps of a stepped run: m.stop holds them otherwise)
+        self.plain = np.array([[not (m.stop[i] or m.campaign_days[i] or m.refers[i]
                                      or m.fatigue[s][i] is not None) for i in range(n)]
                                for s in range(len(m.rows))], dtype=bool)
+        self.timed = np.array(timed_touchpoints(m), dtype=bool) if m.social_step else None
+        self.social = []                   # per social-proof row: where its outcomes sit in cum, p, strength
         cum, target, kind, a, b, last = [], [], [], [], [], []
         for s, seg in enumerate(m.rows):
             for i, outcomes in enumerate(seg):
@@ -41,6 +51,8 @@ class BatchWalker:
                 ps = np.array([o.p for o in outcomes])
                 acc = np.cumsum(ps) / (ps.sum() or 1.0)
                 acc[-1] = 1.0
+                if m.dynamic[s][i]:
+                    self.social.append((len(cum), row, ps[:-1], np.array([o.social_proof for o in outcomes[:-1]])))
                 cum.extend((row + acc).tolist())
                 for o in outcomes:
                     target.append(o.target)
@@ -61,6 +73,12 @@ class BatchWalker:
         self.stage = np.array(m.stage)
         self.any_goal = bool(self.goal.any())
 
+    def read_share(self, share: float) -> None:
+        """Social-proof rows as :meth:`Run._choose_social` draws them at this converted ``share``."""
+        for at, row, p, strength in self.social:
+            ps = p * (1.0 + strength * share)
+            self.cum[at:at + p.size] = row + np.cumsum(ps) / max(ps.sum(), 1.0)
+
     def _delays(self, o: np.ndarray) -> np.ndarray:
         rng, kind = self.rng, self.kind[o]
         d = self.a[o].copy()                     # fixed delays (and none: 0)
@@ -77,13 +95,16 @@ class BatchWalker:
                 d[hit] = rng.gamma(self.a[oh]) * self.b[oh]
         return d
 
-    def walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray) -> None:
-        """Walk new customers (segment, entry touchpoint, arrival time) until each needs :meth:`Run.walk`."""
-        n, days, rng, tally = self.n, run.m.days, self.rng, run.batch
-        start = t
-        seen = np.zeros(t.size, dtype=np.int64)
-        reached = np.zeros(t.size, dtype=np.int64)
-        conv = np.zeros(t.size, dtype=bool)
+    def walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start: np.ndarray | None = None,
+             seen: np.ndarray | None = None, reached: np.ndarray | None = None, conv: np.ndarray | None = None) -> None:
+        """Walk customers (segment, touchpoint, time; new customers unless ``start`` and what they have seen,
+        reached and converted are given) until each needs :meth:`Run.walk` or waits for its step."""
+        n, days, rng, tally, timed = self.n, run.m.days, self.rng, run.batch, self.timed
+        if start is None:
+            start = t
+            seen = np.zeros(t.size, dtype=np.int64)
+            reached = np.zeros(t.size, dtype=np.int64)
+            conv = np.zeros(t.size, dtype=bool)
         who = np.arange(t.size)
         one = np.int64(1)
         while who.size:
@@ -92,6 +113,14 @@ class BatchWalker:
                 run.still += int(late.sum())
                 keep = ~late
                 seg, cur, t, who, seen, reached, conv = (x[keep] for x in (seg, cur, t, who, seen, reached, conv))
+            if timed is not None:
+                wait = timed[cur] & (t >= run.horizon)
+                if wait.any():
+                    run.defer(seg[wait], cur[wait], t[wait], start[who[wait]], seen[wait], reached[wait], conv[wait])
+                    keep = ~wait
+                    seg, cur, t, who, seen, reached, conv = (x[keep] for x in (seg, cur, t, who, seen, reached, conv))
+                    if not who.size:
+                        return
             plain = self.plain[seg, cur]
             if who.size < HANDOFF or not plain.all():
                 out = ~plain if who.size >= HANDOFF else np.ones(who.size, dtype=bool)

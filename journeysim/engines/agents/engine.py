@@ -32,7 +32,7 @@ import numpy as np
 from journeysim._json import plain
 from journeysim._text import fmt, format_table, money, rate, wrap
 from journeysim.engines.agents.model import compile_model
-from journeysim.engines.agents.run import Run
+from journeysim.engines.agents.run import SOCIAL_STEP, Run
 from journeysim.engines.exact import solve_exact
 from journeysim.engines.metrics import JourneyMetrics
 from journeysim.errors import UsageError, excerpt
@@ -219,7 +219,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
         raise UsageError(f"days={excerpt(days)}: the run needs a whole number of days >= 1")
     days = int(days)
     check_agent_journey(journey, days, source)
-    model = compile_model(journey, days, rng)
+    model = compile_model(journey, days, rng, social_step=SOCIAL_STEP)
     bar = _Progress(days) if progress else None
     collect = gc.isenabled()
     gc.disable()                        # millions of short-lived customers: cyclic gc only costs time here
@@ -252,7 +252,9 @@ def _result(journey: Journey, model, run: Run) -> AgentResult:
                  f"{NO_ARRIVALS} in the run, so every rate per customer is undefined (null); ")
               + "per-seed metrics per customer who arrived on their own; removal_effects and removal_effects_value "
               "from the exact engine on the same map (agent-only attributes ignored); repeat_rate, bounce_rate, "
-              "funnel and discounted values not computed by this engine (null)")
+              "funnel and discounted values not computed by this engine (null)"
+              + (f"; social proof reads the converted share as it stood at the start of each step of "
+                 f"{model.social_step * 24:g} hour(s)" if model.social_step else ""))
     occupancy = [np.cumsum(diff) for diff in run.occupancy]
     daily = tuple(
         {"day": d, "arrivals": run.daily_arrivals[d], "conversions": run.daily_goals[d],

@@ -16,7 +16,7 @@ from journeysim.engines.branching import customer_types
 from journeysim.journey import Delay, Journey
 from journeysim.maps.values import UNIT_DAYS
 
-__all__ = ["Model", "Outcome", "Customer", "compile_model", "delay_draws"]
+__all__ = ["Model", "Outcome", "Customer", "compile_model", "delay_draws", "timed_touchpoints"]
 
 _FIRST_BLOCK = 256
 _LAST_BLOCK = 16384
@@ -93,6 +93,7 @@ class Model:
     campaigns: dict[int, list[tuple[set[int], int, float]]] = field(default_factory=dict)  # day -> [(reached, to, p)]
     campaign_days: list[list[int]] = field(default_factory=list)  # per touchpoint: days a campaign reaches it
     social: bool = False
+    social_step: float = 0.0           # days between updates of the converted share (0: every visit)
 
 
 def _outcomes(journey: Journey, index: dict[str, int]) -> list[list[Outcome]]:
@@ -155,8 +156,12 @@ def _campaigns(journey: Journey, index: dict[str, int], days: int, model: Model)
     model.campaign_days = [sorted(set(d)) for d in model.campaign_days]
 
 
-def compile_model(journey: Journey, days: int, rng: np.random.Generator) -> Model:
-    """Compile a checked journey (see ``check_agent_journey``) for a run of ``days`` days."""
+def compile_model(journey: Journey, days: int, rng: np.random.Generator, *, social_step: float = 0.0) -> Model:
+    """Compile a checked journey (see ``check_agent_journey``) for a run of ``days`` days.
+
+    ``social_step`` (days) > 0 lets social proof read the converted share as it was at the start of the
+    current step of that length (0: at every visit, each social-proof visit and goal an event).
+    """
     names = journey.names
     index = {n: i for i, n in enumerate(names)}
     scale = UNIT_DAYS[journey.time_unit]
@@ -207,7 +212,8 @@ def compile_model(journey: Journey, days: int, rng: np.random.Generator) -> Mode
         edge_delays=[[[_delay_pool(o.delay, scale, rng) for o in row] for row in seg] for seg in rows],
         dynamic=dynamic,
         fatigue=[[{o.target: o.fatigue for o in row if o.fatigue is not None} or None for row in seg] for seg in rows],
-        stop=[bool(capacity[i] or budget[i] is not None or any(seg[i] for seg in dynamic) or (social and t.goal))
+        stop=[bool(capacity[i] or budget[i] is not None
+                   or (social_step == 0 and (any(seg[i] for seg in dynamic) or (social and t.goal))))
               for i, t in enumerate(tps)],
         goal=[t.goal for t in tps],
         value=[t.value for t in tps],
@@ -224,9 +230,16 @@ def compile_model(journey: Journey, days: int, rng: np.random.Generator) -> Mode
         referral_kinds=referral_kinds,
         refer_type=list(types.route),
         social=social,
+        social_step=social_step if social else 0.0,
     )
     _campaigns(journey, index, days, model)
     return model
+
+
+def timed_touchpoints(m: Model) -> list[bool]:
+    """Per touchpoint: a visit there belongs to its step of the social clock (a social-proof row reads the share,
+    a goal changes it); all False when the run has no steps."""
+    return [bool(m.social_step) and (any(seg[i] for seg in m.dynamic) or m.goal[i]) for i in range(len(m.names))]
 
 
 class Customer:

@@ -1,15 +1,24 @@
 """One run of the agent-based engine on a simpy clock (days).
 
 Only what depends on other customers or on the calendar gets an event: arriving
-at a touchpoint with capacity, a budget or a social-proof row (and at goals when
-social proof is used, so that the converted share is exact at every moment),
-campaign days, and referred customers' arrivals. Between such events a
-customer's stretch of touchpoints is sampled in one go by :meth:`Run.walk` and
-its visits are counted at once: nothing after them can undo them, because a
-stretch stops at the first touchpoint a campaign could pull the customer from.
+at a touchpoint with capacity or a budget, campaign days, and referred customers'
+arrivals. Between such events a customer's stretch of touchpoints is sampled in
+one go by :meth:`Run.walk` and its visits are counted at once: nothing after them
+can undo them, because a stretch stops at the first touchpoint a campaign could
+pull the customer from.
 
-A customer is referenced only by the events it waits on, so finished customers
-are freed at once and memory does not grow with them.
+Social proof reads the converted share (converted / arrived) as it stood at the
+start of the current step of the social clock, :data:`SOCIAL_STEP` days long. A
+visit of a social-proof row or of a goal belongs to the step its time falls in:
+a customer reaching one beyond the current step waits for it (:meth:`Run.defer`),
+and each step walks its waiting customers together (numpy, the same walk as new
+customers'), so no visit reads a share more than a step old and no conversion
+counts before its time. With ``SOCIAL_STEP = 0`` the share is read at every visit
+and every such visit is an event: the per-visit model the stepped one is tested
+against.
+
+A customer is referenced only by the events and steps it waits on, so finished
+customers are freed at once and memory does not grow with them.
 """
 
 from __future__ import annotations
@@ -21,10 +30,15 @@ import numpy as np
 import simpy
 
 from journeysim.engines.agents.batch import BatchWalker
-from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, Pool
+from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, Pool, timed_touchpoints
 from journeysim.engines.agents.shared import SharedTouchpoints
 
-__all__ = ["Run"]
+__all__ = ["Run", "SOCIAL_STEP"]
+
+#: Days between updates of the converted share that social proof reads. An hour: the share moves over days
+#: (a step's lag changes the results far less than their noise; tests compare with the per-visit model),
+#: and each step costs a few numpy calls.
+SOCIAL_STEP = 1 / 24
 
 
 class Run(SharedTouchpoints):
@@ -38,7 +52,13 @@ class Run(SharedTouchpoints):
         n, days, n_stages = len(m.names), m.days, len(m.stages) + 1
         self.bits = [1 << i for i in range(n)]
         self.stage_bits = [1 << s for s in m.stage]
-        self.prewalk = not m.social
+        self.prewalk = not m.social or m.social_step > 0
+        # social proof by steps: the share read in the current step, the step's number and end, today's walked
+        # arrivals (they count as arrived from their time on), customers waiting for a later step (by step)
+        self.share, self.current_step, self.horizon, self.ahead = 0.0, -1, 0.0 if m.social_step else inf, np.zeros(0)
+        self.timed = timed_touchpoints(m)
+        self.waiting_arrays: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        self.waiting_customers: dict[int, list[tuple[Customer, int, float]]] = {}
         # tallies
         self.arrived = self.referred = self.converted = self.goal_visits = 0
         self.converted_left = self.exited = self.abandoned = self.still = 0
@@ -84,6 +104,8 @@ class Run(SharedTouchpoints):
     def run(self) -> Run:
         env = self.env
         env.process(self._arrivals())
+        if self.m.social_step:
+            env.process(self._social_clock())
         if self.m.campaigns:
             env.process(self._campaigns())
         env.run(until=self.m.days)
@@ -111,6 +133,7 @@ class Run(SharedTouchpoints):
             entry = self.kind_tp[kinds]
             together = ~stop[entry] if self.walker is not None else np.zeros(n, dtype=bool)
             if together.any():
+                self.ahead = times[together]
                 self.arrived += int(together.sum())
                 self.daily_arrivals[day] += int(together.sum())
                 self.walker.walk(self, self.kind_seg[kinds[together]], entry[together], times[together])
@@ -120,6 +143,62 @@ class Run(SharedTouchpoints):
             if self.tick is not None:
                 self.tick(day)
             yield self.env.timeout(1)
+
+    def _social_clock(self):
+        """Each step: the share of arrived customers who have converted, then the step's waiting customers."""
+        env, step, walker = self.env, self.m.social_step, self.walker
+        k = 0
+        while True:
+            now = env.now                  # k * step exactly: see step_of
+            # customers walked at the start of the day count from their arrival on
+            arrived = self.arrived - (len(self.ahead) - int(np.searchsorted(self.ahead, now, side="right")))
+            self.share = self.converted / arrived if arrived > 0 else 0.0
+            self.current_step, self.horizon = k, (k + 1) * step
+            customers = self.waiting_customers.pop(k, [])
+            arrays = self.waiting_arrays.pop(k, [])
+            if walker is not None:
+                walker.read_share(self.share)
+                plain = [w for w in customers if w[0].counts is None]
+                if plain:
+                    arrays.append(tuple(np.array(x) for x in zip(*(
+                        (c.seg, i, t, c.start, c.seen, c.reached, c.converted) for c, i, t in plain))))
+                    customers = [w for w in customers if w[0].counts is not None]
+                if arrays:
+                    walker.walk(self, *(np.concatenate(x) for x in zip(*arrays)))
+            for c, i, t in customers:
+                self.walk(c, i, t)
+            self._drain()
+            k += 1
+            yield env.timeout(k * step - now)
+
+    def step_of(self, t):
+        """The step of the social clock that time ``t`` (a float or an array) falls in: the largest ``k`` with
+        ``k * step <= t``, with the clock's own products (``a + (b - a) == b`` for ``a >= b / 2``, so the
+        clock's k-th wake-up is at ``k * step`` exactly)."""
+        step = self.m.social_step
+        if isinstance(t, np.ndarray):
+            k = np.floor(t / step)
+            k -= k * step > t
+            k += (k + 1) * step <= t
+            return k.astype(np.int64)
+        k = int(t // step)
+        k -= k * step > t
+        k += (k + 1) * step <= t
+        return k
+
+    def defer(self, *state: np.ndarray) -> None:
+        """Customers at timed touchpoints beyond the current step (arrays: segment, touchpoint, time, arrival time,
+        seen and reached bits, converted) wait for their steps."""
+        k = self.step_of(state[2])
+        if k.min() == k.max():
+            self.waiting_arrays.setdefault(int(k[0]), []).append(state)
+            return
+        order = np.argsort(k, kind="stable")
+        k = k[order]
+        state = tuple(x[order] for x in state)
+        cuts = np.flatnonzero(np.diff(k)) + 1
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), k.size]):
+            self.waiting_arrays.setdefault(int(k[a]), []).append(tuple(x[a:b] for x in state))
 
     def _campaigns(self):
         m = self.m
@@ -138,7 +217,7 @@ class Run(SharedTouchpoints):
 
     def _arrive(self, t: float, kind: int, referred: bool) -> None:
         seg, i = self.m.kinds[kind]
-        if self.prewalk and not self.m.stop[i]:
+        if self.prewalk and not self.m.stop[i] and (not self.m.social_step or t <= self.env.now):
             self._enter(seg, i, t, referred)
         else:
             ev = self.env.timeout(t - self.env.now, (seg, i, referred))
@@ -194,10 +273,13 @@ class Run(SharedTouchpoints):
         days, stop, campaign_days, goal = m.days, m.stop, m.campaign_days, m.goal
         pools, dynamic, fatigue = m.row_pools[c.seg], m.dynamic[c.seg], m.fatigue[c.seg]
         visits, first, reach, bits, stage_bits = self.visits, self.first, self.reach, self.bits, self.stage_bits
-        stage, referrals = m.stage, self.referrals
+        stage, referrals, timed = m.stage, self.referrals, self.timed
         while True:
             if t >= days:
                 self.still += 1
+                return
+            if timed[i] and t >= self.horizon:       # the visit waits for its step's share
+                self.waiting_customers.setdefault(self.step_of(t), []).append((c, i, t))
                 return
             if stop[i]:
                 now = self.env.now
@@ -325,7 +407,10 @@ class Run(SharedTouchpoints):
     def _choose_social(self, seg: int, i: int) -> tuple[int, float]:
         """Social proof: ``p' = p (1 + s * converted / arrived)``; a row pushed above 1 is scaled to 1."""
         outcomes = self.m.rows[seg][i]
-        share = self.converted / self.arrived if self.arrived else 0.0
+        if self.m.social_step:
+            share = self.share
+        else:
+            share = self.converted / self.arrived if self.arrived else 0.0
         ps = [o.p * (1.0 + o.social_proof * share) for o in outcomes[:-1]]
         total = sum(ps)
         u = self.uniform.take() * max(total, 1.0)
