@@ -132,6 +132,10 @@ class Touchpoint:
     #: segment they join) and segment (``None``: the map's segment mix, by share).
     refer_entry: Mapping[str, float] | None = None
     refer_segment: str | None = None
+    #: On a touchpoint with ``capacity``: the time a server holds the customer. ``delay`` (and an edge's
+    #: delay) is then the customer's own time after the service, holding no server. Every engine counts
+    #: service plus delay as time spent here.
+    service: Delay | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "extra", _frozen(self.extra))

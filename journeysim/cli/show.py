@@ -39,12 +39,14 @@ def describe(journey: Journey) -> str:
     if "discount" in journey.extra:
         d = journey.extra["discount"]
         head += f"\ndiscount: value loses {100 * d['rate']:g}% of its worth per {d['per']}"
+    served = any(t.service is not None for t in journey.touchpoints.values())
     tps = [
-        (n, t.stage or "-", t.channel or "-", _delay(t.delay), "goal" if t.goal else "",
-         fmt(t.value) if t.value else "", fmt(journey.entry.get(n)) if n in journey.entry else "")
+        (n, t.stage or "-", t.channel or "-", *((_delay(t.service),) if served else ()), _delay(t.delay),
+         "goal" if t.goal else "", fmt(t.value) if t.value else "", fmt(journey.entry.get(n)) if n in journey.entry else "")
         for n, t in journey.touchpoints.items()
     ]
-    parts = [head, format_table("touchpoints", ["touchpoint", "stage", "channel", "delay", "goal", "value", "entry"], tps)]
+    headers = ["touchpoint", "stage", "channel", *(["service"] if served else []), "delay", "goal", "value", "entry"]
+    parts = [head, format_table("touchpoints", headers, tps)]
     referring = [(n, fmt(t.refers), ", ".join(f"{k} {fmt(v)}" for k, v in t.refer_entry.items())
                   if t.refer_entry is not None else "entry", t.refer_segment or "segment mix")
                  for n, t in journey.touchpoints.items() if t.refers or t.routed]

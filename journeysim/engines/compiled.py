@@ -23,10 +23,12 @@ class Chain:
 
     ``Q[i, j]`` is the probability of moving from touchpoint ``i`` to ``j``;
     ``exit[i]`` what row ``i`` leaves to drop-off. ``edge_delay[i, j]`` is the mean
-    time spent at ``i`` by customers who then go to ``j`` (the edge's own delay or
-    the touchpoint's); ``delay`` the touchpoint's mean delay. With a map ``discount``,
+    time spent at ``i`` by customers who then go to ``j``: the touchpoint's ``service``
+    (if any) plus the edge's own delay or the touchpoint's; ``delay`` the touchpoint's
+    mean time before drop-off (service plus delay). With a map ``discount``,
     ``Q_discounted[i, j]`` is ``Q[i, j]`` times the expected discount factor of that step's
-    delay (its Laplace transform at the discount rate); otherwise it is ``None``.
+    time (the Laplace transforms at the discount rate of service and delay, which are
+    independent, multiplied); otherwise it is ``None``.
     """
 
     names: tuple[str, ...]
@@ -66,7 +68,9 @@ def compile_journey(journey: Journey) -> Chain:
     index = {n: i for i, n in enumerate(names)}
     n = len(names)
     rows, cols, probs, delays, factors = [], [], [], [], []
-    tp_delay = np.array([journey.touchpoints[x].mean_delay for x in names], dtype=float)
+    service = {x: journey.touchpoints[x].service for x in names}
+    served = {x: s.mean if s is not None else 0.0 for x, s in service.items()}
+    tp_delay = np.array([journey.touchpoints[x].mean_delay + served[x] for x in names], dtype=float)
     lam = discount_rate(journey)
     for a, row in journey.rows.items():
         for b, edge in row.items():
@@ -74,9 +78,9 @@ def compile_journey(journey: Journey) -> Chain:
             cols.append(index[b])
             probs.append(edge.p)
             delay = edge.delay if edge.delay is not None else journey.touchpoints[a].delay
-            delays.append(delay.mean if delay is not None else 0.0)
+            delays.append(served[a] + (delay.mean if delay is not None else 0.0))
             if lam is not None:
-                factors.append(edge.p * laplace(delay, lam) if edge.p > 0 else 0.0)
+                factors.append(edge.p * laplace(service[a], lam) * laplace(delay, lam) if edge.p > 0 else 0.0)
     Q = sp.csr_matrix((probs, (rows, cols)), shape=(n, n), dtype=float)
     D = sp.csr_matrix((delays, (rows, cols)), shape=(n, n), dtype=float)
     Qd = sp.csr_matrix((factors, (rows, cols)), shape=(n, n), dtype=float) if lam is not None else None

@@ -39,9 +39,10 @@ def simulate_event_log(
 
     Each customer joins at a uniform time within ``span`` days after ``start``, picks a
     segment by share and an entry touchpoint by the segment's entry shares, then walks
-    the rows: at each touchpoint they wait a delay drawn from the edge's (else the
-    touchpoint's) delay distribution, in the map's ``time_unit``, and move on or drop
-    off. Referrals are not simulated (every customer is new). A walk stops after
+    the rows: at each touchpoint they spend its ``service`` time (if it has one) and a
+    delay drawn from the edge's (else the touchpoint's) delay distribution, in the map's
+    ``time_unit``, and move on or drop off. Queues are not simulated (that is the agents
+    engine's work). Referrals are not simulated (every customer is new). A walk stops after
     ``max_touches`` visits so that a map with loops cannot run forever.
 
     This signature and the columns are a stable interface (used by the fit's
@@ -139,6 +140,7 @@ class _Walker:
         self.cum = np.cumsum(cum, axis=1)
         self.cum[:, n] = np.inf   # rounding never sends anyone past drop-off
         self.code = code
+        self.service = np.array([self._code(journey.touchpoints[a].service) for a in names], dtype=np.int64)
         self.entry = np.zeros(n)
         for name, share in journey.entry.items():
             self.entry[index[name]] = share
@@ -170,7 +172,10 @@ class _Walker:
             u = rng.random(len(ids))
             nxt = (self.cum[state] <= u[:, None]).sum(axis=1)
             go = nxt < self.n
-            ids, state, t = ids[go], nxt[go], t[go] + self._sample(self.code[state[go], nxt[go]], rng)
+            spent = self._sample(self.code[state[go], nxt[go]], rng)
+            if self.service.any():
+                spent += self._sample(self.service[state[go]], rng)
+            ids, state, t = ids[go], nxt[go], t[go] + spent
 
 
 def write_event_log(log: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -409,8 +409,9 @@ def solve_exact(journey: Journey, *, removal_effects: bool = True) -> JourneyMet
         warnings=tuple(warnings),
         method="absorbing Markov chain solved exactly ("
         + ("dense inverse" if len(journey.names) <= DENSE_LIMIT else "sparse LU")
-        + "), segments weighted by share; times use mean delays; referrals as a multi-type branching process "
-        "(per seed: e_0 (I - M)^-1 over the customer types)"
+        + "), segments weighted by share; times use mean delays"
+        + (" plus mean service times" if any(t.service is not None for t in journey.touchpoints.values()) else "")
+        + "; referrals as a multi-type branching process (per seed: e_0 (I - M)^-1 over the customer types)"
         + ("; discounting from the delays' Laplace transforms" if discount_rate(journey) is not None else ""),
     )
 

@@ -32,6 +32,7 @@ __all__ = [
     "fatigue",
     "arrivals",
     "campaigns",
+    "service_problems",
     "check_agent_journey",
 ]
 
@@ -238,6 +239,36 @@ TOUCHPOINT_PARSERS = {"capacity": capacity, "patience": patience, "budget": budg
 EDGE_PARSERS = {"social_proof": social_proof, "fatigue": fatigue}
 
 
+def service_problems(journey) -> list[tuple[str, str, str]]:
+    """``(kind, where, message)`` for servers and their time: ``service`` needs ``capacity`` (an error), and a
+    touchpoint with ``capacity`` whose edges have delays but no ``service`` holds its servers for those delays
+    (a warning: an edge's delay is often meant as the customer's decision time after being served).
+
+    Examples
+    --------
+    >>> from journeysim.journey import Delay, Edge, Journey
+    >>> j = Journey.from_rows({"demo": 1.0}, {"demo": {"buy": Edge(0.3, Delay("fixed", 14.0))}}, goals=["buy"],
+    ...                       touchpoint_attributes={"demo": {"extra": {"capacity": 3}}})
+    >>> [(kind, where) for kind, where, _ in service_problems(j)]
+    [('warning', "touchpoint 'demo'")]
+    """
+    problems = []
+    timed = {a for _, _, j in journey.segment_journeys() for a, row in j.rows.items()
+             if any(e.delay is not None and e.delay.mean > 0 for e in row.values())}
+    for name, tp in journey.touchpoints.items():
+        servers = tp.extra.get("capacity") is not None
+        where = f"touchpoint {excerpt(name)}"
+        if tp.service is not None and not servers:
+            problems.append(("error", where, "'service' needs 'capacity' (it is the time a server holds the "
+                                             "customer; without servers, write the time spent here as 'delay')"))
+        elif servers and tp.service is None and name in timed:
+            problems.append(("warning", where, "has 'capacity' and edge delays but no 'service', so each edge's "
+                                               "delay holds a server for its whole length; if it is the customer's "
+                                               "decision time after being served, write how long a server holds "
+                                               "them as 'service: ...' (the edge delays then hold no server)"))
+    return problems
+
+
 def check_agent_journey(journey, days: int, source: str) -> None:
     """Check the journey's agent attributes for a run of ``days`` days; raise :class:`MapError` listing every problem.
 
@@ -257,6 +288,9 @@ def check_agent_journey(journey, days: int, source: str) -> None:
             ctx.error(where, "a budget needs a 'cost' per visit > 0 (what each visit spends)")
         if "patience" in tp.extra and "capacity" not in tp.extra:
             ctx.error(where, "'patience' needs 'capacity' (customers only wait for a limited number of servers)")
+    for kind, where, message in service_problems(journey):
+        if kind == "error":
+            ctx.error(where, message)
     for segment, _, j in journey.segment_journeys():
         prefix = f"segment {excerpt(segment)}: " if segment is not None else ""
         for a, row in j.rows.items():

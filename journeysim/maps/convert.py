@@ -39,9 +39,9 @@ __all__ = [
 EXPORT_FORMATS = ("mermaid", "dot", "graphml", "json")
 GRAPH_FORMAT = 1
 _GRAPH_KEYS = ("stages", "segments", "observations", "extra")
-_NODE_FIELDS = ("stage", "channel", "delay", "goal", "value", "refers")
+_NODE_FIELDS = ("stage", "channel", "delay", "goal", "value", "refers", "service")
 # Nested values GraphML can only carry as JSON text.
-_NESTED = {"graph": ("stages", "segments", "observations", "extra"), "node": ("delay", "extra"),
+_NESTED = {"graph": ("stages", "segments", "observations", "extra"), "node": ("delay", "service", "extra"),
            "edge": ("delay", "extra")}
 # Drawing attributes graph editors add (yEd, Gephi, Cytoscape): ignored on import, not errors.
 _PRESENTATION = frozenset({"label", "x", "y", "z", "size", "r", "g", "b", "color", "shape_type", "width", "height",
@@ -51,7 +51,7 @@ _PRESENTATION = frozenset({"label", "x", "y", "z", "size", "r", "g", "b", "color
 def journey_graph(journey: Journey) -> nx.DiGraph:
     """The whole map as a graph: one node per touchpoint, one edge per transition.
 
-    Node attributes: ``stage``, ``channel``, ``delay``, ``goal``, ``value``,
+    Node attributes: ``stage``, ``channel``, ``delay``, ``service``, ``goal``, ``value``,
     ``refers``, ``entry`` (share, when an entry point), ``row`` (whether the
     touchpoint has a row, even one that is all drop-off) and ``extra``. Edge
     attributes: ``p``, ``delay`` and ``extra``. Graph attributes: ``name``,
@@ -75,7 +75,7 @@ def journey_graph(journey: Journey) -> nx.DiGraph:
     if extra:
         g.graph["extra"] = extra
     for name, attrs in data["touchpoints"].items():
-        node = {k: attrs[k] for k in ("stage", "channel", "delay") if k in attrs}
+        node = {k: attrs[k] for k in ("stage", "channel", "delay", "service") if k in attrs}
         node.update(goal=bool(attrs.get("goal", False)), value=float(attrs.get("value", 0.0)),
                     refers=attrs.get("refers", 0.0), row=name in data["transitions"])
         if name in data["entry"]:

@@ -18,6 +18,7 @@ from journeysim._result import Result
 from journeysim.errors import MapError, ScenarioError, did_you_mean, excerpt
 from journeysim.journey import EXIT, Edge, Journey, Segment, Touchpoint
 from journeysim.maps import schema
+from journeysim.maps.agents import service_problems
 from journeysim.maps.checks import structure_problems
 from journeysim.maps.values import Invalid, MapContext, referral_problems
 from journeysim.maps.write import (  # re-exported: readers look for the writers here
@@ -224,7 +225,7 @@ def _build(data: Any, ctx: MapContext, folder: str | None = None) -> Journey | N
         touchpoints=touchpoints, entry=entry, rows=rows, name=name or "", stages=ctx.stages,
         time_unit=time_unit, segments=segments, observations=observations, extra=extra,
     )
-    for kind, where, message in structure_problems(journey):
+    for kind, where, message in [*structure_problems(journey), *service_problems(journey)]:
         (ctx.error if kind == "error" else ctx.warn)(where, message)
     return journey
 

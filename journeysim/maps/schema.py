@@ -74,14 +74,17 @@ TOUCHPOINT_ATTRIBUTES: dict[str, Attribute] = {
     "value": Attribute(nonnegative, 0.0, "money a visit to a goal brings"),
     "refers": Attribute(refers, 0.0, "new customers each visit brings on average: a number (they start as new "
                         "customers do) or {k, entry, segment} (where they start and the segment they join)"),
-    "capacity": Attribute(agents.capacity, None, "agents: servers (chat agents...); service time is the delay"),
+    "capacity": Attribute(agents.capacity, None, "agents: servers (chat agents, sales reps); without 'service' a "
+                          "server is held for the delay"),
+    "service": Attribute(delay, None, "with capacity: the time a server holds the customer (any delay form); the "
+                         "delay and edge delays are then the customer's own time after it"),
     "patience": Attribute(agents.patience, None, "agents: mean wait for a server before giving up"),
     "budget": Attribute(agents.budget, None, "agents: money for the run, or {amount, per: day|week|month...}"),
     "cost": Attribute(agents.cost, None, "agents: money spent per visit"),
 }
 
 #: Touchpoint attributes that are fields of ``Touchpoint``; the others land in its ``extra``.
-TOUCHPOINT_FIELDS = ("stage", "channel", "delay", "goal", "value", "refers")
+TOUCHPOINT_FIELDS = ("stage", "channel", "delay", "goal", "value", "refers", "service")
 
 
 def touchpoint_fields(key: str, parsed: Any) -> dict[str, Any]:

@@ -68,6 +68,8 @@ def dump_journey(journey: Journey) -> dict[str, Any]:
         if tp.refers or tp.routed:
             attrs["refers"] = tp.refers_spec()
         attrs.update({k: v for k, v in tp.extra.items() if v != schema.TOUCHPOINT_ATTRIBUTES[k].default})
+        if tp.service is not None:
+            attrs["service"] = tp.service.to_spec()
         tps[name] = attrs
     data: dict[str, Any] = {"format": schema.FORMAT_VERSION, "name": journey.name}
     if journey.stages:

@@ -159,7 +159,7 @@ def _differences(got: Journey, want: Journey) -> list[str]:
         return [f"touchpoints {sorted(set(got.names) ^ set(want.names))}"]
     for name in want.names:
         g, w = got.touchpoints[name], want.touchpoints[name]
-        for attr in ("stage", "channel", "goal", "value", "refers", "delay"):
+        for attr in ("stage", "channel", "goal", "value", "refers", "delay", "service"):
             if getattr(g, attr) != getattr(w, attr) and not (attr == "delay" and g.mean_delay == w.mean_delay == 0):
                 out.append(f"touchpoint {excerpt(name)}: {attr} (a hypothesis cannot remove it)")
         if dict(g.extra) != dict(w.extra):

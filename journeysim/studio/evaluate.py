@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from journeysim.engines.exact import solve_exact
+from journeysim.maps.agents import service_problems
 from journeysim.maps.checks import structure_problems
 from journeysim.maps.read import MapContext, read_journey
 from journeysim.report.plots import journey_flows
@@ -55,7 +56,7 @@ def map_flows(data: Any, source: str) -> dict[str, Any]:
     """
     journey = read_journey(data, source)
     warnings = MapContext(source)
-    for kind, where, message in structure_problems(journey):
+    for kind, where, message in [*structure_problems(journey), *service_problems(journey)]:
         if kind != "error":
             warnings.warn(where, message)
     return {"flows": [[a, b, flow] for (a, b), flow in journey_flows(journey).items()],

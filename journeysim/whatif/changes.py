@@ -253,6 +253,9 @@ def touchpoint_attributes(journey: Journey, attributes: Mapping[str, Any], base:
         problems = referral_problems(fields["refer_entry"], fields["refer_segment"], names, tuple(journey.segments))
         if problems:
             raise ChangeError(f"refers: {problems[0]}")
+    if fields.get("service", base.service) is not None and extra.get("capacity") is None:
+        raise ChangeError("service: needs 'capacity' (it is the time a server holds the customer; without servers, "
+                          "change 'delay' instead)")
     return dataclasses.replace(base, **fields, extra=extra)
 
 

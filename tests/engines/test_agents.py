@@ -147,15 +147,18 @@ def agent_journeys(draw):
     touchpoints = {}
     for name, tp in journey.touchpoints.items():
         extra = {}
+        service = None
         if draw(st.integers(0, 3)) == 0:
             extra["capacity"] = draw(st.integers(1, 3))
             if draw(st.booleans()):
                 extra["patience"] = draw(st.floats(0.01, 2.0))
+            if draw(st.booleans()):    # servers held for the service; the delays are the customer's own time
+                service = Delay("exponential", draw(st.floats(0.01, 1.0)))
         if draw(st.integers(0, 4)) == 0:
             extra["cost"] = draw(st.floats(0.5, 2.0))
             extra["budget"] = draw(st.one_of(st.floats(0, 50), st.builds(
                 lambda a, per: {"amount": a, "per": per}, st.floats(0, 20), st.sampled_from(["day", "week", "run"]))))
-        touchpoints[name] = tp.__class__(**{**tp.__dict__, "extra": extra})
+        touchpoints[name] = tp.__class__(**{**tp.__dict__, "extra": extra, "service": service})
     rows = {}
     for a, row in journey.rows.items():
         rows[a] = {}

@@ -46,7 +46,7 @@ def test_bundled_maps_survive_export_and_import(path, fmt, tmp_path):
     assert dump_journey(round_trip(journey, tmp_path, fmt)) == dump_journey(journey)
 
 
-@given(journeys(segments=True, with_delays=True, refers=True, routes=True, discount=True), st.data())
+@given(journeys(segments=True, with_delays=True, refers=True, routes=True, discount=True, service=True), st.data())
 def test_random_maps_survive_export_and_import(tmp_path_factory, journey, data):
     counts = data.draw(st.lists(st.floats(0, 1e6), min_size=len(journey.names), max_size=len(journey.names)))
     journey = journey.replace(observations={"entry": 500.0, **dict(zip(journey.names, counts))},

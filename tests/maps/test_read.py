@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from journeysim import MapError, check_map, dump_journey, load_journey, read_journey
+from journeysim import Delay, MapError, check_map, dump_journey, load_journey, read_journey
 
 from tests.conftest import BUNDLED_MAPS
 
@@ -57,7 +57,7 @@ INVALID = [
      "shop.yaml: line 10: duplicate key 'ad'"),
     ("unknown attribute", GOOD.replace("ad: {stage: aware, delay: 1}", "ad: {stage: aware, dealy: 1}"),
      "shop.yaml: touchpoint 'ad': unknown attribute 'dealy' (did you mean 'delay'?) "
-     "(allowed: stage, channel, delay, goal, value, refers, capacity, patience, budget, cost)"),
+     "(allowed: stage, channel, delay, goal, value, refers, capacity, service, patience, budget, cost)"),
     ("unknown top-level key", GOOD + "transitons: {}\n",
      "shop.yaml: unknown key 'transitons' (did you mean 'transitions'?)"),
     ("no goal", GOOD.replace("goal: true, ", ""),
@@ -124,6 +124,11 @@ INVALID = [
      "shop.yaml: discount: needs a 'rate'"),
     ("discount not a mapping", GOOD + "discount: 0.1\n",
      "shop.yaml: discount: must be a mapping like {rate: 0.1, per: year}"),
+    ("service without capacity", GOOD.replace("cart: {stage: buy}", "cart: {stage: buy, service: 0.5}"),
+     "shop.yaml: touchpoint 'cart': 'service' needs 'capacity' (it is the time a server holds the customer; "
+     "without servers, write the time spent here as 'delay')"),
+    ("bad service", GOOD.replace("cart: {stage: buy}", "cart: {stage: buy, capacity: 2, service: {dist: gamma, mean: 1}}"),
+     "shop.yaml: touchpoint 'cart': service: gamma delay needs 'sd' (> 0)"),
 ]
 
 
@@ -150,6 +155,45 @@ def test_unreachable_touchpoint_is_a_warning_not_an_error(tmp_path):
     check = check_map(write(tmp_path, GOOD.replace("  cart: {stage: buy}\n", "  cart: {stage: buy}\n  flyer: {}\n")))
     assert check.ok
     assert check.warnings == (f"{tmp_path / 'shop.yaml'}: touchpoint 'flyer': can never be reached from entry",)
+
+
+DEMO = GOOD.replace("cart: {stage: buy}", "cart: {stage: buy, capacity: 3}") \
+    .replace("cart: {purchase: 0.6, exit: 0.4}", "cart: {purchase: {p: 0.3, delay: 14}}")
+
+
+def test_edge_delays_on_servers_without_service_are_a_one_line_warning(tmp_path):
+    # Today's meaning (the edge delay holds a server) is kept, and validate says how to write a decision time.
+    check = check_map(write(tmp_path, DEMO))
+    assert check.ok and check.journey.touchpoints["cart"].service is None
+    assert check.warnings == (
+        f"{tmp_path / 'shop.yaml'}: touchpoint 'cart': has 'capacity' and edge delays but no 'service', so each "
+        "edge's delay holds a server for its whole length; if it is the customer's decision time after being "
+        "served, write how long a server holds them as 'service: ...' (the edge delays then hold no server)",)
+    served = check_map(write(tmp_path, DEMO.replace("capacity: 3}", "capacity: 3, service: {dist: fixed, mean: 0.1}}")))
+    assert served.ok and not served.warnings
+    assert served.journey.touchpoints["cart"].service == Delay("fixed", 0.1)
+    # A touchpoint delay on a server is its service time, as always: no warning.
+    assert not check_map(write(tmp_path, GOOD.replace("cart: {stage: buy}", "cart: {stage: buy, capacity: 3, delay: 1}"))).warnings
+    # In a segment's row too.
+    segment = GOOD.replace("cart: {stage: buy}", "cart: {stage: buy, capacity: 3}") + \
+        "segments:\n  a: {share: 1, transitions: {cart: {purchase: {p: 0.5, delay: 2}}}}\n"
+    assert [w.split(": ")[1] for w in check_map(write(tmp_path, segment)).warnings] == ["touchpoint 'cart'"]
+
+
+def test_service_round_trips_through_yaml_json_and_graphml(tmp_path):
+    from journeysim import save_journey
+    from journeysim.maps.convert import export_journey, import_journey
+
+    j = load_journey(write(tmp_path, DEMO.replace("capacity: 3}", "capacity: 3, service: {dist: gamma, mean: 0.1, sd: 0.05}}")))
+    assert dump_journey(j)["touchpoints"]["cart"] == {"stage": "buy", "capacity": 3,
+                                                      "service": {"dist": "gamma", "mean": 0.1, "sd": 0.05}}
+    for suffix in (".yaml", ".json"):
+        save_journey(j, tmp_path / f"copy{suffix}")
+        assert load_journey(tmp_path / f"copy{suffix}") == j
+    for fmt in ("graphml", "json"):
+        path = tmp_path / f"graph.{fmt}"
+        path.write_text(export_journey(j, fmt), encoding="utf-8")
+        assert import_journey(path) == j
 
 
 def test_rows_may_sum_to_one_within_tolerance(tmp_path):

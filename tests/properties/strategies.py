@@ -53,12 +53,14 @@ _STAGES = ("know", "try", "buy", "repeat")
 
 @st.composite
 def journeys(draw, min_touchpoints=2, max_touchpoints=8, max_edges=4, segments=False, with_delays=False,
-             unicode_names=True, values=True, refers=False, routes=False, stages=False, discount=False):
+             unicode_names=True, values=True, refers=False, routes=False, stages=False, discount=False,
+             service=False):
     """A random valid journey (a :class:`journeysim.Journey`).
 
     ``routes``: referring touchpoints may route their customers (``refers: {k, entry, segment}``,
     to a segment of share 0 among others); ``stages``: touchpoints get stages (some none);
-    ``discount``: a discount at a positive rate.
+    ``discount``: a discount at a positive rate; ``service``: some touchpoints get servers
+    (``capacity``) and a ``service`` time.
     """
     n = draw(st.integers(min_touchpoints, max_touchpoints))
     names = draw(touchpoint_names(n)) if unicode_names else [f"t{i}" for i in range(n)]
@@ -74,6 +76,9 @@ def journeys(draw, min_touchpoints=2, max_touchpoints=8, max_edges=4, segments=F
                 attrs["value"] = draw(st.floats(0, 100))
         if with_delays:
             attrs["delay"] = draw(delays())
+        if service and draw(st.integers(0, 2)) == 0:
+            attrs["capacity"] = draw(st.integers(1, 3))
+            attrs["service"] = draw(delays())
         if refers and draw(st.booleans()):
             attrs["refers"] = draw(st.floats(0, 0.5))
             if routes and draw(st.booleans()):

@@ -12,7 +12,7 @@ from journeysim.engines.montecarlo.engine import simulate_montecarlo
 from tests.engines.montecarlo_agreement import LIMIT, replicates, z_scores
 from tests.properties.strategies import journeys
 
-maps = journeys(segments=True, with_delays=True, refers=True, routes=True, stages=True, discount=True)
+maps = journeys(segments=True, with_delays=True, refers=True, routes=True, stages=True, discount=True, service=True)
 backends = st.sampled_from(["numba", "numpy"])
 
 

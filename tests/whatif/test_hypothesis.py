@@ -141,6 +141,12 @@ def test_touchpoint_attributes():
     assert j.touchpoints["cart"].delay == Delay("exponential", 0.2)
     k = SetTouchpoint("buy", {"value": 45, "refers": 0.5}).apply(shop())
     assert (k.touchpoints["buy"].value, k.touchpoints["buy"].refers, k.touchpoints["buy"].goal) == (45.0, 0.5, True)
+    # A service time needs servers: given with them (or where they are), refused without.
+    served = SetTouchpoint("cart", {"capacity": 2, "service": {"dist": "fixed", "mean": 0.1}}).apply(shop())
+    assert served.touchpoints["cart"].service == Delay("fixed", 0.1)
+    assert SetTouchpoint("cart", {"service": 0.3}).apply(served).touchpoints["cart"].service == Delay("exponential", 0.3)
+    with pytest.raises(ChangeError, match="service: needs 'capacity'"):
+        SetTouchpoint("cart", {"service": 0.3}).apply(shop())
 
 
 def test_changes_are_pure():

@@ -186,7 +186,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     Parameters
     ----------
     journey : Journey
-        A map with ``arrivals`` (and optionally capacity, patience, budget, cost,
+        A map with ``arrivals`` (and optionally capacity, service, patience, budget, cost,
         social_proof, fatigue and campaigns; see docs/agents.md).
     days : int
         Length of the run (>= 1). The clock counts days; delays are converted from

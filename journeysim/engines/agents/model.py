@@ -82,6 +82,7 @@ class Model:
     stage: list[int]                   # index into stages (the last slot: no stage)
     stages: tuple[str, ...]
     capacity: list[int]
+    service: list[Pool | None]         # time a server holds a customer (None: the outcome's delay does)
     patience: list[float]              # 0 = waits forever
     cost: list[float]
     budget: list[tuple[float, float] | None]  # (amount, renewal period in days; inf = once)
@@ -221,6 +222,7 @@ def compile_model(journey: Journey, days: int, rng: np.random.Generator, *, soci
         stage=[stages.index(t.stage) if t.stage is not None else len(stages) for t in tps],
         stages=stages,
         capacity=capacity,
+        service=[_delay_pool(t.service, scale, rng) if t.service is not None else None for t in tps],
         patience=[float(t.extra.get("patience") or 0.0) * scale for t in tps],
         cost=[float(t.extra.get("cost") or 0.0) for t in tps],
         budget=budget,

@@ -39,7 +39,11 @@ class SharedTouchpoints:
         return True
 
     def _serve(self, c, i: int, t: float):
-        """Queue for a server (giving up after the patience), be served for the delay, move on."""
+        """Queue for a server (giving up after the patience), be served, move on.
+
+        With ``service`` the server is held for the service time and the outcome's delay is the customer's own
+        time after it (campaigns may reach them then); without it the server is held for the delay.
+        """
         env, m = self.env, self.m
         req = self.servers[i].request()
         self.waiting[req] = (i, t)
@@ -60,18 +64,18 @@ class SharedTouchpoints:
         self.wait[i] += now - t
         self._count(c, i, now)
         nxt, delay = self._choose(c, i)
-        leave = now + delay
+        service = m.service[i]
+        held = delay if service is None else service.take()
+        done = now + held
+        leave = done if service is None else done + delay
         if self.referrals[i] is not None:
             self._refer(i, leave)
             self._drain()                  # referred customers start now, before the clock moves on
-        self._occupy(i, t, leave)
-        self.busy[i] += min(leave, m.days) - now
-        if leave >= m.days:
+        self._occupy(i, t, done)
+        self.busy[i] += min(done, m.days) - now
+        if done >= m.days:
             self.still += 1                # served past the end: the server stays busy, nothing follows
             return
-        yield env.timeout(delay)
+        yield env.timeout(held)
         self.servers[i].release(req)
-        if nxt == EXIT_INDEX:
-            self._finish(c, leave)
-        else:
-            self._go(c, nxt, leave)
+        self._stay(c, i, done, nxt, leave)

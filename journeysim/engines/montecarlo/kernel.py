@@ -56,11 +56,13 @@ def _xoshiro(s0, s1, s2, s3):
 _PLANES = 8
 
 
-#: The chain as the kernel reads it. ``family`` empty: nothing takes time; ``start``
+#: The chain as the kernel reads it. ``family`` empty: no outcome takes time; ``sfamily`` (per state, the
+#: service times) empty: no touchpoint has a service time; ``start``
 #: empty: everybody starts at 0; ``special``: 1 for a goal, 2 for a referring state, 4 for
 #: a state whose value is discounted (at ``lam``); ``stage_masks``: the stages', then the funnel's.
 _Chain = namedtuple("_Chain", "entry_thr entry_pair entry_shift step_thr step_next step_outcome shift width family "
-                              "pa pb words word bit code mult special stage_masks tp horizon start value lam")
+                              "pa pb sfamily spa spb words word bit code mult special stage_masks tp horizon start "
+                              "value lam")
 #: What the kernel writes. ``late``: customers still travelling at the horizon, and how
 #: many of them converted before it. ``paths`` empty: no path record; ``path_counts``
 #: empty: no candidate counting (``lookup`` empty: find candidates by binary search).
@@ -77,6 +79,16 @@ def _enter(ch, c, s0, s1, s2, s3):
     slot = np.int64(r >> ch.entry_shift)
     state = ch.entry_pair[2 * slot + np.int64(r >= ch.entry_thr[slot])]
     return state, ch.start[c] if len(ch.start) else 0.0, s0, s1, s2, s3
+
+
+@numba.njit(inline="always")
+def _delay(f, a, b, rng):
+    """One draw of a delay of family ``f`` with parameters ``a``, ``b`` (0 for a family's zero member)."""
+    if f == EXPONENTIAL:
+        return a * rng.standard_exponential() if a != 0.0 else 0.0
+    if f == LOGNORMAL:
+        return math.exp(a + b * rng.standard_normal()) if b != 0.0 else math.exp(a)
+    return b * rng.standard_gamma(a) if b != 0.0 else 0.0
 
 
 @numba.njit(inline="always")
@@ -119,18 +131,12 @@ def _step(ch, out, rng, lane, c, state, clock, begin, seen0, h, converted, k, s0
     i = state * ch.width + np.int64(r >> ch.shift)
     i = 2 * i + np.int64(r >= ch.step_thr[i])
     late = False
+    if len(ch.sfamily):     # the time a server holds the customer, before their own delay
+        clock += _delay(ch.sfamily[state], ch.spa[state], ch.spb[state], rng)
     if len(ch.family):
         o = ch.step_outcome[i]
-        a = ch.pa[o]
-        f = ch.family[o]
-        if f == EXPONENTIAL:
-            if a != 0.0:
-                clock += a * rng.standard_exponential()
-        elif f == LOGNORMAL:
-            sd = ch.pb[o]
-            clock += math.exp(a + sd * rng.standard_normal()) if sd != 0.0 else math.exp(a)
-        elif ch.pb[o] != 0.0:
-            clock += ch.pb[o] * rng.standard_gamma(a)
+        clock += _delay(ch.family[o], ch.pa[o], ch.pb[o], rng)
+    if len(ch.family) or len(ch.sfamily):
         late = clock > ch.horizon
     state = ch.step_next[i]
     done = late or state == len(out.visits) - 1
@@ -253,13 +259,15 @@ def _walk(seed, rng, m, ch, out):
 def _chain(t: Tables, horizon: float | None, start: np.ndarray | None, entry: AliasTable) -> _Chain:
     masks = [*t.stage_masks.values(), *t.funnel_masks.values()]
     stages = np.array(masks, dtype=np.uint64).reshape(-1, t.words)
-    # An untimed map passes no delay tables: the kernel then skips the clock.
-    timed = (t.family, t.param_a, t.param_b) if t.timed else (np.zeros(0, np.int8), np.zeros(0), np.zeros(0))
+    # A map without delays (or without service times) passes no such tables: the kernel then skips those draws.
+    none = (np.zeros(0, np.int8), np.zeros(0), np.zeros(0))
+    timed = (t.family, t.param_a, t.param_b) if t.families else none
+    served = (t.service_family, t.service_a, t.service_b) if t.service_families else none
     value = t.state_value
     worth = (value != 0) if t.discount is not None else np.zeros(len(value), bool)
     special = (t.goal | ((t.refers > 0) << 1) | (worth << 2)).astype(np.uint8)
     return _Chain(entry.threshold, entry.pair, entry.shift, t.step.threshold, t.step_target.pair, t.step.pair,
-                  t.step.shift, t.step.width, *timed, t.words, t.word, t.bit, t.code, t.hash_mult[0], special, stages,
+                  t.step.shift, t.step.width, *timed, *served, t.words, t.word, t.bit, t.code, t.hash_mult[0], special, stages,
                   t.touchpoint, math.inf if horizon is None else horizon, np.zeros(0) if start is None else start,
                   value, 0.0 if t.discount is None else t.discount)
 

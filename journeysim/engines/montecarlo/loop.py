@@ -1,7 +1,7 @@
 """The Monte Carlo loop: a chunk of customers advances together, one step per iteration.
 
-All customers of the piece take their next step at once (alias draw, delay
-draw, horizon check). Finished customers sit in the absorbing drop-off state,
+All customers of the piece take their next step at once (alias draw, service
+and delay draws, horizon check). Finished customers sit in the absorbing drop-off state,
 where a step changes nothing of theirs, until enough of them have gathered:
 then the arrays are compacted to those still travelling (compacting after every
 step costs more than carrying a few finished customers along), so the work per
@@ -49,33 +49,35 @@ class _Work:
         return self.intp[:m], self.u64[:m], self.flag[:m]
 
 
-def _family(family: int, t: Tables, o: np.ndarray, rng: np.random.Generator, x: np.ndarray,
+def _family(family: int, a: np.ndarray, b: np.ndarray, o: np.ndarray, rng: np.random.Generator, x: np.ndarray,
             y: np.ndarray) -> np.ndarray:
-    """Delays of outcomes ``o`` of one family, written to ``x`` (``y``: scratch of the same length)."""
+    """Delays of items ``o`` of one family (parameters ``a``, ``b``), written to ``x`` (``y``: scratch)."""
     if family == EXPONENTIAL:
         rng.standard_exponential(out=x)
-        x *= t.param_a.take(o, out=y, mode="clip")
+        x *= a.take(o, out=y, mode="clip")
     elif family == LOGNORMAL:
         rng.standard_normal(out=x)
-        x *= t.param_b.take(o, out=y, mode="clip")
-        x += t.param_a.take(o, out=y, mode="clip")
+        x *= b.take(o, out=y, mode="clip")
+        x += a.take(o, out=y, mode="clip")
         np.exp(x, out=x)
     else:
-        x[:] = rng.standard_gamma(t.param_a.take(o))
-        x *= t.param_b.take(o, out=y, mode="clip")
+        x[:] = rng.standard_gamma(a.take(o))
+        x *= b.take(o, out=y, mode="clip")
     return x
 
 
-def _delays(t: Tables, outcome: np.ndarray, rng: np.random.Generator, w: _Work) -> np.ndarray:
-    m = len(outcome)
+def _delays(kind: tuple, items: np.ndarray, rng: np.random.Generator, w: _Work) -> np.ndarray:
+    """Delays of ``items`` under ``kind`` = ``(family, a, b, families)``: the outcomes' or the states' service."""
+    family, a, b, families = kind
+    m = len(items)
     x, y = w.x[:m], w.y[:m]
-    if len(t.families) == 1:
-        return _family(t.families[0], t, outcome, rng, x, y)
-    family = t.family.take(outcome)
-    for f in t.families:
+    if len(families) == 1:
+        return _family(families[0], a, b, items, rng, x, y)
+    family = family.take(items)
+    for f in families:
         idx = np.flatnonzero(family == f)
         if idx.size:
-            x[idx] = _family(f, t, outcome.take(idx), rng, np.empty(idx.size), np.empty(idx.size))
+            x[idx] = _family(f, a, b, items.take(idx), rng, np.empty(idx.size), np.empty(idx.size))
     return x
 
 
@@ -230,6 +232,8 @@ def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None
             done_rows.append(p.rows.take(gone))
         p.keep(np.flatnonzero(alive))
 
+    delays = (t.family, t.param_a, t.param_b, t.families)
+    service = (t.service_family, t.service_a, t.service_b, t.service_families)
     step = 0
     while m >= leave and m:
         size = len(p.state)
@@ -237,8 +241,11 @@ def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None
             draw(t.step_target, p.state, rng, out=p.state, work=w.draw_work(size))
         else:
             outcome = draw(t.step, p.state, rng, out=w.outcome[:size], work=w.draw_work(size))
+            if t.service_families:      # the time a server holds them, before their own delay
+                p.time += _delays(service, p.state, rng, w)
             t.target.take(outcome, out=p.state, mode="clip")
-            p.time += _delays(t, outcome, rng, w)
+            if t.families:
+                p.time += _delays(delays, outcome, rng, w)
             if horizon is not None:
                 # Customers past the horizon stop where they are (their time says why).
                 np.putmask(p.state, p.time > horizon, t.exit)

@@ -6,7 +6,8 @@ and entry touchpoint in one go: one table per customer type (new customers, and
 the customers of each ``refers`` route; see :mod:`journeysim.engines.branching`).
 Every row's outcomes (its edges, then drop-off) are numbered globally so that an
 outcome carries its target state and the delay spent before taking it (the
-edge's own delay, else the touchpoint's). Drop-off
+edge's own delay, else the touchpoint's); a state whose touchpoint has a ``service``
+time adds a draw of it to every step from it. Drop-off
 is a state too: its row leads back to itself without delay, bit, path code or
 goal, so finished customers can stay in the arrays for a few steps unchanged.
 """
@@ -47,6 +48,10 @@ class Tables:
     param_a: np.ndarray         # exponential mean, lognormal mu, gamma shape
     param_b: np.ndarray         # lognormal sigma, gamma scale
     families: tuple[int, ...]   # families present (empty: no delays at all)
+    service_family: np.ndarray  # state -> service-time family (its touchpoint's ``service``; drop-off: none)
+    service_a: np.ndarray       # as param_a, per state
+    service_b: np.ndarray       # as param_b, per state
+    service_families: tuple[int, ...]   # service families present (empty: no service times)
     touchpoint: np.ndarray      # state -> touchpoint index (``n`` for drop-off)
     words: int                  # uint64 words of the per-customer visited bitmask
     word: np.ndarray            # state -> word holding its touchpoint's bit
@@ -75,7 +80,7 @@ class Tables:
 
     @property
     def timed(self) -> bool:
-        return bool(self.families)
+        return bool(self.families or self.service_families)
 
 
 def _params(delay: Delay | None) -> tuple[int, float, float]:
@@ -93,6 +98,19 @@ def _params(delay: Delay | None) -> tuple[int, float, float]:
 def _zero_of(family: int) -> tuple[float, float]:
     # Parameters for which the family's sample is exactly 0.
     return {EXPONENTIAL: (0.0, 0.0), LOGNORMAL: (-math.inf, 0.0), GAMMA: (1.0, 0.0)}[family]
+
+
+def _delay_arrays(params: list[tuple[int, float, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """``(family, a, b, families present)``; an item without a delay becomes the zero of the first family present."""
+    family = np.array([f for f, _, _ in params], dtype=np.int8)
+    a = np.array([x for _, x, _ in params], dtype=float)
+    b = np.array([y for _, _, y in params], dtype=float)
+    families = tuple(sorted(set(family.tolist()) - {_ZERO}))
+    zero = family == _ZERO
+    if zero.any() and families:
+        family[zero] = families[0]
+        a[zero], b[zero] = _zero_of(families[0])
+    return family, a, b, families
 
 
 def _masks(words: int, members) -> np.ndarray:
@@ -135,14 +153,9 @@ def build_tables(journey: Journey) -> Tables:
     step_rows.append(([len(targets)], [1.0]))
     targets.append(states)
     params.append(_params(None))
-    family = np.array([f for f, _, _ in params], dtype=np.int8)
-    a = np.array([x for _, x, _ in params])
-    b = np.array([y for _, _, y in params])
-    families = tuple(sorted(set(family.tolist()) - {_ZERO}))
-    zero = family == _ZERO
-    if zero.any() and families:
-        family[zero] = families[0]
-        a[zero], b[zero] = _zero_of(families[0])
+    family, a, b, families = _delay_arrays(params)
+    service = [_params(journey.touchpoints[name].service) for name in names] * len(parts) + [_params(None)]
+    service_family, service_a, service_b, service_families = _delay_arrays(service)
     tp = np.concatenate([np.tile(np.arange(n), len(parts)), [n]]).astype(np.intp)
     words = (n + 63) // 64
     word = np.minimum(tp >> 6, words - 1)
@@ -176,6 +189,10 @@ def build_tables(journey: Journey) -> Tables:
         param_a=a,
         param_b=b,
         families=families,
+        service_family=service_family,
+        service_a=service_a,
+        service_b=service_b,
+        service_families=service_families,
         touchpoint=tp,
         words=words,
         word=word,
