@@ -118,6 +118,26 @@ def sequential(rng: np.random.Generator) -> None:
         write_event_log(log.drop(columns="segment"), HERE / f"live-chat.{name}-events.csv")
 
 
+def exports(rng: np.random.Generator) -> None:
+    """The live-chat aggregated test as exports come (docs/importing.md): a dashboard's per-arm summary with its
+    own column names, and a daily export whose seven days sum exactly to the same counts."""
+    totals = pd.read_csv(HERE / "live-chat.aggregated.csv")
+    folder = HERE / "exports"
+    folder.mkdir(exist_ok=True)
+    totals.rename(columns={"variant": "Group", "customers": "Total_Users", "conversions": "Conversions"}).to_csv(
+        folder / "ab-summary.csv", index=False)
+    days = pd.date_range("2026-04-06", periods=7).strftime("%Y-%m-%d")
+    weights = np.array([1.07, 1.0, 0.98, 1.0, 1.03, 0.93, 0.99])      # weekday traffic, weekend dip
+    per_arm = {}
+    for arm in totals.itertuples():
+        users = rng.multinomial(arm.customers, weights / weights.sum())
+        orders = rng.multivariate_hypergeometric(users, arm.conversions)      # every conversion on some day
+        per_arm[arm.variant] = (users, orders)
+    rows = [(day, arm, users[d], orders[d]) for d, day in enumerate(days) for arm, (users, orders) in per_arm.items()]
+    pd.DataFrame(rows, columns=["date", "experiment_group", "users", "orders"]).to_csv(folder / "ab-daily.csv",
+                                                                                      index=False)
+
+
 def main() -> None:
     for name, hypothesis in PREDICTIONS.items():
         save_prediction(predict(hypothesis, draws=1000, rng=np.random.default_rng(2026), seed=2026),
@@ -134,6 +154,7 @@ def main() -> None:
                        np.random.default_rng(17))
     rebuild_ledger()
     sequential(np.random.default_rng(16))
+    exports(np.random.default_rng(18))
 
 
 def rebuild_ledger() -> None:

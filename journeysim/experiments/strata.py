@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from scipy.stats import chi2
 from statsmodels.stats.contingency_tables import StratifiedTable
 from statsmodels.stats.multitest import multipletests
 
@@ -35,6 +36,8 @@ POOLED_METHODS = {
               "(statsmodels StratifiedTable; R mantelhaen.test(correct = FALSE)), Holm-adjusted over the variants",
     "homogeneity": "Breslow-Day test that the odds ratio is the same in every group (statsmodels "
                    "StratifiedTable.test_equal_odds, without Tarone's adjustment)",
+    "p-values": "upper tails of the statistics' chi-square distributions (scipy chi2.sf: 1 df for CMH, groups - 1 "
+                "for Breslow-Day), so that a tiny p-value is not rounded to 0",
 }
 
 
@@ -173,8 +176,14 @@ def _pooled(name: str, tables: np.ndarray, alpha: float) -> dict[str, Any]:
         ratio = table.riskratio_pooled
     return dict(variant=name, groups=tables.shape[2], odds_ratio=_finite(table.oddsratio_pooled),
                 odds_ratio_ci=(_finite(low), _finite(high)), lift_rel=None if _finite(ratio) is None else ratio - 1,
-                cmh_statistic=_finite(null.statistic), cmh_pvalue=_finite(null.pvalue),
-                breslow_day_statistic=_finite(equal.statistic), breslow_day_pvalue=_finite(equal.pvalue))
+                cmh_statistic=_finite(null.statistic), cmh_pvalue=_tail(null.statistic, 1),
+                breslow_day_statistic=_finite(equal.statistic),
+                breslow_day_pvalue=_tail(equal.statistic, tables.shape[2] - 1))
+
+
+def _tail(statistic: float, df: int) -> float | None:
+    # statsmodels reports 1 - cdf, which is 0.0 below about 1e-16; the survival function keeps a tiny p exact.
+    return _finite(float(chi2.sf(statistic, df))) if df > 0 and _finite(statistic) is not None else None
 
 
 def analyze_strata(data: ExperimentData, *, control: str | None = None, expected_split: Sequence[float] | None = None,

@@ -49,13 +49,13 @@ def test_without_a_terminal_rows_stay_whole(capsys, monkeypatch):
     monkeypatch.delenv("COLUMNS", raising=False)
     assert main(["analyze", str(EXPERIMENTS / "live-chat.results.csv")]) == 0
     out = capsys.readouterr().out
-    assert "│ conversion rate  │ 4.71% [4.38%, 5.06%] │          5.01% [4.67%, 5.37%] │" in out
+    assert "│ conversion rate  │ 5.00% [4.13%, 6.04%] │          5.78% [4.82%, 6.90%] │" in out
 
 
 def test_counts_money_and_percentages(capsys, monkeypatch, tmp_path):
     lines = "\n".join(lines_of(capsys, ["analyze", str(EXPERIMENTS / "live-chat.aggregated.csv")], monkeypatch))
     assert "250,255" in lines and "12,295" in lines                     # counts grouped, no decimals
-    assert "+2.55% [+0.10%, +5.07%]" in lines                            # relative lift in percent
+    assert "+15.77% [+13.08%, +18.52%]" in lines                           # relative lift in percent
     eur = tmp_path / "eur.yaml"
     eur.write_text("currency: EUR\n" + (SCENARIOS / "online-store.yaml").read_text(encoding="utf-8"),
                    encoding="utf-8")

@@ -71,7 +71,7 @@ def test_check_refuses_other_metrics_and_asks_for_a_variant():
         check_prediction(pred, three)
     assert check_prediction(pred, three, variant="C").variant == "C"
     other = dataclasses.replace(pred, metric="expected_touches")
-    with pytest.raises(Exception, match="metric 'expected_touches' is not observed in an A/B result"):
+    with pytest.raises(Exception, match="key 'metric': 'expected_touches' is not observed in an A/B result"):
         check_prediction(other, three, variant="B")
 
 

@@ -206,8 +206,8 @@ def test_check_reads_a_daily_export_as_its_sums(tmp_path, capsys):
 
     prediction = str(ROOT / "experiments" / "live-chat.prediction.json")
     daily = _write(tmp_path, "daily.csv", "date,variant,customers,conversions\n"
-                                          "Mon,control,125000,6100\nMon,live chat,124800,6300\n"
-                                          "Tue,control,125255,6195\nTue,live chat,124945,6283\n")
+                                          "Mon,control,125000,6100\nMon,live chat,124800,7100\n"
+                                          "Tue,control,125255,6195\nTue,live chat,124945,7105\n")
     assert main(["check", prediction, str(daily), "--no-ledger", "--json"]) == 0
     daily_check = json.loads(capsys.readouterr().out)
     assert main(["check", prediction, str(ROOT / "experiments" / "live-chat.aggregated.csv"), "--no-ledger",
@@ -230,4 +230,5 @@ def test_the_bundled_exports_of_the_docs(capsys):
     assert summary["variants"] == daily["variants"] == reference["variants"]
     assert daily["rows_summed"] == {"control": 7, "live chat": 7}
     pooled = _analyze(capsys, exports / "ab-daily.csv", *daily_options, "--by", "date")["pooled"]["live chat"]
-    assert round(pooled["odds_ratio"], 4) == 1.0269 and round(pooled["cmh_pvalue"], 4) == 0.0415
+    assert round(pooled["odds_ratio"], 4) == 1.1672 and pooled["cmh_pvalue"] == pytest.approx(2.335e-34, rel=1e-3)
+    assert round(pooled["breslow_day_pvalue"], 4) == 0.1728
