@@ -36,8 +36,8 @@ from journeysim.engines.exact import solve_exact
 from journeysim.errors import DataError, UsageError, excerpt
 from journeysim.journey import EXIT, Edge, Journey
 
-__all__ = ["VERDICTS", "BASES", "TouchpointChange", "Reevaluation", "row_tests", "reevaluate", "load_counted",
-           "LOG_SUFFIXES"]
+__all__ = ["VERDICTS", "BASES", "TouchpointChange", "Reevaluation", "CountedMap", "row_tests", "reevaluate",
+           "read_counted", "load_counted", "LOG_SUFFIXES"]
 
 #: File suffixes read as event logs (fitted on the fly) rather than as maps.
 LOG_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -109,6 +109,10 @@ class Reevaluation(Result):
     old_name: str = ""
     new_name: str = ""
     method: Mapping[str, str] = field(default_factory=dict)
+    #: The goals of the two maps; whether an event log's were taken by default; what fitting a log warned about.
+    goals: tuple[str, ...] = ()
+    goals_by_default: bool = False
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,12 +120,17 @@ class Reevaluation(Result):
             "conversion": {"old": self.conversion_old, "new": self.conversion_new, "pvalue": self.conversion_pvalue,
                            "customers_old": self.customers_old, "customers_new": self.customers_new},
             "ranking": list(self.ranking),
+            "goals": list(self.goals), "goals_by_default": self.goals_by_default,
             "alpha": self.alpha, "interval_level": self.level, "draws": self.draws,
+            "warnings": list(self.warnings),
             "method": dict(self.method),
         }
 
     def summary(self) -> str:
-        head = [("conversion rate, old", fmt(self.conversion_old)), ("conversion rate, new", fmt(self.conversion_new)),
+        goals = ", ".join(self.goals) + (" (by default: the touchpoints whose events carry a value; name yours "
+                                         "with --goal)" if self.goals_by_default else "")
+        head = [("goals", goals), ("conversion rate, old", fmt(self.conversion_old)),
+                ("conversion rate, new", fmt(self.conversion_new)),
                 ("change", fmt(self.conversion_new - self.conversion_old)),
                 ("p-value (two-proportion z-test)", fmt(self.conversion_pvalue))]
         title = f"re-evaluation: {self.old_name or 'old'} -> {self.new_name or 'new'}"
@@ -138,7 +147,8 @@ class Reevaluation(Result):
                              ["#", "touchpoint", "verdict", "q-value", "removal effect on", "old", "new",
                               "change interval", "traffic old", "new"], rows)
         method = "\n".join(f"method ({k}): {v}" for k, v in self.method.items())
-        return "\n".join([title, format_table(None, ["conversion", "value"], head), table, method])
+        warned = [f"warning: {w}" for w in self.warnings]
+        return "\n".join([title, format_table(None, ["conversion", "value"], head), table, *warned, method])
 
     def _headline(self) -> str:
         changed = sum(1 for c in self.touchpoints.values() if c.verdict != "still works")
@@ -282,6 +292,35 @@ def _verdict(c: dict[str, Any], alpha: float, goal: bool) -> str:
     return "still works"
 
 
+@dataclass(frozen=True)
+class CountedMap:
+    """A map with observation counts read for :func:`reevaluate`, with what reading it found: whether an event
+    log's goals were taken by default, and the fit's warnings (each naming the file)."""
+
+    journey: Journey
+    goals_by_default: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+def read_counted(path: str, goals=(), layout=None) -> CountedMap:
+    """:func:`load_counted`, keeping whether an event log's goals were taken by default and the fit's warnings.
+
+    Examples
+    --------
+    >>> counted = read_counted("scenarios/events/online-store-2025.csv")
+    >>> counted.journey.goals, counted.goals_by_default
+    (('purchase',), True)
+    """
+    from pathlib import Path
+
+    if Path(path).suffix.lower() in LOG_SUFFIXES:
+        from journeysim.fitting.fit import fit_events  # DuckDB and numba: only for a log
+
+        fit = fit_events(path, goals=goals or (), layout=layout)
+        return CountedMap(fit.journey, fit.goals_by_default, tuple(f"{path}: {w}" for w in fit.warnings))
+    return CountedMap(load_counted(path))
+
+
 def load_counted(path: str, goals=(), layout=None) -> Journey:
     """A map with observation counts, as :func:`reevaluate` compares: a map file as it is, an event log
     (:data:`LOG_SUFFIXES`) fitted first with ``goals``, read in ``layout`` (a
@@ -317,14 +356,15 @@ def load_counted(path: str, goals=(), layout=None) -> Journey:
     return journey
 
 
-def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: int = 200, level: float = 0.95,
-               alpha: float = 0.05) -> Reevaluation:
+def reevaluate(old: Journey | CountedMap, new: Journey | CountedMap, *, rng: np.random.Generator, draws: int = 200,
+               level: float = 0.95, alpha: float = 0.05) -> Reevaluation:
     """Compare last year's map with this year's, touchpoint by touchpoint.
 
     Parameters
     ----------
-    old, new : Journey
-        Maps carrying ``observations`` (departures per touchpoint and ``entry``).
+    old, new : Journey or CountedMap
+        Maps carrying ``observations`` (departures per touchpoint and ``entry``); as read by
+        :func:`read_counted`, their notes (goals taken by default, the fit's warnings) are kept.
     rng : numpy.random.Generator
         For the Dirichlet posterior draws behind the removal-effect intervals.
     draws : int
@@ -353,6 +393,8 @@ def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: i
     >>> round(r.conversion_old, 3), round(r.conversion_new, 3), r.ranking[0]
     (0.1, 0.05, 'page')
     """
+    notes = [m for m in (old, new) if isinstance(m, CountedMap)]
+    old, new = (m.journey if isinstance(m, CountedMap) else m for m in (old, new))
     if not isinstance(draws, int) or draws < 10:
         raise UsageError(f"draws={excerpt(draws)}: need an integer >= 10 for an interval")
     if not 0 < level < 1 or not 0 < alpha < 1:
@@ -406,6 +448,9 @@ def reevaluate(old: Journey, new: Journey, *, rng: np.random.Generator, draws: i
         conversion_old=cr_old, conversion_new=cr_new, conversion_pvalue=pvalue,
         customers_old=n_old, customers_new=n_new, alpha=alpha, level=level, draws=draws,
         old_name=old.name, new_name=new.name,
+        goals=tuple(dict.fromkeys([*old.goals, *new.goals])),
+        goals_by_default=any(m.goals_by_default for m in notes),
+        warnings=tuple(dict.fromkeys(w for m in notes for w in m.warnings)),
         method={
             "rows": "Pearson chi-square test of homogeneity per row on counts p * n (drop-off included), "
                     f"Benjamini-Hochberg across touchpoints (statsmodels fdr_bh) at {alpha:g}",

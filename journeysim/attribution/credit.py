@@ -238,9 +238,10 @@ def attribute_paths(
     if "shapley-rate" in models and len(table.channels) > SHAPLEY_LIMIT and set(MODELS) <= set(models):
         models.remove("shapley-rate")
         notes.append(f"shapley-rate left out: {len(table.channels)} touchpoints (exact up to {SHAPLEY_LIMIT})")
-    if table.direct:
-        notes.append(f"{table.direct:g} conversions had no touch before the goal and take part in no model")
-    warnings = []
+    if table.direct and not table.warnings:   # the reader's warning about goals taken by default counts them too
+        notes.append(f"{table.direct:,} conversion{'s' if table.direct != 1 else ''} had no touch before the goal and "
+                     "take part in no model")
+    warnings = list(table.warnings)
     assumed = [m for m in models if m in ("markov", "shapley-rate")]   # the models that read conversion rates
     if table.conversions_only and assumed:
         models_assume = f"the {' and '.join(assumed)} model{'s assume' if len(assumed) > 1 else ' assumes'}"

@@ -28,7 +28,7 @@ def reevaluate_from_args(args):
     # imported here: scipy and statsmodels take a while to load and other commands should not pay for them
     import numpy as np
 
-    from journeysim.reevaluation import LOG_SUFFIXES, load_counted, reevaluate
+    from journeysim.reevaluation import LOG_SUFFIXES, read_counted, reevaluate
 
     if not any(Path(p).suffix.lower() in LOG_SUFFIXES for p in (args.old, args.new)):
         unused({"--goal": args.goal}, "when OLD and NEW are both maps (it names the goals of an event log)")
@@ -38,5 +38,5 @@ def reevaluate_from_args(args):
                "level": number("--level", args.level, above=0, below=1, percent=True),
                "alpha": number("--alpha", args.alpha, above=0, below=1, percent=True)}
     layout = layout_from_args(args)
-    old, new = load_counted(args.old, args.goal, layout), load_counted(args.new, args.goal, layout)
-    return reevaluate(old, new, rng=np.random.default_rng(seed), **options), new
+    old, new = read_counted(args.old, args.goal, layout), read_counted(args.new, args.goal, layout)
+    return reevaluate(old, new, rng=np.random.default_rng(seed), **options), new.journey

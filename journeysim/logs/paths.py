@@ -44,6 +44,8 @@ class PathTable:
     conversions_only: bool = False
     #: Events the touchpoint map dropped, by name.
     dropped: tuple[tuple[str, int], ...] = ()
+    #: What reading the file found suspicious (attribution repeats them).
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_paths(cls, paths, conversions, nulls, value=None) -> PathTable:
@@ -237,10 +239,28 @@ def event_paths(
     direct = con.execute("SELECT coalesce(sum(c), 0) FROM __paths WHERE parts IS NULL OR len(parts) = 0").fetchone()[0]
     con.execute("DELETE FROM __paths WHERE parts IS NULL OR len(parts) = 0")
     table = _fetch_table(con, "__paths", int(direct))
+    # A value column read as the goals' (a flag layout renamed to the standard one): the fix is the flag option.
+    flag = (f": if {excerpt(source.label('value'))} is the value of the touch that converted, flag the conversions with "
+            "--conversion-column COLUMN[=VALUE]") if by_default else ""
     if len(table.conversions) == 0:
         raise DataError(f"{source.path}: no journeys with a touchpoint before the goal "
-                        f"({describe_goals(goals, by_default)})")
-    return replace(table, goals=tuple(goals), goals_by_default=by_default, dropped=tuple((dropped or {}).items()))
+                        f"({describe_goals(goals, by_default)}){flag}")
+    converted = float(table.conversions.sum())
+    if converted == 0:
+        raise DataError(f"{source.path}: no journey with a touch before its goal converted ({_many(table.journeys, 'journey')} "
+                        f"with touches, none converting; {_many(direct, 'conversion')} with no touch before the goal; "
+                        f"{describe_goals(goals, by_default)}): there is nothing to attribute"
+                        + (flag or "; name the goals with --goal"))
+    warnings = ()
+    if by_default and direct > converted:
+        warnings = (f"{int(direct):,} of the {int(direct) + converted:,.0f} conversions had no touch before the goal "
+                    f"and take part in no model ({describe_goals(goals, True)}){flag} instead",)
+    return replace(table, goals=tuple(goals), goals_by_default=by_default, dropped=tuple((dropped or {}).items()),
+                   warnings=warnings)
+
+
+def _many(n: float, noun: str) -> str:
+    return f"{n:,.0f} {noun}" + ("" if n == 1 else "s")
 
 
 class _Shown:

@@ -212,3 +212,58 @@ def test_reevaluate_reads_both_logs_with_the_mapping_options(tmp_path, capsys):
     assert main(["reevaluate", year(1, "b", True), year(2, "b", True), *options, "--user-column", "who",
                  "--time-column", "when", "--touchpoint-column", "what", "--value-column", "paid"]) == 0
     assert json.loads(capsys.readouterr().out) == standard
+
+
+def test_attribute_refuses_when_no_journey_with_a_touch_converts_naming_the_goals(tmp_path, capsys):
+    log = "user_id,timestamp,touchpoint,value\n1,2025-01-01,ad,0\n2,2025-01-01,buy,5\n3,2025-01-01,mail,0\n"
+    code, out, err, src, _ = _run(tmp_path, capsys, "attribute", log)
+    assert code == 1 and out == "" and len(err.splitlines()) == 1
+    assert err == (f"{src}: no journey with a touch before its goal converted (2 journeys with touches, none "
+                   "converting; 1 conversion with no touch before the goal; goals: 'buy' (taken by default: the "
+                   "touchpoints whose events carry a positive value)): there is nothing to attribute: if 'value' is the "
+                   "value of the touch that converted, flag the conversions with --conversion-column COLUMN[=VALUE]")
+    code, _, err, src, _ = _run(tmp_path, capsys, "attribute", log, "--goal", "buy")
+    assert code == 1 and err.endswith("goals: 'buy'): there is nothing to attribute; name the goals with --goal")
+
+
+def test_attribute_warns_when_default_goals_leave_most_conversions_without_a_touch(tmp_path, capsys):
+    """A flag export renamed naively in which two channels never convert: the attribution rests on the few
+    journeys that reach a default goal after a touch, and says so with the fix."""
+    log = ("customer_id,time,channel,value\n"
+           "c1,2025-01-01,search,0\nc1,2025-01-02,email,0\nc1,2025-01-03,display,50\n"
+           "c2,2025-01-01,email,0\nc2,2025-01-02,search,20\n"
+           "c3,2025-01-01,display,0\nc3,2025-01-03,social,0\n"
+           "c4,2025-01-01,social,0\nc4,2025-01-02,display,30\n"
+           "c5,2025-01-01,search,40\nc6,2025-01-01,display,10\nc7,2025-01-01,search,5\n")
+    code, out, _, _, _ = _run(tmp_path, capsys, "attribute", log, *MAPPED, "--json")
+    data = json.loads(out)
+    # Goals by default: display and search. Journeys: c1 search | email > display; c2 email > search; c3 display |
+    # social; c4 social > display; c5 search; c6 display; c7 search: 8 conversions, 3 after a touch, 5 direct.
+    assert code == 0 and data["goals"] == ["display", "search"] and data["notes"] == []
+    assert data["warnings"] == [
+        "5 of the 8 conversions had no touch before the goal and take part in no model (goals: 'display', 'search' "
+        "(taken by default: the touchpoints whose events carry a positive value)): if 'value' is the value of the "
+        "touch that converted, flag the conversions with --conversion-column COLUMN[=VALUE] instead"]
+    code, out, _, _, _ = _run(tmp_path, capsys, "attribute", log, *MAPPED, "--goal", "display", "--goal", "search",
+                              "--json")
+    assert json.loads(out)["warnings"] == [] and json.loads(out)["notes"] == [
+        "5 conversions had no touch before the goal and take part in no model"]
+
+
+def test_reevaluate_names_the_goals_and_repeats_the_fits_warnings(tmp_path, capsys):
+    log = "user_id,timestamp,touchpoint,value\n" + "".join(f"{u},2025-01-01,ad,0\n" for u in range(40)) + \
+        "".join(f"{u},2025-01-02,buy,9\n" for u in range(30, 40)) + "40,2025-01-01,ad,0\n40,2025-01-02,mail,0\n"
+    for name in ("old.csv", "new.csv"):
+        (tmp_path / name).write_text(log, encoding="utf-8")
+    args = ["reevaluate", str(tmp_path / "old.csv"), str(tmp_path / "new.csv"), "--draws", "10"]
+    assert main([*args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["goals"] == ["buy"] and data["goals_by_default"] is True
+    assert [w.split(": ", 1)[0] for w in data["warnings"]] == [str(tmp_path / "old.csv"), str(tmp_path / "new.csv")]
+    assert all("journeys are a single touch" in w for w in data["warnings"])
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"goals +│ +buy \(by default: the touchpoints whose events carry a value", out)
+    assert f"warning: {tmp_path / 'old.csv'}: at least" in out
+    assert main([*args, "--goal", "buy", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["goals_by_default"] is False

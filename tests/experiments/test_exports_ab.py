@@ -4,11 +4,15 @@ the Breslow-Day test, checked against the formulas worked by hand."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from journeysim.cli import main
@@ -124,6 +128,16 @@ def test_by_day_pools_the_days_by_mantel_haenszel(tmp_path, capsys):
     assert low < pooled["odds_ratio"] < high
 
 
+def test_tiny_pooled_p_values_are_not_rounded_to_zero(tmp_path, capsys):
+    tables = [(700, 300, 500, 500), (650, 350, 480, 520)]
+    text = "date,variant,customers,conversions\n" + "".join(
+        f"d{i},B,{a + b},{a}\nd{i},control,{c + d},{c}\n" for i, (a, b, c, d) in enumerate(tables))
+    pooled = _analyze(capsys, _write(tmp_path, "daily.csv", text), "--by", "date")["pooled"]["B"]
+    expected = _by_hand(tables)
+    assert 0 < pooled["cmh_pvalue"] < 1e-30
+    assert pooled["cmh_pvalue"] == pytest.approx(expected["cmh_pvalue"], rel=1e-9)
+
+
 def test_simpsons_paradox_is_said_loudly(tmp_path, capsys):
     """B converts better on both days, but most of its customers came on the weak day: summed, it looks worse."""
     path = _write(tmp_path, "daily.csv", "day,variant,customers,conversions\nMon,control,1000,300\nMon,B,200,64\n"
@@ -232,3 +246,56 @@ def test_the_bundled_exports_of_the_docs(capsys):
     pooled = _analyze(capsys, exports / "ab-daily.csv", *daily_options, "--by", "date")["pooled"]["live chat"]
     assert round(pooled["odds_ratio"], 4) == 1.1672 and pooled["cmh_pvalue"] == pytest.approx(2.335e-34, rel=1e-3)
     assert round(pooled["breslow_day_pvalue"], 4) == 0.1728
+
+
+_COLUMN = st.text(st.sampled_from("abxyz_09ÄØé "), min_size=1, max_size=8).filter(lambda s: s.strip() == s)
+
+
+def _cli_json(*args: str) -> str:
+    """``journeysim analyze ... --json`` as printed (no pytest fixture: this runs inside a property test)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["analyze", *args, "--json"]) == 0
+    return out.getvalue()
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**16), names=st.lists(_COLUMN, min_size=5, max_size=5, unique=True),
+       daily=st.booleans())
+def test_renamed_ab_columns_and_their_options_give_identical_analyses(tmp_path_factory, seed, names, daily):
+    """A per-customer and an aggregated result (one row per arm, or per arm and day), each under the documented
+    names and under other names (in another order, beside an unrelated column named like a documented one) with the
+    column options: byte-identical JSON, the file's name aside."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    people = pd.DataFrame({"user_id": rng.integers(0, 280, n).astype(str), "variant": rng.choice(["control", "B"], n),
+                           "converted": rng.choice(["yes", "no"], n, p=[0.2, 0.8]),
+                           "revenue": np.round(rng.exponential(30.0, n), 2), "pre_spend": rng.normal(50, 10, n)})
+    people["revenue"] = np.where(people.converted == "yes", people.revenue, 0.0)
+    arms = pd.DataFrame({"day": np.repeat(["Mon", "Tue"], 2), "variant": ["control", "B"] * 2})
+    arms["customers"] = rng.integers(690, 710, 4)
+    arms["conversions"] = rng.binomial(arms.customers, 0.1)
+    arms["revenue_sum"] = arms.conversions * 31.5
+    arms["revenue_sumsq"] = arms.conversions * 31.5 ** 2 * 1.5
+    if not daily:
+        arms = arms.iloc[:2].drop(columns="day")
+    layouts = [
+        (people, ["user_id", "variant", "converted", "revenue", "pre_spend"],
+         ["--user-column", "--variant-column", "--converted-column", "--revenue-column", "--covariate-column"],
+         ["--covariate-column", "pre_spend"]),
+        (arms, ["variant", "customers", "conversions", "revenue_sum", "revenue_sumsq"],
+         ["--variant-column", "--customers-column", "--conversions-column", "--revenue-sum-column",
+          "--revenue-sumsq-column"], []),
+    ]
+    root = tmp_path_factory.mktemp("ab")
+    for i, (frame, documented, flags, extra) in enumerate(layouts):
+        standard, export = root / f"standard{i}.csv", root / f"export{i}.csv"
+        frame.to_csv(standard, index=False)
+        renamed = frame.rename(columns=dict(zip(documented, names)))
+        if documented[0] not in names:
+            renamed[documented[0]] = "not the column"   # named like a documented column, but not the one named
+        renamed[list(reversed(renamed.columns))].to_csv(export, index=False)
+        options = [x for flag, name in zip(flags, names) for x in (flag, name)]
+        assert _cli_json(str(export), *options).replace(str(export), "FILE") == \
+            _cli_json(str(standard), *extra).replace(str(standard), "FILE").replace(
+                '"pre_spend"', json.dumps(names[4], ensure_ascii=False))
