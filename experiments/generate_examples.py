@@ -17,6 +17,13 @@ leads on the maps themselves: control on the baseline map, the variant on the
 hypothesis's variant at "true" values of its uncertain numbers (TRUE_B2B), each lead's
 revenue the value of every goal it reaches (contracts and renewals), as many leads
 per arm as `journeysim design` asks for.
+
+The referral-programme test (`referral-programme.yaml`, metric `value_per_seed_customer`)
+walks each arm's new customers and every customer their referrals bring, generation after
+generation, on the baseline map and on the variant at its "true" friends per advocate
+(TRUE_REFERRAL); each new customer is credited with their own revenue and that of everyone
+they brought (a referral code), and the arms' sums are written as an aggregated result
+(customers, conversions, revenue_sum, revenue_sumsq). It is not in the ledger.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from journeysim.engines.eventlog import simulate_event_log, write_event_log
+from journeysim.engines.eventlog import simulate_event_log, simulate_seed_totals, write_event_log
 from journeysim.experiments.analysis import analyze_experiment
 from journeysim.experiments.check import append_to_ledger, check_prediction
 from journeysim.experiments.design import design_from_prediction
@@ -38,10 +45,13 @@ from journeysim.whatif.prediction import predict, read_prediction, save_predicti
 HERE = Path("experiments")
 PREDICTIONS = {"live-chat": "scenarios/hypotheses/live-chat.yaml",
                "qr-kod-zlava": "scenarios/hypotheses/qr-kod-zlava.yaml",
-               "b2b-faster-trial": "scenarios/hypotheses/b2b-faster-trial.yaml"}
+               "b2b-faster-trial": "scenarios/hypotheses/b2b-faster-trial.yaml",
+               "referral-programme": "scenarios/hypotheses/referral-programme.yaml"}
 #: The "true" values of the value test's uncertain numbers (the variant's trial-to-proposal rate, the scaling of
 #: trial-to-sales-call, the enterprise proposal-to-contract rate).
 TRUE_B2B = {"changes[0].set.p": 0.41, "changes[1].scale.by": 1.2, "changes[3].set.p": 0.4}
+#: The "true" friends each advocate brings with the voucher (the hypothesis says 1.2 to 2.0).
+TRUE_REFERRAL = {"changes[0].touchpoint.refers.k": 1.5}
 #: (results file, prediction, control customers per arm, true relative lift, seed)
 AGGREGATED = [
     ("live-chat.aggregated.csv", "live-chat", 250_000, 0.19, 11),
@@ -89,12 +99,41 @@ def per_customer_value(path: Path, control: Journey, variant: Journey, customers
     rows.to_parquet(path, index=False)
 
 
+def per_seed_value(path: Path, control: Journey, variant: Journey, customers: int,
+                   rng: np.random.Generator) -> None:
+    """Each arm's new customers credited with their referral trees, summed per arm (an aggregated value result)."""
+    rows = []
+    for arm, journey in (("control", control), ("referral voucher", variant)):
+        seeds = simulate_seed_totals(journey, customers, rng=rng, max_touches=10_000)
+        rows.append({"variant": arm, "customers": customers, "conversions": int(seeds.converted.sum()),
+                     "revenue_sum": float(seeds.value.sum()), "revenue_sumsq": float((seeds.value ** 2).sum())})
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
 def aggregated(path: Path, variant: str, base_rate: float, lift: float, customers: int, rng) -> None:
     n = rng.binomial(2 * customers, 0.5)
     arms = {"control": (2 * customers - n, base_rate), variant: (n, base_rate * (1 + lift))}
     rows = [{"variant": name, "customers": size, "conversions": int(rng.binomial(size, p))}
             for name, (size, p) in arms.items()]
     pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def exports(rng: np.random.Generator) -> None:
+    """The live-chat test's aggregated result as platforms export it (docs/importing.md): a dashboard's per-arm
+    summary with its own column names, and a daily export whose seven days sum to it (each arm's customers split
+    over the days, its conversions drawn among them without replacement)."""
+    total = pd.read_csv(HERE / "live-chat.aggregated.csv")
+    total.rename(columns={"variant": "Group", "customers": "Total_Users", "conversions": "Conversions"}).to_csv(
+        HERE / "exports" / "ab-summary.csv", index=False)
+    days = pd.date_range("2026-04-06", periods=7).strftime("%Y-%m-%d")
+    weights = np.array([16, 15, 15, 14, 13, 12, 15]) / 100   # a quieter weekend
+    rows = []
+    for arm in total.itertuples():
+        users = rng.multinomial(arm.customers, weights)
+        orders = rng.multivariate_hypergeometric(users, arm.conversions)
+        rows += [{"date": d, "experiment_group": arm.variant, "users": u, "orders": o}
+                 for d, u, o in zip(days, users, orders)]
+    pd.DataFrame(rows).sort_values(["date"], kind="stable").to_csv(HERE / "exports" / "ab-daily.csv", index=False)
 
 
 def sequential(rng: np.random.Generator) -> None:
@@ -152,6 +191,10 @@ def main() -> None:
     size = design_from_prediction(read_prediction(HERE / "b2b-faster-trial.prediction.json")).n_per_arm
     per_customer_value(HERE / "b2b-faster-trial.results.parquet", b2b.baseline, b2b.variant(TRUE_B2B), size,
                        np.random.default_rng(17))
+    referral = load_hypothesis(PREDICTIONS["referral-programme"])
+    size = design_from_prediction(read_prediction(HERE / "referral-programme.prediction.json")).n_per_arm
+    per_seed_value(HERE / "referral-programme.results.csv", referral.baseline, referral.variant(TRUE_REFERRAL), size,
+                   np.random.default_rng(19))
     rebuild_ledger()
     sequential(np.random.default_rng(16))
     exports(np.random.default_rng(18))

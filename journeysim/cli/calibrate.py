@@ -47,6 +47,7 @@ def run(args) -> int:
     from journeysim.experiments.calibrate import (
         calibrate_prediction,
         calibrated_journey,
+        check_calibratable,
     )
     from journeysim._files import check_writable
     from journeysim.maps.read import save_journey
@@ -54,6 +55,8 @@ def run(args) -> int:
 
     check_writable(args.output)
     prediction = read_prediction(args.prediction)
+    if args.events is None:
+        check_calibratable(prediction)   # before reading anything more: the metric alone decides
     within = None if args.allow_outside else confinement(OWN_PROJECT, Path(prediction.source).parent)
     hypothesis, changed = hypothesis_path(prediction, args.hypothesis, within=within)
     if changed:

@@ -21,7 +21,7 @@ def register(sub) -> None:
                        description="Customers per arm and in total, days at the given traffic, the minimum detectable "
                        "effect for --customers, and for a saved prediction the assurance (power averaged over the "
                        "predicted lift's draws). Either --baseline and --lift (with --sd: a mean value per customer, "
-                       "t-test), or PREDICTION.json (conversion_rate or expected_value).")
+                       "t-test), or PREDICTION.json (conversion_rate, expected_value or value_per_seed_customer).")
     p.add_argument("prediction", nargs="?", metavar="PREDICTION.json", help="a prediction saved by `predict --save`")
     p.add_argument("--baseline", help="control conversion rate, e.g. 0.05 or 5%%, or with --sd the mean value per "
                    "customer (with a prediction: replaces the map's)")

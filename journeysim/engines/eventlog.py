@@ -21,7 +21,7 @@ from journeysim.errors import UsageError
 from journeysim.journey import Delay, Journey
 from journeysim.maps.values import UNIT_SECONDS
 
-__all__ = ["simulate_event_log", "write_event_log"]
+__all__ = ["simulate_event_log", "simulate_seed_totals", "write_event_log"]
 
 _CHUNK = 200_000
 
@@ -112,6 +112,95 @@ def simulate_event_log(
         seg_names = [name for name, _, _ in parts]
         columns["segment"] = np.asarray(seg_names, dtype=object)[seg_of[user]]
     return pd.DataFrame(columns)
+
+
+def simulate_seed_totals(journey: Journey, seeds: int, *, rng: np.random.Generator, max_touches: int = 200,
+                         max_generations: int = 50) -> pd.DataFrame:
+    """Simulate ``seeds`` new customers and every referral generation after them: each seed's totals.
+
+    What an A/B test that credits a customer with the customers they refer (a referral code, say)
+    measures per customer. Each customer walks the map as in :func:`simulate_event_log`; each visit
+    to a touchpoint that ``refers`` brings a Poisson number of new customers (mean ``refers``), who
+    start where its route says (:meth:`Journey.referral_starts`) and walk in turn. The exact
+    engine's ``value_per_seed_customer`` and ``conversions_per_seed_customer`` are the means of the
+    columns, and :func:`~journeysim.engines.moments.per_customer_moments` their spreads.
+
+    Parameters
+    ----------
+    journey : Journey
+    seeds : int
+        New customers (the arm's customers).
+    rng : numpy.random.Generator
+    max_touches : int
+        Cap on visits per customer (as in :func:`simulate_event_log`).
+    max_generations : int
+        Referral generations at most; a tree still growing after them is refused.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed: ``converted`` (the seed itself reached a goal), ``value`` and
+        ``conversions`` (goal visits) of the seed and all their descendants, ``referred``
+        (descendants).
+
+    Raises
+    ------
+    UsageError
+        Bad arguments, or referral trees still growing after ``max_generations``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"],
+    ...                       touchpoint_attributes={"buy": {"value": 10.0, "refers": 0.4}})
+    >>> seeds = simulate_seed_totals(j, 20_000, rng=np.random.default_rng(1))
+    >>> se = seeds.value.std() / np.sqrt(len(seeds))   # value_per_seed_customer: 5 / (1 - 0.5 * 0.4) = 6.25
+    >>> bool(abs(seeds.value.mean() - 6.25) < 3 * se), int(seeds.referred.sum()) > 0
+    (True, True)
+    """
+    from journeysim.engines.branching import customer_types
+
+    if seeds < 0 or max_touches < 1 or max_generations < 1:
+        raise UsageError(f"seeds={seeds}, max_touches={max_touches}, max_generations={max_generations}: need "
+                         "seeds >= 0, max_touches >= 1 and max_generations >= 1")
+    names = journey.names
+    types = customer_types(journey)
+    route = np.array(types.route)
+    refers = np.array([journey.touchpoints[n].refers for n in names])
+    goal = np.array([journey.touchpoints[n].goal for n in names])
+    value = np.array([journey.touchpoints[n].value if journey.touchpoints[n].goal else 0.0 for n in names])
+    segments = {s: j for s, _, j in journey.segment_journeys()}
+    walkers = [[(w, _Walker(segments[s].replace(entry=entry), names)) for s, w, entry in starts if w > 0]
+               for starts in types.starts]
+    totals = np.zeros((3, seeds))                     # value, conversions, referred
+    converted = np.zeros(seeds, dtype=bool)
+    wave = [(0, np.arange(seeds))]                    # (type, seed of each customer of this generation)
+    for generation in range(max_generations + 1):
+        if not any(len(owners) for _, owners in wave):
+            break
+        if generation == max_generations:
+            raise UsageError(f"{journey.name or 'the map'}: referral trees still growing after {max_generations} "
+                             "generations (do referrals sustain themselves?)")
+        children: dict[int, list[np.ndarray]] = {}
+        for kind, owners in wave:
+            if generation:
+                np.add.at(totals[2], owners, 1.0)
+            rows = rng.choice(len(walkers[kind]), size=len(owners),
+                              p=_normalised([w for w, _ in walkers[kind]]))
+            for r, (_, walker) in enumerate(walkers[kind]):
+                mine = owners[rows == r]
+                for ids, _, state, _ in walker.walk(np.arange(len(mine)), np.zeros(len(mine)), rng, max_touches):
+                    np.add.at(totals[0], mine[ids], value[state])
+                    np.add.at(totals[1], mine[ids], goal[state])
+                    if generation == 0:
+                        converted[mine[ids[goal[state]]]] = True
+                    n = rng.poisson(refers[state])
+                    for t in np.unique(route[state][n > 0]):
+                        take = (n > 0) & (route[state] == t)
+                        children.setdefault(int(t), []).append(np.repeat(mine[ids[take]], n[take]))
+        wave = [(t, np.concatenate(parts)) for t, parts in children.items()]
+    return pd.DataFrame({"converted": converted, "value": totals[0], "conversions": totals[1],
+                         "referred": totals[2].astype(np.int64)})
 
 
 def _normalised(shares: list[float]) -> np.ndarray:

@@ -33,7 +33,8 @@ from journeysim.journey import Journey
 from journeysim.whatif.hypothesis import load_hypothesis
 from journeysim.whatif.prediction import Prediction
 
-__all__ = ["ParameterPosterior", "Calibration", "calibrate_prediction", "calibrated_journey", "MIN_EFFECTIVE_DRAWS"]
+__all__ = ["ParameterPosterior", "Calibration", "calibrate_prediction", "calibrated_journey", "check_calibratable",
+           "MIN_EFFECTIVE_DRAWS"]
 
 #: Below this effective sample size the posterior rests on too few draws to be trusted.
 MIN_EFFECTIVE_DRAWS = 30
@@ -125,6 +126,29 @@ def _weighted(x: np.ndarray, w: np.ndarray, level: float) -> tuple[float, float,
     return float(q[0]), float(d.mean), float(q[1]), float(q[2])
 
 
+def check_calibratable(prediction: Prediction) -> None:
+    """Refuse, in one line, a prediction whose metric calibration cannot learn from (all but ``conversion_rate``).
+
+    Examples
+    --------
+    >>> check_calibratable(Prediction("chat", "repeat_rate", baseline=0.7, variant=0.75, lift_abs=0.05,
+    ...                               lift_rel=0.07, interval_level=0.9, lift_abs_interval=(0.0, 0.1),
+    ...                               lift_rel_interval=(0.0, 0.14), source="rr.json"))
+    Traceback (most recent call last):
+    journeysim.errors.ScenarioError: rr.json: metric 'repeat_rate': calibrate learns from conversion_rate predictions only (the observed conversion-rate lift weights the draws); calibrate --events CONTROL_LOG VARIANT_LOG revises the edited edges from the arms' event logs whatever the metric
+    """
+    from journeysim.experiments.design import DESIGN_METRICS
+
+    if prediction.metric == "conversion_rate":
+        return
+    checked = "; journeysim check records this prediction's test in the ledger" \
+        if prediction.metric in DESIGN_METRICS else ""
+    raise ScenarioError(f"{prediction.source}: metric {excerpt(prediction.metric)}: calibrate learns from "
+                        "conversion_rate predictions only (the observed conversion-rate lift weights the draws); "
+                        "calibrate --events CONTROL_LOG VARIANT_LOG revises the edited edges from the arms' event logs "
+                        f"whatever the metric{checked}")
+
+
 def calibrate_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
                          variant: str | None = None) -> Calibration:
     """Importance-weight the prediction's draws by the likelihood of the observed result.
@@ -146,10 +170,7 @@ def calibrate_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *
     >>> round(cal.parameters["changes[0].to.purchase"].posterior_median, 2)   # lift 8% <=> x = 0.56
     0.56
     """
-    if prediction.metric != "conversion_rate":
-        raise ScenarioError(f"{prediction.source}: metric {prediction.metric!r}: calibrate learns from conversion_rate "
-                            "predictions only (the observed conversion-rate lift weights the draws); journeysim check "
-                            "records this prediction's test in the ledger")
+    check_calibratable(prediction)
     if not prediction.samples:
         raise ScenarioError(f"{prediction.source}: key 'samples': the prediction has no draws to weight")
     if not prediction.parameters:

@@ -4,7 +4,8 @@ The comparison is on the relative lift (variant / control - 1), which carries
 over from the map's population to the test's even when their baseline rates
 differ: of the conversion rate for a ``conversion_rate`` prediction, of the mean
 revenue per customer (the analysis's Welch statistics) for an ``expected_value``
-one. The gap's z-score combines both uncertainties: the spread of the predicted
+one, and for a ``value_per_seed_customer`` one (the revenue column then credits each
+customer with the revenue of the customers they referred, and theirs in turn). The gap's z-score combines both uncertainties: the spread of the predicted
 lift (the prediction's draws) and the standard error of the observed lift (from
 its log-ratio interval).
 """
@@ -182,9 +183,9 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
     'confirmed'
     """
     if prediction.metric not in DESIGN_METRICS:
-        raise ScenarioError(f"{prediction.source}: key 'metric': {excerpt(prediction.metric)} is not observed in an A/B result; "
-                            "check compares conversion_rate predictions with the arms' conversion rates and "
-                            "expected_value predictions with their revenue per customer")
+        raise ScenarioError(f"{prediction.source}: metric {excerpt(prediction.metric)} is not observed in an A/B result; "
+                            "check compares conversion_rate predictions with the arms' conversion rates, and "
+                            "expected_value and value_per_seed_customer predictions with their revenue per customer")
     if prediction.lift_rel is None:
         raise ScenarioError(f"{prediction.source}: the predicted baseline is 0, so there is no relative lift to check")
     name = _pick_variant(analysis, variant)
@@ -208,6 +209,9 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
             raise DataError(f"{analysis.source}: revenue per customer does not vary in {excerpt(name)} or "
                             f"{excerpt(analysis.control)}: its test has no standard error")
         observed, (low, high), method = v.revenue_lift_rel, v.revenue_lift_rel_ci, VALUE_CHECK_METHOD
+        if prediction.metric == "value_per_seed_customer":
+            method = ("revenue per customer read as revenue per seed customer (each customer's own and that of "
+                      "every customer their referrals brought); " + method)
         power = float(value_power(c.revenue_mean * prediction.lift_rel, v.customers, sd=c.revenue_sd,
                                   variant_sd=v.revenue_sd, alpha=analysis.alpha, ratio=ratio))
     crit = norm.isf(analysis.alpha / 2)

@@ -9,7 +9,8 @@ statsmodels' ``NormalIndPower`` (R's ``pwr.2p2n.test``). With more than two
 arms every variant is compared with control at ``alpha / (arms - 1)``
 (Bonferroni, which Holm's procedure in the analysis never falls below).
 
-On a value per customer (``sd`` given, or a prediction of ``expected_value``) the
+On a value per customer (``sd`` given, or a prediction of ``expected_value`` or
+``value_per_seed_customer``) the
 test is Welch's t-test on mean value per customer, sized by
 :mod:`journeysim.experiments.value_power` with the per-customer standard deviation
 (for a prediction, the exact engine's, from second moments of its maps).
@@ -239,8 +240,9 @@ class ExperimentDesign(Result):
             rows = [("baseline conversion rate", rate(self.baseline)),
                     ("lift to detect (absolute / relative)", f"{points(self.lift_abs)} / {pct(self.lift_rel)}")]
         else:
-            rows = [(f"baseline {self.metric} (mean per customer)", money(self.baseline)),
-                    ("sd per customer (control / variant)", f"{money(self.sd)} / {money(self.variant_sd)}"),
+            who = "seed customer" if self.metric == "value_per_seed_customer" else "customer"
+            rows = [(f"baseline {self.metric} (mean per {who})", money(self.baseline)),
+                    (f"sd per {who} (control / variant)", f"{money(self.sd)} / {money(self.variant_sd)}"),
                     ("lift to detect (absolute / relative)",
                      f"{money(self.lift_abs, signed=True)} / {pct(self.lift_rel)}")]
         sides = "two" if self.two_sided else "one"
@@ -389,7 +391,8 @@ def design_from_prediction(prediction: Prediction, *, baseline: float | None = N
     the prediction's draws, at the designed size (or at ``customers`` when given). With ``baseline``
     the predicted relative lift is applied to that rate (or mean value) instead of the map's.
 
-    A prediction of ``expected_value`` is sized for Welch's t-test on value per customer; its spreads
+    A prediction of ``expected_value`` (or ``value_per_seed_customer``: each customer credited with the
+    value of their referral tree) is sized for Welch's t-test on value per customer; its spreads
     are the exact per-customer standard deviations of the hypothesis's maps (the ``hypothesis`` file,
     default the prediction's ``hypothesis_file``), scaled to ``baseline`` when it is given; ``sd``
     replaces the control's (the variant's keeps the map's ratio to it). Other metrics are not measured
@@ -398,8 +401,8 @@ def design_from_prediction(prediction: Prediction, *, baseline: float | None = N
     """
     if prediction.metric not in DESIGN_METRICS:
         raise ScenarioError(f"{prediction.source}: metric {excerpt(prediction.metric)} is not measured per customer in an "
-                            "A/B test; design sizes tests for conversion_rate (two proportions) and expected_value "
-                            "(mean value per customer, t-test)")
+                            "A/B test; design sizes tests for conversion_rate (two proportions), expected_value and "
+                            "value_per_seed_customer (mean value per customer, t-test)")
     value = prediction.metric in VALUE_METRICS
     if not value and (sd is not None or hypothesis is not None):
         raise UsageError(f"{prediction.source}: sd and hypothesis apply to value predictions "

@@ -8,7 +8,9 @@ size ``d = lift / s``, ``s**2 = (sd_v**2 + ratio * sd_c**2) / (1 + ratio)``, so 
 power and sample size come from ``TTestIndPower`` (R's ``power.t.test``: the far tail
 of a two-sided test ignored, ``n_v + n_c - 2`` degrees of freedom). The spreads of a
 prediction's two maps are the exact engine's per-customer standard deviations
-(:func:`journeysim.engines.moments.per_customer_moments`).
+(:func:`journeysim.engines.moments.per_customer_moments`); for ``value_per_seed_customer``
+those of a seed customer's whole referral tree, which a test measures when each customer is
+credited with the revenue of the customers they refer (a referral code).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from journeysim.whatif.prediction import Prediction, hypothesis_path
 __all__ = ["value_power", "value_sample_size", "minimum_detectable_value", "prediction_spreads",
            "VALUE_METRICS", "T_TEST_METHOD"]
 
-#: Metrics an A/B test measures as a mean per customer (the result file's ``revenue`` column).
-VALUE_METRICS = ("expected_value",)
+#: Metrics an A/B test measures as a mean per customer (the result file's ``revenue`` column): the revenue of
+#: the customer, or of the customer and every customer their referrals brought (credited to them).
+VALUE_METRICS = ("expected_value", "value_per_seed_customer")
 
 T_TEST_METHOD = ("two-sample t-test power with Welch's noncentrality: effect size lift / s, "
                  "s^2 = (sd_variant^2 + ratio sd_control^2) / (1 + ratio), far tail of a two-sided test ignored "
@@ -120,7 +123,9 @@ def prediction_spreads(prediction: Prediction, hypothesis: str | None = None, *,
             raise ScenarioError(f"{path}: {journey.name or 'the map'} brings no value per customer "
                                 "(a value test needs goals with a value)")
         spreads.append(m.sd / m.mean * mean)
-    how = (f"per-customer sd: coefficient of variation of {hyp.source}'s baseline map and central variant "
+    what = "per-seed-customer sd (a customer and their referral tree)" if prediction.metric != VALUE_METRICS[0] \
+        else "per-customer sd"
+    how = (f"{what}: coefficient of variation of {hyp.source}'s baseline map and central variant "
            "(exact second moments, journeysim.engines.moments) times the predicted means")
     if prediction.engine == "agents":
         how += "; capacity and patience, which only the agents engine models, are not in the spread"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -75,3 +77,53 @@ def test_unknown_metric_is_named():
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"])
     with pytest.raises(ValueError, match="metric='conversion_rate'"):
         per_customer_moments(j, "conversion_rate")
+
+
+def test_a_seeds_tree_with_routed_referrals_by_hand():
+    # A lead buys (10) with probability 1/2; a call buys with 4/5. Each purchase refers Poisson(0.4) customers who
+    # start at the call (type 1). m1 = 0.8 (10 + 0.4 m1) = 200/17; a seed m0 = 0.5 (10 + 0.4 m1) = 125/17.
+    # Second moments s = E[(X + L m)^2] + M s: s1 = 0.8 (250/17)^2 + 0.32 s1 = 1250000/4913,
+    # s0 = 0.5 (250/17)^2 + 0.2 s1 = 781250/4913; variance 781250/4913 - (125/17)^2 = 515625/4913.
+    j = Journey.from_rows({"lead": 1.0}, {"lead": {"buy": 0.5}, "call": {"buy": 0.8}}, goals=["buy"],
+                          touchpoint_attributes={"buy": {"value": 10.0, "refers": 0.4, "refer_entry": {"call": 1.0}}})
+    m = per_customer_moments(j, "value_per_seed_customer")
+    assert (m.mean, m.variance) == pytest.approx((125 / 17, 515625 / 4913), rel=1e-12)
+    assert m.mean == pytest.approx(solve_exact(j).value_per_seed_customer, rel=1e-12)
+    c = per_customer_moments(j, "conversions_per_seed_customer")   # the same tree counting purchases: value / 10
+    assert (c.mean, c.variance) == pytest.approx((12.5 / 17, 515625 / 4913 / 100), rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(journeys(segments=True, refers=True, routes=True))
+def test_a_seeds_mean_is_the_exact_engines_and_equals_a_customers_without_referrals(journey):
+    exact = solve_exact(journey, removal_effects=False)
+    for metric, key in (("value_per_seed_customer", "value_per_seed_customer"),
+                        ("conversions_per_seed_customer", "conversions_per_seed_customer")):
+        m = per_customer_moments(journey, metric)
+        assert m.mean == pytest.approx(getattr(exact, key), rel=1e-9, abs=1e-12) and m.variance >= 0.0
+    alone = journey.replace(touchpoints={n: dataclasses.replace(t, refers=0.0)
+                                         for n, t in journey.touchpoints.items()})
+    seed, customer = per_customer_moments(alone, "value_per_seed_customer"), per_customer_moments(alone)
+    assert (seed.mean, seed.variance) == pytest.approx((customer.mean, customer.variance), rel=1e-9, abs=1e-9)
+
+
+def test_simulated_seeds_agree_with_the_exact_spread():
+    """The referral programme's variant (friends at the product page, 1.6 per advocate): seeds walked with every
+    referral generation after them."""
+    from journeysim.engines.eventlog import simulate_seed_totals
+    from journeysim.whatif.hypothesis import load_hypothesis
+
+    journey = load_hypothesis("scenarios/hypotheses/referral-programme.yaml").variant()
+    n = 40_000
+    x = simulate_seed_totals(journey, n, rng=np.random.default_rng(5)).value.to_numpy()
+    m = per_customer_moments(journey, "value_per_seed_customer")
+    assert abs(x.mean() - m.mean) / (x.std(ddof=1) / np.sqrt(n)) < 3.5
+    squares = (x - m.mean) ** 2
+    assert abs(squares.mean() - m.variance) / (squares.std(ddof=1) / np.sqrt(n)) < 3.5
+
+
+def test_self_sustaining_referrals_have_no_spread():
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"],
+                          touchpoint_attributes={"buy": {"value": 10.0, "refers": 2.0}})
+    with pytest.raises(ValueError, match="referrals sustain themselves .*value_per_seed_customer"):
+        per_customer_moments(j, "value_per_seed_customer")

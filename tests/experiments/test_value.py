@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,7 +102,7 @@ def test_metrics_that_no_ab_test_measures_are_named():
     with pytest.raises(ScenarioError, match="p.json: metric 'customers_per_seed' is not measured per customer"):
         design_from_prediction(_prediction("customers_per_seed"))
     ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 1000, 50), "B": Arm("B", 1000, 60)})
-    with pytest.raises(ScenarioError, match="p.json: key 'metric': 'expected_touches' is not observed in an A/B result"):
+    with pytest.raises(ScenarioError, match="p.json: metric 'expected_touches' is not observed in an A/B result"):
         check_prediction(_prediction("expected_touches"), analyze_experiment(ab))
 
 
@@ -182,3 +183,44 @@ def test_design_command_line_errors_are_one_line(args, code, message, capsys):
     assert main(args) == code
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+REFERRAL = "experiments/referral-programme.prediction.json"
+REFERRAL_RESULTS = "experiments/referral-programme.results.csv"
+
+
+def test_a_referral_programme_is_designed_on_each_seeds_whole_referral_tree():
+    pred = read_prediction(REFERRAL)
+    hyp = load_hypothesis(pred.hypothesis_file)
+    base = per_customer_moments(hyp.baseline, "value_per_seed_customer")
+    var = per_customer_moments(hyp.variant(), "value_per_seed_customer")
+    own = per_customer_moments(hyp.baseline)        # the seed's own value: less spread than their tree's
+    assert base.mean == pytest.approx(pred.baseline, rel=1e-12) and base.sd > own.sd
+    d = design_from_prediction(pred)
+    assert d.metric == "value_per_seed_customer"
+    assert (d.sd, d.variant_sd) == pytest.approx((base.sd, var.sd / var.mean * pred.variant), rel=1e-12)
+    assert d.n_per_arm == math.ceil(value_sample_size(pred.lift_abs, sd=d.sd, variant_sd=d.variant_sd))
+    assert "per seed customer" in d.summary() and "referral tree" in d.method
+
+
+def test_a_referral_programme_is_checked_on_revenue_per_seed_customer():
+    pred = read_prediction(REFERRAL)
+    analysis = analyze_experiment(read_results(REFERRAL_RESULTS))
+    v, c = analysis.variants["referral voucher"], analysis.variants["control"]
+    check = check_prediction(pred, analysis)
+    assert check.observed_lift_rel == pytest.approx(v.revenue_mean / c.revenue_mean - 1, rel=1e-12)
+    assert check.method.startswith("revenue per customer read as revenue per seed customer")
+    with pytest.raises(ScenarioError, match="journeysim check records this prediction's test in the ledger"):
+        calibrate_prediction(pred, analysis)
+
+
+def test_calibrate_names_the_metric_before_reading_anything_else(tmp_path, capsys):
+    """A prediction of a metric no A/B result observes, whose hypothesis file is gone: the metric is the message."""
+    saved = tmp_path / "p.json"
+    data = json.loads(Path(REFERRAL).read_text(encoding="utf-8"))
+    saved.write_text(json.dumps({**data, "metric": "repeat_rate", "hypothesis_file": "gone.yaml"}), encoding="utf-8")
+    assert main(["calibrate", str(saved), REFERRAL_RESULTS, "-o", str(tmp_path / "new.yaml")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"{saved}: metric 'repeat_rate': calibrate learns from conversion_rate predictions only (the "
+                   "observed conversion-rate lift weights the draws); calibrate --events CONTROL_LOG VARIANT_LOG "
+                   "revises the edited edges from the arms' event logs whatever the metric")
