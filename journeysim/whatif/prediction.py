@@ -243,6 +243,9 @@ def _breakdown(base: Mapping[str, np.ndarray], var: Mapping[str, np.ndarray], le
         b = base.get(name, np.zeros_like(next(iter(var.values()))))
         v = var.get(name, np.zeros_like(b))
         lift = v - b
+        # Rounding of two solves of numbers the change leaves alone (a stage before a referral's effect) is no lift:
+        # left in, it printed as '+1.4e-15 pp' with P(lift > 0) 100%.
+        lift[np.abs(lift) <= 1e-12 * np.maximum(1.0, np.maximum(np.abs(b), np.abs(v)))] = 0.0
         row = {"baseline": _median(b), "variant": _median(v), "lift_abs": _median(lift),
                "lift_abs_interval": list(_quantiles(lift, level)), "prob_positive": float(np.mean(lift > 0))}
         out[name] = {"share": shares[name], **row} if shares else row

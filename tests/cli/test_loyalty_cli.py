@@ -22,7 +22,10 @@ def test_simulate_json_gains_the_keys_after_the_existing_ones(capsys):
         assert tuple(data)[:len(OLD_KEYS) + len(NEW_KEYS)] == (*OLD_KEYS, *NEW_KEYS)
         assert data["removal_effects"]["onboarding"] == 0.0 and data["removal_effects_value"]["onboarding"] > 0.5
         funnel = list(data["funnel"].values())
-        assert all(a >= b for a, b in zip(funnel, funnel[1:])) and data["discounted_value"] is None
+        assert all(a >= b for a, b in zip(funnel, funnel[1:]))
+        # The map discounts at 10% a year: every renewal is worth less than its face value.
+        assert 0 < data["discounted_value"] < data["expected_value"]
+        assert 0 < data["discounted_value_per_seed_customer"] < data["value_per_seed_customer"]
 
 
 def test_simulate_tables_show_losses_never_negative_and_both_removal_effects(capsys):

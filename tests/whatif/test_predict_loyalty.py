@@ -43,6 +43,8 @@ def test_the_referral_programme_predicts_the_closed_form_lift():
     assert p.baseline == pytest.approx(before, rel=1e-12)
     assert p.lift_abs == pytest.approx(after - before, rel=1e-9) and p.lift_abs > 0
     assert p.prob_positive == 1.0 and "branching process" in p.method
+    # Friends change no new customer's reach of a stage: exactly no lift, not the rounding of two solves.
+    assert all(row["lift_abs"] == 0.0 and row["prob_positive"] == 0.0 for row in p.by_stage.values())
     # The lift of conversion_rate stays exactly zero: the first purchase is untouched.
     assert predict(h.__class__(**{**h.__dict__, "metric": "conversion_rate"}), draws=5,
                    rng=np.random.default_rng(5)).lift_abs == 0.0
