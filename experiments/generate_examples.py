@@ -118,24 +118,6 @@ def aggregated(path: Path, variant: str, base_rate: float, lift: float, customer
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def exports(rng: np.random.Generator) -> None:
-    """The live-chat test's aggregated result as platforms export it (docs/importing.md): a dashboard's per-arm
-    summary with its own column names, and a daily export whose seven days sum to it (each arm's customers split
-    over the days, its conversions drawn among them without replacement)."""
-    total = pd.read_csv(HERE / "live-chat.aggregated.csv")
-    total.rename(columns={"variant": "Group", "customers": "Total_Users", "conversions": "Conversions"}).to_csv(
-        HERE / "exports" / "ab-summary.csv", index=False)
-    days = pd.date_range("2026-04-06", periods=7).strftime("%Y-%m-%d")
-    weights = np.array([16, 15, 15, 14, 13, 12, 15]) / 100   # a quieter weekend
-    rows = []
-    for arm in total.itertuples():
-        users = rng.multinomial(arm.customers, weights)
-        orders = rng.multivariate_hypergeometric(users, arm.conversions)
-        rows += [{"date": d, "experiment_group": arm.variant, "users": u, "orders": o}
-                 for d, u, o in zip(days, users, orders)]
-    pd.DataFrame(rows).sort_values(["date"], kind="stable").to_csv(HERE / "exports" / "ab-daily.csv", index=False)
-
-
 def sequential(rng: np.random.Generator) -> None:
     """The live-chat test run as a sequential design: the first two looks' totals, and the arms' event logs."""
     chat = read_prediction(HERE / "live-chat.prediction.json")

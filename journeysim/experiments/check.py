@@ -183,7 +183,7 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
     'confirmed'
     """
     if prediction.metric not in DESIGN_METRICS:
-        raise ScenarioError(f"{prediction.source}: metric {excerpt(prediction.metric)} is not observed in an A/B result; "
+        raise ScenarioError(f"{prediction.source}: key 'metric': {excerpt(prediction.metric)} is not observed in an A/B result; "
                             "check compares conversion_rate predictions with the arms' conversion rates, and "
                             "expected_value and value_per_seed_customer predictions with their revenue per customer")
     if prediction.lift_rel is None:

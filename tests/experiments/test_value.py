@@ -102,7 +102,7 @@ def test_metrics_that_no_ab_test_measures_are_named():
     with pytest.raises(ScenarioError, match="p.json: metric 'customers_per_seed' is not measured per customer"):
         design_from_prediction(_prediction("customers_per_seed"))
     ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 1000, 50), "B": Arm("B", 1000, 60)})
-    with pytest.raises(ScenarioError, match="p.json: metric 'expected_touches' is not observed in an A/B result"):
+    with pytest.raises(ScenarioError, match="p.json: key 'metric': 'expected_touches' is not observed in an A/B result"):
         check_prediction(_prediction("expected_touches"), analyze_experiment(ab))
 
 
