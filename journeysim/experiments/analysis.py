@@ -206,9 +206,10 @@ class ExperimentAnalysis(Result):
                          "expected split; randomisation or logging is broken and the results above are not trustworthy")
         if self.summed:
             parts.append(wrap(summed_rows(self.rows)))
-        parts.append(wrap(f"excluded customers (seen in several variants): {count(self.excluded_customers)}; "
-                          f"customers with several rows in one variant (counted once): "
-                          f"{count(self.duplicate_customers)}"))
+        if self.kind != "aggregated":   # an aggregated file names no customer: nothing to exclude or deduplicate
+            parts.append(wrap(f"excluded customers (seen in several variants): {count(self.excluded_customers)}; "
+                              f"customers with several rows in one variant (counted once): "
+                              f"{count(self.duplicate_customers)}"))
         if self.excluded_rows:
             parts.append(wrap(f"  first rows dropped: {', '.join(map(str, self.excluded_rows))}", "    "))
         parts.append("methods:\n" + "\n".join(wrap(f"  {k}: {v}", "    ") for k, v in self.method.items()))

@@ -129,6 +129,14 @@ def _agent_section(run, touchpoints: Mapping[str, Mapping[str, Any]]) -> Section
                                   "utilisation", "spend"), rows)))
 
 
+def _goals(goals: Sequence[str], by_default: bool) -> tuple[tuple[str, str], ...]:
+    """The goals as a fact of a report on event logs (none for maps or path files that name none)."""
+    if not goals:
+        return ()
+    return (("goals", ", ".join(goals) + (" (taken by default: the touchpoints whose events carry a value)"
+                                          if by_default else "")),)
+
+
 def reevaluate_report(result: Reevaluation, new: Journey) -> Report:
     """Last year against this year: the ranked list, removal-effect changes, traffic and the new map.
 
@@ -143,6 +151,7 @@ def reevaluate_report(result: Reevaluation, new: Journey) -> Report:
     ['removal_effect_changes', 'traffic', 'journey']
     """
     facts = (
+        *_goals(result.goals, result.goals_by_default),
         ("conversion rate, old", _pct(result.conversion_old)),
         ("conversion rate, new", _pct(result.conversion_new)),
         ("p-value of the change (two-proportion z-test)", fmt(result.conversion_pvalue)),
@@ -168,14 +177,14 @@ def reevaluate_report(result: Reevaluation, new: Journey) -> Report:
     drawn = Section("This year's journey", plots=(plot_journey(new, "This year's journey by stage"),))
     title = f"Re-evaluation: {result.old_name or 'old map'} → {result.new_name or 'new map'}"
     return Report("reevaluate", title, facts, (ranked, plots, drawn),
-                  tuple(f"{k}: {v}" for k, v in result.method.items()))
+                  (*(f"warning: {w}" for w in result.warnings), *(f"{k}: {v}" for k, v in result.method.items())))
 
 
 def attribute_report(attribution: Attribution, source: str) -> Report:
     """Attributed conversions under each model side by side, and the Markov removal effects."""
     facts = (("input", source), ("journeys", fmt(attribution.journeys)), ("distinct paths", fmt(attribution.paths)),
              ("conversions", fmt(attribution.conversions)), ("value", fmt(attribution.value)),
-             ("Markov order", str(attribution.order)))
+             ("Markov order", str(attribution.order)), *_goals(attribution.goals, attribution.goals_by_default))
     conversions = {m: {tp: c for tp, (c, _) in credit.items()} for m, credit in attribution.models.items()}
     names = sorted({tp for credit in conversions.values() for tp in credit},
                    key=lambda tp: -attribution.removal_effects.get(tp, 0.0))
@@ -184,5 +193,6 @@ def attribute_report(attribution: Attribution, source: str) -> Report:
                         plots=(plot_attribution(conversions),))]
     if attribution.removal_effects:
         sections.append(Section("Markov removal effects", plots=(plot_removal_effects(attribution.removal_effects),)))
+    warned = tuple(f"warning: {w}" for w in attribution.warnings)
     return Report("attribute", f"Attribution: {source}", facts, tuple(sections),
-                  (*attribution.notes, attribution.method) if attribution.method else attribution.notes)
+                  (*warned, *attribution.notes, *((attribution.method,) if attribution.method else ())))

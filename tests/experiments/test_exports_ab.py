@@ -47,7 +47,9 @@ def test_a_daily_export_is_summed_per_arm_and_says_so(tmp_path, capsys):
     assert daily["variants"] == _analyze(capsys, summed)["variants"]
     assert daily["rows_summed"] == {"control": 3, "B": 3}
     assert main(["analyze", str(tmp_path / "daily.csv"), *DAILY_OPTIONS]) == 0
-    assert "rows summed per variant: control 3, B 3 (customers counted on several rows" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "rows summed per variant: control 3, B 3 (customers counted on several rows" in out
+    assert "excluded customers" not in out      # an aggregated file names no customer to exclude
 
 
 def test_a_per_arm_summary_with_other_column_names(tmp_path, capsys):

@@ -232,6 +232,24 @@ def test_attribute_report(tmp_path):
     assert main(["report", "attribute", str(tmp_path / "log.csv"), "-o", str(tmp_path / "r")]) == 0
     page, _ = check_report_dir(tmp_path / "r", ["attribution", "removal_effects"])
     assert "shapley" in page and "markov" in page
+    markdown = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "| goals | purchase (taken by default: the touchpoints whose events carry a value) |" in markdown
+
+
+def test_reports_on_logs_name_default_goals_and_repeat_the_warnings(tmp_path, capsys):
+    """A flag export renamed naively: the attribute and reevaluate reports say what the commands say."""
+    log = tmp_path / "naive.csv"
+    log.write_text("cookie,time,channel,value\n" + "".join(f"c{i},2025-01-01,ad,0\nc{i},2025-01-02,buy,5\n"
+                                                         for i in range(3))
+                   + "".join(f"d{i},2025-01-01,buy,5\n" for i in range(30)), encoding="utf-8")
+    options = ["--user-column", "cookie", "--time-column", "time", "--touchpoint-column", "channel"]
+    assert main(["report", "attribute", str(log), *options, "-o", str(tmp_path / "a")]) == 0
+    markdown = (tmp_path / "a" / "report.md").read_text(encoding="utf-8")
+    assert "| goals | buy (taken by default" in markdown and "warning: 30 of the 33 conversions had no touch" in markdown
+    assert main(["report", "reevaluate", str(log), str(log), *options, "--draws", "10", "-o", str(tmp_path / "b")]) == 0
+    markdown = (tmp_path / "b" / "report.md").read_text(encoding="utf-8")
+    assert "| goals | buy (taken by default" in markdown
+    assert re.search(r"warning: .*naive\.csv: every one of the 33 journeys is a single touch", markdown)
 
 
 @pytest.mark.parametrize("text, expected", [
