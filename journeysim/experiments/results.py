@@ -308,7 +308,7 @@ def _from_frame(cols: "_Columns", *, user_column: str, variant_column: str, conv
     named = _aggregated_names(**aggregated_columns)
     aggregated = {k: v or k for k, v in named.items()}
     if by is not None:
-        cols.require(by, "--by")
+        cols.require(by, also=", which --by names")
     if any(v is not None for v in named.values()) or all(aggregated[c] in cols.frame.columns for c in _AGGREGATED):
         return _aggregated(cols, variant_column, aggregated, by)
     return _per_customer(cols, user_column, variant_column, converted_column, revenue_column, covariate_column, by)

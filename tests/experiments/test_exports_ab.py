@@ -197,7 +197,7 @@ def test_by_segment_on_per_customer_rows(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options, code, message", [
-    (["--by", "week"], 1, "missing column 'week'"),
+    (["--by", "week"], 1, "missing column 'week' (columns: date, arm, users, orders), which --by names"),
     (["--by", "date", "--look", "1", "--of", "3"], 2, "--look has no effect with --by"),
 ])
 def test_by_misuse(tmp_path, capsys, options, code, message):
