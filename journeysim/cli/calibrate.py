@@ -42,18 +42,18 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from journeysim._files import OWN_PROJECT, check_writable, confinement
+
+    check_writable(args.output)          # before any input is read and before the statistics libraries load
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim._files import OWN_PROJECT, confinement
     from journeysim.experiments.calibrate import (
         calibrate_prediction,
         calibrated_journey,
         check_calibratable,
     )
-    from journeysim._files import check_writable
     from journeysim.maps.read import save_journey
     from journeysim.whatif.prediction import hypothesis_path, read_prediction
 
-    check_writable(args.output)
     prediction = read_prediction(args.prediction)
     if args.events is None:
         check_calibratable(prediction)   # before reading anything more: the metric alone decides

@@ -66,17 +66,18 @@ def _ledger(args) -> str | None:
 
 
 def run(args) -> int:
-    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
     from journeysim._files import check_writable
+
+    ledger = _ledger(args) if args.events is None else None
+    if ledger is not None:
+        check_writable(ledger)                 # before the analysis and before its libraries load: at once
+    # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
     from journeysim.experiments.check import append_to_ledger, check_prediction
     from journeysim.experiments.guardrails import prediction_guardrails
     from journeysim.whatif.prediction import read_prediction
 
     if args.events is not None:
         return _check_edges(args, read_prediction(args.prediction))
-    ledger = _ledger(args)
-    if ledger is not None:
-        check_writable(ledger)                 # before the analysis, not after it
     prediction = read_prediction(args.prediction)
     unused({"--goal": args.goal or None, "--repeat": args.repeat, "--lookback": args.lookback},
            "without --events (they say how to read the arms' event logs)")

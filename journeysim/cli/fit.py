@@ -40,14 +40,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    # DuckDB and statsmodels load here, not when the command line is built for every command.
     from journeysim._files import check_writable
+
+    threads = run_size("threads", "--threads", args.threads)
+    check_writable(args.output)          # before the log is read and before DuckDB and numba load: at once
+    # DuckDB and statsmodels load here, not when the command line is built for every command.
     from journeysim.fitting.fit import fit_events
     from journeysim.logs.sources import parse_duration
 
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
-    threads = run_size("threads", "--threads", args.threads)
-    check_writable(args.output)          # before the log is read, not after
     result = fit_events(args.events, goals=args.goal, repeat=args.repeat, lookback=lookback, stages=args.stages,
                         threads=threads, layout=layout_from_args(args))
     if result.kind == "paths":

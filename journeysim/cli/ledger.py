@@ -37,6 +37,8 @@ def run(args) -> int:
     from journeysim.config import ledger_to_read
 
     ledger = ledger_to_read(args.ledger)
+    if args.plot and not args.verify:
+        check_writable(args.plot)      # before the ledger is read and matplotlib loads: a refusal comes at once
     if args.verify:
         from journeysim.experiments.verify import verify_ledger
 
@@ -47,8 +49,6 @@ def run(args) -> int:
     from journeysim.experiments.ledger import summarize_ledger
     from journeysim.report.experiments import ledger_plot
 
-    if args.plot:
-        check_writable(args.plot)
     report = summarize_ledger(ledger)
     if args.plot:
         write_atomic(args.plot, ledger_plot(report).png)

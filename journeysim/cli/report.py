@@ -160,11 +160,12 @@ def _reevaluate(args):
 
 
 def run(args) -> int:
-    # imported here: matplotlib takes a while to load and other commands should not pay for it
-    from journeysim.report import write_report
     from journeysim.report.html import check_report_folder
 
-    check_report_folder(args.output)
+    check_report_folder(args.output)     # before the work and before matplotlib loads: a refusal comes at once
+    # imported here: matplotlib takes a while to load and other commands should not pay for it
+    from journeysim.report import write_report
+
     html, markdown, *pngs = write_report(args.report(args), args.output)
     wrote(html, markdown, *(p.name for p in pngs), file=sys.stdout)
     return 0

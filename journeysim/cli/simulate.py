@@ -53,6 +53,10 @@ def run(args) -> int:
     engine_options(args, _ENGINE_OPTIONS)
     if args.engine == "exact" and args.seed is not None:
         raise UsageError("--seed belongs to the sampling engines (montecarlo, agents), not to --engine exact")
+    if args.csv is not None:
+        from journeysim._files import check_folder_writable
+
+        check_folder_writable(args.csv)   # before the map is read and the engine loads: a refusal comes at once
     journey = load_journey(args.map)
     if args.engine == "exact":
         emit(solve_exact(journey), args.json)

@@ -8,8 +8,10 @@ formats for one output or the other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from journeysim.report.plots import Plot
+if TYPE_CHECKING:        # matplotlib loads with plots: checking a report folder must not wait for it
+    from journeysim.report.plots import Plot
 
 __all__ = ["Table", "Section", "Report"]
 

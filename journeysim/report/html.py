@@ -131,6 +131,8 @@ def render_markdown(report: Report) -> str:
 def check_report_folder(directory: str | os.PathLike) -> None:
     """Refuse a report folder that cannot be created, before a long computation rather than after it.
 
+    An :class:`~journeysim.errors.OutputError` (exit 1 on the command line, as for every other unwritable output).
+
     Nothing is created: a run that then fails on its input leaves no empty folder behind.
 
     Examples
@@ -139,7 +141,7 @@ def check_report_folder(directory: str | os.PathLike) -> None:
     >>> with tempfile.NamedTemporaryFile() as f:
     ...     check_report_folder(Path(f.name) / "report")
     Traceback (most recent call last):
-    journeysim.errors.UsageError: ...: cannot create the report folder (... is a file, not a folder)
+    journeysim.errors.OutputError: ...: cannot create the report folder (... is a file, not a folder)
     """
     out = Path(directory)
     existing = out
@@ -147,11 +149,11 @@ def check_report_folder(directory: str | os.PathLike) -> None:
         existing = existing.parent
     if not existing.is_dir():
         where = "it is a file" if existing == out else f"{existing} is a file"
-        raise UsageError(f"{out}: cannot create the report folder ({where}, not a folder)")
+        raise OutputError(f"{out}: cannot create the report folder ({where}, not a folder)")
     try:
         check_folder_writable(out)       # a probe file: sees read-only disks and ACLs, which permission bits do not
     except OutputError as exc:
-        raise UsageError(f"{out}: cannot create the report folder ({(exc.strerror or 'not writable').lower()} in "
+        raise OutputError(f"{out}: cannot create the report folder ({(exc.strerror or 'not writable').lower()} in "
                          f"{existing})") from None
 
 

@@ -21,7 +21,6 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from journeysim._files import OWN_PROJECT, check_inside, confinement, read_document, write_atomic
 from journeysim._hash import file_sha256
@@ -120,6 +119,8 @@ class Prediction(Result):
         draws = self.samples.get("lift_rel")
         if draws is not None and len(draws) > 1:
             return float(np.std(draws, ddof=1))
+        from scipy.stats import norm      # a second to load: reading a prediction must not pay it
+
         low, high = self.lift_rel_interval
         return (high - low) / (2 * norm.isf((1 - self.interval_level) / 2))
 

@@ -23,7 +23,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from journeysim.errors import excerpt
 
@@ -79,6 +78,9 @@ class Uncertain:
     @cached_property
     def frozen(self):
         """The scipy.stats distribution, before any truncation."""
+        # scipy.stats takes a second to load: reading a hypothesis must not pay it (a refused output, a bad file)
+        from scipy import stats
+
         if self.dist == "uniform":
             low, high = self.params
             return stats.uniform(loc=low, scale=high - low)

@@ -66,3 +66,33 @@ def test_a_mistyped_command_is_a_usage_error(capsys):
         main(["simualte", "x.yaml"])
     assert done.value.code == 2
     assert "invalid choice: 'simualte'" in capsys.readouterr().err
+
+
+# Every command that writes a file, its output a file inside a file (nothing can be written there), and inputs that
+# exist: the output must be refused before the inputs are read and before the libraries that do the work are loaded.
+_WRITERS = [
+    ["predict", "scenarios/hypotheses/live-chat.yaml", "--seed", "1", "--save", "{out}"],
+    ["run", "scenarios/plans/next-quarter.yaml", "-o", "{out}"],
+    ["check", "experiments/live-chat.prediction.json", "experiments/live-chat.results.csv", "--ledger", "{out}"],
+    ["ledger", "experiments/ledger.csv", "--plot", "{out}"],
+    ["calibrate", "experiments/live-chat.prediction.json", "experiments/live-chat.results.csv", "-o", "{out}"],
+    ["fit", "scenarios/events/online-store-2026.csv", "--goal", "purchase", "-o", "{out}"],
+    ["simulate", "scenarios/online-store-live-chat.yaml", "--engine", "agents", "--days", "7", "--csv", "{out}"],
+    ["report", "simulate", "scenarios/online-store.yaml", "-o", "{out}"],
+    ["export", "scenarios/online-store.yaml", "--to", "graphml", "-o", "{out}"],
+    ["import", "{graphml}", "-o", "{out}"],
+]
+
+
+@pytest.mark.parametrize("argv", _WRITERS, ids=lambda argv: argv[0])
+def test_an_unwritable_output_fails_before_any_heavy_library_loads(tmp_path, argv):
+    # Not timed: loading pandas, statsmodels or numba takes seconds on a busy machine, and a refused output must
+    # come back at once (issue 14), so the refusal must precede those imports.
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    graphml = tmp_path / "map.graphml"
+    if "{graphml}" in argv:
+        assert main(["export", str(SCENARIOS / "online-store.yaml"), "--to", "graphml", "-o", str(graphml)]) == 0
+    args = [a.format(out=tmp_path / "file" / "out", graphml=graphml) for a in argv]
+    run = (f"from journeysim.cli import main\ncode = main({args!r})\n"
+           "assert code == 1, code")
+    assert loaded_after(run) == []

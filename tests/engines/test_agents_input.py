@@ -247,9 +247,9 @@ def test_progress_bar_does_not_change_the_result(monkeypatch):
     assert shown.to_dict() == quiet.to_dict()
 
 
-def test_cli_csv_into_a_file_exits_2_before_running(tmp_path, capsys):
+def test_cli_csv_into_a_file_exits_1_before_running(tmp_path, capsys):
     blocker = tmp_path / "taken"
     blocker.write_text("x")
-    assert main(["simulate", str(LIVE_CHAT), "--engine", "agents", "--days", "4", "--csv", str(blocker)]) == 2
+    assert main(["simulate", str(LIVE_CHAT), "--engine", "agents", "--days", "4", "--csv", str(blocker)]) == 1
     captured = capsys.readouterr()
     assert "cannot create the folder" in captured.err and captured.out == ""
