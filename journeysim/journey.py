@@ -171,11 +171,14 @@ class Segment:
     share: float
     rows: Mapping[str, Mapping[str, Edge]] = field(default_factory=dict)
     entry: Mapping[str, float] | None = None
+    #: Departures observed from each touchpoint (and ``entry``: journeys started) in this segment, written by ``fit``.
+    observations: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "rows", _frozen({k: _frozen(v) for k, v in self.rows.items()}))
         if self.entry is not None:
             object.__setattr__(self, "entry", _frozen(self.entry))
+        object.__setattr__(self, "observations", _frozen(self.observations))
 
 
 @dataclass(frozen=True, repr=False)

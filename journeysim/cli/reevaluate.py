@@ -1,4 +1,4 @@
-"""``journeysim reevaluate OLD NEW [--json] [--report DIR]``: what changed in the journey since last year."""
+"""``journeysim reevaluate OLD NEW [NEWER...] [--json] [--report DIR]``: what changed in the journey since last year."""
 
 from __future__ import annotations
 
@@ -11,15 +11,21 @@ __all__ = ["register"]
 #: Shown at the end of ``--help``.
 EXAMPLES = (
     'reevaluate scenarios/events/online-store-2025.csv scenarios/events/online-store-2026.csv',
+    'reevaluate scenarios/events/online-store-2025.csv scenarios/events/online-store-2026.csv --by-segment',
+    'reevaluate scenarios/events/online-store-2025.csv scenarios/events/online-store-2026.csv '
+    'scenarios/events/online-store-2027.csv',
 )
 
 
 def register(sub) -> None:
     p = sub.add_parser("reevaluate",
                        description="Per touchpoint: did its row change (chi-square, Benjamini-Hochberg), how its "
-                       "removal effect moved (with an interval), its traffic, and a verdict; the overall conversion "
+                       "removal effect moved (with an interval), its traffic, and a verdict ('inconclusive' when "
+                       "nothing was detected but the interval is wider than --precision); the overall conversion "
                        "change with a two-proportion test; a ranked list of what to look at first. OLD and NEW are "
-                       "fitted maps carrying observation counts, or event logs (.csv, .parquet; fitted first).")
+                       "fitted maps carrying observation counts, event logs (.csv, .parquet; fitted first) or, with "
+                       "--prior-strength, hand-drawn maps. With more than two periods, each touchpoint's trend over "
+                       "them as well as each consecutive pair.")
     add_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--report", metavar="DIR", help="also write an HTML and Markdown report with plots here")

@@ -276,9 +276,10 @@ def _events_journey(agg: EventCounts, name: str):
         entered = sum(float(p.sum()) for p in parts.values())
         for seg in sorted(parts):
             seg_starts, part = parts[seg], groups[groups.seg == seg]
-            seg_rows, _ = _rows(part[part.kind != "goal"], agg.moves(seg))
+            seg_rows, seg_departures = _rows(part[part.kind != "goal"], agg.moves(seg))
             segments[seg] = Segment(seg, float(seg_starts.sum() / entered), seg_rows,
-                                    {k: float(v / seg_starts.sum()) for k, v in seg_starts.items()})
+                                    {k: float(v / seg_starts.sum()) for k, v in seg_starts.items()},
+                                    {"entry": float(seg_starts.sum()), **seg_departures})
         if changes := agg.segment_changes():
             warnings.append(f"{changes} moves changed segment: each ends a journey of the segment left (as a "
                             "drop-off) and starts one of the segment entered; segment shares count those journeys")

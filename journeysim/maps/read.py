@@ -212,7 +212,7 @@ def _build(data: Any, ctx: MapContext, folder: str | None = None) -> Journey | N
 
     entry = _entry(data.get("entry"), "entry", ctx)
     rows = _rows(data.get("transitions", {}) or {}, "", ctx)
-    segments = _segments(data.get("segments", {}) or {}, ctx)
+    segments = _segments(data.get("segments", {}) or {}, ctx, folder)
     _referrals(touchpoints, segments, ctx)
     observations = _observations(data.get("observations", {}) or {}, ctx, folder)
     extra = {}
@@ -381,7 +381,7 @@ def _explicit_exit(row: Mapping) -> float:
     return float(p) if isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1 else 0.0
 
 
-def _segments(raw: Any, ctx: MapContext) -> dict[str, Segment]:
+def _segments(raw: Any, ctx: MapContext, folder: str | None = None) -> dict[str, Segment]:
     if not isinstance(raw, Mapping):
         ctx.error("segments", "must be a mapping of segment name -> {share, transitions, entry}")
         return {}
@@ -400,16 +400,16 @@ def _segments(raw: Any, ctx: MapContext) -> dict[str, Segment]:
         share = _value(ctx, f"{where}: share", spec["share"], schema.probability)
         rows = _rows(spec.get("transitions", {}) or {}, f"{where}: ", ctx)
         entry = _entry(spec["entry"], f"{where}: entry", ctx) if "entry" in spec else None
+        observations = _observations(spec.get("observations", {}) or {}, ctx, folder, f"{where}: observations")
         if share is not None:
-            segments[name] = Segment(name, share, rows, entry)
+            segments[name] = Segment(name, share, rows, entry, observations)
     total = math.fsum(s.share for s in segments.values())
     if segments and len(segments) == len(raw) and abs(total - 1.0) > SHARE_TOLERANCE:
         ctx.error("segments", f"segment shares sum to {total:.6g} (must sum to 1)")
     return segments
 
 
-def _observations(raw: Any, ctx: MapContext, folder: str | None) -> dict[str, float]:
-    where = "observations"
+def _observations(raw: Any, ctx: MapContext, folder: str | None, where: str = "observations") -> dict[str, float]:
     if isinstance(raw, str):
         # Counts kept in their own file (refreshed by whoever owns the data), relative to the map.
         if folder is None:
@@ -424,7 +424,7 @@ def _observations(raw: Any, ctx: MapContext, folder: str | None) -> dict[str, fl
         ctx.errors.extend(problems)
         if problems:
             return {}
-        raw, where = data, f"observations ({raw})"
+        raw, where = data, f"{where} ({raw})"
     if not isinstance(raw, Mapping):
         ctx.error(where, "must be a mapping of touchpoint (or 'entry') -> number of departures observed, "
                          "or the name of a YAML/JSON file holding one")

@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-SEGMENT_KEYS = ("share", "transitions", "entry")
+SEGMENT_KEYS = ("share", "transitions", "entry", "observations")
 
 
 @dataclass(frozen=True)

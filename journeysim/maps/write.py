@@ -86,6 +86,8 @@ def dump_journey(journey: Journey) -> dict[str, Any]:
                 spec["transitions"] = _rows_spec(s.rows)
             if s.entry is not None:
                 spec["entry"] = dict(s.entry)
+            if s.observations:
+                spec["observations"] = dict(s.observations)
             data["segments"][s.name] = spec
     if journey.observations:
         data["observations"] = dict(journey.observations)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from journeysim._text import count, fmt, money
 from journeysim.engines.metrics import JourneyMetrics
 from journeysim.journey import Journey
-from journeysim.reevaluation import Reevaluation
+from journeysim.reevaluation import PeriodReevaluation, Reevaluation
 from journeysim.report.document import Report, Section, Table
 from journeysim.report.plots import (
     plot_attribution,
@@ -137,8 +137,41 @@ def _goals(goals: Sequence[str], by_default: bool) -> tuple[tuple[str, str], ...
                                           if by_default else "")),)
 
 
-def reevaluate_report(result: Reevaluation, new: Journey) -> Report:
-    """Last year against this year: the ranked list, removal-effect changes, traffic and the new map.
+def _notes(result: Reevaluation | PeriodReevaluation) -> tuple[str, ...]:
+    return (*(f"warning: {w}" for w in result.warnings), *(f"{k}: {v}" for k, v in result.method.items()))
+
+
+def _ranked(result: Reevaluation) -> Section:
+    rows = []
+    for rank, name in enumerate(result.ranking, 1):
+        c = result.touchpoints[name]
+        ci = c.removal_effect_change_ci
+        rows.append((str(rank), name, c.verdict, fmt(c.qvalue), _pct(c.removal_effect_old), _pct(c.removal_effect_new),
+                     f"[{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}] pp" if ci else "-",
+                     _count(c.traffic_old), _count(c.traffic_new)))
+    where = f"Segment {result.segment}: what" if result.segment is not None else "What"
+    pair = f" ({result.old_name} → {result.new_name})" if result.old_name and result.new_name else ""
+    return Section(f"{where} to look at first{pair}",
+                   (f"Rows compared with a chi-square test of homogeneity, false discovery rate {result.alpha:g} "
+                    f"(Benjamini-Hochberg); intervals at {100 * result.level:g}%. Inconclusive: no change detected, "
+                    f"but a change interval wider than {result.precision:g}, so the data cannot say it still works.",),
+                   tables=(Table(("#", "touchpoint", "verdict", "q-value", "removal effect old", "removal effect new",
+                                  "change interval", "traffic old", "traffic new"), rows),))
+
+
+def _pair_sections(result: Reevaluation, new: Journey) -> tuple[Section, ...]:
+    changes = [(n, c.removal_effect_change, c.removal_effect_change_ci, c.verdict)
+               for n in result.ranking if (c := result.touchpoints[n]).removal_effect_change_ci is not None]
+    traffic = [(n, c.traffic_old or 0.0, c.traffic_new or 0.0) for n, c in result.touchpoints.items()]
+    pictures = ((plot_removal_effect_changes(changes),) if changes else ()) + (plot_traffic_change(traffic),)
+    plots = Section("Removal effects and traffic", plots=pictures)
+    drawn = Section("This year's journey", plots=(plot_journey(new, "This year's journey by stage"),))
+    return (_ranked(result), *(_ranked(s) for s in result.segments.values()), plots, drawn)
+
+
+def reevaluate_report(result: Reevaluation | PeriodReevaluation, new: Journey) -> Report:
+    """Last year against this year (or several periods: the trends, then each pair): the ranked list,
+    removal-effect changes, traffic and the newest map.
 
     Examples
     --------
@@ -150,6 +183,8 @@ def reevaluate_report(result: Reevaluation, new: Journey) -> Report:
     >>> [p.name for p in r.plots]
     ['removal_effect_changes', 'traffic', 'journey']
     """
+    if isinstance(result, PeriodReevaluation):
+        return _periods_report(result, new)
     facts = (
         *_goals(result.goals, result.goals_by_default),
         ("conversion rate, old", _pct(result.conversion_old)),
@@ -157,27 +192,27 @@ def reevaluate_report(result: Reevaluation, new: Journey) -> Report:
         ("p-value of the change (two-proportion z-test)", fmt(result.conversion_pvalue)),
         ("customers observed, old / new", f"{_count(result.customers_old)} / {_count(result.customers_new)}"),
     )
-    rows = []
-    for rank, name in enumerate(result.ranking, 1):
-        c = result.touchpoints[name]
-        ci = c.removal_effect_change_ci
-        rows.append((str(rank), name, c.verdict, fmt(c.qvalue), _pct(c.removal_effect_old), _pct(c.removal_effect_new),
-                     f"[{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}] pp" if ci else "-",
-                     _count(c.traffic_old), _count(c.traffic_new)))
-    ranked = Section("What to look at first",
-                     (f"Rows compared with a chi-square test of homogeneity, false discovery rate {result.alpha:g} "
-                      f"(Benjamini-Hochberg); intervals at {100 * result.level:g}%.",),
-                     tables=(Table(("#", "touchpoint", "verdict", "q-value", "removal effect old", "removal effect new",
-                                    "change interval", "traffic old", "traffic new"), rows),))
-    changes = [(n, c.removal_effect_change, c.removal_effect_change_ci, c.verdict)
-               for n in result.ranking if (c := result.touchpoints[n]).removal_effect_change_ci is not None]
-    traffic = [(n, c.traffic_old or 0.0, c.traffic_new or 0.0) for n, c in result.touchpoints.items()]
-    pictures = ((plot_removal_effect_changes(changes),) if changes else ()) + (plot_traffic_change(traffic),)
-    plots = Section("Removal effects and traffic", plots=pictures)
-    drawn = Section("This year's journey", plots=(plot_journey(new, "This year's journey by stage"),))
     title = f"Re-evaluation: {result.old_name or 'old map'} → {result.new_name or 'new map'}"
-    return Report("reevaluate", title, facts, (ranked, plots, drawn),
-                  (*(f"warning: {w}" for w in result.warnings), *(f"{k}: {v}" for k, v in result.method.items())))
+    return Report("reevaluate", title, facts, _pair_sections(result, new), _notes(result))
+
+
+def _periods_report(result: PeriodReevaluation, new: Journey) -> Report:
+    arrow = " → ".join
+    facts = (("periods", arrow(result.periods)), *_goals(result.goals, result.goals_by_default),
+             ("conversion rate", arrow(_pct(c) for c in result.conversion)),
+             ("p-value of a trend in conversion (Cochran-Armitage)", fmt(result.conversion_trend_pvalue)),
+             ("customers observed", arrow(_count(c) for c in result.customers)))
+    rows = [(n, t.verdict, fmt(t.qvalue), arrow(_pct(x) for x in t.removal_effects), arrow(_pct(x) for x in t.dropoff))
+            for n, t in result.trends.items()]
+    trends = Section("Trends over the periods",
+                     (f"A score test for a linear trend in each touchpoint's row over the periods, false discovery "
+                      f"rate {result.alpha:g} (Benjamini-Hochberg); rising or falling says where its removal effect "
+                      "went.",),
+                     tables=(Table(("touchpoint", "trend", "q-value", "removal effect", "drop-off"), rows),))
+    pairs = tuple(s for pair in result.pairs[:-1] for s in (_ranked(pair), *map(_ranked, pair.segments.values())))
+    title = f"Re-evaluation over {len(result.periods)} periods: {arrow(result.periods)}"
+    return Report("reevaluate", title, facts, (trends, *pairs, *_pair_sections(result.pairs[-1], new)),
+                  _notes(result))
 
 
 def attribute_report(attribution: Attribution, source: str) -> Report:

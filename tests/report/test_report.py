@@ -27,7 +27,7 @@ from journeysim.report.plots import (
 )
 
 from tests.conftest import BUNDLED_MAPS
-from tests.test_reevaluation import fitted, with_row
+from tests.reevaluation.test_pair import fitted, with_row
 
 HOSTILE = '<script>alert("x")</script> & \'quoted\' | *bold* # [link](http://example.com)'
 
