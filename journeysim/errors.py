@@ -25,6 +25,7 @@ __all__ = [
     "UsageError",
     "OutputError",
     "ConfigError",
+    "LimitError",
     "JourneySimWarning",
     "did_you_mean",
     "NameIndex",
@@ -90,6 +91,12 @@ class OutputError(JourneySimError, OSError):
 
 class ConfigError(JourneySimError):
     """The project config file (``journeysim.toml``) is invalid."""
+
+
+class LimitError(JourneySimError):
+    """A run would do more work than a limit allows (``--max-transitions``, ``--max-items``): the message gives the
+    figure and the option that raises the limit. The command line exits 1, as for bad input: the input asks for it.
+    """
 
 
 class JourneySimWarning(UserWarning):

@@ -15,7 +15,7 @@ import numpy as np
 from journeysim.errors import UsageError, excerpt
 
 __all__ = ["whole", "number", "seed", "show_progress", "unused", "engine_options", "run_size", "RUN_SIZE_LIMITS",
-           "add_currency", "refuse_log_options"]
+           "add_currency", "refuse_log_options", "add_max_transitions", "max_transitions"]
 
 # Whole numbers written as 1e6 are exact only up to here; larger ones must be written out.
 _EXACT_FLOAT = 2**53
@@ -294,6 +294,28 @@ def engine_options(args, owners: dict[str, tuple[str, ...]]) -> None:
             if getattr(args, name) is not None:
                 option = "--" + name.replace("_", "-")
                 raise UsageError(f"{option} belongs to the {owner} engine, not to --engine {args.engine}")
+
+
+def add_max_transitions(p) -> None:
+    """``--max-transitions N``: the most work a sampling engine's run may take (see docs/limits.md)."""
+    p.add_argument("--max-transitions", metavar="N",
+                   help="montecarlo, agents: refuse or stop a run past N transitions, one per visit (default: 1e11 "
+                        "for montecarlo, 1e9 for agents)")
+
+
+def max_transitions(args, engine: str) -> int:
+    """``--max-transitions`` as given, else the engine's default limit.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> max_transitions(SimpleNamespace(max_transitions="2e12"), "montecarlo"), \\
+    ...     max_transitions(SimpleNamespace(max_transitions=None), "agents")
+    (2000000000000, 1000000000)
+    """
+    from journeysim.engines.workload import MAX_TRANSITIONS
+
+    return whole("--max-transitions", args.max_transitions, minimum=1, default=MAX_TRANSITIONS[engine])
 
 
 def add_currency(p) -> None:

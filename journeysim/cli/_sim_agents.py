@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from journeysim.cli._options import run_size, show_progress
+from journeysim.cli._options import max_transitions, run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import to_json, wrote
 from journeysim.engines.agents.engine import simulate_agents
@@ -40,7 +40,7 @@ def run(journey: Journey, args) -> int:
     if args.csv is not None:
         _folder(args.csv)                  # before a long run, not after it
     result = simulate_agents(journey, run_days, rng=np.random.default_rng(seed), progress=show_progress(args),
-                             source=args.map)
+                             source=args.map, max_transitions=max_transitions(args, "agents"))
     written = write_tables(result, args.csv) if args.csv is not None else []
     if args.json:
         print(to_json({**result.to_dict(), "seed": seed}))

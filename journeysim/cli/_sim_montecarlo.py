@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from journeysim.cli._options import number, run_size, show_progress
+from journeysim.cli._options import max_transitions, number, run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import emit
 from journeysim.engines.montecarlo.engine import CHUNK_SIZE, simulate_montecarlo
@@ -27,7 +27,8 @@ def run(journey: Journey, args) -> int:
     with _progress(customers, show_progress(args)) as advance:
         result = simulate_montecarlo(journey, customers, rng=np.random.default_rng(seed), horizon=horizon,
                                      chunk_size=chunk_size, seed=seed, progress=advance,
-                                     backend=args.backend or "numba")
+                                     backend=args.backend or "numba",
+                                     max_transitions=max_transitions(args, "montecarlo"), source=args.map)
     emit(result, args.json)
     return 0
 

@@ -7,6 +7,8 @@ import numpy as np
 from journeysim._files import OWN_PROJECT, check_writable
 from journeysim.cli._options import (
     add_currency,
+    add_max_transitions,
+    max_transitions,
     RUN_SIZE_LIMITS,
     engine_options,
     number,
@@ -40,6 +42,7 @@ def register(sub) -> None:
     p.add_argument("--seed", help="random seed, an integer >= 0 (default: a fresh one, printed)")
     p.add_argument("--customers", help=f"montecarlo: customers per segment and draw (default {DEFAULT_SIZE['montecarlo']})")
     p.add_argument("--days", help=f"agents: days simulated per draw (default {DEFAULT_SIZE['agents']})")
+    add_max_transitions(p)
     p.add_argument("--save", metavar="FILE", help="also write the prediction with its draws and input hashes (JSON)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     add_currency(p)
@@ -59,6 +62,8 @@ def _customers_in_all(draws: int, customers: int | None) -> None:
 
 def run(args) -> int:
     engine_options(args, {"montecarlo": ("customers",), "agents": ("days",)})
+    if args.engine == "exact" and args.max_transitions is not None:
+        raise UsageError("--max-transitions belongs to the sampling engines (montecarlo, agents), not to --engine exact")
     draws = run_size("draws", "--draws", args.draws)
     level = number("--level", args.level, above=0, below=1, percent=True)
     run_seed = seed(args.seed)           # silent: the prediction states its seed
@@ -70,7 +75,8 @@ def run(args) -> int:
         check_writable(args.save)        # before the draws, not after them
     hypothesis = load_hypothesis(args.hypothesis, within=None if args.allow_outside else OWN_PROJECT)
     prediction = predict(hypothesis, engine=args.engine, draws=draws, level=level,
-                         rng=np.random.default_rng(run_seed), size=size, seed=run_seed)
+                         rng=np.random.default_rng(run_seed), size=size, seed=run_seed,
+                         max_transitions=None if args.engine == "exact" else max_transitions(args, args.engine))
     if args.save:
         save_prediction(prediction, args.save)
     emit(prediction, args.json)

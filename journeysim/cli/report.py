@@ -42,6 +42,8 @@ def register(sub) -> None:
     s.add_argument("--engine", choices=("exact", "agents"), default="exact", help="default: exact")
     s.add_argument("--days", help="agents: length of the run in days")
     s.add_argument("--seed", help="agents: random seed (an integer >= 0)")
+    s.add_argument("--max-transitions", metavar="N",
+                   help="agents: refuse or stop a run past N visits (default 2e8; see docs/limits.md)")
     s.set_defaults(report=_simulate)
 
     pr = kinds.add_parser("predict", help="a saved prediction: the predicted lift's distribution")
@@ -86,20 +88,21 @@ def _simulate(args):
 
     journey = load_journey(args.map)
     if args.engine == "exact":
-        if args.days is not None or args.seed is not None:
-            raise UsageError("--days and --seed belong to --engine agents")
+        if args.days is not None or args.seed is not None or args.max_transitions is not None:
+            raise UsageError("--days, --seed and --max-transitions belong to --engine agents")
         from journeysim.engines.exact import solve_exact
 
         return simulate_report(journey, solve_exact(journey))
     import numpy as np
 
-    from journeysim.cli._options import seed
+    from journeysim.cli._options import max_transitions, seed
     from journeysim.cli._sim_agents import days
     from journeysim.engines.agents.engine import simulate_agents
 
     run_days = days(args.days)
     rng = np.random.default_rng(seed(args.seed, command="report"))
-    result = simulate_agents(journey, run_days, rng=rng, source=args.map)
+    result = simulate_agents(journey, run_days, rng=rng, source=args.map,
+                             max_transitions=max_transitions(args, "agents"))
     return simulate_report(journey, result, result.daily)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from journeysim.cli._options import RUN_SIZE_LIMITS, show_progress, unused, whole
+from journeysim.cli._options import RUN_SIZE_LIMITS, add_max_transitions, show_progress, unused, whole
 from journeysim.cli._render import emit, wrote
 from journeysim.errors import ScenarioError
 
@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the ranking table")
     p.add_argument("--allow-outside", action="store_true",
                    help="let the plan and its hypotheses name files outside their project (see docs/limits.md)")
+    p.add_argument("--max-items", metavar="N", help="refuse a plan that expands into more than N items "
+                                                    "(hypotheses x sweep values x engines x seeds; default 10,000)")
+    add_max_transitions(p)
     p.set_defaults(handler=run)
 
 
@@ -62,13 +65,16 @@ def _scheduler(args) -> str | None:
 
 def run(args) -> int:
     from journeysim._files import OWN_PROJECT, check_folder_writable
-    from journeysim.whatif.plan import load_plan
+    from journeysim.whatif.plan import MAX_ITEMS, load_plan
     from journeysim.whatif.runs import default_outdir, run_plan
 
     scheduler = _scheduler(args)
     workers = whole("--workers", args.workers, minimum=1, default=os.cpu_count() or 1)
     check_folder_writable(args.outdir if args.outdir is not None else default_outdir(args.plan))
-    plan = load_plan(args.plan, within=None if args.allow_outside else OWN_PROJECT)
+    max_items = whole("--max-items", args.max_items, minimum=1, default=MAX_ITEMS)
+    max_transitions = whole("--max-transitions", args.max_transitions, minimum=1)
+    plan = load_plan(args.plan, within=None if args.allow_outside else OWN_PROJECT, max_items=max_items,
+                     max_transitions=max_transitions)
     _check_sizes(plan)
     result = run_plan(plan, outdir=args.outdir, workers=workers, scheduler=scheduler,
                       resume=args.resume, progress=show_progress(args))

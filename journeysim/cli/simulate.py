@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from journeysim.cli._options import add_currency, engine_options
+from journeysim.cli._options import add_currency, add_max_transitions, engine_options
 from journeysim.cli._render import emit
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import UsageError
@@ -44,6 +44,7 @@ def register(sub) -> None:
                    help="montecarlo: compiled walks (numba, default) or vectorised numpy steps")
     p.add_argument("--days", help="agents: length of the run in days")
     p.add_argument("--csv", metavar="DIR", help="agents: write the daily and per-touchpoint tables here")
+    add_max_transitions(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_currency(p)
     p.set_defaults(handler=run)
@@ -51,8 +52,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     engine_options(args, _ENGINE_OPTIONS)
-    if args.engine == "exact" and args.seed is not None:
-        raise UsageError("--seed belongs to the sampling engines (montecarlo, agents), not to --engine exact")
+    for option, value in (("--seed", args.seed), ("--max-transitions", args.max_transitions)):
+        if args.engine == "exact" and value is not None:
+            raise UsageError(f"{option} belongs to the sampling engines (montecarlo, agents), not to --engine exact")
     if args.csv is not None:
         from journeysim._files import check_folder_writable
 

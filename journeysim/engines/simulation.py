@@ -24,7 +24,7 @@ _OWN = {"montecarlo": ("customers", "horizon", "chunk_size", "backend"), "agents
 def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng: np.random.Generator | None = None,
              customers: int | None = None, days: int | None = None, horizon: float | None = None,
              chunk_size: int | None = None, backend: str | None = None,
-             removal_effects: bool = True) -> JourneyMetrics:
+             removal_effects: bool = True, max_transitions: int | None = None) -> JourneyMetrics:
     """What a journey implies, from the engine of your choice: conversion, value, funnel and removal effects.
 
     Every engine returns a :class:`~journeysim.engines.metrics.JourneyMetrics` under the
@@ -55,6 +55,10 @@ def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng
     removal_effects : bool
         exact and montecarlo: compute every touchpoint's removal effect (the agents
         engine always takes them from the exact engine).
+    max_transitions : int, optional
+        montecarlo and agents: the most transitions (visits) the run may take (default:
+        :data:`~journeysim.engines.workload.MAX_TRANSITIONS` of the engine); a run expected to
+        take more is refused (:class:`~journeysim.errors.LimitError`, see docs/limits.md).
 
     Returns
     -------
@@ -90,19 +94,23 @@ def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng
     source = str(journey) if not isinstance(journey, Journey) else "<journey>"
     journey = journey if isinstance(journey, Journey) else load_journey(journey)
     if engine == "exact":
-        if rng is not None:
-            raise UsageError("rng belongs to the sampling engines (montecarlo, agents); the exact engine draws nothing")
+        if rng is not None or max_transitions is not None:
+            name = "rng" if rng is not None else "max_transitions"
+            raise UsageError(f"{name} belongs to the sampling engines (montecarlo, agents); the exact engine draws "
+                             "nothing")
         return solve_exact(journey, removal_effects=removal_effects)
     if rng is None:
         raise UsageError(f"engine={engine!r} samples: give rng=numpy.random.default_rng(seed)")
+    limit = {} if max_transitions is None else {"max_transitions": max_transitions}
     if engine == "montecarlo":
         from journeysim.engines.montecarlo.engine import CHUNK_SIZE, simulate_montecarlo
 
         return simulate_montecarlo(journey, DEFAULT_CUSTOMERS if customers is None else customers, rng=rng,
                                    horizon=horizon, chunk_size=CHUNK_SIZE if chunk_size is None else chunk_size,
-                                   removal_effects=removal_effects, backend=backend or "numba")
+                                   removal_effects=removal_effects, backend=backend or "numba", source=source,
+                                   **limit)
     if days is None:
         raise UsageError("engine='agents' needs days=D (the length of the run in days)")
     from journeysim.engines.agents.engine import simulate_agents
 
-    return simulate_agents(journey, days, rng=rng, source=source)
+    return simulate_agents(journey, days, rng=rng, source=source, **limit)

@@ -196,16 +196,17 @@ def _engine(engine: str):
         raise ScenarioError(f"the {engine} engine is not available in this installation (use --engine exact)") from None
 
 
-def _run(engine: str, journey: Journey, size: float, source: str, *, rng: np.random.Generator):
+def _run(engine: str, journey: Journey, size: float, source: str, *, rng: np.random.Generator, limit: int | None):
     simulate = _engine(engine)
     mass = math.fsum(journey.entry.values())
     if mass <= 0:
         return 0.0, None
     # Entry shares lost by a removal: simulate the customers who do start, then scale per original customer.
     started = journey if abs(mass - 1.0) < 1e-12 else journey.replace(entry={k: v / mass for k, v in journey.entry.items()})
+    budget = {} if limit is None else {"max_transitions": limit}
     if engine == "montecarlo":
-        return mass, simulate(started, int(size), rng=rng, removal_effects=False)
-    result = simulate(started, int(size), rng=rng, source=source)
+        return mass, simulate(started, int(size), rng=rng, removal_effects=False, source=source, **budget)
+    result = simulate(started, int(size), rng=rng, source=source, **budget)
     if not result.arrived:
         # Rates per customer are undefined then: averaging a made-up 0 into the draws would bias the prediction.
         raise ScenarioError(f"{source}: no customers arrived in a {int(size)}-day agents run, so its conversion "
@@ -223,11 +224,13 @@ def _per_original(metric: str, mass: float, value: float) -> float:
 
 
 def sampled_batch(pairs: Sequence[tuple[Journey, Journey]], metric: str, engine: str, size: float,
-                  *, rng: np.random.Generator, source: str = "<map>") -> tuple[dict, dict]:
+                  *, rng: np.random.Generator, source: str = "<map>",
+                  max_transitions: int | None = None) -> tuple[dict, dict]:
     """Run a sampling engine on each (baseline, variant) pair; both get the same stream per draw and segment.
 
     ``size`` is the engine's run length: customers per segment (montecarlo) or days (agents);
-    ``source`` names the baseline map in the engine's error messages. A metric that is not
+    ``source`` names the baseline map in the engine's error messages; ``max_transitions`` is
+    each run's limit (default: the engine's). A metric that is not
     a share-weighted sum over segments (see :data:`BY_SEGMENT`: per-seed totals, whose
     referred customers may join any segment, and ratios) is estimated on the whole journey
     (with ``size`` times as many customers as it has segments), without a breakdown by segment.
@@ -247,7 +250,7 @@ def sampled_batch(pairs: Sequence[tuple[Journey, Journey]], metric: str, engine:
                 j = pair[side] if seg_name is None else pair[side].for_segment(seg_name)
                 # The same (draw, segment) stream for baseline and variant: common random numbers.
                 stream = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(k, seg_index)))
-                mass, result = _run(engine, j, run_size, source, rng=stream)
+                mass, result = _run(engine, j, run_size, source, rng=stream, limit=max_transitions)
                 if result is None:
                     continue
                 per[k] = _per_original(metric, mass, _defined(getattr(result, metric), metric, k))

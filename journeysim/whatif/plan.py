@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,18 +36,21 @@ from pathlib import Path
 from typing import Any
 
 from journeysim._files import OWN_PROJECT, confinement, read_document, recording_reads, referenced_path
-from journeysim.errors import ScenarioError, did_you_mean, excerpt
+from journeysim.errors import LimitError, ScenarioError, UsageError, did_you_mean, excerpt
 from journeysim.whatif.hypothesis import Hypothesis, read_hypothesis
 from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, check_engine
 from journeysim.whatif.uncertain import get_path, parse_path, set_path
 
-__all__ = ["Plan", "load_plan", "item_hypothesis", "item_key", "RESULTS_VERSION"]
+__all__ = ["Plan", "load_plan", "item_hypothesis", "item_key", "RESULTS_VERSION", "MAX_ITEMS"]
 
 #: Part of every item's key: bump it with any change to journeysim that alters an item's numbers (an engine, the
 #: draws, a default), so that ``run --resume`` recomputes results saved by a version that computed them otherwise.
 RESULTS_VERSION = "1"
 
 _KEYS = ("plan", "hypotheses", "engines", "seeds", "draws", "level", "customers", "days")
+#: Items a plan may expand into unless told otherwise (``--max-items``): five sweep paths of 100 values would
+#: make 1e10 of them.
+MAX_ITEMS = 10_000
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,15 @@ def _int(value: Any, what: str, source: str, minimum: int) -> int:
     return value
 
 
-def load_plan(path: str | os.PathLike, *, within: Any = OWN_PROJECT) -> Plan:
+def load_plan(path: str | os.PathLike, *, within: Any = OWN_PROJECT, max_items: int = MAX_ITEMS,
+              max_transitions: int | None = None) -> Plan:
     """Read a plan and expand it into items; every hypothesis and sweep value is checked first.
 
     Hypothesis files and their baselines must lie inside ``within``: by default the plan's project,
-    ``None`` for anywhere (see :func:`journeysim._files.confinement`).
+    ``None`` for anywhere (see :func:`journeysim._files.confinement`). A plan that would expand
+    into more than ``max_items`` items is refused (:class:`~journeysim.errors.LimitError`) before
+    any is built: sweep grids are counted, then enumerated one point at a time.
+    ``max_transitions`` is each sampling item's limit of work (see :func:`~journeysim.whatif.prediction.predict`).
 
     Examples
     --------
@@ -107,6 +115,9 @@ def load_plan(path: str | os.PathLike, *, within: Any = OWN_PROJECT) -> Plan:
     entries = data.get("hypotheses")
     if not isinstance(entries, list) or not entries:
         raise ScenarioError(f"{source}: hypotheses must be a non-empty list of hypothesis files (or {{file, sweep}})")
+    if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+        raise UsageError(f"max_items={excerpt(max_items)}: must be a whole number >= 1")
+    _count_items(entries, len(engines) * len(seeds), source, max_items)
     items = []
     root = confinement(within, Path(source).parent)
     named: dict[str, tuple[int, str]] = {}
@@ -129,7 +140,7 @@ def load_plan(path: str | os.PathLike, *, within: Any = OWN_PROJECT) -> Plan:
                     entry = {"file": file, "sweep": point, "engine": engine, "seed": seed, "draws": draws,
                              "level": float(level), "size": sizes.get(engine)}
                     identity = json.dumps(entry, sort_keys=True, ensure_ascii=False)
-                    items.append({**entry, "file": path, "title": hyp.title,
+                    items.append({**entry, "file": path, "title": hyp.title, "max_transitions": max_transitions,
                                   "path": os.path.abspath(path),      # what workers open, wherever they run
                                   "id": hashlib.sha256(identity.encode()).hexdigest()[:16],
                                   "entry": entry, "inputs": dict(reads), "key": item_key(entry, reads.values()),
@@ -169,9 +180,25 @@ def _entry(entry: Any, index: int, source: str) -> tuple[str, dict]:
     return entry["file"], dict(sweep)
 
 
-def _grid(sweep: Mapping[str, list]) -> list[dict]:
+def _grid(sweep: Mapping[str, list]):
+    """The sweep's points, one at a time (a grid is never held whole)."""
     paths = list(sweep)
-    return [dict(zip(paths, values)) for values in itertools.product(*(sweep[p] for p in paths))]
+    return (dict(zip(paths, values)) for values in itertools.product(*(sweep[p] for p in paths)))
+
+
+def _count_items(entries: list, per_point: int, source: str, limit: int) -> None:
+    """Refuse a plan of more than ``limit`` items, counted without building them (``per_point``: engines x seeds)."""
+    total = 0
+    for index, entry in enumerate(entries):
+        _, sweep = _entry(entry, index, source)
+        points = math.prod(len(v) for v in sweep.values())
+        total += points * per_point
+        if total > limit:
+            sizes = " x ".join(f"{len(v):,}" for v in sweep.values()) or "1"
+            pairs = f"{per_point:,} engine and seed pair{'s' if per_point != 1 else ''}"
+            raise LimitError(f"{source}: hypotheses[{index}]: the plan would have more than {limit:,} items (this "
+                             f"entry's sweep grid has {sizes} = {points:,} points, each run by {pairs}): raise the "
+                             "limit with --max-items (max_items= in Python) if you mean it, or sweep fewer values")
 
 
 def item_hypothesis(file: str, sweep: Mapping[str, Any], where: str = "", *, named_by: str | None = None,

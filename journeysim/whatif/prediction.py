@@ -263,6 +263,7 @@ def predict(
     size: float | None = None,
     seed: int | None = None,
     progress: Callable[[float], None] | None = None,
+    max_transitions: int | None = None,
 ) -> Prediction:
     """Predict the metric of a hypothesis's variant against its baseline, with intervals.
 
@@ -288,6 +289,11 @@ def predict(
         Recorded in the result only (the CLI's ``--seed``).
     progress : callable, optional
         Called now and then with the share of the work done, from 0 to 1 (the studio's progress bar).
+    max_transitions : int, optional
+        Sampling engines: the most transitions (visits) the prediction may take, all draws together,
+        and each run too (default :data:`~journeysim.engines.workload.MAX_TRANSITIONS` of the engine).
+        A prediction expected to take more is refused before it starts
+        (:class:`~journeysim.errors.LimitError`).
 
     Returns
     -------
@@ -338,7 +344,9 @@ def predict(
             b, v = (_repeat(r, draws) for r in (b, v))
     else:
         size = DEFAULT_SIZE[engine] if size is None else size
-        b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng, source=hyp.baseline_path)
+        limit = _check_work(hyp, variants[0], engine, size, draws, max_transitions)
+        b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng, source=hyp.baseline_path,
+                             max_transitions=limit)
     notes = _draw_notes(hyp, redrawn, draws)
     result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes)
     if hyp.guardrails:
@@ -406,6 +414,38 @@ def _draw_notes(hyp: Hypothesis, redrawn: Mapping[str, int], draws: int) -> list
             notes.append(f"{row.path}: joint draws summing over 1 (probability {row.excess:.2%}) redrawn, "
                          f"{n} of {draws} ({n / draws:.2%}) here")
     return notes
+
+
+def _check_work(hyp: Hypothesis, variant: Journey, engine: str, size: float, draws: int, limit) -> int:
+    """The limit of transitions, after refusing a prediction whose runs are expected to pass it, all draws together.
+
+    Each draw runs the engine on baseline and variant, segment by segment: the expected work
+    of a run is its customers (montecarlo) or expected arrivals (agents) times the expected
+    touches of a customer with the referrals it brings (:func:`~journeysim.engines.workload.workload`).
+    The agents engine ends customers' journeys with the run: with delays the touches are an
+    upper bound, so only the arrivals count then.
+    """
+    from journeysim.engines.workload import MAX_TRANSITIONS, check_limit, many, too_much, workload
+
+    limit = MAX_TRANSITIONS[engine] if limit is None else check_limit(limit)
+    total = 0.0
+    for arm in (hyp.baseline, variant):
+        for _, _, part in arm.segment_journeys():
+            work = workload(part)
+            if engine == "montecarlo":
+                total += size * work.montecarlo_cost()
+            else:
+                from journeysim.engines.agents.model import day_rates
+
+                arrivals = float(day_rates(dict(part.extra["arrivals"]), int(size)).sum())
+                each = work.per_seed if work.per_seed is not None else math.inf
+                total += arrivals * (1.0 if work.timed else each)
+    total *= draws
+    if total > limit:
+        unit = "customers per arm and segment" if engine == "montecarlo" else "days"
+        raise too_much(hyp.source, f"{draws:,} draws of {int(size):,} {unit} with the {engine} engine would take "
+                                   f"about {many(total)} transitions in all", limit)
+    return limit
 
 
 def _method(engine: str, metric: str, draws: int, level: float, params: Mapping, observed: bool, size,

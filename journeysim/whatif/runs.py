@@ -152,7 +152,7 @@ def run_item(item: Mapping[str, Any]) -> dict[str, Any]:
     hyp = item_hypothesis(item["path"], item["sweep"], within=item["within"])
     p = predict(hyp, engine=item["engine"], draws=item["draws"], level=item["level"],
                 rng=np.random.default_rng(item["seed"]), size=item["size"] if item["engine"] != "exact" else None,
-                seed=item["seed"])
+                seed=item["seed"], max_transitions=item.get("max_transitions") if item["engine"] != "exact" else None)
     return {
         "id": item["id"], "hypothesis": p.hypothesis, "file": item["file"],
         "sweep": json.dumps(item["sweep"], ensure_ascii=False, sort_keys=True), "engine": p.engine,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, timed_touchpoints
+from journeysim.engines.workload import OverBudget
 
 __all__ = ["BatchWalker"]
 
@@ -134,6 +135,9 @@ class BatchWalker:
                 seg, cur, t, who, seen, reached, conv = (x[keep] for x in (seg, cur, t, who, seen, reached, conv))
                 if not who.size:
                     return
+            run.room -= who.size
+            if run.room < 0:
+                raise OverBudget
             tally["visits"] += np.bincount(cur, minlength=n)
             bit = one << cur
             new = (seen & bit) == 0

@@ -35,7 +35,18 @@ from journeysim.engines.agents.model import compile_model
 from journeysim.engines.agents.run import SOCIAL_STEP, Run
 from journeysim.engines.exact import solve_exact
 from journeysim.engines.metrics import JourneyMetrics
-from journeysim.errors import UsageError, excerpt
+from journeysim.engines.workload import (
+    MAX_TRANSITIONS,
+    OverBudget,
+    Workload,
+    check_instant,
+    check_limit,
+    many,
+    stopped,
+    too_much,
+    workload,
+)
+from journeysim.errors import LimitError, UsageError, excerpt
 from journeysim.journey import Journey
 from journeysim.maps.agents import check_agent_journey
 from journeysim.maps.values import UNIT_DAYS
@@ -180,13 +191,13 @@ class _Progress:
 
 
 def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, progress: bool = False,
-                    source: str = "<map>") -> AgentResult:
+                    source: str = "<map>", max_transitions: int = MAX_TRANSITIONS["agents"]) -> AgentResult:
     """Simulate customers arriving and moving through ``journey`` for ``days`` days.
 
     Parameters
     ----------
     journey : Journey
-        A map with ``arrivals`` (and optionally capacity, service, patience, budget, cost,
+        A map with ``arrivals`` (and optionally capacity, patience, budget, cost,
         social_proof, fatigue and campaigns; see docs/agents.md).
     days : int
         Length of the run (>= 1). The clock counts days; delays are converted from
@@ -196,6 +207,12 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
         Show a progress bar on stderr when the run takes more than a couple of seconds.
     source : str
         Name of the map file, for error messages.
+    max_transitions : int
+        The most visits the run may make (default :data:`~journeysim.engines.workload.MAX_TRANSITIONS`
+        ``["agents"]``, 1e9). Before it starts, the expected arrivals times the expected
+        touches of a customer (with the referrals it brings, from the exact engine's
+        equations) are checked against it where they are exact (a map without delays);
+        the run stops at it whatever happens.
 
     Returns
     -------
@@ -206,6 +223,9 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     MapError
         The journey's agent attributes are invalid for this run (e.g. a campaign
         day outside the run, a budget without a cost).
+    LimitError
+        The run would make, or made, more than ``max_transitions`` visits, or its
+        referrals come all at once without end.
 
     Examples
     --------
@@ -218,13 +238,19 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
         raise UsageError(f"days={excerpt(days)}: the run needs a whole number of days >= 1")
     days = int(days)
+    limit = check_limit(max_transitions)
     check_agent_journey(journey, days, source)
     model = compile_model(journey, days, rng, social_step=SOCIAL_STEP)
+    _check_work(workload(journey), float(np.sum(model.day_rates)), days, limit, source)
     bar = _Progress(days) if progress else None
     collect = gc.isenabled()
     gc.disable()                        # millions of short-lived customers: cyclic gc only costs time here
+    run = Run(model, rng, bar, budget=limit)
     try:
-        run = Run(model, rng, bar).run()
+        run.run()
+    except OverBudget:
+        raise stopped(source, f"{run.arrived:,} customers had arrived, {run.referred:,} of them referred", limit) \
+            from None
     finally:
         if collect:
             gc.enable()
@@ -234,6 +260,28 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     if total != run.arrived:
         raise RuntimeError(f"conservation broken: arrived {run.arrived} != {total} accounted for")
     return _result(journey, model, run)
+
+
+def _check_work(work: Workload, arrivals: float, days: int, limit: int, source: str) -> None:
+    """Refuse a run that must pass ``limit`` visits: more expected arrivals than that, or (without delays, when
+    the figures are exact) more expected visits, or referrals that sustain themselves all at once."""
+    if work.reproduction >= 1.0 and not work.timed and work.referrers:
+        raise LimitError(f"{source}: touchpoint {excerpt(work.referrers[0])}: referrals sustain themselves "
+                         f"(reproduction number {work.reproduction:.4g}) and the map has no delays, so every "
+                         "generation of referred customers comes at once, without end: give the journey's "
+                         "touchpoints delays, or lower refers")
+    if work.timed:     # the figures are upper bounds (the run ends): it stops at the limit if it must
+        check_instant(work, limit, source)
+    each = work.per_seed if work.per_seed is not None else work.touches[0]
+    if arrivals > limit:
+        what = f"about {many(arrivals)} customers would arrive in {days:,} days, each making a visit at least"
+    elif not work.timed and arrivals * each > limit:
+        what = (f"touchpoint {excerpt(work.busiest)}: the {many(arrivals)} customers expected in {days:,} days "
+                f"would make about {many(arrivals * each)} visits ({many(each)} each, {many(work.busiest_visits)} of "
+                f"them of {excerpt(work.busiest)})")
+    else:
+        return
+    raise too_much(source, what, limit)
 
 
 def _per_customer(count: float, arrived: int) -> float | None:

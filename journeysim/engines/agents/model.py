@@ -16,7 +16,7 @@ from journeysim.engines.branching import customer_types
 from journeysim.journey import Delay, Journey
 from journeysim.maps.values import UNIT_DAYS
 
-__all__ = ["Model", "Outcome", "Customer", "compile_model", "delay_draws", "timed_touchpoints"]
+__all__ = ["Model", "Outcome", "Customer", "compile_model", "delay_draws", "timed_touchpoints", "day_rates"]
 
 _FIRST_BLOCK = 256
 _LAST_BLOCK = 16384
@@ -131,7 +131,8 @@ def _delay_pool(delay: Delay | None, scale: float, rng: np.random.Generator) -> 
     return Pool(lambda n: delay_draws(delay, n, scale, rng).tolist())
 
 
-def _day_rates(arrivals: dict, days: int) -> np.ndarray:
+def day_rates(arrivals: dict, days: int) -> np.ndarray:
+    """Expected new customers on each of ``days`` days, from a map's ``arrivals`` (rate, per, weekday, season)."""
     per_day = arrivals["rate"] / UNIT_DAYS[arrivals.get("per", "day")]
     d = np.arange(days)
     rates = np.full(days, per_day)
@@ -226,7 +227,7 @@ def compile_model(journey: Journey, days: int, rng: np.random.Generator, *, soci
         patience=[float(t.extra.get("patience") or 0.0) * scale for t in tps],
         cost=[float(t.extra.get("cost") or 0.0) for t in tps],
         budget=budget,
-        day_rates=_day_rates(dict(journey.extra["arrivals"]), days),
+        day_rates=day_rates(dict(journey.extra["arrivals"]), days),
         kinds=kinds,
         kind_p=kind_p,
         referral_kinds=referral_kinds,

@@ -32,6 +32,7 @@ import simpy
 from journeysim.engines.agents.batch import BatchWalker
 from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, Pool, timed_touchpoints
 from journeysim.engines.agents.shared import SharedTouchpoints
+from journeysim.engines.workload import MAX_DRAWN, OverBudget
 
 __all__ = ["Run", "SOCIAL_STEP"]
 
@@ -39,16 +40,20 @@ __all__ = ["Run", "SOCIAL_STEP"]
 #: (a step's lag changes the results far less than their noise; tests compare with the per-visit model),
 #: and each step costs a few numpy calls.
 SOCIAL_STEP = 1 / 24
+# A budget no run reaches.
+_NO_LIMIT = 2**62
 
 
 class Run(SharedTouchpoints):
     """The state and tallies of one run; :meth:`run` executes it."""
 
-    def __init__(self, model: Model, rng: np.random.Generator, tick=None):
+    def __init__(self, model: Model, rng: np.random.Generator, tick=None, budget: int | None = None):
         m = self.m = model
         self.rng = rng
         self.env = simpy.Environment()
         self.tick = tick
+        #: Visits the run may still make (:class:`~journeysim.engines.workload.OverBudget` past them).
+        self.room = _NO_LIMIT if budget is None else budget
         n, days, n_stages = len(m.names), m.days, len(m.stages) + 1
         self.bits = [1 << i for i in range(n)]
         self.stage_bits = [1 << s for s in m.stage]
@@ -82,7 +87,8 @@ class Run(SharedTouchpoints):
         self.kind = [Pool(lambda k, ids=np.asarray(ids), cum=np.cumsum(p): ids[np.minimum(
             np.searchsorted(cum, rng.random(k), side="right"), len(ids) - 1)].tolist()) if len(ids) else None
             for ids, p in m.referral_kinds]
-        self.referrals = [Pool(lambda k, r=r: rng.poisson(r, k).tolist()) if r else None for r in m.refers]
+        self.referrals = [Pool(lambda k, r=min(r, MAX_DRAWN): rng.poisson(r, k).tolist()) if r else None
+                          for r in m.refers]
         self.patience = [Pool(lambda k, p=p: rng.exponential(p, k).tolist()) if p else None for p in m.patience]
         # shared resources
         self.servers = {i: simpy.Resource(self.env, c) for i, c in enumerate(m.capacity) if c}
@@ -243,7 +249,10 @@ class Run(SharedTouchpoints):
         if leave >= self.m.days:
             return
         pool = self.kind[self.m.refer_type[i]]
-        for _ in range(self.referrals[i].take()):
+        count = self.referrals[i].take()
+        if len(self.todo) + count > self.room:     # each referred customer costs a visit at least
+            raise OverBudget
+        for _ in range(count):
             kind = pool.take()
             if self.prewalk:
                 self.todo.append((leave, kind))
@@ -274,61 +283,68 @@ class Run(SharedTouchpoints):
         pools, dynamic, fatigue = m.row_pools[c.seg], m.dynamic[c.seg], m.fatigue[c.seg]
         visits, first, reach, bits, stage_bits = self.visits, self.first, self.reach, self.bits, self.stage_bits
         stage, referrals, timed = m.stage, self.referrals, self.timed
-        while True:
-            if t >= days:
-                self.still += 1
-                return
-            if timed[i] and t >= self.horizon:       # the visit waits for its step's share
-                self.waiting_customers.setdefault(self.step_of(t), []).append((c, i, t))
-                return
-            if stop[i]:
-                now = self.env.now
-                if t > now:
-                    ev = self.env.timeout(t - now, (c, i))
-                    ev.callbacks.append(self._on_stop)
-                    return
-                if not self._gate(c, i, t):
-                    return
-            visits[i] += 1
-            bit = bits[i]
-            if not c.seen & bit:
-                c.seen |= bit
-                first[i] += 1
-                bit = stage_bits[i]
-                if not c.reached & bit:
-                    c.reached |= bit
-                    reach[stage[i]] += 1
-            if goal[i]:
-                self._goal(c, i, t)
-            if fatigue[i] is not None:
-                if c.counts is None:
-                    c.counts = {}
-                c.counts[i] = c.counts.get(i, 0) + 1
-            if dynamic[i] or fatigue[i] is not None:
-                nxt, delay = self._choose(c, i)
-            else:
-                pool = pools[i]
-                nxt, delay = (pool.items or pool.refill()).pop()
-            leave = t + delay
-            if referrals[i] is not None:
-                self._refer(i, leave)
-            marks = campaign_days[i]
-            if marks:
-                k = bisect_right(marks, t)
-                if k < len(marks) and marks[k] < leave:
-                    self._park(c, i, t, nxt, leave, marks[k])
-                    return
-            if int(leave) > int(t):                   # a day's end falls inside the visit
-                self._occupy(i, t, leave)
-            if nxt == EXIT_INDEX:
-                if leave >= days:
+        steps, room = 0, self.room
+        try:
+            while True:
+                if t >= days:
                     self.still += 1
-                elif c.converted:
-                    self.converted_left += 1
+                    return
+                if timed[i] and t >= self.horizon:       # the visit waits for its step's share
+                    self.waiting_customers.setdefault(self.step_of(t), []).append((c, i, t))
+                    return
+                if stop[i]:
+                    now = self.env.now
+                    if t > now:
+                        ev = self.env.timeout(t - now, (c, i))
+                        ev.callbacks.append(self._on_stop)
+                        return
+                    if not self._gate(c, i, t):
+                        return
+                visits[i] += 1
+                steps += 1
+                if steps > room:
+                    raise OverBudget
+                bit = bits[i]
+                if not c.seen & bit:
+                    c.seen |= bit
+                    first[i] += 1
+                    bit = stage_bits[i]
+                    if not c.reached & bit:
+                        c.reached |= bit
+                        reach[stage[i]] += 1
+                if goal[i]:
+                    self._goal(c, i, t)
+                if fatigue[i] is not None:
+                    if c.counts is None:
+                        c.counts = {}
+                    c.counts[i] = c.counts.get(i, 0) + 1
+                if dynamic[i] or fatigue[i] is not None:
+                    nxt, delay = self._choose(c, i)
                 else:
-                    self.exited += 1
-                return
-            i, t = nxt, leave
+                    pool = pools[i]
+                    nxt, delay = (pool.items or pool.refill()).pop()
+                leave = t + delay
+                if referrals[i] is not None:
+                    self._refer(i, leave)
+                marks = campaign_days[i]
+                if marks:
+                    k = bisect_right(marks, t)
+                    if k < len(marks) and marks[k] < leave:
+                        self._park(c, i, t, nxt, leave, marks[k])
+                        return
+                if int(leave) > int(t):                   # a day's end falls inside the visit
+                    self._occupy(i, t, leave)
+                if nxt == EXIT_INDEX:
+                    if leave >= days:
+                        self.still += 1
+                    elif c.converted:
+                        self.converted_left += 1
+                    else:
+                        self.exited += 1
+                    return
+                i, t = nxt, leave
+        finally:
+            self.room -= steps
 
     def _park(self, c: Customer, i: int, t: float, nxt: int, leave: float, day: int) -> None:
         """``c`` is at ``i`` on a campaign day: count it there until then and let the campaign decide."""

@@ -31,6 +31,18 @@ from journeysim.engines.montecarlo.tallies import (
     PATH_LENGTH,
     TimeHistogram,
 )
+from journeysim.engines.workload import (
+    MAX_TRANSITIONS,
+    REFERRED_PER_CUSTOMER,
+    OverBudget,
+    Workload,
+    check_instant,
+    check_limit,
+    many,
+    stopped,
+    too_much,
+    workload,
+)
 from journeysim.errors import UsageError, excerpt
 from journeysim.journey import Journey
 
@@ -167,8 +179,17 @@ def _top_paths(cohort: Cohort, names) -> list[dict]:
 
 def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Generator, horizon: float | None = None,
                         chunk_size: int = CHUNK_SIZE, seed: int | None = None, removal_effects: bool = True,
-                        progress: Callable[[int], None] | None = None, backend: str = "numba") -> MonteCarloResult:
+                        progress: Callable[[int], None] | None = None, backend: str = "numba",
+                        max_transitions: int = MAX_TRANSITIONS["montecarlo"], source: str = "<map>") -> MonteCarloResult:
     """Simulate ``customers`` new customers of ``journey`` and estimate its metrics.
+
+    Before it starts, the run's expected work (transitions: one per visit) comes from the
+    exact engine's equations (:func:`~journeysim.engines.workload.workload`): a run expected to
+    take more than ``max_transitions`` is refused in one line (:class:`~journeysim.errors.LimitError`);
+    with a horizon (which makes those figures upper bounds) the run stops with that error
+    once it has taken ``max_transitions``. Referrals that sustain themselves are cut at
+    :data:`MAX_GENERATIONS` generations and 10 referred customers per new customer (see
+    ``referred``), and their work is counted so.
 
     Parameters
     ----------
@@ -193,10 +214,20 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         ``"numba"`` (default) walks each customer of a chunk to the end in compiled
         code; ``"numpy"`` advances a chunk's customers together, one vectorised step
         at a time (about half as fast). Same statistics, different random streams.
+    max_transitions : int
+        The most transitions (visits) the run may take, new and referred customers together
+        (default :data:`~journeysim.engines.workload.MAX_TRANSITIONS` ``["montecarlo"]``, 1e11).
+    source : str
+        Name of the map file, for error messages.
 
     Returns
     -------
     MonteCarloResult
+
+    Raises
+    ------
+    LimitError
+        The run would take, or took, more than ``max_transitions`` transitions.
 
     Examples
     --------
@@ -210,12 +241,18 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     [(['ad'], 7001), (['ad', 'buy'], 2999)]
     """
     _check(customers, horizon, chunk_size, rng, backend)
+    limit = check_limit(max_transitions)
     customers, chunk_size = int(customers), int(chunk_size)
     horizon = None if horizon is None else float(horizon)
+    _check_work(workload(journey), customers, horizon, limit, source)
     tables = build_tables(journey)
-    cohort = simulate_cohort(tables, customers, rng, chunk_size=chunk_size, horizon=horizon,
-                             generations=MAX_GENERATIONS, referral_limit=10 * customers, progress=progress,
-                             backend=backend)
+    try:
+        cohort = simulate_cohort(tables, customers, rng, chunk_size=chunk_size, horizon=horizon,
+                                 generations=MAX_GENERATIONS, referral_limit=REFERRED_PER_CUSTOMER * customers,
+                                 progress=progress, backend=backend, budget=limit)
+    except OverBudget:
+        raise stopped(source, f"{customers:,} new customers and those they referred, before the horizon of "
+                              f"{fmt(horizon)} {journey.time_unit}s", limit) from None
     new, names = cohort.new, journey.names
     visits = new.visits_by_touchpoint()
     goal = np.array([journey.touchpoints[x].goal for x in names])
@@ -271,6 +308,27 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         method=_method(customers, chunk_size, horizon, journey.time_unit, removal_effects, backend),
         warnings=tuple(warnings),
     )
+
+
+def _check_work(work: Workload, customers: int, horizon: float | None, limit: int, source: str) -> None:
+    """Refuse a run whose expected work is past ``limit`` with nothing to cut it.
+
+    Referrals that sustain themselves are cut at :data:`MAX_GENERATIONS` generations and 10
+    referred customers per new customer (the per-seed metrics are then null, and said so),
+    which bounds their work. A horizon cuts journeys only when steps take time; then the
+    exact figures are upper bounds, and the run itself stops at the limit instead.
+    """
+    if horizon is not None and work.timed:
+        check_instant(work, limit, source)
+        return
+    each = work.montecarlo_cost()
+    why = ("" if not work.referrers else ", referrals included" if work.per_seed is not None else
+           f", with the {REFERRED_PER_CUSTOMER} referred customers a run simulates at most per new customer")
+    if customers * each <= limit:
+        return
+    raise too_much(source, f"touchpoint {excerpt(work.busiest)}: {customers:,} customers would take about "
+                           f"{many(customers * each)} transitions ({many(each)} a customer{why}; "
+                           f"{many(work.busiest_visits)} visits of {excerpt(work.busiest)} each)", limit)
 
 
 def _per_seed(tables: Tables, cohort: Cohort, goal: np.ndarray) -> tuple[dict, list[str]]:

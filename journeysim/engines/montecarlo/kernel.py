@@ -22,12 +22,16 @@ import numpy as np
 
 from journeysim._hash import mix
 from journeysim.engines.montecarlo.alias import AliasTable
+from journeysim.engines.montecarlo.referred import Referred
 from journeysim.engines.montecarlo.tables import EXPONENTIAL, LOGNORMAL, Tables
 from journeysim.engines.montecarlo.tallies import PATH_LENGTH, PathCounter, Tally
+from journeysim.engines.workload import MAX_DRAWN
 
 __all__ = ["run_piece"]
 
 _U = np.uint64
+# A budget no run reaches.
+_NO_LIMIT = 2**62
 # No reference counting: the kernel allocates nothing (its buffers come in ``_Out``), and
 # counting references to the arrays of the tuples handed to the inlined helpers on every
 # step would cost more than the step itself.
@@ -212,12 +216,12 @@ def _relay(ch, out, lane, c, after, m, seen0, h, converted, late, k, s0, s1, s2,
 
 
 @_jit
-def _walk(seed, rng, m, ch, out):
+def _walk(seed, rng, m, ch, out, budget):
     """Walk customers ``0 .. m-1`` to the end (or the horizon), two side by side, into ``out``.
 
-    Returns the number of conversion times written to ``out.times`` and of visits to
+    Returns the number of conversion times written to ``out.times``, of visits to
     referring states (their times and states are in ``out.refs`` and ``out.referrers``
-    if those are long enough).
+    if those are long enough), and whether the walks stopped at ``budget`` steps.
     """
     s0, s1, s2, s3 = seed[0], seed[1], seed[2], seed[3]
     n_refs = n_times = 0
@@ -235,7 +239,11 @@ def _walk(seed, rng, m, ch, out):
     a_conv = b_conv = a_late = b_late = a_done = b_done = False
     a_k = b_k = 0
     after = 2
+    steps = 0
     while a_on or b_on:
+        steps += np.int64(a_on) + np.int64(b_on)
+        if steps > budget:
+            return n_times, n_refs, True
         if a_on:
             (a_state, a_clock, a_seen, a_h, a_conv, a_k, a_late, a_done, s0, s1, s2, s3, n_times,
              n_refs) = _step(ch, out, rng, 0, ac, a_state, a_clock, a_begin, a_seen, a_h, a_conv, a_k,
@@ -253,7 +261,7 @@ def _walk(seed, rng, m, ch, out):
                                                                        b_late, b_k, s0, s1, s2, s3)
             b_clock, b_seen, b_h, b_conv, b_k = b_begin, _U(0), _U(0), False, 0
     _empty_planes(out)
-    return n_times, n_refs
+    return n_times, n_refs, False
 
 
 def _chain(t: Tables, horizon: float | None, start: np.ndarray | None, entry: AliasTable) -> _Chain:
@@ -289,10 +297,12 @@ def _outputs(t: Tables, m: int, paths: PathCounter | None, pilot: bool, room: in
 
 
 def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon: float | None,
-              start: np.ndarray | None, paths: PathCounter | None, entry: AliasTable) -> tuple[np.ndarray, np.ndarray]:
+              start: np.ndarray | None, paths: PathCounter | None, entry: AliasTable,
+              budget: int | None = None) -> Referred | None:
     """Simulate ``m`` customers (entering by ``entry``, at times ``start``, else 0) into ``tally`` and ``paths``.
 
-    Returns the start times and the customer types of the customers they refer.
+    Returns the customers they refer; ``None`` (and nothing tallied) when the walks took
+    more than ``budget`` steps.
     """
     seed = rng.integers(0, 2**64, size=4, dtype=np.uint64)
     seed[0] |= _U(1)  # xoshiro's state must not be all zero
@@ -301,7 +311,9 @@ def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon
     before, room = rng.bit_generator.state, m
     while True:
         out = _outputs(t, m, paths, pilot, room)
-        n_times, n_refs = _walk(seed, rng, m, chain, out)
+        n_times, n_refs, over = _walk(seed, rng, m, chain, out, _NO_LIMIT if budget is None else budget)
+        if over:
+            return None
         if n_refs <= room:
             break
         # More referring visits than room: the same draws again, with room for all of them.
@@ -332,5 +344,5 @@ def run_piece(t: Tables, m: int, rng: np.random.Generator, tally: Tally, horizon
         paths.counts += out.path_counts
         paths.conversions += out.path_conversions
     referrers = out.referrers[:n_refs]
-    counts = rng.poisson(t.refers.take(referrers))
-    return np.repeat(out.refs[:n_refs], counts), np.repeat(t.route.take(referrers), counts)
+    counts = rng.poisson(np.minimum(t.refers.take(referrers), MAX_DRAWN))
+    return Referred(out.refs[:n_refs], counts, t.route.take(referrers))

@@ -9,19 +9,24 @@ step stays proportional to the customers left. Customers who finish hand their
 visited bitmask and path hash to the tallies. The last few
 customers of a chunk continue inside the next one, which saves the long tail of
 tiny steps. Referred customers are simulated after the chunk that referred
-them, depth first in pieces of at most one chunk, so memory stays bounded by
-the chunk size.
+them, depth first in pieces of at most one chunk; until then they are kept as
+(time, how many) per referring visit, so memory follows the chunk's visits
+whatever ``refers`` is. A budget of transitions stops a run that would take
+more work than its caller allows (:class:`OverBudget`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
 from journeysim.engines.montecarlo.alias import AliasTable, draw
+from journeysim.engines.montecarlo.referred import Referred, take
 from journeysim.engines.montecarlo.tables import EXPONENTIAL, LOGNORMAL, Tables
 from journeysim.engines.montecarlo.tallies import PATH_LENGTH, PathCounter, Tally
+from journeysim.engines.workload import MAX_DRAWN, OverBudget
 
 __all__ = ["simulate_cohort", "Cohort", "PILOT", "BACKENDS"]
 
@@ -132,7 +137,7 @@ class Cohort:
         return sum(getattr(t, what) for t in self.referred)
 
 
-def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, kinds: list, w: _Work | None = None,
+def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, w: _Work | None = None,
            settled: bool = True) -> int:
     """Count the visits of the current states; return how many customers are still travelling.
 
@@ -186,35 +191,35 @@ def _visit(t: Tables, p: _Piece, tally: Tally, rng, referrals: list, kinds: list
         refers = t.refers.take(state)
         who = np.flatnonzero(refers > 0)
         if who.size:
-            count = rng.poisson(refers.take(who))
+            count = rng.poisson(np.minimum(refers.take(who), MAX_DRAWN))
             when = p.time.take(who) if p.time is not None else np.zeros(len(who))
-            referrals.append(np.repeat(when, count))
-            kinds.append(np.repeat(t.route.take(state.take(who)), count))
+            referrals.append(Referred(when, count, t.route.take(state.take(who))))
     return len(state) - int(counts[t.exit])
 
 
 def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
                      start: np.ndarray | None, paths: PathCounter | None, entry: AliasTable,
-                     carry: _Piece | None = None,
-                     leave: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], _Piece | None]:
+                     carry: _Piece | None = None, leave: int = 0,
+                     budget: int | None = None) -> tuple[Referred, _Piece | None]:
     """Simulate ``m`` customers entering by ``entry`` (and those ``carry`` brings) to the end or the horizon.
 
     Stop when fewer than ``leave`` are still travelling and hand those back, so that
     they continue with the next piece instead of costing a long tail of tiny steps.
-    Return the referrals' start times and customer types, and the customers handed back.
+    Return the customers referred and the customers handed back. Raise :class:`OverBudget`
+    past ``budget`` transitions.
     """
     pilot = paths is not None and not paths.started
     p = _Piece(t, m, start, rng, pilot, paths is not None, entry)
     tally.customers += m
     fresh = m   # the piece's own customers come first in its arrays, until they are compacted
-    referrals: list[np.ndarray] = []
-    kinds: list[np.ndarray] = []
+    referrals: list[Referred] = []
+    stop = math.inf if budget is None else tally.transitions + budget
     buffer = None
     if pilot:
         buffer = np.full((m, PATH_LENGTH + 1), -1, dtype=np.int32)
         buffer[:, 0] = t.touchpoint.take(p.state)
         shown = np.where(t.touchpoint == t.n, -1, t.touchpoint)  # drop-off: no touchpoint
-    _visit(t, p, tally, rng, referrals, kinds)
+    _visit(t, p, tally, rng, referrals)
     if carry is not None:
         p.absorb(carry)
     m = len(p.state)
@@ -250,6 +255,8 @@ def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None
                 # Customers past the horizon stop where they are (their time says why).
                 np.putmask(p.state, p.time > horizon, t.exit)
         tally.transitions += m
+        if tally.transitions > stop:
+            raise OverBudget
         step += 1
         if step == 1:   # who left right after their first touchpoint (not cut by the horizon)
             left = p.state[:fresh] == t.exit
@@ -263,9 +270,9 @@ def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None
             alive = p.state != t.exit
             if not alive.all():
                 settle(alive)
-            m = _visit(t, p, tally, rng, referrals, kinds, w)
+            m = _visit(t, p, tally, rng, referrals, w)
         else:
-            m = _visit(t, p, tally, rng, referrals, kinds, w, settled=False)
+            m = _visit(t, p, tally, rng, referrals, w, settled=False)
             if m < leave or m < _COMPACT * len(p.state):
                 settle(p.state != t.exit)
     if done_visited:
@@ -276,26 +283,26 @@ def _run_numpy_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None
             if pilot:
                 paths.start(hashes, np.concatenate(done_rows), buffer)
             paths.add(hashes, converted)
-    made = ((np.concatenate(referrals), np.concatenate(kinds)) if referrals
-            else (np.zeros(0), np.zeros(0, dtype=np.intp)))
-    return made, (p if m else None)
+    return Referred.join(referrals), (p if m else None)
 
 
 def _run_compiled_piece(t: Tables, m: int, rng, tally: Tally, horizon: float | None,
                         start: np.ndarray | None, paths: PathCounter | None, entry: AliasTable,
-                        carry: None = None, leave: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], None]:
+                        carry: None = None, leave: int = 0, budget: int | None = None) -> tuple[Referred, None]:
     """``_run_numpy_piece`` in compiled code; walks have no tail of tiny steps, so nothing is carried over."""
     from journeysim.engines.montecarlo.kernel import (
         run_piece,  # numba loads only when used
     )
 
-    return run_piece(t, m, rng, tally, horizon, start, paths, entry), None
+    made = run_piece(t, m, rng, tally, horizon, start, paths, entry, budget)
+    if made is None:
+        raise OverBudget
+    return made, None
 
 
-def _by_type(generation: int, made: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int, np.ndarray]]:
-    """Referred customers' start times grouped by customer type (each type enters by its own table)."""
-    times, kinds = made
-    return [(generation, int(k), times[kinds == k]) for k in np.unique(kinds)]
+def _by_type(generation: int, made: Referred) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """Referred customers grouped by customer type (each type enters by its own table)."""
+    return [(generation, kind, times, counts) for kind, times, counts in made.by_type()]
 
 
 #: How a piece of customers is simulated, by backend name.
@@ -304,11 +311,13 @@ BACKENDS = {"numba": _run_compiled_piece, "numpy": _run_numpy_piece}
 
 def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *, chunk_size: int,
                     horizon: float | None, generations: int, referral_limit: int,
-                    progress: Callable[[int], None] | None = None, backend: str = "numba") -> Cohort:
+                    progress: Callable[[int], None] | None = None, backend: str = "numba",
+                    budget: int | None = None) -> Cohort:
     """Simulate ``customers`` new customers and the referral generations they start.
 
     Referred customers beyond ``generations`` generations or ``referral_limit``
-    in all are not simulated (``Cohort.truncated``). ``progress`` is called with
+    in all are not simulated (``Cohort.truncated``). Past ``budget`` transitions in all
+    the run stops with :class:`OverBudget`. ``progress`` is called with
     the number of new customers started so far after each piece. ``backend``:
     ``"numba"`` walks each customer in compiled code (``_mckernel``), ``"numpy"``
     advances the customers of a piece together, one vectorised step at a time.
@@ -318,26 +327,31 @@ def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *,
         horizon = None  # every visit happens at time 0, within any positive horizon
     _run_piece = BACKENDS[backend]
     carry, done = None, 0
+
+    def left(c: Cohort) -> int | None:
+        return None if budget is None else budget - c.new.transitions - c.referred_total("transitions")
+
     while done < customers:
         # The first piece picks the candidate paths: at least PILOT customers, whatever the chunk size.
         m = min(customers - done, chunk_size if done else max(chunk_size, PILOT))
         # The first piece and the last one finish everybody.
         leave = 0 if done == 0 or done + m >= customers else chunk_size // _TAIL
-        made, carry = _run_piece(tables, m, rng, cohort.new, horizon, None, cohort.paths, tables.entry, carry, leave)
+        made, carry = _run_piece(tables, m, rng, cohort.new, horizon, None, cohort.paths, tables.entry, carry, leave,
+                                 left(cohort))
         done += m
         pending = _by_type(1, made)
         while pending:
-            generation, kind, starts = pending.pop()
+            generation, kind, times, counts = pending.pop()
             referred = cohort.referred_total("customers")
             if generation > generations or referred >= referral_limit:
                 cohort.truncated = True
                 continue
-            piece = starts[:min(chunk_size, referral_limit - referred)]
-            if len(piece) < len(starts):
-                pending.append((generation, kind, starts[len(piece):]))
+            piece, rest = take(times, counts, min(chunk_size, referral_limit - referred))
+            if rest is not None:
+                pending.append((generation, kind, *rest))
             cohort.generations = max(cohort.generations, generation)
             made, _ = _run_piece(tables, len(piece), rng, cohort.referred[kind], horizon, piece, None,
-                                 tables.entries[kind])
+                                 tables.entries[kind], budget=left(cohort))
             pending += _by_type(generation + 1, made)
         if progress is not None:
             progress(done)
