@@ -300,7 +300,7 @@ def add_max_transitions(p) -> None:
     """``--max-transitions N``: the most work a sampling engine's run may take (see docs/limits.md)."""
     p.add_argument("--max-transitions", metavar="N",
                    help="montecarlo, agents: refuse or stop a run past N transitions, one per visit (default: 1e11 "
-                        "for montecarlo, 1e9 for agents)")
+                        "for montecarlo, 2e8 for agents)")
 
 
 def max_transitions(args, engine: str) -> int:
@@ -311,7 +311,7 @@ def max_transitions(args, engine: str) -> int:
     >>> from types import SimpleNamespace
     >>> max_transitions(SimpleNamespace(max_transitions="2e12"), "montecarlo"), \\
     ...     max_transitions(SimpleNamespace(max_transitions=None), "agents")
-    (2000000000000, 1000000000)
+    (2000000000000, 200000000)
     """
     from journeysim.engines.workload import MAX_TRANSITIONS
 

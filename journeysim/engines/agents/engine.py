@@ -197,7 +197,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     Parameters
     ----------
     journey : Journey
-        A map with ``arrivals`` (and optionally capacity, patience, budget, cost,
+        A map with ``arrivals`` (and optionally capacity, service, patience, budget, cost,
         social_proof, fatigue and campaigns; see docs/agents.md).
     days : int
         Length of the run (>= 1). The clock counts days; delays are converted from
@@ -209,7 +209,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
         Name of the map file, for error messages.
     max_transitions : int
         The most visits the run may make (default :data:`~journeysim.engines.workload.MAX_TRANSITIONS`
-        ``["agents"]``, 1e9). Before it starts, the expected arrivals times the expected
+        ``["agents"]``, 2e8). Before it starts, the expected arrivals times the expected
         touches of a customer (with the referrals it brings, from the exact engine's
         equations) are checked against it where they are exact (a map without delays);
         the run stops at it whatever happens.
