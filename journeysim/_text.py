@@ -216,6 +216,38 @@ def wrap(text: str, indent: str = "  ") -> str:
                      for line in text.splitlines())
 
 
+def _wrapped_widths(headers: Sequence[str], cells: list[list[str]], natural: list[int],
+                    width: int) -> tuple[list[int] | None, int]:
+    """Column widths (and cell padding) for a table that must wrap to ``width``: lines break between words.
+
+    Each column gets room for its longest word (up to a dozen characters): first counting the headers' words,
+    else the cells' alone (headers then break inside words, names and numbers stay whole), else with the cells'
+    padding dropped, so that a number is never folded over two lines (``13,27`` / ``2`` reads as another number).
+    The room left goes, one character at a time, to the column that lacks most of its natural width. ``None``
+    when even that does not fit: rich then folds every column.
+    """
+    from rich.cells import cell_len
+
+    def longest_words(with_headers: bool) -> list[int]:
+        return [min(12, max((cell_len(w) for c in [*([h] if with_headers else []),
+                                                    *(r[i] for r in cells if i < len(r))] for w in c.split()),
+                            default=1)) for i, h in enumerate(headers)]
+
+    for with_headers, padding in ((True, 1), (False, 1), (False, 0)):
+        widths = longest_words(with_headers)
+        room = width - (2 * padding + 1) * len(headers) - 1
+        if sum(widths) <= room:
+            break
+    else:
+        return None, 1
+    for _ in range(room - sum(widths)):
+        lack, i = max((natural[i] - w, i) for i, w in enumerate(widths))
+        if lack <= 0:
+            break
+        widths[i] += 1
+    return widths, padding
+
+
 def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence],
                  width: int | None = None) -> str:
     """Render rows as a boxed text table at most ``width`` columns wide (default :func:`table_width`).
@@ -243,18 +275,15 @@ def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Seque
     cells = [[terminal_text(c) if isinstance(c, str) else fmt(c) for c in row] for row in rows]
     natural = [max([cell_len(h), *(cell_len(r[i]) for r in cells if i < len(r))]) for i, h in enumerate(headers)]
     # When the other columns fit whole beside a first column of a dozen characters, only the first (names,
-    # often long) wraps; otherwise every column wraps, the widest first.
+    # often long) wraps; otherwise every column wraps (see _wrapped_widths).
     rest = sum(natural[1:]) + 3 * len(headers) + 1
     first_only = width is None or width - rest >= min(natural[0], 12)
-    # Otherwise every column wraps, each keeping room for its longest word (up to a dozen characters) when they
-    # all fit, so that lines break between words rather than inside them.
-    words = [min(12, max((cell_len(w) for c in [h, *(r[i] for r in cells if i < len(r))] for w in c.split()),
-                         default=1)) for i, h in enumerate(headers)]
-    keep_words = not first_only and sum(words) + 3 * len(headers) + 1 <= width
-    table = Table(title=Text(terminal_text(title)) if title else None, title_justify="left", show_lines=False)
+    widths, padding = (None, 1) if first_only else _wrapped_widths(headers, cells, natural, width)
+    table = Table(title=Text(terminal_text(title)) if title else None, title_justify="left", show_lines=False,
+                  padding=(0, padding))
     for i, h in enumerate(headers):
         table.add_column(Text(terminal_text(h)), justify="left" if i == 0 else "right", overflow="fold",
-                         no_wrap=first_only and i > 0, min_width=words[i] if keep_words else None)
+                         no_wrap=first_only and i > 0, width=widths[i] if widths else None)
     for row in cells:
         table.add_row(*(Text(c) for c in row))
     buf = io.StringIO()

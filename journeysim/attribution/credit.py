@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 
 from journeysim._result import Result
-from journeysim._text import count, fmt, format_table, money, rate, rate_interval
+from journeysim._text import count, fmt, format_table, money, rate, rate_interval, wrap
 from journeysim.attribution.markov import removal_effects
 from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_credit, shapley_rate_credit
 from journeysim.errors import UsageError, excerpt
@@ -138,9 +138,9 @@ class Attribution(Result):
             parts.append(format_table(
                 "Markov removal effects (conversions shared by the first, value by the second)",
                 ["touchpoint", "on conversions", "share", *ci, "on value", "share", *ci], rows))
-        parts.extend(f"warning: {w}" for w in self.warnings)
-        parts.extend(f"note: {n}" for n in self.notes)
-        parts.append(f"method: {self.method}")
+        parts.extend(wrap(f"warning: {w}") for w in self.warnings)
+        parts.extend(wrap(f"note: {n}") for n in self.notes)
+        parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 
     def _headline(self) -> str:

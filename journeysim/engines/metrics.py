@@ -131,7 +131,7 @@ class JourneyMetrics(Result):
     def summary(self) -> str:
         """Headline metrics, the funnel by stage, the top touchpoints by removal effect and the method."""
         parts = self._metric_tables()
-        parts.extend(f"warning: {w}" for w in self.warnings)
+        parts.extend(wrap(f"warning: {w}") for w in self.warnings)
         if self.method:
             parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)

@@ -25,7 +25,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 
 from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval
+from journeysim._text import fmt, format_table, interval, pct, pct_interval, wrap
 from journeysim.errors import ScenarioError, excerpt
 from journeysim.experiments.analysis import ExperimentAnalysis
 from journeysim.experiments.check import check_prediction
@@ -95,20 +95,21 @@ class Calibration(Result):
     def summary(self) -> str:
         rows = [(p, f"{fmt(v.prior_median)} {interval(v.prior_interval)}",
                  f"{fmt(v.posterior_median)} {interval(v.posterior_interval)}") for p, v in self.parameters.items()]
-        rows.append(("relative lift", f"{fmt(self.prior_lift_rel[0])} {interval(self.prior_lift_rel[1:])}",
-                     f"{fmt(self.posterior_lift_rel[0])} {interval(self.posterior_lift_rel[1:])}"))
-        parts = [format_table(f"{self.hypothesis}: before and after the test (median [{self.level:g} interval])",
+        # Lifts in percent, as predict and check print them (the JSON keeps fractions)
+        rows.append(("relative lift", f"{pct(self.prior_lift_rel[0])} {pct_interval(self.prior_lift_rel[1:])}",
+                     f"{pct(self.posterior_lift_rel[0])} {pct_interval(self.posterior_lift_rel[1:])}"))
+        parts = [format_table(f"{self.hypothesis}: before and after the test (median [{self.level:.0%} interval])",
                               ["uncertain number", "prior", "posterior"], rows),
-                 f"observed relative lift {fmt(self.observed_lift_rel)} ({self.variant}); effective draws "
+                 f"observed relative lift {pct(self.observed_lift_rel)} ({self.variant}); effective draws "
                  f"{self.effective_draws:.1f} of {self.draws}"]
         if not self.reliable:
             parts.append(f"WARNING: fewer than {MIN_EFFECTIVE_DRAWS} effective draws: the observed result lies far "
                          "from the prediction; predict again with more draws or revisit the hypothesis's ranges")
-        parts.append(f"method: {self.method}")
+        parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 
     def _headline(self) -> str:
-        return (f"{self.hypothesis!r}: relative lift {fmt(self.prior_lift_rel[0])} -> {fmt(self.posterior_lift_rel[0])}, "
+        return (f"{self.hypothesis!r}: relative lift {pct(self.prior_lift_rel[0])} -> {pct(self.posterior_lift_rel[0])}, "
                 f"{len(self.parameters)} parameters, {self.effective_draws:.1f} effective draws of {self.draws}")
 
     def _table(self):

@@ -27,7 +27,7 @@ from scipy import stats
 
 from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval
+from journeysim._text import fmt, format_table, interval, wrap
 from journeysim.errors import DataError, ScenarioError
 from journeysim.journey import EXIT, Edge, Journey
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
@@ -131,7 +131,7 @@ class EdgeCheck(Result):
                               ["edge", "predicted", "control", "variant", "variant interval", "verdict"], rows)]
         if self.headline is not None:
             parts.append(self.headline.summary())
-        parts.append(f"method: {self.method}")
+        parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 
 

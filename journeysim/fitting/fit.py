@@ -27,7 +27,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval
+from journeysim._text import fmt, format_table, interval, wrap
 from journeysim.attribution.markov import markov_journey
 from journeysim.errors import DataError, MapError, excerpt
 from journeysim.fitting.delays import DelayChoice, GapStats, choose_delay
@@ -124,8 +124,8 @@ class FitResult(Result):
                              fmt(None if c.delay is None else c.delay.sd), aic or "-"))
             parts.append(format_table(f"delays ({self.journey.time_unit}s; chosen by lowest AIC)",
                                       ["touchpoint", "chosen", "gaps", "mean", "sd", "AIC"], rows))
-        parts.extend(f"warning: {w}" for w in self.warnings)
-        parts.append(f"method: {self.method}")
+        parts.extend(wrap(f"warning: {w}") for w in self.warnings)
+        parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 
     def _headline(self) -> str:

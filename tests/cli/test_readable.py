@@ -3,6 +3,7 @@ forms people write (10%, 2,000/day), every command says what it wrote and shows 
 
 import argparse
 import json
+import re
 
 import pytest
 
@@ -32,6 +33,20 @@ def lines_of(capsys, argv, monkeypatch, columns=80):
 def test_tables_fit_80_columns(argv, capsys, monkeypatch):
     long = [line for line in lines_of(capsys, argv, monkeypatch) if len(line) > 80]
     assert long == []
+
+
+def test_a_wide_table_breaks_headers_never_numbers(capsys, monkeypatch):
+    # Eight attribution models beside the touchpoints: at 80 columns something must break. Headers may; a number
+    # folded over two lines ("13,27" then "2") reads as another number, and a name broken inside a word misleads.
+    lines = lines_of(capsys, ["attribute", str(SCENARIOS / "events" / "online-store-2026.csv"), "--goal", "purchase",
+                              "--model", "all"], monkeypatch)
+    assert [line for line in lines if len(line) > 80] == []
+    body = [line for line in lines if line.startswith("│")]
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in body]
+    numbers = [c for row in rows if len(row) > 2 for c in row[1:] if c]    # the tables of models and effects
+    assert {"13,970", "33,000", "-1,110", "349.2"} <= set(numbers)                # whole numbers, grouped
+    assert all(re.fullmatch(r"-?\d{1,3}(,\d{3})*(\.\d+)?%?", c) for c in numbers), numbers
+    assert {"cart", "reviews", "newsletter", "recommend"} <= {row[0] for row in rows}  # names broken only at spaces
 
 
 def test_the_run_ranking_fits_80_columns(tmp_path, capsys, monkeypatch):
@@ -66,6 +81,20 @@ def test_counts_money_and_percentages(capsys, monkeypatch, tmp_path):
     assert "1.99 CZK" in out                                             # the command line wins over the map
     plain = json.loads("\n".join(lines_of(capsys, ["simulate", str(eur), "--json"], monkeypatch)))
     assert plain["expected_value"] == pytest.approx(1.98774, abs=1e-5)   # JSON keeps the raw number
+
+
+def test_calibrate_prints_lifts_in_percent(tmp_path, capsys, monkeypatch):
+    lines = lines_of(capsys, ["calibrate", str(EXPERIMENTS / "live-chat.prediction.json"),
+                              str(EXPERIMENTS / "live-chat.aggregated.csv"), "-o", str(tmp_path / "cal.yaml")],
+                     monkeypatch, columns=120)
+    text = "\n".join(lines)
+    assert "(median [90%" in text                             # the level in percent too
+    assert "│ relative lift          │ +19.65% [+16.11%, +23.61%] │ +16.69% [+15.28%, +18.77%] │" in text
+    assert "observed relative lift +15.77% (live chat)" in text
+    capsys.readouterr()
+    assert main(["calibrate", str(EXPERIMENTS / "live-chat.prediction.json"),
+                 str(EXPERIMENTS / "live-chat.aggregated.csv"), "-o", str(tmp_path / "cal2.yaml"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["observed_lift_rel"] == pytest.approx(0.1577, abs=1e-4)  # JSON: fractions
 
 
 def test_a_bad_currency_is_a_map_error(tmp_path, capsys):
