@@ -197,8 +197,9 @@ def table_width() -> int | None:
     return None
 
 
-def wrap(text: str, indent: str = "  ") -> str:
-    """Wrap a line of prose to :func:`table_width` (continuation lines indented); as is when there is no width.
+def wrap(text: str, indent: str = "  ", width: int | None = None) -> str:
+    """Wrap a line of prose to ``width`` (default :func:`table_width`; continuation lines indented); as is when
+    there is no width.
 
     >>> import os
     >>> os.environ["COLUMNS"] = "30"
@@ -209,7 +210,7 @@ def wrap(text: str, indent: str = "  ") -> str:
     """
     import textwrap
 
-    width = table_width()
+    width = width or table_width()
     if width is None:
         return text
     return "\n".join(textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False)
@@ -279,8 +280,7 @@ def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Seque
     rest = sum(natural[1:]) + 3 * len(headers) + 1
     first_only = width is None or width - rest >= min(natural[0], 12)
     widths, padding = (None, 1) if first_only else _wrapped_widths(headers, cells, natural, width)
-    table = Table(title=Text(terminal_text(title)) if title else None, title_justify="left", show_lines=False,
-                  padding=(0, padding))
+    table = Table(show_lines=False, padding=(0, padding))
     for i, h in enumerate(headers):
         table.add_column(Text(terminal_text(h)), justify="left" if i == 0 else "right", overflow="fold",
                          no_wrap=first_only and i > 0, width=widths[i] if widths else None)
@@ -289,5 +289,7 @@ def format_table(title: str | None, headers: Sequence[str], rows: Sequence[Seque
     buf = io.StringIO()
     Console(file=buf, width=width or 10_000, color_system=None, force_terminal=False, highlight=False,
             soft_wrap=False).print(table)
-    # rich pads the title line to the table's width; trailing spaces only make lines longer
-    return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+    lines = [line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines()]
+    # The title is a line of prose above the table: wrapped to the terminal like any other, never to the table's
+    # own width (rich's table title would break "interim look 1 of 5 (...)" even in a file or a pipe)
+    return "\n".join([*([wrap(terminal_text(title), width=width)] if title else []), *lines])

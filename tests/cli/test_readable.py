@@ -83,6 +83,17 @@ def test_counts_money_and_percentages(capsys, monkeypatch, tmp_path):
     assert plain["expected_value"] == pytest.approx(1.98774, abs=1e-5)   # JSON keeps the raw number
 
 
+def test_a_title_is_wrapped_to_the_terminal_not_to_its_table(monkeypatch):
+    from journeysim._text import format_table
+
+    title = "interim look 1 of 5 (obrien-fleming spending, nominal p 1.078e-06)"
+    monkeypatch.delenv("COLUMNS", raising=False)           # a file or a pipe: one line, however narrow the table
+    assert format_table(title, ["variant", "z"], [["live chat", 1.9484]]).splitlines()[0] == title
+    narrow = format_table(title, ["variant", "z"], [["live chat", 1.9484]], width=30).splitlines()
+    assert narrow[:3] == ["interim look 1 of 5", "  (obrien-fleming spending,", "  nominal p 1.078e-06)"]
+    assert max(map(len, narrow)) <= 30
+
+
 def test_calibrate_prints_lifts_in_percent(tmp_path, capsys, monkeypatch):
     lines = lines_of(capsys, ["calibrate", str(EXPERIMENTS / "live-chat.prediction.json"),
                               str(EXPERIMENTS / "live-chat.aggregated.csv"), "-o", str(tmp_path / "cal.yaml")],
