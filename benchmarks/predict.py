@@ -1,5 +1,8 @@
 """Predictions per second for the bundled hypotheses, and a plan's speed-up from 1 to 2 workers.
 
+* exact engine against a stacked numpy reference written from each hypothesis
+  (``benchmarks/_predict_reference.py``): 2,000 draws, CPU seconds, interleaved; the
+  ratio of draws per second and the largest difference between the two's draws;
 * exact engine: 2,000 draws per prediction (the command's default);
 * Monte Carlo engine: 50 draws of 20,000 customers per segment, baseline and variant;
 * a plan of the example plan's 7 items (``scenarios/plans/next-quarter.yaml``) with 2,000
@@ -9,14 +12,17 @@
 
 Usage::
 
-    python benchmarks/predict.py
+    python benchmarks/predict.py               # everything (a few minutes)
+    python benchmarks/predict.py --reference   # the exact engine against the references only
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +34,10 @@ from journeysim.whatif.hypothesis import load_hypothesis
 from journeysim.whatif.plan import load_plan
 from journeysim.whatif.prediction import predict
 from journeysim.whatif.runs import local_cluster, run_plan
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import interleaved, load, machine  # noqa: E402
+from _predict_reference import REFERENCES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPOTHESES = sorted((ROOT / "scenarios" / "hypotheses").glob("*.yaml"))
@@ -42,6 +52,30 @@ def timed(fn, repeat: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def against_references(draws: int = 2000, repeat: int = 5) -> None:
+    """predict (exact engine) against the stacked numpy reference of each bundled hypothesis."""
+    print(machine())
+    print(f"exact predictions of {draws:,} draws against stacked numpy references (benchmarks/_predict_reference.py); "
+          f"CPU seconds, median of {repeat} interleaved runs")
+    print(f"{'hypothesis':<20} {'metric':<24} {'predict s':>9} {'draws/s':>9} {'reference s':>11} {'draws/s':>10} "
+          f"{'ratio':>6} {'max difference':>15}")
+    for path in HYPOTHESES:
+        hyp = load_hypothesis(path)
+        reference = REFERENCES[path.stem]
+        ours = predict(hyp, draws=draws, rng=np.random.default_rng(1))
+        base, var = reference(hyp, hyp.draw(draws, rng=np.random.default_rng(1))[0])
+        worst = max(float(np.max(np.abs(ours.samples["baseline"] - base))),
+                    float(np.max(np.abs(ours.samples["variant"] - var))))
+        times = interleaved({
+            "predict": lambda: predict(hyp, draws=draws, rng=np.random.default_rng(1)),
+            "reference": lambda: reference(hyp, hyp.draw(draws, rng=np.random.default_rng(1))[0]),
+        }, repeat)
+        a, b = float(np.median(times["predict"])), float(np.median(times["reference"]))
+        print(f"{path.stem:<20} {hyp.metric:<24} {a:>9.4f} {draws / a:>9,.0f} {b:>11.4f} {draws / b:>10,.0f} "
+              f"{b / a:>6.2f} {worst:>15.2g}")
+    print(load())
 
 
 def predictions() -> None:
@@ -100,5 +134,10 @@ def plan_speedup() -> None:
 
 
 if __name__ == "__main__":
-    predictions()
-    plan_speedup()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", action="store_true", help="only the exact engine against the references")
+    args = parser.parse_args()
+    against_references()
+    if not args.reference:
+        predictions()
+        plan_speedup()

@@ -6,6 +6,8 @@
   stacked dense linear system per segment (many small solves in one numpy call,
   instead of one :func:`~journeysim.engines.exact.solve_exact` each) for the
   conversion rate, conversions and value; any other metric is solved draw by draw;
+* :func:`stacked_batch` solves every metric of maps drawn as arrays
+  (:class:`~journeysim.whatif._drawn.DrawnMaps`) for all draws at once;
 * :func:`sampled_batch` runs a sampling engine on each journey, segment by segment,
   with one random stream per draw shared by baseline and variant (common random numbers).
 
@@ -20,14 +22,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from journeysim.engines.stacked import solve_stacked
 from journeysim.errors import ScenarioError
-from journeysim.journey import Edge, Journey, Segment
+from journeysim.journey import Journey
+from journeysim.whatif._drawn import DrawnMaps, journeys_from_draws, posterior_draws
 from journeysim.whatif.uncertain import DIRICHLET_PRIOR
 
-__all__ = ["DIRICHLET_PRIOR", "posterior_journeys", "exact_batch", "sampled_batch", "SAMPLING_ENGINES", "BATCHED",
-           "BY_SEGMENT"]
+__all__ = ["DIRICHLET_PRIOR", "posterior_journeys", "exact_batch", "stacked_batch", "sampled_batch", "SAMPLING_ENGINES",
+           "BATCHED", "BY_SEGMENT"]
 
-#: Pseudo-count added to every outcome of an observed row (Jeffreys' prior for a binomial row).
+#: Draws are solved in chunks of at most this many matrix cells.
 _CELLS_PER_CHUNK = 4_000_000
 #: Metrics :func:`exact_batch` solves for all draws at once (the others, draw by draw).
 BATCHED = ("conversion_rate", "expected_conversions", "expected_value")
@@ -40,24 +44,6 @@ SAMPLING_ENGINES = {
     "montecarlo": ("journeysim.engines.montecarlo.engine", "simulate_montecarlo"),
     "agents": ("journeysim.engines.agents.engine", "simulate_agents"),
 }
-
-
-def _draw_rows(row, n: float, draws: int, *, rng) -> list[dict[str, Edge]]:
-    names = list(row)
-    p = np.array([row[b].p for b in names] + [max(0.0, 1.0 - math.fsum(e.p for e in row.values()))])
-    drawn = rng.dirichlet(p * n + DIRICHLET_PRIOR, size=draws).tolist()
-    return [{b: Edge(d[i], row[b].delay, row[b].extra) for i, b in enumerate(names)} for d in drawn]
-
-
-def _draw_shares(shares, n: float, draws: int, *, rng) -> list[dict[str, float]]:
-    names = list(shares)
-    drawn = rng.dirichlet(np.array([shares[k] for k in names]) * n + DIRICHLET_PRIOR, size=draws).tolist()
-    return [dict(zip(names, d)) for d in drawn]
-
-
-def _draw_table(rows, obs, draws: int, *, rng) -> list[dict]:
-    drawn = {a: _draw_rows(r, obs[a], draws, rng=rng) for a, r in rows.items() if a in obs and r}
-    return [{a: drawn[a][k] if a in drawn else r for a, r in rows.items()} for k in range(draws)]
 
 
 def posterior_journeys(journey: Journey, draws: int, *, rng: np.random.Generator) -> list[Journey]:
@@ -75,17 +61,7 @@ def posterior_journeys(journey: Journey, draws: int, *, rng: np.random.Generator
     >>> [round(x.rows["ad"]["buy"].p, 4) for x in posterior_journeys(j, 3, rng=np.random.default_rng(0))]
     [0.1979, 0.187, 0.1956]
     """
-    obs = journey.observations
-    if not obs:
-        return [journey] * draws
-    rows = _draw_table(journey.rows, obs, draws, rng=rng)
-    entry = _draw_shares(journey.entry, obs["entry"], draws, rng=rng) if "entry" in obs else [journey.entry] * draws
-    seg_rows = {name: _draw_table(s.rows, obs, draws, rng=rng) for name, s in journey.segments.items()}
-    seg_entry = {name: _draw_shares(s.entry, obs["entry"], draws, rng=rng) if s.entry is not None and "entry" in obs
-                 else [s.entry] * draws for name, s in journey.segments.items()}
-    return [journey.replace(rows=rows[k], entry=entry[k], segments={
-        name: Segment(s.name, s.share, seg_rows[name][k], seg_entry[name][k]) for name, s in journey.segments.items()})
-        for k in range(draws)]
+    return journeys_from_draws(journey, posterior_draws(journey, draws, rng=rng), draws)
 
 
 def _arrays(journeys: Sequence[Journey], names: tuple[str, ...], segment: str | None):
@@ -176,7 +152,7 @@ def exact_batch(journeys: Sequence[Journey], metric: str) -> dict:
                 per[lo:lo + chunk] = np.einsum("dn,dn->d", entry, _solve(eye - absorbing, goal))
             else:
                 visits = _solve(np.swapaxes(eye - Q, 1, 2), entry)
-                weights = goal if metric == "expected_conversions" else goal * value
+                weights = goal if metric == "expected_conversions" else value   # every visit's value, as the engines count it
                 per[lo:lo + chunk] = np.einsum("dn,dn->d", visits, weights)
             for stage in stages:
                 in_stage = np.array([s == stage for s in stage_of], dtype=float)
@@ -186,6 +162,20 @@ def exact_batch(journeys: Sequence[Journey], metric: str) -> dict:
         if seg_name is not None:
             segments[seg_name] = per
     return {"total": total, "segments": segments, "stages": reach}
+
+
+def stacked_batch(maps: DrawnMaps, metric: str) -> dict:
+    """:func:`exact_batch` on maps drawn as arrays: every draw solved at once by
+    :func:`journeysim.engines.stacked.solve_stacked`."""
+    out = solve_stacked(maps.structure, *maps.arrays())
+    total = out[metric]
+    segments = {name: part[metric] for name, part in out["by_segment"].items()}
+    undefined = ~np.isfinite(total)
+    for values in segments.values():
+        undefined |= ~np.isfinite(values)
+    if undefined.any():
+        _defined(None, metric, int(np.argmax(undefined)))
+    return {"total": total, "segments": segments, "stages": out["stage_reach"]}
 
 
 def _engine(engine: str):

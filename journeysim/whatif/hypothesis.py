@@ -112,11 +112,17 @@ class Hypothesis:
             out.update(zip(row.members, row.mean))
         return out
 
+    def filled(self, values: Mapping[str, Any] | None = None) -> list[dict]:
+        """The changes in the file's form with every uncertain number set from ``values`` (path -> number, or
+        an array of draws; central values by default)."""
+        values = values or {}
+        if any(path not in values for path in self.parameters):     # (the central values cost a ppf each)
+            values = {**self.central, **values}
+        return [_substitute(t, lambda p: values[p.path]) for t in self._templates]
+
     def changes(self, values: Mapping[str, float] | None = None) -> list[Change]:
         """The changes with every uncertain number set from ``values`` (path -> number; central values by default)."""
-        values = {**self.central, **(values or {})}
-        concrete = [_substitute(t, lambda p: values[p.path]) for t in self._templates]
-        return [_build(c, i, self.source) for i, c in enumerate(concrete)]
+        return [_build(c, i, self.source) for i, c in enumerate(self.filled(values))]
 
     def draw(self, n: int, *, rng) -> tuple[dict, dict[str, int]]:
         """``n`` joint draws of the uncertain numbers (by path) and, per row, how many draws were redrawn

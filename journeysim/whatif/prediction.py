@@ -2,9 +2,13 @@
 
 Each draw takes (1) every range or distribution of the hypothesis at a random value,
 (2) when the map carries ``observations``, its rows from their Dirichlet posterior
-(:func:`journeysim.whatif._batch.posterior_journeys`), and evaluates the baseline and the
+(:func:`journeysim.whatif._drawn.posterior_draws`), and evaluates the baseline and the
 variant built from that same draw with the chosen engine; the sampling engines add
 (3) their sampling noise, with common random numbers for baseline and variant.
+
+The exact engine evaluates all draws at once where it can (:mod:`journeysim.whatif._drawn`
+applies the changes to arrays, :mod:`journeysim.engines.stacked` solves them stacked);
+otherwise, and for the sampling engines, each draw's variant is built as a journey.
 Central values are medians over the draws, intervals equal-tailed quantiles.
 """
 
@@ -40,14 +44,17 @@ from journeysim._text import (
 from journeysim.engines.exact import solve_exact
 from journeysim.errors import ScenarioError, UsageError, excerpt
 from journeysim.maps.checks import trapped_touchpoints
+from journeysim.engines.stacked import stackable
+from journeysim.journey import Journey
 from journeysim.whatif._batch import (
     BATCHED,
     DIRICHLET_PRIOR,
     SAMPLING_ENGINES,
     exact_batch,
-    posterior_journeys,
     sampled_batch,
+    stacked_batch,
 )
+from journeysim.whatif._drawn import apply_drawn, journeys_from_draws, posterior_draws, posterior_maps
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
 
 __all__ = ["Prediction", "predict", "save_prediction", "read_prediction", "check_engine", "PREDICTION_KEYS", "PREDICTION_FORMAT", "ENGINES",
@@ -238,17 +245,39 @@ def _relative(variant: np.ndarray, baseline: np.ndarray) -> np.ndarray:
     return out - 1.0
 
 
+def _summaries(series: list[np.ndarray], level: float) -> list[tuple[float | None, float | None, float | None]]:
+    """(median, low, high) of each series' finite draws, as :func:`_median` and :func:`_quantiles` give them,
+    with one quantile call for every series whose draws are all finite."""
+    tail = (1.0 - level) / 2.0
+    out: list = [None] * len(series)
+    whole = [k for k, x in enumerate(series) if np.isfinite(x).all() and x.size]
+    if whole:
+        q = np.quantile(np.vstack([series[k] for k in whole]), [0.5, tail, 1.0 - tail], axis=1)
+        for j, k in enumerate(whole):
+            out[k] = tuple(float(v) for v in q[:, j])
+    for k, x in enumerate(series):
+        if out[k] is None:
+            out[k] = (_median(x), *_quantiles(x, level))
+    return out
+
+
 def _breakdown(base: Mapping[str, np.ndarray], var: Mapping[str, np.ndarray], level: float, shares=None) -> dict:
     out = {}
-    for name in dict.fromkeys([*base, *var]):
+    names = list(dict.fromkeys([*base, *var]))
+    triples = []
+    for name in names:
         b = base.get(name, np.zeros_like(next(iter(var.values()))))
         v = var.get(name, np.zeros_like(b))
         lift = v - b
         # Rounding of two solves of numbers the change leaves alone (a stage before a referral's effect) is no lift:
         # left in, it printed as '+1.4e-15 pp' with P(lift > 0) 100%.
         lift[np.abs(lift) <= 1e-12 * np.maximum(1.0, np.maximum(np.abs(b), np.abs(v)))] = 0.0
-        row = {"baseline": _median(b), "variant": _median(v), "lift_abs": _median(lift),
-               "lift_abs_interval": list(_quantiles(lift, level)), "prob_positive": float(np.mean(lift > 0))}
+        triples.append((b, v, lift))
+    stats = _summaries([x for t in triples for x in t], level)
+    for k, (name, (b, v, lift)) in enumerate(zip(names, triples)):
+        (mb, _, _), (mv, _, _), (ml, lo, hi) = stats[3 * k:3 * k + 3]
+        row = {"baseline": mb, "variant": mv, "lift_abs": ml, "lift_abs_interval": [lo, hi],
+               "prob_positive": float(np.mean(lift > 0))}
         out[name] = {"share": shares[name], **row} if shares else row
     return out
 
@@ -320,37 +349,47 @@ def predict(
     observed = bool(hyp.baseline.observations)
     fixed = not params and not observed
     n_eval = 1 if fixed and engine == "exact" else draws
-    baselines = posterior_journeys(hyp.baseline, n_eval, rng=rng)
-    variants = []
-    step = max(1, len(baselines) // 50)
-    for k, base in enumerate(baselines):
-        try:
-            variants.append(hyp.variant({p: float(v[k]) for p, v in params.items()}, base))
-        except ScenarioError as exc:
-            if n_eval == 1:
-                raise
-            rows = " and the map's observed rows" if observed else ""
-            raise ScenarioError(f"{exc} (in joint draw {k + 1} of {n_eval}: the hypothesis's uncertain numbers"
-                                f"{rows} drawn)") from None
-        if progress is not None and k % step == 0:
-            # Building the variants is most of an exact prediction's time; the solves are batched.
-            progress(0.8 * k / len(baselines) if engine == "exact" else 0.1 * k / len(baselines))
+    drawn = posterior_draws(hyp.baseline, n_eval, rng=rng)
+    stacked = None
     if engine == "exact":
-        b, v = exact_batch(baselines, hyp.metric), exact_batch(variants, hyp.metric)
+        base = posterior_maps(hyp.baseline, drawn, n_eval)
+        variant = apply_drawn(hyp, base, params)
+        if variant is not None and stackable(hyp.baseline) and stackable(variant.structure):
+            stacked = (base, variant)
+    if stacked is not None:
+        # Every draw at once: the changes as array operations, the solves stacked.
+        def solve(metric):
+            return stacked_batch(stacked[0], metric), stacked_batch(stacked[1], metric)
+
+        b, v = solve(hyp.metric)
         if fixed:
             # Nothing is uncertain: the prediction is the exact engine's value on each map.
-            b["total"][:] = getattr(solve_exact(baselines[0], removal_effects=False), hyp.metric)
-            v["total"][:] = getattr(solve_exact(variants[0], removal_effects=False), hyp.metric)
+            for r, journey in ((b, hyp.baseline), (v, variant.structure)):
+                r["total"][:] = getattr(solve_exact(journey, removal_effects=False), hyp.metric)
             b, v = (_repeat(r, draws) for r in (b, v))
     else:
-        size = DEFAULT_SIZE[engine] if size is None else size
-        limit = _check_work(hyp, variants[0], engine, size, draws, max_transitions)
-        b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng, source=hyp.baseline_path,
-                             max_transitions=limit)
+        baselines, variants = _variants(hyp, journeys_from_draws(hyp.baseline, drawn, n_eval), params, observed,
+                                        engine, progress)
+
+        def solve(metric):
+            return exact_batch(baselines, metric), exact_batch(variants, metric)
+
+        if engine == "exact":
+            b, v = solve(hyp.metric)
+            if fixed:
+                # Nothing is uncertain: the prediction is the exact engine's value on each map.
+                b["total"][:] = getattr(solve_exact(baselines[0], removal_effects=False), hyp.metric)
+                v["total"][:] = getattr(solve_exact(variants[0], removal_effects=False), hyp.metric)
+                b, v = (_repeat(r, draws) for r in (b, v))
+        else:
+            size = DEFAULT_SIZE[engine] if size is None else size
+            limit = _check_work(hyp, variants[0], engine, size, draws, max_transitions)
+            b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng,
+                                 source=hyp.baseline_path, max_transitions=limit)
     notes = _draw_notes(hyp, redrawn, draws)
-    result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes)
+    result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes, stacked is not None)
     if hyp.guardrails:
-        result = dataclasses.replace(result, guardrails=_guardrails(hyp, baselines, variants, draws, level),
+        result = dataclasses.replace(result, guardrails=_guardrails(hyp, solve, draws, level),
                                      method=result.method + "; guardrails: each one's metric solved exactly on the "
                                      "same drawn maps, P(harm > margin) the share of draws harming beyond the margin")
     if progress is not None:
@@ -358,10 +397,29 @@ def predict(
     return result
 
 
-def _guardrails(hyp: Hypothesis, baselines, variants, draws: int, level: float) -> dict:
+def _variants(hyp: Hypothesis, baselines: list[Journey], params, observed: bool, engine: str, progress):
+    """The baselines and one variant per draw, built map by map."""
+    variants = []
+    step = max(1, len(baselines) // 50)
+    for k, base in enumerate(baselines):
+        try:
+            variants.append(hyp.variant({p: float(v[k]) for p, v in params.items()}, base))
+        except ScenarioError as exc:
+            if len(baselines) == 1:
+                raise
+            rows = " and the map's observed rows" if observed else ""
+            raise ScenarioError(f"{exc} (in joint draw {k + 1} of {len(baselines)}: the hypothesis's uncertain "
+                                f"numbers{rows} drawn)") from None
+        if progress is not None and k % step == 0:
+            # Building the variants is most of an exact prediction's time; the solves are batched.
+            progress(0.8 * k / len(baselines) if engine == "exact" else 0.1 * k / len(baselines))
+    return baselines, variants
+
+
+def _guardrails(hyp: Hypothesis, solve, draws: int, level: float) -> dict:
     out = {}
     for g in hyp.guardrails:
-        base, var = exact_batch(baselines, g.metric)["total"], exact_batch(variants, g.metric)["total"]
+        base, var = (r["total"] for r in solve(g.metric))
         if len(base) != draws:        # nothing uncertain: one map each
             base, var = np.repeat(base, draws), np.repeat(var, draws)
         change = var - base
@@ -449,7 +507,7 @@ def _check_work(hyp: Hypothesis, variant: Journey, engine: str, size: float, dra
 
 
 def _method(engine: str, metric: str, draws: int, level: float, params: Mapping, observed: bool, size,
-            notes: list[str] = ()) -> str:
+            notes: list[str] = (), stacked: bool = False) -> str:
     sources = []
     if params:
         drawn = f" ({'; '.join(notes)})" if notes else ""
@@ -457,7 +515,10 @@ def _method(engine: str, metric: str, draws: int, level: float, params: Mapping,
                        f"{drawn}")
     if observed:
         sources.append(f"observed rows drawn from their Dirichlet posterior (counts p*n plus a prior of {DIRICHLET_PRIOR} per outcome)")
-    if engine == "exact":
+    if stacked:
+        solver = ("the changes applied to every draw at once as array operations, all draws solved exactly together "
+                  "(absorbing Markov chain, stacked dense inverses; referrals as a branching process)")
+    elif engine == "exact":
         solver = ("each draw solved exactly (absorbing Markov chain, batched dense solve)" if metric in BATCHED else
                   "each draw solved exactly (absorbing Markov chain; referrals as a branching process), one by one")
     else:
@@ -470,31 +531,32 @@ def _method(engine: str, metric: str, draws: int, level: float, params: Mapping,
             f"medians, intervals equal-tailed {level:.0%} quantiles of the draws")
 
 
-def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes=()) -> Prediction:
+def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes=(), stacked=False) -> Prediction:
     base, var = b["total"], v["total"]
     lift, rel = var - base, _relative(var, base)
     shares = {name: s.share for name, s in hyp.baseline.segments.items()}
     inputs = dict(hyp.inputs) or {path: file_sha256(path) for path in (hyp.source, hyp.baseline_path)
                                    if Path(path).is_file()}
+    (mb, *ib), (mv, *iv), (ml, *il), (mr, *ir) = _summaries([base, var, lift, rel], level)
     return Prediction(
         hypothesis=hyp.title,
         metric=hyp.metric,
-        baseline=_median(base),
-        variant=_median(var),
-        lift_abs=_median(lift),
-        lift_rel=_median(rel),
+        baseline=mb,
+        variant=mv,
+        lift_abs=ml,
+        lift_rel=mr,
         interval_level=level,
-        baseline_interval=_quantiles(base, level),
-        variant_interval=_quantiles(var, level),
-        lift_abs_interval=_quantiles(lift, level),
-        lift_rel_interval=_quantiles(rel, level),
+        baseline_interval=tuple(ib),
+        variant_interval=tuple(iv),
+        lift_abs_interval=tuple(il),
+        lift_rel_interval=tuple(ir),
         prob_positive=float(np.mean(lift > 0)),
         by_segment=_breakdown(b["segments"], v["segments"], level, shares),
         by_stage=_breakdown(b["stages"], v["stages"], level),
         engine=engine,
         draws=draws,
         seed=seed,
-        method=_method(engine, hyp.metric, draws, level, params, observed, size, notes),
+        method=_method(engine, hyp.metric, draws, level, params, observed, size, notes, stacked),
         hypothesis_file=hyp.source,
         inputs=inputs,
         samples={"baseline": base, "variant": var, "lift_abs": lift, "lift_rel": rel},

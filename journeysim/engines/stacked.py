@@ -1,0 +1,397 @@
+"""The exact engine for many versions of one journey at once: every scalar metric, stacked over draws.
+
+A prediction solves the same map thousands of times with other numbers: the same
+touchpoints, segments, stages, delays and referral routes, other probabilities,
+entry shares, values and referral rates. :func:`solve_stacked` takes those numbers
+as arrays with a leading axis of draws and computes what
+:func:`journeysim.engines.exact.segment_metrics` computes for one map (the same
+formulas: see :mod:`journeysim.engines.exact` and :mod:`journeysim.engines.branching`),
+with one stacked inverse per segment and chain instead of one solve per draw; where
+the draws differ in a few rows only (a hypothesis's uncertain changes), one inverse
+updated by Sherman-Morrison-Woodbury. A metric a draw leaves undefined (referrals that
+sustain themselves, nobody converting) is NaN.
+
+Maps are dense here: a hypothesis's map has tens of touchpoints, and draws are
+solved in chunks of at most :data:`CELLS_PER_CHUNK` matrix cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from journeysim.engines.branching import customer_types
+from journeysim.engines.discount import discount_rate, laplace
+from journeysim.errors import ScenarioError
+from journeysim.journey import Journey
+
+__all__ = ["solve_stacked", "stackable", "CELLS_PER_CHUNK"]
+
+#: Draws are solved in chunks of at most this many cells of their matrices.
+CELLS_PER_CHUNK = 4_000_000
+#: A referral matrix whose spectral radius is within this of 1 counts as self-sustaining (as in branching.py).
+_CRITICAL = 1e-12
+#: Systems up to this many unknowns are solved across the stack by :func:`_solve_small`.
+_SMALL = 4
+
+
+def stackable(structure: Journey) -> bool:
+    """Whether :func:`solve_stacked` handles this map: not with a negative discount rate (whose growth checks
+    the one-map engine makes)."""
+    lam = discount_rate(structure)
+    return lam is None or lam >= 0
+
+
+def _edge_arrays(journey: Journey, lam: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean delay of each edge (the edge's own delay or its touchpoint's) and, with a discount, its Laplace
+    transform at ``lam``: fixed for every draw."""
+    names = journey.names
+    index = {n: i for i, n in enumerate(names)}
+    n = len(names)
+    D = np.zeros((n, n))
+    L = np.zeros((n, n)) if lam is not None else None
+    for a, row in journey.rows.items():
+        for b, edge in row.items():
+            delay = edge.delay if edge.delay is not None else journey.touchpoints[a].delay
+            D[index[a], index[b]] = delay.mean if delay is not None else 0.0
+            if L is not None:
+                L[index[a], index[b]] = laplace(delay, lam)
+    return D, L
+
+
+def _radius(M: np.ndarray) -> np.ndarray:
+    if M.shape[-1] == 1:
+        return np.abs(M[:, 0, 0])
+    return np.abs(np.linalg.eigvals(M)).max(axis=-1) if M.shape[-1] else np.zeros(len(M))
+
+
+def _descendants(M: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``r (I - M)^-1`` per draw (rows of ``r``: seeds), NaN where referrals sustain themselves."""
+    T = M.shape[-1]
+    out = np.full(r.shape, np.nan)
+    ok = _radius(M) < 1.0 - _CRITICAL
+    if ok.any():
+        A = np.swapaxes(np.eye(T)[None] - M[ok], 1, 2)
+        out[ok] = np.swapaxes(np.linalg.solve(A, np.swapaxes(r[ok], 1, 2)), 1, 2)
+    return out
+
+
+def _solve_small(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(A, B)`` for a stack of ``m x m`` systems (``B``: ``(d, m, r)``). Up to
+    :data:`_SMALL` unknowns, Gaussian elimination with partial pivoting runs across the stack (a few numpy
+    operations on ``(d,)`` columns), where numpy's solve makes one LAPACK call per system."""
+    d, m, _ = A.shape
+    if m > _SMALL:
+        return np.linalg.solve(A, B)
+    if m == 1:
+        if not np.all(A[:, 0, 0] != 0):
+            raise np.linalg.LinAlgError("Singular matrix")
+        return B / A
+    A, B = A.copy(), B.astype(float, copy=True)
+    rows = np.arange(d)
+    for k in range(m):
+        p = k + np.argmax(np.abs(A[:, k:, k]), axis=1)
+        swap = p != k
+        if swap.any():
+            r, q = rows[swap], p[swap]
+            A[r, k], A[r, q] = A[r, q], A[r, k].copy()
+            B[r, k], B[r, q] = B[r, q], B[r, k].copy()
+        pivot = A[:, k, k]
+        if not np.all(pivot != 0):
+            raise np.linalg.LinAlgError("Singular matrix")
+        for i in range(k + 1, m):
+            f = A[:, i, k] / pivot
+            A[:, i, k:] -= f[:, None] * A[:, k, k:]
+            B[:, i] -= f[:, None] * B[:, k]
+    X = np.empty_like(B)
+    for i in reversed(range(m)):
+        X[:, i] = (B[:, i] - np.einsum("dj,djr->dr", A[:, i, i + 1:], X[:, i + 1:])) / A[:, i, i, None]
+    return X
+
+
+def _constant(x: np.ndarray) -> bool:
+    """Whether every draw holds the same numbers."""
+    return x.strides[0] == 0 or np.array_equal(x, np.broadcast_to(x[:1], x.shape))
+
+
+def _varying(Q: np.ndarray) -> np.ndarray:
+    """The rows of ``Q`` that some draw changes."""
+    if len(Q) == 1 or Q.strides[0] == 0:
+        return np.zeros(0, dtype=int)
+    return np.flatnonzero((Q != Q[:1]).any(axis=2).any(axis=0))
+
+
+class _Inverse:
+    """``N = (I - Q)^-1`` of every draw, used through products only.
+
+    Rows that no draw changes are shared: with ``Q_0`` the first draw's matrix and ``R = varying`` (at least
+    the rows some draw changes, ``Q = Q_0 + E_R dR``), Sherman-Morrison-Woodbury gives
+    ``N = N_0 + U W`` with ``U = N_0 E_R`` and ``W = (I - dR U)^-1 dR N_0``: one inverse ``N_0`` and a
+    ``|R| x |R|`` solve per draw, and products with ``N`` cost ``|R|`` per row instead of ``n``. When most
+    rows change, ``N`` is inverted draw by draw.
+    """
+
+    def __init__(self, Q: np.ndarray, varying: np.ndarray):
+        d, n, _ = Q.shape
+        eye = np.eye(n)
+        self.U = self.W = self.dense = None
+        try:
+            if len(varying) > n // 2:
+                self.dense = np.linalg.inv(eye[None] - Q)
+                return
+            self.N0 = np.linalg.inv(eye - Q[0])
+            if len(varying):
+                dR = Q[:, varying] - Q[:1, varying]                 # (d, k, n)
+                self.U = self.N0[:, varying]                         # (n, k)
+                self.W = _solve_small(np.eye(len(varying))[None] - dR @ self.U, dR @ self.N0)
+        except np.linalg.LinAlgError:
+            raise ScenarioError("a drawn journey traps customers in a loop with no drop-off (check the changes' "
+                                "rows)") from None
+
+    def left(self, a: np.ndarray) -> np.ndarray:
+        """``a N`` for rows ``a`` (``(d or 1, r, n)``)."""
+        if self.dense is not None:
+            return a @ self.dense
+        out = a @ self.N0
+        return out if self.W is None else out + (a @ self.U) @ self.W
+
+    def right(self, b: np.ndarray) -> np.ndarray:
+        """``N b`` for a vector ``b`` (``(n,)``): ``(d or 1, n)``."""
+        if self.dense is not None:
+            return self.dense @ b
+        out = (self.N0 @ b)[None]
+        return out if self.W is None else out + (self.W @ b) @ self.U.T
+
+    def block(self, idx: np.ndarray) -> np.ndarray:
+        """``N[idx, idx]`` of every draw (``(d or 1, m, m)``)."""
+        if self.dense is not None:
+            return self.dense[:, idx][:, :, idx]
+        out = self.N0[np.ix_(idx, idx)][None]
+        return out if self.W is None else out + self.U[idx] @ self.W[:, :, idx]
+
+
+def _hitting(N: _Inverse, visits: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """P(ever visiting ``members``) per draw: ``visits[A] = f N[A, A]`` by the first member visited, so
+    the probability is ``sum(f)`` (as in the one-map engine)."""
+    if not len(members):
+        return np.zeros(len(visits))
+    block = np.broadcast_to(N.block(members), (len(visits), len(members), len(members)))
+    f = _solve_small(np.swapaxes(block, 1, 2), visits[:, members, None])[..., 0]
+    return f.sum(axis=1)
+
+
+class _Types:
+    """The customer types of the referral process, with per-draw entry rows."""
+
+    def __init__(self, structure: Journey, segments: Sequence[str | None]):
+        types = customer_types(structure)
+        self.count = types.count
+        self.route = np.array(types.route)
+        # per type: (segment index, weight, fixed entry or None for the segment's own entry)
+        self.starts: list[list[tuple[int, float, dict | None]]] = []
+        for t, starts in enumerate(types.starts):
+            referrer = next((structure.touchpoints[x] for x, r in zip(structure.names, types.route) if r == t), None)
+            fixed = None if t == 0 or referrer is None or referrer.refer_entry is None else dict(referrer.refer_entry)
+            self.starts.append([(segments.index(seg), weight, fixed) for seg, weight, _ in starts])
+
+
+def _entry_vector(entry: dict, names: tuple[str, ...], d: int) -> np.ndarray:
+    out = np.zeros((d, len(names)))
+    index = {n: i for i, n in enumerate(names)}
+    for name, share in entry.items():
+        out[:, index[name]] = share
+    return out
+
+
+def solve_stacked(structure: Journey, Q: Sequence[np.ndarray], entry: Sequence[np.ndarray], value: np.ndarray,
+                  refers: np.ndarray) -> dict:
+    """Every scalar metric of ``d`` versions of ``structure``, by segment, and each stage's reach.
+
+    Parameters
+    ----------
+    structure : Journey
+        What every version shares: touchpoints (goals, stages, delays, referral routes), segments and
+        their shares, the discount. Its own probabilities are not used.
+    Q, entry : sequences of arrays, one per segment (in ``structure.segment_journeys()`` order)
+        ``(d, n, n)`` transition probabilities and ``(d, n)`` entry shares of each version.
+    value, refers : arrays ``(d, n)``
+        Each touchpoint's value and expected referrals per visit, in each version.
+
+    An array with one row holds for every version.
+
+    Returns
+    -------
+    dict
+        ``metric -> (d,)`` for every scalar metric (NaN where a version leaves it undefined),
+        ``"stage_reach" -> {stage: (d,)}`` and ``"by_segment" -> {segment: {metric: (d,)}}`` (empty
+        without segments).
+
+    Examples
+    --------
+    >>> j = Journey.from_rows({"ad": 1.0}, {"ad": {"page": 0.5}, "page": {"buy": 0.4, "ad": 0.2}}, goals=["buy"])
+    >>> Q = np.zeros((2, 3, 3)); Q[:, 0, 1] = 0.5; Q[:, 1, 2] = [0.4, 0.6]; Q[:, 1, 0] = 0.2
+    >>> out = solve_stacked(j, [Q], [np.array([[1.0, 0, 0]] * 2)], np.zeros((2, 3)), np.zeros((2, 3)))
+    >>> out["conversion_rate"].round(6)          # 0.2 / 0.9 and 0.3 / 0.9
+    array([0.222222, 0.333333])
+    """
+    d = max(len(x) for x in (*Q, *entry, value, refers))
+    Q, entry = [np.broadcast_to(q, (d, *q.shape[1:])) for q in Q], [np.broadcast_to(e, (d, *e.shape[1:])) for e in entry]
+    value, refers = np.broadcast_to(value, (d, value.shape[1])), np.broadcast_to(refers, (d, refers.shape[1]))
+    n = len(structure.names)
+    if d > 1 and all(_constant(x) for x in (*Q, *entry, value, refers)):
+        # every draw the same map (a baseline without observations): solve it once
+        one = solve_stacked(structure, [q[:1] for q in Q], [e[:1] for e in entry], value[:1], refers[:1])
+        return _repeated(one, d)
+    chunk = max(1, CELLS_PER_CHUNK // max(1, n * n))
+    parts = [_solve_chunk(structure, [q[lo:lo + chunk] for q in Q], [e[lo:lo + chunk] for e in entry],
+                          value[lo:lo + chunk], refers[lo:lo + chunk]) for lo in range(0, d, chunk)]
+    return _concatenate(parts)
+
+
+def _full(out, d: int):
+    """Every leaf ``(d,)`` (a chain solved once for all draws left some ``(1,)``)."""
+    if isinstance(out, dict):
+        return {k: _full(v, d) for k, v in out.items()}
+    return out if out.shape == (d,) else np.broadcast_to(out, (d,)).astype(float, copy=True)
+
+
+def _repeated(out, d: int):
+    if isinstance(out, dict):
+        return {k: _repeated(v, d) for k, v in out.items()}
+    return np.repeat(out, d)
+
+
+def _concatenate(parts: list[dict]):
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: _concatenate([p[k] for p in parts]) for k in first}
+    return np.concatenate(parts)
+
+
+def _segment(Q, entry, starts, goal, value, refer, D, L, levels, n_stages) -> dict:
+    """One segment's metrics for its new customers (``starts[:, 0]``) and its start rows' totals.
+
+    ``Q``, ``entry`` and ``starts`` have one row per draw, or one for all draws when no draw changes them
+    (the chain is then solved once); ``value`` and ``refer`` one per draw.
+    """
+    varying = _varying(Q)
+    N = _Inverse(Q, varying)
+    Na = _Inverse(Q * (~goal)[None, :, None], varying[~goal[varying]])
+    g = goal.astype(float)
+    visits_all = N.left(starts)
+    visits = visits_all[:, 0]
+    x = Na.right(g)
+    b = np.where(goal[None], 0.0, ((Q * D[None]) @ x[..., None])[..., 0])
+    first_goal = Na.left(entry[:, None])[:, 0]
+    again = (Q @ x[..., None])[..., 0]
+    exit_p = np.maximum(0.0, 1.0 - Q.sum(axis=2))
+    out = {
+        "conversion_rate": (entry * x).sum(axis=1),
+        "timed": (first_goal * b).sum(axis=1),
+        "repeat": (first_goal[:, goal] * again[:, goal]).sum(axis=1),
+        "bounce": (entry * exit_p).sum(axis=1),
+        "expected_touches": visits.sum(axis=1),
+        "expected_conversions": visits @ g,
+        "expected_value": (visits * value).sum(axis=1),
+        "referrals": (visits * refer.sum(axis=2)).sum(axis=1),
+        "stage_reach": [np.clip(_hitting(N, visits, np.flatnonzero(levels == k)), 0.0, 1.0) for k in range(n_stages)],
+        "value": (visits_all @ value[:, :, None])[..., 0],
+        "goals": visits_all @ g,
+        "refers": visits_all @ refer,
+    }
+    if L is not None:
+        discounted = _Inverse(Q * L[None], varying).left(starts)
+        out["discounted_value"] = (discounted @ value[:, :, None])[..., 0]
+        out["discounted_refers"] = discounted @ refer
+    return out
+
+
+def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
+    names = structure.names
+    d, n = value.shape
+    segments = structure.segment_journeys()
+    seg_names = [s for s, _, _ in segments]
+    types = _Types(structure, seg_names)
+    T = types.count
+    lam = discount_rate(structure)
+    stages = structure.stage_names()
+    levels = np.array([stages.index(t.stage) if t.stage is not None else -1
+                       for t in (structure.touchpoints[x] for x in names)])
+    goal = np.array([structure.touchpoints[x].goal for x in names], dtype=bool)
+    refer = refers[:, :, None] * (types.route[:, None] == np.arange(T)[None, :])[None]
+    # per type: value, goal visits and referrals of each type, plain and discounted; the type masses
+    value_T, goals_T, M = np.zeros((d, T)), np.zeros((d, T)), np.zeros((d, T, T))
+    discounted_T, Md = np.zeros((d, T)), np.zeros((d, T, T))
+    mass = np.zeros((d, T))
+    parts = []
+    for s, (_, share, seg_journey) in enumerate(segments):
+        Q, entry = Qs[s], entries[s]
+        if d > 1 and _constant(Q) and _constant(entry):
+            Q, entry = Q[:1], entry[:1]     # only values or referral rates differ: one chain for every draw
+        rows = [(t, weight, entry if fixed is None else np.broadcast_to(_entry_vector(fixed, names, 1), entry.shape))
+                for t in range(T) for seg, weight, fixed in types.starts[t] if seg == s]
+        D, L = _edge_arrays(seg_journey, lam)
+        starts = np.stack([v for _, _, v in rows], axis=1)
+        part = _segment(Q, entry, starts, goal, value, refer, D, L, levels, len(stages))
+        parts.append((share, part))
+        for r, (t, weight, vector) in enumerate(rows):
+            value_T[:, t] += weight * part["value"][:, r]
+            goals_T[:, t] += weight * part["goals"][:, r]
+            M[:, t] += weight * part["refers"][:, r]
+            mass[:, t] += weight * vector.sum(axis=1)
+            if L is not None:
+                discounted_T[:, t] += weight * part["discounted_value"][:, r]
+                Md[:, t] += weight * part["discounted_refers"][:, r]
+    mass = np.where(np.abs(mass - 1.0) < 1e-9, 1.0, mass)
+    total = lambda key: sum(share * p[key] for share, p in parts)  # noqa: E731
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cr = total("conversion_rate")
+        converts = cr > 0
+        e0 = np.zeros((d, 1, T))
+        e0[:, 0, 0] = 1.0
+        seeds = _descendants(M, e0)[:, 0]
+        out = {
+            "conversion_rate": cr,
+            "expected_conversions": total("expected_conversions"),
+            "expected_value": total("expected_value"),
+            "expected_touches": total("expected_touches"),
+            "expected_time_to_conversion": np.where(converts, total("timed") / cr, np.nan),
+            "referrals": total("referrals"),
+            "customers_per_seed": 1.0 + np.einsum("dt,dt->d", seeds - e0[:, 0], mass),
+            "value_per_seed_customer": np.einsum("dt,dt->d", seeds, value_T),
+            "conversions_per_seed_customer": np.einsum("dt,dt->d", seeds, goals_T),
+            "repeat_rate": np.where(converts, np.clip(total("repeat") / cr, 0.0, 1.0), np.nan),
+            "bounce_rate": np.clip(total("bounce"), 0.0, 1.0),
+            "discounted_value": discounted_T[:, 0] if lam is not None else np.full(d, np.nan),
+            "discounted_value_per_seed_customer": (np.einsum("dt,dt->d", _descendants(Md, e0)[:, 0], discounted_T)
+                                                   if lam is not None else np.full(d, np.nan)),
+            "stage_reach": {stage: sum(share * p["stage_reach"][k] for share, p in parts)
+                            for k, stage in enumerate(stages)},
+            "by_segment": {},
+        }
+        if structure.segments:
+            r0 = np.stack([p["refers"][:, 0] for _, p in parts], axis=1)
+            kin = _descendants(M, r0)
+            kin_d = _descendants(Md, np.stack([p["discounted_refers"][:, 0] for _, p in parts], axis=1)) \
+                if lam is not None else None
+            for s, (name, (_, p)) in enumerate(zip(seg_names, parts)):
+                c = p["conversion_rate"]
+                out["by_segment"][name] = {
+                    "conversion_rate": c,
+                    "expected_conversions": p["expected_conversions"],
+                    "expected_value": p["expected_value"],
+                    "expected_touches": p["expected_touches"],
+                    "expected_time_to_conversion": np.where(c > 0, p["timed"] / c, np.nan),
+                    "referrals": p["referrals"],
+                    "customers_per_seed": 1.0 + np.einsum("dt,dt->d", kin[:, s], mass),
+                    "value_per_seed_customer": p["value"][:, 0] + np.einsum("dt,dt->d", kin[:, s], value_T),
+                    "conversions_per_seed_customer": p["goals"][:, 0] + np.einsum("dt,dt->d", kin[:, s], goals_T),
+                    "repeat_rate": np.where(c > 0, np.clip(p["repeat"] / c, 0.0, 1.0), np.nan),
+                    "bounce_rate": p["bounce"],
+                    "discounted_value": p["discounted_value"][:, 0] if lam is not None else np.full(d, np.nan),
+                    "discounted_value_per_seed_customer": (
+                        p["discounted_value"][:, 0] + np.einsum("dt,dt->d", kin_d[:, s], discounted_T)
+                        if lam is not None else np.full(d, np.nan)),
+                }
+    return _full(out, d)
