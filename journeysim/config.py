@@ -156,7 +156,7 @@ def load_config(start: str | os.PathLike | None = None) -> ProjectConfig:
 
 
 def ledger_to_read(given: str | os.PathLike | None = None, start: str | os.PathLike | None = None) -> str:
-    """The ledger to read: ``given``, else the project config's, else :data:`DEFAULT_LEDGER`.
+    """The ledger to read: ``given``, else the project config's, else :data:`DEFAULT_LEDGER` when it exists.
 
     Only reading falls back to a default: writing (``check``) needs a ledger named on the command line or in the
     config.
@@ -171,4 +171,11 @@ def ledger_to_read(given: str | os.PathLike | None = None, start: str | os.PathL
     """
     if given is not None:
         return str(given)
-    return load_config(start).ledger or DEFAULT_LEDGER
+    configured = load_config(start).ledger
+    if configured is not None:
+        return configured
+    if not Path(DEFAULT_LEDGER).exists():     # read from the current folder, as the path is
+        # Outside a project "experiments/ledger.csv: no such file" would blame a file the user never named
+        raise ConfigError(f"no ledger named and no {DEFAULT_LEDGER} here: give the ledger's file, or set ledger in "
+                          f"{CONFIG_NAME}")
+    return DEFAULT_LEDGER

@@ -106,3 +106,15 @@ def test_the_currency_of_the_config_shows_when_the_map_names_none(project, capsy
     assert main(["simulate", str(MAP), "--currency", "EUR"]) == 0          # the command line wins
     out = capsys.readouterr().out
     assert "1.99 EUR" in out and "CZK" not in out
+
+
+def test_ledger_without_a_file_outside_a_project_says_what_to_give(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)                       # no journeysim.toml, no experiments/ledger.csv
+    assert main(["ledger"]) == 1
+    assert capsys.readouterr().err.strip() == ("no ledger named and no experiments/ledger.csv here: give the "
+                                               "ledger's file, or set ledger in journeysim.toml")
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "ledger.csv").write_bytes((ROOT / "experiments" / "ledger.csv").read_bytes())
+    assert main(["ledger", "--json"]) == 0           # the conventional place is still read when it is there
+    rows = len((ROOT / "experiments" / "ledger.csv").read_text(encoding="utf-8").splitlines()) - 1
+    assert json.loads(capsys.readouterr().out)["checks"] == rows

@@ -72,10 +72,12 @@ def run(args) -> int:
     if ledger is not None:
         check_writable(ledger)                 # before the analysis and before its libraries load: at once
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
-    from journeysim.experiments.check import append_to_ledger, check_prediction
+    from journeysim.experiments.check import append_to_ledger, check_ledger_file, check_prediction
     from journeysim.experiments.guardrails import prediction_guardrails
     from journeysim.whatif.prediction import read_prediction
 
+    if ledger is not None:
+        check_ledger_file(ledger)              # a file that is not a ledger: refused before the analysis too
     if args.events is not None:
         return _check_edges(args, read_prediction(args.prediction))
     prediction = read_prediction(args.prediction)

@@ -42,7 +42,8 @@ from journeysim.experiments.design import DESIGN_METRICS, detection_power
 from journeysim.experiments.value_power import value_power
 from journeysim.whatif.prediction import Prediction, read_prediction
 
-__all__ = ["PredictionCheck", "check", "check_prediction", "append_to_ledger", "split_last_line", "is_ledger_row",
+__all__ = ["PredictionCheck", "check", "check_prediction", "append_to_ledger", "check_ledger_file", "split_last_line",
+           "is_ledger_row",
            "LedgerWarning", "LEDGER_COLUMNS", "VERDICTS", "CHECK_METHOD", "VALUE_CHECK_METHOD"]
 
 #: Power below which a test that found nothing is called underpowered rather than a confirmation.
@@ -307,6 +308,34 @@ def append_to_ledger(path: str | os.PathLike, check: PredictionCheck, *, force: 
     return row
 
 
+def check_ledger_file(path: str | os.PathLike) -> None:
+    """Refuse now, before any analysis, a file that exists but is not a journeysim ledger.
+
+    A missing or empty file is fine (the first append writes the header), and so is a lone first line cut short
+    by an interrupted write (the append drops it); any other file must start with the ledger's header line, or a
+    check would be computed only to be refused at the end.
+
+    Examples
+    --------
+    >>> check_ledger_file("experiments/ledger.csv")
+    >>> check_ledger_file("experiments/live-chat.results.csv")
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.DataError: experiments/live-chat.results.csv: line 1: not a journeysim ledger header (expected: checked_at,...)
+    """
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        return                           # check_writable names this case
+    if not first.endswith(b"\n"):
+        return                           # empty, or a lone line cut short: the append drops it (see append_to_ledger)
+    if first.rstrip(b"\r\n").decode("utf-8", "replace") != ",".join(LEDGER_COLUMNS):
+        raise DataError(f"{path}: line 1: not a journeysim ledger header (expected: {','.join(LEDGER_COLUMNS)})")
+
+
 def split_last_line(data: bytes) -> tuple[bytes, bytes]:
     """``(head, tail)``: the file up to its last newline (included) and what follows it (no newline).
 
@@ -398,6 +427,7 @@ def check(prediction: Prediction | str | os.PathLike, results: Any, *, variant: 
         from journeysim._files import check_writable
 
         check_writable(ledger)              # before the analysis, not after it
+        check_ledger_file(ledger)
     if not isinstance(prediction, Prediction):
         prediction = read_prediction(prediction)
     analysis = results if isinstance(results, ExperimentAnalysis) else analyze(results, **options)

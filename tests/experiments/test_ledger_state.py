@@ -199,3 +199,22 @@ def test_summary_of_a_ledger_with_a_torn_header_only(tmp_path):
     with pytest.raises(DataError, match="not UTF-8"):
         ledger.write_bytes(b"checked_at\n\xff\xfe\n")
         append_to_ledger(ledger, _check())
+
+
+def test_a_file_that_is_not_a_ledger_is_refused_before_the_analysis(tmp_path, monkeypatch, capsys):
+    import journeysim.experiments.check as check_module
+
+    def too_late(*args, **kwargs):
+        raise AssertionError("the analysis ran before the ledger was looked at")
+
+    monkeypatch.setattr(check_module, "check_prediction", too_late)
+    results = tmp_path / "results.csv"
+    results.write_bytes((EXAMPLES / "live-chat.results.csv").read_bytes())
+    code = main(["check", str(PREDICTION), str(results), "--ledger", str(results)])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert captured.err.startswith(f"{results}: line 1: not a journeysim ledger header")
+    assert results.read_bytes() == (EXAMPLES / "live-chat.results.csv").read_bytes()
+    torn = tmp_path / "torn.csv"
+    torn.write_text("checked_at,hypo", encoding="utf-8")          # a torn header alone: the append repairs it
+    check_module.check_ledger_file(torn)
