@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from journeysim._text import wrap
 from journeysim.cli._experiment_args import (
     add_results_options,
     analysis_from_args,
@@ -102,8 +103,8 @@ def run(args) -> int:
         append_to_ledger(ledger, result, force=args.force)
         print(f"recorded in {ledger}", file=sys.stderr)
     else:
-        print("not recorded: give --ledger FILE to append this check to a ledger (or set ledger in journeysim.toml)",
-              file=sys.stderr)
+        print(wrap("not recorded: give --ledger FILE to append this check to a ledger (or set ledger in "
+                   "journeysim.toml)"), file=sys.stderr)
     return 0
 
 

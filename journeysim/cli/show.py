@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, wrap
 from journeysim.cli._options import add_currency
 from journeysim.journey import Journey
 from journeysim.maps.read import load_journey
@@ -64,7 +64,7 @@ def describe(journey: Journey) -> str:
         title = f"segment {seg.name} (share {fmt(seg.share)})"
         if seg.entry is not None:
             title += " entry: " + ", ".join(f"{k} {fmt(v)}" for k, v in seg.entry.items())
-        parts.append(format_table(title, ["from", "to", "p"], srows) if srows else title + ": no rows replaced")
+        parts.append(format_table(title, ["from", "to", "p"], srows) if srows else wrap(title + ": no rows replaced"))
     return "\n".join(parts)
 
 
