@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from journeysim.engines.discount import discount_rate, laplace
 from journeysim.journey import Journey
 
-__all__ = ["Chain", "compile_journey", "compile_segments"]
+__all__ = ["Chain", "compile_journey", "compile_segments", "step_times"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,27 +67,22 @@ def compile_journey(journey: Journey) -> Chain:
     names = journey.names
     index = {n: i for i, n in enumerate(names)}
     n = len(names)
-    rows, cols, probs, delays, factors = [], [], [], [], []
-    service = {x: journey.touchpoints[x].service for x in names}
-    served = {x: s.mean if s is not None else 0.0 for x, s in service.items()}
-    tp_delay = np.array([journey.touchpoints[x].mean_delay + served[x] for x in names], dtype=float)
     lam = discount_rate(journey)
-    for a, row in journey.rows.items():
-        for b, edge in row.items():
-            rows.append(index[a])
-            cols.append(index[b])
-            probs.append(edge.p)
-            delay = edge.delay if edge.delay is not None else journey.touchpoints[a].delay
-            delays.append(served[a] + (delay.mean if delay is not None else 0.0))
-            if lam is not None:
-                factors.append(edge.p * laplace(service[a], lam) * laplace(delay, lam) if edge.p > 0 else 0.0)
+    rows, cols, delays, factors = step_times(journey, lam)
+    probs = np.array([e.p for row in journey.rows.values() for e in row.values()], dtype=float)
     Q = sp.csr_matrix((probs, (rows, cols)), shape=(n, n), dtype=float)
     D = sp.csr_matrix((delays, (rows, cols)), shape=(n, n), dtype=float)
-    Qd = sp.csr_matrix((factors, (rows, cols)), shape=(n, n), dtype=float) if lam is not None else None
+    Qd = None
+    if lam is not None:
+        with np.errstate(invalid="ignore"):        # an edge never taken counts nothing, even with an infinite factor
+            Qd = sp.csr_matrix((np.where(probs > 0, probs * factors, 0.0), (rows, cols)), shape=(n, n), dtype=float)
     exit_p = np.array([journey.exit_probability(x) for x in names])
     entry = np.zeros(n)
     for name, share in journey.entry.items():
         entry[index[name]] = share
+    service = [journey.touchpoints[x].service for x in names]
+    tp_delay = np.array([journey.touchpoints[x].mean_delay + (s.mean if s is not None else 0.0)
+                         for x, s in zip(names, service)], dtype=float)
     tps = [journey.touchpoints[x] for x in names]
     return Chain(
         names=names,
@@ -102,6 +97,27 @@ def compile_journey(journey: Journey) -> Chain:
         stage=tuple(t.stage for t in tps),
         Q_discounted=Qd,
     )
+
+
+def step_times(journey: Journey, lam: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per edge of ``journey.rows`` (in row order): its row and column, the mean time a customer takes on that
+    step (the touchpoint's service, then the edge's own delay or the touchpoint's) and, with a discount rate
+    ``lam``, the expected discount factor of that time (the product of the two Laplace transforms)."""
+    index = {n: i for i, n in enumerate(journey.names)}
+    rows, cols, delays, factors = [], [], [], []
+    for a, row in journey.rows.items():
+        tp = journey.touchpoints[a]
+        served = tp.service.mean if tp.service is not None else 0.0
+        served_factor = laplace(tp.service, lam) if lam is not None else None
+        for b, edge in row.items():
+            rows.append(index[a])
+            cols.append(index[b])
+            delay = edge.delay if edge.delay is not None else tp.delay
+            delays.append(served + (delay.mean if delay is not None else 0.0))
+            if lam is not None:
+                factors.append(served_factor * laplace(delay, lam))
+    return (np.array(rows, dtype=int), np.array(cols, dtype=int), np.array(delays, dtype=float),
+            np.array(factors, dtype=float) if lam is not None else None)
 
 
 def compile_segments(journey: Journey) -> list[tuple[str | None, float, Chain]]:

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from journeysim.engines.branching import customer_types
-from journeysim.engines.discount import discount_rate, laplace
+from journeysim.engines.compiled import step_times
+from journeysim.engines.discount import discount_rate
 from journeysim.errors import ScenarioError
 from journeysim.journey import Journey
 
@@ -44,19 +45,16 @@ def stackable(structure: Journey) -> bool:
 
 
 def _edge_arrays(journey: Journey, lam: float | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mean delay of each edge (the edge's own delay or its touchpoint's) and, with a discount, its Laplace
-    transform at ``lam``: fixed for every draw."""
-    names = journey.names
-    index = {n: i for i, n in enumerate(names)}
-    n = len(names)
+    """Mean time of each step (service and delay) and, with a discount, its expected discount factor: fixed for
+    every draw."""
+    n = len(journey.names)
+    rows, cols, delays, factors = step_times(journey, lam)
     D = np.zeros((n, n))
-    L = np.zeros((n, n)) if lam is not None else None
-    for a, row in journey.rows.items():
-        for b, edge in row.items():
-            delay = edge.delay if edge.delay is not None else journey.touchpoints[a].delay
-            D[index[a], index[b]] = delay.mean if delay is not None else 0.0
-            if L is not None:
-                L[index[a], index[b]] = laplace(delay, lam)
+    D[rows, cols] = delays
+    if factors is None:
+        return D, None
+    L = np.zeros((n, n))
+    L[rows, cols] = factors
     return D, L
 
 

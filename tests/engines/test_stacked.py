@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -14,7 +15,7 @@ from journeysim.engines.exact import segment_metrics
 from journeysim.engines.metrics import SCALAR_METRICS
 from journeysim.engines.stacked import _solve_small, solve_stacked
 from journeysim.errors import ScenarioError
-from journeysim.journey import Edge, Journey, Segment
+from journeysim.journey import Delay, Edge, Journey, Segment
 from tests.properties.strategies import journeys
 
 
@@ -68,6 +69,10 @@ def check(js: list[Journey]) -> None:
 def test_every_draw_equals_the_one_map_engine(j, discount, factors, data):
     if discount:
         j = j.replace(extra={**j.extra, "discount": {"rate": 0.2, "per": "year"}})
+    if data.draw(st.booleans()):     # a served touchpoint: service time before its delay
+        first = j.names[0]
+        j = j.replace(touchpoints={**j.touchpoints, first: dataclasses.replace(
+            j.touchpoints[first], service=Delay("gamma", 0.5, 0.3), extra={"capacity": 2})})
     # all rows differ (inverted draw by draw), one or two (Sherman-Morrison-Woodbury), or none
     rows = data.draw(st.sampled_from([None, list(j.rows)[:1], list(j.rows)[-2:], []]))
     check(versions(j, np.array(factors), rows))
