@@ -45,7 +45,7 @@ __all__ = ["Plan", "load_plan", "item_hypothesis", "item_key", "RESULTS_VERSION"
 
 #: Part of every item's key: bump it with any change to journeysim that alters an item's numbers (an engine, the
 #: draws, a default), so that ``run --resume`` recomputes results saved by a version that computed them otherwise.
-RESULTS_VERSION = "1"
+RESULTS_VERSION = "2"          # 2: exact predictions stacked (#16): other last digits, another method text
 
 _KEYS = ("plan", "hypotheses", "engines", "seeds", "draws", "level", "customers", "days")
 #: Items a plan may expand into unless told otherwise (``--max-items``): five sweep paths of 100 values would
