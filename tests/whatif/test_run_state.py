@@ -154,10 +154,11 @@ def test_a_new_results_version_reruns_everything_and_says_why(project, monkeypat
     import journeysim.whatif.plan as plan_module
 
     run_plan(project / "plans/plan.yaml", outdir=project / "out")
-    monkeypatch.setattr(plan_module, "RESULTS_VERSION", "2")
-    monkeypatch.setattr(runs, "RESULTS_VERSION", "2")
+    old, new = plan_module.RESULTS_VERSION, str(int(plan_module.RESULTS_VERSION) + 1)
+    monkeypatch.setattr(plan_module, "RESULTS_VERSION", new)
+    monkeypatch.setattr(runs, "RESULTS_VERSION", new)
     again = run_plan(project / "plans/plan.yaml", outdir=project / "out", resume=True)
-    assert again.rerun_changed == 8 and again.changed_files == ("journeysim's results version (1 -> 2)",)
+    assert again.rerun_changed == 8 and again.changed_files == (f"journeysim's results version ({old} -> {new})",)
 
 
 def test_one_run_at_a_time_writes_a_results_folder(project):
