@@ -1,22 +1,45 @@
-"""Exact engine: time to solve and to compute every removal effect on random sparse maps.
+"""Exact engine: one factorisation against numpy/scipy references, and every removal effect against re-solving.
 
-Prints, for maps of 10, 100, 1,000 and 5,000 touchpoints (about 5 edges a row), the time of
-a solve without removal effects, with all of them, and the time the naive method (one
-re-solve per removed touchpoint, measured on a sample and scaled up) would take, as a ratio.
+1. Maps of 1,000 and 3,000 touchpoints (about 5 edges a row, 10% goals) in 5 stages:
+   ``solve_exact`` (every metric, visit rates, stage reach and funnel, removal effects)
+   against two references on the same dense ``I - Q``, CPU seconds, interleaved: one LU
+   factorisation alone (``scipy.linalg.lu_factor``), and the inverse from one LU
+   (``scipy.linalg.inv``: what the diagonal behind visit rates and the blocks behind
+   stage reach need at least). The references start from the dense matrix; the engine
+   from the map (its compilation counted). Growth from the smaller to the larger size.
+   BLAS runs on one thread (set OPENBLAS_NUM_THREADS to change it).
+2. Maps of 10 to 5,000 touchpoints: a solve without removal effects, with all of them,
+   and the naive method (one re-solve per removed touchpoint, measured on a sample and
+   scaled up), as a ratio.
 
-    python benchmarks/exact.py [--sizes 10 100 1000 5000]
+    python benchmarks/exact.py [--stage-sizes 1000 3000] [--sizes 10 100 1000 5000] [--repeat 3]
 """
 
 from __future__ import annotations
 
-import argparse
-import time
+import os
 
-import numpy as np
+# One BLAS thread, for every contender: the CPU time of a multithreaded BLAS counts its threads' spinning, which
+# on a shared 2-core machine can exceed the work itself.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from journeysim import Journey, solve_exact
-from journeysim.engines import exact
-from journeysim.engines.compiled import compile_journey
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.linalg as la  # noqa: E402
+
+from journeysim import Journey, solve_exact  # noqa: E402
+from journeysim.engines import exact  # noqa: E402
+from journeysim.engines.compiled import compile_journey  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import interleaved, load, machine  # noqa: E402
+
+STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 
 
 def random_map(n: int, edges: int, rng: np.random.Generator) -> Journey:
@@ -29,6 +52,40 @@ def random_map(n: int, edges: int, rng: np.random.Generator) -> Journey:
     goals = [f"t{i}" for i in range(n - max(1, n // 10), n)]
     entry = {f"t{i}": 1 / min(3, n) for i in range(min(3, n))}
     return Journey.from_rows(entry, rows, goals=goals)
+
+
+def staged_map(n: int, rng: np.random.Generator) -> Journey:
+    """:func:`random_map` with its touchpoints in 5 stages of equal size, in map order."""
+    j = random_map(n, 5, rng)
+    touchpoints = {name: t.__class__(**{**t.__dict__, "stage": STAGES[k * len(STAGES) // n]})
+                   for k, (name, t) in enumerate(j.touchpoints.items())}
+    return j.replace(touchpoints=touchpoints, stages=STAGES)
+
+
+def against_references(sizes: list[int], repeat: int, seed: int) -> None:
+    print(machine())
+    print(f"solve_exact with 5 stages against one LU and one inverse of the same I - Q; CPU seconds, median of "
+          f"{repeat} interleaved runs")
+    print(f"{'touchpoints':>11} {'solve_exact s':>14} {'no removal s':>13} {'one LU s':>9} {'inverse s':>10} "
+          f"{'/ LU':>6} {'/ inverse':>10}")
+    rng = np.random.default_rng(seed)
+    rows = {}
+    for n in sizes:
+        journey = staged_map(n, rng)
+        A = np.eye(n) - compile_journey(journey).Q.toarray()
+        times = interleaved({"engine": lambda: solve_exact(journey),
+                             "no removal": lambda: solve_exact(journey, removal_effects=False),
+                             "lu": lambda: la.lu_factor(A), "inverse": lambda: la.inv(A)}, repeat)
+        t = {k: float(np.median(v)) for k, v in times.items()}
+        rows[n] = t
+        print(f"{n:>11} {t['engine']:>14.3f} {t['no removal']:>13.3f} {t['lu']:>9.3f} {t['inverse']:>10.3f} "
+              f"{t['engine'] / t['lu']:>5.2f}x {t['engine'] / t['inverse']:>9.2f}x")
+    if len(sizes) > 1:
+        a, b = sizes[0], sizes[-1]
+        print(f"growth from {a:,} to {b:,} touchpoints ({b / a:g}x; n^3 would be {(b / a) ** 3:.0f}x): "
+              + ", ".join(f"{name} {rows[b][key] / rows[a][key]:.1f}x" for name, key in
+                          (("solve_exact", "engine"), ("one LU", "lu"), ("inverse", "inverse"))))
+    print(load())
 
 
 def timed(fn, repeat=3):
@@ -59,9 +116,13 @@ def naive_removal_seconds(journey: Journey, sample: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage-sizes", type=int, nargs="+", default=[1000, 3000])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 5000])
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    against_references(args.stage_sizes, args.repeat, args.seed)
+    print()
     rng = np.random.default_rng(args.seed)
     print(f"dense below {exact.DENSE_LIMIT} touchpoints, sparse LU above")
     print(f"{'touchpoints':>11} {'solve s':>10} {'+ removal s':>12} {'naive removal s':>16} {'speed-up':>9}")

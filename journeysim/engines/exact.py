@@ -13,8 +13,12 @@ goals absorb (their rows removed):
   probability of meeting ``k`` before any goal and ``x = N' g`` the conversion
   probability from each touchpoint: one factorisation for all touchpoints.
 
-Chains up to :data:`DENSE_LIMIT` touchpoints are inverted densely; larger ones use a
-sparse LU factorisation.
+Chains up to :data:`DENSE_LIMIT` touchpoints are inverted densely, once: the chain in
+which goals absorb differs from it in the goals' rows, so its solves and diagonal are
+Woodbury updates of that one inverse (a ``g x g`` factorisation for ``g`` goals), and
+each stage's reach and funnel need only blocks of it (a funnel set that is most of the
+map is hit through its complement's smaller system). Larger chains use sparse LU
+factorisations.
 """
 
 from __future__ import annotations
@@ -47,10 +51,13 @@ _BLOCK = 256
 class _Solver:
     """Solves with ``I - Q`` (and its transpose): columns and the diagonal of the inverse."""
 
-    def __init__(self, Q: sp.csr_matrix):
+    def __init__(self, Q: sp.csr_matrix | None, inverse: np.ndarray | None = None):
+        self._diagonal = None
+        if inverse is not None:
+            self.n, self.inv, self.lu = len(inverse), inverse, None
+            return
         n = Q.shape[0]
         self.n = n
-        self._diagonal = None
         if n <= DENSE_LIMIT:
             import scipy.linalg as la  # its LAPACK, not numpy's: results must not move in the last digit
 
@@ -97,6 +104,60 @@ class _Solver:
         return self._diagonal
 
 
+    def without_rows(self, Q: sp.csr_matrix, mask: np.ndarray) -> _Solver | _WithoutRows:
+        """The solver of ``Q`` with the rows ``mask`` removed (goals absorbing): densely, this inverse updated
+        (:class:`_WithoutRows`, for up to ``n / 2`` rows); else a factorisation of its own."""
+        if self.lu is not None or 2 * int(mask.sum()) > self.n:
+            return _Solver(_without_rows(Q, mask))
+        return _WithoutRows(self, Q, np.flatnonzero(mask))
+
+
+class _WithoutRows:
+    """``N' = (I - Q')^-1`` for ``Q'`` = ``Q`` without the rows ``G``, from ``N = (I - Q)^-1``, never formed.
+
+    ``I - Q' = (I - Q) + E_G Q_G``, so by Woodbury ``N' = N - N_G S^-1 Q_G N`` with ``S = I + Q_G N_G``: a
+    ``g x g`` factorisation, and products with the sparse rows ``Q_G``, instead of a second inverse.
+    """
+
+    def __init__(self, full: _Solver, Q: sp.csr_matrix, rows: np.ndarray):
+        import scipy.linalg as la
+
+        self.full, self.QG, self.NG = full, Q[rows], full.inv[:, rows]
+        self.S = la.lu_factor(np.eye(len(rows)) + self.QG @ self.NG) if len(rows) else None
+        self._diagonal = None
+
+    def _correct(self, x: np.ndarray) -> np.ndarray:
+        """``S^-1 Q_G x``."""
+        import scipy.linalg as la
+
+        return la.lu_solve(self.S, self.QG @ x)
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        Nb = self.full.solve(b)
+        return Nb if self.S is None else Nb - self.NG @ self._correct(Nb)
+
+    def solve_left(self, a: np.ndarray) -> np.ndarray:
+        import scipy.linalg as la
+
+        aN = self.full.solve_left(a)
+        if self.S is None:
+            return aN
+        # a N_G S^-1 Q_G N = ((S^-T (a N_G)^T)^T Q_G) N
+        y = la.lu_solve(self.S, np.atleast_2d(a @ self.NG).T, trans=1).T
+        out = aN - self.full.solve_left(np.asarray(self.QG.T @ y.T).T)
+        return out.reshape(aN.shape)
+
+    def diagonal(self) -> np.ndarray:
+        if self._diagonal is None:
+            full = self.full.diagonal()
+            if self.S is None:
+                self._diagonal = full
+            else:
+                W = self._correct(self.full.inv)                  # S^-1 Q_G N, g x n
+                self._diagonal = full - np.einsum("ik,ki->i", self.NG, W)
+        return self._diagonal
+
+
 def _without_rows(Q: sp.csr_matrix, mask: np.ndarray) -> sp.csr_matrix:
     keep = sp.diags((~mask).astype(float))
     return (keep @ Q).tocsr()
@@ -115,6 +176,22 @@ def _hitting(visits: np.ndarray, columns: np.ndarray, where: np.ndarray, members
     return float(np.linalg.solve(block.T, visits[members]).sum())
 
 
+def _hitting_set(chain: Chain, visits: np.ndarray, columns: np.ndarray, where: np.ndarray, members: np.ndarray) -> float:
+    """:func:`_hitting` for the touchpoints ``members`` (a mask), through the smaller side: when they are most of a
+    dense map, as the chance of starting among them or stepping into them from the others ``B`` before leaving,
+    ``a_A 1 + a_B (I - Q_BB)^-1 Q_BA 1`` (a ``|B| x |B|`` solve instead of ``|A| x |A|``)."""
+    others = np.flatnonzero(~members)
+    if 2 * len(others) >= chain.n or chain.n > DENSE_LIMIT:
+        return _hitting(visits, columns, where, np.flatnonzero(members))
+    inside = chain.entry[members].sum()
+    if not len(others):
+        return float(inside)
+    Q = chain.Q[others]
+    into = np.asarray(Q[:, np.flatnonzero(members)].sum(axis=1)).ravel()
+    stay = np.eye(len(others)) - Q[:, others].toarray()
+    return float(inside + chain.entry[others] @ np.linalg.solve(stay, into))
+
+
 def _reach(chain: Chain, full: _Solver, visits: np.ndarray, stages: tuple[str, ...]) -> tuple[dict, dict]:
     """Stage reach (visit some touchpoint of the stage) and funnel (this stage or a later one)."""
     level = np.array([stages.index(s) if s in stages else -1 for s in chain.stage])
@@ -123,7 +200,7 @@ def _reach(chain: Chain, full: _Solver, visits: np.ndarray, stages: tuple[str, .
     where[staged] = np.arange(len(staged))
     columns = full.columns(staged)
     reach = {s: _hitting(visits, columns, where, np.flatnonzero(level == k)) for k, s in enumerate(stages)}
-    funnel = [_hitting(visits, columns, where, np.flatnonzero(level >= k)) for k in range(len(stages))]
+    funnel = [_hitting_set(chain, visits, columns, where, level >= k) for k in range(len(stages))]
     # The sets shrink stage by stage, so the funnel cannot rise; guard it against rounding.
     funnel = np.minimum.accumulate(np.clip(funnel, 0.0, 1.0)) if funnel else []
     return ({s: float(np.clip(r, 0.0, 1.0)) for s, r in reach.items() if chain.stage.count(s)},
@@ -159,7 +236,7 @@ def _segment(chain: Chain, starts: np.ndarray, refer: np.ndarray, stages: tuple[
     full = _Solver(chain.Q)
     visits_all = full.solve_left(starts)           # expected visits of each start row
     visits = visits_all[0]
-    absorbing = _Solver(_without_rows(chain.Q, chain.goal))
+    absorbing = full.without_rows(chain.Q, chain.goal)
     x = absorbing.solve(goal)                      # P(convert | at touchpoint i)
     cr = float(chain.entry @ x)
     # Expected time to the first goal, weighted by converting: y_i = sum_k Q_ik (D_ik x_k + y_k).
