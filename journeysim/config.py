@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journeysim.errors import ConfigError, did_you_mean
+from journeysim.errors import ConfigError, did_you_mean, excerpt
 
 __all__ = ["ProjectConfig", "find_config", "read_config", "load_config", "ledger_to_read", "CONFIG_NAME",
            "SEED_POLICIES", "DEFAULT_LEDGER"]
@@ -87,7 +87,7 @@ def find_config(start: str | os.PathLike | None = None) -> Path | None:
 
 def _text(value: Any, key: str, source: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or any(ord(c) < 32 for c in value):
-        raise ConfigError(f"{source}: {key}: {value!r} must be {what}")
+        raise ConfigError(f"{source}: {key}: {excerpt(value)} must be {what}")
     return value.strip()
 
 
@@ -119,19 +119,19 @@ def read_config(path: str | os.PathLike) -> ProjectConfig:
         raise ConfigError(f"{source}: cannot read ({exc.strerror})") from None
     for key in data:
         if key not in _KEYS:
-            raise ConfigError(f"{source}: unknown key {key!r}{did_you_mean(key, _KEYS)} (allowed: {', '.join(_KEYS)})")
+            raise ConfigError(f"{source}: unknown key {excerpt(key)}{did_you_mean(key, _KEYS)} (allowed: {', '.join(_KEYS)})")
     ledger = data.get("ledger")
     if ledger is not None:
         ledger = str(Path(source).parent / _text(ledger, "ledger", source, "the ledger CSV's path (relative to this file)"))
     seed = data.get("seed", "fresh")
     if seed not in SEED_POLICIES and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
-        raise ConfigError(f"{source}: seed: {seed!r} must be \"fresh\" (a new seed each run, printed), \"required\" "
+        raise ConfigError(f"{source}: seed: {excerpt(seed)} must be \"fresh\" (a new seed each run, printed), \"required\" "
                           "(every random command needs --seed) or a whole number >= 0")
     currency = data.get("currency")
     if currency is not None:
         currency = _text(currency, "currency", source, "a currency code or symbol such as \"EUR\" or \"€\"")
         if len(currency) > 8:
-            raise ConfigError(f"{source}: currency: {currency!r} must be a currency code or symbol (at most 8 characters)")
+            raise ConfigError(f"{source}: currency: {excerpt(currency)} must be a currency code or symbol (at most 8 characters)")
     scheduler = data.get("scheduler")
     if scheduler is not None:
         scheduler = _text(scheduler, "scheduler", source, "a Dask scheduler address such as \"tcp://host:8786\"")

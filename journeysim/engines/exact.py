@@ -48,26 +48,42 @@ DENSE_LIMIT = 6000
 _BLOCK = 256
 
 
-class _Solver:
-    """Solves with ``I - Q`` (and its transpose): columns and the diagonal of the inverse."""
+def _system(Q: sp.csr_matrix, exit: np.ndarray | None) -> sp.csr_matrix:
+    """``I - Q``, its diagonal ``1 - Q_ii`` written as what row ``i`` leaves to other touchpoints and to drop-off
+    (``exit``) when that is known (Grassmann, Taksar and Heyman's idea): a touchpoint that loops on itself with
+    p = 0.999999999999999 leaves with 1e-15 exactly, where ``1 - p`` has lost every digit but one (a conversion
+    rate of 100.08% came out of it)."""
+    diagonal = Q.diagonal()
+    others = Q - sp.diags(diagonal)
+    leave = 1.0 - diagonal if exit is None else exit + np.asarray(others.sum(axis=1)).ravel()
+    return (sp.diags(leave) - others).tocsr()
 
-    def __init__(self, Q: sp.csr_matrix | None, inverse: np.ndarray | None = None):
+
+class _Solver:
+    """Solves with ``I - Q`` (and its transpose): columns and the diagonal of the inverse. ``exit``: what each row
+    leaves to drop-off, when the rows are probabilities (see :func:`_system`)."""
+
+    def __init__(self, Q: sp.csr_matrix | None, inverse: np.ndarray | None = None, exit: np.ndarray | None = None):
         self._diagonal = None
+        self.exit, self.Q = exit, None
         if inverse is not None:
             self.n, self.inv, self.lu = len(inverse), inverse, None
             return
         n = Q.shape[0]
         self.n = n
+        system = _system(Q, exit)
+        #: ``Q`` as the system has it (``I`` minus the system): what a row update changes (see :meth:`without_rows`).
+        self.Q = (sp.identity(n, format="csr") - system).tocsr()
         if n <= DENSE_LIMIT:
             import scipy.linalg as la  # its LAPACK, not numpy's: results must not move in the last digit
 
-            self.inv = la.inv(np.eye(n) - Q.toarray())
+            self.inv = la.inv(system.toarray())
             self.lu = None
         else:
             import scipy.sparse.linalg as spla  # only for large maps: it costs a command 0.1 s to load
 
             self.inv = None
-            self.lu = spla.splu((sp.identity(n, format="csc") - Q.tocsc()).tocsc())
+            self.lu = spla.splu(system.tocsc())
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """``(I - Q)^-1 b`` (``b`` a vector or columns)."""
@@ -106,10 +122,11 @@ class _Solver:
 
     def without_rows(self, Q: sp.csr_matrix, mask: np.ndarray) -> _Solver | _WithoutRows:
         """The solver of ``Q`` with the rows ``mask`` removed (goals absorbing): densely, this inverse updated
-        (:class:`_WithoutRows`, for up to ``n / 2`` rows); else a factorisation of its own."""
+        (:class:`_WithoutRows`, for up to ``n / 2`` rows, by the rows of ``Q`` as this system has them); else a
+        factorisation of its own (a removed row leaves everything: its exit is 1)."""
         if self.lu is not None or 2 * int(mask.sum()) > self.n:
-            return _Solver(_without_rows(Q, mask))
-        return _WithoutRows(self, Q, np.flatnonzero(mask))
+            return _Solver(_without_rows(Q, mask), exit=None if self.exit is None else np.where(mask, 1.0, self.exit))
+        return _WithoutRows(self, Q if self.Q is None else self.Q, np.flatnonzero(mask))
 
 
 class _WithoutRows:
@@ -233,7 +250,7 @@ def _segment(chain: Chain, starts: np.ndarray, refer: np.ndarray, stages: tuple[
     (row 0: the new customers); ``refer[:, t]`` the type-``t`` customers each touchpoint refers.
     """
     goal = chain.goal.astype(float)
-    full = _Solver(chain.Q)
+    full = _Solver(chain.Q, exit=chain.exit)
     visits_all = full.solve_left(starts)           # expected visits of each start row
     visits = visits_all[0]
     absorbing = full.without_rows(chain.Q, chain.goal)

@@ -40,7 +40,7 @@ import scipy.sparse.linalg as spla
 
 from journeysim.engines.branching import customer_types, spectral_radius
 from journeysim.engines.compiled import Chain, compile_segments
-from journeysim.errors import ScenarioError
+from journeysim.errors import ScenarioError, excerpt
 from journeysim.journey import Journey
 
 __all__ = ["PerCustomerMoments", "per_customer_moments", "MOMENT_METRICS", "SEED_METRICS"]
@@ -116,7 +116,7 @@ def per_customer_moments(journey: Journey, metric: str = "expected_value") -> Pe
     if metric in SEED_METRICS:
         return _per_seed_moments(journey, metric)
     if metric not in MOMENT_METRICS:
-        raise ValueError(f"metric={metric!r}: per-customer moments are solved for "
+        raise ValueError(f"metric={excerpt(metric)}: per-customer moments are solved for "
                          f"{', '.join([*MOMENT_METRICS, *SEED_METRICS])}")
     mean = second = 0.0
     for _, share, chain in compile_segments(journey):

@@ -8,7 +8,7 @@ import numpy as np
 
 from journeysim.engines.exact import solve_exact
 from journeysim.engines.metrics import JourneyMetrics
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 from journeysim.journey import Journey
 from journeysim.maps.read import load_journey
 
@@ -85,12 +85,12 @@ def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng
     journeysim.errors.UsageError: days=30 belongs to the agents engine, not to engine='exact'
     """
     if engine not in ENGINES:
-        raise UsageError(f"engine={engine!r}: must be one of {', '.join(ENGINES)}")
+        raise UsageError(f"engine={excerpt(engine)}: must be one of {', '.join(ENGINES)}")
     given = {"customers": customers, "days": days, "horizon": horizon, "chunk_size": chunk_size, "backend": backend}
     for owner, names in _OWN.items():
         for name in names:
             if owner != engine and given[name] is not None:
-                raise UsageError(f"{name}={given[name]!r} belongs to the {owner} engine, not to engine={engine!r}")
+                raise UsageError(f"{name}={excerpt(given[name])} belongs to the {owner} engine, not to engine={excerpt(engine)}")
     source = str(journey) if not isinstance(journey, Journey) else "<journey>"
     journey = journey if isinstance(journey, Journey) else load_journey(journey)
     if engine == "exact":
@@ -100,7 +100,7 @@ def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng
                              "nothing")
         return solve_exact(journey, removal_effects=removal_effects)
     if rng is None:
-        raise UsageError(f"engine={engine!r} samples: give rng=numpy.random.default_rng(seed)")
+        raise UsageError(f"engine={excerpt(engine)} samples: give rng=numpy.random.default_rng(seed)")
     limit = {} if max_transitions is None else {"max_transitions": max_transitions}
     if engine == "montecarlo":
         from journeysim.engines.montecarlo.engine import CHUNK_SIZE, simulate_montecarlo

@@ -528,10 +528,10 @@ def analyze(results: str | os.PathLike | pd.DataFrame | ExperimentData, *, contr
     if data.kind == "aggregated":
         for name, value in given.items():
             if value is not None:
-                raise UsageError(f"{name}={value!r} does not apply to {data.source}: it holds aggregated results "
+                raise UsageError(f"{name}={excerpt(value)} does not apply to {data.source}: it holds aggregated results "
                                  "(variant, customers, conversions), not per-customer rows")
     elif revenue_column is not None and not any(arm.has_revenue for arm in data.arms.values()):
-        raise DataError(f"{data.source}: missing column {revenue_column!r} (named by revenue_column)")
+        raise DataError(f"{data.source}: missing column {excerpt(revenue_column)} (named by revenue_column)")
     if isinstance(expected_split, str):
         expected_split = parse_split(expected_split, len(data.arms))
     return analyze_experiment(data, control=control, expected_split=expected_split, alpha=alpha)

@@ -93,7 +93,7 @@ def _check(baseline, alpha, power, ratio, arms, method, value):
     if value and not (math.isfinite(baseline) and baseline > 0):
         raise UsageError(f"baseline={baseline:g} must be a mean value per customer > 0")
     if value and method != "normal":
-        raise UsageError(f"method={method!r} sizes tests on conversion rates; a value per customer uses the t-test")
+        raise UsageError(f"method={excerpt(method)} sizes tests on conversion rates; a value per customer uses the t-test")
     if not ratio > 0:
         raise UsageError(f"ratio={ratio:g} must be > 0 (customers per variant arm per control customer)")
     if arms < 2:

@@ -28,7 +28,7 @@ from scipy import stats
 from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, interval, wrap
-from journeysim.errors import DataError, ScenarioError
+from journeysim.errors import DataError, ScenarioError, excerpt
 from journeysim.journey import EXIT, Edge, Journey
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
 from journeysim.whatif.prediction import Prediction
@@ -271,7 +271,7 @@ def check_edges(prediction: Prediction, control_log, variant_log, *, hypothesis:
     control, variant = (fit_events(log, **fit_options) for log in (control_log, variant_log))
     seen = {a for a, *_ in variant.edges} | {a for a, *_ in control.edges}
     if not any(a in seen for a in rows):
-        raise DataError(f"{variant_log}: no customer left any edited row ({', '.join(map(repr, rows))}) in either "
+        raise DataError(f"{variant_log}: no customer left any edited row ({', '.join(map(excerpt, rows))}) in either "
                         "arm's log: are the touchpoints named as in the map?")
     edges = {}
     for (a, b), band in predicted.items():

@@ -24,7 +24,7 @@ import numpy as np
 
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, wrap
-from journeysim.errors import DataError, UsageError
+from journeysim.errors import DataError, UsageError, excerpt
 from journeysim.whatif.guardrails import Guardrail
 
 __all__ = ["GuardrailTest", "GuardrailCheck", "check_guardrail", "check_guardrails", "guardrail_power", "OBSERVABLE",
@@ -60,7 +60,7 @@ def _observed(arm, metric: str, source: str):
         if arm.revenue is not None:
             return "mean", np.asarray(arm.revenue, dtype=float)
         raise DataError(f"{source}: guardrail expected_value needs per-customer revenue (a revenue column)")
-    raise DataError(f"{source}: guardrail {metric!r} cannot be observed in an A/B result file (guardrails can test "
+    raise DataError(f"{source}: guardrail {excerpt(metric)} cannot be observed in an A/B result file (guardrails can test "
                     "conversion_rate and, with per-customer revenue, expected_value)")
 
 

@@ -16,6 +16,7 @@ the exact reader (the ``csv`` module, row by row), which names the bad line.
 from __future__ import annotations
 
 import csv
+import math
 import os
 from array import array
 from collections.abc import Mapping
@@ -32,6 +33,8 @@ from journeysim.experiments._results_csv import read_columns, simple_lines
 
 __all__ = ["Arm", "ExcludedRow", "ExperimentData", "read_results", "results_from_frame"]
 
+#: The largest count read exactly from a file (an aggregated row's customers or conversions, and their sums).
+MAX_COUNT = 2**53
 _TRUE = frozenset({"1", "true", "yes"})
 _FALSE = frozenset({"0", "false", "no"})
 _AGGREGATED = ("customers", "conversions")
@@ -64,7 +67,7 @@ class ExcludedRow:
     variant: str
 
     def __str__(self) -> str:
-        return f"{self.where} ({self.user!r} in {self.variant!r})"
+        return f"{self.where} ({excerpt(self.user)} in {excerpt(self.variant)})"
 
 
 @dataclass(frozen=True)
@@ -376,6 +379,12 @@ class _Columns:
         if bad.any():
             i = np.flatnonzero(bad)[0]
             self.fail(i, column, f"{values[i]:g} is not a whole number >= 0")
+        # Past 2**53 a count read as a number is no longer exact, and int64 would wrap to negative.
+        big = values > MAX_COUNT
+        if big.any():
+            i = np.flatnonzero(big)[0]
+            self.fail(i, column, f"{excerpt(self.frame[column].iloc[i])} is more than {MAX_COUNT:,} (2**53), the "
+                                 "largest count read exactly")
         return values.astype(np.int64)
 
     def boolean(self, column: str) -> np.ndarray:
@@ -418,8 +427,8 @@ def _aggregated(cols: _Columns, variant_column: str, names: dict[str, str], by: 
         for i in range(len(variants)):
             if not customers[i] and (sums[i] or sumsq[i]):
                 cols.fail(i, names["revenue_sum"], "revenue on a row without customers")
-            # sum of squares below sum^2/n would be a negative variance
-            if customers[i] and sumsq[i] < sums[i] ** 2 / customers[i] * (1 - 1e-9):
+            # sum of squares below sum^2/n would be a negative variance (compared by square roots: no overflow)
+            if customers[i] and math.sqrt(sumsq[i]) * math.sqrt(customers[i]) < abs(sums[i]) * (1 - 1e-9):
                 cols.fail(i, names["revenue_sumsq"], f"{sumsq[i]:g} is less than revenue_sum^2/customers (impossible)")
     counted = {variant_column, *names.values()}
     _distinct_rows(cols, variants, variant_column, [c for c in cols.frame.columns if c not in counted])
@@ -435,6 +444,14 @@ def _aggregated(cols: _Columns, variant_column: str, names: dict[str, str], by: 
                           revenue_sumsq=None if sumsq is None else float(t.sumsq))
                 for name, t in totals.iterrows()}
 
+    for name, part in table.groupby("variant", sort=False):
+        row = int(part.index[0])
+        if math.fsum(part.customers.astype(float)) > MAX_COUNT:
+            cols.fail(row, names["customers"], f"variant {excerpt(name)}: its rows add up to more than "
+                                               f"{MAX_COUNT:,} (2**53) customers, more than a count holds exactly")
+        if sums is not None and not (math.isfinite(math.fsum(part["sum"])) and math.isfinite(math.fsum(part.sumsq))):
+            cols.fail(row, names["revenue_sumsq"], f"variant {excerpt(name)}'s revenue totals over its rows are "
+                                                   "beyond the range of a number (1.8e308)")
     pooled = arms(table)
     for name, arm in pooled.items():
         if arm.customers == 0:
@@ -459,7 +476,7 @@ def _distinct_rows(cols: _Columns, variants: pd.Series, variant_column: str, oth
         cols.fail(i, variant_column, f"variant {excerpt(name)} appears on more than one row, and no other column (a date "
                                      "or a segment) tells its rows apart")
     first = int(np.flatnonzero((keys == keys.iloc[i]).all(axis=1).to_numpy())[0])
-    same = ", ".join(f"{c} {keys.iloc[i, k + 1]!r}" for k, c in enumerate(others))
+    same = ", ".join(f"{c} {excerpt(keys.iloc[i, k + 1])}" for k, c in enumerate(others))
     cols.fail(i, variant_column, f"variant {excerpt(name)} with {same} appears on more than one row (also "
                                  f"{cols.where(first)}): a row counted twice")
 

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from journeysim._result import Result
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 
 __all__ = ["SPENDING", "SequentialPlan", "InterimLook", "plan_looks", "interim_look", "crossing_probabilities",
            "spent_alpha", "plan_from_design"]
@@ -240,9 +240,9 @@ def plan_looks(looks: int, *, alpha: float = 0.05, power: float = 0.8, two_sided
     [2.438, 2.427, 2.41, 2.397, 2.386]
     """
     if isinstance(looks, bool) or not isinstance(looks, (int, np.integer)) or not 2 <= looks <= 20:
-        raise UsageError(f"looks={looks!r} must be a whole number from 2 to 20 (the final analysis included)")
+        raise UsageError(f"looks={excerpt(looks)} must be a whole number from 2 to 20 (the final analysis included)")
     if spending not in SPENDING:
-        raise UsageError(f"spending={spending!r}: use one of {', '.join(SPENDING)}")
+        raise UsageError(f"spending={excerpt(spending)}: use one of {', '.join(SPENDING)}")
     for name, v in (("alpha", alpha), ("power", power)):
         if not 0 < v < 1:
             raise UsageError(f"{name}={v:g} must be between 0 and 1 (exclusive)")

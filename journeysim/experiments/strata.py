@@ -24,7 +24,7 @@ from statsmodels.stats.multitest import multipletests
 
 from journeysim._result import Result
 from journeysim._text import count, fmt, format_table, interval, pct, points, rate, wrap
-from journeysim.errors import DataError, UsageError
+from journeysim.errors import DataError, UsageError, excerpt
 from journeysim.experiments.analysis import ExperimentAnalysis, analyze_experiment
 from journeysim.experiments.results import ExperimentData
 
@@ -154,14 +154,14 @@ class StratifiedAnalysis(Result):
                                   ["variant", "groups", "odds ratio", "lift", "CMH p", "p (Holm)", "Breslow-Day p"],
                                   rows))
         for name in self.heterogeneous():
-            parts.append(wrap(f"WARNING: the effect of {name!r} differs between the groups of {self.by} (Breslow-Day "
+            parts.append(wrap(f"WARNING: the effect of {excerpt(name)} differs between the groups of {self.by} (Breslow-Day "
                               f"p = {fmt(self.pooled[name].breslow_day_pvalue)} < {self.alpha:g}): the pooled odds "
                               "ratio averages unlike effects; read the groups"))
         for name in self.reversed():
-            parts.append(wrap(f"WARNING: summed over the groups, {name!r} points the other way than within them "
+            parts.append(wrap(f"WARNING: summed over the groups, {excerpt(name)} points the other way than within them "
                               f"(Simpson's paradox: the arms' mix of {self.by} differs); trust the pooled result"))
         for group, why in self.left_out.items():
-            parts.append(wrap(f"note: {self.by} {group!r} left out: {why}"))
+            parts.append(wrap(f"note: {self.by} {excerpt(group)} left out: {why}"))
         parts.append(f"summed over every group of {self.by}:")
         parts.append(self.overall.summary())
         parts.append("methods (pooled):\n" + "\n".join(wrap(f"  {k}: {v}", "    ") for k, v in POOLED_METHODS.items()))
@@ -227,7 +227,7 @@ def analyze_strata(data: ExperimentData, *, control: str | None = None, expected
     for group, arms in data.strata.items():
         missing = [name for name in data.arms if name not in arms or arms[name].customers == 0]
         if missing:
-            left_out[group] = f"no customers in {', '.join(map(repr, missing))}"
+            left_out[group] = f"no customers in {', '.join(map(excerpt, missing))}"
             continue
         part = ExperimentData(f"{data.source} [{data.by} = {group}]", data.kind, {n: arms[n] for n in data.arms},
                               covariate=data.covariate, by=data.by)

@@ -47,7 +47,7 @@ def _spread(sd: float, variant_sd: float | None, ratio: float) -> float:
 def _check_sd(sd: float, variant_sd: float | None) -> None:
     for name, v in (("sd", sd), ("variant_sd", variant_sd)):
         if v is not None and not (math.isfinite(v) and v > 0):
-            raise UsageError(f"{name}={v!r} must be a number > 0 (the standard deviation of value per customer)")
+            raise UsageError(f"{name}={excerpt(v)} must be a number > 0 (the standard deviation of value per customer)")
 
 
 def value_power(lift_abs, n_variant, *, sd: float, variant_sd: float | None = None, alpha: float = 0.05,

@@ -236,7 +236,7 @@ def _journey_checks(agg: EventCounts, source: Source, lookback: float | None) ->
     user = source.label("user_id")
     if moves.empty or moves.n.sum() == 0:
         why = (f"every next touch came after the lookback window ({cut:,} cut): lengthen --lookback" if cut else
-               f"is {user!r} the customer id (name it with --user-column)? A log with one row per customer holds "
+               f"is {excerpt(user)} the customer id (name it with --user-column)? A log with one row per customer holds "
                "no journeys")
         raise DataError(f"{source.path}: no customer moved from one touchpoint to another ({journeys:,.0f} journeys "
                         f"of a single touch; {describe_goals(agg.goals, agg.goals_by_default)}): {why}")
@@ -246,11 +246,11 @@ def _journey_checks(agg: EventCounts, source: Source, lookback: float | None) ->
     window = " and --lookback" if lookback is not None else ""
     share = f"every one of the {journeys:,.0f} journeys is" if single >= 1 else \
         f"at least {single:.1%} of the {journeys:,.0f} journeys are"
-    guessed = (f"; the goals were taken by default ({', '.join(agg.goals)}): if {source.label('value')!r} is the value "
+    guessed = (f"; the goals were taken by default ({', '.join(agg.goals)}): if {excerpt(source.label('value'))} is the value "
                "of the touch that converted, flag the conversions with --conversion-column COLUMN[=VALUE] instead"
                if agg.goals_by_default else "")
     return [f"{share} a single touch: the map has few transitions (real e-commerce logs can be like this; if "
-            f"customers should have several touches, check that {user!r} is the customer id (--user-column){window})"
+            f"customers should have several touches, check that {excerpt(user)} is the customer id (--user-column){window})"
             f"{guessed}"]
 
 

@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from journeysim.logs.layout import ROLES
@@ -37,6 +38,12 @@ _DICT = pa.dictionary(pa.int32(), pa.string())
 _TYPES = {"user_id": pa.string(), "touchpoint": _DICT, "segment": _DICT, "value": pa.float64()}
 # A UTC offset after a time of day: Z, +02:00, -0130, +02.
 _OFFSET = re.compile(r"\d:\d\d(:\d\d(\.\d*)?)?\s*(Z|[+-]\d\d(:?\d\d)?)\s*$")
+
+
+def _unbalanced(name: str) -> bool:
+    """A name an unbalanced quote made: one that opens with a quote (a well-quoted field loses its quotes), or one
+    that runs over a line end (the open quote swallowed the rows after it)."""
+    return name.startswith('"') or "\n" in name or "\r" in name
 
 
 class _Unclean(Exception):
@@ -105,13 +112,13 @@ class CsvEvents:
     def _block(self, block: pa.RecordBatch) -> pa.RecordBatch:
         columns, layout = self._columns, self._source.layout
         user, time, tp = (block.column(columns[c]) for c in ("user_id", "timestamp", "touchpoint"))
-        if user.null_count or time.null_count:
-            raise _Unclean
+        if user.null_count or time.null_count or (len(user) and pc.any(pc.equal(user, "")).as_py()):
+            raise _Unclean   # an empty user id (DuckDB's reader names its row)
         if self._source.plain:
             if tp.null_count:
                 raise _Unclean
             tp_names = [name.strip(" ") for name in tp.dictionary.to_pylist()]   # as DuckDB's trim()
-            if not all(tp_names):
+            if not all(tp_names) or any(map(_unbalanced, tp_names)):
                 raise _Unclean
             tp_idx, keep, flag = tp.indices.to_numpy(), None, 0
         else:
@@ -119,7 +126,7 @@ class CsvEvents:
         if "segment" in columns:
             seg = block.column(columns["segment"])
             seg_names, seg_idx = [name.strip(" ") for name in seg.dictionary.to_pylist()], seg.indices.to_numpy()
-            if seg.null_count or "" in seg_names:
+            if seg.null_count or "" in seg_names or any(map(_unbalanced, seg_names)):
                 raise _Unclean
         else:
             seg_names, seg_idx = [None], 0

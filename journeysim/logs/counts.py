@@ -66,7 +66,7 @@ NO_WINDOW = 2.0 ** 52 / 1e6
 
 _KINDS = {0: "goal", 1: "end", 2: "cut", 3: "move"}
 # Row problems, as bits of ``bad``, in the order they are reported.
-_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_VAL, _NEG_VAL = 1, 2, 32, 4, 8, 16
+_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_VAL, _NEG_VAL, _BAD_QUOTE = 1, 2, 32, 4, 8, 16, 64
 _STAGED = "__journeysim_events"
 # Pair numbers of the fast reader packed below the file row (see _pass_sql).
 _PAIR_BITS = 24
@@ -138,7 +138,7 @@ def _events(source: Source, relation: str, row: str, goal: str) -> str:
            else "NULL::VARCHAR")
     return f"""
     SELECT u, t, rn, val, tp, seg, conv, drop, {_hash(source, 0)} AS sc,
-           (CASE WHEN t IS NULL THEN {_BAD_T} ELSE 0 END | CASE WHEN u IS NULL THEN {_BAD_U} ELSE 0 END
+           (CASE WHEN t IS NULL THEN {_BAD_T} ELSE 0 END | CASE WHEN u IS NULL OR CAST(u AS VARCHAR) = '' THEN {_BAD_U} ELSE 0 END
             | CASE WHEN (val IS NULL AND raw_value IS NOT NULL) OR NOT isfinite(val) THEN {_BAD_VAL} ELSE 0 END
             | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END | CASE WHEN bad_flag THEN {_BAD_FLAG} ELSE 0 END
            )::UTINYINT AS bad
@@ -267,8 +267,8 @@ def _conversion_goal(source: Source, goals) -> str | None:
     goals = list(dict.fromkeys(goals))
     if len(goals) > 1:
         raise UsageError(f"--goal: a log whose rows flag conversions has one goal, the conversion (got "
-                         f"{', '.join(map(repr, goals))}); name it with one --goal, or leave it out for "
-                         f"{DEFAULT_GOAL!r}")
+                         f"{', '.join(map(excerpt, goals))}); name it with one --goal, or leave it out for "
+                         f"{excerpt(DEFAULT_GOAL)}")
     return goals[0] if goals else DEFAULT_GOAL
 
 
@@ -396,6 +396,8 @@ def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source, goal: str | Non
     bad = functools.reduce(operator.or_, map(int, names.bad), 0)
     if (names.tp.isna() | (names.tp.str.strip(" ") == "")).any():   # names are few: checked here, not per row
         bad |= _BAD_TP
+    if names.tp.str.startswith('"').any() or names.seg.str.startswith('"').any():
+        bad |= _BAD_QUOTE
     if bad:
         _check_rows(con, source, events, bad, goal)
     return hashed, names
@@ -409,7 +411,7 @@ def describe_goals(goals, by_default: bool) -> str:
     >>> describe_goals(["buy"], True)
     "goals: 'buy' (taken by default: the touchpoints whose events carry a positive value)"
     """
-    return f"goals: {', '.join(map(repr, goals))}" + (f" ({_DEFAULT_GOALS})" if by_default else "")
+    return f"goals: {', '.join(map(excerpt, goals))}" + (f" ({_DEFAULT_GOALS})" if by_default else "")
 
 
 def dropped_events(dropped, shown: int = 5) -> str:
@@ -463,7 +465,7 @@ def _flag_values(con: duckdb.DuckDBPyConnection, source: Source) -> str:
     """A few of the conversion column's values, for the message that none marks a conversion."""
     rows = con.execute(f"SELECT DISTINCT trim(CAST({quote(FLAG)} AS VARCHAR)) AS v FROM {source.relation} "
                        "WHERE v IS NOT NULL ORDER BY v LIMIT 6").fetchall()
-    shown = ", ".join(repr(r[0]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    shown = ", ".join(excerpt(r[0]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
     return f" (its values: {shown})" if rows else f" ({excerpt(source.layout.conversion)} is empty on every row)"
 
 
@@ -513,12 +515,13 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
     kept = f"{source.touchpoints(source.relation, goal)} WHERE NOT __drop AND"
     where = {
         _BAD_TP: f"SELECT min(rn) FROM {events} WHERE tp IS NULL OR trim(tp) = ''",
+        _BAD_QUOTE: f"SELECT min(rn) FROM {events} WHERE starts_with(trim(tp), '\"') OR starts_with(trim(seg), '\"')",
         # Suspects are values that did not parse (blank ones are allowed) or are not finite.
         _BAD_VAL: f"SELECT min(__row) FROM {kept} ((TRY_CAST({quote('value')} AS DOUBLE) IS NULL "
                   f"AND trim(coalesce(CAST({quote('value')} AS VARCHAR), '')) <> '') "
                   f"OR NOT isfinite(TRY_CAST({quote('value')} AS DOUBLE)))",
     }
-    for bit in (_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_VAL, _NEG_VAL):
+    for bit in (_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_QUOTE, _BAD_VAL, _NEG_VAL):
         if bad & bit:
             row = con.execute(where.get(bit, f"SELECT min(rn) FROM {events} WHERE bad & {bit} <> 0")).fetchone()[0]
             if row is not None:
@@ -532,11 +535,15 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
         raise DataError(f"{at}: {label('user_id')} is empty")
     if bit == _BAD_FLAG:
         column = source.layout.conversion
-        raise DataError(f"{at}: {column} {raw(FLAG, row)!r} is not a conversion flag (1/0, true/false, yes/no); "
+        raise DataError(f"{at}: {column} {excerpt(raw(FLAG, row))} is not a conversion flag (1/0, true/false, yes/no); "
                         f"if one value marks the conversions, name it: --conversion-column {column}=VALUE")
     if bit == _BAD_TP:
         flagged = " and the row is not a conversion" if source.layout.conversion else ""
         raise DataError(f"{at}: {label('touchpoint')} is empty{flagged}")
+    if bit == _BAD_QUOTE:
+        column = "touchpoint" if str(raw("touchpoint", row) or "").strip().startswith('"') else "segment"
+        raise DataError(f"{at}: {label(column)} {excerpt(raw(column, row))} opens a quote that is never closed "
+                        "(an unbalanced quote; a quoted field ends with a quote, and a quote inside it is doubled)")
     if bit == _BAD_VAL:
         bad_value = raw("value", row)
         what = "a finite number" if _is_float(bad_value) else "a number"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from journeysim.errors import UsageError
+from journeysim.errors import UsageError, excerpt
 from journeysim.logs._sql import literal
 from journeysim.logs.touchpoints import TouchpointMap
 
@@ -53,9 +53,9 @@ def parse_conversion(text: str) -> tuple[str, str | None]:
     """
     column, eq, value = str(text).partition("=")
     if not column.strip():
-        raise UsageError(f"--conversion-column {text!r}: name the column (COLUMN or COLUMN=VALUE)")
+        raise UsageError(f"--conversion-column {excerpt(text)}: name the column (COLUMN or COLUMN=VALUE)")
     if eq and not value.strip():
-        raise UsageError(f"--conversion-column {text!r}: give the value that marks a conversion after '=' "
+        raise UsageError(f"--conversion-column {excerpt(text)}: give the value that marks a conversion after '=' "
                          "(or leave '=' out for a true/false column)")
     return column.strip(), (value.strip() if eq else None)
 
@@ -109,9 +109,9 @@ class LogLayout:
         for role, name in _FIELDS.items():
             given = getattr(self, name)
             if given is not None and (not isinstance(given, str) or not given.strip()):
-                raise UsageError(f"{OPTIONS[role]} {given!r}: name a column")
+                raise UsageError(f"{OPTIONS[role]} {excerpt(given)}: name a column")
         if self.time_unit is not None and self.time_unit not in TIME_UNITS:
-            raise UsageError(f"--time-unit {self.time_unit!r}: must be s, ms or us (seconds, milliseconds or "
+            raise UsageError(f"--time-unit {excerpt(self.time_unit)}: must be s, ms or us (seconds, milliseconds or "
                              "microseconds since 1970)")
         if self.conversion_value is not None and self.conversion is None:
             raise UsageError("conversion_value needs conversion (the column it is a value of)")
@@ -153,5 +153,5 @@ class LogLayout:
     def describe_conversion(self) -> str:
         """The conversion rule in words, for messages."""
         if self.conversion_value is not None:
-            return f"{self.conversion!r} equals {self.conversion_value!r}"
-        return f"{self.conversion!r} is true"
+            return f"{excerpt(self.conversion)} equals {excerpt(self.conversion_value)}"
+        return f"{excerpt(self.conversion)} is true"

@@ -209,7 +209,7 @@ def _path_source(con, path, source: str, columns: tuple[str, ...], parquet: bool
     if missing and not parquet and (ragged := _ragged_row(path, PATH_COLUMNS[:2])):
         raise DataError(f"{source}: {ragged}")
     if missing:
-        raise DataError(f"{source}: missing column {missing[0]!r}{_found(columns)}; a path file needs path and "
+        raise DataError(f"{source}: missing column {excerpt(missing[0])}{_found(columns)}; a path file needs path and "
                         "total_conversions, and has total_null (journeys that did not convert) and "
                         "total_conversion_value if it can")
     lit = literal(source)
@@ -229,7 +229,7 @@ def _found(columns) -> str:
 def _missing(source: str, column: str, columns: tuple[str, ...], layout: LogLayout) -> str:
     """The message for a missing event-log column: what was found, and the option that names it."""
     role = next(r for r in ROLES if layout.column(r) == column)
-    head = f"{source}: missing column {column!r}{did_you_mean(column, columns)}{_found(columns)}"
+    head = f"{source}: missing column {excerpt(column)}{did_you_mean(column, columns)}{_found(columns)}"
     if layout.given(role):
         return f"{head}, named by {OPTIONS[role]}"
     return (f"{head}; name yours with {OPTIONS[role]} (an event log needs "
@@ -238,7 +238,8 @@ def _missing(source: str, column: str, columns: tuple[str, ...], layout: LogLayo
 
 def _ragged_row(path: str | os.PathLike, needed, rows: int = 100_000) -> str | None:
     """What is wrong when the header names the columns but DuckDB's sniffer read another line as the header
-    (it does when rows have more or fewer fields than the header): the first such row, or ``None``."""
+    (it does when rows have more or fewer fields than the header, or a quote is never closed): the first such row,
+    or ``None``."""
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline()
         for delimiter in (",", ";", "\t", "|"):
@@ -247,12 +248,17 @@ def _ragged_row(path: str | os.PathLike, needed, rows: int = 100_000) -> str | N
                 break
         else:
             return None
-        for n, row in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
-            if n > rows:
-                break
-            if row and len(row) != len(header):
-                return (f"row {n} has {len(row)} fields but the header has {len(header)} "
-                        f"({excerpt(delimiter)}-separated: {', '.join(header)})")
+        n = 0
+        try:
+            for n, row in enumerate(csv.reader(fh, delimiter=delimiter, strict=True), start=1):
+                if n > rows:
+                    break
+                if row and len(row) != len(header):
+                    return (f"row {n} has {len(row)} fields but the header has {len(header)} "
+                            f"({excerpt(delimiter)}-separated: {', '.join(header)})")
+        except csv.Error:
+            return (f"row {n + 1} opens a quote that is never closed (an unbalanced quote; a quoted field ends "
+                    "with a quote, and a quote inside it is doubled)")
     return None
 
 

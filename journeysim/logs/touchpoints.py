@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from journeysim._files import read_document
-from journeysim.errors import DataError
+from journeysim.errors import DataError, excerpt
 from journeysim.logs._sql import literal
 
 __all__ = ["Rule", "TouchpointMap", "read_touchpoint_map", "glob_regex"]
@@ -202,7 +202,7 @@ def _text(value, where: str, what: str, *, optional: bool = True) -> str | None:
             return None
         raise DataError(f"{where}: {what} is empty")
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise DataError(f"{where}: {what} must be text, not {value!r}")
+        raise DataError(f"{where}: {what} must be text, not {excerpt(value)}")
     return str(value).strip(" ")
 
 
@@ -210,7 +210,7 @@ def _rule(event, touchpoint, column, pattern, where: str) -> Rule:
     event = _text(event, where, "event", optional=False)
     column, pattern = _text(column, where, "column"), (None if pattern is None or pattern == "" else str(pattern))
     if (column is None) != (pattern is None):
-        raise DataError(f"{where}: event {event!r}: 'column' and 'pattern' go together (a pattern of that column)")
+        raise DataError(f"{where}: event {excerpt(event)}: 'column' and 'pattern' go together (a pattern of that column)")
     return Rule(event, _text(touchpoint, where, "touchpoint"), column, pattern, where)
 
 
@@ -239,7 +239,7 @@ def _document_rules(path, source: str) -> list[Rule]:
                         "{event: [rules]})")
     rules = []
     for event, target in data.items():
-        where = f"{source}: event {event!r}"
+        where = f"{source}: event {excerpt(event)}"
         if not isinstance(target, list):
             rules.append(_rule(event, target, None, None, where))
             continue
@@ -258,7 +258,7 @@ def _check_order(rules: list[Rule], source: str) -> None:
     for rule in rules:
         if rule.event in plain:
             first = plain[rule.event]
-            raise DataError(f"{rule.where}: event {rule.event!r} is already mapped to "
-                            f"{first.touchpoint!r} whatever its columns ({first.where}), so this rule never applies")
+            raise DataError(f"{rule.where}: event {excerpt(rule.event)} is already mapped to "
+                            f"{excerpt(first.touchpoint)} whatever its columns ({first.where}), so this rule never applies")
         if rule.column is None:
             plain[rule.event] = rule

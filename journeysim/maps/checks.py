@@ -22,7 +22,7 @@ EXIT_EPSILON = 1e-12
 
 def _names(names) -> str:
     names = list(names)
-    quoted = ", ".join(repr(n) for n in names)
+    quoted = ", ".join(excerpt(n) for n in names)
     return f"touchpoint {quoted}" if len(names) == 1 else f"touchpoints {quoted}"
 
 

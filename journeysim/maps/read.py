@@ -293,11 +293,11 @@ def _referrals(touchpoints: Mapping[str, Touchpoint], segments: Mapping[str, Seg
     for name, tp in touchpoints.items():
         if tp.routed:
             for problem in referral_problems(tp.refer_entry, tp.refer_segment, ctx.names, tuple(segments)):
-                ctx.error(f"touchpoint {name!r}: refers", problem)
+                ctx.error(f"touchpoint {excerpt(name)}: refers", problem)
     routed = {tp.refer_segment for tp in touchpoints.values() if tp.refers > 0}
     for name, seg in segments.items():
         if seg.share == 0 and name not in routed:
-            ctx.warn(f"segment {name!r}", "has share 0 and no touchpoint refers customers to it: nobody is in it "
+            ctx.warn(f"segment {excerpt(name)}", "has share 0 and no touchpoint refers customers to it: nobody is in it "
                                           "(give it a share, or route referrals to it with refers: {k, segment})")
 
 

@@ -135,12 +135,12 @@ def discount(value: Any, ctx) -> Mapping | None:
     worth ``exp(-t ln(1 + rate) / per)``; ``per`` is a time unit (default ``year``).
     """
     if not isinstance(value, Mapping):
-        ctx.error("discount", f"must be a mapping like {{rate: 0.1, per: year}}, not {value!r}")
+        ctx.error("discount", f"must be a mapping like {{rate: 0.1, per: year}}, not {excerpt(value)}")
         return None
     ok = True
     for key in value:
         if key not in DISCOUNT_KEYS:
-            ctx.error("discount", f"unknown key {key!r}{did_you_mean(key, DISCOUNT_KEYS)} (allowed: rate, per)")
+            ctx.error("discount", f"unknown key {excerpt(key)}{did_you_mean(key, DISCOUNT_KEYS)} (allowed: rate, per)")
             ok = False
     if "rate" not in value:
         ctx.error("discount", "needs a 'rate' (e.g. {rate: 0.1, per: year}: 10% a year)")
@@ -155,7 +155,7 @@ def discount(value: Any, ctx) -> Mapping | None:
         ok = False
     per = value.get("per", "year")
     if per not in TIME_UNITS:
-        ctx.error("discount: per", f"{per!r} is not a time unit{did_you_mean(str(per), TIME_UNITS)} "
+        ctx.error("discount: per", f"{excerpt(per)} is not a time unit{did_you_mean(str(per), TIME_UNITS)} "
                                    f"(allowed: {', '.join(TIME_UNITS)})")
         ok = False
     return {"rate": rate, "per": per} if ok else None

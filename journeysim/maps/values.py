@@ -158,7 +158,7 @@ def refers(value: Any) -> dict[str, Any]:
             raise Invalid(f"{exc} (a number of new customers per visit, or {{k, entry, segment}})") from None
     for key in value:
         if key not in REFERS_KEYS:
-            raise Invalid(f"unknown key {key!r}{did_you_mean(key, REFERS_KEYS)} (allowed: {', '.join(REFERS_KEYS)})")
+            raise Invalid(f"unknown key {excerpt(key)}{did_you_mean(key, REFERS_KEYS)} (allowed: {', '.join(REFERS_KEYS)})")
     if "k" not in value:
         raise Invalid("a mapping needs 'k', the new customers each visit brings (e.g. {k: 0.8, entry: {...}})")
     try:
@@ -175,7 +175,7 @@ def refers(value: Any) -> dict[str, Any]:
             try:
                 entry[name] = probability(share)
             except Invalid as exc:
-                raise Invalid(f"entry: touchpoint {name!r}: {exc}") from None
+                raise Invalid(f"entry: touchpoint {excerpt(name)}: {exc}") from None
     segment = None
     if "segment" in value:
         try:
@@ -197,13 +197,13 @@ def referral_problems(entry: Mapping[str, float] | None, segment: str | None, na
     if entry is not None:
         for name in entry:
             if name not in names:
-                problems.append(f"entry: unknown touchpoint {name!r}{did_you_mean(name, names)}")
+                problems.append(f"entry: unknown touchpoint {excerpt(name)}{did_you_mean(name, names)}")
         total = math.fsum(entry.values())
         if abs(total - 1.0) > 1e-6:
             problems.append(f"entry: shares sum to {total:.6g} (must sum to 1)")
     if segment is not None and segment not in segments:
         known = ", ".join(segments)
-        problems.append(f"segment: unknown segment {segment!r}{did_you_mean(segment, segments)} "
+        problems.append(f"segment: unknown segment {excerpt(segment)}{did_you_mean(segment, segments)} "
                         + (f"(segments: {known})" if known else "(the map has no segments)"))
     return problems
 

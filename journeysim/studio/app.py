@@ -35,7 +35,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from journeysim.errors import JourneySimError, ScenarioError, UsageError
+from journeysim.errors import JourneySimError, ScenarioError, UsageError, excerpt
 from journeysim.maps.read import read_journey
 from journeysim.studio.edits import draft_hypothesis
 from journeysim.studio.evaluate import evaluate_map, json_ready, map_flows
@@ -196,13 +196,13 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         level = body.get("level", 0.9)
         seed = body.get("seed")
         if isinstance(draws, bool) or not isinstance(draws, int) or not 1 <= draws <= MAX_DRAWS:
-            raise UsageError(f"draws={draws!r} must be a whole number from 1 to {MAX_DRAWS}")
+            raise UsageError(f"draws={excerpt(draws)} must be a whole number from 1 to {MAX_DRAWS}")
         if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-            raise UsageError(f"level={level!r} must be between 0 and 1 (e.g. 0.9)")
+            raise UsageError(f"level={excerpt(level)} must be between 0 and 1 (e.g. 0.9)")
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise UsageError(f"seed={seed!r} must be a whole number >= 0")
+            raise UsageError(f"seed={excerpt(seed)} must be a whole number >= 0")
         hyp = _hypothesis(workspace, body)
 
         def work(progress):
@@ -227,7 +227,7 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
     async def job_status(request: Request) -> Response:
         job = jobs.get(request.path_params["job"])
         if job is None:
-            raise _Refused(404, f"no prediction {request.path_params['job']!r} (the studio keeps the last {KEEP})")
+            raise _Refused(404, f"no prediction {excerpt(request.path_params['job'])} (the studio keeps the last {KEEP})")
         return _ok(job.to_dict())
 
     async def design(request: Request) -> Response:
@@ -242,7 +242,7 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         if body.get("job") is not None:
             job = jobs.get(str(body["job"]))
             if job is None or job.value is None:
-                raise _Refused(404, f"no finished prediction {body['job']!r}")
+                raise _Refused(404, f"no finished prediction {excerpt(body['job'])}")
             return _ok(design_from_prediction(job.value, **options).to_dict())
         _object(body, "baseline", "lift")
         return _ok(design_experiment(body["baseline"], body["lift"], relative=bool(body.get("relative")),
@@ -286,7 +286,7 @@ def _spec(spec: Any, source: str) -> Any:
 
         data, problems = parse_document(spec, source)
         if problems:
-            raise ScenarioError(f"{source}: {spec!r} is not a range [low, high] or a distribution {{dist: ...}}")
+            raise ScenarioError(f"{source}: {excerpt(spec)} is not a range [low, high] or a distribution {{dist: ...}}")
         return data
     return spec
 

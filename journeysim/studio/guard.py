@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import socket
 
+from journeysim.errors import excerpt
+
 __all__ = ["Guard", "allowed_hosts", "SECURITY_HEADERS"]
 
 #: The page runs only its own scripts (and compiles the bundled WebAssembly layout engine).
@@ -60,9 +62,9 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         problem = None
         if headers.get("host", "").lower() not in self.hosts:
-            problem = f"host {headers.get('host', '')!r} is not this studio's address"
+            problem = f"host {excerpt(headers.get('host', ''))} is not this studio's address"
         elif "origin" in headers and headers["origin"].lower() not in self.origins:
-            problem = f"requests from {headers['origin']!r} are refused (only the studio's own page may call it)"
+            problem = f"requests from {excerpt(headers['origin'])} are refused (only the studio's own page may call it)"
         elif headers.get("sec-fetch-site") == "cross-site":
             problem = "cross-site requests are refused (only the studio's own page may call it)"
         if problem is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from journeysim._files import parse_document, write_atomic
-from journeysim.errors import JourneySimError, ScenarioError
+from journeysim.errors import JourneySimError, ScenarioError, excerpt
 from journeysim.maps.read import read_journey
 from journeysim.studio.workspace import Workspace, revision
 from journeysim.studio.yamlpatch import flow_yaml, same_document, update_text
@@ -143,7 +143,7 @@ def save_hypothesis(workspace: Workspace, name: str, data: Any, *, overwrite: bo
         raise ScenarioError(f"{name}: a hypothesis must be a mapping with keys hypothesis, baseline, metric, changes")
     base = workspace.baseline_name(name, data.get("baseline"))
     if base is None:
-        raise ScenarioError(f"{name}: baseline {data.get('baseline')!r} is not a map in the studio's folder "
+        raise ScenarioError(f"{name}: baseline {excerpt(data.get('baseline'))} is not a map in the studio's folder "
                             "(give it relative to the hypothesis file)")
     text, base_data, problems = workspace.read(base)
     if problems:

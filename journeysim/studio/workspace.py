@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from journeysim._files import parse_document
-from journeysim.errors import JourneySimError, MapError
+from journeysim.errors import JourneySimError, MapError, excerpt
 
 __all__ = ["Workspace", "Entry", "OutsideFolder", "NoSuchFile", "DOCUMENT_SUFFIXES", "revision"]
 
@@ -100,25 +100,25 @@ class Workspace:
     def resolve(self, name: Any, *, exists: bool = True) -> Path:
         """The file ``name`` (relative, ``/``-separated) inside the folder; :class:`OutsideFolder` otherwise."""
         if not isinstance(name, str) or not name.strip():
-            raise OutsideFolder(f"{name!r}: a file name must be non-empty text")
+            raise OutsideFolder(f"{excerpt(name)}: a file name must be non-empty text")
         if "\\" in name or "\x00" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-            raise OutsideFolder(f"{name!r}: give a name relative to the studio's folder, with '/' between folders")
+            raise OutsideFolder(f"{excerpt(name)}: give a name relative to the studio's folder, with '/' between folders")
         parts = PurePosixPath(name).parts
         if ".." in parts:
-            raise OutsideFolder(f"{name!r}: names may not contain '..' (only files inside the studio's folder)")
+            raise OutsideFolder(f"{excerpt(name)}: names may not contain '..' (only files inside the studio's folder)")
         if any(part.startswith(".") for part in parts):
-            raise OutsideFolder(f"{name!r}: hidden files and folders are not served")
+            raise OutsideFolder(f"{excerpt(name)}: hidden files and folders are not served")
         if PurePosixPath(name).suffix.lower() not in DOCUMENT_SUFFIXES:
-            raise OutsideFolder(f"{name!r}: only map and hypothesis files ({', '.join(DOCUMENT_SUFFIXES)}) are served")
+            raise OutsideFolder(f"{excerpt(name)}: only map and hypothesis files ({', '.join(DOCUMENT_SUFFIXES)}) are served")
         path = self.root.joinpath(*parts)
         real = path.resolve()
         if not real.is_relative_to(self.root):
-            raise OutsideFolder(f"{name!r}: leads outside the studio's folder (through a link)")
+            raise OutsideFolder(f"{excerpt(name)}: leads outside the studio's folder (through a link)")
         if exists and not real.is_file():
             raise NoSuchFile(f"{name}: no such file in the studio's folder")
         if not exists and not real.parent.is_dir():
             folder = PurePosixPath(name).parent
-            raise OutsideFolder(f"{name!r}: folder '{folder}' does not exist in the studio's folder")
+            raise OutsideFolder(f"{excerpt(name)}: folder '{folder}' does not exist in the studio's folder")
         return path
 
     def name_of(self, path: Path) -> str | None:

@@ -135,7 +135,7 @@ def set_outcome(row: Mapping[str, Edge], target: str, p: float, where: str,
         change = p - old
         if change > held + _TOLERANCE:
             what = f"raising it from {old:.6g} to {p:.6g} takes {change:.6g}" if old > 0 else f"{p:.6g} is taken"
-            raise ChangeError(f"{where}: edge to {target!r}: {what} from {', '.join(names)}, which "
+            raise ChangeError(f"{where}: edge to {excerpt(target)}: {what} from {', '.join(names)}, which "
                               f"hold{'s' if len(names) == 1 else ''} only {held:.6g}")
         out = dict(row)
         out[target] = Edge(p, row[target].delay, row[target].extra) if target in row else Edge(p)
@@ -182,11 +182,11 @@ def _check_take_from(journey: Journey, take_from: TakeFrom, target: str) -> None
         raise ChangeError("take_from lists no outcome (use 'all', 'exit' or a list of outcomes)")
     for name in names:
         if not isinstance(name, str):
-            raise ChangeError(f"take_from: {name!r} is not an outcome's name")
+            raise ChangeError(f"take_from: {excerpt(name)} is not an outcome's name")
         if name != EXIT and name not in journey.touchpoints:
-            raise ChangeError(f"take_from: unknown outcome {name!r}{did_you_mean(name, (*journey.names, EXIT))}")
+            raise ChangeError(f"take_from: unknown outcome {excerpt(name)}{did_you_mean(name, (*journey.names, EXIT))}")
         if name == target:
-            raise ChangeError(f"take_from: {name!r} is the outcome being set (name the outcomes that give it its share)")
+            raise ChangeError(f"take_from: {excerpt(name)} is the outcome being set (name the outcomes that give it its share)")
     if len(set(names)) < len(names):
         raise ChangeError(f"take_from names an outcome twice ({', '.join(names)})")
 
@@ -305,14 +305,14 @@ class AddTouchpoint:
         journey = journey.replace(rows={**journey.rows, self.name: row})
         for name in self.take_from:
             if name not in self.sources:
-                raise ChangeError(f"take_from names {name!r}, which is not in 'from'")
+                raise ChangeError(f"take_from names {excerpt(name)}, which is not in 'from'")
         for source, p in self.sources.items():
             _known(journey, source)
             take = self.take_from.get(source, ALL)
             try:
                 _check_take_from(journey, take, self.name)
             except ChangeError as exc:
-                raise ChangeError(f"from {source!r}: {exc}") from None
+                raise ChangeError(f"from {excerpt(source)}: {exc}") from None
             journey = _rows_with(journey, source, self.segment,
                                  lambda r, s=source, q=p, t=take: set_outcome(r, self.name, q, f"from {excerpt(s)}", t))
         return journey

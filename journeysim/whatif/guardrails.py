@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from journeysim.errors import ScenarioError
+from journeysim.errors import ScenarioError, excerpt
 
 __all__ = ["HARM", "Guardrail", "parse_guardrails", "guardrail_from_text"]
 
@@ -64,13 +64,13 @@ def parse_guardrails(value: Any, source: str, metrics: Sequence[str]) -> tuple[G
             raise ScenarioError(f"{where}: expected {{metric, margin}}")
         unknown = sorted(set(map(str, item)) - {"metric", "margin", "harm"})
         if unknown:
-            raise ScenarioError(f"{where}: unknown key {unknown[0]!r} (allowed: metric, margin, harm)")
+            raise ScenarioError(f"{where}: unknown key {excerpt(unknown[0])} (allowed: metric, margin, harm)")
         metric = item.get("metric")
         if metric not in metrics:
-            raise ScenarioError(f"{where}: unknown metric {metric!r}{did_you_mean(str(metric), metrics)}")
+            raise ScenarioError(f"{where}: unknown metric {excerpt(metric)}{did_you_mean(str(metric), metrics)}")
         margin = item.get("margin")
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 0:
-            raise ScenarioError(f"{where}: margin {margin!r} must be a number >= 0 (the most harm allowed, in "
+            raise ScenarioError(f"{where}: margin {excerpt(margin)} must be a number >= 0 (the most harm allowed, in "
                                 f"{metric}'s own units)")
         harm = item.get("harm", HARM.get(metric))
         if harm not in ("up", "down"):
@@ -93,9 +93,9 @@ def guardrail_from_text(text: str, metrics: Sequence[str]) -> Guardrail:
     except ValueError:
         value = None
     if value is None:
-        raise ScenarioError(f"--guardrail {text!r}: write METRIC=MARGIN, e.g. conversion_rate=0.002 (the most harm "
+        raise ScenarioError(f"--guardrail {excerpt(text)}: write METRIC=MARGIN, e.g. conversion_rate=0.002 (the most harm "
                             "allowed, in the metric's own units)")
     try:
         return parse_guardrails([{"metric": metric.strip(), "margin": value}], "", metrics)[0]
     except ScenarioError as exc:
-        raise ScenarioError(f"--guardrail {text!r}: {str(exc).split(': ', 2)[-1]}") from None
+        raise ScenarioError(f"--guardrail {excerpt(text)}: {str(exc).split(': ', 2)[-1]}") from None

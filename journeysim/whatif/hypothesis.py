@@ -283,7 +283,7 @@ class _Reader:
         members = tuple(v.path for v in template.values() if isinstance(v, _Param)) if kind else ()
         if members:
             fixed = math.fsum(v for v in template.values() if isinstance(v, (int, float)) and not isinstance(v, bool))
-            label = f"the row of {change['add']!r}" if kind == "add" else "the entry row"
+            label = f"the row of {excerpt(change['add'])}" if kind == "add" else "the entry row"
             self.rows.append(UncertainRow(row_path, label, members, fixed))
             self.row_where.append(where)
         return template
@@ -369,7 +369,7 @@ def _take_from(value: Any, what: str, index: int, kind: str, source: str) -> Tak
     if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
         return tuple(value)
     raise ScenarioError(f"{source}: change {index} ({kind}): {what}: take_from must be 'all', 'exit', an outcome's "
-                        f"name or a list of outcomes, not {value!r}")
+                        f"name or a list of outcomes, not {excerpt(value)}")
 
 
 def _build(change: Mapping, index: int, source: str) -> Change:
@@ -387,12 +387,12 @@ def _build(change: Mapping, index: int, source: str) -> Change:
             if isinstance(value, Mapping):
                 unknown = [k for k in value if k not in _SOURCE_KEYS]
                 if unknown or "p" not in value:
-                    raise ScenarioError(f"{source}: change {index} ({kind}): from {name!r}: a number, or a mapping "
+                    raise ScenarioError(f"{source}: change {index} ({kind}): from {excerpt(name)}: a number, or a mapping "
                                         "with 'p' and optionally 'take_from' (e.g. {p: 0.15, take_from: exit})")
                 if "take_from" in value:
-                    take_from[name] = _take_from(value["take_from"], f"from {name!r}", index, kind, source)
+                    take_from[name] = _take_from(value["take_from"], f"from {excerpt(name)}", index, kind, source)
                 value = value["p"]
-            shares[name] = _number(value, f"from {name!r}", index, kind, source)
+            shares[name] = _number(value, f"from {excerpt(name)}", index, kind, source)
         return AddTouchpoint(
             body, attributes, shares,
             {k: _number(v, f"to {excerpt(k)}", index, kind, source) for k, v in targets.items()},

@@ -456,7 +456,7 @@ def _check_variant(hyp: Hypothesis) -> None:
         for group in trapped_touchpoints(j):
             where = f"segment {excerpt(seg)}: " if seg is not None else ""
             raise ScenarioError(f"{hyp.source}: {where}the changes trap customers in a loop through "
-                                f"{', '.join(map(repr, group))} (no drop-off: give one of them an exit)")
+                                f"{', '.join(map(excerpt, group))} (no drop-off: give one of them an exit)")
 
 
 def _draw_notes(hyp: Hypothesis, redrawn: Mapping[str, int], draws: int) -> list[str]:

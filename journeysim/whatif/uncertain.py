@@ -355,16 +355,16 @@ def parse_dirichlet(value: Mapping, path: str) -> DirichletRow:
     """
     unknown = [k for k in value if k not in ("dist", "counts")]
     if unknown:
-        raise ValueError(f"dirichlet distribution: unknown key {unknown[0]!r} (allowed: counts)")
+        raise ValueError(f"dirichlet distribution: unknown key {excerpt(unknown[0])} (allowed: counts)")
     counts = value.get("counts")
     if not isinstance(counts, Mapping) or len(counts) < 2:
         raise ValueError("dirichlet distribution needs 'counts': a mapping of at least two outcomes to counts, "
                          "e.g. {purchase: 3, exit: 17}")
     for name, count in counts.items():
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"dirichlet distribution: outcome {name!r} is not a touchpoint's name")
+            raise ValueError(f"dirichlet distribution: outcome {excerpt(name)} is not a touchpoint's name")
         if not _finite(count) or count <= 0:
-            raise ValueError(f"dirichlet distribution: count {count!r} of {name!r} must be > 0"
+            raise ValueError(f"dirichlet distribution: count {excerpt(count)} of {excerpt(name)} must be > 0"
                              " (leave out an outcome that never happens)")
     return DirichletRow(path, tuple(counts), tuple(float(c) for c in counts.values()))
 
