@@ -136,6 +136,10 @@ def test_agents_refuse_referrals_that_come_all_at_once_and_stop_growing_ones(tmp
                                "--max-transitions", "20000"])
     assert line.startswith(f"{growing}: the run stopped at the limit of 20,000 transitions ("), line
     assert re.search(r"\(([\d,]+) customers had arrived, ([\d,]+) of them referred\)", line)
+    # numpy refused a Poisson mean of 1e300 ('lam value too large'): it is drawn as 1e12, past any budget.
+    huge = write(tmp_path, "huge.yaml", referring("1e300", delay="1", arrivals=arrivals))
+    line = error_line(capsys, ["simulate", huge, "--engine", "agents", "--days", "30", "--seed", "1", "--quiet"])
+    assert re.search(r"0 of them referred; a visit of 'a' referred [\d,]{15,} customers\); raise it", line), line
 
 
 def test_agents_refuse_a_loop_without_delays_and_a_flood_of_arrivals(tmp_path, capsys):

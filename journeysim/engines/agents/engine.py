@@ -248,9 +248,10 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     run = Run(model, rng, bar, budget=limit)
     try:
         run.run()
-    except OverBudget:
-        raise stopped(source, f"{run.arrived:,} customers had arrived, {run.referred:,} of them referred", limit) \
-            from None
+    except OverBudget as exc:
+        why = f"; {exc}" if str(exc) else ""
+        raise stopped(source, f"{run.arrived:,} customers had arrived, {run.referred:,} of them referred{why}",
+                      limit) from None
     finally:
         if collect:
             gc.enable()

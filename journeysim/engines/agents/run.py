@@ -33,6 +33,7 @@ from journeysim.engines.agents.batch import BatchWalker
 from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, Pool, timed_touchpoints
 from journeysim.engines.agents.shared import SharedTouchpoints
 from journeysim.engines.workload import MAX_DRAWN, OverBudget
+from journeysim.errors import excerpt
 
 __all__ = ["Run", "SOCIAL_STEP"]
 
@@ -251,7 +252,8 @@ class Run(SharedTouchpoints):
         pool = self.kind[self.m.refer_type[i]]
         count = self.referrals[i].take()
         if len(self.todo) + count > self.room:     # each referred customer costs a visit at least
-            raise OverBudget
+            alone = count > self.room              # this visit's referrals alone pass the limit: say so
+            raise OverBudget(f"a visit of {excerpt(self.m.names[i])} referred {count:,} customers" if alone else "")
         for _ in range(count):
             kind = pool.take()
             if self.prewalk:
