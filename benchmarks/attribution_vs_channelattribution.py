@@ -1,6 +1,7 @@
 """Markov attribution: journeysim against ChannelAttribution (PyPI ``channelattribution``), conversions and value.
 
     python benchmarks/attribution_vs_channelattribution.py [--sizes 1e5,1e6] [--nsim 1e7] [--data Data.csv]
+    python benchmarks/attribution_vs_channelattribution.py --orders 1,2,3 [--repeat 3]
     python benchmarks/attribution_vs_channelattribution.py --write-reference tests/attribution/reference --nsim 1e8
 
 Three comparisons, each printing journeysim's attributed conversions and value, ChannelAttribution's
@@ -23,6 +24,10 @@ the one closest to their median, so only a tenth of the simulations make its est
 ``s + 1`` share nine of their ten runs); with one fold all of them count. Its seed-to-seed spread (seed 0
 against seed 1) is printed beside the differences: it is its Monte Carlo error. journeysim solves the same chain
 exactly.
+
+``--orders 1,2,3`` times both on ChannelAttribution's Data.csv (the tests' copy) at each order, CPU seconds
+(every thread), interleaved, with the largest difference between them and ChannelAttribution's seed-to-seed
+spread at that ``--nsim`` (its precision), the ratio and the load average.
 
 ``--write-reference DIR`` writes ``own-paths.csv.gz`` and ``channelattribution.json`` (ChannelAttribution's
 results on both files with the call that produced them), which ``tests/attribution/test_reference.py``
@@ -191,6 +196,32 @@ def write_reference(ca, directory: Path, nsim: float) -> None:
     (directory / "channelattribution.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
 
 
+def orders_on_data(ca, orders: list[int], nsim: float, repeat: int) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _bench import interleaved, load, machine
+
+    print(machine())
+    print(f"ChannelAttribution's Data.csv by order: journeysim (exact, reads the file) against ChannelAttribution "
+          f"(nsim_start={nsim:g}, nfold=1, max_step=1000, from memory); CPU seconds, median of {repeat} interleaved runs")
+    print(f"{'order':>5} {'journeysim s':>13} {'CA s':>8} {'CA / journeysim':>16} {'largest diff':>13} {'CA seed spread':>15}")
+    with tempfile.TemporaryDirectory() as tmp:
+        df = pd.read_csv(REFERENCE / "Data.csv.gz", sep=";")
+        path = Path(tmp) / "data.csv"
+        df.to_csv(path, index=False)
+        for order in orders:
+            times = interleaved({"ours": lambda: ours_frame(path, order),
+                                 "ca": lambda: run_ca(ca, df, nsim, 0, order)}, repeat)
+            ours, theirs, again = ours_frame(path, order), run_ca(ca, df, nsim, 0, order), run_ca(ca, df, nsim, 1, order)
+            big = ours["value"] / ours["value"].sum() >= 0.01
+            diff = (ours.loc[big, "value"] / theirs.loc[big, "total_conversion_value"] - 1).abs().max()
+            spread = (again.loc[big, "total_conversion_value"] / theirs.loc[big, "total_conversion_value"] - 1).abs().max()
+            a, b = float(np.median(times["ours"])), float(np.median(times["ca"]))
+            print(f"{order:>5} {a:>13.2f} {b:>8.2f} {b / a:>15.1f}x {diff:>13.3%} {spread:>15.3%}", flush=True)
+    print(load())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1e5,1e6",
@@ -198,8 +229,15 @@ def main() -> None:
     parser.add_argument("--nsim", type=float, default=1e7, help="ChannelAttribution's nsim_start")
     parser.add_argument("--data", help="ChannelAttribution's Data.csv (';'-separated)")
     parser.add_argument("--write-reference", metavar="DIR", help="write the tests' reference files into DIR")
+    parser.add_argument("--orders", help="time both on Data.csv at these orders (e.g. 1,2,3) and stop")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     ca = channelattribution()
+    if args.orders:
+        if ca is None:
+            raise SystemExit("--orders needs ChannelAttribution (pip install channelattribution)")
+        orders_on_data(ca, [int(o) for o in args.orders.split(",")], args.nsim, args.repeat)
+        return
     if ca is None:
         print("ChannelAttribution is NOT installed (pip install channelattribution): printing journeysim only.")
     if args.write_reference:
