@@ -15,8 +15,9 @@ Usage::
     python benchmarks/agents.py --social    # social proof by steps against the per-visit model (below)
 
 ``--social`` times the engine with social proof read once a step (the engine's
-``SOCIAL_STEP``) against the per-visit model (``SOCIAL_STEP = 0``: every visit of a
-social-proof row and every goal an event), in CPU seconds, interleaved: on the
+``SOCIAL_STEP``, then ``SOCIAL_LAG`` of the time elapsed) against the per-visit model
+(``SOCIAL_STEP = 0``: every visit of a social-proof row and every goal an event, and
+the budgeted entry paid visit by visit), in CPU seconds, interleaved: on the
 bundled live-chat scenario (which also has a budget, a queue, fatigue, referrals
 and a campaign) at 30 and 120 days, to show the growth with days, and on a
 one-row social-proof map at 30,000 arrivals a day, where a step holds enough
@@ -42,6 +43,7 @@ import simpy
 
 from journeysim import Delay, Edge, Journey, Touchpoint, load_journey
 from journeysim.engines.agents import engine
+from journeysim.engines.agents import run as engine_run
 from journeysim.engines.agents.engine import simulate_agents
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -212,7 +214,8 @@ def social_map(rate_per_day: float) -> Journey:
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.2}}, goals=["buy"], time_unit="hour",
                           extra={"arrivals": {"rate": rate_per_day, "per": "day"}})
     ad = Touchpoint("ad", delay=Delay("exponential", 6.0))
-    return j.replace(touchpoints={**j.touchpoints, "ad": ad}, rows={"ad": {"buy": Edge(0.2, extra={"social_proof": 3.0})}})
+    row = {"buy": Edge(0.2, extra={"social_proof": 3.0})}
+    return j.replace(touchpoints={**j.touchpoints, "ad": ad}, rows={"ad": row})
 
 
 def social(seed: int, repeat: int) -> None:
@@ -222,8 +225,8 @@ def social(seed: int, repeat: int) -> None:
     cases = [("live-chat scenario", live_chat, 30), ("live-chat scenario", live_chat, 120),
              ("one social-proof row, 30,000/day", social_map(30_000.0), 10)]
     step = engine.SOCIAL_STEP
-    print(f"social proof read once a step of {step * 24:g} hour(s), against the per-visit model; "
-          f"CPU seconds, best of {repeat} interleaved runs")
+    print(f"social proof read once a step ({step * 24:g} hour(s), then {engine_run.SOCIAL_LAG:.0%} of the time "
+          f"elapsed, at most a day), against the per-visit model; CPU seconds, best of {repeat} interleaved runs")
     print(f"{'map':34} {'days':>5} {'visits':>10} {'stepped s':>10} {'visits/s':>11} {'per-visit s':>12} "
           f"{'visits/s':>10} {'speed-up':>9}")
     for name, journey, days in cases:

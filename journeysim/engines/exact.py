@@ -193,7 +193,8 @@ def _hitting(visits: np.ndarray, columns: np.ndarray, where: np.ndarray, members
     return float(np.linalg.solve(block.T, visits[members]).sum())
 
 
-def _hitting_set(chain: Chain, visits: np.ndarray, columns: np.ndarray, where: np.ndarray, members: np.ndarray) -> float:
+def _hitting_set(chain: Chain, visits: np.ndarray, columns: np.ndarray, where: np.ndarray,
+                 members: np.ndarray) -> float:
     """:func:`_hitting` for the touchpoints ``members`` (a mask), through the smaller side: when they are most of a
     dense map, as the chance of starting among them or stepping into them from the others ``B`` before leaving,
     ``a_A 1 + a_B (I - Q_BB)^-1 Q_BA 1`` (a ``|B| x |B|`` solve instead of ``|A| x |A|``)."""

@@ -234,7 +234,8 @@ def solve_stacked(structure: Journey, Q: Sequence[np.ndarray], entry: Sequence[n
     array([0.222222, 0.333333])
     """
     d = max(len(x) for x in (*Q, *entry, value, refers))
-    Q, entry = [np.broadcast_to(q, (d, *q.shape[1:])) for q in Q], [np.broadcast_to(e, (d, *e.shape[1:])) for e in entry]
+    Q = [np.broadcast_to(q, (d, *q.shape[1:])) for q in Q]
+    entry = [np.broadcast_to(e, (d, *e.shape[1:])) for e in entry]
     value, refers = np.broadcast_to(value, (d, value.shape[1])), np.broadcast_to(refers, (d, refers.shape[1]))
     n = len(structure.names)
     if d > 1 and all(_constant(x) for x in (*Q, *entry, value, refers)):

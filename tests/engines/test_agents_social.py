@@ -66,13 +66,22 @@ def test_live_chat_by_steps_agrees_with_the_per_visit_model(monkeypatch):
         assert abs(a - b) < 4 * se, name
 
 
-@given(st.floats(1e-4, 2.0), st.floats(0.0, 400.0))
-def test_a_time_falls_in_the_step_whose_bounds_the_clock_computes(step, t):
-    # the clock wakes at k * step; a visit at t belongs to the step k with k * step <= t < (k + 1) * step
-    run = Run(compile_model(social_map(), 1, np.random.default_rng(0), social_step=step), np.random.default_rng(0))
+@given(st.floats(1e-3, 2.0), st.floats(0.0, 400.0))
+def test_a_time_falls_in_the_step_whose_bounds_the_clock_wakes_at(step, t):
+    run = Run(compile_model(social_map(), 400, np.random.default_rng(0), social_step=step), np.random.default_rng(0))
+    bounds = run.bounds
     k = run.step_of(t)
-    assert k * step <= t < (k + 1) * step
+    assert bounds[k] <= t < bounds[k + 1]
     assert run.step_of(np.array([t, t])).tolist() == [k, k]
+    # an hour at first, then 1% of the time elapsed, at most a day (or the step asked for, when longer)
+    steps = np.diff(bounds)
+    assert steps.min() == pytest.approx(step) and steps.max() <= max(step, 1.0) + 1e-12
+    assert np.all(steps >= np.minimum(max(step, 1.0), np.maximum(step, 0.01 * bounds[:-1])) - 1e-12)
+    # the clock's wake-ups, each the one before plus a timeout, land on the bounds exactly
+    now = 0.0
+    for b in bounds[1:50]:
+        now = now + (b - now)
+        assert now == b
 
 
 def test_steps_walk_the_social_rows_together():
@@ -82,3 +91,42 @@ def test_steps_walk_the_social_rows_together():
     walked = run.batch["visits"].tolist()
     assert walked[0] > 0.9 * run.visits[0] and walked[1] > 0.9 * run.visits[1]
     assert run.converted_left + run.exited + run.still == run.arrived
+
+
+def slow_social_map(rate: float, budget: dict | None = None) -> Journey:
+    """The social map with conversions 5 days after the ad: the share climbs for weeks, through steps of hours
+    and then of a day. With ``budget``, the ad costs 2 a visit."""
+    j = social_map()
+    extra = {**j.extra, "arrivals": {"rate": rate, "per": "day"}}
+    ad = j.touchpoints["ad"]
+    ad = type(ad)("ad", delay=Delay("exponential", 120.0), extra={"cost": 2, "budget": budget} if budget else {})
+    return j.replace(touchpoints={**j.touchpoints, "ad": ad}, extra=extra)
+
+
+def test_long_steps_agree_with_the_per_visit_model(monkeypatch):
+    j = slow_social_map(600)
+    stepped = simulate_agents(j, 60, rng=np.random.default_rng(11))
+    exact = per_visit(monkeypatch, j, 60, 12)
+    assert stepped.conversion_rate > 0.25                  # the share moved p well above 0.2
+    assert abs(z(stepped, exact, "conversion_rate")) < 4
+    for a, b in zip(stepped.daily[5::10], exact.daily[5::10]):       # and day by day, as it climbed
+        assert abs(a["conversions"] - b["conversions"]) < 4 * math.sqrt(a["conversions"] + b["conversions"])
+
+
+def test_a_step_pays_for_its_arrivals_as_the_budget_allows(monkeypatch):
+    # 200 would-be arrivals a day through an ad that pays for 50 visits a day: every day's 50 are paid, to the
+    # visit, whichever way; the others are turned away; and everyone drawn arrives or is turned away
+    j = slow_social_map(200, {"amount": 100, "per": "day"})
+    for r in (simulate_agents(j, 40, rng=np.random.default_rng(13)), per_visit(monkeypatch, j, 40, 13)):
+        assert r.touchpoints["ad"]["visits"] == 50 * 40 and r.arrived == 50 * 40
+        assert all(row["arrivals"] == 50 for row in r.daily)
+        assert abs(r.arrived + r.turned_away - 200 * 40) < 4 * math.sqrt(200 * 40)
+
+
+def test_every_new_customer_of_the_live_chat_arrives_or_is_turned_away():
+    # 45 days: the steps grow past the hour and stop matching days; the entry with a budget is paid by step
+    j = load_journey(SCENARIOS / "online-store-live-chat.yaml")
+    r = simulate_agents(j, 45, rng=np.random.default_rng(17))
+    expected = float(compile_model(j, 45, np.random.default_rng(0)).day_rates.sum())
+    assert abs(r.arrived - r.referred + r.turned_away - expected) < 4 * math.sqrt(expected)
+    assert r.turned_away > 0

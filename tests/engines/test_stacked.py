@@ -79,7 +79,8 @@ def test_every_draw_equals_the_one_map_engine(j, discount, factors, data):
 
 
 def test_referrals_that_sustain_themselves_leave_per_seed_metrics_undefined():
-    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"], touchpoint_attributes={"buy": {"refers": 1.0}})
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"],
+                          touchpoint_attributes={"buy": {"refers": 1.0}})
     # K = 0.5 refers per customer at 1.0, 1.0 at 2.0 (critical), 1.5 at 3.0
     js = versions(j, np.array([1.0, 2.0, 3.0]), rows=[])
     out = stacked(js)

@@ -68,8 +68,8 @@ def test_guardrails_and_observed_rows_too(monkeypatch):
 
 def test_an_uncertain_delay_goes_map_by_map(monkeypatch):
     hyp = load_hypothesis(ROOT / "scenarios" / "hypotheses" / "live-chat.yaml")
-    data = {**hyp.data, "metric": "expected_time_to_conversion",
-            "changes": [*hyp.data["changes"], {"touchpoint": {"name": "cart", "delay": {"dist": "fixed", "mean": [0.1, 1]}}}]}
+    delay = {"touchpoint": {"name": "cart", "delay": {"dist": "fixed", "mean": [0.1, 1]}}}
+    data = {**hyp.data, "metric": "expected_time_to_conversion", "changes": [*hyp.data["changes"], delay]}
     slow = read_hypothesis(data, hyp.source, baseline=hyp.baseline)
     ours = predict(slow, draws=20, rng=np.random.default_rng(3))
     assert "one by one" in ours.method

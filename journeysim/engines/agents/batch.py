@@ -44,6 +44,10 @@ class BatchWalker:
                                      or m.fatigue[s][i] is not None) for i in range(n)]
                                for s in range(len(m.rows))], dtype=bool)
         self.timed = np.array(timed_touchpoints(m), dtype=bool) if m.social_step else None
+        # a budget and nothing else keeps the touchpoint from being plain: a visit paid for is walked on here
+        self.gate_only = np.array([[m.budget[i] is not None and not m.capacity[i]
+                                    and not (m.campaign_days[i] or m.refers[i] or m.fatigue[s][i] is not None)
+                                    for i in range(n)] for s in range(len(m.rows))], dtype=bool)
         self.social = []                   # per social-proof row: where its outcomes sit in cum, p, strength
         cum, target, kind, a, b, last = [], [], [], [], [], []
         for s, seg in enumerate(m.rows):
@@ -97,9 +101,11 @@ class BatchWalker:
         return d
 
     def walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start: np.ndarray | None = None,
-             seen: np.ndarray | None = None, reached: np.ndarray | None = None, conv: np.ndarray | None = None) -> None:
+             seen: np.ndarray | None = None, reached: np.ndarray | None = None, conv: np.ndarray | None = None,
+             paid: bool = False) -> None:
         """Walk customers (segment, touchpoint, time; new customers unless ``start`` and what they have seen,
-        reached and converted are given) until each needs :meth:`Run.walk` or waits for its step."""
+        reached and converted are given) until each needs :meth:`Run.walk` or waits for its step. ``paid``:
+        their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid for them."""
         n, days, rng, tally, timed = self.n, run.m.days, self.rng, run.batch, self.timed
         if start is None:
             start = t
@@ -123,7 +129,9 @@ class BatchWalker:
                     if not who.size:
                         return
             plain = self.plain[seg, cur]
-            if who.size < HANDOFF or not plain.all():
+            if paid:                   # the first visits are paid for: walked here, however few
+                plain, paid = plain | self.gate_only[seg, cur], False
+            elif who.size < HANDOFF or not plain.all():
                 out = ~plain if who.size >= HANDOFF else np.ones(who.size, dtype=bool)
                 for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),
                                                    who[out].tolist(), seen[out].tolist(), reached[out].tolist(),

@@ -32,7 +32,7 @@ import numpy as np
 from journeysim._json import plain
 from journeysim._text import fmt, format_table, money, rate, wrap
 from journeysim.engines.agents.model import compile_model
-from journeysim.engines.agents.run import SOCIAL_STEP, Run
+from journeysim.engines.agents.run import SOCIAL_LAG, SOCIAL_STEP, Run
 from journeysim.engines.exact import solve_exact
 from journeysim.engines.metrics import JourneyMetrics
 from journeysim.engines.workload import (
@@ -302,8 +302,9 @@ def _result(journey: Journey, model, run: Run) -> AgentResult:
               + "per-seed metrics per customer who arrived on their own; removal_effects and removal_effects_value "
               "from the exact engine on the same map (agent-only attributes ignored); repeat_rate, bounce_rate, "
               "funnel and discounted values not computed by this engine (null)"
-              + (f"; social proof reads the converted share as it stood at the start of each step of "
-                 f"{model.social_step * 24:g} hour(s)" if model.social_step else ""))
+              + (f"; social proof reads the converted share as it stood at the start of each step "
+                 f"({model.social_step * 24:g} hour(s), then {SOCIAL_LAG:.0%} of the time elapsed, at most a day or "
+                 "the shortest budget period)" if model.social_step else ""))
     occupancy = [np.cumsum(diff) for diff in run.occupancy]
     daily = tuple(
         {"day": d, "arrivals": run.daily_arrivals[d], "conversions": run.daily_goals[d],

@@ -8,14 +8,20 @@ can undo them, because a stretch stops at the first touchpoint a campaign could
 pull the customer from.
 
 Social proof reads the converted share (converted / arrived) as it stood at the
-start of the current step of the social clock, :data:`SOCIAL_STEP` days long. A
+start of the current step of the social clock: :data:`SOCIAL_STEP` days at first,
+then :data:`SOCIAL_LAG` of the time elapsed (the share of everyone arrived so far
+moves ever more slowly), at most a day or the shortest budget period. A
 visit of a social-proof row or of a goal belongs to the step its time falls in:
 a customer reaching one beyond the current step waits for it (:meth:`Run.defer`),
 and each step walks its waiting customers together (numpy, the same walk as new
 customers'), so no visit reads a share more than a step old and no conversion
-counts before its time. With ``SOCIAL_STEP = 0`` the share is read at every visit
-and every such visit is an event: the per-visit model the stepped one is tested
-against.
+counts before its time. With steps, an entry whose budget is all that makes it
+shared is paid by step too (:meth:`Run._pay`): a step pays for its new arrivals
+there at its start, in time order, and walks those the budget allows together;
+a customer sent there otherwise pays on arrival, from what the step left. With
+``SOCIAL_STEP = 0`` the share is read at every visit, every such visit and every
+arrival at a budgeted entry is an event: the per-visit model the stepped one is
+tested against.
 
 A customer is referenced only by the events and steps it waits on, so finished
 customers are freed at once and memory does not grow with them.
@@ -35,12 +41,15 @@ from journeysim.engines.agents.shared import SharedTouchpoints
 from journeysim.engines.workload import MAX_DRAWN, OverBudget
 from journeysim.errors import excerpt
 
-__all__ = ["Run", "SOCIAL_STEP"]
+__all__ = ["Run", "SOCIAL_STEP", "SOCIAL_LAG"]
 
-#: Days between updates of the converted share that social proof reads. An hour: the share moves over days
-#: (a step's lag changes the results far less than their noise; tests compare with the per-visit model),
+#: Days between updates of the converted share that social proof reads, at least. An hour: the share moves over
+#: days (a step's lag changes the results far less than their noise; tests compare with the per-visit model),
 #: and each step costs a few numpy calls.
 SOCIAL_STEP = 1 / 24
+#: Later steps last this share of the time elapsed: the share of everyone arrived so far changes by about
+#: (new arrivals / all arrivals) in a step, so its lag stays about 1% of its distance to where it is heading.
+SOCIAL_LAG = 0.01
 # A budget no run reaches.
 _NO_LIMIT = 2**62
 
@@ -62,6 +71,8 @@ class Run(SharedTouchpoints):
         # social proof by steps: the share read in the current step, the step's number and end, today's walked
         # arrivals (they count as arrived from their time on), customers waiting for a later step (by step)
         self.share, self.current_step, self.horizon, self.ahead = 0.0, -1, 0.0 if m.social_step else inf, np.zeros(0)
+        self.bounds = self._bounds() if m.social_step else np.zeros(1)
+        self._bound_list = self.bounds.tolist()
         self.timed = timed_touchpoints(m)
         self.waiting_arrays: dict[int, list[tuple[np.ndarray, ...]]] = {}
         self.waiting_customers: dict[int, list[tuple[Customer, int, float]]] = {}
@@ -94,14 +105,18 @@ class Run(SharedTouchpoints):
         # shared resources
         self.servers = {i: simpy.Resource(self.env, c) for i, c in enumerate(m.capacity) if c}
         self.waiting: dict = {}
-        self.remaining = [0.0] * n
-        self.period = [-1] * n
+        self.left: list[dict[int, float]] = [{} for _ in range(n)]     # money left by budget period
         self.parked: dict[int, list] = {}
         self.todo: list = []
         self.kind_seg = np.array([s for s, _ in m.kinds])
         self.kind_tp = np.array([i for _, i in m.kinds])
         walker = BatchWalker(m, rng)
         self.walker = walker if self.prewalk and walker.enabled else None
+        # entries whose budget a step pays for its new arrivals at once (see _pay)
+        self.paid_by_step = np.array([
+            self.walker is not None and bool(m.social_step) and bool(walker.gate_only[:, i].all())
+            and m.budget[i] is not None and m.budget[i][1] >= self.longest_step for i in range(n)], dtype=bool)
+        self.waiting_new: dict[int, list[tuple[np.ndarray, ...]]] = {}
         self.batch = {"visits": np.zeros(n, np.int64), "first": np.zeros(n, np.int64),
                       "reach": np.zeros(n_stages, np.int64), "goals": np.zeros(days, np.int64),
                       "revenue": np.zeros(days), "occupancy": np.zeros((n_stages, days + 2), np.int64)}
@@ -138,31 +153,59 @@ class Run(SharedTouchpoints):
             times = day + np.sort(rng.random(n))
             kinds = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(m.kind_p) - 1)
             entry = self.kind_tp[kinds]
+            paid = self.paid_by_step[entry]
+            ahead = []
+            if paid.any():          # they arrive, or are turned away, when their step pays for them
+                later = paid & (times >= self.horizon)
+                if later.any():
+                    self._by_step(self.waiting_new, self.kind_seg[kinds[later]], entry[later], times[later])
+                now = paid & ~later         # in the step under way, which has paid for its own already
+                if now.any():
+                    ahead.append(self._pay(self.kind_seg[kinds[now]], entry[now], times[now]))
             together = ~stop[entry] if self.walker is not None else np.zeros(n, dtype=bool)
             if together.any():
-                self.ahead = times[together]
+                ahead.append(times[together])
+            if ahead:
+                self.ahead = np.sort(np.concatenate(ahead))
+            if together.any():
                 self.arrived += int(together.sum())
                 self.daily_arrivals[day] += int(together.sum())
                 self.walker.walk(self, self.kind_seg[kinds[together]], entry[together], times[together])
-            for t, k in zip(times[~together].tolist(), kinds[~together].tolist()):
+            alone = ~(together | paid)
+            for t, k in zip(times[alone].tolist(), kinds[alone].tolist()):
                 self._arrive(t, k, referred=False)
             self._drain()
             if self.tick is not None:
                 self.tick(day)
             yield self.env.timeout(1)
 
+    def _bounds(self) -> np.ndarray:
+        """When the social clock's steps start: :data:`SOCIAL_STEP`, then :data:`SOCIAL_LAG` of the time
+        elapsed, at most :attr:`longest_step` (a day, or the shortest budget period: so that a step pays for
+        its new arrivals within two budget periods at most, see :meth:`_pay`)."""
+        m = self.m
+        periods = [b[1] for b in m.budget if b is not None and b[1] >= m.social_step]
+        self.longest_step = max(m.social_step, min([1.0, *periods]))
+        bounds = [0.0]
+        while bounds[-1] < m.days:
+            bounds.append(bounds[-1] + max(m.social_step, min(self.longest_step, bounds[-1] * SOCIAL_LAG)))
+        return np.array(bounds)
+
     def _social_clock(self):
         """Each step: the share of arrived customers who have converted, then the step's waiting customers."""
-        env, step, walker = self.env, self.m.social_step, self.walker
+        env, bounds, walker = self.env, self._bound_list, self.walker
         k = 0
         while True:
-            now = env.now                  # k * step exactly: see step_of
+            now = env.now                  # bounds[k] exactly: see step_of
             # customers walked at the start of the day count from their arrival on
             arrived = self.arrived - (len(self.ahead) - int(np.searchsorted(self.ahead, now, side="right")))
             self.share = self.converted / arrived if arrived > 0 else 0.0
-            self.current_step, self.horizon = k, (k + 1) * step
+            self.current_step, self.horizon = k, bounds[k + 1] if k + 1 < len(bounds) else inf
             customers = self.waiting_customers.pop(k, [])
             arrays = self.waiting_arrays.pop(k, [])
+            new = self.waiting_new.pop(k, None)
+            if new:
+                self._pay(*(np.concatenate(x) for x in zip(*new)))
             if walker is not None:
                 walker.read_share(self.share)
                 plain = [w for w in customers if w[0].counts is None]
@@ -176,36 +219,67 @@ class Run(SharedTouchpoints):
                 self.walk(c, i, t)
             self._drain()
             k += 1
-            yield env.timeout(k * step - now)
+            if k >= len(bounds):
+                return
+            yield env.timeout(bounds[k] - now)
 
     def step_of(self, t):
-        """The step of the social clock that time ``t`` (a float or an array) falls in: the largest ``k`` with
-        ``k * step <= t``, with the clock's own products (``a + (b - a) == b`` for ``a >= b / 2``, so the
-        clock's k-th wake-up is at ``k * step`` exactly)."""
-        step = self.m.social_step
+        """The step of the social clock that time ``t`` (a float or an array) falls in: the last ``k`` with
+        ``bounds[k] <= t``. The clock wakes at ``bounds[k]`` exactly: each bound is the one before plus a step
+        no longer than it, so ``a + (b - a) == b`` (``b - a`` is exact for ``a >= b / 2``)."""
         if isinstance(t, np.ndarray):
-            k = np.floor(t / step)
-            k -= k * step > t
-            k += (k + 1) * step <= t
-            return k.astype(np.int64)
-        k = int(t // step)
-        k -= k * step > t
-        k += (k + 1) * step <= t
-        return k
+            return np.searchsorted(self.bounds, t, side="right") - 1
+        return bisect_right(self._bound_list, t) - 1
 
     def defer(self, *state: np.ndarray) -> None:
         """Customers at timed touchpoints beyond the current step (arrays: segment, touchpoint, time, arrival time,
         seen and reached bits, converted) wait for their steps."""
+        self._by_step(self.waiting_arrays, *state)
+
+    def _by_step(self, waiting: dict, *state: np.ndarray) -> None:
+        """Rows of ``state`` (arrays, the time third) by the step their time falls in."""
         k = self.step_of(state[2])
         if k.min() == k.max():
-            self.waiting_arrays.setdefault(int(k[0]), []).append(state)
+            waiting.setdefault(int(k[0]), []).append(state)
             return
         order = np.argsort(k, kind="stable")
         k = k[order]
         state = tuple(x[order] for x in state)
         cuts = np.flatnonzero(np.diff(k)) + 1
         for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), k.size]):
-            self.waiting_arrays.setdefault(int(k[a]), []).append(tuple(x[a:b] for x in state))
+            waiting.setdefault(int(k[a]), []).append(tuple(x[a:b] for x in state))
+
+    def _pay(self, seg: np.ndarray, entry: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """A step's new arrivals at budgeted entries (:attr:`paid_by_step`): each entry pays for them in time order
+        while its budget lasts, with the arithmetic of :meth:`_gate`; the others are turned away. Those who
+        arrive are walked together, from past the entry's gate; returns their arrival times."""
+        m = self.m
+        order = np.lexsort((t, entry))
+        seg, entry, t = seg[order], entry[order], t[order]
+        shown = np.zeros(t.size, dtype=bool)
+        cuts = np.flatnonzero(np.diff(entry)) + 1
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), t.size]):
+            i = int(entry[a])
+            cost, (_, period) = m.cost[i], m.budget[i]
+            periods = (t[a:b] // period).astype(np.int64) if period != inf else np.zeros(b - a, dtype=np.int64)
+            pieces = np.flatnonzero(np.diff(periods)) + 1
+            for lo, hi in zip([0, *pieces.tolist()], [*pieces.tolist(), b - a]):
+                purse, p = self._purse(i, float(t[a + lo]))
+                left, paid = purse[p], 0
+                while paid < hi - lo and left + 1e-9 >= cost:
+                    left -= cost
+                    paid += 1
+                purse[p] = left
+                shown[a + lo:a + lo + paid] = True
+                self.skipped[i] += hi - lo - paid
+                self.turned_away += hi - lo - paid
+        t = t[shown]
+        if t.size:
+            self.arrived += t.size
+            for day, count in zip(*np.unique(t.astype(np.int64), return_counts=True)):
+                self.daily_arrivals[int(day)] += int(count)
+            self.walker.walk(self, seg[shown], entry[shown], t, paid=True)
+        return t
 
     def _campaigns(self):
         m = self.m

@@ -16,23 +16,36 @@ __all__ = ["SharedTouchpoints"]
 class SharedTouchpoints:
     """Budget checks at arrival and the queue-and-serve process of a touchpoint with capacity."""
 
-    def _affordable(self, i: int, t: float) -> bool:
+    def _purse(self, i: int, t: float) -> tuple[dict, int]:
+        """Touchpoint ``i``'s money left by budget period, and the period of time ``t``.
+
+        Kept by period, not for the current one alone: a run with steps (see :mod:`.run`) pays a step's new
+        arrivals at its start, so a visit may come after later ones of its step, at most a period back (only
+        budgets renewed no more often than the step are paid so). Older periods are dropped.
+        """
         amount, period = self.m.budget[i]
         k = int(t // period) if period != inf else 0
-        if k != self.period[i]:
-            self.period[i] = k
-            self.remaining[i] = amount
-        return self.remaining[i] + 1e-9 >= self.m.cost[i]
+        purse = self.left[i]
+        if k not in purse:
+            for old in [p for p in purse if p < k - 1]:
+                del purse[old]
+            purse[k] = amount
+        return purse, k
+
+    def _affordable(self, i: int, t: float) -> bool:
+        purse, k = self._purse(i, t)
+        return purse[k] + 1e-9 >= self.m.cost[i]
 
     def _gate(self, c, i: int, t: float) -> bool:
         """A customer arrives at a shared touchpoint now; False when something else takes over."""
         m = self.m
         if m.budget[i] is not None:
-            if not self._affordable(i, t):
+            purse, k = self._purse(i, t)
+            if not purse[k] + 1e-9 >= m.cost[i]:
                 self.skipped[i] += 1       # not shown: the customer leaves the journey
                 self._finish(c, t)
                 return False
-            self.remaining[i] -= m.cost[i]
+            purse[k] -= m.cost[i]
         if m.capacity[i]:
             self.env.process(self._serve(c, i, t))
             return False
