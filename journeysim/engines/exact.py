@@ -46,6 +46,9 @@ __all__ = ["solve_exact", "segment_metrics", "conversion_rate", "DENSE_LIMIT"]
 #: up to a few thousand touchpoints (5,000: ~10 s dense against minutes sparse).
 DENSE_LIMIT = 6000
 _BLOCK = 256
+#: Up to this many touchpoints a second inverse and blocks of the inverse cost less than the sparse products
+#: that spare them on large maps (see :meth:`_Solver.without_rows` and :func:`_hitting_set`).
+_SMALL = 256
 
 
 def _system(Q: sp.csr_matrix, exit: np.ndarray | None) -> sp.csr_matrix:
@@ -57,6 +60,17 @@ def _system(Q: sp.csr_matrix, exit: np.ndarray | None) -> sp.csr_matrix:
     others = Q - sp.diags(diagonal)
     leave = 1.0 - diagonal if exit is None else exit + np.asarray(others.sum(axis=1)).ravel()
     return (sp.diags(leave) - others).tocsr()
+
+
+def _dense_system(Q: sp.csr_matrix, exit: np.ndarray | None) -> np.ndarray:
+    """:func:`_system` as a dense array, for small maps (whose sparse operations cost more than the arithmetic)."""
+    A = Q.toarray()
+    diagonal = np.diag(A).copy()
+    np.fill_diagonal(A, 0.0)
+    leave = 1.0 - diagonal if exit is None else exit + A.sum(axis=1)
+    A = -A
+    np.fill_diagonal(A, leave)
+    return A
 
 
 class _Solver:
@@ -71,6 +85,11 @@ class _Solver:
             return
         n = Q.shape[0]
         self.n = n
+        if n <= _SMALL:
+            import scipy.linalg as la
+
+            self.inv, self.lu = la.inv(_dense_system(Q, exit)), None
+            return
         system = _system(Q, exit)
         #: ``Q`` as the system has it (``I`` minus the system): what a row update changes (see :meth:`without_rows`).
         self.Q = (sp.identity(n, format="csr") - system).tocsr()
@@ -121,10 +140,10 @@ class _Solver:
 
 
     def without_rows(self, Q: sp.csr_matrix, mask: np.ndarray) -> _Solver | _WithoutRows:
-        """The solver of ``Q`` with the rows ``mask`` removed (goals absorbing): densely, this inverse updated
-        (:class:`_WithoutRows`, for up to ``n / 2`` rows, by the rows of ``Q`` as this system has them); else a
-        factorisation of its own (a removed row leaves everything: its exit is 1)."""
-        if self.lu is not None or 2 * int(mask.sum()) > self.n:
+        """The solver of ``Q`` with the rows ``mask`` removed (goals absorbing): densely above :data:`_SMALL`
+        touchpoints, this inverse updated (:class:`_WithoutRows`, for up to ``n / 2`` rows, by the rows of ``Q``
+        as this system has them); else a factorisation of its own (a removed row leaves everything: its exit is 1)."""
+        if self.lu is not None or 2 * int(mask.sum()) > self.n or self.n <= _SMALL:
             return _Solver(_without_rows(Q, mask), exit=None if self.exit is None else np.where(mask, 1.0, self.exit))
         return _WithoutRows(self, Q if self.Q is None else self.Q, np.flatnonzero(mask))
 
@@ -199,7 +218,7 @@ def _hitting_set(chain: Chain, visits: np.ndarray, columns: np.ndarray, where: n
     dense map, as the chance of starting among them or stepping into them from the others ``B`` before leaving,
     ``a_A 1 + a_B (I - Q_BB)^-1 Q_BA 1`` (a ``|B| x |B|`` solve instead of ``|A| x |A|``)."""
     others = np.flatnonzero(~members)
-    if 2 * len(others) >= chain.n or chain.n > DENSE_LIMIT:
+    if 2 * len(others) >= chain.n or not _SMALL < chain.n <= DENSE_LIMIT:
         return _hitting(visits, columns, where, np.flatnonzero(members))
     inside = chain.entry[members].sum()
     if not len(others):

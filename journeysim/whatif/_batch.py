@@ -28,8 +28,8 @@ from journeysim.journey import Journey
 from journeysim.whatif._drawn import DrawnMaps, journeys_from_draws, posterior_draws
 from journeysim.whatif.uncertain import DIRICHLET_PRIOR
 
-__all__ = ["DIRICHLET_PRIOR", "posterior_journeys", "exact_batch", "stacked_batch", "sampled_batch", "SAMPLING_ENGINES",
-           "BATCHED", "BY_SEGMENT"]
+__all__ = ["DIRICHLET_PRIOR", "posterior_journeys", "exact_batch", "exact_each", "stacked_batch", "sampled_batch",
+           "SAMPLING_ENGINES", "BATCHED", "BY_SEGMENT"]
 
 #: Draws are solved in chunks of at most this many matrix cells.
 _CELLS_PER_CHUNK = 4_000_000
@@ -102,8 +102,9 @@ def _defined(value, metric: str, k: int) -> float:
     return float(value)
 
 
-def _draw_by_draw(journeys: Sequence[Journey], metric: str) -> dict:
-    """Every draw solved on its own: the metric for the journey and for each segment's new customers."""
+def exact_each(journeys: Sequence[Journey], metric: str) -> dict:
+    """Every journey solved on its own by the exact engine: the metric for the journey and for each segment's new
+    customers, and the reach of each stage."""
     from journeysim.engines.exact import segment_metrics   # scipy: loaded when a prediction needs it
 
     d = len(journeys)
@@ -131,7 +132,7 @@ def exact_batch(journeys: Sequence[Journey], metric: str) -> dict:
     array([0.5])
     """
     if metric not in BATCHED:
-        return _draw_by_draw(journeys, metric)
+        return exact_each(journeys, metric)
     first = journeys[0]
     names = first.names
     stage_of = [first.touchpoints[x].stage for x in names]

@@ -41,7 +41,6 @@ from journeysim._text import (
     rate,
     wrap,
 )
-from journeysim.engines.exact import solve_exact
 from journeysim.errors import ScenarioError, UsageError, excerpt
 from journeysim.maps.checks import trapped_touchpoints
 from journeysim.engines.stacked import stackable
@@ -51,6 +50,7 @@ from journeysim.whatif._batch import (
     DIRICHLET_PRIOR,
     SAMPLING_ENGINES,
     exact_batch,
+    exact_each,
     sampled_batch,
     stacked_batch,
 )
@@ -351,7 +351,7 @@ def predict(
     n_eval = 1 if fixed and engine == "exact" else draws
     drawn = posterior_draws(hyp.baseline, n_eval, rng=rng)
     stacked = None
-    if engine == "exact":
+    if engine == "exact" and not fixed:
         base = posterior_maps(hyp.baseline, drawn, n_eval)
         variant = apply_drawn(hyp, base, params)
         if variant is not None and stackable(hyp.baseline) and stackable(variant.structure):
@@ -362,24 +362,18 @@ def predict(
             return stacked_batch(stacked[0], metric), stacked_batch(stacked[1], metric)
 
         b, v = solve(hyp.metric)
-        if fixed:
-            # Nothing is uncertain: the prediction is the exact engine's value on each map.
-            for r, journey in ((b, hyp.baseline), (v, variant.structure)):
-                r["total"][:] = getattr(solve_exact(journey, removal_effects=False), hyp.metric)
-            b, v = (_repeat(r, draws) for r in (b, v))
     else:
         baselines, variants = _variants(hyp, journeys_from_draws(hyp.baseline, drawn, n_eval), params, observed,
                                         engine, progress)
 
         def solve(metric):
-            return exact_batch(baselines, metric), exact_batch(variants, metric)
+            # Nothing uncertain: the exact engine's own values on the one map each (as solve_exact gives them).
+            batch = exact_each if fixed else exact_batch
+            return batch(baselines, metric), batch(variants, metric)
 
         if engine == "exact":
             b, v = solve(hyp.metric)
             if fixed:
-                # Nothing is uncertain: the prediction is the exact engine's value on each map.
-                b["total"][:] = getattr(solve_exact(baselines[0], removal_effects=False), hyp.metric)
-                v["total"][:] = getattr(solve_exact(variants[0], removal_effects=False), hyp.metric)
                 b, v = (_repeat(r, draws) for r in (b, v))
         else:
             size = DEFAULT_SIZE[engine] if size is None else size
