@@ -24,7 +24,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval, wrap
+from journeysim._text import fmt, format_table, interval, points, rate, wrap
 from journeysim.errors import DataError, UsageError, excerpt
 from journeysim.journey import Edge, Journey
 from journeysim.reevaluation.counts import (
@@ -159,12 +159,13 @@ class Reevaluation(Result):
                              "change interval", "traffic old", "new"], rows)
 
     def summary(self) -> str:
-        head = [("goals", goals_line(self.goals, self.goals_by_default)),
-                ("conversion rate, old", fmt(self.conversion_old)), ("conversion rate, new", fmt(self.conversion_new)),
-                ("change", fmt(self.conversion_new - self.conversion_old)),
+        # The goals are a sentence, not a cell: as a row they stretched the table to the terminal's width.
+        head = [("conversion rate, old", rate(self.conversion_old)), ("conversion rate, new", rate(self.conversion_new)),
+                ("change", points(self.conversion_new - self.conversion_old)),
                 ("p-value (two-proportion z-test)", fmt(self.conversion_pvalue))]
         title = f"re-evaluation: {self.old_name or 'old'} -> {self.new_name or 'new'}"
-        parts = [title, format_table(None, ["conversion", "value"], head), self._ranked()]
+        parts = [title, wrap(f"goals: {goals_line(self.goals, self.goals_by_default)}", "  "),
+                 format_table(None, ["conversion", "value"], head), self._ranked()]
         for name, s in self.segments.items():
             parts.append(f"segment {name}: conversion {fmt(s.conversion_old)} -> {fmt(s.conversion_new)} "
                          f"(p = {fmt(s.conversion_pvalue)})")

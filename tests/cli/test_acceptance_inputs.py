@@ -65,8 +65,13 @@ def test_ledger_that_is_a_folder_or_not_utf8(tmp_path, capsys):
     bad = tmp_path / "ledger.csv"
     bad.write_bytes(b"checked_at\n\xff\xfe\n")
     code, _, err = _run(["check", PREDICTION, AGGREGATED, "--ledger", bad], capsys)
-    assert code == 1 and "not UTF-8" in err
+    assert code == 1 and "not a journeysim ledger header" in err
     assert bad.read_bytes() == b"checked_at\n\xff\xfe\n"  # never rewritten
+    header = (Path(PREDICTION).parent / "ledger.csv").read_bytes().splitlines()[0]
+    bad.write_bytes(header + b"\n\xff\xfe\n")
+    code, _, err = _run(["check", PREDICTION, AGGREGATED, "--ledger", bad], capsys)
+    assert code == 1 and "not UTF-8" in err
+    assert bad.read_bytes() == header + b"\n\xff\xfe\n"
 
 
 def _analysis(path, capsys):

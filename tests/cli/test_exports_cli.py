@@ -263,7 +263,7 @@ def test_reevaluate_names_the_goals_and_repeats_the_fits_warnings(tmp_path, caps
     assert all("journeys are a single touch" in w for w in data["warnings"])
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert re.search(r"goals +│ +buy \(by default: the touchpoints whose events carry a value", out)
+    assert re.search(r"goals: buy \(by default: the touchpoints whose events carry a value", out)
     assert f"warning: {tmp_path / 'old.csv'}: at least" in out
     assert main([*args, "--goal", "buy", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["goals_by_default"] is False
