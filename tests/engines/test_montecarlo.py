@@ -14,7 +14,7 @@ from journeysim.cli import main
 from journeysim.engines.metrics import METRIC_KEYS
 from journeysim.engines.montecarlo.alias import build_alias, draw
 from journeysim.engines.montecarlo.engine import SAMPLE_KEYS, simulate_montecarlo
-from journeysim.errors import LimitError, UsageError
+from journeysim.errors import UsageError
 from journeysim.maps.read import read_journey
 from tests.conftest import BUNDLED_MAPS
 from tests.engines.montecarlo_agreement import LIMIT, replicates, z_scores
@@ -203,13 +203,10 @@ def test_more_referring_visits_than_customers_in_a_piece(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_explosive_referrals_are_refused_without_a_horizon_and_truncated_with_one(backend):
+def test_explosive_referrals_are_truncated_not_endless(backend):
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}}, goals=["buy"],
                           touchpoint_attributes={"buy": {"refers": 2.0}})
-    with pytest.raises(LimitError, match=r"^<map>: touchpoint 'buy': referrals sustain themselves \(each customer "
-                                         r"brings 2.0000 more.*give a horizon \(--horizon\)"):
-        simulate_montecarlo(j, 1000, rng=rng(8), backend=backend)
-    r = simulate_montecarlo(j, 1000, rng=rng(8), backend=backend, horizon=30.0)
+    r = simulate_montecarlo(j, 1000, rng=rng(8), backend=backend)
     assert r.customers_per_seed is None and r.referred["truncated"]
     assert r.referred["customers"] <= 10 * 1000
     assert json.loads(json.dumps(r.to_dict()))["customers_per_seed"] is None
@@ -390,7 +387,7 @@ def test_referral_routing_loyalty_and_discounting_agree_with_exact_engine(backen
 def test_per_seed_metrics_are_null_when_generations_are_cut():
     j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}}, goals=["buy"],
                           touchpoint_attributes={"buy": {"refers": 2.0, "value": 5.0}})
-    r = simulate_montecarlo(j, 1000, rng=rng(8), horizon=30.0)      # without a horizon: refused
+    r = simulate_montecarlo(j, 1000, rng=rng(8))
     assert r.value_per_seed_customer is None and r.conversions_per_seed_customer is None
     assert r.warnings and "cut" in r.warnings[0]
     assert r.expected_value == pytest.approx(5.0) and r.removal_effects_value is None   # exact: unbounded too

@@ -43,7 +43,7 @@ from journeysim.engines.workload import (
     too_much,
     workload,
 )
-from journeysim.errors import LimitError, UsageError, excerpt
+from journeysim.errors import UsageError, excerpt
 from journeysim.journey import Journey
 
 __all__ = ["simulate_montecarlo", "MonteCarloResult", "CHUNK_SIZE", "MAX_GENERATIONS", "SAMPLE_KEYS"]
@@ -187,11 +187,9 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     exact engine's equations (:func:`~journeysim.engines.workload.workload`): a run expected to
     take more than ``max_transitions`` is refused in one line (:class:`~journeysim.errors.LimitError`);
     with a horizon (which makes those figures upper bounds) the run stops with that error
-    once it has taken ``max_transitions``. Referrals that sustain themselves (a reproduction
-    number of 1 or more: each customer brings at least one more) never end: without a horizon
-    the run is refused in one line; with one, they are cut at :data:`MAX_GENERATIONS`
-    generations and 10 referred customers per new customer (see ``referred``), and their work
-    is counted so.
+    once it has taken ``max_transitions``. Referrals that sustain themselves are cut at
+    :data:`MAX_GENERATIONS` generations and 10 referred customers per new customer (see
+    ``referred``), and their work is counted so.
 
     Parameters
     ----------
@@ -229,8 +227,7 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     Raises
     ------
     LimitError
-        The run would take, or took, more than ``max_transitions`` transitions, or its referrals
-        sustain themselves and no ``horizon`` ends them.
+        The run would take, or took, more than ``max_transitions`` transitions.
 
     Examples
     --------
@@ -247,13 +244,7 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     limit = check_limit(max_transitions)
     customers, chunk_size = int(customers), int(chunk_size)
     horizon = None if horizon is None else float(horizon)
-    work = workload(journey)
-    if horizon is None and work.referrers and work.reproduction >= 1:
-        raise LimitError(f"{source}: touchpoint {excerpt(work.referrers[0])}: referrals sustain themselves (each "
-                         f"customer brings {fmt(work.reproduction)} more, counting every generation's referrals: "
-                         "1 or more never dies out), so the run would not end; give a horizon (--horizon) to count "
-                         "what happens by then")
-    _check_work(work, customers, horizon, limit, source)
+    _check_work(workload(journey), customers, horizon, limit, source)
     tables = build_tables(journey)
     try:
         cohort = simulate_cohort(tables, customers, rng, chunk_size=chunk_size, horizon=horizon,
