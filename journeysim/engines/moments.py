@@ -40,6 +40,7 @@ import scipy.sparse.linalg as spla
 
 from journeysim.engines.branching import customer_types, spectral_radius
 from journeysim.engines.compiled import Chain, compile_segments
+from journeysim.engines.exact import _start_rows
 from journeysim.errors import ScenarioError, excerpt
 from journeysim.journey import Journey
 
@@ -151,15 +152,7 @@ def _per_seed_moments(journey: Journey, metric: str) -> PerCustomerMoments:
     for segment, _, chain in compile_segments(journey):
         lu = spla.splu(sp.identity(chain.n, format="csc") - chain.Q.tocsc())
         refer = chain.refers[:, None] * (route[:, None] == np.arange(T)[None, :])
-        rows = []
-        for t, starts in enumerate(types.starts):
-            for seg, weight, entry in starts:
-                if seg == segment:
-                    vector = np.zeros(chain.n)
-                    for name, p in entry.items():
-                        vector[chain.index(name)] = p
-                    rows.append((t, weight, vector))
-        parts.append((chain, lu, refer, rows))
+        parts.append((chain, lu, refer, _start_rows(types, segment, chain)))
     own, M = np.zeros(T), np.zeros((T, T))
     for chain, lu, refer, rows in parts:
         r = _reward(chain, SEED_METRICS[metric])
