@@ -33,7 +33,7 @@ from journeysim.errors import OutputError, ScenarioError, excerpt
 
 __all__ = ["read_document", "parse_document", "tidy_document", "read_text", "read_bytes", "recording_reads",
            "write_atomic", "write_folder", "remove_stale", "append_locked", "lock_path", "check_writable",
-           "check_folder_writable", "referenced_path", "check_inside", "project_root", "confinement", "OWN_PROJECT",
+           "check_folder_writable", "nearest_existing", "referenced_path", "check_inside", "project_root", "confinement", "OWN_PROJECT",
            "skeleton", "FOLDER_MARK", "MAX_DOCUMENT_BYTES", "MAX_DEPTH", "MAX_ALIAS_VALUES", "MAX_INT_DIGITS"]
 
 # The files read inside `recording_reads` blocks: path -> "sha256:<hex>" of the bytes parsed.
@@ -526,6 +526,13 @@ def check_writable(path: str | os.PathLike) -> None:
     _probe(target.parent, f"{path}: cannot write")
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` itself if it exists, else its nearest existing parent (what a folder would be created in)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def check_folder_writable(folder: str | os.PathLike) -> None:
     """Refuse now an output folder that could not be created or written into later (see :func:`check_writable`).
 
@@ -537,9 +544,7 @@ def check_folder_writable(folder: str | os.PathLike) -> None:
     journeysim.errors.OutputError: README.md/results: cannot create the folder: 'README.md' is a file, not a folder
     """
     out = Path(folder)
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(out)
     if not existing.is_dir():
         where = "it is a file" if existing == out else f"'{existing}' is a file"
         raise OutputError(f"{out}: cannot create the folder: {where}, not a folder", "Not a directory")

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from journeysim._files import check_folder_writable, write_folder
+from journeysim._files import check_folder_writable, nearest_existing, write_folder
 from journeysim._safe import terminal_text
 from journeysim.errors import OutputError, UsageError
 from journeysim.report.document import Report, Table
@@ -144,9 +144,7 @@ def check_report_folder(directory: str | os.PathLike) -> None:
     journeysim.errors.OutputError: ...: cannot create the report folder (... is a file, not a folder)
     """
     out = Path(directory)
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(out)
     if not existing.is_dir():
         where = "it is a file" if existing == out else f"{existing} is a file"
         raise OutputError(f"{out}: cannot create the report folder ({where}, not a folder)")
