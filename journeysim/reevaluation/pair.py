@@ -176,7 +176,7 @@ class Reevaluation(Result):
                               f"than {self.precision:g}, so the data cannot say the touchpoint still works (more "
                               "data, or a wider --precision, would)"))
         parts.extend(f"warning: {w}" for w in self.warnings)
-        parts.append("\n".join(f"method ({k}): {v}" for k, v in self.method.items()))
+        parts.append("\n".join(wrap(f"method ({k}): {v}", "  ") for k, v in self.method.items()))
         return "\n".join(parts)
 
     def _headline(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from journeysim._result import Result
-from journeysim._text import fmt, format_table
+from journeysim._text import fmt, format_table, wrap
 from journeysim.errors import UsageError
 from journeysim.journey import Journey
 from journeysim.reevaluation.counts import CountedMap, alone, counts, unpacked
@@ -169,7 +169,7 @@ class PeriodReevaluation(Result):
                                                    n))
         rows = [(n, t.verdict, fmt(t.qvalue), arrow(fmt(x) for x in t.removal_effects),
                  arrow(fmt(x) for x in t.dropoff)) for n in order if (t := self.trends[n])]
-        parts = [f"re-evaluation over {len(self.periods)} periods: {arrow(self.periods)}",
+        parts = [wrap(f"re-evaluation over {len(self.periods)} periods: {arrow(self.periods)}", "  "),
                  format_table(None, ["conversion", "value"], head),
                  format_table(f"trend over the periods (score test for a linear trend in each row, FDR "
                               f"{self.alpha:g})", ["touchpoint", "trend", "q-value", "removal effect", "drop-off"],
@@ -179,7 +179,7 @@ class PeriodReevaluation(Result):
                          f"{fmt(pair.conversion_new)} (p = {fmt(pair.conversion_pvalue)})")
             parts.extend(r._ranked() for r in (pair, *pair.segments.values()))
         parts.extend(f"warning: {w}" for w in self.warnings)
-        parts.append("\n".join(f"method ({k}): {v}" for k, v in self.method.items()))
+        parts.append("\n".join(wrap(f"method ({k}): {v}", "  ") for k, v in self.method.items()))
         return "\n".join(parts)
 
     def _headline(self) -> str:
