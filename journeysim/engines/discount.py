@@ -76,9 +76,10 @@ def _lognormal(mu: float, sigma: float, lam: float) -> float:
     def integrand(z: float) -> float:
         return math.exp(-0.5 * z * z - lam * math.exp(min(mu + sigma * z, 700.0)))
 
-    # Split where the discount starts to bite (lam exp(mu + sigma z) = 1), so that neither
-    # half hides its mass from the quadrature.
+    # The normal density holds its mass within |z| <= 40 (beyond, exp(-800) is nil), and quadrature over a long or
+    # infinite interval can step over a narrow peak: split at the peak's sides and where the discount starts to
+    # bite (lam exp(mu + sigma z) = 1), so that no piece hides its mass.
     knee = min(max((-math.log(lam) - mu) / sigma, -40.0), 40.0)
-    left, _ = quad(integrand, -math.inf, knee, epsabs=0.0, epsrel=1e-12, limit=200)
-    right, _ = quad(integrand, knee, math.inf, epsabs=0.0, epsrel=1e-12, limit=200)
-    return (left + right) / math.sqrt(2.0 * math.pi)
+    cuts = sorted({-40.0, -8.0, 0.0, 8.0, 40.0, knee})
+    total = sum(quad(integrand, a, b, epsabs=0.0, epsrel=1e-12, limit=200)[0] for a, b in zip(cuts, cuts[1:]))
+    return total / math.sqrt(2.0 * math.pi)
