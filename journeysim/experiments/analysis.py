@@ -299,17 +299,28 @@ def beta_comparison(control: tuple[int, int], variant: tuple[int, int]) -> tuple
     a_c, b_c = 1 + control[0], 1 + control[1] - control[0]
     a_v, b_v = 1 + variant[0], 1 + variant[1] - variant[0]
     post_c, post_v = stats.beta(a_c, b_c), stats.beta(a_v, b_v)
-    # The posteriors are narrow for large samples: integrate only where they have mass.
-    lo = max(0.0, min(post_c.ppf(1e-12), post_v.ppf(1e-12)))
-    hi = min(1.0, max(post_c.isf(1e-12), post_v.isf(1e-12)))
+    # The posteriors are narrow for large samples, and quadrature over a wide interval can step over a narrow peak:
+    # integrate each expectation only where its own density has mass, splitting at the other posterior's bulk.
+    def support(post):
+        return max(0.0, post.ppf(1e-12)), min(1.0, post.isf(1e-12))
+
+    def pieces(own, other):
+        lo, hi = support(own)
+        cuts = [x for x in (*support(other), other.median()) if lo < x < hi]
+        return [lo, *sorted(cuts), hi]
+
     # scipy.special's ufuncs rather than the frozen distributions: quad calls these thousands of times
     pdf = lambda x, a, b: math.exp(special.xlogy(a - 1, x) + special.xlog1py(b - 1, -x) - special.betaln(a, b))  # noqa: E731
     sf = lambda x, a, b: special.betaincc(a, b, x)  # noqa: E731
-    prob, _ = integrate.quad(lambda x: pdf(x, a_c, b_c) * sf(x, a_v, b_v), lo, hi, limit=200, epsabs=1e-12)
+
+    def integral(f, cuts, epsabs):
+        return sum(integrate.quad(f, a, b, limit=200, epsabs=epsabs)[0] for a, b in zip(cuts, cuts[1:]))
+
+    prob = integral(lambda x: pdf(x, a_c, b_c) * sf(x, a_v, b_v), pieces(post_c, post_v), 1e-12)
     mean_c = a_c / (a_c + b_c)
     # E[(C - y)+] = E[C] P(C' > y) - y P(C > y) with C' ~ Beta(a+1, b), since x f_C(x) is proportional to f_C'(x)
-    loss, _ = integrate.quad(lambda y: pdf(y, a_v, b_v) * (mean_c * sf(y, a_c + 1, b_c) - y * sf(y, a_c, b_c)),
-                             lo, hi, limit=200, epsabs=1e-14)
+    loss = integral(lambda y: pdf(y, a_v, b_v) * (mean_c * sf(y, a_c + 1, b_c) - y * sf(y, a_c, b_c)),
+                    pieces(post_v, post_c), 1e-14)
     return float(min(max(prob, 0.0), 1.0)), float(max(loss, 0.0))
 
 

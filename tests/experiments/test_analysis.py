@@ -78,7 +78,9 @@ def test_holm_adjustment_with_several_variants():
     assert two.variants["B"].pvalue_adj == two.variants["B"].pvalue
 
 
-@pytest.mark.parametrize("control,variant", [((50, 1000), (70, 1000)), ((3, 10), (0, 10)), ((5000, 100000), (5300, 100000))])
+@pytest.mark.parametrize("control,variant", [((50, 1000), (70, 1000)), ((3, 10), (0, 10)), ((5000, 100000), (5300, 100000)),
+                                             # posteriors far apart: narrow peaks on a wide interval
+                                             ((500000, 1000000), (10, 1000000)), ((100, 100000), (90000, 100000))])
 def test_bayesian_probability_and_loss_agree_with_monte_carlo(control, variant):
     prob, loss = beta_comparison(control, variant)
     rng = np.random.default_rng(7)
@@ -88,6 +90,14 @@ def test_bayesian_probability_and_loss_agree_with_monte_carlo(control, variant):
     mc_prob, gap = (v > c).mean(), np.maximum(c - v, 0)
     assert abs(prob - mc_prob) < 4 * np.sqrt(mc_prob * (1 - mc_prob) / n) + 1e-9
     assert abs(loss - gap.mean()) < 4 * gap.std() / np.sqrt(n) + 1e-12
+
+
+def test_bayesian_far_apart_posteriors_are_certain():
+    # A variant at 0.001% against a control at 50%: it is surely worse, and choosing it loses the whole gap.
+    prob, loss = beta_comparison((500000, 1000000), (10, 1000000))
+    assert prob < 1e-12 and loss == pytest.approx(0.5 - 11 / 1000002, rel=1e-6)
+    prob, loss = beta_comparison((10, 1000000), (500000, 1000000))
+    assert prob == pytest.approx(1.0, abs=1e-9) and loss < 1e-12
 
 
 def test_bayesian_symmetry():
