@@ -222,6 +222,13 @@ class _Replay:
             some = rest > _TOLERANCE
             factor = np.where(some, (1.0 - p) / np.where(some, rest, 1.0), 0.0)
             out = {b: p if b == target else e * factor for b, e in row.items()}
+            if target == EXIT:    # as changes.set_outcome: a freed share goes to the row's edges in equal parts
+                stuck = ~some & (p < old - _TOLERANCE)
+                others = [b for b in row if b != EXIT]
+                if not others:
+                    self.refuse(stuck)
+                for b in others:
+                    out[b] = np.where(stuck, (1.0 - p) / len(others), out[b])
         else:
             held = _sum(np.maximum(_outcome(row, b), 0.0) for b in names)
             change = p - old

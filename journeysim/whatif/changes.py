@@ -128,6 +128,14 @@ def set_outcome(row: Mapping[str, Edge], target: str, p: float, where: str,
     names = _take_from(take_from)
     if names is None:
         rest = 1.0 - old
+        if rest <= _TOLERANCE and target == EXIT and p < old - _TOLERANCE:
+            # Every customer leaves here: lowering drop-off frees a share, and only edges of the row can take it
+            # (in equal parts, as take_from does with outcomes that hold nothing); a row of exit alone cannot.
+            others = [b for b in row if b != EXIT]
+            if not others:
+                raise ChangeError(f"{where}: edge to exit: lowering it from {old:.6g} to {p:.6g} frees "
+                                  f"{old - p:.6g}, but the row has no other outcome to take it (add an edge first)")
+            return {b: Edge((1.0 - p) / len(others), e.delay, e.extra) for b, e in row.items() if b != EXIT}
         factor = (1.0 - p) / rest if rest > _TOLERANCE else 0.0
         out = {b: Edge(p if b == target else e.p * factor, e.delay, e.extra) for b, e in row.items()}
     else:

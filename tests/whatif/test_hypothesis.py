@@ -83,6 +83,16 @@ def test_set_when_target_held_the_whole_row_frees_to_exit():
     assert probs(row) == {"a": 0.7}
 
 
+def test_lowering_exit_needs_an_outcome_to_take_the_freed_share():
+    # every customer leaves 'buy' (a goal with no edges): there is nothing to move them to
+    with pytest.raises(ChangeError, match=r"from 'buy': edge to exit: lowering it from 1 to 0.4 frees 0.6, but the "
+                                          r"row has no other outcome to take it \(add an edge first\)"):
+        SetEdge("buy", "exit", 0.4).apply(shop())
+    # edges that hold nothing take it in equal parts, as take_from does
+    row = set_outcome({"a": Edge(0.0), "b": Edge(0.0)}, "exit", 0.4, "x")
+    assert probs(row) == {"a": 0.3, "b": 0.3}
+
+
 def test_scale_drop_off():
     j = ScaleEdge("cart", "exit", 0.8).apply(shop())
     assert exit_of(j.rows["cart"]) == 0.24
