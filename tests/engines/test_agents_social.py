@@ -66,10 +66,12 @@ def test_live_chat_by_steps_agrees_with_the_per_visit_model(monkeypatch):
         assert abs(a - b) < 4 * se, name
 
 
-@given(st.floats(1e-3, 2.0), st.floats(0.0, 400.0))
+@given(st.floats(1e-3, 2.0), st.floats(0.0, 400.0, exclude_max=True))
 def test_a_time_falls_in_the_step_whose_bounds_the_clock_wakes_at(step, t):
     run = Run(compile_model(social_map(), 400, np.random.default_rng(0), social_step=step), np.random.default_rng(0))
     bounds = run.bounds
+    # the steps cover the run up to its horizon (400 days), not past it: times from the horizon on are not run
+    assert bounds[-2] < 400 <= bounds[-1]
     k = run.step_of(t)
     assert bounds[k] <= t < bounds[k + 1]
     assert run.step_of(np.array([t, t])).tolist() == [k, k]
