@@ -60,7 +60,8 @@ SRM_THRESHOLD = 0.001
 METHODS = {
     "rate_ci": "Wilson score interval (statsmodels proportion_confint, method='wilson')",
     "diff_ci": "Newcombe hybrid score interval (statsmodels confint_proportions_2indep, method='newcomb')",
-    "lift_rel_ci": "log risk-ratio interval minus 1 (statsmodels confint_proportions_2indep, method='log', compare='ratio')",
+    "lift_rel_ci": "log risk-ratio interval minus 1 (statsmodels confint_proportions_2indep, method='log', compare='ratio'); "
+                   "none when an arm has no conversions or every customer converted",
     "pvalue": "two-sided two-proportion z-test with pooled variance (statsmodels proportions_ztest; R prop.test(correct=FALSE))",
     "pvalue_adj": "Holm step-down adjustment over the variants (statsmodels multipletests, method='holm')",
     "srm": "Pearson chi-square goodness of fit of customers per arm to the expected split (scipy.stats.chisquare)",
@@ -199,6 +200,7 @@ class ExperimentAnalysis(Result):
             title = "revenue per customer (Welch" + (f"; CUPED with covariate {self.covariate})"
                                                      if self.covariate is not None else ")")
             parts.append(format_table(title, headers, rows))
+        parts += [wrap(line) for line in self.undefined()]
         split = "/".join(f"{s:g}" for s in self.expected_split)
         parts.append(f"sample ratio check: p = {fmt(self.srm_pvalue)} against the expected split {split}")
         if self.srm_warning:
@@ -214,6 +216,22 @@ class ExperimentAnalysis(Result):
             parts.append(wrap(f"  first rows dropped: {', '.join(map(str, self.excluded_rows))}", "    "))
         parts.append("methods:\n" + "\n".join(wrap(f"  {k}: {v}", "    ") for k, v in self.method.items()))
         return "\n".join(parts)
+
+    def undefined(self) -> list[str]:
+        """Why an interval or test of a variant is missing although its estimate is there (loud degenerate cases)."""
+        lines = []
+        full = [v.name for v in self.variants.values() if v.customers and v.conversions == v.customers]
+        for name, v in self.variants.items():
+            if name == self.control:
+                continue
+            if v.lift_rel is not None and v.lift_rel_ci is None:
+                arms = " and ".join(repr(n) for n in full if n in (name, self.control))
+                lines.append(f"relative lift of {name!r}: no interval: every customer of {arms} converted, and the "
+                             "log risk-ratio interval has no spread for such an arm (the difference's interval holds)")
+            if v.revenue_diff is not None and v.revenue_pvalue is None:
+                lines.append(f"revenue of {name!r} against {self.control!r}: no interval or p-value: Welch's t-test "
+                             "needs two customers in each arm and revenue that varies in at least one of them")
+        return lines
 
     def _headline(self) -> str:
         lifts = ", ".join(f"{n} {'-' if v.lift_rel is None else f'{v.lift_rel:+.2%}'} (p={fmt(v.pvalue_adj)})"
@@ -343,17 +361,25 @@ def _summary_stats(arm: Arm) -> DescrStatsW:
     # variance, so statsmodels' Welch test runs on the aggregated sums unchanged.
     n = arm.customers
     mean = arm.revenue_sum / n
-    var = max(arm.revenue_sumsq - n * mean ** 2, 0.0) / (n - 1)
+    var = max(arm.revenue_sumsq - n * mean ** 2, 0.0) / (n - 1) if n > 1 else 0.0   # one customer: no spread
     d = math.sqrt(var * (n - 1) / n)
     return DescrStatsW(np.array([mean - d, mean + d]), weights=np.array([n / 2, n / 2]))
 
 
-def _welch(a: DescrStatsW, b: DescrStatsW, alpha: float) -> tuple[float, tuple[float, float], float]:
+def _welch_defined(a: DescrStatsW, b: DescrStatsW) -> bool:
+    """Whether Welch's test has a standard error: two customers in each arm and some spread in one of them."""
+    return a.sum_weights > 1 and b.sum_weights > 1 and (a.var > 0 or b.var > 0)
+
+
+def _welch(a: DescrStatsW, b: DescrStatsW, alpha: float) -> tuple[float, tuple[float, float] | None, float | None]:
+    """Difference of means, its interval and p-value (``None`` when the test is undefined)."""
+    diff = float(a.mean - b.mean)
+    if not _welch_defined(a, b):
+        return diff, None, None
     cm = CompareMeans(a, b)
-    with np.errstate(invalid="ignore", divide="ignore"):  # one customer in an arm: no variance, results nan
-        _, p, _ = cm.ttest_ind(usevar="unequal")
-        low, high = cm.tconfint_diff(alpha=alpha, usevar="unequal")
-    return float(a.mean - b.mean), (float(low), float(high)), float(p)
+    _, p, _ = cm.ttest_ind(usevar="unequal")
+    low, high = cm.tconfint_diff(alpha=alpha, usevar="unequal")
+    return diff, (float(low), float(high)), float(p)
 
 
 def analyze_experiment(data: ExperimentData, *, control: str | None = None,
@@ -414,10 +440,13 @@ def _compare(v: Arm, c: Arm, alpha: float) -> dict[str, Any]:
     out: dict[str, Any] = dict(diff=v.conversions / v.customers - c.conversions / c.customers,
                                diff_ci=(float(diff_ci[0]), float(diff_ci[1])))
     if c.conversions > 0 and v.conversions > 0:
-        ratio_ci = confint_proportions_2indep(v.conversions, v.customers, c.conversions, c.customers,
-                                              method="log", compare="ratio", alpha=alpha)
         out["lift_rel"] = (v.conversions / v.customers) / (c.conversions / c.customers) - 1
-        out["lift_rel_ci"] = (float(ratio_ci[0]) - 1, float(ratio_ci[1]) - 1)
+        # The log interval's variance 1/x - 1/n has no term for an arm where every customer converted: it would
+        # be as narrow as if that arm's rate were known exactly (1 of 1 against 1% of 1e9: lift 99 +/- 0.06)
+        if v.conversions < v.customers and c.conversions < c.customers:
+            ratio_ci = confint_proportions_2indep(v.conversions, v.customers, c.conversions, c.customers,
+                                                  method="log", compare="ratio", alpha=alpha)
+            out["lift_rel_ci"] = (float(ratio_ci[0]) - 1, float(ratio_ci[1]) - 1)
     prob, loss = beta_comparison((c.conversions, c.customers), (v.conversions, v.customers))
     out.update(prob_beat_control=prob, expected_loss=loss)
     return out
@@ -442,6 +471,8 @@ def _ratio_interval(stats_v: DescrStatsW, stats_c: DescrStatsW, alpha: float) ->
     mean_v, mean_c = float(stats_v.mean), float(stats_c.mean)
     if mean_v <= 0 or mean_c <= 0:
         return None, None
+    if not _welch_defined(stats_v, stats_c):
+        return mean_v / mean_c - 1, None
     se = math.hypot(stats_v.std_mean / mean_v, stats_c.std_mean / mean_c)   # Welch's standard errors (ddof=1)
     half = stats.norm.isf(alpha / 2) * se
     log_ratio = math.log(mean_v / mean_c)

@@ -196,6 +196,9 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
         if v.lift_rel is None:
             raise DataError(f"{analysis.source}: no conversions in {excerpt(name)} or {excerpt(analysis.control)}: "
                             "the relative lift is undefined")
+        if v.lift_rel_ci is None:
+            raise DataError(f"{analysis.source}: every customer of {excerpt(name)} or {excerpt(analysis.control)} "
+                            "converted: the observed relative lift has no log risk-ratio interval to check against")
         observed, (low, high), method = v.lift_rel, v.lift_rel_ci, CHECK_METHOD
         power = float(detection_power(c.rate, min(c.rate * (1 + prediction.lift_rel), 1 - 1e-12), v.customers,
                                       alpha=analysis.alpha, ratio=ratio))

@@ -205,3 +205,62 @@ def test_bundled_example_runs(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["excluded_customers"] == 40 and out["duplicate_customers"] > 0
     assert out["covariate"] == "pre_revenue" and out["variants"]["live chat"]["variance_reduction"] > 0
+
+
+def _arms(control, variant, revenue=None):
+    """Aggregated control and B arms from ``(conversions, customers)``; ``revenue`` maps an arm to its sums."""
+    revenue = revenue or {}
+    return ExperimentData("ab", "aggregated", {name: Arm(name, xn[1], xn[0], **revenue.get(name, {}))
+                                               for name, xn in (("control", control), ("B", variant))})
+
+
+def test_relative_lift_has_no_interval_when_every_customer_of_an_arm_converted():
+    # The log risk-ratio variance 1/x - 1/n loses the arm's term at x = n: 1 of 1 against 1% of 1e9 was
+    # reported as a lift of +9900% in [+9894%, +9906%], as if one customer had measured the rate exactly.
+    res = analyze_experiment(_arms((10**7, 10**9), (1, 1)))
+    b = res.variants["B"]
+    assert b.lift_rel == pytest.approx(99.0) and b.lift_rel_ci is None
+    assert b.diff_ci[0] < 0.25 and b.diff_ci[1] == pytest.approx(0.99, abs=1e-4)   # the Newcombe interval holds
+    assert "every customer of 'B' converted" in res.summary()
+    both = analyze_experiment(_arms((100, 100), (100, 100))).variants["B"]
+    assert both.lift_rel == 0.0 and both.lift_rel_ci is None    # was [0, 0]
+
+
+@settings(max_examples=40)
+@given(n_c=st.integers(1, 10**9), n_v=st.integers(1, 10**9),
+       share_c=st.sampled_from([0.0, 1.0]) | st.floats(0, 1), share_v=st.sampled_from([0.0, 1.0]) | st.floats(0, 1))
+def test_every_interval_holds_its_estimate_and_has_a_width(n_c, n_v, share_c, share_v):
+    control, variant = (round(share_c * n_c), n_c), (round(share_v * n_v), n_v)
+    res = analyze_experiment(_arms(control, variant))
+    json.dumps(res.to_dict(), allow_nan=False)
+    for v in res.variants.values():   # the Wilson bound at x = n is 1 - 1e-16
+        assert v.rate_ci[0] - 1e-12 <= v.rate <= v.rate_ci[1] + 1e-12 and v.rate_ci[0] < v.rate_ci[1]
+    b = res.variants["B"]
+    assert b.diff_ci[0] - 1e-12 <= b.diff <= b.diff_ci[1] + 1e-12 and b.diff_ci[0] < b.diff_ci[1]
+    if b.lift_rel_ci is not None:
+        assert b.lift_rel_ci[0] <= b.lift_rel * (1 + 1e-9) + 1e-12 and b.lift_rel <= b.lift_rel_ci[1] * (1 + 1e-9)
+        assert b.lift_rel_ci[0] < b.lift_rel_ci[1]
+    assert 0 <= b.prob_beat_control <= 1 and 0 <= b.expected_loss <= 1
+
+
+@pytest.mark.parametrize("control,variant", [
+    ((1, 0.0, 0.0), (1, 5.0, 25.0)),            # one customer per arm: was a ZeroDivisionError
+    ((10, 50.0, 250.0), (10, 60.0, 360.0)),     # revenue constant in both arms (5 and 6): p-value and interval nan
+    ((10, 0.0, 0.0), (10, 0.0, 0.0)),
+])
+def test_revenue_test_without_a_standard_error_is_said_undefined(control, variant):
+    sums = {name: {"revenue_sum": s, "revenue_sumsq": q} for name, (_, s, q) in (("control", control), ("B", variant))}
+    res = analyze_experiment(_arms((0, control[0]), (0, variant[0]), sums))
+    b = res.variants["B"]
+    assert b.revenue_diff == pytest.approx(variant[1] / variant[0] - control[1] / control[0])
+    assert b.revenue_diff_ci is None and b.revenue_pvalue is None and b.revenue_lift_rel_ci is None
+    json.dumps(res.to_dict(), allow_nan=False)
+    assert "Welch's t-test needs two customers in each arm" in res.summary()
+
+
+def test_revenue_constant_in_one_arm_still_has_welch():
+    res = analyze_experiment(_arms((0, 10), (0, 10), {"control": {"revenue_sum": 50.0, "revenue_sumsq": 250.0},
+                                                      "B": {"revenue_sum": 60.0, "revenue_sumsq": 380.0}}))
+    b = res.variants["B"]
+    sd_b = np.sqrt((380.0 - 10 * 36.0) / 9)
+    assert b.revenue_pvalue == pytest.approx(2 * stats.t.sf(1.0 / (sd_b / np.sqrt(10)), 9), rel=1e-9)
