@@ -10,9 +10,12 @@ calibration line runs numpy alias stepping alone, to show how fast this machine
 is at the moment. The compiled kernel's one-off cost per process (importing
 numba and loading the kernel from its on-disk cache) is timed in a child process
 and left out of the rates. Peak memory is the maximum resident size of a child
-process simulating a large cohort.
+process simulating a large cohort. ``--threads`` measures the run in blocks on 1 and 2 threads
+(``workers=``) against the single-stream run: wall time (what the user waits for; CPU time grows with threads),
+the three contenders interleaved, the median of the repeats.
 
     python benchmarks/montecarlo.py [--large 100000000] [--sizes 1e6 1e7] [--repeat 3]
+    python benchmarks/montecarlo.py --threads [--sizes 1e7] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -136,6 +139,30 @@ def _engine(journey, customers, backend="numba", seed=1) -> int:
                                backend=backend).transitions
 
 
+def threads(journey: Journey, customers: int, repeat: int) -> None:
+    """Wall and CPU seconds of one stream, then blocks on 1 and 2 threads, interleaved; the speed-up of 2 threads."""
+    contenders = {"one stream": None, "blocks, 1 thread": 1, "blocks, 2 threads": 2}
+    times = {name: [] for name in contenders}
+    results = {}
+    for _ in range(repeat):
+        for name, workers in contenders.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            r = simulate_montecarlo(journey, customers, rng=np.random.default_rng(5), removal_effects=False,
+                                    workers=workers)
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+            results[name] = r.to_dict()
+    median = {name: (float(np.median([w for w, _ in t])), float(np.median([c for _, c in t])))
+              for name, t in times.items()}
+    for name, (wall, cpu) in median.items():
+        print(f"  {name:<18} {customers:>11,d} customers: {wall:6.2f} s wall, {cpu:6.2f} s CPU "
+              f"({customers / wall:.3g} customers/s)")
+    one, two = median["blocks, 1 thread"][0], median["blocks, 2 threads"][0]
+    same = results["blocks, 1 thread"] == results["blocks, 2 threads"]
+    print(f"  speed-up of 2 threads: {one / two:.2f}x wall against 1 thread, "
+          f"{median['one stream'][0] / two:.2f}x against one stream (median of {repeat}); "
+          f"1 and 2 threads give the same result: {same}")
+
+
 def kernel_load_seconds() -> float:
     """Seconds a new process spends before its first compiled walk: numba import and cache load."""
     code = ("import time, numpy as np; t = time.perf_counter(); "
@@ -162,12 +189,23 @@ def peak_memory(customers: int) -> tuple[float, float]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
+    parser.add_argument("--sizes", nargs="+", type=float, help="customers per run (default 1e6 1e7; --threads: 1e7)")
     parser.add_argument("--reference-customers", type=int, default=100_000)
     parser.add_argument("--large", type=float, default=1e8, help="customers for the memory run (0: skip)")
     parser.add_argument("--repeat", type=int, default=3, help="engine runs per size; the best one is shown")
+    parser.add_argument("--threads", action="store_true",
+                        help="only the run in blocks on 1 and 2 threads against one stream (lognormal delays)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(7)
+    if args.threads:
+        journey = benchmark_map(True)
+        _engine(journey, 100_000)   # warm-up: imports, kernel load
+        for n in args.sizes or [1e7]:
+            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, before")
+            threads(journey, int(n), args.repeat)
+            print(f"load average {os.getloadavg()[0]:.1f}, after")
+        return
+    args.sizes = args.sizes or [1e6, 1e7]
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; rates as wall / CPU-time "
           "(CPU time of this process, less sensitive to other processes)")
     kernel = _rate(alias_kernel, benchmark_map(False), int(args.sizes[0]), rng)

@@ -24,11 +24,13 @@ def run(journey: Journey, args) -> int:
     chunk_size = run_size("chunk", "--chunk-size", args.chunk_size, default=CHUNK_SIZE)
     horizon = number("--horizon", args.horizon, above=0)
     seed = parse_seed(args.seed, command="simulate")
+    workers = run_size("threads", "--workers", args.workers)
     with _progress(customers, show_progress(args)) as advance:
         result = simulate_montecarlo(journey, customers, rng=np.random.default_rng(seed), horizon=horizon,
                                      chunk_size=chunk_size, seed=seed, progress=advance,
                                      backend=args.backend or "numba",
-                                     max_transitions=max_transitions(args, "montecarlo"), source=args.map)
+                                     max_transitions=max_transitions(args, "montecarlo"), source=args.map,
+                                     workers=workers)
     emit(result, args.json)
     return 0
 

@@ -20,13 +20,15 @@ __all__ = ["register"]
 ENGINES = ("exact", "montecarlo", "agents")
 
 # Options only one sampling engine reads: given to the other one they are a mistake, not something to ignore.
-_ENGINE_OPTIONS = {"montecarlo": ("customers", "horizon", "chunk_size", "backend"), "agents": ("days", "csv")}
+_ENGINE_OPTIONS = {"montecarlo": ("customers", "horizon", "chunk_size", "backend", "workers"),
+                   "agents": ("days", "csv")}
 
 
 #: Shown at the end of ``--help``.
 EXAMPLES = (
     'simulate scenarios/online-store.yaml',
     'simulate scenarios/online-store.yaml --engine montecarlo --customers 1,000,000 --seed 1',
+    'simulate scenarios/online-store.yaml --engine montecarlo --customers 1e7 --seed 1 --workers 2',
 )
 
 
@@ -42,6 +44,9 @@ def register(sub) -> None:
     p.add_argument("--chunk-size", help="montecarlo: customers advanced together (memory bound)")
     p.add_argument("--backend", choices=("numba", "numpy"),
                    help="montecarlo: compiled walks (numba, default) or vectorised numpy steps")
+    p.add_argument("--workers", metavar="N",
+                   help="montecarlo: run in blocks of 1,048,576 customers, each with its own random stream, on N "
+                        "threads (one core each); the result depends on the seed, not on N")
     p.add_argument("--days", help="agents: length of the run in days")
     p.add_argument("--csv", metavar="DIR", help="agents: write the daily and per-touchpoint tables here")
     add_max_transitions(p)

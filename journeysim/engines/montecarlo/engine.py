@@ -24,6 +24,7 @@ from journeysim._text import fmt, format_table, rate, rate_interval, wrap
 from journeysim.engines.exact import solve_exact
 from journeysim.engines.metrics import JourneyMetrics
 from journeysim.engines.branching import spectral_radius
+from journeysim.engines.montecarlo import blocks
 from journeysim.engines.montecarlo.loop import BACKENDS, PILOT, Cohort, simulate_cohort
 from journeysim.engines.montecarlo.tables import Tables, build_tables
 from journeysim.engines.montecarlo.tallies import (
@@ -137,7 +138,7 @@ def _converted(share: float) -> str:
     return "yes" if share == 1 else "no" if share == 0 else f"{rate(share)} of them"
 
 
-def _check(customers, horizon, chunk_size, rng, backend) -> None:
+def _check(customers, horizon, chunk_size, rng, backend, workers) -> None:
     if isinstance(customers, bool) or not isinstance(customers, (int, np.integer)) or customers <= 0:
         raise UsageError(f"customers={excerpt(customers)}: must be a positive integer")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0:
@@ -148,14 +149,21 @@ def _check(customers, horizon, chunk_size, rng, backend) -> None:
         raise UsageError(f"rng={excerpt(rng)}: must be a numpy.random.Generator (numpy.random.default_rng(seed))")
     if backend not in BACKENDS:
         raise UsageError(f"backend={excerpt(backend)}: must be one of {', '.join(BACKENDS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
+                                or workers <= 0):
+        raise UsageError(f"workers={excerpt(workers)}: must be a positive integer (or None: one stream, one thread)")
 
 
-def _method(customers, chunk_size, horizon, time_unit, removal, backend) -> str:
+def _method(customers, chunk_size, horizon, time_unit, removal, backend, blocks_used=False) -> str:
     cut = f"; journeys cut at the horizon {fmt(float(horizon))} {time_unit}s" if horizon is not None else ""
     how = ("walked to the end two at a time in compiled code (numba)" if backend == "numba"
            else "advanced together one vectorised numpy step at a time")
+    # The thread count is left out: it changes nothing in the result, the method included.
+    split = "" if not blocks_used else (
+        f"; new customers in blocks of {blocks.BLOCK}, each with its own random stream (Generator.spawn) and its own "
+        "referral generations, added in block order (the same result on any number of threads)")
     return (
-        f"Monte Carlo: {customers} new customers in chunks of {chunk_size}, {how}; next touchpoints drawn "
+        f"Monte Carlo: {customers} new customers in chunks of {chunk_size}, {how}{split}; next touchpoints drawn "
         f"from Walker alias tables, delays from their distributions{cut}; rates are sample proportions and "
         "expectations sample means per new customer; conversion_rate_ci is the Wilson 95% interval (statsmodels); "
         f"time-to-conversion quantiles from a log-spaced histogram ({TimeHistogram.PER_DECADE} bins per decade); "
@@ -180,7 +188,8 @@ def _top_paths(cohort: Cohort, names) -> list[dict]:
 def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Generator, horizon: float | None = None,
                         chunk_size: int = CHUNK_SIZE, seed: int | None = None, removal_effects: bool = True,
                         progress: Callable[[int], None] | None = None, backend: str = "numba",
-                        max_transitions: int = MAX_TRANSITIONS["montecarlo"], source: str = "<map>") -> MonteCarloResult:
+                        max_transitions: int = MAX_TRANSITIONS["montecarlo"], source: str = "<map>",
+                        workers: int | None = None) -> MonteCarloResult:
     """Simulate ``customers`` new customers of ``journey`` and estimate its metrics.
 
     Before it starts, the run's expected work (transitions: one per visit) comes from the
@@ -219,6 +228,13 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         (default :data:`~journeysim.engines.workload.MAX_TRANSITIONS` ``["montecarlo"]``, 1e11).
     source : str
         Name of the map file, for error messages.
+    workers : int, optional
+        Run in blocks of :data:`~journeysim.engines.montecarlo.blocks.BLOCK` new customers, each
+        with its own random stream, on this many threads (the compiled kernel uses a core each).
+        The result depends on the seed, not on ``workers``; it differs from the single-stream
+        run (``None``, the default) from the second block on, i.e. past 1,048,576 customers.
+        Referral generations are cut per block (10 referred customers per new customer of the
+        block), and a horizon's transition budget is shared in proportion to new customers.
 
     Returns
     -------
@@ -240,16 +256,22 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     >>> [(p["path"], p["count"]) for p in r.top_paths]
     [(['ad'], 7001), (['ad', 'buy'], 2999)]
     """
-    _check(customers, horizon, chunk_size, rng, backend)
+    _check(customers, horizon, chunk_size, rng, backend, workers)
     limit = check_limit(max_transitions)
     customers, chunk_size = int(customers), int(chunk_size)
     horizon = None if horizon is None else float(horizon)
     _check_work(workload(journey), customers, horizon, limit, source)
     tables = build_tables(journey)
     try:
-        cohort = simulate_cohort(tables, customers, rng, chunk_size=chunk_size, horizon=horizon,
-                                 generations=MAX_GENERATIONS, referral_limit=REFERRED_PER_CUSTOMER * customers,
-                                 progress=progress, backend=backend, budget=limit)
+        if workers is None:
+            cohort = simulate_cohort(tables, customers, rng, chunk_size=chunk_size, horizon=horizon,
+                                     generations=MAX_GENERATIONS, referral_limit=REFERRED_PER_CUSTOMER * customers,
+                                     progress=progress, backend=backend, budget=limit)
+        else:
+            cohort = blocks.simulate_blocks(tables, customers, rng, workers=int(workers), chunk_size=chunk_size,
+                                     horizon=horizon, generations=MAX_GENERATIONS,
+                                     referred_per_customer=REFERRED_PER_CUSTOMER, progress=progress,
+                                     backend=backend, budget=limit)
     except OverBudget:
         raise stopped(source, f"{customers:,} new customers and those they referred, before the horizon of "
                               f"{fmt(horizon)} {journey.time_unit}s", limit) from None
@@ -305,7 +327,8 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
         time_unit=journey.time_unit,
         journey_name=journey.name,
         currency=journey.extra.get("currency"),
-        method=_method(customers, chunk_size, horizon, journey.time_unit, removal_effects, backend),
+        method=_method(customers, chunk_size, horizon, journey.time_unit, removal_effects, backend,
+                       workers is not None),
         warnings=tuple(warnings),
     )
 

@@ -132,6 +132,15 @@ class Cohort:
         self.generations = 0
         self.truncated = False
 
+    def merge(self, other: Cohort) -> None:
+        """Add ``other``, a cohort of the same tables whose paths count the same candidates."""
+        self.new.merge(other.new)
+        for mine, theirs in zip(self.referred, other.referred):
+            mine.merge(theirs)
+        self.paths.merge(other.paths)
+        self.generations = max(self.generations, other.generations)
+        self.truncated = self.truncated or other.truncated
+
     def referred_total(self, what: str):
         """A count summed over the referred customers of every type."""
         return sum(getattr(t, what) for t in self.referred)
@@ -312,7 +321,7 @@ BACKENDS = {"numba": _run_compiled_piece, "numpy": _run_numpy_piece}
 def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *, chunk_size: int,
                     horizon: float | None, generations: int, referral_limit: int,
                     progress: Callable[[int], None] | None = None, backend: str = "numba",
-                    budget: int | None = None) -> Cohort:
+                    budget: int | None = None, paths: PathCounter | None = None) -> Cohort:
     """Simulate ``customers`` new customers and the referral generations they start.
 
     Referred customers beyond ``generations`` generations or ``referral_limit``
@@ -320,9 +329,12 @@ def simulate_cohort(tables: Tables, customers: int, rng: np.random.Generator, *,
     the run stops with :class:`OverBudget`. ``progress`` is called with
     the number of new customers started so far after each piece. ``backend``:
     ``"numba"`` walks each customer in compiled code (``_mckernel``), ``"numpy"``
-    advances the customers of a piece together, one vectorised step at a time.
+    advances the customers of a piece together, one vectorised step at a time. ``paths``: the
+    candidate paths to count (:meth:`PathCounter.copy_candidates`), else the first piece picks them.
     """
     cohort = Cohort(tables)
+    if paths is not None:
+        cohort.paths = paths
     if horizon is not None and not tables.timed:
         horizon = None  # every visit happens at time 0, within any positive horizon
     _run_piece = BACKENDS[backend]

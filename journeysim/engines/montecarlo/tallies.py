@@ -78,6 +78,13 @@ class TimeHistogram:
         self.counts += np.bincount(k, minlength=self.bins)
         self.sums += np.bincount(k, weights=times, minlength=self.bins)
 
+    def merge(self, other: TimeHistogram) -> None:
+        """Add ``other``'s times (the bins are the same for every histogram)."""
+        other._flush()
+        self._flush()
+        self.counts += other.counts
+        self.sums += other.sums
+
     def quantile(self, q: float) -> float | None:
         total = self.count  # flushes the buffer
         if total == 0:
@@ -150,6 +157,19 @@ class PathCounter:
         self.counts += np.bincount(pos[hit], minlength=k + 1)[:k]
         self.conversions += np.bincount(pos[hit & converted], minlength=k + 1)[:k]
 
+    def copy_candidates(self) -> PathCounter:
+        """A counter of the same candidate paths, with counts of zero (for another block of the same run)."""
+        out = PathCounter()
+        out.hashes, out.paths = self.hashes, self.paths
+        out.counts, out.conversions = np.zeros_like(self.counts), np.zeros_like(self.conversions)
+        out._lookup = self._lookup
+        return out
+
+    def merge(self, other: PathCounter) -> None:
+        """Add the counts of ``other``, a counter of the same candidates (:meth:`copy_candidates`)."""
+        self.counts += other.counts
+        self.conversions += other.conversions
+
     def top(self, k: int) -> list[tuple[tuple[int, ...], bool, int, int]]:
         """``(touchpoint indices, complete, customers, conversions)`` of the ``k`` most frequent."""
         order = sorted(range(len(self.paths)), key=lambda i: (-self.counts[i], self.paths[i]))
@@ -212,6 +232,17 @@ class Tally:
             self.outcomes["converted_and_exited"] += done - late_converted
             self.outcomes["exited"] += len(visited) - still - (done - late_converted)
         return converted
+
+    def merge(self, other: Tally) -> None:
+        """Add the totals of ``other``, a tally of the same tables."""
+        for name in ("customers", "transitions", "visits", "first_visits", "converted", "repeaters", "bounced",
+                     "worth", "travelling_converted"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for counts, more in ((self.stage_reach, other.stage_reach), (self.funnel, other.funnel),
+                             (self.outcomes, other.outcomes)):
+            for key, value in more.items():
+                counts[key] += value
+        self.times.merge(other.times)
 
     def visits_by_touchpoint(self) -> np.ndarray:
         n = self.tables.n
