@@ -18,12 +18,12 @@ ENGINES = ("exact", "montecarlo", "agents")
 #: New customers a Monte Carlo run simulates unless told otherwise (as ``journeysim simulate``).
 DEFAULT_CUSTOMERS = 1_000_000
 # Options only one sampling engine reads: given to another engine they are a mistake, not something to ignore.
-_OWN = {"montecarlo": ("customers", "horizon", "chunk_size", "backend"), "agents": ("days",)}
+_OWN = {"montecarlo": ("customers", "horizon", "chunk_size", "backend", "workers"), "agents": ("days",)}
 
 
 def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng: np.random.Generator | None = None,
              customers: int | None = None, days: int | None = None, horizon: float | None = None,
-             chunk_size: int | None = None, backend: str | None = None,
+             chunk_size: int | None = None, backend: str | None = None, workers: int | None = None,
              removal_effects: bool = True, max_transitions: int | None = None) -> JourneyMetrics:
     """What a journey implies, from the engine of your choice: conversion, value, funnel and removal effects.
 
@@ -52,6 +52,9 @@ def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng
         montecarlo: customers advanced together (bounds the memory).
     backend : {"numba", "numpy"}, optional
         montecarlo: compiled walks (default) or vectorised numpy steps.
+    workers : int, optional
+        montecarlo: run in blocks of new customers with their own random streams on this many
+        threads (the result depends on ``rng``, not on ``workers``; see docs/montecarlo.md).
     removal_effects : bool
         exact and montecarlo: compute every touchpoint's removal effect (the agents
         engine always takes them from the exact engine).
@@ -86,7 +89,8 @@ def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng
     """
     if engine not in ENGINES:
         raise UsageError(f"engine={excerpt(engine)}: must be one of {', '.join(ENGINES)}")
-    given = {"customers": customers, "days": days, "horizon": horizon, "chunk_size": chunk_size, "backend": backend}
+    given = {"customers": customers, "days": days, "horizon": horizon, "chunk_size": chunk_size, "backend": backend,
+             "workers": workers}
     for owner, names in _OWN.items():
         for name in names:
             if owner != engine and given[name] is not None:
@@ -108,7 +112,7 @@ def simulate(journey: Journey | str | os.PathLike, engine: str = "exact", *, rng
         return simulate_montecarlo(journey, DEFAULT_CUSTOMERS if customers is None else customers, rng=rng,
                                    horizon=horizon, chunk_size=CHUNK_SIZE if chunk_size is None else chunk_size,
                                    removal_effects=removal_effects, backend=backend or "numba", source=source,
-                                   **limit)
+                                   workers=workers, **limit)
     if days is None:
         raise UsageError("engine='agents' needs days=D (the length of the run in days)")
     from journeysim.engines.agents.engine import simulate_agents

@@ -98,6 +98,17 @@ def test_workers_must_be_a_positive_integer(workers):
         simulate_montecarlo(load_journey(HOURGLASS), 10, rng=np.random.default_rng(1), workers=workers)
 
 
+def test_simulate_passes_workers_to_the_montecarlo_engine_only(small_blocks):
+    from journeysim import simulate
+
+    run = simulate(HOURGLASS, "montecarlo", customers=1_500, rng=np.random.default_rng(2), workers=2,
+                   removal_effects=False)
+    assert same(run, simulate_montecarlo(load_journey(HOURGLASS), 1_500, rng=np.random.default_rng(2), workers=1,
+                                         removal_effects=False, source=str(HOURGLASS)))
+    with pytest.raises(UsageError, match="workers=2 belongs to the montecarlo engine, not to engine='exact'"):
+        simulate(HOURGLASS, workers=2)
+
+
 def test_cli_workers(capsys):
     args = ["simulate", str(HOURGLASS), "--engine", "montecarlo", "--customers", "1,100,000", "--seed", "3",
             "--quiet", "--json"]
