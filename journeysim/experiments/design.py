@@ -59,7 +59,7 @@ DESIGN_METRICS = ("conversion_rate", *VALUE_METRICS)
 DESIGN_METHODS = {
     "normal": "two-proportion normal approximation, pooled variance under H0 and unpooled under H1, far tail "
               "ignored (R power.prop.test; statsmodels samplesize_proportions_2indep_onetail, power_proportions_2indep)",
-    "arcsine": "Cohen's h = 2 asin(sqrt(p2)) - 2 asin(sqrt(p1)) with a normal test (statsmodels "
+    "arcsine": "Cohen's h = 2 asin(sqrt(p2)) - 2 asin(sqrt(p1)) with a normal test, far tail ignored (statsmodels "
                "proportion_effectsize, NormalIndPower; R pwr.2p2n.test)",
 }
 _PER_DAY = {"second": 86400.0, "minute": 1440.0, "hour": 24.0, "day": 1.0, "week": 1 / 7}
@@ -85,7 +85,7 @@ def parse_traffic(text: str) -> float:
     return value * _PER_DAY[unit]
 
 
-def _check(baseline, alpha, power, ratio, arms, method, value):
+def _check(baseline, alpha, power, ratio, arms, method, value, two_sided=True):
     for name, v in (("alpha", alpha), ("power", power)) + ((("baseline", baseline),) if not value else ()):
         if not 0 < v < 1:
             raise UsageError(f"{name}={v:g} must be between 0 and 1 (exclusive)"
@@ -98,6 +98,12 @@ def _check(baseline, alpha, power, ratio, arms, method, value):
         raise UsageError(f"ratio={ratio:g} must be > 0 (customers per variant arm per control customer)")
     if arms < 2:
         raise UsageError(f"arms={arms} must be at least 2 (control and one variant)")
+    tail = alpha / (arms - 1) / (2 if two_sided else 1)
+    if not power > tail:
+        # a test of no effect at all is significant with probability `tail`: any size, even none, has that power
+        raise UsageError(f"power={power:g} must exceed the test's false-positive rate in the lift's direction "
+                         f"({tail:g}: alpha{f' / {arms - 1} arms' if arms > 2 else ''}"
+                         f"{' / 2 sides' if two_sided else ''}), which a test with no effect already reaches")
     if method not in DESIGN_METHODS:
         raise UsageError(f"method={excerpt(method)}: use one of {', '.join(DESIGN_METHODS)}")
 
@@ -141,8 +147,12 @@ def sample_size(baseline: float, variant: float, *, alpha=0.05, power=0.8, ratio
         raise UsageError("the lift is 0: no test can detect it (give a non-zero --lift)")
     if method == "arcsine":
         h = abs(float(proportion_effectsize(variant, baseline)))
-        return float(NormalIndPower().solve_power(h, None, alpha, power, ratio=1 / ratio,
-                                                  alternative="two-sided" if two_sided else "larger"))
+        # the far tail ignored, as detection_power does, so that the designed size has the designed power
+        tail = alpha / 2 if two_sided else alpha
+        # statsmodels' root finder searches from 2 customers per arm up (nan below): a larger h needs no more
+        if NormalIndPower().power(h, 2.0, tail, ratio=1 / ratio, alternative="larger") >= power:
+            return 2.0
+        return float(NormalIndPower().solve_power(h, None, tail, power, ratio=1 / ratio, alternative="larger"))
     return float(samplesize_proportions_2indep_onetail(variant - baseline, baseline, power, ratio=1 / ratio,
                                                        alpha=alpha, alternative="two-sided" if two_sided else "larger"))
 
@@ -261,6 +271,10 @@ class ExperimentDesign(Result):
             rows.append(("assurance (power averaged over the predicted lift)", rate(self.assurance)))
         title = "A/B test design" + (f" for {self.prediction}" if self.prediction else "")
         parts = [format_table(title, ["quantity", "value"], rows)]
+        if self.customers is not None and self.mde_abs is None:
+            bound = "0%" if self.lift_abs is not None and self.lift_abs < 0 else "100%"
+            parts.append(wrap(f"no lift is detectable with {count(self.customers)} customers at power "
+                              f"{rate(self.power)}: even a variant rate of {bound} falls short"))
         if self.sequential is not None:
             plan = self.sequential
             looks = [(str(k + 1), fmt(f), fmt(z), fmt(p), fmt(n)) for k, (f, z, p, n) in
@@ -324,7 +338,7 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
     value = sd is not None
     if variant_sd is not None and not value:
         raise UsageError("variant_sd needs sd (the control arm's standard deviation of value per customer)")
-    _check(baseline, alpha, power, ratio, arms, method, value)
+    _check(baseline, alpha, power, ratio, arms, method, value, two_sided)
     if lift is None and customers is None:
         raise UsageError("give the lift to detect (--lift) or the customers available (--customers)")
     alpha_c = alpha / (arms - 1)
@@ -362,9 +376,10 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
         fields.update(n_per_arm=n, n_control=n_control, n_total=total,
                       days=None if traffic_per_day is None else math.ceil(total / traffic_per_day))
     if customers is not None:
-        if customers < 2 * arms:
-            raise UsageError(f"customers={customers} is too few for {arms} arms")
         n_var = customers / (1 / ratio + arms - 1)
+        if min(n_var, n_var / ratio) < 2 - 1e-9:   # 2 customers in each arm at least: a test needs a spread
+            raise UsageError(f"customers={customers} is too few for {arms} arms at ratio {ratio:g} (an arm gets "
+                             f"{min(n_var, n_var / ratio):.3g} customers; every arm needs at least 2)")
         mde = mde_of(n_var, 1.0 if lift_abs is None else math.copysign(1.0, lift_abs))
         fields.update(customers=customers, mde_abs=mde, mde_rel=None if mde is None else mde / baseline,
                       power_at_customers=None if variant is None else power_at(n_var))

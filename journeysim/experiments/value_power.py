@@ -83,8 +83,15 @@ def value_sample_size(lift_abs: float, *, sd: float, variant_sd: float | None = 
     if lift_abs == 0:
         raise UsageError("the lift is 0: no test can detect it (give a non-zero --lift)")
     d = abs(lift_abs) / _spread(sd, variant_sd, ratio)
-    return float(TTestIndPower().solve_power(d, None, alpha / 2 if two_sided else alpha, power, ratio=1 / ratio,
-                                             alternative="larger"))
+    tail = alpha / 2 if two_sided else alpha
+    # statsmodels' root finder searches from 2 customers per arm up and returns nan when an effect of several
+    # standard deviations needs no more than that: the smallest test Welch's statistic allows (two customers in
+    # each arm) is then the answer. nan: scipy's noncentral t gives up past a noncentrality of ~3e9 (power 1).
+    least = max(2.0, 2.0 * ratio)
+    at_least = float(TTestIndPower().power(d, least, tail, ratio=1 / ratio, alternative="larger"))
+    if at_least >= power or math.isnan(at_least):
+        return least
+    return float(TTestIndPower().solve_power(d, None, tail, power, ratio=1 / ratio, alternative="larger"))
 
 
 def minimum_detectable_value(n_variant: float, *, sd: float, variant_sd: float | None = None, alpha: float = 0.05,
