@@ -4,7 +4,8 @@ The gaps of a log larger than memory never leave DuckDB: it returns their suffic
 statistics (count, sum, sum of logs, sum of squared logs, zeros, min, max), from
 which every candidate's maximum-likelihood fit and log-likelihood follow exactly.
 The candidates are the map format's distributions; the one with the lowest AIC wins
-(``fixed`` only when every gap is equal, where its likelihood is unbounded).
+(``fixed`` when every gap is equal, where its likelihood is unbounded, or when the gaps vary by less than
+their sums can resolve).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def _gamma(g: GapStats) -> tuple[float, float, float] | None:
     c = math.log(mean) - g.log_total / g.n      # > 0 by Jensen unless all gaps are equal
     if not c > 1e-12:
         return None
-    shape = optimize.brentq(lambda k: math.log(k) - special.digamma(k) - c, 1e-8, 1e10)
+    # scipy.stats.gamma.fit's root search: a bracket of +/-40% around Minka's closed-form estimate (a fixed
+    # bracket such as [1e-8, 1e10] misses the shape of a delay whose gaps vary by a millionth, ~1 / (2 c))
+    guess = (3 - c + math.sqrt((c - 3) ** 2 + 24 * c)) / (12 * c)
+    shape = optimize.brentq(lambda k: math.log(k) - special.digamma(k) - c, 0.6 * guess, 1.4 * guess)
     scale = mean / shape
     ll = (shape - 1) * g.log_total - g.total / scale - g.n * special.gammaln(shape) - g.n * shape * math.log(scale)
     return shape, scale, ll
@@ -91,5 +95,9 @@ def choose_delay(g: GapStats) -> DelayChoice:
         if gamma is not None:
             shape, scale, ll = gamma
             fits["gamma"] = (Delay("gamma", mean, math.sqrt(shape) * scale), 2 * 2 - 2 * ll)
+    if g.zeros == 0 and len(fits) == 1:
+        # positive gaps whose logs vary by less than a millionth (a send scheduled 30 days on, give or take a
+        # second): no spread the sums resolve, and the exponential alone (sd = mean) would be far from them
+        return DelayChoice(Delay("fixed", mean), g.n, {"fixed": -math.inf})
     best = min(fits, key=lambda k: fits[k][1])
     return DelayChoice(fits[best][0], g.n, {k: v[1] for k, v in fits.items()})
