@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from journeysim.logs.layout import ROLES
-from journeysim.logs.sources import Source
+from journeysim.logs.sources import Source, quote_made
 
 __all__ = ["CsvEvents", "csv_events", "standard_dialect"]
 
@@ -40,10 +40,10 @@ _TYPES = {"user_id": pa.string(), "touchpoint": _DICT, "segment": _DICT, "value"
 _OFFSET = re.compile(r"\d:\d\d(:\d\d(\.\d*)?)?\s*(Z|[+-]\d\d(:?\d\d)?)\s*$")
 
 
-def _unbalanced(name: str) -> bool:
-    """A name an unbalanced quote made: one that opens with a quote (a well-quoted field loses its quotes), or one
-    that runs over a line end (the open quote swallowed the rows after it)."""
-    return name.startswith('"') or "\n" in name or "\r" in name
+def _unclean(path: str, name: str) -> bool:
+    """A name for DuckDB's reader to look at: one an unbalanced quote made, or one that runs over a line end
+    (an open quote may have swallowed the rows after it; DuckDB tells a multi-line field from that)."""
+    return "\n" in name or "\r" in name or quote_made(path, name)
 
 
 class _Unclean(Exception):
@@ -118,7 +118,7 @@ class CsvEvents:
             if tp.null_count:
                 raise _Unclean
             tp_names = [name.strip(" ") for name in tp.dictionary.to_pylist()]   # as DuckDB's trim()
-            if not all(tp_names) or any(map(_unbalanced, tp_names)):
+            if not all(tp_names) or any(_unclean(self._source.path, name) for name in tp_names):
                 raise _Unclean
             tp_idx, keep, flag = tp.indices.to_numpy(), None, 0
         else:
@@ -126,7 +126,7 @@ class CsvEvents:
         if "segment" in columns:
             seg = block.column(columns["segment"])
             seg_names, seg_idx = [name.strip(" ") for name in seg.dictionary.to_pylist()], seg.indices.to_numpy()
-            if seg.null_count or "" in seg_names or any(map(_unbalanced, seg_names)):
+            if seg.null_count or "" in seg_names or any(_unclean(self._source.path, name) for name in seg_names):
                 raise _Unclean
         else:
             seg_names, seg_idx = [None], 0

@@ -57,7 +57,7 @@ from journeysim.errors import DataError, UsageError, did_you_mean, excerpt
 from journeysim.logs._csv import CsvEvents, csv_events
 from journeysim.logs._stream import Transitions, count_in_order
 from journeysim.logs.layout import DEFAULT_GOAL, TIME_UNITS, UNIT_NAMES
-from journeysim.logs.sources import FLAG, Source, quote, read_error
+from journeysim.logs.sources import FLAG, Source, quote, quote_made, read_error
 
 __all__ = ["EventCounts", "aggregate_events", "NO_WINDOW", "window_micros", "describe_goals", "dropped_events"]
 
@@ -396,10 +396,11 @@ def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source, goal: str | Non
     bad = functools.reduce(operator.or_, map(int, names.bad), 0)
     if (names.tp.isna() | (names.tp.str.strip(" ") == "")).any():   # names are few: checked here, not per row
         bad |= _BAD_TP
-    if names.tp.str.startswith('"').any() or names.seg.str.startswith('"').any():
+    made = {x for x in {*names.tp.dropna(), *names.seg.dropna()} if quote_made(source.path, x)}
+    if made:
         bad |= _BAD_QUOTE
     if bad:
-        _check_rows(con, source, events, bad, goal)
+        _check_rows(con, source, events, bad, goal, made)
     return hashed, names
 
 
@@ -506,8 +507,10 @@ def _is_float(text) -> bool:
     return True
 
 
-def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad: int, goal: str) -> None:
-    """Raise for the first bad row of the first kind of problem (``bad``: the kinds suspected)."""
+def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad: int, goal: str,
+                made: set[str] = frozenset()) -> None:
+    """Raise for the first bad row of the first kind of problem (``bad``: the kinds suspected; ``made``: the
+    touchpoint and segment names an unbalanced quote made, see :func:`~journeysim.logs.sources.quote_made`)."""
     def raw(column: str, row: int):
         sql = f"SELECT {quote(column)} FROM {source.relation} WHERE __row = $row"
         return con.execute(sql, {"row": row}).fetchone()[0]
@@ -515,7 +518,8 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
     kept = f"{source.touchpoints(source.relation, goal)} WHERE NOT __drop AND"
     where = {
         _BAD_TP: f"SELECT min(rn) FROM {events} WHERE tp IS NULL OR trim(tp) = ''",
-        _BAD_QUOTE: f"SELECT min(rn) FROM {events} WHERE starts_with(trim(tp), '\"') OR starts_with(trim(seg), '\"')",
+        _BAD_QUOTE: f"SELECT min(rn) FROM {events} WHERE list_contains($made, trim(tp)) "
+                    f"OR list_contains($made, trim(seg))",
         # Suspects are values that did not parse (blank ones are allowed) or are not finite.
         _BAD_VAL: f"SELECT min(__row) FROM {kept} ((TRY_CAST({quote('value')} AS DOUBLE) IS NULL "
                   f"AND trim(coalesce(CAST({quote('value')} AS VARCHAR), '')) <> '') "
@@ -523,7 +527,8 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
     }
     for bit in (_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_QUOTE, _BAD_VAL, _NEG_VAL):
         if bad & bit:
-            row = con.execute(where.get(bit, f"SELECT min(rn) FROM {events} WHERE bad & {bit} <> 0")).fetchone()[0]
+            sql = where.get(bit, f"SELECT min(rn) FROM {events} WHERE bad & {bit} <> 0")
+            row = con.execute(sql, {"made": sorted(made)} if bit == _BAD_QUOTE else None).fetchone()[0]
             if row is not None:
                 break
     else:
@@ -541,7 +546,7 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
         flagged = " and the row is not a conversion" if source.layout.conversion else ""
         raise DataError(f"{at}: {label('touchpoint')} is empty{flagged}")
     if bit == _BAD_QUOTE:
-        column = "touchpoint" if str(raw("touchpoint", row) or "").strip().startswith('"') else "segment"
+        column = "touchpoint" if str(raw("touchpoint", row) or "").strip(" ") in made else "segment"
         raise DataError(f"{at}: {label(column)} {excerpt(raw(column, row))} opens a quote that is never closed "
                         "(an unbalanced quote; a quoted field ends with a quote, and a quote inside it is doubled)")
     if bit == _BAD_VAL:

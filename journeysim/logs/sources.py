@@ -27,7 +27,7 @@ from journeysim.logs._sql import literal, quote
 from journeysim.logs.layout import OPTIONS, ROLES, LogLayout
 
 __all__ = ["EVENT_COLUMNS", "PATH_COLUMNS", "Source", "open_source", "connect", "parse_duration", "quote", "run_query",
-           "read_error"]
+           "read_error", "quote_made"]
 
 EVENT_COLUMNS = ("user_id", "timestamp", "touchpoint")
 PATH_COLUMNS = ("path", "total_conversions", "total_null")
@@ -264,6 +264,33 @@ def _ragged_row(path: str | os.PathLike, needed, rows: int = 100_000) -> str | N
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
+
+
+def quote_made(path: str | os.PathLike, name: str | None) -> bool:
+    """Whether ``name`` (read from the CSV ``path``, spaces trimmed) is one an unbalanced quote made.
+
+    Such a name keeps its opening quote (DuckDB's reader, when it gives up on quoting). A well-quoted field
+    loses its quotes, so a name that starts with a quote of its own (``"Black Friday" banner``) is in the
+    file quoted, its quotes doubled; the file is searched for that spelling only for such rare names.
+    Parquet files have no quoting to unbalance.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> log = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
+    >>> q = '"'   # the file: u1's touchpoint well quoted, u2's quote never closed
+    >>> _ = log.write_text(f"user_id,timestamp,touchpoint\\nu1,2025-01-01,{q * 3}Sale{q * 2} banner{q}\\n"
+    ...                    f"u2,2025-01-01,{q}ad\\n")
+    >>> quote_made(log, '"Sale" banner'), quote_made(log, '"ad'), quote_made(log, "ad")
+    (False, True, False)
+    """
+    if name is None or not name.startswith('"') or Path(path).suffix.lower() == ".parquet":
+        return False
+    import mmap
+
+    spelled = ('"' + name.replace('"', '""')).encode()
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text:
+        return text.find(spelled) < 0
 
 
 def read_error(path: str, exc: Exception, doing: str = "cannot read") -> DataError:

@@ -99,6 +99,19 @@ def test_quotes_used_as_csv_means_them_still_read(tmp_path, capsys):
     assert set(load_journey(tmp_path / "fitted.yaml").names) == {'12" screen', "two\nlines", "purchase"}
 
 
+def test_a_name_that_starts_with_its_own_quote_is_read_not_refused(tmp_path, capsys):
+    # '"Sale" banner' and '"' are touchpoints: well quoted, their quotes doubled (found by a round-trip property)
+    path = tmp_path / "log.csv"
+    path.write_text('user_id,timestamp,touchpoint\nu1,2025-01-01 00:00:00,"""Sale"" banner"\n'
+                    'u1,2025-01-01 00:01:00,""""\nu2,2025-01-01 00:00:00,"""Sale"" banner"\n', encoding="utf-8")
+    for command in ("fit", "attribute"):
+        extra = ["-o", str(tmp_path / "fitted.yaml")] if command == "fit" else []
+        assert main([command, str(path), "--goal", '"', *extra]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    fitted = load_journey(tmp_path / "fitted.yaml")
+    assert set(fitted.names) == {'"Sale" banner', '"'} and fitted.rows['"Sale" banner']['"'].p == 0.5
+
+
 def test_names_yaml_would_retype_survive_fit(tmp_path, capsys):
     names = ["2e5", "yes", "2024-01-31", "caf\u0085e", "0x1F", "~", "null"]
     rows = [f"u{i},2025-01-01 00:00:0{k},{name if k == 0 else 'purchase'}" for i, name in enumerate(names)
