@@ -42,7 +42,7 @@ def _misses(truth: Journey, fitted: Journey, alpha: float):
 
 
 @settings(max_examples=12, deadline=None)
-@given(journeys(max_touchpoints=6, with_delays=True))
+@given(journeys(max_touchpoints=6, with_delays=True, trimmed_names=True))
 def test_round_trip_recovers_every_probability_within_its_99_percent_interval(tmp_path_factory, truth):
     path = tmp_path_factory.mktemp("rt") / "log.csv"
     write_event_log(simulate_event_log(truth, 3000, rng=np.random.default_rng(7), max_touches=2000), path)

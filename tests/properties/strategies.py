@@ -20,11 +20,12 @@ __all__ = ["journeys", "touchpoint_names", "delays"]
 _ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp"))
 
 
-def touchpoint_names(n: int, alphabet=_ALPHABET):
+def touchpoint_names(n: int, alphabet=_ALPHABET, trimmed: bool = False):
     """``n`` names of any Unicode text that the reader tells apart: distinct once NFC-normalised and stripped of
-    invisible characters (the reader refuses look-alikes), and never 'exit'."""
+    invisible characters (the reader refuses look-alikes), and never 'exit'. ``trimmed``: no surrounding spaces
+    (event logs trim them, as exports pad their fields: a map's ``'ad '`` is ``'ad'`` in a log)."""
     name = st.text(alphabet, min_size=1, max_size=12).map(lambda s: unicodedata.normalize("NFC", s)).filter(
-        lambda s: skeleton(s) and skeleton(s) != "exit")
+        lambda s: skeleton(s) and skeleton(s) != "exit" and (not trimmed or s == s.strip(" ")))
     return st.lists(name, min_size=n, max_size=n, unique_by=skeleton)
 
 
@@ -58,16 +59,16 @@ _REFERS = st.one_of(st.just(0.0), st.floats(1e-6, 0.5))
 @st.composite
 def journeys(draw, min_touchpoints=2, max_touchpoints=8, max_edges=4, segments=False, with_delays=False,
              unicode_names=True, values=True, refers=False, routes=False, stages=False, discount=False,
-             service=False):
+             service=False, trimmed_names=False):
     """A random valid journey (a :class:`journeysim.Journey`).
 
     ``routes``: referring touchpoints may route their customers (``refers: {k, entry, segment}``,
     to a segment of share 0 among others); ``stages``: touchpoints get stages (some none);
     ``discount``: a discount at a positive rate; ``service``: some touchpoints get servers
-    (``capacity``) and a ``service`` time.
+    (``capacity``) and a ``service`` time; ``trimmed_names``: names without surrounding spaces (for event logs).
     """
     n = draw(st.integers(min_touchpoints, max_touchpoints))
-    names = draw(touchpoint_names(n)) if unicode_names else [f"t{i}" for i in range(n)]
+    names = draw(touchpoint_names(n, trimmed=trimmed_names)) if unicode_names else [f"t{i}" for i in range(n)]
     goals = set(draw(st.lists(st.integers(1, n - 1), min_size=1, max_size=max(1, n // 3), unique=True)))
     entries = sorted({0, *draw(st.lists(st.integers(0, n - 1), max_size=2))})
     entry_weights = [draw(st.integers(1, 10)) for _ in entries]
