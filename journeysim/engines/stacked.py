@@ -33,8 +33,9 @@ __all__ = ["solve_stacked", "stackable", "CELLS_PER_CHUNK"]
 CELLS_PER_CHUNK = 4_000_000
 #: A referral matrix whose spectral radius is within this of 1 counts as self-sustaining (as in branching.py).
 _CRITICAL = 1e-12
-#: Systems up to this many unknowns are solved across the stack by :func:`_solve_small`.
-_SMALL = 4
+#: Systems of 2 unknowns are solved across the stack by :func:`_solve_small` from this many draws on (below,
+#: and for larger systems, numpy's one LAPACK call per system is faster).
+_STACKED_FROM = 1024
 
 
 def stackable(structure: Journey) -> bool:
@@ -64,23 +65,40 @@ def _radius(M: np.ndarray) -> np.ndarray:
     return np.abs(np.linalg.eigvals(M)).max(axis=-1) if M.shape[-1] else np.zeros(len(M))
 
 
+def _finite(M: np.ndarray) -> np.ndarray:
+    """Per draw, whether the referrals of ``M`` die out (spectral radius below ``1 - _CRITICAL``). The radius is
+    at most the largest absolute row sum and column sum: only draws where both bounds reach the threshold need
+    the eigenvalues (in a prediction, usually none)."""
+    limit = 1.0 - _CRITICAL
+    A = np.abs(M)
+    bound = np.minimum(A.sum(axis=2).max(axis=1), A.sum(axis=1).max(axis=1))
+    ok = bound < limit
+    unsure = ~ok                 # NaN bounds too: eigvals refuses them as before
+    if unsure.any():
+        ok[unsure] = _radius(M[unsure]) < limit
+    return ok
+
+
 def _descendants(M: np.ndarray, r: np.ndarray) -> np.ndarray:
     """``r (I - M)^-1`` per draw (rows of ``r``: seeds), NaN where referrals sustain themselves."""
     T = M.shape[-1]
     out = np.full(r.shape, np.nan)
-    ok = _radius(M) < 1.0 - _CRITICAL
+    ok = _finite(M)
+    if ok.all():
+        A = np.swapaxes(np.eye(T)[None] - M, 1, 2)
+        return np.swapaxes(_solve_small(A, np.swapaxes(r, 1, 2)), 1, 2)
     if ok.any():
         A = np.swapaxes(np.eye(T)[None] - M[ok], 1, 2)
-        out[ok] = np.swapaxes(np.linalg.solve(A, np.swapaxes(r[ok], 1, 2)), 1, 2)
+        out[ok] = np.swapaxes(_solve_small(A, np.swapaxes(r[ok], 1, 2)), 1, 2)
     return out
 
 
 def _solve_small(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``np.linalg.solve(A, B)`` for a stack of ``m x m`` systems (``B``: ``(d, m, r)``). Up to
-    :data:`_SMALL` unknowns, Gaussian elimination with partial pivoting runs across the stack (a few numpy
-    operations on ``(d,)`` columns), where numpy's solve makes one LAPACK call per system."""
+    """``np.linalg.solve(A, B)`` for a stack of ``m x m`` systems (``B``: ``(d, m, r)``). One unknown is a
+    division; two, from :data:`_STACKED_FROM` draws on, Gaussian elimination with partial pivoting across the
+    stack (a few numpy operations on ``(d,)`` columns), where numpy's solve makes one LAPACK call per system."""
     d, m, _ = A.shape
-    if m > _SMALL:
+    if m > 2 or (m == 2 and d < _STACKED_FROM):
         return np.linalg.solve(A, B)
     if m == 1:
         if not np.all(A[:, 0, 0] != 0):
@@ -245,7 +263,7 @@ def solve_stacked(structure: Journey, Q: Sequence[np.ndarray], entry: Sequence[n
     chunk = max(1, CELLS_PER_CHUNK // max(1, n * n))
     parts = [_solve_chunk(structure, [q[lo:lo + chunk] for q in Q], [e[lo:lo + chunk] for e in entry],
                           value[lo:lo + chunk], refers[lo:lo + chunk]) for lo in range(0, d, chunk)]
-    return _concatenate(parts)
+    return parts[0] if len(parts) == 1 else _concatenate(parts)
 
 
 def _full(out, d: int):
@@ -268,11 +286,12 @@ def _concatenate(parts: list[dict]):
     return np.concatenate(parts)
 
 
-def _segment(Q, entry, starts, goal, value, refer, D, L, levels, n_stages) -> dict:
+def _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, n_stages) -> dict:
     """One segment's metrics for its new customers (``starts[:, 0]``) and its start rows' totals.
 
-    ``Q``, ``entry`` and ``starts`` have one row per draw, or one for all draws when no draw changes them
-    (the chain is then solved once); ``value`` and ``refer`` one per draw.
+    ``Q``, ``entry``, ``starts`` and ``value`` have one row per draw, or one for all draws when no draw changes
+    them (the chain is then solved once); ``refers`` one per draw. ``route[i, t]`` is 1 where touchpoint ``i``
+    refers customers of type ``t``.
     """
     varying = _varying(Q)
     N = _Inverse(Q, varying)
@@ -293,17 +312,25 @@ def _segment(Q, entry, starts, goal, value, refer, D, L, levels, n_stages) -> di
         "expected_touches": visits.sum(axis=1),
         "expected_conversions": visits @ g,
         "expected_value": (visits * value).sum(axis=1),
-        "referrals": (visits * refer.sum(axis=2)).sum(axis=1),
+        "referrals": (visits * refers).sum(axis=1),
         "stage_reach": [np.clip(_hitting(N, visits, np.flatnonzero(levels == k)), 0.0, 1.0) for k in range(n_stages)],
         "value": (visits_all @ value[:, :, None])[..., 0],
         "goals": visits_all @ g,
-        "refers": visits_all @ refer,
+        "refers": _by_type(visits_all, refers, route),
     }
     if L is not None:
         discounted = _Inverse(Q * L[None], varying).left(starts)
         out["discounted_value"] = (discounted @ value[:, :, None])[..., 0]
-        out["discounted_refers"] = discounted @ refer
+        out["discounted_refers"] = _by_type(discounted, refers, route)
     return out
+
+
+def _by_type(visits: np.ndarray, refers: np.ndarray, route: np.ndarray) -> np.ndarray:
+    """``(d, rows, T)``: the customers of each type that the visits of each start row refer (one matrix product
+    for all draws)."""
+    referred = visits * refers[:, None, :]
+    d, r, n = referred.shape
+    return (referred.reshape(d * r, n) @ route).reshape(d, r, route.shape[1])
 
 
 def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
@@ -318,7 +345,9 @@ def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
     levels = np.array([stages.index(t.stage) if t.stage is not None else -1
                        for t in (structure.touchpoints[x] for x in names)])
     goal = np.array([structure.touchpoints[x].goal for x in names], dtype=bool)
-    refer = refers[:, :, None] * (types.route[:, None] == np.arange(T)[None, :])[None]
+    route = (types.route[:, None] == np.arange(T)[None, :]).astype(float)
+    if d > 1 and _constant(value):
+        value = value[:1]                   # the same values in every draw: their sums once
     # per type: value, goal visits and referrals of each type, plain and discounted; the type masses
     value_T, goals_T, M = np.zeros((d, T)), np.zeros((d, T)), np.zeros((d, T, T))
     discounted_T, Md = np.zeros((d, T)), np.zeros((d, T, T))
@@ -332,7 +361,7 @@ def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
                 for t in range(T) for seg, weight, fixed in types.starts[t] if seg == s]
         D, L = _edge_arrays(seg_journey, lam)
         starts = np.stack([v for _, _, v in rows], axis=1)
-        part = _segment(Q, entry, starts, goal, value, refer, D, L, levels, len(stages))
+        part = _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, len(stages))
         parts.append((share, part))
         for r, (t, weight, vector) in enumerate(rows):
             value_T[:, t] += weight * part["value"][:, r]
@@ -349,7 +378,10 @@ def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
         converts = cr > 0
         e0 = np.zeros((d, 1, T))
         e0[:, 0, 0] = 1.0
-        seeds = _descendants(M, e0)[:, 0]
+        # the descendants of a seed, and of the customers each segment's new customers refer: one solve
+        r0 = np.stack([p["refers"][:, 0] for _, p in parts], axis=1) if structure.segments else e0[:, :0]
+        both = _descendants(M, np.concatenate([e0, r0], axis=1))
+        seeds, kin = both[:, 0], both[:, 1:]
         out = {
             "conversion_rate": cr,
             "expected_conversions": total("expected_conversions"),
@@ -370,8 +402,6 @@ def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
             "by_segment": {},
         }
         if structure.segments:
-            r0 = np.stack([p["refers"][:, 0] for _, p in parts], axis=1)
-            kin = _descendants(M, r0)
             kin_d = _descendants(Md, np.stack([p["discounted_refers"][:, 0] for _, p in parts], axis=1)) \
                 if lam is not None else None
             for s, (name, (_, p)) in enumerate(zip(seg_names, parts)):

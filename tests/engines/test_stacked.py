@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from journeysim.engines.compiled import compile_segments
 from journeysim.engines.exact import segment_metrics
 from journeysim.engines.metrics import SCALAR_METRICS
-from journeysim.engines.stacked import _solve_small, solve_stacked
+from journeysim.engines.stacked import _CRITICAL, _STACKED_FROM, _finite, _radius, _solve_small, solve_stacked
 from journeysim.errors import ScenarioError
 from journeysim.journey import Delay, Edge, Journey, Segment
 from tests.properties.strategies import journeys
@@ -106,3 +106,24 @@ def test_small_systems_solve_as_numpy_does(m, r, seed):
     B = rng.normal(size=(50, m, r))
     ok = np.abs(np.linalg.det(A)) > 1e-3
     np.testing.assert_allclose(_solve_small(A[ok], B[ok]), np.linalg.solve(A[ok], B[ok]), rtol=1e-8, atol=1e-8)
+
+
+@given(st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_two_unknowns_across_a_long_stack_solve_as_numpy_does(r, seed):
+    rng = np.random.default_rng(seed)
+    d = _STACKED_FROM + 5
+    A = rng.normal(size=(d, 2, 2)) + np.eye(2) * rng.choice([0.0, 3.0], size=(d, 1, 1))  # pivoting needed at times
+    B = rng.normal(size=(d, 2, r))
+    ok = np.abs(np.linalg.det(A)) > 1e-3
+    np.testing.assert_allclose(_solve_small(A[ok], B[ok]), np.linalg.solve(A[ok], B[ok]), rtol=1e-8, atol=1e-8)
+
+
+@given(st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_referrals_die_out_where_the_spectral_radius_says(T, seed):
+    # nonnegative referral matrices around the critical radius (scaled to it exactly, and a hair either side),
+    # and some with negative entries; the row and column sums bound the radius, the eigenvalues decide the rest
+    rng = np.random.default_rng(seed)
+    M = rng.random((300, T, T)) * rng.choice([0.1, 1.0], size=(300, 1, 1))
+    M[100:200] /= _radius(M[100:200])[:, None, None] / (1.0 + rng.choice([-2, -1, 0, 1, 2], size=(100, 1, 1)) * _CRITICAL)
+    M[200:] -= 0.3 * rng.random((100, T, T))
+    assert np.array_equal(_finite(M), _radius(M) < 1.0 - _CRITICAL)
