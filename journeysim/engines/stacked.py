@@ -17,13 +17,14 @@ solved in chunks of at most :data:`CELLS_PER_CHUNK` matrix cells.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
 from journeysim.engines.branching import customer_types
 from journeysim.engines.compiled import step_times
 from journeysim.engines.discount import discount_rate
+from journeysim.engines.metrics import SCALAR_METRICS
 from journeysim.errors import ScenarioError
 from journeysim.journey import Journey
 
@@ -31,6 +32,11 @@ __all__ = ["solve_stacked", "stackable", "CELLS_PER_CHUNK"]
 
 #: Draws are solved in chunks of at most this many cells of their matrices.
 CELLS_PER_CHUNK = 4_000_000
+#: The metrics that need the absorbing chain (goals end the journey), the discount, the referral process.
+_ABSORBING = frozenset({"conversion_rate", "expected_time_to_conversion", "repeat_rate"})
+_DISCOUNTED = frozenset({"discounted_value", "discounted_value_per_seed_customer"})
+_PER_SEED = frozenset({"customers_per_seed", "value_per_seed_customer", "conversions_per_seed_customer",
+                       "discounted_value_per_seed_customer"})
 #: A referral matrix whose spectral radius is within this of 1 counts as self-sustaining (as in branching.py).
 _CRITICAL = 1e-12
 #: Systems of 2 unknowns are solved across the stack by :func:`_solve_small` from this many draws on (below,
@@ -221,8 +227,8 @@ def _entry_vector(entry: dict, names: tuple[str, ...], d: int) -> np.ndarray:
 
 
 def solve_stacked(structure: Journey, Q: Sequence[np.ndarray], entry: Sequence[np.ndarray], value: np.ndarray,
-                  refers: np.ndarray) -> dict:
-    """Every scalar metric of ``d`` versions of ``structure``, by segment, and each stage's reach.
+                  refers: np.ndarray, metrics: Collection[str] | None = None) -> dict:
+    """Scalar metrics of ``d`` versions of ``structure``, by segment, and each stage's reach.
 
     Parameters
     ----------
@@ -233,13 +239,16 @@ def solve_stacked(structure: Journey, Q: Sequence[np.ndarray], entry: Sequence[n
         ``(d, n, n)`` transition probabilities and ``(d, n)`` entry shares of each version.
     value, refers : arrays ``(d, n)``
         Each touchpoint's value and expected referrals per visit, in each version.
+    metrics : collection of str, optional
+        The metrics to compute (a prediction needs one); by default every one of
+        :data:`~journeysim.engines.metrics.SCALAR_METRICS`.
 
     An array with one row holds for every version.
 
     Returns
     -------
     dict
-        ``metric -> (d,)`` for every scalar metric (NaN where a version leaves it undefined),
+        ``metric -> (d,)`` for each metric (NaN where a version leaves it undefined),
         ``"stage_reach" -> {stage: (d,)}`` and ``"by_segment" -> {segment: {metric: (d,)}}`` (empty
         without segments).
 
@@ -258,11 +267,12 @@ def solve_stacked(structure: Journey, Q: Sequence[np.ndarray], entry: Sequence[n
     n = len(structure.names)
     if d > 1 and all(_constant(x) for x in (*Q, *entry, value, refers)):
         # every draw the same map (a baseline without observations): solve it once
-        one = solve_stacked(structure, [q[:1] for q in Q], [e[:1] for e in entry], value[:1], refers[:1])
+        one = solve_stacked(structure, [q[:1] for q in Q], [e[:1] for e in entry], value[:1], refers[:1], metrics)
         return _repeated(one, d)
+    wanted = frozenset(SCALAR_METRICS if metrics is None else metrics)
     chunk = max(1, CELLS_PER_CHUNK // max(1, n * n))
     parts = [_solve_chunk(structure, [q[lo:lo + chunk] for q in Q], [e[lo:lo + chunk] for e in entry],
-                          value[lo:lo + chunk], refers[lo:lo + chunk]) for lo in range(0, d, chunk)]
+                          value[lo:lo + chunk], refers[lo:lo + chunk], wanted) for lo in range(0, d, chunk)]
     return parts[0] if len(parts) == 1 else _concatenate(parts)
 
 
@@ -286,28 +296,30 @@ def _concatenate(parts: list[dict]):
     return np.concatenate(parts)
 
 
-def _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, n_stages) -> dict:
+def _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, n_stages, absorbing: bool) -> dict:
     """One segment's metrics for its new customers (``starts[:, 0]``) and its start rows' totals.
 
     ``Q``, ``entry``, ``starts`` and ``value`` have one row per draw, or one for all draws when no draw changes
     them (the chain is then solved once); ``refers`` one per draw. ``route[i, t]`` is 1 where touchpoint ``i``
-    refers customers of type ``t``.
+    refers customers of type ``t``. The absorbing chain (conversion, its timing and repeats) only if
+    ``absorbing``, the discounted visits only with ``L``.
     """
     varying = _varying(Q)
     N = _Inverse(Q, varying)
-    Na = _Inverse(Q * (~goal)[None, :, None], varying[~goal[varying]])
     g = goal.astype(float)
     visits_all = N.left(starts)
     visits = visits_all[:, 0]
-    x = Na.right(g)
-    b = np.where(goal[None], 0.0, ((Q * D[None]) @ x[..., None])[..., 0])
-    first_goal = Na.left(entry[:, None])[:, 0]
-    again = (Q @ x[..., None])[..., 0]
     exit_p = np.maximum(0.0, 1.0 - Q.sum(axis=2))
-    out = {
-        "conversion_rate": (entry * x).sum(axis=1),
-        "timed": (first_goal * b).sum(axis=1),
-        "repeat": (first_goal[:, goal] * again[:, goal]).sum(axis=1),
+    out = {}
+    if absorbing:
+        Na = _Inverse(Q * (~goal)[None, :, None], varying[~goal[varying]])
+        x = Na.right(g)
+        b = np.where(goal[None], 0.0, ((Q * D[None]) @ x[..., None])[..., 0])
+        first_goal = Na.left(entry[:, None])[:, 0]
+        again = (Q @ x[..., None])[..., 0]
+        out.update({"conversion_rate": (entry * x).sum(axis=1), "timed": (first_goal * b).sum(axis=1),
+                    "repeat": (first_goal[:, goal] * again[:, goal]).sum(axis=1)})
+    out.update({
         "bounce": (entry * exit_p).sum(axis=1),
         "expected_touches": visits.sum(axis=1),
         "expected_conversions": visits @ g,
@@ -317,7 +329,7 @@ def _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, n_stage
         "value": (visits_all @ value[:, :, None])[..., 0],
         "goals": visits_all @ g,
         "refers": _by_type(visits_all, refers, route),
-    }
+    })
     if L is not None:
         discounted = _Inverse(Q * L[None], varying).left(starts)
         out["discounted_value"] = (discounted @ value[:, :, None])[..., 0]
@@ -333,7 +345,7 @@ def _by_type(visits: np.ndarray, refers: np.ndarray, route: np.ndarray) -> np.nd
     return (referred.reshape(d * r, n) @ route).reshape(d, r, route.shape[1])
 
 
-def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
+def _solve_chunk(structure: Journey, Qs, entries, value, refers, wanted: frozenset) -> dict:
     names = structure.names
     d, n = value.shape
     segments = structure.segment_journeys()
@@ -341,6 +353,8 @@ def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
     types = _Types(structure, seg_names)
     T = types.count
     lam = discount_rate(structure)
+    absorbing = bool(wanted & _ABSORBING)
+    discounting = lam is not None and bool(wanted & _DISCOUNTED)
     stages = structure.stage_names()
     levels = np.array([stages.index(t.stage) if t.stage is not None else -1
                        for t in (structure.touchpoints[x] for x in names)])
@@ -359,9 +373,10 @@ def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
             Q, entry = Q[:1], entry[:1]     # only values or referral rates differ: one chain for every draw
         rows = [(t, weight, entry if fixed is None else np.broadcast_to(_entry_vector(fixed, names, 1), entry.shape))
                 for t in range(T) for seg, weight, fixed in types.starts[t] if seg == s]
-        D, L = _edge_arrays(seg_journey, lam)
+        # the steps' times serve the time to conversion, their discount factors the discounted metrics
+        D, L = _edge_arrays(seg_journey, lam if discounting else None) if absorbing or discounting else (None, None)
         starts = np.stack([v for _, _, v in rows], axis=1)
-        part = _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, len(stages))
+        part = _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, len(stages), absorbing)
         parts.append((share, part))
         for r, (t, weight, vector) in enumerate(rows):
             value_T[:, t] += weight * part["value"][:, r]
@@ -373,54 +388,57 @@ def _solve_chunk(structure: Journey, Qs, entries, value, refers) -> dict:
                 Md[:, t] += weight * part["discounted_refers"][:, r]
     mass = np.where(np.abs(mass - 1.0) < 1e-9, 1.0, mass)
     total = lambda key: sum(share * p[key] for share, p in parts)  # noqa: E731
+    nan = lambda: np.full(d, np.nan)  # noqa: E731
     with np.errstate(divide="ignore", invalid="ignore"):
-        cr = total("conversion_rate")
-        converts = cr > 0
         e0 = np.zeros((d, 1, T))
         e0[:, 0, 0] = 1.0
-        # the descendants of a seed, and of the customers each segment's new customers refer: one solve
-        r0 = np.stack([p["refers"][:, 0] for _, p in parts], axis=1) if structure.segments else e0[:, :0]
-        both = _descendants(M, np.concatenate([e0, r0], axis=1))
-        seeds, kin = both[:, 0], both[:, 1:]
-        out = {
-            "conversion_rate": cr,
-            "expected_conversions": total("expected_conversions"),
-            "expected_value": total("expected_value"),
-            "expected_touches": total("expected_touches"),
-            "expected_time_to_conversion": np.where(converts, total("timed") / cr, np.nan),
-            "referrals": total("referrals"),
-            "customers_per_seed": 1.0 + np.einsum("dt,dt->d", seeds - e0[:, 0], mass),
-            "value_per_seed_customer": np.einsum("dt,dt->d", seeds, value_T),
-            "conversions_per_seed_customer": np.einsum("dt,dt->d", seeds, goals_T),
-            "repeat_rate": np.where(converts, np.clip(total("repeat") / cr, 0.0, 1.0), np.nan),
-            "bounce_rate": np.clip(total("bounce"), 0.0, 1.0),
-            "discounted_value": discounted_T[:, 0] if lam is not None else np.full(d, np.nan),
-            "discounted_value_per_seed_customer": (np.einsum("dt,dt->d", _descendants(Md, e0)[:, 0], discounted_T)
-                                                   if lam is not None else np.full(d, np.nan)),
-            "stage_reach": {stage: sum(share * p["stage_reach"][k] for share, p in parts)
-                            for k, stage in enumerate(stages)},
-            "by_segment": {},
+        seeds = kin = kin_d = None
+        if wanted & _PER_SEED:
+            # the descendants of a seed, and of the customers each segment's new customers refer: one solve
+            r0 = np.stack([p["refers"][:, 0] for _, p in parts], axis=1) if structure.segments else e0[:, :0]
+            both = _descendants(M, np.concatenate([e0, r0], axis=1))
+            seeds, kin = both[:, 0], both[:, 1:]
+            if discounting and structure.segments:
+                kin_d = _descendants(Md, np.stack([p["discounted_refers"][:, 0] for _, p in parts], axis=1))
+        cr = total("conversion_rate") if absorbing else None
+        whole = {
+            "conversion_rate": lambda: cr,
+            "expected_conversions": lambda: total("expected_conversions"),
+            "expected_value": lambda: total("expected_value"),
+            "expected_touches": lambda: total("expected_touches"),
+            "expected_time_to_conversion": lambda: np.where(cr > 0, total("timed") / cr, np.nan),
+            "referrals": lambda: total("referrals"),
+            "customers_per_seed": lambda: 1.0 + np.einsum("dt,dt->d", seeds - e0[:, 0], mass),
+            "value_per_seed_customer": lambda: np.einsum("dt,dt->d", seeds, value_T),
+            "conversions_per_seed_customer": lambda: np.einsum("dt,dt->d", seeds, goals_T),
+            "repeat_rate": lambda: np.where(cr > 0, np.clip(total("repeat") / cr, 0.0, 1.0), np.nan),
+            "bounce_rate": lambda: np.clip(total("bounce"), 0.0, 1.0),
+            "discounted_value": lambda: discounted_T[:, 0] if discounting else nan(),
+            "discounted_value_per_seed_customer": lambda: (
+                np.einsum("dt,dt->d", _descendants(Md, e0)[:, 0], discounted_T) if discounting else nan()),
         }
-        if structure.segments:
-            kin_d = _descendants(Md, np.stack([p["discounted_refers"][:, 0] for _, p in parts], axis=1)) \
-                if lam is not None else None
-            for s, (name, (_, p)) in enumerate(zip(seg_names, parts)):
-                c = p["conversion_rate"]
-                out["by_segment"][name] = {
-                    "conversion_rate": c,
-                    "expected_conversions": p["expected_conversions"],
-                    "expected_value": p["expected_value"],
-                    "expected_touches": p["expected_touches"],
-                    "expected_time_to_conversion": np.where(c > 0, p["timed"] / c, np.nan),
-                    "referrals": p["referrals"],
-                    "customers_per_seed": 1.0 + np.einsum("dt,dt->d", kin[:, s], mass),
-                    "value_per_seed_customer": p["value"][:, 0] + np.einsum("dt,dt->d", kin[:, s], value_T),
-                    "conversions_per_seed_customer": p["goals"][:, 0] + np.einsum("dt,dt->d", kin[:, s], goals_T),
-                    "repeat_rate": np.where(c > 0, np.clip(p["repeat"] / c, 0.0, 1.0), np.nan),
-                    "bounce_rate": p["bounce"],
-                    "discounted_value": p["discounted_value"][:, 0] if lam is not None else np.full(d, np.nan),
-                    "discounted_value_per_seed_customer": (
-                        p["discounted_value"][:, 0] + np.einsum("dt,dt->d", kin_d[:, s], discounted_T)
-                        if lam is not None else np.full(d, np.nan)),
-                }
+        out = {key: f() for key, f in whole.items() if key in wanted}
+        out["stage_reach"] = {stage: sum(share * p["stage_reach"][k] for share, p in parts)
+                              for k, stage in enumerate(stages)}
+        out["by_segment"] = {}
+        for s, (name, (_, p)) in enumerate(zip(seg_names if structure.segments else [], parts)):
+            c = p.get("conversion_rate")
+            each = {
+                "conversion_rate": lambda: c,
+                "expected_conversions": lambda: p["expected_conversions"],
+                "expected_value": lambda: p["expected_value"],
+                "expected_touches": lambda: p["expected_touches"],
+                "expected_time_to_conversion": lambda: np.where(c > 0, p["timed"] / c, np.nan),
+                "referrals": lambda: p["referrals"],
+                "customers_per_seed": lambda: 1.0 + np.einsum("dt,dt->d", kin[:, s], mass),
+                "value_per_seed_customer": lambda: p["value"][:, 0] + np.einsum("dt,dt->d", kin[:, s], value_T),
+                "conversions_per_seed_customer": lambda: p["goals"][:, 0] + np.einsum("dt,dt->d", kin[:, s], goals_T),
+                "repeat_rate": lambda: np.where(c > 0, np.clip(p["repeat"] / c, 0.0, 1.0), np.nan),
+                "bounce_rate": lambda: p["bounce"],
+                "discounted_value": lambda: p["discounted_value"][:, 0] if discounting else nan(),
+                "discounted_value_per_seed_customer": lambda: (
+                    p["discounted_value"][:, 0] + np.einsum("dt,dt->d", kin_d[:, s], discounted_T)
+                    if discounting else nan()),
+            }
+            out["by_segment"][name] = {key: f() for key, f in each.items() if key in wanted}
     return _full(out, d)

@@ -168,7 +168,7 @@ def exact_batch(journeys: Sequence[Journey], metric: str) -> dict:
 def stacked_batch(maps: DrawnMaps, metric: str) -> dict:
     """:func:`exact_batch` on maps drawn as arrays: every draw solved at once by
     :func:`journeysim.engines.stacked.solve_stacked`."""
-    out = solve_stacked(maps.structure, *maps.arrays())
+    out = solve_stacked(maps.structure, *maps.arrays(), (metric,))
     total = out[metric]
     segments = {name: part[metric] for name, part in out["by_segment"].items()}
     undefined = ~np.isfinite(total)
