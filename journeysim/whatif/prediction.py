@@ -279,18 +279,20 @@ def _summaries(series: list[np.ndarray], level: float) -> list[tuple[float | Non
     """
     tail = (1.0 - level) / 2.0
     out: list = [None] * len(series)
+    X = np.vstack(series)                    # (the series of a prediction have one value per draw each)
+    finite = np.isfinite(X).all(axis=1)
+    bits = X.view(np.uint64)
+    same = (bits == bits[:, :1]).all(axis=1)
     varied = []
     for k, x in enumerate(series):
-        if not x.size or not np.isfinite(x).all():
+        if not x.size or not finite[k]:
             out[k] = (_median(x), *_quantiles(x, level))
+        elif same[k]:
+            out[k] = (float(x[0]),) * 3
         else:
-            bits = np.ascontiguousarray(x).view(np.uint64)
-            if (bits == bits[0]).all():
-                out[k] = (float(x[0]),) * 3
-            else:
-                varied.append(k)
+            varied.append(k)
     if varied:
-        q = _quantile_rows(np.vstack([series[k] for k in varied]), (0.5, tail, 1.0 - tail))
+        q = _quantile_rows(X[varied], (0.5, tail, 1.0 - tail))
         for j, k in enumerate(varied):
             out[k] = tuple(float(v) for v in q[:, j])
     return out
@@ -316,7 +318,7 @@ def _breakdown(triples: dict, stats: list, shares=None) -> dict:
     for k, (name, (_, _, lift)) in enumerate(triples.items()):
         (mb, _, _), (mv, _, _), (ml, lo, hi) = stats[3 * k:3 * k + 3]
         row = {"baseline": mb, "variant": mv, "lift_abs": ml, "lift_abs_interval": [lo, hi],
-               "prob_positive": float(np.mean(lift > 0))}
+               "prob_positive": np.count_nonzero(lift > 0) / lift.size}
         out[name] = {"share": shares[name], **row} if shares else row
     return out
 
@@ -603,7 +605,7 @@ def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, not
         variant_interval=tuple(iv),
         lift_abs_interval=tuple(il),
         lift_rel_interval=tuple(ir),
-        prob_positive=float(np.mean(lift > 0)),
+        prob_positive=np.count_nonzero(lift > 0) / lift.size,
         by_segment=_breakdown(segments, stats[4:4 + 3 * len(segments)], shares),
         by_stage=_breakdown(stages, stats[4 + 3 * len(segments):]),
         engine=engine,

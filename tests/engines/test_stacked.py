@@ -13,7 +13,17 @@ from hypothesis import strategies as st
 from journeysim.engines.compiled import compile_segments
 from journeysim.engines.exact import segment_metrics
 from journeysim.engines.metrics import SCALAR_METRICS
-from journeysim.engines.stacked import _CRITICAL, _STACKED_FROM, _finite, _radius, _solve_small, solve_stacked
+from journeysim.engines.stacked import (
+    _CRITICAL,
+    _STACKED_FROM,
+    _finite,
+    _hitting,
+    _Inverse,
+    _radius,
+    _reaches,
+    _solve_small,
+    solve_stacked,
+)
 from journeysim.errors import ScenarioError
 from journeysim.journey import Delay, Edge, Journey, Segment
 from tests.properties.strategies import journeys
@@ -127,3 +137,17 @@ def test_referrals_die_out_where_the_spectral_radius_says(T, seed):
     M[100:200] /= _radius(M[100:200])[:, None, None] / (1.0 + rng.choice([-2, -1, 0, 1, 2], size=(100, 1, 1)) * _CRITICAL)
     M[200:] -= 0.3 * rng.random((100, T, T))
     assert np.array_equal(_finite(M), _radius(M) < 1.0 - _CRITICAL)
+
+
+@given(st.integers(2, 9), st.integers(2, 4), st.integers(0, 2**32 - 1))
+def test_one_chain_reaches_its_stages_as_stage_by_stage(n, n_stages, seed):
+    # the stages' blocks solved as one block-diagonal system give each stage's reach as its own block does
+    rng = np.random.default_rng(seed)
+    Q = rng.random((1, n, n)) * (rng.random((1, n, n)) < 0.5)
+    Q /= Q.sum(axis=2, keepdims=True).clip(1.0) * rng.uniform(1.05, 2.0)
+    levels = rng.integers(-1, n_stages, size=n)
+    N = _Inverse(Q, np.zeros(0, dtype=int))
+    visits = N.left(rng.dirichlet(np.ones(n))[None, None])[:, 0]
+    ours = _reaches(N, visits, levels, n_stages)
+    one_by_one = [np.clip(_hitting(N, visits, np.flatnonzero(levels == k)), 0.0, 1.0) for k in range(n_stages)]
+    np.testing.assert_allclose(np.concatenate(ours), np.concatenate(one_by_one), rtol=1e-12, atol=1e-15)
