@@ -247,6 +247,9 @@ def plan_looks(looks: int, *, alpha: float = 0.05, power: float = 0.8, two_sided
         if not 0 < v < 1:
             raise UsageError(f"{name}={v:g} must be between 0 and 1 (exclusive)")
     alpha_side = alpha / 2 if two_sided else alpha
+    if not power > alpha_side:   # no effect at all already has that power: no drift solves for it
+        raise UsageError(f"power={power:g} must exceed the false-positive rate in the effect's direction "
+                         f"({alpha_side:g})")
     t = np.arange(1, looks + 1) / looks
     z = _boundaries(t, alpha_side, spending, two_sided)
     fixed = stats.norm.isf(alpha_side) + stats.norm.isf(1 - power)

@@ -84,6 +84,9 @@ def test_bad_plans_are_one_line_errors():
         plan_looks(3, spending="linear")
     with pytest.raises(UsageError, match="--look 6 is not one of the plan's looks 1 to 5"):
         interim_look(_ab(100, 5, 100, 6), 6, 5)
+    # power 0.5 at one-sided alpha 0.5: the drift's bracket [0, 0] raised brentq's ValueError
+    with pytest.raises(UsageError, match="power=0.5 must exceed the false-positive rate"):
+        plan_looks(4, alpha=0.5, power=0.5, two_sided=False)
 
 
 def test_cli_design_then_analyze_a_look_with_the_design_file(tmp_path, capsys):
