@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from journeysim.logs._sql import trimmed
 from journeysim.logs.layout import ROLES
 from journeysim.logs.sources import Source, quote_made
 
@@ -117,7 +118,7 @@ class CsvEvents:
         if self._source.plain:
             if tp.null_count:
                 raise _Unclean
-            tp_names = [name.strip(" ") for name in tp.dictionary.to_pylist()]   # as DuckDB's trim()
+            tp_names = [trimmed(name) for name in tp.dictionary.to_pylist()]   # as DuckDB's trim()
             if not all(tp_names) or any(_unclean(self._source.path, name) for name in tp_names):
                 raise _Unclean
             tp_idx, keep, flag = tp.indices.to_numpy(), None, 0
@@ -125,7 +126,7 @@ class CsvEvents:
             tp_names, tp_idx, keep, flag = self._touchpoints(block, tp)
         if "segment" in columns:
             seg = block.column(columns["segment"])
-            seg_names, seg_idx = [name.strip(" ") for name in seg.dictionary.to_pylist()], seg.indices.to_numpy()
+            seg_names, seg_idx = [trimmed(name) for name in seg.dictionary.to_pylist()], seg.indices.to_numpy()
             if seg.null_count or "" in seg_names or any(_unclean(self._source.path, name) for name in seg_names):
                 raise _Unclean
         else:
@@ -180,7 +181,7 @@ class CsvEvents:
         (1: the row is also a conversion), by the layout's conversion column and touchpoint map."""
         layout = self._source.layout
         # An empty name is no touchpoint (None), and a row without one gets the index past the names.
-        events = [name.strip(" ") or None for name in tp.dictionary.to_pylist()]
+        events = [trimmed(name) or None for name in tp.dictionary.to_pylist()]
         missing = np.array([name is None for name in events] + [True])
         codes = tp.indices.to_numpy(zero_copy_only=False)
         if tp.null_count:

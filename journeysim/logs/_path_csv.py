@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from journeysim.logs._sql import SPACES
+
 __all__ = ["csv_path_table"]
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -81,7 +83,7 @@ def _distinct(table: pa.Table, has_value: bool):
     np.minimum.at(first, codes, np.arange(len(codes)))
     order = np.argsort(first, kind="stable")           # distinct texts in the order of their first row
     lists = pc.split_pattern(texts.take(pa.array(order)), ">")
-    parts = pc.utf8_trim(lists.flatten(), " ")          # as DuckDB's trim(): spaces only
+    parts = pc.utf8_trim(lists.flatten(), SPACES)       # as DuckDB's trim(): the space separators
     if pc.any(pc.equal(pc.utf8_length(parts), 0)).as_py():
         raise _Unclean
     # texts naming the same touchpoints are one path, numbered in order of first appearance

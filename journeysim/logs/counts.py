@@ -55,6 +55,7 @@ import pandas as pd
 
 from journeysim.errors import DataError, UsageError, did_you_mean, excerpt
 from journeysim.logs._csv import CsvEvents, csv_events
+from journeysim.logs._sql import SPACES, trimmed
 from journeysim.logs._stream import Transitions, count_in_order
 from journeysim.logs.layout import DEFAULT_GOAL, TIME_UNITS, UNIT_NAMES
 from journeysim.logs.sources import FLAG, Source, quote, quote_made, read_error
@@ -394,7 +395,7 @@ def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source, goal: str | Non
     if names.empty:
         return hashed, names
     bad = functools.reduce(operator.or_, map(int, names.bad), 0)
-    if (names.tp.isna() | (names.tp.str.strip(" ") == "")).any():   # names are few: checked here, not per row
+    if (names.tp.isna() | (names.tp.str.strip(SPACES) == "")).any():   # names are few: checked here, not per row
         bad |= _BAD_TP
     made = {x for x in {*names.tp.dropna(), *names.seg.dropna()} if quote_made(source.path, x)}
     if made:
@@ -546,7 +547,7 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
         flagged = " and the row is not a conversion" if source.layout.conversion else ""
         raise DataError(f"{at}: {label('touchpoint')} is empty{flagged}")
     if bit == _BAD_QUOTE:
-        column = "touchpoint" if str(raw("touchpoint", row) or "").strip(" ") in made else "segment"
+        column = "touchpoint" if trimmed(str(raw("touchpoint", row) or "")) in made else "segment"
         raise DataError(f"{at}: {label(column)} {excerpt(raw(column, row))} opens a quote that is never closed "
                         "(an unbalanced quote; a quoted field ends with a quote, and a quote inside it is doubled)")
     if bit == _BAD_VAL:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from journeysim.errors import UsageError, excerpt
-from journeysim.logs._sql import literal
+from journeysim.logs._sql import literal, trimmed
 from journeysim.logs.touchpoints import TouchpointMap
 
 __all__ = ["LogLayout", "ROLES", "OPTIONS", "TIME_UNITS", "UNIT_NAMES", "DEFAULT_GOAL", "parse_conversion"]
@@ -138,8 +138,8 @@ class LogLayout:
     def is_conversion(self, text: str | None) -> bool | None:
         """Whether a conversion column's text marks a conversion; ``None`` if it is not a flag at all."""
         if self.conversion_value is not None:
-            return text is not None and text.strip(" ") == self.conversion_value
-        word = "" if text is None else text.strip(" ").lower()
+            return text is not None and trimmed(text) == self.conversion_value
+        word = "" if text is None else trimmed(text).lower()
         return True if word in _TRUE else False if word in _FALSE else None
 
     def conversion_sql(self, expr: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from journeysim._files import read_document
 from journeysim.errors import DataError, excerpt
+from journeysim.logs._sql import trimmed
 
 __all__ = ["read_stages"]
 
@@ -43,7 +44,7 @@ def read_stages(path: str | os.PathLike) -> dict[str, str]:
         for line, tp, stage in rows:
             if not tp or not stage or not tp.strip() or not stage.strip():
                 raise DataError(f"{source}: line {line}: touchpoint and stage must both be given")
-            tp, stage = tp.strip(" "), stage.strip(" ")   # as the log's names
+            tp, stage = trimmed(tp), trimmed(stage)   # as the log's names
             if mapping.get(tp, stage) != stage:
                 raise DataError(f"{source}: line {line}: touchpoint {excerpt(tp)} is given stage {excerpt(stage)}, but an "
                                 f"earlier line gave it {excerpt(mapping[tp])}")

@@ -38,7 +38,7 @@ import numpy as np
 
 from journeysim._files import read_document
 from journeysim.errors import DataError, excerpt
-from journeysim.logs._sql import literal
+from journeysim.logs._sql import literal, trimmed
 
 __all__ = ["Rule", "TouchpointMap", "read_touchpoint_map", "glob_regex"]
 
@@ -197,13 +197,13 @@ def read_touchpoint_map(path: str | os.PathLike) -> TouchpointMap:
 
 
 def _text(value, where: str, what: str, *, optional: bool = True) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip(" ")):
+    if value is None or (isinstance(value, str) and not trimmed(value)):
         if optional:
             return None
         raise DataError(f"{where}: {what} is empty")
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise DataError(f"{where}: {what} must be text, not {excerpt(value)}")
-    return str(value).strip(" ")
+    return trimmed(str(value))
 
 
 def _rule(event, touchpoint, column, pattern, where: str) -> Rule:

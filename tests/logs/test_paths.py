@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from journeysim.errors import DataError
+from journeysim.logs._sql import trimmed
 from journeysim.logs.paths import _duckdb_paths, read_clean_path_csv, read_path_file
 from journeysim.logs.sources import connect, open_source
 
@@ -28,7 +29,7 @@ def assert_same(a, b):
 
 
 channel_names = st.text(st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters='>"\\'),
-                        min_size=1, max_size=5).map(lambda s: s.strip(" ")).filter(bool)
+                        min_size=1, max_size=5).map(trimmed).filter(bool)
 
 
 @st.composite

@@ -12,6 +12,7 @@ import unicodedata
 from hypothesis import strategies as st
 
 from journeysim._files import skeleton
+from journeysim.logs._sql import SPACES
 
 from journeysim.maps.read import read_journey
 
@@ -25,7 +26,7 @@ def touchpoint_names(n: int, alphabet=_ALPHABET, trimmed: bool = False):
     invisible characters (the reader refuses look-alikes), and never 'exit'. ``trimmed``: no surrounding spaces
     (event logs trim them, as exports pad their fields: a map's ``'ad '`` is ``'ad'`` in a log)."""
     name = st.text(alphabet, min_size=1, max_size=12).map(lambda s: unicodedata.normalize("NFC", s)).filter(
-        lambda s: skeleton(s) and skeleton(s) != "exit" and (not trimmed or s == s.strip(" ")))
+        lambda s: skeleton(s) and skeleton(s) != "exit" and (not trimmed or s == s.strip(SPACES)))
     return st.lists(name, min_size=n, max_size=n, unique_by=skeleton)
 
 

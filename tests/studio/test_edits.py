@@ -29,6 +29,8 @@ def variant_of(base: dict, edited: dict, **options):
 def assert_same_numbers(got, want):
     a, b = solve_exact(got), solve_exact(want)
     for key in ("conversion_rate", "expected_value", "expected_touches", "expected_time_to_conversion"):
+        if key == "expected_time_to_conversion" and min(a.conversion_rate, b.conversion_rate) < 1e-12:
+            continue    # the time of conversions that (all but) never happen: an edge of 1e-309 is no edge
         x, y = getattr(a, key), getattr(b, key)
         assert (x is None and y is None) or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12), key
 
