@@ -352,6 +352,10 @@ def _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, n_stage
 def _by_type(visits: np.ndarray, refers: np.ndarray, route: np.ndarray) -> np.ndarray:
     """``(d, rows, T)``: the customers of each type that the visits of each start row refer (one matrix product
     for all draws)."""
+    if len(visits) == 1:           # one chain for every draw: the referral rates times each start row's visits
+        _, r, n = visits.shape
+        by_row = (visits[0][:, :, None] * route[None]).transpose(1, 0, 2).reshape(n, r * route.shape[1])
+        return (refers @ by_row).reshape(len(refers), r, route.shape[1])
     referred = visits * refers[:, None, :]
     d, r, n = referred.shape
     return (referred.reshape(d * r, n) @ route).reshape(d, r, route.shape[1])

@@ -366,12 +366,14 @@ def _number(x) -> Number:
     return x if isinstance(x, np.ndarray) else float(x)
 
 
-def apply_drawn(hyp, baseline: DrawnMaps, values: Mapping[str, np.ndarray]) -> DrawnMaps | None:
+def apply_drawn(hyp, baseline: DrawnMaps, values: Mapping[str, np.ndarray],
+                structure: Journey | None = None) -> DrawnMaps | None:
     """The variant of every draw: ``hyp``'s changes with its uncertain numbers at ``values`` (path -> draws),
-    replayed on ``baseline``; ``None`` when the arrays cannot follow an uncertain number or a draw is refused."""
+    replayed on ``baseline``; ``None`` when the arrays cannot follow an uncertain number or a draw is refused.
+    ``structure`` is the variant of ``baseline.structure`` at the central values, if the caller has it."""
     if not all(followed(path) for path in values):
         return None
-    structure = hyp.variant(None, baseline.structure)
+    structure = hyp.variant(None, baseline.structure) if structure is None else structure
     maps = baseline.copy()
     maps.structure = structure
     replay = _Replay(maps)

@@ -384,7 +384,8 @@ def predict(
         raise UsageError(f"level={excerpt(level)} must be between 0 and 1 (e.g. 0.9)")
     hyp = hypothesis if isinstance(hypothesis, Hypothesis) else load_hypothesis(hypothesis)
     check_engine(hyp, engine)
-    _check_variant(hyp)
+    central = hyp.variant()     # the variant at the central values: checked, and built once for what follows
+    _check_variant(hyp, central)
     draws = int(draws)
     params, redrawn = hyp.draw(draws, rng=rng)
     observed = bool(hyp.baseline.observations)
@@ -394,7 +395,7 @@ def predict(
     stacked = None
     if engine == "exact" and not fixed:
         base = posterior_maps(hyp.baseline, drawn, n_eval)
-        variant = apply_drawn(hyp, base, params)
+        variant = apply_drawn(hyp, base, params, central)
         if variant is not None and stackable(hyp.baseline) and stackable(variant.structure):
             stacked = (base, variant)
     if stacked is not None:
@@ -404,8 +405,11 @@ def predict(
 
         b, v = solve(hyp.metric)
     else:
-        baselines, variants = _variants(hyp, journeys_from_draws(hyp.baseline, drawn, n_eval), params, observed,
-                                        engine, progress)
+        if fixed and engine == "exact":
+            baselines, variants = [hyp.baseline], [central]
+        else:
+            baselines, variants = _variants(hyp, journeys_from_draws(hyp.baseline, drawn, n_eval), params, observed,
+                                            engine, progress)
 
         def solve(metric):
             if not fixed:
@@ -501,8 +505,8 @@ def check_engine(hyp: Hypothesis, engine: str) -> None:
                             f"(hypothesis {hyp.source}; use the exact or montecarlo engine, or add arrivals)")
 
 
-def _check_variant(hyp: Hypothesis) -> None:
-    for seg, _, j in hyp.variant().segment_journeys():
+def _check_variant(hyp: Hypothesis, variant: Journey) -> None:
+    for seg, _, j in variant.segment_journeys():
         for group in trapped_touchpoints(j):
             where = f"segment {excerpt(seg)}: " if seg is not None else ""
             raise ScenarioError(f"{hyp.source}: {where}the changes trap customers in a loop through "
