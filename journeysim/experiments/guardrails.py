@@ -8,8 +8,9 @@ For a guardrail with margin
 * **breached** when harm beyond the margin is shown: ``H0: d <= m`` is rejected at ``alpha``;
 * **inconclusive** otherwise.
 
-(Mirrored for harm downwards.) Rates are compared with statsmodels' ``test_proportions_2indep`` (Wald, a
-difference against the margin), per-customer values with Welch's t-test against the margin (``CompareMeans``).
+(Mirrored for harm downwards.) Rates are compared with the score test of a difference against the margin
+(Farrington-Manning, with Miettinen and Nurminen's variance), per-customer values with Welch's t-test against
+the margin (statsmodels ``CompareMeans``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class GuardrailTest:
     control: float
     variant: float
     change: float
-    pvalue_holds: float
-    pvalue_breached: float
+    pvalue_holds: float | None
+    pvalue_breached: float | None
     verdict: str
     method: str
 
@@ -64,6 +65,36 @@ def _observed(arm, metric: str, source: str):
                     "conversion_rate and, with per-customer revenue, expected_value)")
 
 
+def _score_statistic(xv: int, nv: int, xc: int, nc: int, margin: float) -> float:
+    """Farrington-Manning's z for ``H0: pv - pc = margin``: the variance at the rates that maximise the likelihood
+    under H0, times ``N / (N - 1)`` (Miettinen-Nurminen); nan when that variance is 0.
+
+    Wald's variance, at the observed rates, is 0 when neither arm converts (0 of 1 against 0 of 1 "held" with
+    p = 0). statsmodels' score test (``test_proportions_2indep(method='score')``) has this statistic, but its
+    restricted rates solve a cubic with a wrong coefficient when the margin is not 0 (statsmodels issue #10269,
+    0.15): a p-value of 0.0441 for 0.0500. The restricted log-likelihood is concave in ``pc``, so its score has one
+    root on the rates the margin allows (or the maximum sits at an end of them).
+    """
+    def score(pc):
+        pv = pc + margin
+        terms = ((xv, 1 / pv if pv > 0 else math.inf), (nv - xv, -1 / (1 - pv) if pv < 1 else -math.inf),
+                 (xc, 1 / pc if pc > 0 else math.inf), (nc - xc, -1 / (1 - pc) if pc < 1 else -math.inf))
+        return math.fsum(k * t for k, t in terms if k)    # a count of 0 drops its term
+
+    from scipy import optimize
+
+    low, high = max(0.0, -margin), min(1.0, 1.0 - margin)
+    if score(low) <= 0:
+        pc = low
+    elif score(high) >= 0:
+        pc = high
+    else:
+        pc = optimize.brentq(score, low, high, xtol=1e-15, rtol=1e-15)
+    pv = pc + margin
+    var = (pv * (1 - pv) / nv + pc * (1 - pc) / nc) * (nv + nc) / (nv + nc - 1)
+    return (xv / nv - xc / nc - margin) / math.sqrt(var) if var > 0 else math.nan
+
+
 def check_guardrail(guardrail: Guardrail, control, variant, *, alpha: float = 0.05, source: str = "") -> GuardrailTest:
     """Test one guardrail on the control and variant :class:`~journeysim.experiments.results.Arm` s.
 
@@ -73,9 +104,9 @@ def check_guardrail(guardrail: Guardrail, control, variant, *, alpha: float = 0.
     >>> g = Guardrail("conversion_rate", 0.005, "down")
     >>> t = check_guardrail(g, Arm("control", 20000, 1000), Arm("chat", 20000, 1010))
     >>> t.verdict, round(t.change, 4), round(t.pvalue_holds, 4)
-    ('holds', 0.0005, 0.0059)
+    ('holds', 0.0005, 0.006)
     """
-    from statsmodels.stats.proportion import test_proportions_2indep
+    from scipy import stats
     from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
     sign = 1.0 if guardrail.harm == "up" else -1.0
@@ -83,21 +114,32 @@ def check_guardrail(guardrail: Guardrail, control, variant, *, alpha: float = 0.
     kind, *c = _observed(control, guardrail.metric, source)
     _, *v = _observed(variant, guardrail.metric, source)
     # "holds": H0 is harm of at least the margin; "breached": H0 is harm of at most the margin
-    holds_alt, breach_alt = ("smaller", "larger") if sign > 0 else ("larger", "smaller")
     if kind == "rate":
         (xc, nc), (xv, nv) = c, v
-        ps = [test_proportions_2indep(xv, nv, xc, nc, value=limit, compare="diff", alternative=alt,
-                                      method="wald").pvalue for alt in (holds_alt, breach_alt)]
+        z = _score_statistic(xv, nv, xc, nc, limit)
+        ps = [stats.norm.cdf(z), stats.norm.sf(z)] if sign > 0 else [stats.norm.sf(z), stats.norm.cdf(z)]
         control_value, variant_value = xc / nc, xv / nv
-        method = "one-sided Wald tests of the difference in proportions against the margin (statsmodels " \
-                 "test_proportions_2indep)"
+        method = ("one-sided score tests of the difference in proportions against the margin (Farrington-Manning; "
+                  "variance at the rates of maximum likelihood under the margin, times N/(N-1) as Miettinen and "
+                  "Nurminen's)")
     else:
-        compare = CompareMeans(DescrStatsW(v[0]), DescrStatsW(c[0]))
-        ps = [compare.ttest_ind(alternative=alt, usevar="unequal", value=limit)[1] for alt in (holds_alt, breach_alt)]
+        a, b = DescrStatsW(v[0]), DescrStatsW(c[0])
+        if a.sum_weights > 1 and b.sum_weights > 1 and (a.var > 0 or b.var > 0):
+            compare = CompareMeans(a, b)
+            holds_alt, breach_alt = ("smaller", "larger") if sign > 0 else ("larger", "smaller")
+            ps = [compare.ttest_ind(alternative=alt, usevar="unequal", value=limit)[1]
+                  for alt in (holds_alt, breach_alt)]
+        else:
+            ps = [math.nan, math.nan]
         control_value, variant_value = float(np.mean(c[0])), float(np.mean(v[0]))
         method = "one-sided Welch t-tests of the difference in means against the margin (statsmodels CompareMeans)"
     p_holds, p_breach = (float(p) for p in ps)
-    verdict = "holds" if p_holds < alpha else "breached" if p_breach < alpha else "inconclusive"
+    if math.isnan(p_holds):
+        p_holds = p_breach = None
+        method += ("; no test: the variance under the margin is 0" if kind == "rate" else
+                   "; no test: Welch's needs two customers in each arm and values that vary in at least one")
+    verdict = ("inconclusive" if p_holds is None else "holds" if p_holds < alpha
+               else "breached" if p_breach < alpha else "inconclusive")
     return GuardrailTest(guardrail, float(control_value), float(variant_value), float(variant_value - control_value),
                          p_holds, p_breach, verdict, f"{method} at alpha {alpha:g}")
 
@@ -118,8 +160,8 @@ def guardrail_power(guardrail: Guardrail, baseline: float, change: float, n_per_
         return None
     sign = 1.0 if guardrail.harm == "up" else -1.0
     variant = min(max(baseline + change, 1e-12), 1 - 1e-12)
-    # The Wald test's statistic is (d - sign * margin) / se with the unpooled se under both hypotheses; with
-    # n variant customers per arm (n / ratio in control), se = sd / sqrt(n) for the sd below.
+    # The normal approximation of the test's statistic (d - sign * margin) / se, with the unpooled se at the
+    # predicted rates under both hypotheses; with n variant customers per arm (n / ratio in control), se = sd / sqrt(n).
     sd = math.sqrt(variant * (1 - variant) + baseline * (1 - baseline) * ratio)
     distance = sign * guardrail.margin - (variant - baseline)      # how far the truth is on the safe side
     return float(normal_power_het(sign * distance, n_per_arm, alpha, std_null=sd, std_alternative=sd,

@@ -38,15 +38,49 @@ def test_bad_guardrails_are_one_line_errors_naming_the_file(spec, message):
     assert str(err.value).startswith("h.yaml: guardrails[0]: ")
 
 
-def test_a_rate_guardrail_is_a_wald_test_against_the_margin():
-    # variant 830/20000, control 800/20000, harm up, margin 0.003: z = (d - 0.003) / se (unpooled)
-    g = Guardrail("conversion_rate", 0.003, "up")      # harm upwards (as a bounce rate would)
-    t = check_guardrail(g, Arm("control", 20000, 800), Arm("chat", 20000, 830))
-    d, se = 830 / 20000 - 800 / 20000, math.sqrt(0.0415 * 0.9585 / 20000 + 0.04 * 0.96 / 20000)
-    assert t.change == pytest.approx(d)
-    assert t.pvalue_holds == pytest.approx(stats.norm.cdf((d - 0.003) / se), rel=1e-9)
-    assert t.pvalue_breached == pytest.approx(stats.norm.sf((d - 0.003) / se), rel=1e-9)
-    assert t.verdict == "inconclusive"
+def _farrington_manning_z(xv, nv, xc, nc, margin):
+    """(d - margin) / se, se from the restricted maximum likelihood rates of Miettinen and Nurminen's closed form
+    (their cubic, with the linear coefficient of statsmodels issue #10269 corrected) times N / (N - 1)."""
+    n, x = nv + nc, xv + xc
+    l3, l2 = n, (nv + 2 * nc) * margin - n - x
+    l1, l0 = (nc * margin - n - 2 * xc) * margin + x, xc * margin * (1 - margin)
+    q = (l2 / (3 * l3)) ** 3 - l1 * l2 / (6 * l3 ** 2) + l0 / (2 * l3)
+    p = math.copysign(math.sqrt((l2 / (3 * l3)) ** 2 - l1 / (3 * l3)), q)
+    pc = 2 * p * math.cos((math.pi + math.acos(max(-1.0, min(1.0, q / p ** 3)))) / 3) - l2 / (3 * l3)
+    pv = pc + margin
+    var = (pv * (1 - pv) / nv + pc * (1 - pc) / nc) * n / (n - 1)
+    return (xv / nv - xc / nc - margin) / math.sqrt(var)
+
+
+@pytest.mark.parametrize("xc,nc,xv,nv,margin,harm", [
+    (800, 20000, 830, 20000, 0.003, "up"), (0, 100, 0, 100, 0.003, "up"), (3, 50, 0, 80, 0.05, "up"),
+    # statsmodels' score test gave p = 0.0441 here (its restricted rates solve a mistyped cubic) for 0.04995
+    (30, 100, 20, 100, 0.2, "down"), (50, 1000, 45, 1000, 0.02, "down"),
+])
+def test_a_rate_guardrail_is_a_score_test_against_the_margin(xc, nc, xv, nv, margin, harm):
+    t = check_guardrail(Guardrail("conversion_rate", margin, harm), Arm("control", nc, xc), Arm("chat", nv, xv))
+    sign = 1 if harm == "up" else -1
+    z = _farrington_manning_z(xv, nv, xc, nc, sign * margin)
+    assert t.change == pytest.approx(xv / nv - xc / nc)
+    holds = stats.norm.cdf(z) if harm == "up" else stats.norm.sf(z)
+    assert t.pvalue_holds == pytest.approx(holds, rel=1e-9)
+    assert t.pvalue_breached == pytest.approx(1 - holds, rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 100])
+def test_no_conversions_in_a_small_test_do_not_show_non_inferiority(n):
+    # Wald's variance at the observed rates is 0 when nobody converts: 0 of 1 against 0 of 1 "held" with p = 0
+    t = check_guardrail(Guardrail("conversion_rate", 0.005, "down"), Arm("c", n, 0), Arm("v", n, 0))
+    assert t.verdict == "inconclusive" and t.pvalue_holds > 0.2
+    assert check_guardrail(Guardrail("conversion_rate", 0.005, "down"), Arm("c", 10**6, 0),
+                           Arm("v", 10**6, 0)).verdict == "holds"
+
+
+def test_a_value_guardrail_without_spread_is_inconclusive_and_says_why():
+    t = check_guardrail(Guardrail("expected_value", 0.5, "down"), Arm("c", 3, 0, revenue=np.full(3, 2.0)),
+                        Arm("v", 3, 0, revenue=np.full(3, 2.0)))
+    assert t.verdict == "inconclusive" and t.pvalue_holds is None and "no test" in t.method
+    json.dumps(t.to_dict(), allow_nan=False)
 
 
 def test_verdicts_hold_breach_or_stay_open():
