@@ -60,8 +60,9 @@ def laplace(delay: Delay | None, lam: float) -> float:
         return math.exp(-lam * delay.mean)
     if delay.dist == "gamma":
         shape, scale = delay.gamma_params()
-        base = 1.0 + lam * scale
-        return base ** -shape if base > 0 else math.inf
+        # log1p: a narrow gamma (shape 1e12, scale 1e-12) has 1 + lam * scale rounded in its 4th digit, and the
+        # power raises that to an error of 1e-4 (0.367847 for exp(-1) = 0.367879)
+        return math.exp(-shape * math.log1p(lam * scale)) if lam * scale > -1 else math.inf
     return _lognormal(*delay.lognormal_params(), lam)
 
 

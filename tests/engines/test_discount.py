@@ -41,6 +41,15 @@ def test_closed_forms():
     assert laplace(None, 0.5) == 1.0 and laplace(Delay("lognormal", 2.0, 1.0), 0.0) == 1.0
 
 
+@pytest.mark.parametrize("ratio", [1e-4, 1e-6, 1e-7])
+def test_a_narrow_gamma_sits_on_jensens_bound(ratio):
+    # shape 1 / ratio^2, scale ratio^2: 1 + lam * scale rounded in the 4th digit at ratio 1e-6, which the power
+    # ** -shape raised to 0.367847, below Jensen's bound exp(-1) = 0.367879
+    factor = laplace(Delay("gamma", 1.0, ratio), 1.0)
+    assert factor >= math.exp(-1.0)
+    assert factor == pytest.approx(math.exp(-1.0 + ratio ** 2 / 2), rel=1e-12)
+
+
 @settings(max_examples=300)     # each example is a quadrature of a few milliseconds at most
 @given(mean=st.floats(1e-3, 1e3), ratio=st.floats(1e-3, 5.0), lam=st.floats(1e-6, 10.0),
        dist=st.sampled_from(["lognormal", "exponential", "fixed", "gamma"]))
