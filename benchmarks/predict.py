@@ -1,7 +1,7 @@
 """Predictions per second for the bundled hypotheses, and a plan's speed-up from 1 to 2 workers.
 
 * exact engine against a stacked numpy reference written from each hypothesis
-  (``benchmarks/_predict_reference.py``): 2,000 draws, CPU seconds, interleaved; the
+  (``benchmarks/_predict_reference.py``): 2,000 draws (``--draws``), CPU seconds, interleaved; the
   ratio of draws per second and the largest difference between the two's draws;
 * exact engine: 2,000 draws per prediction (the command's default);
 * Monte Carlo engine: 50 draws of 20,000 customers per segment, baseline and variant;
@@ -14,6 +14,7 @@ Usage::
 
     python benchmarks/predict.py               # everything (a few minutes)
     python benchmarks/predict.py --reference   # the exact engine against the references only
+    python benchmarks/predict.py --reference --draws 200,2000,20000   # fixed cost against cost per draw
 """
 
 from __future__ import annotations
@@ -136,8 +137,11 @@ def plan_speedup() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", action="store_true", help="only the exact engine against the references")
+    parser.add_argument("--draws", default="2000", help="draws of the predictions against the references, "
+                                                        "comma-separated (default 2000)")
     args = parser.parse_args()
-    against_references()
+    for n in args.draws.split(","):
+        against_references(int(n))
     if not args.reference:
         predictions()
         plan_speedup()

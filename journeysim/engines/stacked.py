@@ -74,11 +74,19 @@ def _radius(M: np.ndarray) -> np.ndarray:
 def _finite(M: np.ndarray) -> np.ndarray:
     """Per draw, whether the referrals of ``M`` die out (spectral radius below ``1 - _CRITICAL``). The radius is
     at most the largest absolute row sum and column sum: only draws where both bounds reach the threshold need
-    the eigenvalues (in a prediction, usually none)."""
+    the eigenvalues (in a prediction, usually none). The sums run over the few types one column at a time
+    (numpy's reductions over an axis of 2 or 3 cost far more per element)."""
     limit = 1.0 - _CRITICAL
     A = np.abs(M)
-    bound = np.minimum(A.sum(axis=2).max(axis=1), A.sum(axis=1).max(axis=1))
-    ok = bound < limit
+    T = A.shape[-1]
+    rows, columns = A[:, :, 0].copy(), A[:, 0, :].copy()
+    for t in range(1, T):
+        rows += A[:, :, t]
+        columns += A[:, t, :]
+    row_max, column_max = rows[:, 0], columns[:, 0]
+    for t in range(1, T):
+        row_max, column_max = np.maximum(row_max, rows[:, t]), np.maximum(column_max, columns[:, t])
+    ok = np.minimum(row_max, column_max) < limit
     unsure = ~ok                 # NaN bounds too: eigvals refuses them as before
     if unsure.any():
         ok[unsure] = _radius(M[unsure]) < limit
@@ -101,8 +109,9 @@ def _descendants(M: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 def _solve_small(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``np.linalg.solve(A, B)`` for a stack of ``m x m`` systems (``B``: ``(d, m, r)``). One unknown is a
-    division; two, from :data:`_STACKED_FROM` draws on, Gaussian elimination with partial pivoting across the
-    stack (a few numpy operations on ``(d,)`` columns), where numpy's solve makes one LAPACK call per system."""
+    division; two, from :data:`_STACKED_FROM` draws on, Gaussian elimination with partial pivoting written out
+    across the stack (a few numpy operations on ``(d,)`` columns), where numpy's solve makes one LAPACK call
+    per system."""
     d, m, _ = A.shape
     if m > 2 or (m == 2 and d < _STACKED_FROM):
         return np.linalg.solve(A, B)
@@ -110,25 +119,21 @@ def _solve_small(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         if not np.all(A[:, 0, 0] != 0):
             raise np.linalg.LinAlgError("Singular matrix")
         return B / A
-    A, B = A.copy(), B.astype(float, copy=True)
-    rows = np.arange(d)
-    for k in range(m):
-        p = k + np.argmax(np.abs(A[:, k:, k]), axis=1)
-        swap = p != k
-        if swap.any():
-            r, q = rows[swap], p[swap]
-            A[r, k], A[r, q] = A[r, q], A[r, k].copy()
-            B[r, k], B[r, q] = B[r, q], B[r, k].copy()
-        pivot = A[:, k, k]
-        if not np.all(pivot != 0):
-            raise np.linalg.LinAlgError("Singular matrix")
-        for i in range(k + 1, m):
-            f = A[:, i, k] / pivot
-            A[:, i, k:] -= f[:, None] * A[:, k, k:]
-            B[:, i] -= f[:, None] * B[:, k]
-    X = np.empty_like(B)
-    for i in reversed(range(m)):
-        X[:, i] = (B[:, i] - np.einsum("dj,djr->dr", A[:, i, i + 1:], X[:, i + 1:])) / A[:, i, i, None]
+    pivot, right, below, corner = A[:, 0, 0].copy(), A[:, 0, 1].copy(), A[:, 1, 0].copy(), A[:, 1, 1].copy()
+    b0, b1 = B[:, 0].copy(), B[:, 1].copy()
+    swap = np.abs(below) > np.abs(pivot)                  # the larger pivot first (the first on a tie)
+    if swap.any():
+        pivot[swap], right[swap], below[swap], corner[swap] = below[swap], corner[swap], pivot[swap], right[swap]
+        b0[swap], b1[swap] = b1[swap], b0[swap]
+    if not np.all(pivot != 0):
+        raise np.linalg.LinAlgError("Singular matrix")
+    f = below / pivot
+    last = corner - f * right
+    if not np.all(last != 0):
+        raise np.linalg.LinAlgError("Singular matrix")
+    X = np.empty_like(b0, shape=(d, 2, b0.shape[1]))
+    X[:, 1] = (b1 - f[:, None] * b0) / last[:, None]
+    X[:, 0] = (b0 - right[:, None] * X[:, 1]) / pivot[:, None]
     return X
 
 
