@@ -231,6 +231,9 @@ class ExperimentAnalysis(Result):
             if v.revenue_diff is not None and v.revenue_pvalue is None:
                 lines.append(f"revenue of {name!r} against {self.control!r}: no interval or p-value: Welch's t-test "
                              "needs two customers in each arm and revenue that varies in at least one of them")
+            elif v.revenue_lift_rel is not None and v.revenue_lift_rel_ci is None:
+                lines.append(f"relative lift of revenue of {name!r}: no interval: a mean per customer is too close "
+                             "to 0 against its standard error for the log-ratio interval to have an upper bound")
         return lines
 
     def _headline(self) -> str:
@@ -476,6 +479,8 @@ def _ratio_interval(stats_v: DescrStatsW, stats_c: DescrStatsW, alpha: float) ->
     se = math.hypot(stats_v.std_mean / mean_v, stats_c.std_mean / mean_c)   # Welch's standard errors (ddof=1)
     half = stats.norm.isf(alpha / 2) * se
     log_ratio = math.log(mean_v / mean_c)
+    if log_ratio + half > 700:   # a mean near 0 against its standard error (refunds): no finite upper bound
+        return mean_v / mean_c - 1, None
     return mean_v / mean_c - 1, (math.expm1(log_ratio - half), math.expm1(log_ratio + half))
 
 

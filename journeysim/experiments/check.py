@@ -212,6 +212,9 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
         if not c.revenue_sd or not v.revenue_sd:
             raise DataError(f"{analysis.source}: revenue per customer does not vary in {excerpt(name)} or "
                             f"{excerpt(analysis.control)}: its test has no standard error")
+        if v.revenue_lift_rel_ci is None:
+            raise DataError(f"{analysis.source}: the relative lift of revenue per customer of {excerpt(name)} has no "
+                            "interval (a mean per customer near 0 against its standard error)")
         observed, (low, high), method = v.revenue_lift_rel, v.revenue_lift_rel_ci, VALUE_CHECK_METHOD
         if prediction.metric == "value_per_seed_customer":
             method = ("revenue per customer read as revenue per seed customer (each customer's own and that of "

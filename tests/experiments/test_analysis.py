@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from journeysim.cli import main
 from journeysim.experiments import Arm, ExperimentData, analyze_experiment, read_results
-from journeysim.experiments.analysis import SRM_THRESHOLD, beta_comparison, srm_pvalue
+from journeysim.experiments.analysis import SRM_THRESHOLD, analyze, beta_comparison, srm_pvalue
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "experiments"
 
@@ -264,3 +264,17 @@ def test_revenue_constant_in_one_arm_still_has_welch():
     b = res.variants["B"]
     sd_b = np.sqrt((380.0 - 10 * 36.0) / 9)
     assert b.revenue_pvalue == pytest.approx(2 * stats.t.sf(1.0 / (sd_b / np.sqrt(10)), 9), rel=1e-9)
+
+
+def test_revenue_lift_without_an_upper_bound_is_said():
+    # refunds make control's mean 0.0005 against a standard error of 58: exp(log ratio + 1.96 se / mean) overflowed
+    # (OverflowError: math range error)
+    revenue = [-100.0, 100.001, -100.0, 100.001, 5.0, 6.0, 7.0, 8.0]
+    frame = pd.DataFrame({"user_id": range(8), "variant": ["control"] * 4 + ["B"] * 4, "converted": [1] * 8,
+                          "revenue": revenue})
+    res = analyze(frame)
+    b = res.variants["B"]
+    assert b.revenue_lift_rel == pytest.approx(6.5 / 0.0005 - 1) and b.revenue_lift_rel_ci is None
+    assert b.revenue_pvalue is not None
+    assert "too close to 0 against its standard error" in res.summary()
+    json.dumps(res.to_dict(), allow_nan=False)
