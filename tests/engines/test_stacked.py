@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from journeysim.engines import stacked as engine
 from journeysim.engines.compiled import compile_segments
 from journeysim.engines.exact import segment_metrics
 from journeysim.engines.metrics import SCALAR_METRICS
@@ -151,3 +152,25 @@ def test_one_chain_reaches_its_stages_as_stage_by_stage(n, n_stages, seed):
     ours = _reaches(N, visits, levels, n_stages)
     one_by_one = [np.clip(_hitting(N, visits, np.flatnonzero(levels == k)), 0.0, 1.0) for k in range(n_stages)]
     np.testing.assert_allclose(np.concatenate(ours), np.concatenate(one_by_one), rtol=1e-12, atol=1e-15)
+
+
+def test_a_large_stack_solves_with_one_blas_thread_as_with_several(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    j = Journey.from_rows({"ad": 0.7, "page": 0.3}, {"ad": {"page": 0.5}, "page": {"buy": 0.3, "ad": 0.2}},
+                          goals=["buy"], touchpoint_attributes={"buy": {"refers": 0.4, "value": 9.0}})
+    d = engine._ONE_THREAD_FROM // len(j.names) + 1
+    rng = np.random.default_rng(1)
+    Q = np.zeros((d, 3, 3))
+    Q[:, 0, 1], Q[:, 1, 2], Q[:, 1, 0] = rng.uniform(0.3, 0.7, d), rng.uniform(0.1, 0.4, d), 0.2
+    args = (j, [Q], [np.array([[0.7, 0.3, 0.0]])], np.array([[0.0, 0.0, 9.0]]), np.array([[0.0, 0.0, 0.4]]))
+    threads = [m["num_threads"] for m in threadpool_info()]
+    limited = []
+    real = engine._one_blas_thread
+    monkeypatch.setattr(engine, "_one_blas_thread", lambda: limited.append(1) or real())
+    one = solve_stacked(*args)
+    assert limited and [m["num_threads"] for m in threadpool_info()] == threads       # limited, then restored
+    monkeypatch.setattr(engine, "_ONE_THREAD_FROM", 10 * d * len(j.names))
+    several = solve_stacked(*args)
+    for metric in ("conversion_rate", "expected_value", "value_per_seed_customer", "customers_per_seed"):
+        np.testing.assert_allclose(one[metric], several[metric], rtol=1e-13)
