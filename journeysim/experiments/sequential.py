@@ -345,8 +345,10 @@ def interim_look(analysis, look: int, of: int | None = None, *, spending: str = 
     z = {}
     for name in variants:
         arm = analysis.variants[name]
-        stat = proportions_ztest([arm.conversions, control.conversions], [arm.customers, control.customers])[0]
-        z[name] = float(stat)
+        with np.errstate(invalid="ignore", divide="ignore"):   # no conversions at all, or all: z is 0/0
+            stat = proportions_ztest([arm.conversions, control.conversions], [arm.customers, control.customers])[0]
+        # 0/0 only when both arms sit at the same rate, 0 or 1: no difference seen (analyze's p-value is 1 there)
+        z[name] = 0.0 if math.isnan(stat) else float(stat)
     return InterimLook(look=look, of=plan.looks, boundary=plan.z[look - 1], nominal_p=plan.nominal_p[look - 1],
                        z=z, decisions={name: plan.decide(z[name], look) for name in variants}, plan=plan)
 

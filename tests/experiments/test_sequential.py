@@ -77,6 +77,14 @@ def test_an_interim_look_stops_only_past_its_boundary():
     assert interim_look(_ab(10_000, 500, 10_000, 560), 5, 5).decisions == {"chat": "stop: no effect shown"}
 
 
+@pytest.mark.parametrize("x", [0, 100])
+def test_an_interim_look_without_variation_sees_no_difference(x):
+    # nobody (or everybody) converted in either arm: the z-test is 0/0, and z = nan reached the JSON
+    look = interim_look(_ab(100, x, 100, x), 2, 5)
+    assert look.z == {"chat": 0.0} and look.decisions == {"chat": "continue"}
+    json.dumps(look.to_dict(), allow_nan=False)
+
+
 def test_bad_plans_are_one_line_errors():
     with pytest.raises(UsageError, match="looks=1 must be a whole number from 2 to 20"):
         plan_looks(1)
