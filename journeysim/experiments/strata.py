@@ -35,8 +35,9 @@ POOLED_METHODS = {
               "risk ratio (lift = ratio - 1), Cochran-Mantel-Haenszel test without continuity correction "
               "(statsmodels StratifiedTable; R mantelhaen.test(correct = FALSE)), Holm-adjusted over the variants",
     "homogeneity": "Breslow-Day test that the odds ratio is the same in every group (statsmodels "
-                   "StratifiedTable.test_equal_odds, without Tarone's adjustment)",
-    "p-values": "upper tails of the statistics' chi-square distributions (scipy chi2.sf: 1 df for CMH, groups - 1 "
+                   "StratifiedTable.test_equal_odds, without Tarone's adjustment), over the groups with conversions "
+                   "and non-conversions",
+    "p-values": "upper tails of the statistics' chi-square distributions (scipy chi2.sf: 1 df for CMH, those groups - 1 "
                 "for Breslow-Day), so that a tiny p-value is not rounded to 0",
 }
 
@@ -170,15 +171,21 @@ class StratifiedAnalysis(Result):
 
 def _pooled(name: str, tables: np.ndarray, alpha: float) -> dict[str, Any]:
     table = StratifiedTable(tables)
+    # A group whose table has an empty row or column (no conversions in either arm, or only conversions) says
+    # nothing of its odds ratio (it adds nothing to the Mantel-Haenszel sums), and its Breslow-Day term is 0/0,
+    # which made the whole test nan: the test of equal odds ratios is over the other groups
+    informative = (tables.sum(axis=0) > 0).all(axis=0) & (tables.sum(axis=1) > 0).all(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         low, high = table.oddsratio_pooled_confint(alpha=alpha)
-        null, equal = table.test_null_odds(correction=False), table.test_equal_odds(adjust=False)
+        null = table.test_null_odds(correction=False)
         ratio = table.riskratio_pooled
+        equal = (StratifiedTable(tables[:, :, informative]).test_equal_odds(adjust=False)
+                 if informative.sum() >= 2 else None)
     return dict(variant=name, groups=tables.shape[2], odds_ratio=_finite(table.oddsratio_pooled),
                 odds_ratio_ci=(_finite(low), _finite(high)), lift_rel=None if _finite(ratio) is None else ratio - 1,
                 cmh_statistic=_finite(null.statistic), cmh_pvalue=_tail(null.statistic, 1),
-                breslow_day_statistic=_finite(equal.statistic),
-                breslow_day_pvalue=_tail(equal.statistic, tables.shape[2] - 1))
+                breslow_day_statistic=None if equal is None else _finite(equal.statistic),
+                breslow_day_pvalue=None if equal is None else _tail(equal.statistic, int(informative.sum()) - 1))
 
 
 def _tail(statistic: float, df: int) -> float | None:

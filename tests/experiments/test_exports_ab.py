@@ -130,6 +130,17 @@ def test_by_day_pools_the_days_by_mantel_haenszel(tmp_path, capsys):
     assert low < pooled["odds_ratio"] < high
 
 
+def test_a_day_without_conversions_is_left_out_of_breslow_day(tmp_path, capsys):
+    # its term is 0/0: the test of equal odds ratios was None for every day together
+    tables = [(0, 400, 0, 410), (61, 949, 50, 950), (44, 746, 20, 770), (101, 1379, 90, 1410)]
+    text = "date,variant,customers,conversions\n" + "".join(
+        f"d{i},B,{a + b},{a}\nd{i},control,{c + d},{c}\n" for i, (a, b, c, d) in enumerate(tables))
+    pooled = _analyze(capsys, _write(tmp_path, "daily.csv", text), "--by", "date")["pooled"]["B"]
+    expected = _by_hand(tables[1:])      # the empty day adds nothing to the Mantel-Haenszel sums either
+    assert {k: pooled[k] for k in expected} == pytest.approx(expected, rel=1e-9)
+    assert pooled["groups"] == 4
+
+
 def test_tiny_pooled_p_values_are_not_rounded_to_zero(tmp_path, capsys):
     tables = [(700, 300, 500, 500), (650, 350, 480, 520)]
     text = "date,variant,customers,conversions\n" + "".join(
