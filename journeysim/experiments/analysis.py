@@ -431,6 +431,9 @@ def analyze_experiment(data: ExperimentData, *, control: str | None = None,
     method = {k: v for k, v in METHODS.items()
               if (k not in ("revenue", "revenue_lift_rel_ci") or c.has_revenue)
               and (k != "cuped" or theta is not None)}
+    if theta is None and data.covariate is not None and all(a.covariate is not None for a in arms):
+        method["cuped"] = (f"not run: the covariate {data.covariate!r} takes one value for every customer, so it "
+                           "explains none of the revenue")
     return ExperimentAnalysis(data.source, control, results, float(srm), split, data.excluded_customers,
                               data.duplicate_customers, alpha, data.kind,
                               data.covariate if theta is not None else None, method, rows=data.rows,

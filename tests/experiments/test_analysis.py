@@ -278,3 +278,11 @@ def test_revenue_lift_without_an_upper_bound_is_said():
     assert b.revenue_pvalue is not None
     assert "too close to 0 against its standard error" in res.summary()
     json.dumps(res.to_dict(), allow_nan=False)
+
+
+def test_a_covariate_without_spread_says_cuped_did_not_run():
+    frame = pd.DataFrame({"user_id": range(6), "variant": ["control"] * 3 + ["B"] * 3, "converted": [0, 1, 1, 1, 1, 0],
+                          "revenue": [0.0, 5, 6, 5, 7, 0], "pre_spend": [1.0] * 6})
+    res = analyze(frame)
+    assert res.covariate is None and res.variants["B"].cuped_diff is None
+    assert "cuped: not run: the covariate 'pre_spend' takes one value" in res.summary()
