@@ -39,7 +39,9 @@ __all__ = ["SPENDING", "SequentialPlan", "InterimLook", "plan_looks", "interim_l
 
 #: Spending functions ``a(t, alpha)`` for a one-sided level ``alpha``, by their command-line names.
 SPENDING = {
-    "obrien-fleming": lambda t, a: 2.0 - 2.0 * stats.norm.cdf(stats.norm.isf(a / 2.0) / np.sqrt(t)),
+    # 2 - 2 Phi(x) as 2 sf(x): Phi(x) rounds to 1 past x ~ 8.3, and an early look of a long plan spent 0 (its
+    # boundary came out as 37.05, the bisection's floor, instead of 10.02 for the first of 20 looks)
+    "obrien-fleming": lambda t, a: 2.0 * stats.norm.sf(stats.norm.isf(a / 2.0) / np.sqrt(t)),
     "pocock": lambda t, a: a * np.log1p((math.e - 1.0) * np.asarray(t, dtype=float)),
 }
 _SPENDING_NAMES = {"obrien-fleming": "O'Brien-Fleming-type", "pocock": "Pocock-type"}

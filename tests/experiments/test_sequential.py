@@ -1,10 +1,12 @@
 """Group sequential designs: published boundaries, and simulated trials that reject at the planned level."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from journeysim.cli import main
 from journeysim.errors import UsageError
@@ -75,6 +77,15 @@ def test_an_interim_look_stops_only_past_its_boundary():
     weak = interim_look(_ab(10_000, 500, 10_000, 560), 2, 5)       # z about 1.9
     assert strong.decisions == {"chat": "stop"} and weak.decisions == {"chat": "continue"}
     assert interim_look(_ab(10_000, 500, 10_000, 560), 5, 5).decisions == {"chat": "stop: no effect shown"}
+
+
+def test_the_first_of_many_obrien_fleming_looks_spends_its_tiny_alpha():
+    # a(0.05) = 2 - 2 Phi(10.02) rounded to 0: the first of 20 looks had the bisection's floor 37.05 as boundary
+    plan = plan_looks(20)
+    spent = 2 * stats.norm.sf(stats.norm.isf(0.0125) / math.sqrt(0.05))        # 1.2e-23
+    assert plan.z[0] == pytest.approx(stats.norm.isf(spent), rel=1e-8)        # 9.955
+    assert plan.nominal_p[0] == pytest.approx(2 * spent, rel=1e-6)
+    assert list(plan.z) == sorted(plan.z, reverse=True)
 
 
 @pytest.mark.parametrize("x", [0, 100])
