@@ -398,6 +398,7 @@ def predict(
         variant = apply_drawn(hyp, base, params, central)
         if variant is not None and stackable(hyp.baseline) and stackable(variant.structure):
             stacked = (base, variant)
+    unseen = False    # nothing uncertain, and a variant the exact engine cannot tell from the baseline
     if stacked is not None:
         # Every draw at once: the changes as array operations, the solves stacked.
         def solve(metric):
@@ -421,13 +422,15 @@ def predict(
 
         if engine == "exact":
             b, v = solve(hyp.metric)    # nothing uncertain: one value each, repeated in the samples
+            unseen = fixed and _same_for_exact(variants[0], baselines[0])
         else:
             size = DEFAULT_SIZE[engine] if size is None else size
             limit = _check_work(hyp, variants[0], engine, size, draws, max_transitions)
             b, v = sampled_batch(list(zip(baselines, variants)), hyp.metric, engine, size, rng=rng,
                                  source=hyp.baseline_path, max_transitions=limit)
     notes = _draw_notes(hyp, redrawn, draws)
-    result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes, stacked is not None)
+    result = _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes, stacked is not None,
+                       unseen)
     if hyp.guardrails:
         result = dataclasses.replace(result, guardrails=_guardrails(hyp, solve, draws, level),
                                      method=result.method + "; guardrails: each one's metric solved exactly on the "
@@ -561,7 +564,7 @@ def _check_work(hyp: Hypothesis, variant: Journey, engine: str, size: float, dra
 
 
 def _method(engine: str, metric: str, draws: int, level: float, params: Mapping, observed: bool, size,
-            notes: list[str] = (), stacked: bool = False) -> str:
+            notes: list[str] = (), stacked: bool = False, unseen: bool = False) -> str:
     sources = []
     if params:
         drawn = f" ({'; '.join(notes)})" if notes else ""
@@ -579,13 +582,18 @@ def _method(engine: str, metric: str, draws: int, level: float, params: Mapping,
         unit = "customers per segment" if engine == "montecarlo" else "days"
         solver = (f"each draw simulated by the {engine} engine ({size:g} {unit}), baseline and variant with common "
                   "random numbers")
+    if not sources and engine == "exact" and unseen:
+        return ("nothing uncertain: the variant differs from the baseline only in what the exact engine does not read "
+                "(attributes of the sampling engines, such as capacity), so one exact solve serves both; the interval "
+                "is the point")
     if not sources and engine == "exact":
         return "nothing uncertain: baseline and variant solved exactly once; the interval is the point"
     return (f"{draws} joint draws: {'; '.join(sources) or 'no uncertain inputs'}; {solver}; central values are "
             f"medians, intervals equal-tailed {level:.0%} quantiles of the draws")
 
 
-def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes=(), stacked=False) -> Prediction:
+def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes=(), stacked=False,
+              unseen=False) -> Prediction:
     """The prediction from the per-draw results of baseline and variant (of one draw only when nothing is
     uncertain: every draw holds its numbers, and so do the summaries)."""
     base, var = b["total"], v["total"]
@@ -615,7 +623,7 @@ def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, not
         engine=engine,
         draws=draws,
         seed=seed,
-        method=_method(engine, hyp.metric, draws, level, params, observed, size, notes, stacked),
+        method=_method(engine, hyp.metric, draws, level, params, observed, size, notes, stacked, unseen),
         hypothesis_file=hyp.source,
         inputs=inputs,
         samples={k: x if len(x) == draws else np.repeat(x, draws) for k, x in
