@@ -200,7 +200,7 @@ class ExperimentAnalysis(Result):
             title = "revenue per customer (Welch" + (f"; CUPED with covariate {self.covariate})"
                                                      if self.covariate is not None else ")")
             parts.append(format_table(title, headers, rows))
-        parts += [wrap(line) for line in self.undefined()]
+        parts += [wrap(line) for line in self._undefined()]
         split = "/".join(f"{s:g}" for s in self.expected_split)
         parts.append(f"sample ratio check: p = {fmt(self.srm_pvalue)} against the expected split {split}")
         if self.srm_warning:
@@ -217,7 +217,7 @@ class ExperimentAnalysis(Result):
         parts.append("methods:\n" + "\n".join(wrap(f"  {k}: {v}", "    ") for k, v in self.method.items()))
         return "\n".join(parts)
 
-    def undefined(self) -> list[str]:
+    def _undefined(self) -> list[str]:
         """Why an interval or test of a variant is missing although its estimate is there (loud degenerate cases)."""
         lines = []
         full = [v.name for v in self.variants.values() if v.customers and v.conversions == v.customers]
