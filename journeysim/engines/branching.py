@@ -20,7 +20,8 @@ import numpy as np
 
 from journeysim.journey import Journey
 
-__all__ = ["CustomerTypes", "customer_types", "spectral_radius", "per_seed", "descendants", "per_seed_without"]
+__all__ = ["CustomerTypes", "customer_types", "spectral_radius", "sustains", "CRITICAL", "per_seed", "descendants",
+           "per_seed_without"]
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,20 @@ def spectral_radius(M: np.ndarray) -> float:
     return float(np.abs(np.linalg.eigvals(M)).max()) if M.size else 0.0
 
 
-#: A referral matrix whose spectral radius is within this of 1 counts as self-sustaining.
-_CRITICAL = 1e-12
+#: A referral matrix whose spectral radius is within this of 1 counts as self-sustaining: at a radius of exactly 1
+#: rounding leaves it a hair below, and (I - M)^-1 then gives a finite number of the order of 1e16.
+CRITICAL = 1e-12
+
+
+def sustains(M: np.ndarray) -> bool:
+    """Whether the referrals of ``M`` sustain themselves: spectral radius 1 or more (within :data:`CRITICAL`).
+
+    Examples
+    --------
+    >>> sustains(np.array([[0.5]])), sustains(np.array([[1.0 - 1e-15]]))
+    (False, True)
+    """
+    return spectral_radius(M) >= 1.0 - CRITICAL
 
 
 def per_seed(M: np.ndarray) -> np.ndarray | None:
@@ -109,7 +122,7 @@ def per_seed(M: np.ndarray) -> np.ndarray | None:
     >>> per_seed(np.array([[1.0]])) is None
     True
     """
-    if spectral_radius(M) >= 1.0 - _CRITICAL:
+    if sustains(M):
         return None
     e0 = np.zeros(len(M))
     e0[0] = 1.0
@@ -126,7 +139,7 @@ def descendants(M: np.ndarray, r: np.ndarray) -> np.ndarray | None:
     >>> descendants(np.array([[0.5]]), np.array([[0.2]]))    # 0.2 referred, who bring 0.2 more, ...
     array([[0.4]])
     """
-    if spectral_radius(M) >= 1.0 - _CRITICAL:
+    if sustains(M):
         return None
     return np.linalg.solve((np.eye(len(M)) - M).T, np.atleast_2d(r).T).T
 

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from journeysim.engines.branching import customer_types, spectral_radius
+from journeysim.engines.branching import customer_types, spectral_radius, sustains
 from journeysim.engines.compiled import Chain, compile_segments
 from journeysim.engines.exact import _start_rows
 from journeysim.errors import ScenarioError, excerpt
@@ -161,7 +161,7 @@ def _per_seed_moments(journey: Journey, metric: str) -> PerCustomerMoments:
             own[t] += weight * float(entry @ onward[:, 0])
             M[t] += weight * (entry @ onward[:, 1:])
     radius = spectral_radius(M)
-    if radius >= 1.0:
+    if sustains(M):
         raise ScenarioError(f"{journey.name or 'the map'}: referrals sustain themselves (spectral radius "
                             f"{radius:.4g} of the referral matrix), so {metric} has no finite mean or spread")
     A = np.eye(T) - M

@@ -23,7 +23,7 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from journeysim.engines.branching import customer_types
+from journeysim.engines.branching import CRITICAL, customer_types
 from journeysim.engines.compiled import step_times
 from journeysim.engines.discount import discount_rate
 from journeysim.engines.metrics import SCALAR_METRICS
@@ -41,8 +41,6 @@ _ABSORBING = frozenset({"conversion_rate", "expected_time_to_conversion", "repea
 _DISCOUNTED = frozenset({"discounted_value", "discounted_value_per_seed_customer"})
 _PER_SEED = frozenset({"customers_per_seed", "value_per_seed_customer", "conversions_per_seed_customer",
                        "discounted_value_per_seed_customer"})
-#: A referral matrix whose spectral radius is within this of 1 counts as self-sustaining (as in branching.py).
-_CRITICAL = 1e-12
 #: Systems of 2 unknowns are solved across the stack by :func:`_solve_small` from this many draws on (below,
 #: and for larger systems, numpy's one LAPACK call per system is faster).
 _STACKED_FROM = 1024
@@ -76,11 +74,11 @@ def _radius(M: np.ndarray) -> np.ndarray:
 
 
 def _finite(M: np.ndarray) -> np.ndarray:
-    """Per draw, whether the referrals of ``M`` die out (spectral radius below ``1 - _CRITICAL``). The radius is
+    """Per draw, whether the referrals of ``M`` die out (spectral radius below ``1 - CRITICAL``). The radius is
     at most the largest absolute row sum and column sum: only draws where both bounds reach the threshold need
     the eigenvalues (in a prediction, usually none). The sums run over the few types one column at a time
     (numpy's reductions over an axis of 2 or 3 cost far more per element)."""
-    limit = 1.0 - _CRITICAL
+    limit = 1.0 - CRITICAL
     A = np.abs(M)
     T = A.shape[-1]
     rows, columns = A[:, :, 0].copy(), A[:, 0, :].copy()

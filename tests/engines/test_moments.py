@@ -12,7 +12,8 @@ from journeysim import Journey, solve_exact
 from journeysim.journey import Edge, Segment
 from journeysim.engines.eventlog import simulate_event_log
 from journeysim.engines.moments import per_customer_moments
-from journeysim.maps.read import load_journey
+from journeysim.errors import ScenarioError
+from journeysim.maps.read import load_journey, read_journey
 from tests.properties.strategies import journeys
 
 
@@ -99,12 +100,25 @@ def test_a_seeds_mean_is_the_exact_engines_and_equals_a_customers_without_referr
     exact = solve_exact(journey, removal_effects=False)
     for metric, key in (("value_per_seed_customer", "value_per_seed_customer"),
                         ("conversions_per_seed_customer", "conversions_per_seed_customer")):
+        if getattr(exact, key) is None:     # referrals sustain themselves: no mean, no spread, and said so
+            with pytest.raises(ScenarioError, match="referrals sustain themselves"):
+                per_customer_moments(journey, metric)
+            continue
         m = per_customer_moments(journey, metric)
         assert m.mean == pytest.approx(getattr(exact, key), rel=1e-9, abs=1e-12) and m.variance >= 0.0
     alone = journey.replace(touchpoints={n: dataclasses.replace(t, refers=0.0)
                                          for n, t in journey.touchpoints.items()})
     seed, customer = per_customer_moments(alone, "value_per_seed_customer"), per_customer_moments(alone)
     assert (seed.mean, seed.variance) == pytest.approx((customer.mean, customer.variance), rel=1e-9, abs=1e-9)
+
+
+def test_referrals_at_exactly_one_per_customer_have_no_finite_seed_total():
+    # each customer refers 1 in expectation (radius 1 up to rounding): (I - M)^-1 gave 9e15 conversions per seed
+    journey = read_journey({"entry": {"ad": 1.0}, "touchpoints": {"ad": {}, "buy": {"goal": True, "refers": 0.5}},
+                            "transitions": {"ad": {"buy": 0.5}, "buy": {"ad": 1 / 6, "buy": 2 / 3}}})
+    assert solve_exact(journey).conversions_per_seed_customer is None
+    with pytest.raises(ScenarioError, match=r"referrals sustain themselves \(spectral radius 1 "):
+        per_customer_moments(journey, "conversions_per_seed_customer")
 
 
 def test_simulated_seeds_agree_with_the_exact_spread():

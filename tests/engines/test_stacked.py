@@ -14,8 +14,8 @@ from journeysim.engines import stacked as engine
 from journeysim.engines.compiled import compile_segments
 from journeysim.engines.exact import segment_metrics
 from journeysim.engines.metrics import SCALAR_METRICS
+from journeysim.engines.branching import CRITICAL
 from journeysim.engines.stacked import (
-    _CRITICAL,
     _STACKED_FROM,
     _finite,
     _hitting,
@@ -135,9 +135,9 @@ def test_referrals_die_out_where_the_spectral_radius_says(T, seed):
     # and some with negative entries; the row and column sums bound the radius, the eigenvalues decide the rest
     rng = np.random.default_rng(seed)
     M = rng.random((300, T, T)) * rng.choice([0.1, 1.0], size=(300, 1, 1))
-    M[100:200] /= _radius(M[100:200])[:, None, None] / (1.0 + rng.choice([-2, -1, 0, 1, 2], size=(100, 1, 1)) * _CRITICAL)
+    M[100:200] /= _radius(M[100:200])[:, None, None] / (1.0 + rng.choice([-2, -1, 0, 1, 2], size=(100, 1, 1)) * CRITICAL)
     M[200:] -= 0.3 * rng.random((100, T, T))
-    assert np.array_equal(_finite(M), _radius(M) < 1.0 - _CRITICAL)
+    assert np.array_equal(_finite(M), _radius(M) < 1.0 - CRITICAL)
 
 
 @given(st.integers(2, 9), st.integers(2, 4), st.integers(0, 2**32 - 1))
