@@ -36,7 +36,7 @@ VALUE_METRICS = ("expected_value", "value_per_seed_customer")
 
 T_TEST_METHOD = ("two-sample t-test power with Welch's noncentrality: effect size lift / s, "
                  "s^2 = (sd_variant^2 + ratio sd_control^2) / (1 + ratio), far tail of a two-sided test ignored "
-                 "(statsmodels TTestIndPower; R power.t.test)")
+                 "(statsmodels TTestIndPower, sizes and effects its roots by scipy brentq; R power.t.test)")
 
 
 def _spread(sd: float, variant_sd: float | None, ratio: float) -> float:
@@ -82,16 +82,24 @@ def value_sample_size(lift_abs: float, *, sd: float, variant_sd: float | None = 
     _check_sd(sd, variant_sd)
     if lift_abs == 0:
         raise UsageError("the lift is 0: no test can detect it (give a non-zero --lift)")
+    from scipy import optimize, stats
+
     d = abs(lift_abs) / _spread(sd, variant_sd, ratio)
     tail = alpha / 2 if two_sided else alpha
-    # statsmodels' root finder searches from 2 customers per arm up and returns nan when an effect of several
-    # standard deviations needs no more than that: the smallest test Welch's statistic allows (two customers in
-    # each arm) is then the answer. nan: scipy's noncentral t gives up past a noncentrality of ~3e9 (power 1).
+    short = lambda n: float(TTestIndPower().power(d, n, tail, ratio=1 / ratio, alternative="larger")) - power  # noqa: E731
+    # The root of statsmodels' power by brentq, not its solve_power, whose search returns nan outside its own
+    # bracket: an effect of several sd needs no more than the smallest test Welch's statistic allows (2 customers
+    # in each arm), and a tiny one at a tiny alpha (4e-6 sd at 1.8e-7) more than 1e13. nan at the least size:
+    # scipy's noncentral t gives up past a noncentrality of ~3e9, where the power is 1.
     least = max(2.0, 2.0 * ratio)
-    at_least = float(TTestIndPower().power(d, least, tail, ratio=1 / ratio, alternative="larger"))
-    if at_least >= power or math.isnan(at_least):
+    at_least = short(least)
+    if at_least >= 0 or math.isnan(at_least):
         return least
-    return float(TTestIndPower().solve_power(d, None, tail, power, ratio=1 / ratio, alternative="larger"))
+    # the normal approximation's size, which the t-test needs a little more than
+    upper = max(2 * least, 2 * (stats.norm.isf(tail) + stats.norm.isf(1 - power)) ** 2 / d ** 2 * (1 + ratio))
+    while short(upper) < 0:
+        upper *= 4
+    return float(optimize.brentq(short, least, upper, xtol=1e-12, rtol=1e-13))
 
 
 def minimum_detectable_value(n_variant: float, *, sd: float, variant_sd: float | None = None, alpha: float = 0.05,
@@ -103,10 +111,20 @@ def minimum_detectable_value(n_variant: float, *, sd: float, variant_sd: float |
     >>> round(minimum_detectable_value(22.02110, sd=2.0, power=0.9), 4)   # delta / sd = 1 at n = 22.0211
     2.0
     """
+    from scipy import optimize, stats
+
     _check_sd(sd, variant_sd)
-    d = TTestIndPower().solve_power(None, n_variant, alpha / 2 if two_sided else alpha, power, ratio=1 / ratio,
-                                    alternative="larger")
-    return float(d) * _spread(sd, variant_sd, ratio)
+    tail = alpha / 2 if two_sided else alpha
+    short = lambda d: float(TTestIndPower().power(d, n_variant, tail, ratio=1 / ratio, alternative="larger")) - power  # noqa: E731
+    # brentq on statsmodels' power rather than its solve_power, whose fallback (fsolve) answers with an array at a
+    # small alpha (34.5 customers per arm at 4.5e-7), which float() refuses, and misses by 1% at 1e9 customers.
+    # The power grows with the effect from `tail` (< power) at 0; the bracket starts from the normal
+    # approximation's effect (the t-test needs a little more), so that the noncentralities tried stay small
+    # (scipy's noncentral t returns nan for huge ones).
+    upper = 1.5 * (stats.norm.isf(tail) + stats.norm.isf(1 - power)) * math.sqrt((1 + ratio) / n_variant)
+    while short(upper) < 0:
+        upper *= 2
+    return float(optimize.brentq(short, 0.0, upper, xtol=1e-14, rtol=1e-13)) * _spread(sd, variant_sd, ratio)
 
 
 def prediction_spreads(prediction: Prediction, hypothesis: str | None = None, *,

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from journeysim.errors import UsageError
 from journeysim.experiments.design import design_experiment, detection_power
-from journeysim.experiments.value_power import value_power, value_sample_size
+from journeysim.experiments.value_power import minimum_detectable_value, value_power, value_sample_size
 
 
 @pytest.mark.parametrize("options", [dict(lift=0.01, power=0.01), dict(lift=None, customers=1000, power=0.02),
@@ -30,6 +30,24 @@ def test_an_effect_of_several_standard_deviations_needs_two_customers_per_arm():
     assert design_experiment(40.0, 40.0, sd=1e-9).n_per_arm == 2
     d = design_experiment(1e-6, 0.99, method="arcsine")
     assert d.n_per_arm == 2 and detection_power(1e-6, 0.99 + 1e-6, 2, method="arcsine") > 0.8
+
+
+def test_a_tiny_value_effect_at_a_tiny_alpha_is_sized():
+    # 4e-6 sd at one-sided alpha 1.8e-7 needs 8.5e13 customers per arm, past statsmodels' solve_power's search
+    # (nan, then "cannot convert float NaN to integer")
+    options = dict(sd=1.0, alpha=1.77e-7, ratio=59.0, two_sided=False)
+    n = value_sample_size(4.08e-6, power=0.4, **options)
+    assert 8e13 < n < 9e13
+    assert float(value_power(4.08e-6, n, **options)) == pytest.approx(0.4, abs=1e-9)
+
+
+@pytest.mark.parametrize("n, alpha, ratio", [(34.5, 4.5e-7, 0.1362), (1e9, 0.05, 3.0), (3.0, 0.05, 1.0)])
+def test_the_minimum_detectable_value_has_the_power(n, alpha, ratio):
+    # statsmodels' solve_power answered array([0.974]) at alpha 4.5e-7 (float() refused it: a TypeError) and an
+    # effect with power 0.8085 instead of 0.8 at 1e9 customers
+    options = dict(sd=1.0, alpha=alpha, ratio=ratio, two_sided=False)
+    mde = minimum_detectable_value(n, power=0.6, **options)
+    assert float(value_power(mde, n, **options)) == pytest.approx(0.6, abs=1e-9)
 
 
 def test_customers_too_few_for_an_arm_are_refused():
@@ -58,8 +76,9 @@ def test_the_designed_size_reaches_the_power_and_one_less_does_not(baseline, sha
 
 
 @settings(max_examples=40)
-@given(effect=st.floats(1e-3, 1e3), power=st.floats(0.1, 0.99), ratio=st.sampled_from([0.5, 1.0, 4.0]))
-def test_the_t_test_size_reaches_the_power(effect, power, ratio):
-    n = value_sample_size(effect, sd=1.0, power=power, ratio=ratio)
+@given(effect=st.floats(1e-6, 1e3), power=st.floats(0.1, 0.99), ratio=st.sampled_from([0.5, 1.0, 4.0]),
+       alpha=st.sampled_from([0.05, 1e-6]))
+def test_the_t_test_size_reaches_the_power(effect, power, ratio, alpha):
+    n = value_sample_size(effect, sd=1.0, power=power, ratio=ratio, alpha=alpha)
     assert math.isfinite(n) and n >= max(2.0, 2.0 * ratio)
-    assert float(value_power(effect, n, sd=1.0, ratio=ratio)) >= power - 1e-6
+    assert float(value_power(effect, n, sd=1.0, ratio=ratio, alpha=alpha)) >= power - 1e-6
