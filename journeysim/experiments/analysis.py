@@ -60,8 +60,8 @@ SRM_THRESHOLD = 0.001
 METHODS = {
     "rate_ci": "Wilson score interval (statsmodels proportion_confint, method='wilson')",
     "diff_ci": "Newcombe hybrid score interval (statsmodels confint_proportions_2indep, method='newcomb')",
-    "lift_rel_ci": "log risk-ratio interval minus 1 (statsmodels confint_proportions_2indep, method='log', compare='ratio'); "
-                   "none when an arm has no conversions or every customer converted",
+    "lift_rel_ci": "log risk-ratio interval minus 1 (statsmodels confint_proportions_2indep, method='log', "
+                   "compare='ratio'); none when an arm has no conversions or every customer converted",
     "pvalue": "two-sided two-proportion z-test with pooled variance (statsmodels proportions_ztest; R prop.test(correct=FALSE))",
     "pvalue_adj": "Holm step-down adjustment over the variants (statsmodels multipletests, method='holm')",
     "srm": "Pearson chi-square goodness of fit of customers per arm to the expected split (scipy.stats.chisquare)",

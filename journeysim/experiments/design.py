@@ -465,7 +465,8 @@ def design_from_prediction(prediction: Prediction, *, baseline: float | None = N
     guardrails = _guardrail_powers(prediction, n_var, design.alpha, ratio)
     if guardrails:
         method += ("; guardrails: power of each one-sided non-inferiority test (normal approximation, unpooled "
-                   "variance at the predicted rates; statsmodels normal_power_het) at the designed size and the predicted change, rates of customers only")
+                   "variance at the predicted rates; statsmodels normal_power_het) at the designed size and the "
+                   "predicted change, rates of customers only")
     return dataclasses.replace(design, assurance=float(np.mean(power)), prediction=prediction.source, method=method,
                                guardrails=guardrails)
 

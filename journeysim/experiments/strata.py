@@ -37,8 +37,8 @@ POOLED_METHODS = {
     "homogeneity": "Breslow-Day test that the odds ratio is the same in every group (statsmodels "
                    "StratifiedTable.test_equal_odds, without Tarone's adjustment), over the groups with conversions "
                    "and non-conversions",
-    "p-values": "upper tails of the statistics' chi-square distributions (scipy chi2.sf: 1 df for CMH, those groups - 1 "
-                "for Breslow-Day), so that a tiny p-value is not rounded to 0",
+    "p-values": "upper tails of the statistics' chi-square distributions (scipy chi2.sf: 1 df for CMH, those "
+                "groups - 1 for Breslow-Day), so that a tiny p-value is not rounded to 0",
 }
 
 

@@ -86,7 +86,10 @@ def value_sample_size(lift_abs: float, *, sd: float, variant_sd: float | None = 
 
     d = abs(lift_abs) / _spread(sd, variant_sd, ratio)
     tail = alpha / 2 if two_sided else alpha
-    short = lambda n: float(TTestIndPower().power(d, n, tail, ratio=1 / ratio, alternative="larger")) - power  # noqa: E731
+
+    def short(n):
+        return float(TTestIndPower().power(d, n, tail, ratio=1 / ratio, alternative="larger")) - power
+
     # The root of statsmodels' power by brentq, not its solve_power, whose search returns nan outside its own
     # bracket: an effect of several sd needs no more than the smallest test Welch's statistic allows (2 customers
     # in each arm), and a tiny one at a tiny alpha (4e-6 sd at 1.8e-7) more than 1e13. nan at the least size:
@@ -115,7 +118,10 @@ def minimum_detectable_value(n_variant: float, *, sd: float, variant_sd: float |
 
     _check_sd(sd, variant_sd)
     tail = alpha / 2 if two_sided else alpha
-    short = lambda d: float(TTestIndPower().power(d, n_variant, tail, ratio=1 / ratio, alternative="larger")) - power  # noqa: E731
+
+    def short(d):
+        return float(TTestIndPower().power(d, n_variant, tail, ratio=1 / ratio, alternative="larger")) - power
+
     # brentq on statsmodels' power rather than its solve_power, whose fallback (fsolve) answers with an array at a
     # small alpha (34.5 customers per arm at 4.5e-7), which float() refuses, and misses by 1% at 1e9 customers.
     # The power grows with the effect from `tail` (< power) at 0; the bracket starts from the normal

@@ -222,7 +222,8 @@ def test_every_command_runs_on_the_bundled_example(tmp_path, capsys):
     assert cal["effective_draws"] > 30
 
 
-@pytest.mark.parametrize("xc,xv,what", [(0, 5, "no conversions"), (100, 100, "every customer"), (40, 100, "every customer")])
+@pytest.mark.parametrize("xc,xv,what", [(0, 5, "no conversions"), (100, 100, "every customer"),
+                                        (40, 100, "every customer")])
 def test_check_refuses_a_relative_lift_without_an_interval(xc, xv, what):
     # 100 of 100 in an arm: the log risk-ratio interval has no spread there (it was [0, 0] for 100/100 vs 100/100,
     # so the check's standard error was 0 and any prediction off the observed lift was called wrong)
