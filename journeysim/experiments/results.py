@@ -29,7 +29,7 @@ import pandas as pd
 
 from journeysim.errors import DataError, did_you_mean, excerpt
 from journeysim.experiments._customers import CustomerTable, first_rows, reduce_customers
-from journeysim.experiments._results_csv import read_columns, simple_lines
+from journeysim.experiments._results_csv import MAX_AMOUNT, read_columns, simple_lines
 
 __all__ = ["Arm", "ExcludedRow", "ExperimentData", "read_results", "results_from_frame"]
 
@@ -373,6 +373,15 @@ class _Columns:
             self.fail(i, column, "empty value" if str(raw).strip() in ("", "nan", "None") else f"{excerpt(raw)} is not a number")
         return values.to_numpy(dtype=float)
 
+    def amount(self, column: str) -> np.ndarray:
+        values = self.number(column)
+        big = np.abs(values) > MAX_AMOUNT
+        if big.any():
+            i = np.flatnonzero(big)[0]
+            self.fail(i, column, f"{excerpt(self.frame[column].iloc[i])} is beyond +/-{MAX_AMOUNT:g} (variances "
+                                 "square the amounts, and overflow past that)")
+        return values
+
     def count(self, column: str) -> np.ndarray:
         values = self.number(column)
         bad = (values < 0) | (values != np.round(values))
@@ -492,8 +501,8 @@ def _per_customer(cols: _Columns, user_column: str, variant_column: str, convert
     users, user_names = pd.factorize(cols.text(user_column).to_numpy())
     variants, variant_names = pd.factorize(cols.text(variant_column).to_numpy())
     converted = cols.boolean(converted_column)
-    revenue = cols.number(revenue_column) if revenue_column in cols.frame.columns else None
-    covariate = cols.number(covariate_column) if covariate_column is not None else None
+    revenue = cols.amount(revenue_column) if revenue_column in cols.frame.columns else None
+    covariate = cols.amount(covariate_column) if covariate_column is not None else None
     table = reduce_customers(users, len(user_names), variants, len(variant_names), converted, revenue, covariate)
     examples = tuple(ExcludedRow(cols.where(i), str(user_names[users[i]]), str(variant_names[variants[i]]))
                      for i in table.excluded_rows)

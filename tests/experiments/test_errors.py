@@ -21,6 +21,11 @@ BAD_FILES = [
     ("non-boolean", PER + "u1,control,1\nu2,B,maybe\n", [], "line 3, column 'converted': 'maybe' is not a boolean"),
     ("non-numeric revenue", PER[:-1] + ",revenue\nu1,control,1,10\nu2,B,0,abc\n", [],
      "line 3, column 'revenue': 'abc' is not a number"),
+    # its square overflowed: NaN tests and intervals with RuntimeWarnings
+    ("revenue past 1e100", PER[:-1] + ",revenue\nu1,control,1,10\nu2,B,0,0\nu3,B,1,-2e200\n", [],
+     "line 4, column 'revenue': '-2e200' is beyond +/-1e+100 (variances square the amounts"),
+    ("covariate past 1e100", PER[:-1] + ",revenue,pre_spend\nu1,control,1,10,1e101\nu2,B,0,0,1\n", [],
+     "line 2, column 'pre_spend': '1e101' is beyond +/-1e+100"),
     ("empty variant", PER + "u1,control,1\nu2,,0\n", [], "line 3, column 'variant': empty value"),
     ("unknown control", AGG + "control,1000,50\nB,1000,60\n", ["--control", "contrl"],
      "unknown control 'contrl' (did you mean 'control'?)"),
