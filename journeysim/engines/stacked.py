@@ -151,6 +151,18 @@ def _varying(Q: np.ndarray) -> np.ndarray:
     return np.flatnonzero((Q != Q[:1]).any(axis=2).any(axis=0))
 
 
+def _system(Q: np.ndarray) -> np.ndarray:
+    """``I - Q`` of every draw with its diagonal written as what each row leaves, to drop-off and to the other
+    touchpoints, as the exact engine builds it (:func:`journeysim.engines.exact._system`): ``1 - Q_ii`` keeps
+    one digit of a self-loop of 0.99999999999999, and a conversion rate of 100.08% came out of it."""
+    n = Q.shape[-1]
+    i = np.arange(n)
+    others = np.sum(Q, axis=-1, where=~np.eye(n, dtype=bool))
+    A = np.negative(Q)
+    A[..., i, i] = np.maximum(0.0, 1.0 - Q.sum(axis=-1)) + others
+    return A
+
+
 class _Inverse:
     """``N = (I - Q)^-1`` of every draw, used through products only.
 
@@ -161,19 +173,19 @@ class _Inverse:
     rows change, ``N`` is inverted draw by draw.
     """
 
-    def __init__(self, Q: np.ndarray, varying: np.ndarray):
+    def __init__(self, Q: np.ndarray, varying: np.ndarray, probabilities: bool = True):
         d, n, _ = Q.shape
-        eye = np.eye(n)
+        A = _system(Q) if probabilities else np.eye(n)[None] - Q
         self.U = self.W = self.dense = None
         try:
             if len(varying) > n // 2:
-                self.dense = np.linalg.inv(eye[None] - Q)
+                self.dense = np.linalg.inv(A)
                 return
-            self.N0 = np.linalg.inv(eye - Q[0])
+            self.N0 = np.linalg.inv(A[0])
             if len(varying):
-                dR = Q[:, varying] - Q[:1, varying]                 # (d, k, n)
+                dA = A[:, varying] - A[:1, varying]                 # (d, k, n): A = A_0 + E_R dA
                 self.U = self.N0[:, varying]                         # (n, k)
-                self.W = _solve_small(np.eye(len(varying))[None] - dR @ self.U, dR @ self.N0)
+                self.W = _solve_small(np.eye(len(varying))[None] + dA @ self.U, -(dA @ self.N0))
         except np.linalg.LinAlgError:
             raise ScenarioError("a drawn journey traps customers in a loop with no drop-off (check the changes' "
                                 "rows)") from None
@@ -365,7 +377,7 @@ def _segment(Q, entry, starts, goal, value, refers, route, D, L, levels, n_stage
         "refers": _by_type(visits_all, refers, route),
     })
     if L is not None:
-        discounted = _Inverse(Q * L[None], varying).left(starts)
+        discounted = _Inverse(Q * L[None], varying, probabilities=False).left(starts)
         out["discounted_value"] = (discounted @ value[:, :, None])[..., 0]
         out["discounted_refers"] = _by_type(discounted, refers, route)
     return out

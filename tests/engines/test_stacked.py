@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from journeysim.engines import stacked as engine
 from journeysim.engines.compiled import compile_segments
-from journeysim.engines.exact import segment_metrics
+from journeysim.engines.exact import segment_metrics, solve_exact
 from journeysim.engines.metrics import SCALAR_METRICS
 from journeysim.engines.branching import CRITICAL
 from journeysim.engines.stacked import (
@@ -174,3 +174,14 @@ def test_a_large_stack_solves_with_one_blas_thread_as_with_several(monkeypatch):
     several = solve_stacked(*args)
     for metric in ("conversion_rate", "expected_value", "value_per_seed_customer", "customers_per_seed"):
         np.testing.assert_allclose(one[metric], several[metric], rtol=1e-13)
+
+
+@pytest.mark.parametrize("e", [1e-9, 1e-14, 1e-15])
+def test_a_near_one_self_loop_converts_everyone_not_more(e):
+    # 1 - Q_ii keeps one digit of 1 - 1e-14: the diagonal is what the row leaves, as in the exact engine
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"ad": 1 - e, "buy": e}}, goals=["buy"])
+    Q = np.zeros((2, 2, 2))
+    Q[:, 0, 0], Q[:, 0, 1] = [1 - e, 1 - 2 * e], [e, 2 * e]     # two draws: the Woodbury update and the base
+    out = solve_stacked(j, [Q], [np.array([[1.0, 0.0]] * 2)], np.zeros((2, 2)), np.zeros((2, 2)))
+    assert out["conversion_rate"] == pytest.approx([1.0, 1.0], abs=1e-15) and (out["conversion_rate"] <= 1.0).all()
+    assert out["expected_touches"][0] == pytest.approx(solve_exact(j).expected_touches, rel=1e-12)
