@@ -390,6 +390,8 @@ def predict(
     params, redrawn = hyp.draw(draws, rng=rng)
     observed = bool(hyp.baseline.observations)
     fixed = not params and not observed
+    if draws < 2 and not (fixed and engine == "exact"):
+        raise UsageError(f"draws=1 gives no interval ({'the hypothesis has uncertain numbers' if params else 'the map has observed rows' if observed else f'the {engine} engine samples'}): give draws={_few_draws(level)} or more (200 or more for a steady interval)")
     n_eval = 1 if fixed and engine == "exact" else draws
     drawn = posterior_draws(hyp.baseline, n_eval, rng=rng)
     stacked = None
@@ -563,6 +565,11 @@ def _check_work(hyp: Hypothesis, variant: Journey, engine: str, size: float, dra
     return limit
 
 
+def _few_draws(level: float) -> int:
+    """The fewest draws whose equal-tailed ``level`` interval has a draw beyond each end: 20 for 90%."""
+    return math.ceil(2 / (1 - level) - 1e-9)
+
+
 def _method(engine: str, metric: str, draws: int, level: float, params: Mapping, observed: bool, size,
             notes: list[str] = (), stacked: bool = False, unseen: bool = False) -> str:
     sources = []
@@ -588,8 +595,11 @@ def _method(engine: str, metric: str, draws: int, level: float, params: Mapping,
                 "is the point")
     if not sources and engine == "exact":
         return "nothing uncertain: baseline and variant solved exactly once; the interval is the point"
+    few = "" if draws >= _few_draws(level) else (
+        f"; TOO FEW DRAWS: a {level:.0%} interval needs at least {_few_draws(level)} (a draw beyond each end), so "
+        f"these intervals are the spread of {draws} draws, not {level:.0%} intervals (use 200 or more)")
     return (f"{draws} joint draws: {'; '.join(sources) or 'no uncertain inputs'}; {solver}; central values are "
-            f"medians, intervals equal-tailed {level:.0%} quantiles of the draws")
+            f"medians, intervals equal-tailed {level:.0%} quantiles of the draws{few}")
 
 
 def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes=(), stacked=False,

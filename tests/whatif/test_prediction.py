@@ -13,6 +13,7 @@ import yaml
 
 from journeysim.cli import main
 from journeysim.engines.exact import solve_exact
+from journeysim.errors import UsageError
 from journeysim.journey import Journey
 from journeysim.maps.read import load_journey
 from journeysim.whatif._batch import exact_batch, posterior_journeys
@@ -219,3 +220,14 @@ def test_hypothesis_path_says_when_the_file_changed_since_the_prediction(tmp_pat
     with pytest.raises(ScenarioError, match=r"names hypothesis gone.yaml: no such file \(name the hypothesis file with "
                                             r"--hypothesis\)"):
         hypothesis_path(dataclasses.replace(saved, hypothesis_file="gone.yaml"))
+
+
+def test_one_draw_of_an_uncertain_hypothesis_is_refused_and_few_draws_are_said():
+    hyp = ROOT / "scenarios" / "hypotheses" / "live-chat.yaml"     # two uncertain numbers
+    with pytest.raises(UsageError, match=r"draws=1 gives no interval \(the hypothesis has uncertain numbers\): "
+                                         r"give draws=20 or more"):
+        predict(hyp, draws=1, rng=np.random.default_rng(0))
+    few = predict(hyp, draws=19, rng=np.random.default_rng(0))
+    assert "TOO FEW DRAWS: a 90% interval needs at least 20" in few.method and few.lift_rel_sd > 0
+    assert "TOO FEW" not in predict(hyp, draws=20, rng=np.random.default_rng(0)).method
+    assert "at least 40" in predict(hyp, draws=39, level=0.95, rng=np.random.default_rng(0)).method
