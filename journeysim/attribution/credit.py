@@ -50,7 +50,9 @@ class Attribution(Result):
     those of the removal effects.
     ``goals`` are the goals an event
     log's journeys ended at (``goals_by_default``: taken by default, as the touchpoints
-    whose events carry a value); ``dropped`` counts the events the touchpoint map dropped.
+    whose events carry a value); ``dropped`` counts the events the touchpoint map dropped;
+    ``without_user`` the events left out for having no user id (``without_user_row``: the
+    file row of the first).
     """
 
     models: Mapping[str, Mapping[str, tuple[float, float]]]
@@ -71,6 +73,8 @@ class Attribution(Result):
     goals_by_default: bool = False
     warnings: tuple[str, ...] = ()
     dropped: Mapping[str, int] = field(default_factory=dict)
+    without_user: int = 0
+    without_user_row: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """``{"models": {MODEL: {TOUCHPOINT: {"conversions", "value"}}}, "removal_effects",
@@ -93,7 +97,8 @@ class Attribution(Result):
             out["removal_effects_ci"] = {k: list(v) for k, v in self.removal_intervals.items()}
             out["removal_effects_value_ci"] = {k: list(v) for k, v in self.removal_value_intervals.items()}
             out["bootstrap"] = self.bootstrap
-        out.update(dropped_events=dict(self.dropped), warnings=list(self.warnings), notes=list(self.notes),
+        out.update(dropped_events=dict(self.dropped), events_without_user=self.without_user,
+                   first_row_without_user=self.without_user_row, warnings=list(self.warnings), notes=list(self.notes),
                    method=self.method)
         return out
 
@@ -238,7 +243,8 @@ def attribute_paths(
     if "shapley-rate" in models and len(table.channels) > SHAPLEY_LIMIT and set(MODELS) <= set(models):
         models.remove("shapley-rate")
         notes.append(f"shapley-rate left out: {len(table.channels)} touchpoints (exact up to {SHAPLEY_LIMIT})")
-    if table.direct and not table.warnings:   # the reader's warning about goals taken by default counts them too
+    # The reader's warning about goals taken by default counts them too (the same condition).
+    if table.direct and not (table.goals_by_default and table.direct > table.conversions.sum()):
         notes.append(f"{table.direct:,} conversion{'s' if table.direct != 1 else ''} had no touch before the goal and "
                      "take part in no model")
     warnings = list(table.warnings)
@@ -295,7 +301,7 @@ def attribute_paths(
         journeys=table.journeys, paths=len(table.conversions), bootstrap=bootstrap, intervals=intervals,
         removal_intervals=removal_intervals, removal_value_intervals=removal_value_intervals, notes=tuple(notes),
         method=method, goals=table.goals, goals_by_default=table.goals_by_default, warnings=tuple(warnings),
-        dropped=dict(table.dropped))
+        dropped=dict(table.dropped), without_user=table.without_user, without_user_row=table.without_user_row)
 
 
 def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: float | None = None,
@@ -324,7 +330,8 @@ def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: 
             # The same row, empty-log and goal checks as fit (and the same default goals).
             agg = aggregate_events(con, source, goals, repeat=False, lookback=NO_WINDOW, unit_seconds=1.0)
             return event_paths(con, source, list(agg.goals), lookback=NO_WINDOW if lookback is None else lookback,
-                               by_default=agg.goals_by_default, dropped=agg.dropped)
+                               by_default=agg.goals_by_default, dropped=agg.dropped,
+                               anonymous=(agg.without_user, agg.without_user_row))
     except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)
         raise read_error(str(path), exc) from None
 

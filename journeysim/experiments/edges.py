@@ -88,7 +88,8 @@ def edge_verdict(predicted: tuple[float, float], variant_ci: tuple[float, float]
 
 @dataclass(frozen=True, repr=False)
 class EdgeCheck(Result):
-    """Every edited edge checked, plus the headline check of the overall lift."""
+    """Every edited edge checked, plus the headline check of the overall lift; ``warnings`` are the fits' of the
+    arms' logs, each naming its log (events left out for having no user id, journeys of a single touch...)."""
 
     prediction: str
     hypothesis: str
@@ -99,6 +100,7 @@ class EdgeCheck(Result):
     method: str = ""
     #: The variant arm's departures from each edited row, by outcome (what :func:`revise_rows` updates with).
     variant_counts: Mapping[str, Mapping[str, float]] = field(default_factory=dict, repr=False)
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "edges", MappingProxyType(dict(self.edges)))
@@ -109,7 +111,7 @@ class EdgeCheck(Result):
     def to_dict(self) -> dict[str, Any]:
         return {"edges": {k: e.to_dict() for k, e in self.edges.items()},
                 "headline": None if self.headline is None else self.headline.to_dict(),
-                "level": self.level, "method": self.method}
+                "level": self.level, "warnings": list(self.warnings), "method": self.method}
 
     def _headline(self) -> str:
         verdicts = [e.verdict for e in self.edges.values()]
@@ -131,6 +133,7 @@ class EdgeCheck(Result):
                               ["edge", "predicted", "control", "variant", "variant interval", "verdict"], rows)]
         if self.headline is not None:
             parts.append(self.headline.summary())
+        parts.extend(wrap(f"warning: {w}") for w in self.warnings)
         parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 
@@ -231,7 +234,8 @@ def _counts(fit, row: str) -> dict[str, float]:
 
 
 def _arm(fit) -> dict[str, Any]:
-    return {"source": fit.source, "journeys": fit.journeys, "events": fit.events}
+    return {"source": fit.source, "journeys": fit.journeys, "events": fit.events,
+            "events_without_user": fit.without_user}
 
 
 def check_edges(prediction: Prediction, control_log, variant_log, *, hypothesis: Hypothesis | None = None,
@@ -290,7 +294,8 @@ def check_edges(prediction: Prediction, control_log, variant_log, *, hypothesis:
               f"{len(edges)} edges about {len(edges) * (1 - level):.1f} may disagree by chance)")
     return EdgeCheck(prediction=prediction.source, hypothesis=hypothesis.title, level=level, edges=edges,
                      headline=headline, arms={"control": _arm(control), "variant": _arm(variant)}, method=method,
-                     variant_counts={a: _counts(variant, a) for a in rows if _counts(variant, a)})
+                     variant_counts={a: _counts(variant, a) for a in rows if _counts(variant, a)},
+                     warnings=tuple(f"{fit.source}: {w}" for fit in (control, variant) for w in fit.warnings))
 
 
 def arms_analysis(control_log, variant_log, goals: Sequence[str]):

@@ -32,7 +32,8 @@ from journeysim.attribution.markov import markov_journey
 from journeysim.errors import DataError, MapError, excerpt
 from journeysim.fitting.delays import DelayChoice, GapStats, choose_delay
 from journeysim.journey import Edge, Journey, Segment, Touchpoint
-from journeysim.logs.counts import NO_WINDOW, EventCounts, aggregate_events, describe_goals, dropped_events
+from journeysim.logs.counts import (NO_WINDOW, EventCounts, aggregate_events, describe_goals, dropped_events,
+                                    without_user)
 from journeysim.logs.layout import LogLayout
 from journeysim.logs.paths import read_path_file
 from journeysim.logs.sources import Source, connect, open_source, read_error
@@ -56,7 +57,9 @@ class FitResult(Result):
     intervals at :data:`INTERVAL_LEVEL` (``to`` is ``"exit"`` for drop-off);
     ``delays`` maps a touchpoint to its chosen distribution and every candidate's AIC;
     ``goals_by_default``: the goals were taken by default (the touchpoints whose events
-    carry a value); ``dropped`` counts the events the touchpoint map dropped, by name.
+    carry a value); ``dropped`` counts the events the touchpoint map dropped, by name;
+    ``without_user`` the events left out for having no user id (they belong to no customer)
+    and ``without_user_row`` is the file row of the first.
     """
 
     journey: Journey
@@ -74,6 +77,8 @@ class FitResult(Result):
     method: str = ""
     goals_by_default: bool = False
     dropped: Mapping[str, int] = field(default_factory=dict)
+    without_user: int = 0
+    without_user_row: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +90,8 @@ class FitResult(Result):
             "goals": list(self.goals),
             "goals_by_default": self.goals_by_default,
             "dropped_events": dict(self.dropped),
+            "events_without_user": self.without_user,
+            "first_row_without_user": self.without_user_row,
             "repeat": self.repeat,
             "lookback_seconds": self.lookback,
             "edges": [{"from": a, "to": b, "p": p, "departures": n, "ci": [lo, hi]} for a, b, p, n, lo, hi in self.edges],
@@ -206,11 +213,14 @@ def fit_events(
                                        unit_seconds=UNIT_SECONDS["day"], threads=threads)
                 journey, counts, delays, warnings = _events_journey(agg, Path(path).stem)
                 warnings = _journey_checks(agg, source, lookback) + warnings
+                if agg.without_user:
+                    warnings.insert(0, without_user(agg.without_user, agg.without_user_row, source.label("user_id")))
                 g = agg.groups
                 result = dict(kind="events", events=int(g.n.sum()), journeys=int(agg.starts().sum()),
                               cut=int(g.loc[g.kind == "cut", "n"].sum()), goals=agg.goals, repeat=repeat,
                               lookback=lookback, delays=delays, goals_by_default=agg.goals_by_default,
-                              dropped=agg.dropped,
+                              dropped=agg.dropped, without_user=agg.without_user,
+                              without_user_row=agg.without_user_row,
                               method=f"{agg.method}; rows and entry are maximum-likelihood estimates; delays "
                               "fitted to the gaps to the next touch by maximum likelihood, chosen by AIC")
     except duckdb.Error as exc:   # a read that fails past the checks (e.g. a bad byte deep in the file)

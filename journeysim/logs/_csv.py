@@ -10,10 +10,12 @@ order, or to DuckDB) is the user id (text), the time in µs and the pair number,
 by block, so the log is never whole in memory.
 
 Only files that read cleanly are read here: an unusual dialect, a conversion error, text
-that is not UTF-8, an empty user, time or touchpoint, an empty segment, or a value that
-is negative or not a finite number mark the stream :attr:`CsvEvents.unclean` (and end it
+that is not UTF-8, an empty time or touchpoint, an empty segment, or a value that is
+negative or not a finite number mark the stream :attr:`CsvEvents.unclean` (and end it
 with an error), and DuckDB's reader, which reports the exact bad row, reads the file
-instead.
+instead. An event without a user id (empty, or only spaces as DuckDB's ``trim`` sees them)
+is not a bad row but no customer's: it is left out of the stream, after the checks and
+after the touchpoint map, and counted (:attr:`CsvEvents.without_user`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import re
 
 import duckdb
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -77,6 +80,10 @@ class CsvEvents:
         self.span: tuple[int, int] | None = None
         #: Events dropped by the touchpoint map, by name.
         self.dropped: dict[str, int] = {}
+        #: Events (that the touchpoint map keeps) without a user id, and the file row of the first.
+        self.without_user = 0
+        self.without_user_row: int | None = None
+        self._read = 0   # file rows read so far
         user = csv.schema.field(self._columns["user_id"]).type
         schema = pa.schema([("u", user), ("t", pa.int64()), ("sc", pa.int32())])
         self.reader = pa.RecordBatchReader.from_batches(schema, self._blocks())
@@ -113,8 +120,9 @@ class CsvEvents:
     def _block(self, block: pa.RecordBatch) -> pa.RecordBatch:
         columns, layout = self._columns, self._source.layout
         user, time, tp = (block.column(columns[c]) for c in ("user_id", "timestamp", "touchpoint"))
-        if user.null_count or time.null_count or (len(user) and pc.any(pc.equal(user, "")).as_py()):
-            raise _Unclean   # an empty user id (DuckDB's reader names its row)
+        if time.null_count:
+            raise _Unclean
+        blank = _blank(user)
         if self._source.plain:
             if tp.null_count:
                 raise _Unclean
@@ -144,6 +152,10 @@ class CsvEvents:
             if len(given) and not (given.min() >= 0 and given.max() < np.inf):   # NaN fails both
                 raise _Unclean
         micros = self._micros(time)
+        if blank is not None:
+            self._count_without_user(blank if keep is None else blank & keep)
+            keep = ~blank if keep is None else keep & ~blank
+        self._read += len(block)
         if keep is not None:
             user, micros, code = user.filter(pa.array(keep)), micros.filter(pa.array(keep)), code[keep]
             value = None if value is None else value[keep]
@@ -160,6 +172,13 @@ class CsvEvents:
             self.time_ordered = (self._last is None or t[0] >= self._last) and bool((t[1:] >= t[:-1]).all())
             self._last = t[-1]
         return pa.RecordBatch.from_arrays([user, micros, pa.array(code)], names=["u", "t", "sc"])
+
+    def _count_without_user(self, blank: np.ndarray) -> None:
+        rows = np.flatnonzero(blank)
+        if len(rows):
+            if self.without_user_row is None:
+                self.without_user_row = self._read + int(rows[0]) + 1
+            self.without_user += len(rows)
 
     def _micros(self, time: pa.Array) -> pa.Array:
         """Each event's time in µs: a timestamp's, or an epoch number's scaled and rounded half up (as
@@ -217,6 +236,41 @@ class CsvEvents:
             idx = np.where(alone, len(names) - 1, idx)
         keep = None if not dropped.any() else ~dropped
         return names, np.where(idx < 0, 0, idx), keep, (flag & ~alone).astype(np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _may_be_blank(offsets: np.ndarray, data: np.ndarray) -> bool:
+    """Whether any text (bytes ``data[offsets[j]:offsets[j + 1]]``) is empty or starts with the first byte of a
+    space DuckDB's ``trim`` takes off (U+0020; U+00A0; U+1680; U+2000-U+200A, U+202F, U+205F; U+3000)."""
+    for j in range(len(offsets) - 1):
+        a = offsets[j]
+        if a == offsets[j + 1]:
+            return True
+        c = data[a]
+        if c == 0x20 or c == 0xC2 or 0xE1 <= c <= 0xE3:
+            return True
+    return False
+
+
+def _blank(user: pa.Array) -> np.ndarray | None:
+    """Which events have no user id (null, empty, or only the spaces DuckDB's ``trim`` takes off), or ``None``
+    when every one has one: the usual case, told by one pass over the ids' first bytes; the few texts that may
+    be blank are then trimmed one by one."""
+    n = len(user)
+    if n == 0:
+        return None
+    if not user.null_count:
+        wide = pa.types.is_large_string(user.type)
+        _, offsets, data = user.buffers()
+        offsets = np.frombuffer(offsets, np.int64 if wide else np.int32, n + 1, user.offset * (8 if wide else 4))
+        if data is not None and not _may_be_blank(offsets, np.frombuffer(data, np.uint8)):
+            return None
+    blank = pc.equal(pc.binary_length(user), 0).fill_null(True).to_numpy(zero_copy_only=False)
+    # Whitespace of any kind (tabs too) from end to end: only these few are trimmed here, as DuckDB would.
+    spaced = np.flatnonzero(pc.utf8_is_space(user).fill_null(False).to_numpy(zero_copy_only=False))
+    if len(spaced):
+        blank[spaced] = [not trimmed(text) for text in user.take(pa.array(spaced)).to_pylist()]
+    return blank if blank.any() else None
 
 
 def standard_dialect(con: duckdb.DuckDBPyConnection, path: str) -> bool:

@@ -37,6 +37,12 @@ Checks come in the order a reader needs them: bad rows first, then an empty log,
 the goals (by default the touchpoints whose events carry a positive value), so that
 each message says what is actually wrong.
 
+An event without a user id (NULL, empty, or only spaces as DuckDB's ``trim`` sees them)
+belongs to no customer: it is checked as every row is, then left out of the counts, and
+the events left out and the first one's row are counted (:func:`without_user`). Both
+readers do so, after the touchpoint map (an event the map drops is dropped, whatever its
+user), so they count the same events.
+
 A row flagged as a conversion (see :mod:`journeysim.logs.layout`) is counted by both
 passes as a pair of its own, (touchpoint, segment, converted); afterwards
 :func:`_split_conversions` turns each such pair into its touchpoint followed by the
@@ -60,14 +66,15 @@ from journeysim.logs._stream import Transitions, count_in_order
 from journeysim.logs.layout import DEFAULT_GOAL, TIME_UNITS, UNIT_NAMES
 from journeysim.logs.sources import FLAG, Source, quote, quote_made, read_error
 
-__all__ = ["EventCounts", "aggregate_events", "NO_WINDOW", "window_micros", "describe_goals", "dropped_events"]
+__all__ = ["EventCounts", "aggregate_events", "NO_WINDOW", "window_micros", "describe_goals", "dropped_events",
+           "without_user"]
 
 #: A lookback (in seconds) longer than any log: no journey is ever cut.
 NO_WINDOW = 2.0 ** 52 / 1e6
 
 _KINDS = {0: "goal", 1: "end", 2: "cut", 3: "move"}
 # Row problems, as bits of ``bad``, in the order they are reported.
-_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_VAL, _NEG_VAL, _BAD_QUOTE = 1, 2, 32, 4, 8, 16, 64
+_BAD_T, _BAD_FLAG, _BAD_TP, _BAD_VAL, _NEG_VAL, _BAD_QUOTE = 1, 32, 4, 8, 16, 64
 _STAGED = "__journeysim_events"
 # Pair numbers of the fast reader packed below the file row (see _pass_sql).
 _PAIR_BITS = 24
@@ -89,7 +96,9 @@ class EventCounts:
     ``values`` is the total event value of each touchpoint; ``goals`` are the goals
     the journeys were cut at (those asked for, else the default ones: then
     ``goals_by_default``); ``dropped`` counts the events of each name the touchpoint
-    map dropped; ``method`` says how the timelines were followed.
+    map dropped; ``without_user`` the events (kept by the map) left out for having no
+    user id, and ``without_user_row`` is the file row of the first (1-based, the CSV
+    header not counted); ``method`` says how the timelines were followed.
     """
 
     groups: pd.DataFrame
@@ -100,6 +109,8 @@ class EventCounts:
     method: str = ""
     goals_by_default: bool = False
     dropped: dict[str, int] = field(default_factory=dict)
+    without_user: int = 0
+    without_user_row: int | None = None
 
     def starts(self, segment: str | None = None) -> pd.Series:
         """Journeys started at each touchpoint (of one segment): visits not reached by a move.
@@ -132,14 +143,15 @@ def window_micros(lookback: float) -> int:
 
 def _events(source: Source, relation: str, row: str, goal: str) -> str:
     """One row per event: user, time (µs), file row, value, touchpoint, segment, converted, dropped (by the
-    touchpoint map: the callers leave those rows out, after numbering them), their hash, problem bits."""
+    touchpoint map: the callers leave those rows out, after numbering them), their hash, problem bits, and
+    whether the event has no user id (``anon``: it is checked, then left out of the counts)."""
     value = f"TRY_CAST({quote('value')} AS DOUBLE)" if source.has("value") else "0.0"
     raw_value = quote("value") if source.has("value") else "NULL"
     seg = (f"coalesce(CAST({quote('segment')} AS VARCHAR), '(none)')" if source.has("segment")
            else "NULL::VARCHAR")
     return f"""
-    SELECT u, t, rn, val, tp, seg, conv, drop, {_hash(source, 0)} AS sc,
-           (CASE WHEN t IS NULL THEN {_BAD_T} ELSE 0 END | CASE WHEN u IS NULL OR CAST(u AS VARCHAR) = '' THEN {_BAD_U} ELSE 0 END
+    SELECT u, t, rn, val, tp, seg, conv, drop, {_hash(source, 0)} AS sc, {source.no_user('u')} AS anon,
+           (CASE WHEN t IS NULL THEN {_BAD_T} ELSE 0 END
             | CASE WHEN (val IS NULL AND raw_value IS NOT NULL) OR NOT isfinite(val) THEN {_BAD_VAL} ELSE 0 END
             | CASE WHEN val < 0 THEN {_NEG_VAL} ELSE 0 END | CASE WHEN bad_flag THEN {_BAD_FLAG} ELSE 0 END
            )::UTINYINT AS bad
@@ -211,8 +223,9 @@ def aggregate_events(
     ``threads`` is the thread count of the CSV reader and DuckDB; ``in_order`` = False
     skips the pass in file order (:mod:`journeysim.logs._stream`) and sorts every log.
     Raises :class:`DataError` naming the first bad row (unparsable timestamp, empty
-    user or touchpoint, a value that is not a number or is negative), then for a log
-    without events, then for a missing or unknown goal.
+    touchpoint, a value that is not a number or is negative), then for a log without
+    events (an event without a user id is no customer's: it is left out and counted),
+    then for a missing or unknown goal.
     """
     goal = _conversion_goal(source, goals)
     settings = dict(window=window_micros(lookback), unit=unit_seconds * 1e6)
@@ -222,8 +235,8 @@ def aggregate_events(
         counted = count_in_order(events, **settings) if events is not None and in_order else None
         if counted is not None:
             names, method = events.names(), _IN_ORDER
-            span, dropped = events.span, events.dropped
-            goals, by_default = _goals(con, source, names, goals, goal, span)
+            span, dropped, anonymous = events.span, events.dropped, (events.without_user, events.without_user_row)
+            goals, by_default = _goals(con, source, names, goals, goal, span, anonymous)
             groups = _counted_groups(counted)
         else:
             if events is not None and in_order and not events.unclean:   # read again, to be sorted
@@ -231,12 +244,13 @@ def aggregate_events(
             staged = _stage_fast(con, events) if events is not None and not events.unclean else None
             if staged is not None:
                 (hashed, names, key), span, dropped = staged, events.span, events.dropped
+                anonymous = (events.without_user, events.without_user_row)
             else:
-                hashed, names = _stage_exact(con, source, goal)
-                key, span, dropped = "u, t, rn", _span(con, source, hashed), _dropped(con, source, goal)
+                every, hashed, names, anonymous = _stage_exact(con, source, goal)
+                key, span, dropped = "u, t, rn", _span(con, source, every), _dropped(con, source, goal)
             # The fast reader numbers the pairs from 0 (DuckDB's reader hashes them); rows stay below 2**40.
             packed = staged is not None and len(names) <= _PAIR_MASK
-            goals, by_default = _goals(con, source, names, goals, goal, span)
+            goals, by_default = _goals(con, source, names, goals, goal, span, anonymous)
             groups = con.execute(_pass_sql(hashed, "", **settings, key=key, packed=packed)).df()
             if groups.unsorted.any():   # the sorted rows did not arrive in order: use the slower ordered window
                 groups = con.execute(_pass_sql(hashed, "ORDER BY u, t, rn", **settings)).df()
@@ -258,7 +272,7 @@ def aggregate_events(
     if not repeat:
         groups = _end_at_goals(groups, goals)
     return EventCounts(groups, names.groupby("tp").val.sum(), source.has("value"), source.has("segment"),
-                       tuple(goals), method, by_default, dropped)
+                       tuple(goals), method, by_default, dropped, *anonymous)
 
 
 def _conversion_goal(source: Source, goals) -> str | None:
@@ -310,7 +324,8 @@ def _seg(seg):
 
 
 def _span(con: duckdb.DuckDBPyConnection, source: Source, hashed: str) -> tuple[int, int] | None:
-    """The first and last event times (µs) when they are epoch numbers (then their unit is checked)."""
+    """The first and last event times (µs) when they are epoch numbers (then their unit is checked), events
+    without a user id included (the fast reader checks every row's time as it reads)."""
     if source.layout.time_unit is None:
         return None
     return con.execute(f"SELECT min(t), max(t) FROM {hashed}").fetchone()
@@ -373,10 +388,12 @@ def _end_at_goals(groups: pd.DataFrame, goals: list[str]) -> pd.DataFrame:
     return pd.concat([groups[~at_goal], ended], ignore_index=True)
 
 
-def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source, goal: str | None) -> tuple[str, pd.DataFrame]:
+def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source, goal: str | None):
     """Stage (a CSV) or wrap (Parquet) the events with DuckDB's reader, hash-coded, and check every row.
 
-    Returns the events relation and the names of its hashes; raises for the first bad row.
+    Returns the events relation (every event the touchpoint map keeps), the same without the
+    events that have no user id (the ones counted), the names of its hashes, and (events
+    without a user id, the row of the first); raises for the first bad row.
     """
     goal = goal or ""
     if source.csv is not None:
@@ -393,7 +410,7 @@ def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source, goal: str | Non
     else:
         raise DataError(f"{source.path}: touchpoint names whose hashes collide {_SALTS} times over")
     if names.empty:
-        return hashed, names
+        return hashed, hashed, names.drop(columns=["anon", "anon_row"]), (0, None)
     bad = functools.reduce(operator.or_, map(int, names.bad), 0)
     if (names.tp.isna() | (names.tp.str.strip(SPACES) == "")).any():   # names are few: checked here, not per row
         bad |= _BAD_TP
@@ -402,7 +419,26 @@ def _stage_exact(con: duckdb.DuckDBPyConnection, source: Source, goal: str | Non
         bad |= _BAD_QUOTE
     if bad:
         _check_rows(con, source, events, bad, goal, made)
-    return hashed, names
+    anonymous = int(names.anon.sum())
+    first = int(names.anon_row.min()) if anonymous else None
+    names = names[names.n > 0].drop(columns=["anon", "anon_row"])
+    return hashed, (f"(SELECT * FROM {hashed} WHERE NOT anon)" if anonymous else hashed), names, (anonymous, first)
+
+
+def without_user(events: int, row: int | None, label: str = "user_id") -> str:
+    """The warning that events without a user id (``label``: the file's name of the column) were left out.
+
+    Examples
+    --------
+    >>> without_user(1234, 3)
+    "1,234 events with an empty 'user_id' (the first in row 3) were left out: they belong to no customer"
+    >>> without_user(1, 7, "user_pseudo_id")
+    "1 event with an empty 'user_pseudo_id' (row 7) was left out: it belongs to no customer"
+    """
+    if events == 1:
+        return f"1 event with an empty {excerpt(label)} (row {row}) was left out: it belongs to no customer"
+    return (f"{events:,} events with an empty {excerpt(label)} (the first in row {row}) were left out: "
+            "they belong to no customer")
 
 
 def describe_goals(goals, by_default: bool) -> str:
@@ -429,10 +465,15 @@ def dropped_events(dropped, shown: int = 5) -> str:
     return f"{sum(n for _, n in items):,} ({listed})"
 
 
-def _goals(con, source: Source, names: pd.DataFrame, goals, goal: str | None, span) -> tuple[list[str], bool]:
+def _goals(con, source: Source, names: pd.DataFrame, goals, goal: str | None, span,
+           anonymous: tuple[int, int | None] = (0, None)) -> tuple[list[str], bool]:
     """The goals asked for, checked against the log, or by default those whose events carry a value; and
     whether they were taken by default. Refuses goals that leave no touch before them."""
     if names.empty:
+        if anonymous[0]:
+            raise DataError(f"{source.path}: no events left: every one of the {anonymous[0]:,} events has an empty "
+                            f"{excerpt(source.label('user_id'))}, so none belongs to a customer "
+                            f"(is it the customer id? name yours with --user-column)")
         what = "the file has only a header" if source.csv is not None else "the file has no rows"
         raise DataError(f"{source.path}: no events ({what})")
     if span is not None:
@@ -488,15 +529,17 @@ def _check_span(source: Source, first: int, last: int) -> None:
 
 def _names(con: duckdb.DuckDBPyConnection, hashed: str) -> pd.DataFrame | None:
     """Touchpoint, segment, converted, events, value total and problem bits by hash (as text), or None if two
-    pairs share one.
+    pairs share one. Events and value count the events with a user id; ``anon`` counts those without one (their
+    first row ``anon_row``), whose names are still checked.
 
     Names are trimmed of spaces here, on the few pairs, not on every event: two spellings
     (' ad', 'ad') keep two hashes that name the same touchpoint.
     """
     names = con.execute(f"SELECT CAST(sc AS VARCHAR) AS sc, trim(tp) AS tp, "
                         f"CASE WHEN seg IS NOT NULL THEN coalesce(NULLIF(trim(seg), ''), '(none)') END AS seg, conv, "
-                        f"count(*) AS n, coalesce(sum(val), 0) AS val, "
-                        f"bit_or(bad) AS bad FROM {hashed} GROUP BY sc, tp, seg, conv").df()
+                        f"count(*) FILTER (WHERE NOT anon) AS n, coalesce(sum(val) FILTER (WHERE NOT anon), 0) AS val, "
+                        f"bit_or(bad) AS bad, count(*) FILTER (WHERE anon) AS anon, "
+                        f"min(rn) FILTER (WHERE anon) AS anon_row FROM {hashed} GROUP BY sc, tp, seg, conv").df()
     return None if names.sc.duplicated().any() else names.set_index("sc")
 
 
@@ -526,7 +569,7 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
                   f"AND trim(coalesce(CAST({quote('value')} AS VARCHAR), '')) <> '') "
                   f"OR NOT isfinite(TRY_CAST({quote('value')} AS DOUBLE)))",
     }
-    for bit in (_BAD_T, _BAD_U, _BAD_FLAG, _BAD_TP, _BAD_QUOTE, _BAD_VAL, _NEG_VAL):
+    for bit in (_BAD_T, _BAD_FLAG, _BAD_TP, _BAD_QUOTE, _BAD_VAL, _NEG_VAL):
         if bad & bit:
             sql = where.get(bit, f"SELECT min(rn) FROM {events} WHERE bad & {bit} <> 0")
             row = con.execute(sql, {"made": sorted(made)} if bit == _BAD_QUOTE else None).fetchone()[0]
@@ -537,8 +580,6 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
     at, label = source.where(row), source.label
     if bit == _BAD_T:
         raise DataError(f"{at}: {_bad_time(source, raw('timestamp', row))}")
-    if bit == _BAD_U:
-        raise DataError(f"{at}: {label('user_id')} is empty")
     if bit == _BAD_FLAG:
         column = source.layout.conversion
         raise DataError(f"{at}: {column} {excerpt(raw(FLAG, row))} is not a conversion flag (1/0, true/false, yes/no); "

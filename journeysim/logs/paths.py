@@ -19,7 +19,7 @@ import pandas as pd
 
 from journeysim.errors import EXCERPT_LENGTH, DataError, excerpt
 from journeysim.logs._path_csv import csv_path_table
-from journeysim.logs.counts import NO_WINDOW, describe_goals, window_micros
+from journeysim.logs.counts import NO_WINDOW, describe_goals, window_micros, without_user
 from journeysim.logs.sources import Source, quote
 
 __all__ = ["PathTable", "read_clean_path_csv", "read_path_file", "event_paths"]
@@ -44,6 +44,9 @@ class PathTable:
     conversions_only: bool = False
     #: Events the touchpoint map dropped, by name.
     dropped: tuple[tuple[str, int], ...] = ()
+    #: Events of an event log left out for having no user id, and the file row of the first.
+    without_user: int = 0
+    without_user_row: int | None = None
     #: What reading the file found suspicious (attribution repeats them).
     warnings: tuple[str, ...] = ()
 
@@ -199,13 +202,15 @@ def _first_problem(con: duckdb.DuckDBPyConnection, rows: str, source: Source):
 
 def event_paths(
     con: duckdb.DuckDBPyConnection, source: Source, goals: list[str], *, lookback: float = NO_WINDOW,
-    by_default: bool = False, dropped: dict[str, int] | None = None,
+    by_default: bool = False, dropped: dict[str, int] | None = None, anonymous: tuple[int, int | None] = (0, None),
 ) -> PathTable:
     """Cut an event log into journeys (ending at a goal, or after ``lookback`` seconds of inactivity)
-    and count the distinct paths of touches before the goal.
+    and count the distinct paths of touches before the goal. Events without a user id belong to no
+    journey (:func:`~journeysim.logs.counts.aggregate_events` counts them).
 
     A row flagged as a conversion is its touch followed by the goal (the log's one goal);
-    ``by_default`` and ``dropped`` are recorded in the table (see :class:`PathTable`).
+    ``by_default``, ``dropped`` and ``anonymous`` (events without a user id, the row of the first) are
+    recorded in the table (see :class:`PathTable`).
     Paths are numbered in their order (not the grouping's), so that sums over them do not
     vary from run to run.
     """
@@ -216,7 +221,7 @@ def event_paths(
         WITH rows AS (
             SELECT user_id AS u, trim(__tp) AS tp, __conv AS conv, {source.micros()} AS t,
                    coalesce({value}, 0) AS val, __row AS rn
-            FROM {source.touchpoints(source.relation, goal)} WHERE NOT __drop
+            FROM {source.touchpoints(source.relation, goal)} WHERE NOT __drop AND NOT {source.no_user()}
         ), src AS (   -- a touch flagged as a conversion, then the conversion (sub 1) with the row's value
             SELECT u, tp, t, CASE WHEN conv THEN 0 ELSE val END AS val, rn, 0 AS sub FROM rows
             UNION ALL
@@ -251,12 +256,12 @@ def event_paths(
                         f"with touches, none converting; {_many(direct, 'conversion')} with no touch before the goal; "
                         f"{describe_goals(goals, by_default)}): there is nothing to attribute"
                         + (flag or "; name the goals with --goal"))
-    warnings = ()
+    warnings = (without_user(*anonymous, source.label("user_id")),) if anonymous[0] else ()
     if by_default and direct > converted:
-        warnings = (f"{int(direct):,} of the {int(direct) + converted:,.0f} conversions had no touch before the goal "
+        warnings += (f"{int(direct):,} of the {int(direct) + converted:,.0f} conversions had no touch before the goal "
                     f"and take part in no model ({describe_goals(goals, True)}){flag} instead",)
     return replace(table, goals=tuple(goals), goals_by_default=by_default, dropped=tuple((dropped or {}).items()),
-                   warnings=warnings)
+                   without_user=anonymous[0], without_user_row=anonymous[1], warnings=warnings)
 
 
 def _many(n: float, noun: str) -> str:

@@ -36,6 +36,9 @@ _LONGEST = 36_500 * 86_400   # seconds: --lookback beyond a century is a typo
 #: The relation's name of the conversion column's text, and of the touchpoint map's pattern columns.
 FLAG = "__flag"
 _PATTERN = "__pattern_{}"
+# DuckDB types whose values are never blank text (the user id check is then only for NULL).
+_NEVER_BLANK = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                "UBIGINT", "UHUGEINT", "DECIMAL", "FLOAT", "DOUBLE", "DATE", "TIME", "TIMESTAMP", "BOOLEAN", "UUID")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Source:
     csv: str | None = None   # a CSV's bare reader, without ``__row`` (whose numbering costs a streaming window)
     time_type: str = "VARCHAR"   # DuckDB's type of the timestamp column
     layout: LogLayout = field(default_factory=LogLayout)
+    user_type: str = "VARCHAR"   # DuckDB's type of the user id column
 
     def has(self, column: str) -> bool:
         return column in self.columns
@@ -81,6 +85,16 @@ class Source:
         if self.time_type == "TIMESTAMP WITH TIME ZONE":
             return f"epoch_us({column})"
         return f"epoch_us(TRY_CAST({column} AS TIMESTAMP))"
+
+    def no_user(self, column: str = '"user_id"') -> str:
+        """SQL that is true for an event without a user id: NULL, or text that DuckDB's ``trim`` leaves empty.
+
+        A number or a time (a Parquet column of them) is never blank, and is not cast to text to be checked.
+        """
+        if self.user_type.startswith(_NEVER_BLANK):
+            return f"({column} IS NULL)"
+        text = column if self.user_type == "VARCHAR" else f"CAST({column} AS VARCHAR)"
+        return f"({column} IS NULL OR trim({text}) = '')"
 
     def where(self, row: int) -> str:
         return f"{self.path}: row {row}"
@@ -189,7 +203,8 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, layout:
     if parquet:
         relation = (f"(SELECT {select}, file_row_number + 1 AS __row "
                     f"FROM read_parquet({lit}, file_row_number = true))")
-        return Source(source, "events", tuple(roles), relation, time_type=time_type, layout=layout)
+        return Source(source, "events", tuple(roles), relation, time_type=time_type, layout=layout,
+                      user_type=types[roles["user_id"]])
     # Text columns stay text so that a bad timestamp or value is reported by row, not by the sniffer; user ids
     # are labels (007 is not 7, and 64-bit hashes overflow a BIGINT), whatever the first rows look like.
     text = [c for c in dict.fromkeys(aliases.values()) if c not in (roles["touchpoint"], roles.get("segment"))]

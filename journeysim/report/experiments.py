@@ -89,7 +89,8 @@ def edges_report(prediction: Prediction, check, variant_map) -> Report:
     if check.headline is not None:
         sections.append(Section("The headline: the overall lift", (check.headline.explanation,),
                                 plots=(_lift_plot(prediction, check.headline),)))
-    method = (check.method,) + (() if check.headline is None else (check.headline.method,))
+    method = (*(f"warning: {w}" for w in check.warnings), check.method,
+              *(() if check.headline is None else (check.headline.method,)))
     return Report("check", check.hypothesis or check.prediction, tuple(facts), tuple(sections), method)
 
 

@@ -156,3 +156,31 @@ def test_dot_places_edge_labels():
     layout = dot_layout(j, {("a", "b"): 1.0}, {"a": "a", "b": "b"}, {("a", "b"): "pred 0.1-0.2   obs 0.15"})
     (x, _), (xa, _, _, _), (xb, _, _, _) = layout.edge_labels["a", "b"], layout.nodes["a"], layout.nodes["b"]
     assert xa < x < xb
+
+
+def test_events_without_a_user_id_are_left_out_of_the_arms_and_said(arms, tmp_path, capsys):
+    """An arm's log with anonymous events checks as the log without them, and the check names the log and the
+    events it left out (check --events, calibrate --events, report check --events)."""
+    clean = arms / "variant.csv"
+    lines = clean.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    anonymous = ["," + row.split(",", 1)[1] for row in rows[:40]]   # 40 events, their user id blanked
+    variant = tmp_path / "variant.csv"
+    variant.write_text(header + "".join(rows[:10] + anonymous + rows[10:]), encoding="utf-8")
+    warning = (f"{variant}: 40 events with an empty 'user_id' (the first in row 11) were left out: they belong to "
+               "no customer")
+    outputs = []
+    for log in (clean, variant):
+        assert main(["check", str(arms / "p.json"), "--events", str(arms / "control.csv"), str(log), "--json"]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[1]["warnings"] == [warning] and outputs[0]["warnings"] == []
+    assert json.dumps({**outputs[1], "warnings": []}).replace(str(variant), str(clean)) == json.dumps(outputs[0])
+    assert main(["check", str(arms / "p.json"), "--events", str(arms / "control.csv"), str(variant)]) == 0
+    assert f"warning: {warning}" in " ".join(capsys.readouterr().out.split())   # wrapped to the terminal
+    out = tmp_path / "revised.yaml"
+    assert main(["calibrate", str(arms / "p.json"), "--events", str(arms / "control.csv"), str(variant), "-o",
+                 str(out), "--allow-outside", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == [warning]
+    assert main(["report", "check", str(arms / "p.json"), "--events", str(arms / "control.csv"), str(variant),
+                 "-o", str(tmp_path / "report")]) == 0
+    assert "40 events with an empty" in (tmp_path / "report" / "report.html").read_text()

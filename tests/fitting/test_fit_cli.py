@@ -81,8 +81,8 @@ def test_attribute_json_has_exactly_the_documented_keys(tmp_path, capsys):
     src.write_text("path,total_conversions,total_null,total_conversion_value\na>b,2,2,20\nb,1,3,10\n", encoding="utf-8")
     assert main(["attribute", str(src), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    keys = {"models", "removal_effects", "removal_effects_value", "order", "goals", "goals_by_default", "dropped_events", "warnings", "notes",
-            "method"}
+    keys = {"models", "removal_effects", "removal_effects_value", "order", "goals", "goals_by_default", "dropped_events",
+            "events_without_user", "first_row_without_user", "warnings", "notes", "method"}
     assert set(data) == keys and data["order"] == 1 and data["goals"] == [] and not data["warnings"]
     assert set(data["models"]) == {"markov", "first", "last", "linear", "time-decay", "position", "shapley",
                                    "shapley-rate"}

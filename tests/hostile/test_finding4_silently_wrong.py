@@ -1,5 +1,6 @@
 """Finding 4: silently wrong. An aggregated A/B file whose counts overflow int64 printed customers
--9223372036854775808; an empty user_id merged every anonymous event into one customer; ``attribute --bootstrap 50
+-9223372036854775808; an empty user_id merged every anonymous event into one customer (now such events are left
+out, counted and reported); ``attribute --bootstrap 50
 --seed 3`` gave another answer each run; ``fit`` wrote a touchpoint named ``2e5`` unquoted (read back as 200000.0) and
 renamed one holding U+0085; an unbalanced quote in an event log made a touchpoint named ``"ad``. Also found on the
 way: a self-loop of 0.999999999999999 gave the exact engine a conversion rate of 100.08%.
@@ -58,17 +59,50 @@ def test_an_impossible_sum_of_squares_near_the_float_range_says_so_without_a_war
     assert line == f"{path}: line 2, column 'revenue_sumsq': 1e+308 is less than revenue_sum^2/customers (impossible)"
 
 
+# u1 converts, u2 does not; three anonymous events (an empty user id) between them belong to no customer.
 EMPTY_USER = ("user_id,timestamp,touchpoint\nu1,2025-01-01 00:00:00,ad\nu1,2025-01-01 00:02:00,purchase\n"
-              "{blank},2025-01-01 00:03:00,ad\n{blank},2025-01-01 00:04:00,purchase\n")
+              "{blank},2025-01-01 00:03:00,ad\n{blank},2025-01-01 00:04:00,purchase\nu2,2025-01-01 00:05:00,ad\n"
+              "{blank},2025-01-01 00:06:00,page\nu2,2025-01-01 00:07:00,mail\n")
+WITHOUT_USER = "3 events with an empty 'user_id' (the first in row 3) were left out: they belong to no customer"
 
 
-@pytest.mark.parametrize("blank", ["", '""'])
-@pytest.mark.parametrize("command", ["fit", "attribute"])
-def test_an_empty_user_id_is_a_bad_row(tmp_path, capsys, blank, command):
-    path = tmp_path / "log.csv"
+@pytest.mark.parametrize("blank", ["", '""', '"   "', "\u3000"])
+def test_events_with_an_empty_user_id_are_left_out_counted_and_reported(tmp_path, capsys, blank):
+    """They once merged into one anonymous customer; then they refused the whole log. Now they are left out, with
+    a warning giving their count and first row: the map is exactly that of u1 and u2."""
+    path, clean = tmp_path / "log.csv", tmp_path / "clean.csv"
     path.write_text(EMPTY_USER.format(blank=blank), encoding="utf-8")
-    extra = ["-o", str(tmp_path / "fitted.yaml")] if command == "fit" else []
-    assert error_line(capsys, [command, str(path), "--goal", "purchase", *extra]) == f"{path}: row 3: user_id is empty"
+    clean.write_text("".join(line + "\n" for line in EMPTY_USER.format(blank="").splitlines()
+                             if not line.startswith(",")), encoding="utf-8")
+    assert main(["fit", str(path), "--goal", "purchase", "-o", str(tmp_path / "fitted.yaml"), "--json"]) == 0
+    fit = json.loads(capsys.readouterr().out)
+    assert (fit["events"], fit["journeys"], fit["events_without_user"], fit["first_row_without_user"]) == (4, 2, 3, 3)
+    assert fit["warnings"] == [WITHOUT_USER]
+    assert main(["fit", str(clean), "--goal", "purchase", "-o", str(tmp_path / "clean.yaml")]) == 0
+    fitted, expected = load_journey(tmp_path / "fitted.yaml"), load_journey(tmp_path / "clean.yaml")
+    assert dict(fitted.entry) == {"ad": 1.0} and fitted.rows["ad"]["purchase"].p == fitted.rows["ad"]["mail"].p == 0.5
+    assert dict(fitted.observations) == dict(expected.observations) == {"entry": 2.0, "ad": 2.0, "mail": 1.0}
+    assert fitted.rows == expected.rows and "page" not in fitted.touchpoints
+    capsys.readouterr()
+    assert main(["attribute", str(path), "--goal", "purchase"]) == 0
+    shown = capsys.readouterr()
+    assert f"warning: {WITHOUT_USER}" in shown.out and not shown.err
+    assert main(["attribute", str(path), "--goal", "purchase", "--json"]) == 0
+    attribution = json.loads(capsys.readouterr().out)
+    assert attribution["models"]["last"] == {"ad": {"conversions": 1.0, "value": 0.0},
+                                             "mail": {"conversions": 0.0, "value": 0.0}}
+    assert (attribution["events_without_user"], attribution["first_row_without_user"]) == (3, 3)
+
+
+def test_a_log_whose_every_event_lacks_a_user_id_has_no_events(tmp_path, capsys):
+    path = tmp_path / "log.csv"
+    path.write_text("user_id,timestamp,touchpoint\n,2025-01-01 00:00:00,ad\n ,2025-01-01 00:02:00,purchase\n",
+                    encoding="utf-8")
+    for command in ("fit", "attribute"):
+        extra = ["-o", str(tmp_path / "fitted.yaml")] if command == "fit" else []
+        assert error_line(capsys, [command, str(path), "--goal", "purchase", *extra]) == (
+            f"{path}: no events left: every one of the 2 events has an empty 'user_id', so none belongs to a customer "
+            "(is it the customer id? name yours with --user-column)")
     assert not (tmp_path / "fitted.yaml").exists()
 
 

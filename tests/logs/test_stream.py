@@ -100,11 +100,20 @@ def test_a_log_of_single_visits_is_refused_by_both_passes(tmp_path):
 
 
 def _outcome(fit, path, **kwargs):
-    """The fit's summary, or the message of its refusal (a log may hold no transitions, or only goals)."""
+    """The fit's summary and warnings, or the message of its refusal (a log may hold no transitions, or only goals,
+    or no event with a user id)."""
     try:
-        return fit_summary(fit(path, **kwargs))
+        result = fit(path, **kwargs)
     except DataError as exc:
         return str(exc)
+    return fit_summary(result), result.warnings, result.without_user, result.without_user_row
+
+
+def _duckdb(path, **kwargs):
+    """The fit by DuckDB's own reader (the fast CSV reader switched off)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_fitsql, "csv_events", lambda *a, **k: None)
+        return fit_events(path, **kwargs)
 
 
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=20)
@@ -112,9 +121,12 @@ _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl
 
 @given(users=st.one_of(st.lists(st.integers(-2**63, 2**63 - 1), min_size=1, max_size=6, unique=True),
                        st.lists(_TEXT.filter(lambda s: s.strip()), min_size=1, max_size=6, unique=True)),
+       blanks=st.lists(st.sampled_from(["", " ", "\u00a0", "\u3000 \u2009"]), max_size=2, unique=True),
        data=st.data())
-def test_any_log_in_time_order_fits_as_sorted(tmp_path_factory, users, data):
-    """Random customers (integer or text ids), ties, zero gaps, exact lookback boundaries, segments."""
+def test_any_log_in_time_order_fits_as_sorted(tmp_path_factory, users, blanks, data):
+    """Random customers (integer or text ids), events without a user id, ties, zero gaps, exact lookback
+    boundaries, segments: the pass in file order, the sorted pass and DuckDB's reader agree."""
+    users = [*map(str, users), *blanks] if blanks else users
     n = data.draw(st.integers(1, 40))
     steps = data.draw(st.lists(st.sampled_from([0, 0, 1, 2, 5]), min_size=n, max_size=n))
     log = pd.DataFrame({"user_id": data.draw(st.lists(st.sampled_from(users), min_size=n, max_size=n)),
@@ -128,4 +140,5 @@ def test_any_log_in_time_order_fits_as_sorted(tmp_path_factory, users, data):
     path = tmp_path_factory.mktemp("log") / "events.csv"
     write_event_log(log, path)
     kwargs = dict(goals=["buy"], repeat=data.draw(st.booleans()), lookback=data.draw(st.sampled_from([None, 7200])))
-    assert _outcome(fit_events, path, **kwargs) == _outcome(_sorted, path, **kwargs)
+    assert _outcome(fit_events, path, **kwargs) == _outcome(_sorted, path, **kwargs) == \
+        _outcome(_duckdb, path, **kwargs)

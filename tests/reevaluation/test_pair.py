@@ -216,3 +216,23 @@ def test_a_touchpoint_after_the_purchase_is_judged_on_value():
     assert r.touchpoints["ad"].removal_effect_basis == "conversion"      # a tie: conversion
     assert r.to_dict()["touchpoints"]["onboarding"]["removal_effect_basis"] == "value per seed customer"
     assert "removal effect on" in r.summary() and "value" in r.summary()
+
+
+def test_events_without_a_user_id_are_left_out_of_a_log_and_said(store, tmp_path, capsys):
+    from journeysim.engines.eventlog import simulate_event_log, write_event_log
+
+    rng = np.random.default_rng(13)
+    for name in ("old.csv", "new.csv"):
+        write_event_log(simulate_event_log(store, 2_000, rng=rng), tmp_path / name)
+    (tmp_path / "anonymous").mkdir()
+    lines = (tmp_path / "new.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    anonymous = tmp_path / "anonymous" / "new.csv"
+    anonymous.write_text("".join(lines[:3] + ["," + row.split(",", 1)[1] for row in lines[1:6]] + lines[3:]),
+                         encoding="utf-8")
+    outputs = []
+    for new in (tmp_path / "new.csv", anonymous):
+        assert main(["reevaluate", str(tmp_path / "old.csv"), str(new), "--json", "--draws", "20"]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[1]["warnings"] == [f"{anonymous}: 5 events with an empty 'user_id' (the first in row 3) were left "
+                                      "out: they belong to no customer"]
+    assert outputs[1]["touchpoints"] == outputs[0]["touchpoints"]
