@@ -94,7 +94,10 @@ class Source:
         if self.user_type.startswith(_NEVER_BLANK):
             return f"({column} IS NULL)"
         text = column if self.user_type == "VARCHAR" else f"CAST({column} AS VARCHAR)"
-        return f"({column} IS NULL OR trim({text}) = '')"
+        # trim costs ~70 ns a row: only texts that may start with a space get it. Texts compare by their UTF-8
+        # bytes, and every text in ['!', U+00A0) starts with a character that is not a space trim takes off.
+        return (f"(CASE WHEN {column} IS NULL THEN true WHEN {text} >= '!' AND {text} < '\u00a0' THEN false "
+                f"ELSE trim({text}) = '' END)")
 
     def where(self, row: int) -> str:
         return f"{self.path}: row {row}"
