@@ -173,7 +173,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, layout:
         if parquet:
             described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit})").fetchall()
         else:
-            described = con.execute(f"DESCRIBE SELECT * FROM read_csv({lit}, header = true)").fetchall()
+            described = con.execute(f"DESCRIBE SELECT * FROM read_csv({lit}, {_CSV})").fetchall()
     except duckdb.Error as exc:
         raise read_error(source, exc, f"cannot read as {'Parquet' if parquet else 'CSV'}") from None
     columns = tuple(str(c[0]) for c in described)
@@ -211,10 +211,15 @@ def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, layout:
     # Text columns stay text so that a bad timestamp or value is reported by row, not by the sniffer; user ids
     # are labels (007 is not 7, and 64-bit hashes overflow a BIGINT), whatever the first rows look like.
     text = [c for c in dict.fromkeys(aliases.values()) if c not in (roles["touchpoint"], roles.get("segment"))]
-    reader = f"read_csv({lit}, header = true, types = {_types(text)})"
+    reader = f"read_csv({lit}, {_CSV}, types = {_types(text)})"
     relation = f"(SELECT {select}, row_number() OVER () AS __row FROM {reader})"
     return Source(source, "events", tuple(roles), relation, csv=f"(SELECT {select} FROM {reader})",
                   time_type=time_type, layout=layout)
+
+
+#: DuckDB's CSV options: quoting as CSV has it, always. Its sniffer turns quoting off when the rows it samples
+#: hold no quote, and a field quoted further down (``"product, page"``, ``""``) then splits or keeps its quotes.
+_CSV = "header = true, quote = '\"', escape = '\"'"
 
 
 def _types(text: list[str]) -> str:
@@ -236,7 +241,7 @@ def _path_source(con, path, source: str, columns: tuple[str, ...], parquet: bool
                     f"FROM read_parquet({lit}, file_row_number = true))")
         return Source(source, "paths", columns, relation)
     text = [c for c in ("total_conversions", "total_null", "total_conversion_value") if c in columns]
-    reader = f"read_csv({lit}, header = true, types = {_types(text)})"
+    reader = f"read_csv({lit}, {_CSV}, types = {_types(text)})"
     return Source(source, "paths", columns, f"(SELECT *, row_number() OVER () AS __row FROM {reader})", csv=reader)
 
 

@@ -200,3 +200,18 @@ def test_customer_totals_leave_them_out(tmp_path):
     totals = customer_totals(path, ["buy"])
     assert (totals.customers, totals.converted, totals.value_sum, totals.value_sumsq) == (2, 1, 10.0, 100.0)
     assert (totals.without_user, totals.without_user_row) == (2, 2)
+
+
+def test_quotes_only_deep_in_a_file_read_alike_by_every_reader(tmp_path):
+    # DuckDB's sniffer samples the first rows; seeing no quote there it turned quoting off, so a field quoted
+    # further down split ("product, page": a fourth column) or kept its quotes ('""' as a user id of two quotes)
+    rows = ["user_id,timestamp,touchpoint"]
+    for i in range(30_000):
+        rows += [f"u{i},2025-01-01 00:00:00,ad", f"u{i},2025-01-01 00:01:00,{'buy' if i % 3 == 0 else 'page'}"]
+    rows += ['u1,2025-01-01 00:02:00,"product, page"', '"",2025-01-01 00:03:00,ad']
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    fits = _every_reader(path, goals=["buy"])
+    for fit in fits:
+        assert "product, page" in fit.journey.names and fit.journey.rows["page"]["product, page"].p == 1 / 20_000
+        assert (fit.without_user, fit.without_user_row) == (1, 60_002)
