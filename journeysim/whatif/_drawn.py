@@ -335,13 +335,15 @@ class _Replay:
         self.attributes(c.name, numbers)
 
     def attributes(self, name: str, numbers: dict) -> None:
-        """Uncertain values and referral rates; every other attribute is in the structure."""
-        if isinstance(numbers.get("value"), np.ndarray):
-            self.m.value[name] = numbers["value"]
+        """Uncertain values and referral rates; every other attribute is in the structure. A fixed number
+        replaces an earlier change's uncertain one (the structure holds it)."""
         refers = numbers.get("refers")
         k = refers.get("k") if isinstance(refers, Mapping) else refers
-        if isinstance(k, np.ndarray):
-            self.m.refers[name] = k
+        for drawn, given in ((self.m.value, numbers.get("value")), (self.m.refers, k)):
+            if isinstance(given, np.ndarray):
+                drawn[name] = given
+            elif given is not None:
+                drawn.pop(name, None)
 
 
 def _numbers(kind: str, raw: Mapping) -> dict:

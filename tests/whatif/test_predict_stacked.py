@@ -66,6 +66,20 @@ def test_guardrails_and_observed_rows_too(monkeypatch):
     assert_same(ours, map_by_map(monkeypatch, hyp, draws=100, rng=np.random.default_rng(2)), rtol=1e-12)
 
 
+@pytest.mark.parametrize("attribute", ["refers", "value"])
+def test_a_later_fixed_number_replaces_an_earlier_uncertain_one(monkeypatch, attribute):
+    # the stacked replay kept the first change's drawn referral rate although the second sets it to 0
+    hyp = load_hypothesis(ROOT / "scenarios" / "hypotheses" / "live-chat.yaml")
+    data = {**hyp.data, "metric": "referrals" if attribute == "refers" else "expected_value",
+            "changes": [{"touchpoint": {"name": "cart", attribute: [0.1, 0.5]}},
+                        {"touchpoint": {"name": "cart", attribute: 0.0}}]}
+    twice = read_hypothesis(data, hyp.source, baseline=hyp.baseline)
+    ours = predict(twice, draws=50, rng=np.random.default_rng(1))
+    assert "all draws solved exactly together" in ours.method
+    assert_same(ours, map_by_map(monkeypatch, twice, draws=50, rng=np.random.default_rng(1)), rtol=1e-12)
+    assert np.all(ours.samples["variant"] == ours.samples["variant"][0])     # nothing uncertain is left
+
+
 def test_an_uncertain_delay_goes_map_by_map(monkeypatch):
     hyp = load_hypothesis(ROOT / "scenarios" / "hypotheses" / "live-chat.yaml")
     delay = {"touchpoint": {"name": "cart", "delay": {"dist": "fixed", "mean": [0.1, 1]}}}
