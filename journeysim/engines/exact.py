@@ -39,7 +39,7 @@ from journeysim.engines.discount import discount_rate
 from journeysim.engines.metrics import SCALAR_METRICS, JourneyMetrics
 from journeysim.journey import Journey
 
-__all__ = ["solve_exact", "segment_metrics", "conversion_rate", "DENSE_LIMIT"]
+__all__ = ["solve_exact", "segment_metrics", "conversion_rate", "dense_system", "DENSE_LIMIT"]
 
 #: Above this many touchpoints the engine factorises sparsely instead of inverting. Random
 #: graphs fill in under LU, and the diagonal of the inverse costs n sparse solves, so dense wins
@@ -62,14 +62,20 @@ def _system(Q: sp.csr_matrix, exit: np.ndarray | None) -> sp.csr_matrix:
     return (sp.diags(leave) - others).tocsr()
 
 
-def _dense_system(Q: sp.csr_matrix, exit: np.ndarray | None) -> np.ndarray:
-    """:func:`_system` as a dense array, for small maps (whose sparse operations cost more than the arithmetic)."""
-    A = Q.toarray()
-    diagonal = np.diag(A).copy()
-    np.fill_diagonal(A, 0.0)
-    leave = 1.0 - diagonal if exit is None else exit + A.sum(axis=1)
-    A = -A
-    np.fill_diagonal(A, leave)
+def dense_system(Q: np.ndarray, exit: np.ndarray | None) -> np.ndarray:
+    """:func:`_system` on dense arrays: of one map, whose sparse operations cost more than the arithmetic when it
+    is small, or of a stack of draws (``Q``: ``(..., n, n)``, ``exit``: ``(..., n)``).
+
+    Examples
+    --------
+    >>> float(dense_system(np.array([[1 - 1e-15, 1e-15], [0.0, 0.0]]), np.array([0.0, 1.0]))[0, 0])   # not 1 - p
+    1e-15
+    """
+    n = Q.shape[-1]
+    i = np.arange(n)
+    leave = 1.0 - Q[..., i, i] if exit is None else exit + np.sum(Q, axis=-1, where=~np.eye(n, dtype=bool))
+    A = np.negative(Q)
+    A[..., i, i] = leave
     return A
 
 
@@ -88,7 +94,7 @@ class _Solver:
         if n <= _SMALL:
             import scipy.linalg as la
 
-            self.inv, self.lu = la.inv(_dense_system(Q, exit)), None
+            self.inv, self.lu = la.inv(dense_system(Q.toarray(), exit)), None
             return
         system = _system(Q, exit)
         #: ``Q`` as the system has it (``I`` minus the system): what a row update changes (see :meth:`without_rows`).

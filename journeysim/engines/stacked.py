@@ -26,6 +26,7 @@ import numpy as np
 from journeysim.engines.branching import CRITICAL, customer_types
 from journeysim.engines.compiled import step_times
 from journeysim.engines.discount import discount_rate
+from journeysim.engines.exact import dense_system
 from journeysim.engines.metrics import SCALAR_METRICS
 from journeysim.errors import ScenarioError
 from journeysim.journey import Journey
@@ -151,18 +152,6 @@ def _varying(Q: np.ndarray) -> np.ndarray:
     return np.flatnonzero((Q != Q[:1]).any(axis=2).any(axis=0))
 
 
-def _system(Q: np.ndarray) -> np.ndarray:
-    """``I - Q`` of every draw with its diagonal written as what each row leaves, to drop-off and to the other
-    touchpoints, as the exact engine builds it (:func:`journeysim.engines.exact._system`): ``1 - Q_ii`` keeps
-    one digit of a self-loop of 0.99999999999999, and a conversion rate of 100.08% came out of it."""
-    n = Q.shape[-1]
-    i = np.arange(n)
-    others = np.sum(Q, axis=-1, where=~np.eye(n, dtype=bool))
-    A = np.negative(Q)
-    A[..., i, i] = np.maximum(0.0, 1.0 - Q.sum(axis=-1)) + others
-    return A
-
-
 class _Inverse:
     """``N = (I - Q)^-1`` of every draw, used through products only.
 
@@ -175,7 +164,9 @@ class _Inverse:
 
     def __init__(self, Q: np.ndarray, varying: np.ndarray, probabilities: bool = True):
         d, n, _ = Q.shape
-        A = _system(Q) if probabilities else np.eye(n)[None] - Q
+        # With probabilities, I - Q's diagonal is what each row leaves (see exact.dense_system): 1 - Q_ii keeps one
+        # digit of a self-loop of 0.99999999999999, and a conversion rate of 100.08% came out of it.
+        A = dense_system(Q, np.maximum(0.0, 1.0 - Q.sum(axis=-1))) if probabilities else np.eye(n)[None] - Q
         self.U = self.W = self.dense = None
         try:
             if len(varying) > n // 2:
