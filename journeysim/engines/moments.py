@@ -160,10 +160,10 @@ def _per_seed_moments(journey: Journey, metric: str) -> PerCustomerMoments:
         for t, weight, entry in rows:
             own[t] += weight * float(entry @ onward[:, 0])
             M[t] += weight * (entry @ onward[:, 1:])
-    radius = spectral_radius(M)
     if sustains(M):
         raise ScenarioError(f"{journey.name or 'the map'}: referrals sustain themselves (spectral radius "
-                            f"{radius:.4g} of the referral matrix), so {metric} has no finite mean or spread")
+                            f"{spectral_radius(M):.4g} of the referral matrix), so {metric} has no finite mean or "
+                            "spread")
     A = np.eye(T) - M
     m = np.linalg.solve(A, own)                            # each type's tree, in expectation
     second = np.zeros(T)
