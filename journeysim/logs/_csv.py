@@ -84,6 +84,7 @@ class CsvEvents:
         self.without_user = 0
         self.without_user_row: int | None = None
         self._read = 0   # file rows read so far
+        self._clean: set[str] = set()   # touchpoint and segment names that need no look from DuckDB's reader
         user = csv.schema.field(self._columns["user_id"]).type
         schema = pa.schema([("u", user), ("t", pa.int64()), ("sc", pa.int32())])
         self.reader = pa.RecordBatchReader.from_batches(schema, self._blocks())
@@ -127,7 +128,7 @@ class CsvEvents:
             if tp.null_count:
                 raise _Unclean
             tp_names = [trimmed(name) for name in tp.dictionary.to_pylist()]   # as DuckDB's trim()
-            if not all(tp_names) or any(_unclean(self._source.path, name) for name in tp_names):
+            if not all(tp_names) or self._unclean(tp_names):
                 raise _Unclean
             tp_idx, keep, flag = tp.indices.to_numpy(), None, 0
         else:
@@ -135,7 +136,7 @@ class CsvEvents:
         if "segment" in columns:
             seg = block.column(columns["segment"])
             seg_names, seg_idx = [trimmed(name) for name in seg.dictionary.to_pylist()], seg.indices.to_numpy()
-            if seg.null_count or "" in seg_names or any(_unclean(self._source.path, name) for name in seg_names):
+            if seg.null_count or "" in seg_names or self._unclean(seg_names):
                 raise _Unclean
         else:
             seg_names, seg_idx = [None], 0
@@ -172,6 +173,16 @@ class CsvEvents:
             self.time_ordered = (self._last is None or t[0] >= self._last) and bool((t[1:] >= t[:-1]).all())
             self._last = t[-1]
         return pa.RecordBatch.from_arrays([user, micros, pa.array(code)], names=["u", "t", "sc"])
+
+    def _unclean(self, names: list[str]) -> bool:
+        """Whether any of a block's ``names`` is one for DuckDB's reader (:func:`_unclean`). Names found clean are
+        not looked at again: a name that opens with its own quote is searched for in the file once, not once a
+        block."""
+        fresh = [name for name in names if name not in self._clean]
+        if any(_unclean(self._source.path, name) for name in fresh):
+            return True
+        self._clean.update(fresh)
+        return False
 
     def _count_without_user(self, blank: np.ndarray) -> None:
         rows = np.flatnonzero(blank)
