@@ -391,7 +391,10 @@ def predict(
     observed = bool(hyp.baseline.observations)
     fixed = not params and not observed
     if draws < 2 and not (fixed and engine == "exact"):
-        raise UsageError(f"draws=1 gives no interval ({'the hypothesis has uncertain numbers' if params else 'the map has observed rows' if observed else f'the {engine} engine samples'}): give draws={_few_draws(level)} or more (200 or more for a steady interval)")
+        why = ("the hypothesis has uncertain numbers" if params else "the map has observed rows" if observed
+               else f"the {engine} engine samples")
+        raise UsageError(f"draws=1 gives no interval ({why}): give draws={_few_draws(level)} or more (200 or more "
+                         "for a steady interval)")
     n_eval = 1 if fixed and engine == "exact" else draws
     drawn = posterior_draws(hyp.baseline, n_eval, rng=rng)
     stacked = None
@@ -410,6 +413,7 @@ def predict(
     else:
         if fixed and engine == "exact":
             baselines, variants = [hyp.baseline], [central]
+            unseen = _same_for_exact(central, hyp.baseline)
         else:
             baselines, variants = _variants(hyp, journeys_from_draws(hyp.baseline, drawn, n_eval), params, observed,
                                             engine, progress)
@@ -420,11 +424,10 @@ def predict(
             # Nothing uncertain: the exact engine's own values on the one map each (as solve_exact gives them),
             # the baseline's for a variant the exact engine cannot tell from it.
             b = exact_each(baselines, metric)
-            return b, b if _same_for_exact(variants[0], baselines[0]) else exact_each(variants, metric)
+            return b, b if unseen else exact_each(variants, metric)
 
         if engine == "exact":
             b, v = solve(hyp.metric)    # nothing uncertain: one value each, repeated in the samples
-            unseen = fixed and _same_for_exact(variants[0], baselines[0])
         else:
             size = DEFAULT_SIZE[engine] if size is None else size
             limit = _check_work(hyp, variants[0], engine, size, draws, max_transitions)
