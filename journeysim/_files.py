@@ -321,10 +321,11 @@ def read_bytes(path: str | os.PathLike, limit: int = MAX_DOCUMENT_BYTES, *,
         return None, [f"{label}: is a folder, not a file"]
     except OSError as exc:
         return None, [f"{label}: cannot read ({exc.strerror})"]
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):              # before fdopen, which refuses a folder with its own exception
+        os.close(fd)
+        return None, [f"{label}: is {_kind(mode)}, not a file"]
     with os.fdopen(fd, "rb") as fh:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            return None, [f"{label}: is {_kind(mode)}, not a file"]
         try:
             raw = fh.read(limit + 1)
         except OSError as exc:

@@ -115,6 +115,17 @@ def test_fit_empty_file_and_folder(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("argv", [
+    ["validate", "{folder}"], ["show", "{folder}"], ["simulate", "{folder}"], ["predict", "{folder}"],
+    ["design", "{folder}"], ["check", "{folder}", AGGREGATED, "--no-ledger"], ["reevaluate", "{folder}", "{folder}"],
+])
+def test_a_folder_named_as_a_map_hypothesis_or_prediction(tmp_path, capsys, argv):
+    folder = tmp_path / "map.yaml"
+    folder.mkdir()
+    code, _, err = _run([str(a).format(folder=folder) for a in argv], capsys)
+    assert code == 1 and f"{folder}: is a folder, not a file" in err and len(err.strip().splitlines()) == 1
+
+
 def test_unreachable_dask_scheduler_is_a_usage_error(tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     shutil.copy(PLAN, plan)
