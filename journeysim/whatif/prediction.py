@@ -66,7 +66,7 @@ PREDICTION_FORMAT = "journeysim-prediction/1"
 PREDICTION_KEYS = (
     "hypothesis", "metric", "baseline", "variant", "lift_abs", "lift_rel", "interval_level",
     "baseline_interval", "variant_interval", "lift_abs_interval", "lift_rel_interval", "prob_positive",
-    "by_segment", "by_stage", "engine", "draws", "seed",
+    "by_segment", "by_stage", "engine", "draws", "seed", "method",
 )
 #: Default run length of each sampling-engine call: customers per segment, or days.
 DEFAULT_SIZE = {"montecarlo": 20_000, "agents": 60}
