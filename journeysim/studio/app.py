@@ -14,8 +14,10 @@
 =====================  =============================================================================
 
 Bad input answers 422 with ``{"errors": [...]}``, the messages ``validate`` and
-``predict`` print; a name outside the folder or a missing token 403; a file changed on
-disk since it was read 409.
+``predict`` print; a body that is not JSON, or lacks a key, 400; a name outside the
+folder or a missing token 403; a file changed on disk since it was read 409; a body or
+a map too large 413. Maps are solved in a worker thread: a slow one does not stop the
+server answering the page.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -45,13 +48,15 @@ from journeysim.studio.saving import ChangedOnDisk, baseline_ref, hypothesis_tex
 from journeysim.studio.workspace import NoSuchFile, OutsideFolder, Workspace, revision
 from journeysim.whatif.hypothesis import read_hypothesis
 
-__all__ = ["create_app", "TOKEN_HEADER", "MAX_BODY"]
+__all__ = ["create_app", "TOKEN_HEADER", "MAX_BODY", "MAX_TOUCHPOINTS"]
 
 TOKEN_HEADER = "x-studio-token"
 #: Larger request bodies are refused: a hand-edited map is far smaller.
 MAX_BODY = 20_000_000
 #: Draws a prediction may ask for (the CLI's default is 2000).
 MAX_DRAWS = 100_000
+#: The studio recomputes a map on every edit; larger maps take minutes a time (``simulate`` still solves them).
+MAX_TOUCHPOINTS = 5000
 
 
 class _Refused(Exception):
@@ -90,15 +95,38 @@ def _api(handler):
 
 
 async def _body(request: Request) -> Any:
-    if int(request.headers.get("content-length") or 0) > MAX_BODY:
-        raise _Refused(413, f"request body larger than {MAX_BODY:_} bytes")
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise _Refused(413, f"request body larger than {MAX_BODY:_} bytes")
+    too_large = _Refused(413, f"request body larger than {MAX_BODY:_} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    # Read in chunks: a body sent without a length is refused at the limit, not held whole in memory first.
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        chunks.append(chunk)
     try:
-        return json.loads(raw)
+        return json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Refused(400, f"the request body is not JSON ({exc})") from None
+    except RecursionError:
+        raise _Refused(400, "the request body is JSON nested too deeply to be a map or a hypothesis") from None
+
+
+def _sized(data: Any, source: str) -> Any:
+    """``data``, unless it is a map with more touchpoints than the studio recomputes on every edit."""
+    touchpoints = data.get("touchpoints") if isinstance(data, Mapping) else None
+    if isinstance(touchpoints, Mapping) and len(touchpoints) > MAX_TOUCHPOINTS:
+        raise _Refused(413, f"{source}: {len(touchpoints)} touchpoints: the studio recomputes a map on every edit "
+                            f"and takes at most {MAX_TOUCHPOINTS} (journeysim simulate solves larger maps)")
+    return data
+
+
+def _real(body: Mapping, key: str) -> None:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{key}={excerpt(value)} must be a number")
 
 
 def _object(body: Any, *keys: str) -> Mapping:
@@ -162,10 +190,12 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         return _ok(data, headers={"etag": f'"{revision(text)}"'})
 
     async def evaluate(request: Request) -> Response:
-        return _ok(evaluate_map(await _body(request), _name(request.query_params.get("name"))))
+        name = _name(request.query_params.get("name"))
+        return _ok(await run_in_threadpool(evaluate_map, _sized(await _body(request), name), name))
 
     async def flows(request: Request) -> Response:
-        return _ok(map_flows(await _body(request), _name(request.query_params.get("name"))))
+        name = _name(request.query_params.get("name"))
+        return _ok(await run_in_threadpool(map_flows, _sized(await _body(request), name), name))
 
     def baseline_of(body: Mapping) -> tuple[str, Any]:
         name = _name(body.get("name"), "")
@@ -182,14 +212,22 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         save_as = _name(body.get("save_as"), "hypothesis.yaml")
         workspace.resolve(save_as, exists=False)
         uncertain = {}
-        for item in body.get("uncertain") or []:
-            if not isinstance(item, Mapping) or not isinstance(item.get("path"), list) or "spec" not in item:
-                raise _Refused(400, "each of 'uncertain' must be {\"path\": [...], \"spec\": range or distribution}")
+        items = body.get("uncertain") or []
+        if not isinstance(items, list):
+            raise _Refused(400, "'uncertain' must be a list of {\"path\": [...], \"spec\": range or distribution}")
+        for item in items:
+            if not isinstance(item, Mapping) or not isinstance(item.get("path"), list) or "spec" not in item \
+                    or not all(isinstance(part, str) for part in item["path"]):
+                raise _Refused(400, "each of 'uncertain' must be {\"path\": [keys...], \"spec\": range or distribution}")
             uncertain[tuple(item["path"])] = _spec(item["spec"], save_as)
-        draft = draft_hypothesis(base, body["map"], source=save_as, baseline_ref=baseline_ref(workspace, save_as, name),
-                                 title=body.get("title") or "Edits made in the studio",
-                                 metric=body.get("metric") or "conversion_rate", uncertain=uncertain)
-        return _ok({**draft.to_dict(), "yaml": hypothesis_text(draft.data)})
+        edited = _sized(body["map"], save_as)
+
+        def draft():
+            made = draft_hypothesis(base, edited, source=save_as, baseline_ref=baseline_ref(workspace, save_as, name),
+                                    title=body.get("title") or "Edits made in the studio",
+                                    metric=body.get("metric") or "conversion_rate", uncertain=uncertain)
+            return {**made.to_dict(), "yaml": hypothesis_text(made.data)}
+        return _ok(await run_in_threadpool(draft))
 
     def prediction_work(body: Mapping):
         draws = body.get("draws", 2000)
@@ -203,6 +241,8 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise UsageError(f"seed={excerpt(seed)} must be a whole number >= 0")
+        if "map" in body:
+            _sized(body["map"], _name(body.get("map_name")))
         hyp = _hypothesis(workspace, body)
 
         def work(progress):
@@ -219,8 +259,6 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         if body.get("background"):
             job = jobs.start(lambda progress: _with_plot(*work(progress)))
             return _ok({"job": job.id, "status": f"/api/predict/{job.id}"}, status=202)
-        from starlette.concurrency import run_in_threadpool
-
         result, _ = await run_in_threadpool(work, lambda share: None)
         return _ok(result)
 
@@ -238,6 +276,7 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         options = {"traffic_per_day": None if traffic in (None, "") else parse_traffic(str(traffic))}
         for key in ("alpha", "power"):
             if body.get(key) is not None:
+                _real(body, key)
                 options[key] = body[key]
         if body.get("job") is not None:
             job = jobs.get(str(body["job"]))
@@ -245,15 +284,27 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
                 raise _Refused(404, f"no finished prediction {excerpt(body['job'])}")
             return _ok(design_from_prediction(job.value, **options).to_dict())
         _object(body, "baseline", "lift")
-        return _ok(design_experiment(body["baseline"], body["lift"], relative=bool(body.get("relative")),
+        _real(body, "baseline")
+        _real(body, "lift")
+        relative = body.get("relative") or False
+        if not isinstance(relative, bool):
+            raise UsageError(f"relative={excerpt(body['relative'])} must be true or false")
+        return _ok(design_experiment(body["baseline"], body["lift"], relative=relative,
                                      **options).to_dict())
 
     async def save(request: Request) -> Response:
         require_token(request)
         body = _object(await _body(request), "name")
         if "map" in body:
-            return _ok(save_map(workspace, body["name"], body["map"], body.get("revision")))
+            workspace.resolve(body["name"])
+            if not isinstance(body.get("revision"), str):
+                # Without it a file changed on disk since it was read would be overwritten unseen.
+                raise _Refused(400, f"{excerpt(body['name'])}: give the 'revision' the map was read at (the ETag of "
+                                    "GET /api/map): a save never overwrites a file changed on disk since")
+            return _ok(save_map(workspace, body["name"], body["map"], body["revision"]))
         if "hypothesis" in body:
+            if not isinstance(body.get("overwrite", False), bool):
+                raise _Refused(400, f"overwrite={excerpt(body['overwrite'])} must be true or false")
             note = f"Written by journeysim studio from edits to {body['hypothesis'].get('baseline', '?')}" \
                 if isinstance(body["hypothesis"], Mapping) else ""
             return _ok(save_hypothesis(workspace, body["name"], body["hypothesis"],
@@ -294,7 +345,9 @@ def _spec(spec: Any, source: str) -> Any:
 def _hypothesis(workspace: Workspace, body: Mapping):
     """A hypothesis from a request: a file of the folder (``name``), or JSON (``hypothesis``) with its ``map``."""
     if "hypothesis" not in body:
-        name = _name(body.get("name"), "")
+        if not isinstance(body.get("name"), str):
+            raise _Refused(400, "give 'name' (a hypothesis file of the folder), or 'hypothesis' with its 'map'")
+        name = body["name"]
         _, data, problems = workspace.read(name)
         if problems:
             raise ScenarioError(problems)

@@ -29,8 +29,12 @@ class ChangedOnDisk(JourneySimError):
     """The file changed on disk after the page read it (the HTTP API answers 409)."""
 
 
-def _backup(path: Path) -> Path:
-    return path.with_name(path.name + ".bak")
+def _keep(path: Path, text: str) -> None:
+    """Keep ``text``, the version ``path`` had, as ``NAME.bak``."""
+    backup = path.with_name(path.name + ".bak")
+    if backup.is_symlink():
+        backup.unlink()         # replaced, never written through to the file it names (another map, say)
+    write_atomic(backup, text)
 
 
 def save_map(workspace: Workspace, name: str, data: Any, expected: str | None) -> dict[str, Any]:
@@ -67,7 +71,7 @@ def save_map(workspace: Workspace, name: str, data: Any, expected: str | None) -
     if not isinstance(old, Mapping) or "touchpoints" not in old:
         raise ScenarioError(f"{name}: not a map (a hypothesis or another document); save the map under its own name")
     new_text, how = update_text(text, data, source=name, as_json=path.suffix.lower() == ".json")
-    write_atomic(_backup(path), text)
+    _keep(path, text)
     write_atomic(path, new_text)
     return {"saved": name, "backup": f"{name}.bak", "revision": revision(new_text), "method": how}
 
@@ -137,8 +141,12 @@ def save_hypothesis(workspace: Workspace, name: str, data: Any, *, overwrite: bo
     journeysim.studio.saving.ChangedOnDisk: hypotheses/checkout.yaml: already exists; choose another name or overwrite it
     """
     path = workspace.resolve(name, exists=False)
-    if path.exists() and not overwrite:
-        raise ChangedOnDisk(f"{name}: already exists; choose another name or overwrite it")
+    if path.exists():
+        _, old, _ = workspace.read(name)
+        if isinstance(old, Mapping) and "touchpoints" in old:
+            raise ScenarioError(f"{name}: is a map: a hypothesis does not replace it; choose another name")
+        if not overwrite:
+            raise ChangedOnDisk(f"{name}: already exists; choose another name or overwrite it")
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{name}: a hypothesis must be a mapping with keys hypothesis, baseline, metric, changes")
     base = workspace.baseline_name(name, data.get("baseline"))
@@ -155,7 +163,7 @@ def save_hypothesis(workspace: Workspace, name: str, data: Any, *, overwrite: bo
         body = hypothesis_text(data, note)
     backup = None
     if path.exists():
-        write_atomic(_backup(path), path.read_text(encoding="utf-8"))
+        _keep(path, path.read_text(encoding="utf-8"))
         backup = f"{name}.bak"
     write_atomic(path, body)
     return {"saved": name, "backup": backup, "revision": revision(body)}

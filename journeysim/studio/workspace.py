@@ -111,14 +111,18 @@ class Workspace:
         if PurePosixPath(name).suffix.lower() not in DOCUMENT_SUFFIXES:
             raise OutsideFolder(f"{excerpt(name)}: only map and hypothesis files ({', '.join(DOCUMENT_SUFFIXES)}) are served")
         path = self.root.joinpath(*parts)
-        real = path.resolve()
-        if not real.is_relative_to(self.root):
-            raise OutsideFolder(f"{excerpt(name)}: leads outside the studio's folder (through a link)")
-        if exists and not real.is_file():
-            raise NoSuchFile(f"{name}: no such file in the studio's folder")
-        if not exists and not real.parent.is_dir():
-            folder = PurePosixPath(name).parent
-            raise OutsideFolder(f"{excerpt(name)}: folder '{folder}' does not exist in the studio's folder")
+        try:
+            real = path.resolve()
+            if not real.is_relative_to(self.root):
+                raise OutsideFolder(f"{excerpt(name)}: leads outside the studio's folder (through a link)")
+            if exists and not real.is_file():
+                raise NoSuchFile(f"{name}: no such file in the studio's folder")
+            if not exists and not real.parent.is_dir():
+                folder = PurePosixPath(name).parent
+                raise OutsideFolder(f"{excerpt(name)}: folder '{folder}' does not exist in the studio's folder")
+            real.exists()                   # a name the file system refuses (too long...) is refused here
+        except OSError as exc:
+            raise OutsideFolder(f"{excerpt(name)}: not a usable file name ({exc.strerror})") from None
         return path
 
     def name_of(self, path: Path) -> str | None:

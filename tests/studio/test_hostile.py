@@ -1,0 +1,221 @@
+"""The studio's HTTP API against careless and hostile requests: each gets a one-line 4xx, never a 500 or a write
+the user did not ask for."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import threading
+
+import pytest
+from starlette.testclient import TestClient
+
+from journeysim.studio import app as studio_app
+from journeysim.studio.app import create_app
+from journeysim.studio.workspace import Workspace
+
+from tests.studio.conftest import TOKEN, start_studio
+
+WRITE = {"x-studio-token": TOKEN}
+CHANGE = [{"set": {"from": "cart", "to": "purchase", "p": 0.7}}]
+
+
+@pytest.fixture
+def client(folder):
+    # A 500 must come back as an answer, to be asserted on, not as the server's exception.
+    return TestClient(create_app(Workspace(folder), token=TOKEN), base_url="http://127.0.0.1:8765",
+                      raise_server_exceptions=False)
+
+
+def get_map(client, name="online-store.yaml"):
+    res = client.get("/api/map", params={"name": name})
+    return res.json(), res.headers["etag"].strip('"')
+
+
+def one_error(res, status):
+    assert res.status_code == status, res.text
+    errors = res.json()["errors"]
+    assert len(errors) == 1 and "\n" not in errors[0] and "Traceback" not in errors[0]
+    return errors[0]
+
+
+def test_json_nested_too_deep_is_a_400_not_a_500(client):
+    for path in ("/api/evaluate", "/api/flows", "/api/hypothesis", "/api/predict", "/api/design"):
+        assert "nested too deeply" in one_error(client.post(path, content=b"[" * 100_000), 400)
+
+
+def test_a_body_without_a_length_is_cut_off_at_the_limit(monkeypatch):
+    """A chunked body is refused once it passes the limit, not read whole into memory first."""
+    monkeypatch.setattr(studio_app, "MAX_BODY", 10_000)
+    app = create_app(Workspace("scenarios"), token=TOKEN)
+    sent, answer = [0], {}
+
+    async def receive():
+        sent[0] += 1
+        return {"type": "http.request", "body": b" " * 1000, "more_body": sent[0] < 1000}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["body"] = answer.get("body", b"") + message.get("body", b"")
+
+    scope = {"type": "http", "method": "POST", "path": "/api/evaluate", "raw_path": b"/api/evaluate",
+             "query_string": b"", "headers": [(b"host", b"127.0.0.1:8765")], "http_version": "1.1",
+             "scheme": "http", "server": ("127.0.0.1", 8765), "client": ("127.0.0.1", 5000), "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    assert answer["status"] == 413 and "larger than 10_000 bytes" in answer["body"].decode()
+    assert sent[0] <= 11
+
+
+@pytest.mark.parametrize("body, key", [
+    ({"baseline": "0.1", "lift": 0.01}, "baseline"),
+    ({"baseline": 0.1, "lift": None}, "lift"),
+    ({"baseline": 0.1, "lift": 0.01, "alpha": "x"}, "alpha"),
+    ({"baseline": 0.1, "lift": 0.01, "power": [0.8]}, "power"),
+    ({"baseline": 0.1, "lift": 0.01, "relative": "yes"}, "relative"),
+])
+def test_design_with_a_wrong_type_is_a_422(client, body, key):
+    assert one_error(client.post("/api/design", json=body), 422).startswith(f"{key}=")
+
+
+@pytest.mark.parametrize("uncertain", [5, {"path": ["transitions", "cart", "purchase"]},
+                                       [{"path": [["transitions"]], "spec": [0.6, 0.8]}]])
+def test_hypothesis_with_a_malformed_uncertain_is_a_400(client, uncertain):
+    data, rev = get_map(client)
+    data["transitions"]["cart"]["purchase"] = 0.7
+    res = client.post("/api/hypothesis", json={"name": "online-store.yaml", "map": data, "uncertain": uncertain})
+    assert "uncertain" in one_error(res, 400)
+
+
+def test_predict_without_a_hypothesis_says_what_to_send(client):
+    for body in ({}, {"name": 5}):
+        assert "'name'" in one_error(client.post("/api/predict", json=body), 400)
+
+
+def test_a_name_too_long_for_the_file_system_is_refused_in_one_line(client, folder):
+    name = "x" * 300 + ".yaml"
+    assert "too long" in one_error(client.get("/api/map", params={"name": name}), 403)
+    res = client.post("/api/save", headers=WRITE, json={"name": name, "hypothesis": {
+        "hypothesis": "t", "baseline": "online-store.yaml", "changes": CHANGE}})
+    assert "too long" in one_error(res, 403)
+
+
+def test_a_map_save_must_name_the_revision_it_was_edited_from(client, folder):
+    """A script that leaves the revision out must not overwrite a file someone changed on disk since."""
+    path = folder / "online-store.yaml"
+    data, rev = get_map(client)
+    path.write_text(path.read_text(encoding="utf-8") + "# changed by hand\n", encoding="utf-8")
+    newer = path.read_bytes()
+    data["transitions"]["cart"]["purchase"] = 0.7
+    for extra in ({}, {"revision": None}, {"revision": 5}):
+        res = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": data, **extra})
+        assert "revision" in one_error(res, 400)
+    assert one_error(client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": data,
+                                                                   "revision": rev}), 409)
+    assert path.read_bytes() == newer and not (folder / "online-store.yaml.bak").exists()
+
+
+def test_a_map_deleted_since_it_was_read_is_not_written_again(client, folder):
+    data, rev = get_map(client)
+    (folder / "online-store.yaml").unlink()
+    res = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": data, "revision": rev})
+    assert "no such file" in one_error(res, 404)
+    assert not (folder / "online-store.yaml").exists() and not (folder / "online-store.yaml.bak").exists()
+
+
+def test_two_saves_from_one_revision_the_second_is_refused(client, folder):
+    data, rev = get_map(client)
+    first, second = copy.deepcopy(data), copy.deepcopy(data)
+    first["transitions"]["cart"]["purchase"] = 0.7
+    second["transitions"]["cart"]["purchase"] = 0.5
+    ok = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": first, "revision": rev})
+    assert ok.status_code == 200
+    late = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": second, "revision": rev})
+    assert one_error(late, 409)
+    assert get_map(client)[0]["transitions"]["cart"]["purchase"] == 0.7
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_hypothesis_never_replaces_a_map(client, folder, overwrite):
+    before = (folder / "online-store.yaml").read_bytes()
+    hyp = {"hypothesis": "t", "baseline": "online-store.yaml", "changes": CHANGE}
+    res = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "hypothesis": hyp,
+                                                          "overwrite": overwrite})
+    assert "is a map" in one_error(res, 422)
+    assert (folder / "online-store.yaml").read_bytes() == before and not (folder / "online-store.yaml.bak").exists()
+
+
+def test_overwrite_must_be_true_or_false(client, folder):
+    hyp = {"hypothesis": "t", "baseline": "../online-store.yaml", "changes": CHANGE}
+    res = client.post("/api/save", headers=WRITE, json={"name": "hypotheses/live-chat.yaml", "hypothesis": hyp,
+                                                          "overwrite": "no"})
+    assert "overwrite" in one_error(res, 400)
+    assert "Live chat" in (folder / "hypotheses" / "live-chat.yaml").read_text(encoding="utf-8")
+
+
+def test_a_backup_that_is_a_link_is_replaced_not_written_through(client, folder):
+    """``NAME.yaml.bak`` linking to another map of the folder: the save must not overwrite that map."""
+    other = folder / "b2b-hourglass.yaml"
+    before = other.read_bytes()
+    (folder / "online-store.yaml.bak").symlink_to("b2b-hourglass.yaml")
+    original = (folder / "online-store.yaml").read_bytes()
+    data, rev = get_map(client)
+    data["transitions"]["cart"]["purchase"] = 0.7
+    res = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": data, "revision": rev})
+    assert res.status_code == 200, res.text
+    assert other.read_bytes() == before
+    backup = folder / "online-store.yaml.bak"
+    assert not backup.is_symlink() and backup.read_bytes() == original
+
+
+def _chain(n: int) -> dict:
+    return {"entry": {"t0": 1}, "touchpoints": {f"t{i}": {"goal": i == n - 1} for i in range(n)},
+            "transitions": {f"t{i}": {f"t{i + 1}": 0.5} for i in range(n - 1)}}
+
+
+def test_a_map_too_large_to_recompute_on_every_edit_is_refused_in_one_line(client, monkeypatch):
+    monkeypatch.setattr(studio_app, "MAX_TOUCHPOINTS", 50)
+    big = _chain(51)
+    for path in ("/api/evaluate?name=big.yaml", "/api/flows?name=big.yaml"):
+        message = one_error(client.post(path, json=big), 413)
+        assert message.startswith("big.yaml: 51 touchpoints") and "journeysim simulate" in message
+    assert client.post("/api/evaluate", json=_chain(50)).status_code == 200
+
+
+def test_the_studio_answers_while_a_map_is_being_solved(folder, monkeypatch):
+    """A slow evaluation runs beside the server, not in it: the list and the page still answer meanwhile."""
+    import httpx2 as httpx
+
+    release, started = threading.Event(), threading.Event()
+    solve = studio_app.evaluate_map
+
+    def slow(data, source):
+        started.set()
+        release.wait(60)
+        return solve(data, source)
+
+    monkeypatch.setattr(studio_app, "evaluate_map", slow)
+    live = start_studio(folder)
+    try:
+        answer = {}
+        worker = threading.Thread(target=lambda: answer.update(
+            res=httpx.post(f"{live.url}/api/evaluate", json=_chain(3), timeout=60)))
+        worker.start()
+        assert started.wait(60)
+        try:
+            assert httpx.get(f"{live.url}/api/maps", timeout=30).status_code == 200
+        finally:
+            release.set()
+            worker.join(60)
+        assert answer["res"].status_code == 200
+    finally:
+        live.stop()
+
+
+def test_nan_and_infinity_in_a_map_are_refused_by_name(client):
+    data, _ = get_map(client)
+    text = json.dumps(data).replace('"purchase": 0.6', '"purchase": NaN')
+    message = one_error(client.post("/api/evaluate?name=m.yaml", content=text.encode()), 422)
+    assert message.startswith("m.yaml: touchpoint 'cart': edge to 'purchase'") and "nan" in message
