@@ -382,6 +382,10 @@ def _solve(journey: Journey, removal_effects: bool) -> tuple[dict, list[str]]:
             np.add.at(lost_refers, kind, reached[:, None, :] * onward[:, 1:].T[None])
     total = lambda key: float(sum(share * p[key] for share, p in parts))  # noqa: E731
     cr = total("conversion_rate")
+    if cr < np.finfo(float).tiny and _goal_reachable(chains):
+        warnings.append(f"the conversion rate ({cr:.3g}) is below the smallest normal double although a path of "
+                        "nonzero probabilities leads to a goal: its paths are too unlikely to compute, so it and "
+                        "the removal effects and time to conversion that divide by it are not to be trusted")
     seeds = per_seed(M)
     if seeds is None:
         reachable = journey.reachable()
@@ -433,6 +437,26 @@ def _solve(journey: Journey, removal_effects: bool) -> tuple[dict, list[str]]:
             out["removal_effects_value"] = {names[i]: float(np.clip(1.0 - v / base, 0.0, 1.0)) if base > 0 else 0.0
                                             for i, v in zip(non_goal, kept)}
     return out, warnings
+
+
+def _goal_reachable(chains) -> bool:
+    """Whether some segment's entry leads to a goal along edges of nonzero probability (a conversion rate of 0 is
+    then an underflow, not a fact)."""
+    for _, share, chain in chains:
+        if share <= 0:
+            continue
+        Q = chain.Q.tocsr()
+        seen = set(np.flatnonzero(chain.entry > 0).tolist())
+        todo = list(seen)
+        while todo:
+            i = todo.pop()
+            if chain.goal[i]:
+                return True
+            for j in Q.indices[Q.indptr[i]:Q.indptr[i + 1]][Q.data[Q.indptr[i]:Q.indptr[i + 1]] > 0].tolist():
+                if j not in seen:
+                    seen.add(j)
+                    todo.append(j)
+    return False
 
 
 def types_referrers(types: CustomerTypes):

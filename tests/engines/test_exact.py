@@ -44,6 +44,18 @@ def test_nobody_converts_gives_no_time():
     m = solve_exact(j)
     assert m.conversion_rate == 0.0 and m.expected_time_to_conversion is None
     assert m.removal_effects["ad"] == 0.0
+    assert m.warnings == ()                 # nobody converts: a fact, said by the numbers themselves
+
+
+@pytest.mark.parametrize("p, warned", [(1e-200, True), (1e-160, True), (1e-100, False)])
+def test_a_conversion_rate_that_underflows_is_said(p, warned):
+    # 1e-200 squared is below every double: the rate comes out 0 although every customer who converts passes 'ad'
+    # and 'page' (removal effects 1, shown as 0); 1e-320 is a subnormal with three digits left
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"page": p}, "page": {"buy": p}}, goals=["buy"])
+    m = solve_exact(j)
+    assert any("below the smallest normal double" in w for w in m.warnings) is warned
+    if not warned:
+        assert m.removal_effects == {"ad": 1.0, "page": 1.0}
 
 
 @pytest.mark.parametrize("path", BUNDLED_MAPS, ids=lambda p: p.name)
