@@ -3,9 +3,11 @@
 A page on another web site, open in the same browser, can send requests to
 ``127.0.0.1``; so can a site whose host name it re-points at ``127.0.0.1`` (DNS
 rebinding). The first carries its own ``Origin`` (or ``Sec-Fetch-Site: cross-site``),
-the second its own ``Host``: either is answered 403 before any route runs. Every
-response also carries headers that keep the page out of frames and its scripts to the
-studio's own files.
+the second its own ``Host``: either is answered 403 before any route runs. One
+cross-site request is let in: a link followed to the page itself (``GET /``, a top-level
+navigation), as a link to a map in a wiki or a chat is; the other site cannot read the
+page, frame it or call the API. Every response also carries headers that keep the page
+out of frames and its scripts to the studio's own files.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class Guard:
             problem = f"host {excerpt(headers.get('host', ''))} is not this studio's address"
         elif "origin" in headers and headers["origin"].lower() not in self.origins:
             problem = f"requests from {excerpt(headers['origin'])} are refused (only the studio's own page may call it)"
-        elif headers.get("sec-fetch-site") == "cross-site":
+        elif headers.get("sec-fetch-site") == "cross-site" and not _followed_link(scope, headers):
             problem = "cross-site requests are refused (only the studio's own page may call it)"
         if problem is not None:
             if scope["type"] == "websocket":
@@ -78,6 +80,12 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, secured)
+
+
+def _followed_link(scope, headers: dict[str, str]) -> bool:
+    """A link from another site to the page: it gets the page (with no map data), which that site cannot read."""
+    return (scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/"
+            and headers.get("sec-fetch-mode") == "navigate" and headers.get("sec-fetch-dest", "document") == "document")
 
 
 async def _refuse(send, problem: str) -> None:

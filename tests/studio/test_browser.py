@@ -247,3 +247,37 @@ def test_a_foreign_origin_gets_403(browser, studio):
         res = request.post(f"{studio.url}/api/save", headers=headers,
                            data=json.dumps({"name": "online-store.yaml", "map": {}}))
         assert res.status == 403
+
+
+def test_a_link_from_another_site_opens_the_page_but_its_scripts_get_nothing(page, studio):
+    """A link to a map in a wiki or a chat opens the studio; a script of that site still cannot call the API."""
+    import http.server
+    import threading
+
+    target = f"{studio.url}/?name=online-store.yaml"
+
+    class Foreign(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = (f'<a id="go" href="{target}">studio</a><script>fetch("{studio.url}/api/maps")'
+                    '.then(r => r.text()).then(t => { document.title = "read " + t; })'
+                    '.catch(() => { document.title = "refused"; })</script>').encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    try:
+        # localhost is another site than 127.0.0.1 for the browser.
+        page.goto(f"http://localhost:{foreign.server_address[1]}/")
+        page.wait_for_function("document.title !== ''", timeout=20_000)
+        assert page.title() == "refused"
+        page.click("#go")
+        page.wait_for_selector("body[data-ready]", timeout=20_000)
+        assert page.url == target and page.evaluate("document.body.dataset.ready") == "map"
+    finally:
+        foreign.shutdown()

@@ -219,3 +219,13 @@ def test_nan_and_infinity_in_a_map_are_refused_by_name(client):
     text = json.dumps(data).replace('"purchase": 0.6', '"purchase": NaN')
     message = one_error(client.post("/api/evaluate?name=m.yaml", content=text.encode()), 422)
     assert message.startswith("m.yaml: touchpoint 'cart': edge to 'purchase'") and "nan" in message
+
+
+def test_only_a_followed_link_to_the_page_itself_passes_cross_site(client):
+    link = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
+    assert client.get("/", headers=link).status_code == 200
+    assert client.get("/api/maps", headers=link).status_code == 403
+    assert client.get("/api/map", params={"name": "online-store.yaml"}, headers=link).status_code == 403
+    assert client.get("/", headers={**link, "sec-fetch-mode": "no-cors", "sec-fetch-dest": "iframe"}).status_code == 403
+    assert client.post("/", headers=link).status_code == 403
+    assert client.get("/", headers={**link, "host": "evil.example:8765"}).status_code == 403
