@@ -149,7 +149,8 @@ def main() -> None:
     against_references(args.stage_sizes, args.repeat, args.seed)
     print()
     rng = np.random.default_rng(args.seed)
-    print(f"dense below {exact.DENSE_LIMIT} touchpoints, sparse LU above")
+    print(f"dense below {exact.DENSE_LIMIT} touchpoints, sparse LU above (dense up to {exact.DENSE_MAX} when the LU "
+          f"fills in past {exact.FILL_LIMIT:.0%})")
     print(f"{'touchpoints':>11} {'solve s':>10} {'+ removal s':>12} {'naive removal s':>16} {'speed-up':>9}")
     for n in args.sizes:
         journey = random_map(n, 5, rng)

@@ -45,6 +45,13 @@ __all__ = ["solve_exact", "segment_metrics", "conversion_rate", "dense_system", 
 #: graphs fill in under LU, and the diagonal of the inverse costs n sparse solves, so dense wins
 #: up to a few thousand touchpoints (5,000: ~10 s dense against minutes sparse).
 DENSE_LIMIT = 6000
+#: Above :data:`DENSE_LIMIT`, a sparse LU whose factors hold more than this share of ``n^2`` is dropped for the
+#: dense inverse, up to :data:`DENSE_MAX` touchpoints: the n sparse solves behind the diagonal then cost more than
+#: one dense inverse (a random 6,500-touchpoint map with 5 edges a row fills to 34%: 180 s sparse, 30 s dense). A
+#: map whose journeys run mostly forward fills in to well under 1% and stays sparse.
+FILL_LIMIT = 0.05
+#: The most touchpoints the engine inverts densely (two 800 MB arrays at 10,000).
+DENSE_MAX = 10_000
 _BLOCK = 256
 #: Up to this many touchpoints a second inverse and blocks of the inverse cost less than the sparse products
 #: that spare them on large maps (see :meth:`_Solver.without_rows` and :func:`_hitting_set`).
@@ -85,7 +92,7 @@ class _Solver:
 
     def __init__(self, Q: sp.csr_matrix | None, inverse: np.ndarray | None = None, exit: np.ndarray | None = None):
         self._diagonal = None
-        self.exit, self.Q = exit, None
+        self.exit, self.Q, self.fill = exit, None, None
         if inverse is not None:
             self.n, self.inv, self.lu = len(inverse), inverse, None
             return
@@ -99,16 +106,27 @@ class _Solver:
         system = _system(Q, exit)
         #: ``Q`` as the system has it (``I`` minus the system): what a row update changes (see :meth:`without_rows`).
         self.Q = (sp.identity(n, format="csr") - system).tocsr()
-        if n <= DENSE_LIMIT:
-            import scipy.linalg as la  # its LAPACK, not numpy's: results must not move in the last digit
-
-            self.inv = la.inv(system.toarray())
-            self.lu = None
-        else:
+        self.inv = self.lu = None
+        if n > DENSE_LIMIT:
             import scipy.sparse.linalg as spla  # only for large maps: it costs a command 0.1 s to load
 
-            self.inv = None
             self.lu = spla.splu(system.tocsc())
+            self.fill = (self.lu.L.nnz + self.lu.U.nnz) / n**2
+            if self.fill <= FILL_LIMIT or n > DENSE_MAX:
+                return
+            self.lu = None
+        import scipy.linalg as la  # its LAPACK, not numpy's: results must not move in the last digit
+
+        self.inv = la.inv(system.toarray())
+
+    @property
+    def factorisation(self) -> str:
+        """How the system was solved, in words (for the method)."""
+        if self.lu is not None:
+            return "sparse LU"
+        if self.fill is not None:
+            return f"dense inverse: its sparse LU filled in to {self.fill:.0%} of a dense matrix"
+        return "dense inverse"
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """``(I - Q)^-1 b`` (``b`` a vector or columns)."""
@@ -289,6 +307,7 @@ def _segment(chain: Chain, starts: np.ndarray, refer: np.ndarray, stages: tuple[
     again = chain.Q @ x                              # P(a goal after leaving touchpoint i)
     reach, funnel = _reach(chain, full, visits, stages)
     out = {
+        "factorisation": full.factorisation,
         "conversion_rate": cr,
         "timed": timed,
         "repeat": float(first_goal[chain.goal] @ again[chain.goal]),
@@ -423,6 +442,7 @@ def _solve(journey: Journey, removal_effects: bool) -> tuple[dict, list[str]]:
         elif seeds is not None:
             warnings.append("discounted referrals sustain themselves (value grows faster than the discount takes "
                             "it): discounted_value_per_seed_customer is unbounded (null)")
+    out["factorisation"] = "; ".join(dict.fromkeys(p["factorisation"] for _, p in parts))
     if journey.segments:
         out["by_segment"] = _by_segment(segments, [p for _, p in parts], M, Md if lam is not None else None,
                                         value, goals, discounted, types.mass)
@@ -514,6 +534,7 @@ def segment_metrics(journey: Journey) -> tuple[dict, dict]:
     """
     metrics, _ = _solve(journey, removal_effects=False)
     parts = metrics.pop("by_segment", {})
+    metrics.pop("factorisation")
     return {k: v for k, v in metrics.items() if k in (*SCALAR_METRICS, "stage_reach")}, parts
 
 
@@ -544,6 +565,7 @@ def solve_exact(journey: Journey, *, removal_effects: bool = True) -> JourneyMet
     """
     metrics, warnings = _solve(journey, removal_effects)
     metrics.pop("by_segment", None)
+    factorisation = metrics.pop("factorisation")
     return JourneyMetrics(
         **metrics,
         engine="exact",
@@ -551,9 +573,7 @@ def solve_exact(journey: Journey, *, removal_effects: bool = True) -> JourneyMet
         journey_name=journey.name,
         currency=journey.extra.get("currency"),
         warnings=tuple(warnings),
-        method="absorbing Markov chain solved exactly ("
-        + ("dense inverse" if len(journey.names) <= DENSE_LIMIT else "sparse LU")
-        + "), segments weighted by share; times use mean delays"
+        method=f"absorbing Markov chain solved exactly ({factorisation}), segments weighted by share; times use mean delays"
         + (" plus mean service times" if any(t.service is not None for t in journey.touchpoints.values()) else "")
         + "; referrals as a multi-type branching process (per seed: e_0 (I - M)^-1 over the customer types)"
         + ("; discounting from the delays' Laplace transforms" if discount_rate(journey) is not None else ""),

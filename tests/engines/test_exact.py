@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -62,12 +63,58 @@ def test_a_conversion_rate_that_underflows_is_said(p, warned):
 def test_sparse_factorisation_agrees_with_dense(path, monkeypatch):
     journey = load_journey(path)
     dense = solve_exact(journey)
+    # below _SMALL touchpoints every map is inverted densely, and a 10-touchpoint map fills its LU in
     monkeypatch.setattr(exact, "DENSE_LIMIT", 0)
+    monkeypatch.setattr(exact, "_SMALL", 0)
+    monkeypatch.setattr(exact, "FILL_LIMIT", 1.0)
     sparse = solve_exact(journey)
+    assert "(sparse LU)" in sparse.method and "(dense inverse)" in dense.method
     for key in ("conversion_rate", "expected_value", "expected_touches", "referrals"):
         assert getattr(sparse, key) == pytest.approx(getattr(dense, key), rel=1e-10)
     assert dict(sparse.removal_effects) == pytest.approx(dict(dense.removal_effects), abs=1e-10)
     assert dict(sparse.visit_rate) == pytest.approx(dict(dense.visit_rate), abs=1e-10)
+
+
+def _forward_map(n, rng):
+    """Journeys that run mostly forward (a few steps back): their LU stays sparse."""
+    rows = {}
+    for i in range(n):
+        targets = {min(n - 1, i + 1 + int(k)) for k in rng.integers(0, 8, size=3)} - {i}
+        if i > 10 and rng.random() < 0.2:
+            targets.add(int(i - rng.integers(1, 10)))
+        p = rng.dirichlet(np.ones(len(targets) + 1))[:len(targets)] * 0.9
+        rows[f"t{i}"] = {f"t{j}": float(q) for j, q in zip(sorted(targets), p)}
+    return Journey.from_rows({"t0": 1.0}, rows, goals=[f"t{i}" for i in range(n - n // 10, n)])
+
+
+def _random_map(n, rng):
+    """Five edges a row to anywhere: the LU of such a map fills in."""
+    rows = {}
+    for i in range(n):
+        targets = rng.choice(np.delete(np.arange(n), i), size=5, replace=False)
+        p = rng.dirichlet(np.ones(6))[:5] * 0.9
+        rows[f"t{i}"] = {f"t{j}": float(q) for j, q in zip(targets, p)}
+    return Journey.from_rows({"t0": 0.5, "t1": 0.5}, rows, goals=[f"t{i}" for i in range(n - n // 10, n)])
+
+
+@pytest.mark.parametrize("kind", ["forward", "random"])
+def test_a_large_map_whose_lu_fills_in_is_inverted_densely(monkeypatch, kind):
+    rng = np.random.default_rng(5)
+    journey = (_forward_map if kind == "forward" else _random_map)(600, rng)
+    dense = solve_exact(journey)
+    monkeypatch.setattr(exact, "DENSE_LIMIT", 300)       # as a map past the limit is solved
+    large = solve_exact(journey)
+    if kind == "forward":
+        assert "(sparse LU)" in large.method
+    else:
+        fill = float(re.search(r"filled in to (\d+)%", large.method).group(1))
+        assert fill > 100 * exact.FILL_LIMIT and "dense inverse: its sparse LU" in large.method
+    assert large.conversion_rate == pytest.approx(dense.conversion_rate, rel=1e-10)
+    assert dict(large.visit_rate) == pytest.approx(dict(dense.visit_rate), abs=1e-10)
+    assert dict(large.removal_effects) == pytest.approx(dict(dense.removal_effects), abs=1e-10)
+    assert dict(large.stage_reach) == pytest.approx(dict(dense.stage_reach), abs=1e-10)
+    monkeypatch.setattr(exact, "DENSE_MAX", 500)         # past the most it inverts densely: sparse, filled or not
+    assert "(sparse LU)" in solve_exact(journey, removal_effects=False).method
 
 
 def test_online_store_reference_values():
