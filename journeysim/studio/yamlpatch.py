@@ -26,7 +26,7 @@ from journeysim.errors import OutputError
 
 __all__ = ["update_text", "flow_yaml", "same_document"]
 
-_UNPRINTABLE = re.compile("[\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _PLAIN = re.compile(r"(?:[^\W\d_]|\.\.?/)[\w .'/&()+.\-]*", re.UNICODE)
 
 

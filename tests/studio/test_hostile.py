@@ -229,3 +229,23 @@ def test_only_a_followed_link_to_the_page_itself_passes_cross_site(client):
     assert client.get("/", headers={**link, "sec-fetch-mode": "no-cors", "sec-fetch-dest": "iframe"}).status_code == 403
     assert client.post("/", headers=link).status_code == 403
     assert client.get("/", headers={**link, "host": "evil.example:8765"}).status_code == 403
+
+
+def test_names_yaml_reads_specially_are_saved_into_the_text_and_read_back(client, folder):
+    """Quotes, newlines, YAML's own marks, words YAML 1.1 reads as booleans and U+2028 (a line break to YAML)."""
+    names = ['a"b', "a\nb", "#c", "*alias", "&anchor", "- x", ": y", "no", "null", "1e3", "c\u2028d", "e\u2029f",
+             "g\x85h", "<img src=x onerror=alert(1)>"]
+    path = folder / "online-store.yaml"
+    before = path.read_text(encoding="utf-8")
+    data, rev = get_map(client)
+    data["transitions"]["cart"]["purchase"] = 0.1
+    for name in names:
+        data["touchpoints"][name] = {"stage": "purchase", "channel": name}
+        data["transitions"]["cart"][name] = 0.02
+        data["transitions"][name] = {"purchase": 0.5}
+    res = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": data, "revision": rev})
+    assert res.status_code == 200 and res.json()["method"] == "spliced", res.text
+    assert get_map(client)[0] == data
+    after = path.read_text(encoding="utf-8").splitlines()
+    assert [line for line in before.splitlines() if line not in after] == [
+        "  cart:         {purchase: 0.6, product page: 0.1}"]
