@@ -1,6 +1,7 @@
 """journeysim.toml: found in the folder or its parents, checked key by key, overridden by options."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,28 @@ def test_seed_policy_fixed_required_and_overridden(project, capsys):
     assert _predict_seed(["--seed", "3"], capsys)[:2] == (0, 3)
     project('seed = "fresh"\n')
     assert _predict_seed([], capsys)[0] == 0
+
+
+def test_the_attribution_bootstrap_follows_the_seed_policy(project, capsys):
+    # it drew a fresh seed it never said, whatever the config set
+    log = ROOT / "scenarios" / "events" / "online-store-2025.csv"
+    argv = ["attribute", str(log), "--goal", "purchase", "--model", "last", "--bootstrap", "5", "--json"]
+    path = project('seed = "required"\n')
+    assert main(argv) == 2
+    assert f'--seed is required: {path} sets seed = "required"' in capsys.readouterr().err
+    project("seed = 7\n")
+    assert main(argv) == 0
+    fixed = capsys.readouterr()
+    assert f"journeysim attribute: no --seed given, using --seed 7 from {path}" in fixed.err
+    assert main([*argv, "--seed", "7"]) == 0
+    assert capsys.readouterr().out == fixed.out
+    project('seed = "fresh"\n')
+    assert main(argv) == 0
+    fresh = capsys.readouterr()
+    said = re.search(r"journeysim attribute: no --seed given, using --seed (\d+)\n", fresh.err)
+    assert said
+    assert main([*argv, "--seed", said.group(1)]) == 0 and capsys.readouterr().out == fresh.out   # repeatable
+    assert main(argv[:-3] + ["--json"]) == 0 and "--seed" not in capsys.readouterr().err   # nothing drawn
 
 
 def test_the_scheduler_of_the_config_is_used_unless_workers_are_given(project, tmp_path, capsys):

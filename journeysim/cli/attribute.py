@@ -6,7 +6,7 @@ import numpy as np
 
 from journeysim.attribution.credit import MODELS, attribute_file
 from journeysim.cli._log_args import add_log_options, layout_from_args, log_options_given
-from journeysim.cli._options import number, refuse_log_options, run_size, unused, whole
+from journeysim.cli._options import number, refuse_log_options, run_size, seed, unused, whole
 from journeysim.cli._render import emit
 from journeysim.logs.sources import parse_duration
 
@@ -46,7 +46,6 @@ def run(args) -> int:
     models = list(MODELS) if not args.model or "all" in args.model else args.model
     order = whole("--order", args.order, minimum=1, maximum=4, default=1)
     bootstrap = run_size("bootstrap", "--bootstrap", args.bootstrap, minimum=0)
-    seed = whole("--seed", args.seed, minimum=0)       # absent: a fresh bootstrap each run
     half_life = number("--half-life", args.half_life, above=0, default=1.0)
     if "markov" not in models:
         unused({"--order": args.order}, "without the markov model (it is the Markov chain's order)")
@@ -54,11 +53,13 @@ def run(args) -> int:
         unused({"--half-life": args.half_life}, "without the time-decay model")
     if not bootstrap:
         unused({"--seed": args.seed}, "without --bootstrap (only the bootstrap is random)")
+    # absent: the project's seed policy (journeysim.toml), else a fresh seed said on stderr
+    rng = np.random.default_rng(seed(args.seed, command="attribute") if bootstrap else None)
     lookback = parse_duration(args.lookback) if args.lookback is not None else None
     layout = layout_from_args(args)
     refuse_log_options(args.input, {"--goal": args.goal or None, "--lookback": args.lookback,
                                     **log_options_given(args)}, layout)
     result = attribute_file(args.input, models, goals=args.goal, lookback=lookback, layout=layout, order=order,
-                            half_life=half_life, bootstrap=bootstrap, rng=np.random.default_rng(seed))
+                            half_life=half_life, bootstrap=bootstrap, rng=rng)
     emit(result, args.json)
     return 0
