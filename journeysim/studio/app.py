@@ -174,14 +174,15 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         return HTMLResponse(page, headers={"cache-control": "no-store"})
 
     async def maps(request: Request) -> Response:
+        entries = await run_in_threadpool(workspace.entries)     # reads every document: seconds in a large folder
         return _ok({"folder": workspace.root.name, "single": workspace.single,
-                    "entries": [e.to_dict() for e in workspace.entries()]})
+                    "entries": [e.to_dict() for e in entries]})
 
     async def get_map(request: Request) -> Response:
         name = request.query_params.get("name") or workspace.single
         if name is None:
             raise _Refused(400, "give the map's name: /api/map?name=FILE")
-        text, data, problems = workspace.read(name)
+        text, data, problems = await run_in_threadpool(workspace.read, name)
         if problems:
             raise ScenarioError(problems)
         if not isinstance(data, Mapping) or "touchpoints" not in data:

@@ -142,6 +142,8 @@ def save_hypothesis(workspace: Workspace, name: str, data: Any, *, overwrite: bo
     """
     path = workspace.resolve(name, exists=False)
     if path.exists():
+        if not path.is_file():
+            raise ScenarioError(f"{name}: exists and is not a file (a folder, a pipe...); choose another name")
         _, old, _ = workspace.read(name)
         if isinstance(old, Mapping) and "touchpoints" in old:
             raise ScenarioError(f"{name}: is a map: a hypothesis does not replace it; choose another name")

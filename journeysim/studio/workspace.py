@@ -25,7 +25,7 @@ DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
 #: must still answer.
 _MAX_FILES = 2000
 _MAX_DEPTH = 4
-#: Documents larger than this are not maps anyone edits by hand; they are listed without being read.
+#: Documents larger than this are not maps anyone edits by hand; they are listed, and refused, without being read.
 _MAX_BYTES = 5_000_000
 
 
@@ -116,7 +116,8 @@ class Workspace:
             if not real.is_relative_to(self.root):
                 raise OutsideFolder(f"{excerpt(name)}: leads outside the studio's folder (through a link)")
             if exists and not real.is_file():
-                raise NoSuchFile(f"{name}: no such file in the studio's folder")
+                raise NoSuchFile(f"{name}: not a file (a folder, a pipe...)" if real.exists()
+                                 else f"{name}: no such file in the studio's folder")
             if not exists and not real.parent.is_dir():
                 folder = PurePosixPath(name).parent
                 raise OutsideFolder(f"{excerpt(name)}: folder '{folder}' does not exist in the studio's folder")
@@ -134,6 +135,9 @@ class Workspace:
         """``(text, data, problems)`` of a document of the folder."""
         path = self.resolve(name)
         try:
+            if path.stat().st_size > _MAX_BYTES:
+                return "", None, [f"{name}: larger than {_MAX_BYTES:_} bytes: not a map the studio edits (journeysim "
+                                  "simulate and validate read it)"]
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             return "", None, [f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"]
@@ -173,8 +177,6 @@ class Workspace:
 
     def _entry(self, name: str) -> Entry | None:
         try:
-            if self.resolve(name).stat().st_size > _MAX_BYTES:
-                return Entry(name, "map", name, problems=(f"{name}: larger than {_MAX_BYTES:_} bytes: not read",))
             _, data, problems = self.read(name)
         except (OutsideFolder, NoSuchFile, OSError):
             return None

@@ -184,28 +184,41 @@ def test_a_map_too_large_to_recompute_on_every_edit_is_refused_in_one_line(clien
     assert client.post("/api/evaluate", json=_chain(50)).status_code == 200
 
 
-def test_the_studio_answers_while_a_map_is_being_solved(folder, monkeypatch):
-    """A slow evaluation runs beside the server, not in it: the list and the page still answer meanwhile."""
-    import httpx2 as httpx
-
+def _slowed(monkeypatch, owner, attribute):
+    """``owner.attribute`` made to wait, once called, until the returned ``release`` is set."""
     release, started = threading.Event(), threading.Event()
-    solve = studio_app.evaluate_map
+    original = getattr(owner, attribute)
 
-    def slow(data, source):
+    def slow(*args, **kwargs):
         started.set()
         release.wait(60)
-        return solve(data, source)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(studio_app, "evaluate_map", slow)
+    monkeypatch.setattr(owner, attribute, slow)
+    return started, release
+
+
+@pytest.mark.parametrize("slow_part", ["solving a map", "listing the folder"])
+def test_the_studio_answers_while_slow_work_runs(folder, monkeypatch, slow_part):
+    """Slow work (a large map, a folder of many documents) runs beside the server: other requests still answer."""
+    import httpx2 as httpx
+
+    if slow_part == "solving a map":
+        started, release = _slowed(monkeypatch, studio_app, "evaluate_map")
+        slow = lambda url: httpx.post(f"{url}/api/evaluate", json=_chain(3), timeout=60)  # noqa: E731
+        quick = lambda url: httpx.get(f"{url}/api/maps", timeout=30)                      # noqa: E731
+    else:
+        started, release = _slowed(monkeypatch, Workspace, "entries")
+        slow = lambda url: httpx.get(f"{url}/api/maps", timeout=60)                       # noqa: E731
+        quick = lambda url: httpx.post(f"{url}/api/evaluate", json=_chain(3), timeout=30)  # noqa: E731
     live = start_studio(folder)
     try:
         answer = {}
-        worker = threading.Thread(target=lambda: answer.update(
-            res=httpx.post(f"{live.url}/api/evaluate", json=_chain(3), timeout=60)))
+        worker = threading.Thread(target=lambda: answer.update(res=slow(live.url)))
         worker.start()
         assert started.wait(60)
         try:
-            assert httpx.get(f"{live.url}/api/maps", timeout=30).status_code == 200
+            assert quick(live.url).status_code == 200
         finally:
             release.set()
             worker.join(60)
@@ -249,3 +262,28 @@ def test_names_yaml_reads_specially_are_saved_into_the_text_and_read_back(client
     after = path.read_text(encoding="utf-8").splitlines()
     assert [line for line in before.splitlines() if line not in after] == [
         "  cart:         {purchase: 0.6, product page: 0.1}"]
+
+
+def test_a_hypothesis_is_not_written_over_a_folder_or_a_pipe(client, folder):
+    import os
+
+    (folder / "dir.yaml").mkdir()
+    os.mkfifo(folder / "pipe.yaml")       # reading it for a backup would wait for a writer for ever
+    hyp = {"hypothesis": "t", "baseline": "online-store.yaml", "changes": CHANGE}
+    for name in ("dir.yaml", "pipe.yaml"):
+        res = client.post("/api/save", headers=WRITE, json={"name": name, "hypothesis": hyp, "overwrite": True})
+        assert "is not a file" in one_error(res, 422)
+        assert "not a file" in one_error(client.get("/api/map", params={"name": name}), 404)
+    assert (folder / "dir.yaml").is_dir() and not (folder / "dir.yaml.bak").exists()
+
+
+def test_a_document_too_large_to_edit_is_listed_and_refused_without_being_read(client, folder, monkeypatch):
+    from journeysim.studio import workspace
+
+    monkeypatch.setattr(workspace, "_MAX_BYTES", 1000)
+    (folder / "huge.yaml").write_text("touchpoints:\n" + "".join(f"  t{i}: {{}}\n" for i in range(200)),
+                                      encoding="utf-8")
+    listed = {e["name"]: e for e in client.get("/api/maps").json()["entries"]}
+    assert listed["huge.yaml"]["problems"] == [
+        "huge.yaml: larger than 1_000 bytes: not a map the studio edits (journeysim simulate and validate read it)"]
+    assert one_error(client.get("/api/map", params={"name": "huge.yaml"}), 422) == listed["huge.yaml"]["problems"][0]
