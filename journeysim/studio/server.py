@@ -70,8 +70,9 @@ def serve(path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8765,
     url = studio_url(host, port, workspace.single)
     print(f"journeysim studio: {workspace.root} at {url}", file=out)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {host}: anyone who can reach this machine on port {port} can read the maps "
-              "there (writes still need the page's token)", file=out)
+        # The page hands its token to whoever loads it: the token stops other web sites, not other machines.
+        print(f"warning: listening on {host}: anyone who can reach this machine on port {port} can read and change "
+              "the maps there", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
     if open_browser:
         # In a thread: some browsers' launchers block until the browser exits.

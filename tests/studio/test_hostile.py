@@ -287,3 +287,41 @@ def test_a_document_too_large_to_edit_is_listed_and_refused_without_being_read(c
     assert listed["huge.yaml"]["problems"] == [
         "huge.yaml: larger than 1_000 bytes: not a map the studio edits (journeysim simulate and validate read it)"]
     assert one_error(client.get("/api/map", params={"name": "huge.yaml"}), 422) == listed["huge.yaml"]["problems"][0]
+
+
+def test_listening_beyond_this_machine_warns_that_others_can_change_the_maps(folder, monkeypatch):
+    """Whoever can load the page gets the token with it: the warning must not promise that writes are safe."""
+    import io
+
+    import uvicorn
+
+    from journeysim.studio.server import serve
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    out = io.StringIO()
+    assert serve(folder, host="0.0.0.0", port=0, open_browser=False, out=out) == 0
+    warning = next(line for line in out.getvalue().splitlines() if line.startswith("warning:"))
+    assert "read and change the maps" in warning and "token" not in warning
+    out = io.StringIO()
+    serve(folder, host="127.0.0.1", port=0, open_browser=False, out=out)
+    assert "warning" not in out.getvalue()
+
+
+def test_a_folder_that_cannot_be_written_gets_one_line_and_no_file(client, folder, monkeypatch):
+    """As a read-only folder does (the tests may run as root, whom permissions do not stop)."""
+    import journeysim._files as files
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", denied)
+    before = sorted(p.name for p in folder.rglob("*"))
+    data, rev = get_map(client)
+    data["transitions"]["cart"]["purchase"] = 0.7
+    res = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": data, "revision": rev})
+    assert one_error(res, 422).endswith("cannot write (Permission denied)")
+    hyp = {"hypothesis": "t", "baseline": "../online-store.yaml", "changes": CHANGE}
+    res = client.post("/api/save", headers=WRITE, json={"name": "hypotheses/new.yaml", "hypothesis": hyp})
+    assert one_error(res, 422).endswith("hypotheses/new.yaml: cannot write (Permission denied)")
+    assert sorted(p.name for p in folder.rglob("*")) == before
+    assert get_map(client)[1] == rev
