@@ -361,6 +361,9 @@ def _choose_control(data: ExperimentData, control: str | None) -> str:
     if not found:
         raise DataError(f"{data.source}: no variant named 'control'; name the control arm with --control "
                         f"(variants: {', '.join(names)})")
+    if len(found) > 1:      # "control" in any case: two spellings in one file are a typo, not a choice to make silently
+        raise DataError(f"{data.source}: variants {' and '.join(excerpt(n) for n in found)} both read as the control; "
+                        "name the control arm with --control")
     return found[0]
 
 

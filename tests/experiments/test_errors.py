@@ -30,6 +30,9 @@ BAD_FILES = [
     ("unknown control", AGG + "control,1000,50\nB,1000,60\n", ["--control", "contrl"],
      "unknown control 'contrl' (did you mean 'control'?)"),
     ("no control named", AGG + "A,1000,50\nB,1000,60\n", [], "no variant named 'control'"),
+    # the first spelling was taken as the control and the other compared with it as a variant
+    ("two controls", AGG + "Control,1000,50\ncontrol,1000,55\nB,1000,60\n", [],
+     "variants 'Control' and 'control' both read as the control; name the control arm with --control"),
     ("empty file", "", [], "empty file"),
     ("header only", AGG, [], "no data rows"),
     ("one variant", AGG + "control,1000,50\n", [], "only one variant"),
