@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,6 +22,7 @@ from journeysim.errors import JourneySimError, MapError, excerpt
 __all__ = ["Workspace", "Entry", "OutsideFolder", "NoSuchFile", "DOCUMENT_SUFFIXES", "revision"]
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 #: A folder walk stops after this many documents and this depth: a studio started on a home folder by mistake
 #: must still answer.
 _MAX_FILES = 2000
@@ -101,7 +103,10 @@ class Workspace:
         """The file ``name`` (relative, ``/``-separated) inside the folder; :class:`OutsideFolder` otherwise."""
         if not isinstance(name, str) or not name.strip():
             raise OutsideFolder(f"{excerpt(name)}: a file name must be non-empty text")
-        if "\\" in name or "\x00" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        if _CONTROL.search(name):
+            raise OutsideFolder(f"{excerpt(name)}: file names with control characters (newlines, tabs...) are not "
+                                "served")
+        if "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
             raise OutsideFolder(f"{excerpt(name)}: give a name relative to the studio's folder, with '/' between folders")
         parts = PurePosixPath(name).parts
         if ".." in parts:

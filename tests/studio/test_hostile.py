@@ -125,16 +125,32 @@ def test_a_map_deleted_since_it_was_read_is_not_written_again(client, folder):
     assert not (folder / "online-store.yaml").exists() and not (folder / "online-store.yaml.bak").exists()
 
 
-def test_two_saves_from_one_revision_the_second_is_refused(client, folder):
-    data, rev = get_map(client)
-    first, second = copy.deepcopy(data), copy.deepcopy(data)
-    first["transitions"]["cart"]["purchase"] = 0.7
-    second["transitions"]["cart"]["purchase"] = 0.5
-    ok = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": first, "revision": rev})
-    assert ok.status_code == 200
-    late = client.post("/api/save", headers=WRITE, json={"name": "online-store.yaml", "map": second, "revision": rev})
-    assert one_error(late, 409)
-    assert get_map(client)[0]["transitions"]["cart"]["purchase"] == 0.7
+def test_concurrent_saves_from_one_revision_only_one_is_written(folder):
+    """Eight pages saving at once from the same revision: one wins, the others get 409, the file is the winner's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx2 as httpx
+
+    live = start_studio(folder)
+    try:
+        res = httpx.get(f"{live.url}/api/map", params={"name": "online-store.yaml"})
+        data, rev = res.json(), res.headers["etag"].strip('"')
+
+        def save(i):
+            edited = copy.deepcopy(data)
+            edited["transitions"]["cart"]["purchase"] = 0.3 + i / 100
+            return i, httpx.post(f"{live.url}/api/save", headers=WRITE, timeout=60,
+                                 json={"name": "online-store.yaml", "map": edited, "revision": rev})
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(save, range(8)))
+        winners = [i for i, r in answers if r.status_code == 200]
+        assert len(winners) == 1 and sorted(r.status_code for _, r in answers) == [200] + [409] * 7
+        saved = httpx.get(f"{live.url}/api/map", params={"name": "online-store.yaml"}).json()
+        assert saved["transitions"]["cart"]["purchase"] == 0.3 + winners[0] / 100
+        assert [p.name for p in folder.glob(".*.tmp")] == []
+    finally:
+        live.stop()
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
@@ -325,3 +341,12 @@ def test_a_folder_that_cannot_be_written_gets_one_line_and_no_file(client, folde
     assert one_error(res, 422).endswith("hypotheses/new.yaml: cannot write (Permission denied)")
     assert sorted(p.name for p in folder.rglob("*")) == before
     assert get_map(client)[1] == rev
+
+
+@pytest.mark.parametrize("name", ["new\nline.yaml", "tab\there.yaml", "bell\x07.yaml", "nel\x85.yaml"])
+def test_a_file_name_with_control_characters_is_refused_in_one_line(client, folder, name):
+    assert "control characters" in one_error(client.get("/api/map", params={"name": name}), 403)
+    res = client.post("/api/save", headers=WRITE, json={"name": name, "hypothesis": {
+        "hypothesis": "t", "baseline": "online-store.yaml", "changes": CHANGE}})
+    assert "control characters" in one_error(res, 403)
+    assert not (folder / name).exists()
