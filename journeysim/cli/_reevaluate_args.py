@@ -6,6 +6,7 @@ from pathlib import Path
 
 from journeysim.cli._log_args import add_log_options, layout_from_args, log_options_given
 from journeysim.cli._options import number, run_size, unused, whole
+from journeysim.maps.values import MAX_COUNT
 
 __all__ = ["add_options", "reevaluate_from_args"]
 
@@ -53,7 +54,7 @@ def reevaluate_from_args(args):
                "alpha": number("--alpha", args.alpha, above=0, below=1, percent=True),
                "precision": number("--precision", args.precision, above=0),
                "by_segment": args.by_segment,
-               "prior_strength": number("--prior-strength", args.prior_strength, above=0)}
+               "prior_strength": number("--prior-strength", args.prior_strength, above=0, below=MAX_COUNT)}
     layout = layout_from_args(args)
     hand_drawn = options["prior_strength"] is not None
     maps = [read_counted(p, args.goal, layout, hand_drawn=hand_drawn) for p in paths]

@@ -20,7 +20,7 @@ from journeysim.journey import EXIT, Edge, Journey, Segment, Touchpoint
 from journeysim.maps import schema
 from journeysim.maps.agents import service_problems
 from journeysim.maps.checks import structure_problems
-from journeysim.maps.values import Invalid, MapContext, referral_problems
+from journeysim.maps.values import Invalid, MapContext, count, referral_problems
 from journeysim.maps.write import (  # re-exported: readers look for the writers here
     dump_journey,
     save_journey,
@@ -433,7 +433,7 @@ def _observations(raw: Any, ctx: MapContext, folder: str | None, where: str = "o
     for name, n in raw.items():
         if name != "entry" and ctx.touchpoint(name, where) is None:
             continue
-        value = _value(ctx, f"{where}: {excerpt(name)}", n, schema.nonnegative)
+        value = _value(ctx, f"{where}: {excerpt(name)}", n, count)
         if value is not None:
             counts[name] = value
     return counts

@@ -16,7 +16,7 @@ from typing import Any
 from journeysim.errors import NameIndex, did_you_mean, excerpt
 from journeysim.journey import DELAY_DISTRIBUTIONS, EXIT, Delay
 
-__all__ = ["Invalid", "MapContext", "TIME_UNITS", "UNIT_SECONDS", "UNIT_DAYS", "number", "probability", "nonnegative", "positive", "text",
+__all__ = ["Invalid", "MapContext", "TIME_UNITS", "UNIT_SECONDS", "UNIT_DAYS", "number", "probability", "nonnegative", "positive", "count", "MAX_COUNT", "text",
            "boolean", "delay", "refers", "referral_problems", "REFERS_KEYS"]
 
 TIME_UNITS = ("second", "minute", "hour", "day", "week", "month", "year")
@@ -69,6 +69,29 @@ def nonnegative(value: Any) -> float:
     x = number(value)
     if x < 0:
         raise Invalid(f"{x:g} is negative (must be >= 0)")
+    return x
+
+
+#: The most departures an ``observations`` count (or a re-evaluation's pseudo-count) may say: the row tests
+#: multiply two counts, which overflows a double from about 1.3e154. No event log holds this many rows.
+MAX_COUNT = 1e100
+
+
+def count(value: Any) -> float:
+    """A number of observations: at least 0 and at most :data:`MAX_COUNT`.
+
+    Examples
+    --------
+    >>> count(1550)
+    1550.0
+    >>> count(1e160)
+    Traceback (most recent call last):
+    ...
+    journeysim.maps.values.Invalid: 1e+160 is more than 1e+100 observations (no log holds so many)
+    """
+    x = nonnegative(value)
+    if x > MAX_COUNT:
+        raise Invalid(f"{x:g} is more than {MAX_COUNT:g} observations (no log holds so many)")
     return x
 
 

@@ -27,6 +27,7 @@ from journeysim._result import Result
 from journeysim._text import fmt, format_table, interval, points, rate, wrap
 from journeysim.errors import DataError, UsageError, excerpt
 from journeysim.journey import Edge, Journey
+from journeysim.maps.values import MAX_COUNT
 from journeysim.reevaluation.counts import (
     JEFFREYS,
     CountedMap,
@@ -295,8 +296,9 @@ def check_options(draws: Any, level: Any, alpha: Any, precision: Any, prior_stre
     if not (isinstance(precision, (int, float)) and math.isfinite(precision) and precision > 0):
         raise UsageError(f"precision={excerpt(precision)}: must be a width > 0 (absolute, on the removal effect)")
     if prior_strength is not None and not (isinstance(prior_strength, (int, float))
-                                           and math.isfinite(prior_strength) and prior_strength > 0):
-        raise UsageError(f"prior_strength={excerpt(prior_strength)}: must be a number of pseudo-counts > 0")
+                                           and 0 < prior_strength <= MAX_COUNT):
+        raise UsageError(f"prior_strength={excerpt(prior_strength)}: must be a number of pseudo-counts > 0 and at "
+                         f"most {MAX_COUNT:g}")
 
 
 def prepared(journey: Journey, which: str, prior_strength: float | None) -> tuple[Journey, bool]:

@@ -92,6 +92,9 @@ INVALID = [
     ("unsafe tag", "!!python/object/apply:os.system ['echo hi']\n", "shop.yaml: line 1: invalid YAML"),
     ("not a mapping", "- a\n- b\n", "shop.yaml: a map must be a mapping"),
     ("observations", GOOD + "observations: {ad: -3}\n", "shop.yaml: observations: 'ad': -3 is negative"),
+    # reevaluate's row tests multiply two counts: 1e160 overflowed into a scipy traceback
+    ("observations past 1e100", GOOD + "observations: {entry: 1e160, ad: 1e160}\n",
+     "shop.yaml: observations: 'entry': 1e+160 is more than 1e+100 observations (no log holds so many)"),
     ("refers unknown key", GOOD.replace("value: 40}", "value: 40, refers: {k: 0.5, segmnet: b}}"),
      "shop.yaml: touchpoint 'purchase': refers: unknown key 'segmnet' (did you mean 'segment'?) (allowed: k, entry, segment)"),
     ("refers without k", GOOD.replace("value: 40}", "value: 40, refers: {entry: {cart: 1}}}"),

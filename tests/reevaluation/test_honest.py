@@ -123,6 +123,17 @@ def test_library_refusal_names_the_prior_strength(store):
         reevaluate(fitted(store, 1000, np.random.default_rng(0)), store, rng=np.random.default_rng(0))
     with pytest.raises(UsageError, match="prior_strength=-3"):
         reevaluate(store, store, rng=np.random.default_rng(0), prior_strength=-3)
+    # pseudo-counts of 1e160 overflowed the row tests' products of counts (scipy's ValueError)
+    with pytest.raises(UsageError, match=r"prior_strength=1e\+160: must be a number of pseudo-counts > 0 and at most"):
+        reevaluate(store, store, rng=np.random.default_rng(0), prior_strength=1e160)
+
+
+def test_a_prior_strength_past_1e100_is_a_usage_error(store, tmp_path, capsys):
+    drawn = tmp_path / "drawn.yaml"
+    save_journey(store, drawn)
+    assert main(["reevaluate", str(drawn), str(drawn), "--prior-strength", "1e160"]) == 2
+    err = capsys.readouterr().err
+    assert "--prior-strength '1e160': must be a number in (0, 1e+100)" in err and "Traceback" not in err
 
 
 # -- segments ------------------------------------------------------------------------------------------------
