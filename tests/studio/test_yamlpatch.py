@@ -115,9 +115,15 @@ plain = st.one_of(st.integers(-5, 5), st.floats(0, 1), st.booleans(), st.none(),
 @given(st.dictionaries(st.text(min_size=1, max_size=6), st.dictionaries(st.text(min_size=1, max_size=6), plain,
                                                                           max_size=4), max_size=4))
 def test_any_new_document_is_written_exactly(new):
-    # Whatever the edits, the file reads back as the new document, or nothing is written.
-    out, _ = update_text(TEXT, new or {"k": 1}, source="m.yaml")
-    assert same_document(parse_document(out, "m.yaml")[0], new or {"k": 1})
+    # Whatever the edits, the file reads back as the new document, or nothing is written: a document the reader
+    # itself refuses (keys ' ' and '\x1f', which differ only by invisible characters) is never written.
+    new = new or {"k": 1}
+    if parse_document(json.dumps(new), "m.json", as_json=True)[1]:
+        with pytest.raises(OutputError, match="nothing was written"):
+            update_text(TEXT, new, source="m.yaml")
+        return
+    out, _ = update_text(TEXT, new, source="m.yaml")
+    assert same_document(parse_document(out, "m.yaml")[0], new)
 
 
 def test_flow_yaml_quotes_what_would_read_back_otherwise():
