@@ -29,7 +29,8 @@ def json_ready(obj: Any) -> Any:
 
 
 def evaluate_map(data: Any, source: str) -> dict[str, Any]:
-    """The ``journeysim simulate --json`` object of the exact engine for a map in file form.
+    """The ``journeysim simulate --json`` object of the exact engine for a map in file form, with the engine's
+    ``warnings`` (what makes a metric undefined or unbounded; ``simulate`` prints them on stderr) when it has any.
 
     Raises :class:`~journeysim.errors.MapError` with every problem, worded as ``validate`` words it.
 
@@ -37,10 +38,18 @@ def evaluate_map(data: Any, source: str) -> dict[str, Any]:
     --------
     >>> m = evaluate_map({"entry": {"ad": 1}, "touchpoints": {"ad": {}, "buy": {"goal": True, "value": 40}},
     ...                   "transitions": {"ad": {"buy": 0.25}}}, "shop.yaml")
-    >>> m["conversion_rate"], m["expected_value"], m["engine"]
-    (0.25, 10.0, 'exact')
+    >>> m["conversion_rate"], m["expected_value"], m["engine"], "warnings" in m
+    (0.25, 10.0, 'exact', False)
+    >>> m = evaluate_map({"entry": {"ad": 1}, "touchpoints": {"ad": {"refers": 1.5}, "buy": {"goal": True}},
+    ...                   "transitions": {"ad": {"buy": 0.25}}}, "shop.yaml")
+    >>> m["customers_per_seed"], m["warnings"][0][:36]
+    (None, 'referrals sustain themselves through')
     """
-    return json_ready(solve_exact(read_journey(data, source)).to_dict())
+    metrics = solve_exact(read_journey(data, source))
+    out = json_ready(metrics.to_dict())
+    if metrics.warnings:
+        out["warnings"] = list(metrics.warnings)
+    return out
 
 
 def map_flows(data: Any, source: str) -> dict[str, Any]:

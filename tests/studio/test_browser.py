@@ -281,3 +281,22 @@ def test_a_link_from_another_site_opens_the_page_but_its_scripts_get_nothing(pag
         assert page.url == target and page.evaluate("document.body.dataset.ready") == "map"
     finally:
         foreign.shutdown()
+
+
+def test_an_unbounded_metric_is_explained_under_the_graph(page, studio):
+    """Referrals that sustain themselves: the per-seed numbers turn null, the panel still updates and says why."""
+    open_map(page, studio, "online-store.yaml")
+    assert page.locator("#warnings li").count() == 0
+    page.click('[data-touchpoint="product page"]')
+    expect(page.locator("#editor h2")).to_have_text("product page", timeout=10_000)
+    refers = page.locator("#editor .field").filter(has_text="refers").locator("input")
+    refers.fill("4")
+    refers.press("Enter")
+    expect(page.locator("#warnings li").first).to_contain_text("referrals sustain themselves", timeout=20_000)
+    expect(page.locator("#status")).to_contain_text("numbers updated")
+    assert page.locator('#metrics [data-metric="warnings"]').count() == 0
+    # A table whose metric turned null (value lost per touchpoint needs bounded referrals) shows – on the edited side.
+    lost = page.locator('#metric-tables [data-metric="removal_effects_value"] [data-item="cart"]')
+    assert lost.locator(".baseline").inner_text() == "1" and lost.locator(".edited").inner_text() == "–"
+    assert page.locator('#metrics [data-metric="customers_per_seed"] .edited').inner_text() == "–"
+    assert page.problems == []

@@ -350,3 +350,12 @@ def test_a_file_name_with_control_characters_is_refused_in_one_line(client, fold
         "hypothesis": "t", "baseline": "online-store.yaml", "changes": CHANGE}})
     assert "control characters" in one_error(res, 403)
     assert not (folder / name).exists()
+
+
+def test_the_engines_warnings_come_with_the_numbers_they_explain(client):
+    """refers 4 on a page 29% of customers see: the per-seed metrics are unbounded (null); the answer says why."""
+    data, _ = get_map(client)
+    data["touchpoints"]["product page"]["refers"] = 4
+    body = client.post("/api/evaluate?name=online-store.yaml", json=data).json()
+    assert body["customers_per_seed"] is None
+    assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("referrals sustain themselves through")

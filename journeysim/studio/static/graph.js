@@ -163,5 +163,7 @@ export function select(sel) {
 }
 
 export function renderWarnings() {
-  $("warnings").replaceChildren(...S.warnings.map((w) => el("li", {}, w)));
+  // The engine's (a metric undefined or unbounded: why the panel shows –) and the map's (unreachable touchpoints...).
+  const all = [...((S.metrics && S.metrics.warnings) || []), ...S.warnings];
+  $("warnings").replaceChildren(...all.map((w) => el("li", {}, w)));
 }

@@ -42,8 +42,10 @@ export function renderMetrics() {
   const keys = [...new Set([...Object.keys(cur), ...Object.keys(base)])];
   const body = [], tables = [];
   for (const key of keys) {
+    if (key === "warnings") continue;            // listed with the map's own warnings (graph.js)
     const b = base[key], c = cur[key];
-    const sample = c !== undefined ? c : b;
+    // A table's metric may be null on one side (removal effects on value once referrals are unbounded): still a table.
+    const sample = c ?? b;
     if (sample === null || typeof sample === "number") {
       body.push(el("tr", { "data-metric": key }, el("th", {}, label(key)), ...cells(b, c)));
     } else if (typeof sample === "object") {
