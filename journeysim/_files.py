@@ -22,7 +22,7 @@ import shutil
 import stat
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ from journeysim.errors import OutputError, ScenarioError, excerpt
 
 __all__ = ["read_document", "parse_document", "tidy_document", "read_text", "read_bytes", "recording_reads",
            "write_atomic", "write_folder", "remove_stale", "append_locked", "lock_path", "check_writable",
-           "check_folder_writable", "nearest_existing", "referenced_path", "check_inside", "project_root", "confinement", "OWN_PROJECT",
+           "refuse_overwriting_input", "check_folder_writable",
+           "nearest_existing", "referenced_path", "check_inside", "project_root", "confinement", "OWN_PROJECT",
            "skeleton", "FOLDER_MARK", "MAX_DOCUMENT_BYTES", "MAX_DEPTH", "MAX_ALIAS_VALUES", "MAX_INT_DIGITS"]
 
 # The files read inside `recording_reads` blocks: path -> "sha256:<hex>" of the bytes parsed.
@@ -501,11 +502,12 @@ def _probe(folder: Path, refusal: str) -> None:
     os.unlink(tmp)
 
 
-def check_writable(path: str | os.PathLike) -> None:
+def check_writable(path: str | os.PathLike, *, reads: Iterable[str | os.PathLike | None] = ()) -> None:
     """Refuse now, in one line, an output file :func:`write_atomic` could not write later.
 
     Called before a long computation: its folder must exist and take new files, the path must not be a
-    folder, a read-only file, or a symbolic link leading out of its folder.
+    folder, a read-only file, or a symbolic link leading out of its folder; nor one of the files the command
+    reads (``reads``: see :func:`refuse_overwriting_input`).
 
     Examples
     --------
@@ -514,6 +516,7 @@ def check_writable(path: str | os.PathLike) -> None:
     ...
     journeysim.errors.OutputError: nowhere/out.json: cannot write: folder 'nowhere' does not exist
     """
+    refuse_overwriting_input(path, reads)
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -525,6 +528,30 @@ def check_writable(path: str | os.PathLike) -> None:
     if target.exists() and not os.access(target, os.W_OK):
         raise OutputError(f"{path}: cannot write: the file is read-only", "Read-only file")
     _probe(target.parent, f"{path}: cannot write")
+
+
+def refuse_overwriting_input(path: str | os.PathLike, reads: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse an output that is one of the files the command reads (``None`` entries are skipped), by a link or
+    another spelling too: ``fit events.csv -o events.csv`` would replace the event log with the map.
+
+    Examples
+    --------
+    >>> refuse_overwriting_input("./README.md", ["pyproject.toml", None, "README.md"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.OutputError: ./README.md: cannot write: it is an input of this command (README.md); write ...
+    """
+    for source in reads:
+        if source is None:
+            continue
+        try:
+            same = os.path.samefile(path, source)
+        except (OSError, ValueError):       # either does not exist (yet): not the same file
+            continue
+        if same:
+            spelt = "" if str(source) == str(path) else f" ({source})"
+            raise OutputError(f"{path}: cannot write: it is an input of this command{spelt}; write the output to "
+                              "another file", "Input file")
 
 
 def nearest_existing(path: Path) -> Path:

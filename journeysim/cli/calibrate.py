@@ -42,9 +42,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from journeysim._files import OWN_PROJECT, check_writable, confinement
+    from journeysim._files import OWN_PROJECT, check_writable, confinement, refuse_overwriting_input
 
-    check_writable(args.output)          # before any input is read and before the statistics libraries load
+    # before any input is read and before the statistics libraries load
+    check_writable(args.output, reads=(args.prediction, args.results, args.hypothesis, *(args.events or ())))
     # imported here, not at the top: pandas and statsmodels take seconds to load and every command would pay
     from journeysim.experiments.calibrate import (
         calibrate_prediction,
@@ -59,6 +60,7 @@ def run(args) -> int:
         check_calibratable(prediction)   # before reading anything more: the metric alone decides
     within = None if args.allow_outside else confinement(OWN_PROJECT, Path(prediction.source).parent)
     hypothesis, changed = hypothesis_path(prediction, args.hypothesis, within=within)
+    refuse_overwriting_input(args.output, (hypothesis,))     # the hypothesis the prediction names
     if changed:
         print(f"warning: {hypothesis}: changed since the prediction was saved (its sha256 differs from the "
               "prediction's inputs); the calibrated map applies today's file", file=sys.stderr)

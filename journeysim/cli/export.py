@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     if args.output:
-        check_writable(args.output)
+        check_writable(args.output, reads=(args.map,))
     text = export_journey(load_journey(args.map), args.to)
     if args.output:
         write_atomic(args.output, text)

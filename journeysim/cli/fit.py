@@ -43,7 +43,8 @@ def run(args) -> int:
     from journeysim._files import check_writable
 
     threads = run_size("threads", "--threads", args.threads)
-    check_writable(args.output)          # before the log is read and before DuckDB and numba load: at once
+    # before the log is read and before DuckDB and numba load: at once
+    check_writable(args.output, reads=(args.events, args.stages, args.touchpoints))
     # DuckDB and statsmodels load here, not when the command line is built for every command.
     from journeysim.fitting.fit import fit_events
     from journeysim.logs.sources import parse_duration

@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    check_writable(args.output)
+    check_writable(args.output, reads=(args.graph,))
     journey = import_journey(args.graph)
     save_journey(journey, args.output)
     print(f"{args.output}: {len(journey.names)} touchpoints imported from {args.graph}")

@@ -38,7 +38,7 @@ def run(args) -> int:
 
     ledger = ledger_to_read(args.ledger)
     if args.plot and not args.verify:
-        check_writable(args.plot)      # before the ledger is read and matplotlib loads: a refusal comes at once
+        check_writable(args.plot, reads=(ledger,))   # before the ledger is read and matplotlib loads: at once
     if args.verify:
         from journeysim.experiments.verify import verify_ledger
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from journeysim._files import OWN_PROJECT, check_writable
+from journeysim._files import OWN_PROJECT, check_writable, refuse_overwriting_input
 from journeysim.cli._options import (
     add_currency,
     add_max_transitions,
@@ -72,8 +72,10 @@ def run(args) -> int:
     if args.engine == "montecarlo":
         _customers_in_all(draws, size)
     if args.save:
-        check_writable(args.save)        # before the draws, not after them
+        check_writable(args.save, reads=(args.hypothesis,))        # before the draws, not after them
     hypothesis = load_hypothesis(args.hypothesis, within=None if args.allow_outside else OWN_PROJECT)
+    if args.save:
+        refuse_overwriting_input(args.save, (hypothesis.baseline_path,))
     prediction = predict(hypothesis, engine=args.engine, draws=draws, level=level,
                          rng=np.random.default_rng(run_seed), size=size, seed=run_seed,
                          max_transitions=None if args.engine == "exact" else max_transitions(args, args.engine))

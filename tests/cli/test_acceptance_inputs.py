@@ -126,6 +126,35 @@ def test_a_folder_named_as_a_map_hypothesis_or_prediction(tmp_path, capsys, argv
     assert code == 1 and f"{folder}: is a folder, not a file" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv, victim", [
+    (["fit", "{tmp}/log.csv", "-o", "{tmp}/log.csv", "--goal", "purchase"], "log.csv"),
+    (["fit", "{tmp}/log.csv", "-o", "{tmp}/./log.csv", "--goal", "purchase"], "log.csv"),
+    (["ledger", "{tmp}/ledger.csv", "--plot", "{tmp}/ledger.csv"], "ledger.csv"),
+    (["predict", "{tmp}/h/live-chat.yaml", "--draws", "20", "--seed", "1", "--save", "{tmp}/h/live-chat.yaml"],
+     "h/live-chat.yaml"),
+    (["predict", "{tmp}/h/live-chat.yaml", "--draws", "20", "--seed", "1", "--save", "{tmp}/online-store.yaml",
+      "--allow-outside"], "online-store.yaml"),
+    (["export", "{tmp}/online-store.yaml", "--to", "json", "-o", "{tmp}/online-store.yaml"], "online-store.yaml"),
+    (["import", "{tmp}/map.json", "-o", "{tmp}/map.json"], "map.json"),
+    (["calibrate", PREDICTION, "{tmp}/ab.csv", "-o", "{tmp}/ab.csv"], "ab.csv"),
+])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(tmp_path, capsys, argv, victim):
+    # each replaced its own input: the event log became the fitted map, the ledger a PNG, the map a prediction
+    (tmp_path / "h").mkdir()
+    shutil.copy(ROOT / "scenarios" / "events" / "online-store-2026.csv", tmp_path / "log.csv")
+    shutil.copy(LEDGER, tmp_path / "ledger.csv")
+    shutil.copy(ROOT / "scenarios" / "online-store.yaml", tmp_path / "online-store.yaml")
+    shutil.copy(ROOT / "scenarios" / "hypotheses" / "live-chat.yaml", tmp_path / "h" / "live-chat.yaml")
+    shutil.copy(AGGREGATED, tmp_path / "ab.csv")
+    assert main(["export", str(tmp_path / "online-store.yaml"), "--to", "json", "-o", str(tmp_path / "map.json")]) == 0
+    capsys.readouterr()
+    before = (tmp_path / victim).read_bytes()
+    code, _, err = _run([str(a).format(tmp=tmp_path) for a in argv], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "cannot write: it is an input of this command" in err and "write the output to another file" in err
+    assert (tmp_path / victim).read_bytes() == before
+
+
 def test_unreachable_dask_scheduler_is_a_usage_error(tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
     shutil.copy(PLAN, plan)

@@ -122,7 +122,7 @@ def test_a_missing_column_names_the_option_that_maps_it(tmp_path, capsys):
 
 
 def test_a_touchpoint_map_pattern_on_a_missing_column(tmp_path, capsys):
-    rules = tmp_path / "map.yaml"
+    rules = tmp_path / "rules.yaml"         # not map.yaml, the fit's output: an output is never one of its inputs
     rules.write_text("search:\n  - {column: url, pattern: '*', touchpoint: ad}\n", encoding="utf-8")
     code, _, err, src, _ = _run(tmp_path, capsys, "fit", NAIVE, *MAPPED, "--touchpoints", str(rules))
     assert code == 1 and err == (f"{rules}: event 'search', rule 1: the pattern's column 'url' is not in {src} (found "
