@@ -224,6 +224,7 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         edited = _sized(body["map"], save_as)
 
         def draft():
+            read_journey(edited, name)          # the edited map's problems are the map's, not the hypothesis's
             made = draft_hypothesis(base, edited, source=save_as, baseline_ref=baseline_ref(workspace, save_as, name),
                                     title=body.get("title") or "Edits made in the studio",
                                     metric=body.get("metric") or "conversion_rate", uncertain=uncertain)

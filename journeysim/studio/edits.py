@@ -270,7 +270,7 @@ def draft_hypothesis(baseline: Mapping, edited: Mapping, *, source: str, baselin
     for path, spec in (uncertain or {}).items():
         number = next((n for n in draft.numbers if n.path == tuple(path)), None)
         if number is None:
-            raise ScenarioError(f"{source}: {'/'.join(map(str, path))} is not a number the edits changed")
+            raise ScenarioError(f"{source}: {excerpt('/'.join(map(str, path)))} is not a number the edits changed")
         _put(draft.changes[number.change], number.key, spec)
     for index, before in draft.entries.items():
         _let_the_rest_rescale(draft.changes[index]["entry"], before, draft.numbers, index)

@@ -359,3 +359,16 @@ def test_the_engines_warnings_come_with_the_numbers_they_explain(client):
     body = client.post("/api/evaluate?name=online-store.yaml", json=data).json()
     assert body["customers_per_seed"] is None
     assert len(body["warnings"]) == 1 and body["warnings"][0].startswith("referrals sustain themselves through")
+
+
+def test_a_draft_names_the_map_for_the_maps_problems_and_quotes_a_bad_path(client):
+    data, rev = get_map(client)
+    edited = copy.deepcopy(data)
+    edited["transitions"]["cart"]["purchase"] = 0.95                 # the row sums to 1.05
+    body = {"name": "online-store.yaml", "map": edited, "save_as": "hypotheses/h.yaml"}
+    assert one_error(client.post("/api/hypothesis", json=body), 422) == \
+        "online-store.yaml: touchpoint 'cart': transitions sum to 1.05 (must be at most 1)"
+    edited["transitions"]["cart"]["purchase"] = 0.7
+    body = {**body, "map": edited, "uncertain": [{"path": ["transitions", "a\nb", "purchase"], "spec": [0.6, 0.8]}]}
+    assert one_error(client.post("/api/hypothesis", json=body), 422) == \
+        "hypotheses/h.yaml: 'transitions/a\\nb/purchase' is not a number the edits changed"
