@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import threading
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
@@ -57,6 +58,8 @@ MAX_BODY = 20_000_000
 MAX_DRAWS = 100_000
 #: The studio recomputes a map on every edit; larger maps take minutes a time (``simulate`` still solves them).
 MAX_TOUCHPOINTS = 5000
+#: Maps solved at once: each large one holds dense matrices of hundreds of MB, and the page asks for one at a time.
+SOLVING_AT_ONCE = 2
 
 
 class _Refused(Exception):
@@ -162,6 +165,14 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
     403
     """
     jobs = Jobs()
+    solving = threading.BoundedSemaphore(SOLVING_AT_ONCE)
+
+    async def solve(work, *args):
+        """``work(*args)`` in a worker thread, at most SOLVING_AT_ONCE at a time; the server answers meanwhile."""
+        def limited():
+            with solving:
+                return work(*args)
+        return await run_in_threadpool(limited)
     page = resources.files("journeysim.studio").joinpath("static/index.html").read_text(encoding="utf-8")
     page = page.replace("__STUDIO_TOKEN__", token)
 
@@ -192,11 +203,11 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
 
     async def evaluate(request: Request) -> Response:
         name = _name(request.query_params.get("name"))
-        return _ok(await run_in_threadpool(evaluate_map, _sized(await _body(request), name), name))
+        return _ok(await solve(evaluate_map, _sized(await _body(request), name), name))
 
     async def flows(request: Request) -> Response:
         name = _name(request.query_params.get("name"))
-        return _ok(await run_in_threadpool(map_flows, _sized(await _body(request), name), name))
+        return _ok(await solve(map_flows, _sized(await _body(request), name), name))
 
     def baseline_of(body: Mapping) -> tuple[str, Any]:
         name = _name(body.get("name"), "")
@@ -229,7 +240,7 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
                                     title=body.get("title") or "Edits made in the studio",
                                     metric=body.get("metric") or "conversion_rate", uncertain=uncertain)
             return {**made.to_dict(), "yaml": hypothesis_text(made.data)}
-        return _ok(await run_in_threadpool(draft))
+        return _ok(await solve(draft))
 
     def prediction_work(body: Mapping):
         draws = body.get("draws", 2000)

@@ -372,3 +372,43 @@ def test_a_draft_names_the_map_for_the_maps_problems_and_quotes_a_bad_path(clien
     body = {**body, "map": edited, "uncertain": [{"path": ["transitions", "a\nb", "purchase"], "spec": [0.6, 0.8]}]}
     assert one_error(client.post("/api/hypothesis", json=body), 422) == \
         "hypotheses/h.yaml: 'transitions/a\\nb/purchase' is not a number the edits changed"
+
+
+def test_at_most_two_maps_are_solved_at_once(folder, monkeypatch):
+    """A script sending many large maps at once must not have the studio hold a dense solve for each."""
+    import httpx2 as httpx
+
+    running, most, lock = [0], [0], threading.Lock()
+    two, release = threading.Barrier(3), threading.Event()
+    solve = studio_app.evaluate_map
+
+    def counted(data, source):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            first_two = most[0] <= 2 and running[0] <= 2
+        if first_two and not release.is_set():
+            two.wait(60)
+        release.wait(60)
+        with lock:
+            running[0] -= 1
+        return solve(data, source)
+
+    monkeypatch.setattr(studio_app, "evaluate_map", counted)
+    live = start_studio(folder)
+    try:
+        answers = []
+        posts = [threading.Thread(target=lambda: answers.append(
+            httpx.post(f"{live.url}/api/evaluate", json=_chain(3), timeout=60).status_code)) for _ in range(4)]
+        for post in posts:
+            post.start()
+        two.wait(60)                        # two solves are running
+        threading.Event().wait(1.0)         # the other two would have started by now, if nothing held them
+        assert most[0] == 2
+        release.set()
+        for post in posts:
+            post.join(60)
+        assert answers == [200] * 4 and most[0] == 2
+    finally:
+        release.set()
+        live.stop()
