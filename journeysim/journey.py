@@ -16,8 +16,9 @@ from typing import Any
 
 from journeysim._svg import layered_svg
 from journeysim._text import fmt, format_table
+from journeysim.errors import UsageError, excerpt
 
-__all__ = ["Delay", "Edge", "Touchpoint", "Segment", "Journey", "EXIT", "DELAY_DISTRIBUTIONS"]
+__all__ = ["Delay", "Edge", "Touchpoint", "Segment", "Journey", "EXIT", "DELAY_DISTRIBUTIONS", "expect_journey"]
 
 #: The reserved drop-off outcome of a row.
 EXIT = "exit"
@@ -410,3 +411,19 @@ class Journey:
 
         svg = layered_svg(self.columns(), edges, self.goals, self.entry)
         return f"<div>{svg}</div><pre>{html.escape(self.summary())}</pre>"
+
+
+def expect_journey(journey: Any) -> None:
+    """Refuse, in one line, anything but a :class:`Journey` where an engine needs one (a path among them: the
+    engines take journeys; :func:`journeysim.simulate` and :func:`journeysim.load_journey` take paths).
+
+    Examples
+    --------
+    >>> expect_journey("scenarios/online-store.yaml")
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.UsageError: journey='scenarios/online-store.yaml': must be a Journey, not str (read a map file with journeysim.load_journey(path), or give the path to journeysim.simulate)
+    """
+    if not isinstance(journey, Journey):
+        raise UsageError(f"journey={excerpt(journey)}: must be a Journey, not {type(journey).__name__} (read a map "
+                         "file with journeysim.load_journey(path), or give the path to journeysim.simulate)")

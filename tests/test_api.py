@@ -50,6 +50,19 @@ def test_errors_are_value_errors_with_the_one_line_message():
     assert issubclass(js.UsageError, ValueError) and issubclass(js.MapError, js.JourneySimError)
 
 
+@pytest.mark.parametrize("engine", ["solve_exact", "simulate_montecarlo", "simulate_agents"])
+@pytest.mark.parametrize("journey", ["scenarios/online-store.yaml", None])
+def test_an_engine_given_a_path_or_nothing_says_it_needs_a_journey(engine, journey):
+    import numpy as np
+
+    # the engines take journeys (simulate takes paths too); a path gave "'str' object has no attribute 'names'"
+    args = {"solve_exact": (), "simulate_montecarlo": (100,), "simulate_agents": (3,)}[engine]
+    kwargs = {} if engine == "solve_exact" else {"rng": np.random.default_rng(1)}
+    with pytest.raises(js.UsageError, match=r"^journey=.*: must be a Journey, not (str|NoneType) \(read a map file "
+                                            r"with journeysim.load_journey\(path\)"):
+        getattr(js, engine)(journey, *args, **kwargs)
+
+
 def _results():
     import numpy as np
 

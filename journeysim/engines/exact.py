@@ -37,7 +37,7 @@ from journeysim.engines.branching import (
 from journeysim.engines.compiled import Chain, compile_segments
 from journeysim.engines.discount import discount_rate
 from journeysim.engines.metrics import SCALAR_METRICS, JourneyMetrics
-from journeysim.journey import Journey
+from journeysim.journey import Journey, expect_journey
 
 __all__ = ["solve_exact", "segment_metrics", "conversion_rate", "dense_system", "DENSE_LIMIT"]
 
@@ -563,6 +563,7 @@ def solve_exact(journey: Journey, *, removal_effects: bool = True) -> JourneyMet
     >>> round(m.removal_effects["page"], 6)
     1.0
     """
+    expect_journey(journey)
     metrics, warnings = _solve(journey, removal_effects)
     metrics.pop("by_segment", None)
     factorisation = metrics.pop("factorisation")

@@ -47,7 +47,7 @@ from journeysim.engines.workload import (
     workload,
 )
 from journeysim.errors import LimitError, UsageError, excerpt
-from journeysim.journey import Journey
+from journeysim.journey import Journey, expect_journey
 from journeysim.maps.agents import check_agent_journey
 from journeysim.maps.values import UNIT_DAYS
 
@@ -235,6 +235,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     >>> r.arrived, r.converted, r.arrived == r.converted_and_left + r.exited + r.abandoned + r.in_journey
     (3015, 707, True)
     """
+    expect_journey(journey)
     if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
         raise UsageError(f"days={excerpt(days)}: the run needs a whole number of days >= 1")
     days = int(days)

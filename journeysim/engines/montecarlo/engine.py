@@ -45,7 +45,7 @@ from journeysim.engines.workload import (
     workload,
 )
 from journeysim.errors import UsageError, excerpt
-from journeysim.journey import Journey
+from journeysim.journey import Journey, expect_journey
 
 __all__ = ["simulate_montecarlo", "MonteCarloResult", "CHUNK_SIZE", "MAX_GENERATIONS", "SAMPLE_KEYS"]
 
@@ -256,6 +256,7 @@ def simulate_montecarlo(journey: Journey, customers: int, *, rng: np.random.Gene
     >>> [(p["path"], p["count"]) for p in r.top_paths]
     [(['ad'], 7001), (['ad', 'buy'], 2999)]
     """
+    expect_journey(journey)
     _check(customers, horizon, chunk_size, rng, backend, workers)
     limit = check_limit(max_transitions)
     customers, chunk_size = int(customers), int(chunk_size)
