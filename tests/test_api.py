@@ -63,6 +63,14 @@ def test_an_engine_given_a_path_or_nothing_says_it_needs_a_journey(engine, journ
         getattr(js, engine)(journey, *args, **kwargs)
 
 
+@pytest.mark.parametrize("bad", ["scenarios/online-store.yaml", None, {"a": 1}])
+def test_functions_of_journeys_and_path_tables_refuse_anything_else_in_one_line(bad):
+    with pytest.raises(js.UsageError, match=r"^journey=.*: must be a Journey, not "):
+        js.dump_journey(bad)
+    with pytest.raises(js.UsageError, match=r"^table=.*: must be a PathTable, not "):
+        js.attribute_paths(bad)
+
+
 def _results():
     import numpy as np
 

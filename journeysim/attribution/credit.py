@@ -229,6 +229,9 @@ def attribute_paths(
     >>> r.to_dict()["models"]["markov"]["a"], r.removal_effects["a"]
     ({'conversions': 0.6666666666666666, 'value': 6.666666666666666}, 0.5)
     """
+    if not isinstance(table, PathTable):
+        raise UsageError(f"table={excerpt(table)}: must be a PathTable, not {type(table).__name__} (read a file of "
+                         "paths or events with journeysim.attribute, or build one with PathTable.from_paths)")
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise UsageError(f"unknown model {excerpt(unknown[0])} (allowed: {', '.join(MODELS)}, all)")

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from journeysim._files import FLOAT_WITHOUT_DOT, write_atomic
-from journeysim.journey import Edge, Journey
+from journeysim.journey import Edge, Journey, expect_journey
 from journeysim.maps import schema
 
 __all__ = ["dump_journey", "save_journey", "dump_yaml"]
@@ -52,6 +52,7 @@ def dump_journey(journey: Journey) -> dict[str, Any]:
     >>> dump_journey(j)["transitions"]
     {'ad': {'buy': 0.1}}
     """
+    expect_journey(journey)
     tps = {}
     for name, tp in journey.touchpoints.items():
         attrs: dict[str, Any] = {}
