@@ -16,7 +16,7 @@
 Bad input answers 422 with ``{"errors": [...]}``, the messages ``validate`` and
 ``predict`` print; a body that is not JSON, or lacks a key, 400; a name outside the
 folder or a missing token 403; a file changed on disk since it was read 409; a body or
-a map too large 413. Maps are solved in a worker thread: a slow one does not stop the
+a map too large 413; a prediction while 8 are queued or running 429. Maps are solved in a worker thread: a slow one does not stop the
 server answering the page.
 """
 
@@ -44,7 +44,7 @@ from journeysim.maps.read import read_journey
 from journeysim.studio.edits import draft_hypothesis
 from journeysim.studio.evaluate import evaluate_map, json_ready, map_flows
 from journeysim.studio.guard import Guard, allowed_hosts
-from journeysim.studio.jobs import KEEP, Jobs
+from journeysim.studio.jobs import KEEP, Busy, Jobs
 from journeysim.studio.saving import ChangedOnDisk, baseline_ref, hypothesis_text, save_hypothesis, save_map
 from journeysim.studio.workspace import NoSuchFile, OutsideFolder, Workspace, revision
 from journeysim.whatif.hypothesis import read_hypothesis
@@ -92,6 +92,8 @@ def _api(handler):
             return _errors(404, exc.messages)
         except ChangedOnDisk as exc:
             return _errors(409, exc.messages)
+        except Busy as exc:
+            return _errors(429, exc.messages)
         except JourneySimError as exc:
             return _errors(422, exc.messages)
     return endpoint
@@ -272,8 +274,12 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         if body.get("background"):
             job = jobs.start(lambda progress: _with_plot(*work(progress)))
             return _ok({"job": job.id, "status": f"/api/predict/{job.id}"}, status=202)
-        result, _ = await run_in_threadpool(work, lambda share: None)
-        return _ok(result)
+        # Through the queue too: predictions run one at a time, and a script cannot start them without bound.
+        job = jobs.start(work)
+        done = await run_in_threadpool(jobs.wait, job.id)
+        if done.exception is not None:
+            raise done.exception
+        return _ok(done.result)
 
     async def job_status(request: Request) -> Response:
         job = jobs.get(request.path_params["job"])

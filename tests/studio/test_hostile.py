@@ -412,3 +412,32 @@ def test_at_most_two_maps_are_solved_at_once(folder, monkeypatch):
     finally:
         release.set()
         live.stop()
+
+
+def test_predictions_started_in_a_loop_are_refused_past_the_queue(client, monkeypatch):
+    """Eight predictions queued or running: the ninth is told to wait (429), in the background or not."""
+    import journeysim.whatif.prediction as prediction
+    from journeysim.studio.jobs import WAITING
+
+    hold = threading.Event()
+    real = prediction.predict
+
+    def held(*args, **kwargs):
+        hold.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(prediction, "predict", held)
+    body = {"name": "hypotheses/live-chat.yaml", "draws": 20, "seed": 1}
+    try:
+        started = [client.post("/api/predict", json={**body, "background": True}) for _ in range(WAITING)]
+        assert [r.status_code for r in started] == [202] * WAITING
+        assert "wait for one to finish" in one_error(client.post("/api/predict", json={**body, "background": True}),
+                                                     429)
+        assert one_error(client.post("/api/predict", json=body), 429)
+    finally:
+        hold.set()
+    for r in started:
+        assert client.app.state.jobs.wait(r.json()["job"], timeout=60).state == "done"
+    answer = client.post("/api/predict", json=body)
+    assert answer.status_code == 200 and answer.json()["hypothesis"] == "Live chat at checkout cuts cart abandonment"
+    assert one_error(client.post("/api/predict", json={**body, "name": "online-store.yaml"}), 403)
