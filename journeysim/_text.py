@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from journeysim._safe import terminal_text
 
 __all__ = ["format_table", "fmt", "interval", "count", "money", "rate", "rate_interval", "points", "pct", "pct_interval",
+           "percent_level",
            "table_width", "wrap", "currency_context"]
 
 # The currency the command line asks for (``--currency``) and the project's default (``journeysim.toml``):
@@ -158,6 +159,15 @@ def points(x: float | None, signed: bool = True) -> str:
         return "-"
     value, sign = 100 * x, "+" if signed else ""
     return f"{value:{sign}.2g} pp" if value != 0 and abs(value) < 0.01 else f"{value:{sign}.2f} pp"
+
+
+def percent_level(x: float) -> str:
+    """An interval's level as a percentage, as given: a 97.5% interval is not called a 98% one.
+
+    >>> percent_level(0.9), percent_level(0.975), percent_level(0.999)
+    ('90%', '97.5%', '99.9%')
+    """
+    return f"{100 * x:g}%"
 
 
 def pct(x: float | None) -> str:

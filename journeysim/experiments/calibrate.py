@@ -25,7 +25,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 
 from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval, pct, pct_interval, wrap
+from journeysim._text import fmt, format_table, interval, pct, pct_interval, percent_level, wrap
 from journeysim.errors import ScenarioError, excerpt
 from journeysim.experiments.analysis import ExperimentAnalysis
 from journeysim.experiments.check import check_prediction
@@ -98,7 +98,7 @@ class Calibration(Result):
         # Lifts in percent, as predict and check print them (the JSON keeps fractions)
         rows.append(("relative lift", f"{pct(self.prior_lift_rel[0])} {pct_interval(self.prior_lift_rel[1:])}",
                      f"{pct(self.posterior_lift_rel[0])} {pct_interval(self.posterior_lift_rel[1:])}"))
-        parts = [format_table(f"{self.hypothesis}: before and after the test (median [{self.level:.0%} interval])",
+        parts = [format_table(f"{self.hypothesis}: before and after the test (median [{percent_level(self.level)} interval])",
                               ["uncertain number", "prior", "posterior"], rows),
                  f"observed relative lift {pct(self.observed_lift_rel)} ({self.variant}); effective draws "
                  f"{self.effective_draws:.1f} of {self.draws}"]

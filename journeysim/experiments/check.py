@@ -27,7 +27,7 @@ from scipy.stats import norm
 from journeysim._hash import file_sha256
 from journeysim._result import Result
 from journeysim._safe import csv_cell
-from journeysim._text import fmt, format_table, pct, pct_interval, rate, wrap
+from journeysim._text import fmt, format_table, pct, pct_interval, percent_level, rate, wrap
 from journeysim.errors import (
     DataError,
     JourneySimWarning,
@@ -123,9 +123,9 @@ class PredictionCheck(Result):
         """The predicted and observed lifts and what decides the verdict, as (label, text) rows."""
         return (
             ("predicted relative lift", f"{pct(self.predicted_lift_rel)} {pct_interval(self.predicted_interval)} "
-                                        f"({self.interval_level:.0%} interval)"),
+                                        f"({percent_level(self.interval_level)} interval)"),
             ("observed relative lift", f"{pct(self.observed_lift_rel)} {pct_interval(self.observed_interval)} "
-                                       f"({self.observed_level:.0%} interval)"),
+                                       f"({percent_level(self.observed_level)} interval)"),
             ("observed inside the predicted interval", fmt(self.inside)),
             ("z of the gap (predicted - observed)", fmt(self.z)),
             ("test's power at the predicted lift", rate(self.power)),

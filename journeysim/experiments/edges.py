@@ -27,7 +27,7 @@ from scipy import stats
 
 from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
-from journeysim._text import fmt, format_table, interval, wrap
+from journeysim._text import fmt, format_table, interval, percent_level, wrap
 from journeysim.errors import DataError, ScenarioError, excerpt
 from journeysim.journey import EXIT, Edge, Journey
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
@@ -125,7 +125,7 @@ class EdgeCheck(Result):
         return columns, rows
 
     def summary(self) -> str:
-        level = f"{self.level:.0%}"
+        level = percent_level(self.level)
         rows = [(k, interval(e.predicted), fmt(e.control), fmt(e.variant), interval(e.variant_ci), e.verdict)
                 for k, e in self.edges.items()]
         parts = [f"hypothesis: {self.hypothesis}",
@@ -286,11 +286,11 @@ def check_edges(prediction: Prediction, control_log, variant_log, *, hypothesis:
         reference = c if c is not None else base
         edges[f"{a} -> {b}"] = EdgeResult(a, b, band, base, c, c_ci, v, v_ci, edge_verdict(band, v_ci, reference))
     method = (f"one map fitted per arm ({control.method}); each edited row's outcomes: observed share with an "
-              f"equal-tailed {level:.0%} interval of its Dirichlet posterior (counts plus {DIRICHLET_PRIOR} per "
-              f"outcome: a beta marginal), against the {level:.0%} interval of the edge over the prediction's "
+              f"equal-tailed {percent_level(level)} interval of its Dirichlet posterior (counts plus {DIRICHLET_PRIOR} per "
+              f"outcome: a beta marginal), against the {percent_level(level)} interval of the edge over the prediction's "
               f"{max(1, prediction.draws)} draws; confirmed: the intervals overlap and the variant's excludes the "
               "control arm's share (or the prediction allows no change); refuted: they do not overlap; "
-              f"inconclusive otherwise; each edge at the {level:.0%} level, no multiplicity correction (of "
+              f"inconclusive otherwise; each edge at the {percent_level(level)} level, no multiplicity correction (of "
               f"{len(edges)} edges about {len(edges) * (1 - level):.1f} may disagree by chance)")
     return EdgeCheck(prediction=prediction.source, hypothesis=hypothesis.title, level=level, edges=edges,
                      headline=headline, arms={"control": _arm(control), "variant": _arm(variant)}, method=method,

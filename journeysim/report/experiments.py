@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from journeysim._text import fmt, interval, pct, pct_interval
+from journeysim._text import fmt, interval, pct, pct_interval, percent_level
 from journeysim.errors import DataError
 from journeysim.experiments.check import PredictionCheck
 from journeysim.experiments.ledger import LedgerReport
@@ -82,7 +82,7 @@ def edges_report(prediction: Prediction, check, variant_map) -> Report:
         facts.append(("headline verdict", check.headline.verdict))
     rows = tuple((k, interval(e.predicted), fmt(e.control), interval(e.control_ci), fmt(e.variant),
                   interval(e.variant_ci), e.verdict) for k, e in check.edges.items())
-    table = Table(("edge", f"predicted ({check.level:.0%})", "control", "control interval", "variant",
+    table = Table(("edge", f"predicted ({percent_level(check.level)})", "control", "control interval", "variant",
                    "variant interval", "verdict"), rows)
     picture = plot_edge_check(variant_map, list(check.edges.values()))
     sections = [Section("The edited edges", (), tables=(table,), plots=() if picture is None else (picture,))]

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
+from journeysim._text import percent_level
 from journeysim.engines.compiled import compile_segments
 from journeysim.journey import Journey
 from journeysim.report.layout import dot_layout
@@ -311,7 +312,7 @@ def plot_lift_distribution(draws: Sequence[float], interval: tuple[float, float]
         ax.hist(draws, bins=min(60, max(10, draws.size // 40)), color=_NODE, edgecolor=_EDGE, density=True,
                 label="predicted lift (draws)")
     lo, hi = 100 * interval[0], 100 * interval[1]
-    ax.axvspan(lo, hi, color=_EDGE, alpha=0.15, label=f"predicted {level:.0%} interval [{lo:.2f}, {hi:.2f}]")
+    ax.axvspan(lo, hi, color=_EDGE, alpha=0.15, label=f"predicted {percent_level(level)} interval [{lo:.2f}, {hi:.2f}]")
     ax.axvline(0, color="#888888", linewidth=0.8)
     if observed is not None:
         ax.axvline(100 * observed, color="#d1495b", linewidth=2, label=f"observed lift {100 * observed:.2f}")

@@ -37,6 +37,7 @@ from journeysim._text import (
     money,
     pct,
     pct_interval,
+    percent_level,
     points,
     rate,
     wrap,
@@ -155,7 +156,7 @@ class Prediction(Result):
 
     def summary(self) -> str:
         """The metric's central value and interval for baseline, variant and lift; by segment; stage reach."""
-        level = f"{self.interval_level:.0%}"
+        level = percent_level(self.interval_level)
         value, change = _formats(self.metric)
         span = lambda pair, f: f"[{f(pair[0])}, {f(pair[1])}]"  # noqa: E731
         rows = [
@@ -189,7 +190,7 @@ class Prediction(Result):
         low, high = self.lift_rel_interval
         span = "-" if low is None else f"[{low:+.2%}, {high:+.2%}]"
         return (f"{self.hypothesis!r}: {self.metric} {fmt(self.baseline)} -> {fmt(self.variant)}, lift {rel} "
-                f"{span} ({self.interval_level:.0%}, {self.engine}, {self.draws} draws)")
+                f"{span} ({percent_level(self.interval_level)}, {self.engine}, {self.draws} draws)")
 
     def _table(self):
         """One row per estimate: ``scope`` (total, segment, stage), ``name``, ``quantity``, ``value``, ``low``, ``high``."""
@@ -599,10 +600,11 @@ def _method(engine: str, metric: str, draws: int, level: float, params: Mapping,
     if not sources and engine == "exact":
         return "nothing uncertain: baseline and variant solved exactly once; the interval is the point"
     few = "" if draws >= _few_draws(level) else (
-        f"; TOO FEW DRAWS: a {level:.0%} interval needs at least {_few_draws(level)} (a draw beyond each end), so "
-        f"these intervals are the spread of {draws} draws, not {level:.0%} intervals (use 200 or more)")
+        f"; TOO FEW DRAWS: a {percent_level(level)} interval needs at least {_few_draws(level):,} (a draw beyond each "
+        f"end), so these intervals are the spread of {draws} draws, not {percent_level(level)} intervals (use "
+        f"{max(200, _few_draws(level)):,} or more)")
     return (f"{draws} joint draws: {'; '.join(sources) or 'no uncertain inputs'}; {solver}; central values are "
-            f"medians, intervals equal-tailed {level:.0%} quantiles of the draws{few}")
+            f"medians, intervals equal-tailed {percent_level(level)} quantiles of the draws{few}")
 
 
 def _assemble(hyp, engine, draws, level, seed, params, observed, b, v, size, notes=(), stacked=False,

@@ -31,7 +31,7 @@ import numpy as np
 from journeysim._files import check_folder_writable, recording_reads, write_atomic
 from journeysim._result import Result
 from journeysim._safe import csv_cell
-from journeysim._text import format_table, pct, pct_interval, rate, wrap
+from journeysim._text import format_table, pct, pct_interval, percent_level, rate, wrap
 from journeysim.errors import OutputError, UsageError
 from journeysim.whatif.plan import RESULTS_VERSION, Plan, item_hypothesis, item_key, load_plan
 from journeysim.whatif.prediction import change_format, predict
@@ -121,7 +121,7 @@ class RunResult(Result):
                          *(str(r[key]) for key in varies), pct(r["lift_rel"]),
                          pct_interval((r["lift_rel_low"], r["lift_rel_high"])), change(r["lift_abs"]),
                          rate(r["prob_positive"])))
-        level = f"{self.rows[0]['interval_level']:.0%}" if self.rows else ""
+        level = percent_level(self.rows[0]["interval_level"]) if self.rows else ""
         table = format_table(f"{self.plan}: ranking by predicted relative lift",
                              ["hypothesis (metric)", *varies, "lift", f"{level} interval", "absolute",
                               "P(lift > 0)"], rows)

@@ -88,6 +88,19 @@ def test_counts_money_and_percentages(capsys, monkeypatch, tmp_path):
     assert plain["expected_value"] == pytest.approx(1.98774, abs=1e-5)   # JSON keeps the raw number
 
 
+def test_an_interval_level_is_written_as_given(capsys, monkeypatch):
+    # every level was rounded to a whole percent: a 97.5% interval read "98%", a 99.9% one "100%"
+    out = "\n".join(lines_of(capsys, ["predict", str(SCENARIOS / "hypotheses" / "live-chat.yaml"), "--draws", "50",
+                                      "--seed", "1", "--level", "0.999"], monkeypatch, columns=200))
+    assert "99.9% interval" in out and "100%" not in out
+    out = " ".join(out.split())         # the method wraps
+    assert "a 99.9% interval needs at least 2,000 (a draw beyond each end)" in out and "use 2,000 or more" in out
+    out = "\n".join(lines_of(capsys, ["check", str(EXPERIMENTS / "live-chat.prediction.json"),
+                                      str(EXPERIMENTS / "live-chat.results.csv"), "--no-ledger", "--alpha", "0.025"],
+                             monkeypatch, columns=200))
+    assert "(97.5% interval)" in out and "(98% interval)" not in out
+
+
 def test_a_title_is_wrapped_to_the_terminal_not_to_its_table(monkeypatch):
     from journeysim._text import format_table
 
