@@ -71,6 +71,36 @@ def test_functions_of_journeys_and_path_tables_refuse_anything_else_in_one_line(
         js.attribute_paths(bad)
 
 
+# Each gave a ZeroDivisionError, an OverflowError or an AttributeError from deep inside (the CLI checks its own
+# options; these are the library's arguments).
+_PREDICTION = "experiments/live-chat.prediction.json"
+_LOG = "scenarios/events/online-store-2025.csv"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: js.design(_PREDICTION, ratio=float("inf")), r"^ratio=inf must be a number > 0"),
+    (lambda: js.design(_PREDICTION, arms=float("inf")), r"^arms=inf must be a whole number of at least 2"),
+    (lambda: js.design(_PREDICTION, traffic=0), r"^traffic=0 must be customers per day > 0"),
+    (lambda: js.design(_PREDICTION, customers=float("inf")), r"^customers=inf must be a number > 0"),
+    (lambda: js.fit(_LOG, lookback=-float("inf")), r"^lookback=-inf: must be a number of seconds > 0"),
+    (lambda: js.fit(_LOG, lookback=float("nan")), r"^lookback=nan: must be a number of seconds > 0"),
+    (lambda: js.fit(_LOG, threads=float("inf")), r"^threads=inf: must be a whole number from 1 to 1,024"),
+    (lambda: js.fit(_LOG, layout="x"), r"^layout='x': must be a LogLayout"),
+    (lambda: js.attribute(_LOG, layout=3), r"^layout=3: must be a LogLayout"),
+])
+def test_library_arguments_out_of_range_are_refused_in_one_line(call, message):
+    with pytest.raises(js.UsageError, match=message):
+        call()
+
+
+def test_a_limit_past_any_count_is_no_limit():
+    import numpy as np
+
+    store = js.load_journey("scenarios/online-store.yaml")
+    r = js.simulate_montecarlo(store, 1000, rng=np.random.default_rng(1), max_transitions=1e300)
+    assert r.customers == 1000           # it overflowed int64 in the kernel
+
+
 def _results():
     import numpy as np
 

@@ -190,7 +190,8 @@ def check_limit(max_transitions) -> int:
         max_transitions = int(max_transitions)
     if isinstance(max_transitions, bool) or not isinstance(max_transitions, (int, np.integer)) or max_transitions < 1:
         raise UsageError(f"max_transitions={excerpt(max_transitions)}: must be a whole number >= 1")
-    return int(max_transitions)
+    # The engines count in int64; a limit past 2**62 (1e300, say) is no limit, not an overflow.
+    return min(int(max_transitions), 2**62)
 
 
 _RAISE = "raise it with --max-transitions (max_transitions= in Python) if you mean it"

@@ -85,7 +85,8 @@ def parse_traffic(text: str) -> float:
     return value * _PER_DAY[unit]
 
 
-def _check(baseline, alpha, power, ratio, arms, method, value, two_sided=True):
+def _check(baseline, alpha, power, ratio, arms, method, value, two_sided=True, traffic_per_day=None,
+           customers=None):
     for name, v in (("alpha", alpha), ("power", power)) + ((("baseline", baseline),) if not value else ()):
         if not 0 < v < 1:
             raise UsageError(f"{name}={v:g} must be between 0 and 1 (exclusive)"
@@ -94,10 +95,14 @@ def _check(baseline, alpha, power, ratio, arms, method, value, two_sided=True):
         raise UsageError(f"baseline={baseline:g} must be a mean value per customer > 0")
     if value and method != "normal":
         raise UsageError(f"method={excerpt(method)} sizes tests on conversion rates; a value per customer uses the t-test")
-    if not ratio > 0:
-        raise UsageError(f"ratio={ratio:g} must be > 0 (customers per variant arm per control customer)")
-    if arms < 2:
-        raise UsageError(f"arms={arms} must be at least 2 (control and one variant)")
+    if not (ratio > 0 and math.isfinite(ratio)):
+        raise UsageError(f"ratio={ratio:g} must be a number > 0 (customers per variant arm per control customer)")
+    if isinstance(arms, bool) or not isinstance(arms, (int, np.integer)) or arms < 2:
+        raise UsageError(f"arms={excerpt(arms)} must be a whole number of at least 2 (control and one variant)")
+    for name, v in (("traffic_per_day", traffic_per_day), ("customers", customers)):
+        if v is not None and not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                                  and math.isfinite(v) and v > 0):
+            raise UsageError(f"{name}={excerpt(v)} must be a number > 0")
     tail = alpha / (arms - 1) / (2 if two_sided else 1)
     if not power > tail:
         # a test of no effect at all is significant with probability `tail`: any size, even none, has that power
@@ -338,7 +343,7 @@ def design_experiment(baseline: float, lift: float | None, *, relative: bool = F
     value = sd is not None
     if variant_sd is not None and not value:
         raise UsageError("variant_sd needs sd (the control arm's standard deviation of value per customer)")
-    _check(baseline, alpha, power, ratio, arms, method, value, two_sided)
+    _check(baseline, alpha, power, ratio, arms, method, value, two_sided, traffic_per_day, customers)
     if lift is None and customers is None:
         raise UsageError("give the lift to detect (--lift) or the customers available (--customers)")
     alpha_c = alpha / (arms - 1)
@@ -547,6 +552,11 @@ def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline
     0.793
     """
     traffic_per_day = parse_traffic(traffic) if isinstance(traffic, str) else traffic
+    if traffic_per_day is not None and not (isinstance(traffic_per_day, (int, float, np.integer, np.floating))
+                                            and not isinstance(traffic_per_day, bool)
+                                            and math.isfinite(traffic_per_day) and traffic_per_day > 0):
+        raise UsageError(f"traffic={excerpt(traffic)} must be customers per day > 0 (a number, or text such as "
+                         "'2000/day')")
     options = dict(alpha=alpha, power=power, ratio=ratio, arms=arms, two_sided=two_sided,
                    traffic_per_day=traffic_per_day, customers=customers, method=method, looks=looks,
                    spending=spending)

@@ -138,6 +138,9 @@ class EventCounts:
 
 def window_micros(lookback: float) -> int:
     """The lookback window in µs as the passes compare gaps with it; a lookback longer than any log is no window."""
+    if isinstance(lookback, bool) or not isinstance(lookback, (int, float, np.integer, np.floating)) \
+            or not lookback > 0:
+        raise UsageError(f"lookback={excerpt(lookback)}: must be a number of seconds > 0 (or None: no window)")
     return int(min(lookback, NO_WINDOW) * 1e6)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from journeysim.errors import DataError, UsageError, did_you_mean, excerpt
 from journeysim.logs._sql import literal, quote
@@ -142,6 +143,9 @@ class Source:
 @contextmanager
 def connect(threads: int | None = None):
     """A DuckDB connection that spills to a private temporary folder (logs larger than memory)."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                or not 1 <= threads <= 1024):
+        raise UsageError(f"threads={excerpt(threads)}: must be a whole number from 1 to 1,024 (or None: all cores)")
     spill = tempfile.mkdtemp(prefix="journeysim-duckdb-")
     # Insertion order is kept: a staged CSV's rowid is its file row, and a sorted stream arrives in order.
     con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": True})
@@ -159,6 +163,9 @@ def connect(threads: int | None = None):
 
 def open_source(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, layout: LogLayout | None = None) -> Source:
     """Recognise ``path`` as an event log (in ``layout``) or a path file and check its columns."""
+    if layout is not None and not isinstance(layout, LogLayout):
+        raise UsageError(f"layout={excerpt(layout)}: must be a LogLayout (the columns and conversions of the log), "
+                         f"not {type(layout).__name__}")
     layout = layout or LogLayout()
     source = str(path)
     if Path(path).is_dir():
