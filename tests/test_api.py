@@ -87,6 +87,8 @@ _LOG = "scenarios/events/online-store-2025.csv"
     (lambda: js.fit(_LOG, threads=float("inf")), r"^threads=inf: must be a whole number from 1 to 1,024"),
     (lambda: js.fit(_LOG, layout="x"), r"^layout='x': must be a LogLayout"),
     (lambda: js.attribute(_LOG, layout=3), r"^layout=3: must be a LogLayout"),
+    (lambda: js.simulate_event_log(js.load_journey("scenarios/online-store.yaml"), 10, rng=__import__("numpy").random
+                                   .default_rng(1), span=float("inf")), r"^span=inf: customers join within at most"),
 ])
 def test_library_arguments_out_of_range_are_refused_in_one_line(call, message):
     with pytest.raises(js.UsageError, match=message):

@@ -21,6 +21,9 @@ from journeysim.errors import UsageError
 from journeysim.journey import Delay, Journey
 from journeysim.maps.values import UNIT_SECONDS
 
+#: The longest ``span`` of joining days (the log's times must stay far inside int64 microseconds).
+MAX_SPAN_DAYS = 36_500
+
 __all__ = ["simulate_event_log", "simulate_seed_totals", "write_event_log"]
 
 _CHUNK = 200_000
@@ -81,6 +84,8 @@ def simulate_event_log(
     if customers < 0 or span < 0 or max_touches < 1:
         raise UsageError(f"customers={customers}, span={span}, max_touches={max_touches}: need customers >= 0, "
                          "span >= 0 and max_touches >= 1")
+    if not span <= MAX_SPAN_DAYS:           # NaN too; times are int64 microseconds (292,000 years at most)
+        raise UsageError(f"span={span}: customers join within at most {MAX_SPAN_DAYS:,} days (100 years)")
     unit = UNIT_SECONDS[journey.time_unit]
     names = journey.names
     parts = journey.segment_journeys()
