@@ -43,7 +43,7 @@ from journeysim.errors import JourneySimError, ScenarioError, UsageError, excerp
 from journeysim.maps.read import read_journey
 from journeysim.studio.edits import draft_hypothesis
 from journeysim.studio.evaluate import evaluate_map, json_ready, map_flows
-from journeysim.studio.guard import Guard, allowed_hosts
+from journeysim.studio.guard import WILDCARDS, Guard, allowed_hosts
 from journeysim.studio.jobs import KEEP, Busy, Jobs
 from journeysim.studio.saving import ChangedOnDisk, baseline_ref, hypothesis_text, save_hypothesis, save_map
 from journeysim.studio.workspace import NoSuchFile, OutsideFolder, Workspace, revision
@@ -344,7 +344,8 @@ def create_app(workspace: Workspace, *, host: str = "127.0.0.1", port: int = 876
         Route("/api/save", _api(save), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(static)), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(Guard, hosts=allowed_hosts(host, port))])
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, hosts=allowed_hosts(host, port),
+                                                          any_address_on=port if host in WILDCARDS else None)])
     app.state.jobs = jobs
     return app
 

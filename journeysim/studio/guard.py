@@ -12,12 +12,14 @@ out of frames and its scripts to the studio's own files.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
+from urllib.parse import urlsplit
 
 from journeysim.errors import excerpt
 
-__all__ = ["Guard", "allowed_hosts", "SECURITY_HEADERS"]
+__all__ = ["Guard", "allowed_hosts", "ip_literal", "SECURITY_HEADERS", "WILDCARDS"]
 
 #: The page runs only its own scripts (and compiles the bundled WebAssembly layout engine).
 SECURITY_HEADERS = [
@@ -31,7 +33,7 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 
-_WILDCARDS = ("0.0.0.0", "::", "")
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def allowed_hosts(host: str, port: int) -> set[str]:
@@ -43,29 +45,55 @@ def allowed_hosts(host: str, port: int) -> set[str]:
     ['127.0.0.1:8765', '[::1]:8765', 'localhost:8765']
     """
     names = {"127.0.0.1", "localhost", "[::1]"}
-    if host in _WILDCARDS:
+    if host in WILDCARDS:
+        # And its IP addresses: see Guard's any_address_on.
         names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
     else:
         names.add(f"[{host}]" if ":" in host else host.lower())
     return {f"{name}:{port}" for name in names}
 
 
-class Guard:
-    """ASGI middleware: 403 for a foreign ``Host`` or ``Origin``; security headers on every answer."""
+def ip_literal(host: str, port: int) -> bool:
+    """Whether a ``Host`` header is an IP address with ``port``: a browser sends one only to a page opened by that
+    address, never for a re-pointed name, so it is safe to answer on a studio listening on every address.
 
-    def __init__(self, app, hosts: set[str]):
+    Examples
+    --------
+    >>> ip_literal("192.168.1.5:8765", 8765), ip_literal("[fe80::1]:8765", 8765), ip_literal("evil.example:8765", 8765)
+    (True, True, False)
+    """
+    try:
+        parts = urlsplit(f"http://{host}")
+        return parts.port == port and ipaddress.ip_address(parts.hostname or "") is not None
+    except ValueError:
+        return False
+
+
+class Guard:
+    """ASGI middleware: 403 for a foreign ``Host`` or ``Origin``; security headers on every answer.
+
+    ``any_address_on``: the port of a studio listening on every address (``--host 0.0.0.0``), which answers
+    to this machine's IP addresses too, as other machines reach it.
+    """
+
+    def __init__(self, app, hosts: set[str], any_address_on: int | None = None):
         self.app = app
         self.hosts = hosts
         self.origins = {f"http://{h}" for h in hosts}
+        self.any_address_on = any_address_on
+
+    def ours(self, host: str) -> bool:
+        return host in self.hosts or (self.any_address_on is not None and ip_literal(host, self.any_address_on))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         problem = None
-        if headers.get("host", "").lower() not in self.hosts:
+        host = headers.get("host", "").lower()
+        if not self.ours(host):
             problem = f"host {excerpt(headers.get('host', ''))} is not this studio's address"
-        elif "origin" in headers and headers["origin"].lower() not in self.origins:
+        elif "origin" in headers and headers["origin"].lower() not in (*self.origins, f"http://{host}"):
             problem = f"requests from {excerpt(headers['origin'])} are refused (only the studio's own page may call it)"
         elif headers.get("sec-fetch-site") == "cross-site" and not _followed_link(scope, headers):
             problem = "cross-site requests are refused (only the studio's own page may call it)"

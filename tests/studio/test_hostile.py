@@ -441,3 +441,20 @@ def test_predictions_started_in_a_loop_are_refused_past_the_queue(client, monkey
     answer = client.post("/api/predict", json=body)
     assert answer.status_code == 200 and answer.json()["hypothesis"] == "Live chat at checkout cuts cart abandonment"
     assert one_error(client.post("/api/predict", json={**body, "name": "online-store.yaml"}), 403)
+
+
+def test_a_studio_on_every_address_answers_to_this_machines_ip_addresses(folder):
+    """--host 0.0.0.0 is for other machines, which reach it by an IP address: that Host is answered; names
+    (a re-pointed one included) and other ports are still refused, and so are other sites' pages."""
+    client = TestClient(create_app(Workspace(folder), host="0.0.0.0", port=8765, token=TOKEN),
+                        base_url="http://192.168.1.5:8765")
+    assert client.get("/api/maps").status_code == 200
+    assert client.get("/api/maps", headers={"origin": "http://192.168.1.5:8765"}).status_code == 200
+    assert client.get("/api/maps", headers={"host": "[fe80::1]:8765"}).status_code == 200
+    for headers in ({"host": "192.168.1.5:9999"}, {"host": "evil.example:8765"}, {"host": "192.168.1.5"},
+                    {"origin": "http://evil.example"}, {"origin": "http://192.168.1.6:8765"}):
+        assert client.get("/api/maps", headers=headers).status_code == 403, headers
+    # Listening on this machine only, an address is not enough.
+    local = TestClient(create_app(Workspace(folder), host="127.0.0.1", port=8765, token=TOKEN),
+                       base_url="http://192.168.1.5:8765")
+    assert local.get("/api/maps").status_code == 403
