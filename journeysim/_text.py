@@ -29,6 +29,14 @@ _CURRENCY: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.C
     "journeysim_currency", default=(None, None))
 
 
+#: From this magnitude on, numbers are written in scientific notation: grouped digits would run across the terminal.
+HUGE = 1e15
+
+
+def _scientific(value, sign: str = "") -> str:
+    return f"{float(value):{sign}.4g}"
+
+
 def fmt(value, digits: int = 4) -> str:
     """Format a number for a table cell; ``None`` shows as ``-``, whole numbers are grouped.
 
@@ -36,16 +44,20 @@ def fmt(value, digits: int = 4) -> str:
     --------
     >>> fmt(0.123456), fmt(None), fmt(12), fmt(15086), fmt(1234567.0), fmt(2.5e-5)
     ('0.1235', '-', '12', '15,086', '1,234,567', '2.5e-05')
+    >>> fmt(4.969e306), fmt(10**40)          # not 400 digits across the terminal
+    ('4.969e+306', '1e+40')
     """
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}"
+        return f"{value:,}" if abs(value) < HUGE else _scientific(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
+        if abs(value) >= HUGE:
+            return _scientific(value)
         if abs(value) >= 1e5:
             return f"{value:,.0f}"
         return f"{value:.{digits}g}" if value != 0 and abs(value) < 1e-3 else f"{value:.{digits}f}"
@@ -71,12 +83,14 @@ def count(value) -> str:
 
     Examples
     --------
-    >>> count(825.0), count(11770000), count(None)
-    ('825', '11,770,000', '-')
+    >>> count(825.0), count(11770000), count(None), count(3e299)
+    ('825', '11,770,000', '-', '3e+299')
     """
     if value is None:
         return "-"
-    return f"{round(value):,}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{round(value):,}" if abs(value) < HUGE else _scientific(value)
 
 
 @contextlib.contextmanager
@@ -110,8 +124,8 @@ def money(value, currency: str | None = None, signed: bool = False, cents: bool 
     --------
     >>> money(11770000.0, "EUR"), money(1.98765), money(-40559.2), money(None, "EUR"), money(0.17, signed=True)
     ('11,770,000 EUR', '1.99', '-40,559', '-', '+0.17')
-    >>> money(9755.16, cents=False)
-    '9,755'
+    >>> money(9755.16, cents=False), money(4.989e306, "EUR")
+    ('9,755', '4.989e+306 EUR')
 
     """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -120,7 +134,7 @@ def money(value, currency: str | None = None, signed: bool = False, cents: bool 
     unit = override or currency or default
     sign = "+" if signed else ""
     digits = (0 if abs(value) >= 10_000 else 2) if cents is None else 2 * cents
-    text = f"{value:{sign},.{digits}f}"
+    text = f"{value:{sign},.{digits}f}" if abs(value) < HUGE else _scientific(value, sign)
     return f"{text} {unit}" if unit else text
 
 

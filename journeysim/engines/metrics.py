@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -115,7 +116,8 @@ class JourneyMetrics(Result):
         for name in ("visit_rate", "stage_reach", "removal_effects", "funnel", "removal_effects_value"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
-        object.__setattr__(self, "warnings", tuple(self.warnings))
+        # (once: dataclasses.replace runs this again on warnings that already hold it)
+        object.__setattr__(self, "warnings", tuple(dict.fromkeys((*self.warnings, *_overflow_warnings(self)))))
 
     def to_dict(self) -> dict[str, Any]:
         """:data:`METRIC_KEYS`, then the engine's own keys, then ``method``; JSON-ready."""
@@ -189,6 +191,19 @@ class JourneyMetrics(Result):
             else:
                 rows.append((self.engine, key, None, value))
         return ("engine", "metric", "name", "value"), rows
+
+
+def _overflow_warnings(m: JourneyMetrics) -> tuple[str, ...]:
+    """A warning naming the metrics that are not finite numbers. No metric is infinite or NaN by design (what is
+    unbounded or undefined is None), so such a number overflowed double precision: a map's values or referral
+    rates too large to compute with (``value: 1e308`` on a goal visited more than once on average)."""
+    bad = [key for key in SCALAR_METRICS if isinstance(v := getattr(m, key), float) and not math.isfinite(v)]
+    bad += [key for key in ("visit_rate", "stage_reach", "removal_effects", "funnel", "removal_effects_value")
+            if any(isinstance(v, float) and not math.isfinite(v) for v in (getattr(m, key) or {}).values())]
+    if not bad:
+        return ()
+    return (f"{', '.join(bad)}: not finite (overflowed double precision): the map's values or referral rates are "
+            "too large to compute with; these numbers mean nothing (JSON writes them as null)",)
 
 
 def funnel_rows(stage_reach: Mapping[str, float | None], funnel: Mapping[str, float | None]) -> list[tuple]:

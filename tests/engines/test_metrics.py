@@ -52,3 +52,26 @@ def test_simulate_json_of_every_engine_starts_with_the_metric_keys_and_states_it
     data = json.loads(out.stdout)
     assert tuple(data)[:len(METRIC_KEYS)] == METRIC_KEYS
     assert data["engine"] == engine and data["method"]
+
+
+@pytest.mark.parametrize("engine", ["exact", "montecarlo"])
+def test_a_metric_that_overflows_is_said_not_passed_off_as_a_number(engine):
+    import warnings
+
+    import numpy as np
+
+    from journeysim import Journey, simulate
+
+    # a goal worth 1e308 visited 10 times on average: the value overflows to inf (JSON null), which nothing said
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 1.0}, "buy": {"buy": 0.9}}, goals=["buy"],
+                          touchpoint_attributes={"buy": {"value": 1e308}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        m = simulate(j, engine, **({} if engine == "exact" else {"customers": 500, "rng": np.random.default_rng(1)}))
+    assert m.expected_value == float("inf")
+    [warning] = [w for w in m.warnings if "not finite" in w]
+    assert warning.startswith("expected_value, value_per_seed_customer") and "overflowed double precision" in warning
+    assert dataclasses.replace(m, method="again").warnings == m.warnings       # said once, not once a copy
+    fine = simulate(Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"],
+                                      touchpoint_attributes={"buy": {"value": 1e300}}))
+    assert fine.expected_value == 5e299 and not fine.warnings
