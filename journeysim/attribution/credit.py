@@ -28,7 +28,7 @@ from journeysim.attribution.rules import SHAPLEY_LIMIT, rule_credit, shapley_cre
 from journeysim.errors import UsageError, excerpt
 from journeysim.logs.counts import NO_WINDOW, aggregate_events, dropped_events
 from journeysim.logs.layout import LogLayout
-from journeysim.logs.paths import PathTable, event_paths, read_clean_path_csv, read_path_file
+from journeysim.logs.paths import PathTable, event_paths, read_clean_path_csv, read_path_file, require_conversions
 from journeysim.logs.sources import connect, open_source, read_error
 
 __all__ = ["MODELS", "Attribution", "attribute_paths", "attribute_file", "read_paths"]
@@ -324,7 +324,7 @@ def read_paths(path: str | os.PathLike, *, goals: Sequence[str] = (), lookback: 
     (('ad', 'mail'), [1.0, 0.0], [0.0, 1.0], [9.0, 0.0], ('buy',))
     """
     if (layout is None or layout == LogLayout()) and (clean := read_clean_path_csv(path)) is not None:
-        return clean
+        return require_conversions(clean, path)
     try:
         with connect() as con:
             source = open_source(con, path, layout)

@@ -22,7 +22,7 @@ from journeysim.logs._path_csv import csv_path_table
 from journeysim.logs.counts import NO_WINDOW, describe_goals, window_micros, without_user
 from journeysim.logs.sources import Source, quote
 
-__all__ = ["PathTable", "read_clean_path_csv", "read_path_file", "event_paths"]
+__all__ = ["PathTable", "read_clean_path_csv", "read_path_file", "require_conversions", "event_paths"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,8 +148,26 @@ def read_path_file(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:
     anything else by DuckDB.
     """
     if source.csv is not None and (found := csv_path_table(source.path)) is not None:
-        return PathTable(*found)
-    return replace(_duckdb_paths(con, source), conversions_only=not source.has("total_null"))
+        return require_conversions(PathTable(*found), source.path)
+    return require_conversions(replace(_duckdb_paths(con, source), conversions_only=not source.has("total_null")),
+                               source.path)
+
+
+def require_conversions(table: PathTable, path: str | os.PathLike) -> PathTable:
+    """``table``, refused when no path converted: every model would credit nothing to every touchpoint, and
+    ``fit`` would make a map whose goal no one reaches.
+
+    Examples
+    --------
+    >>> require_conversions(PathTable.from_paths([["a"], ["b"]], [0, 0], [3, 4]), "paths.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    journeysim.errors.DataError: paths.csv: no conversions: total_conversions is 0 on every path (a path file ...
+    """
+    if not table.conversions.any():
+        raise DataError(f"{path}: no conversions: total_conversions is 0 on every path (a path file lists journeys "
+                        "and how many of them converted)")
+    return table
 
 
 def _duckdb_paths(con: duckdb.DuckDBPyConnection, source: Source) -> PathTable:

@@ -85,3 +85,20 @@ def test_a_file_that_does_not_read_cleanly_names_its_row(tmp_path, text, message
     assert read_clean_path_csv(path) is None
     with connect() as con, pytest.raises(DataError, match=f"paths.csv: {message}"):
         read_path_file(con, open_source(con, path))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_path_file_without_conversions_is_refused(tmp_path, capsys, suffix):
+    # attribute credited 0 to every touchpoint under every model without a word; fit said its goal was unreachable
+    import pandas as pd
+
+    from journeysim.cli import main
+
+    path = tmp_path / f"paths{suffix}"
+    rows = pd.DataFrame({"path": ["a > b", "b"], "total_conversions": [0, 0], "total_null": [5, 7]})
+    rows.to_csv(path, index=False) if suffix == ".csv" else rows.to_parquet(path)
+    for argv in (["attribute", str(path)], ["fit", str(path), "-o", str(tmp_path / "map.yaml")]):
+        assert main(argv) == 1
+        assert capsys.readouterr().err.strip() == (f"{path}: no conversions: total_conversions is 0 on every path (a "
+                                                   "path file lists journeys and how many of them converted)")
+    assert not (tmp_path / "map.yaml").exists()
