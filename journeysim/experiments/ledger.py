@@ -47,6 +47,8 @@ LEDGER_METHOD = ("coverage: share of checks whose observed lift is inside the pr
                  "test of mean bias = 0 (scipy.stats.ttest_1samp)")
 _NUMBERS = ("interval_level", "predicted_lift_rel", "predicted_low", "predicted_high", "observed_lift_rel",
             "observed_low", "observed_high", "z")
+#: The largest lift or z a row may hold: the report squares them (overflow from about 1.3e154).
+_LARGEST = 1e100
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,14 @@ def read_ledger(path: str | os.PathLike) -> list[LedgerEntry]:
                 raise DataError(f"{source}: line {line}, column '{col}': {excerpt(row[col])} is not a number") from None
             if not math.isfinite(values[col]):
                 raise DataError(f"{source}: line {line}, column '{col}': {excerpt(row[col])} is not a finite number")
+            # a hand-edited row must still be one check could write: the report's binomial test takes the levels
+            # as probabilities, and its bias and z statistics square the other numbers
+            if col == "interval_level" and not 0 < values[col] < 1:
+                raise DataError(f"{source}: line {line}, column '{col}': {excerpt(row[col])} is not an interval "
+                                "level between 0 and 1")
+            if abs(values[col]) > _LARGEST:
+                raise DataError(f"{source}: line {line}, column '{col}': {excerpt(row[col])} is beyond "
+                                f"+/-{_LARGEST:g}")
         if row["inside"] not in ("true", "false"):
             raise DataError(f"{source}: line {line}, column 'inside': {excerpt(row['inside'])} is not true or false")
         entries.append(LedgerEntry(line, csv_text(row["hypothesis"]), row["verdict"], row["inside"] == "true", values,

@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import io
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -149,6 +150,29 @@ def test_ledger_bad_row_names_line_and_column(tmp_path, capsys):
     ledger.write_text(ledger.read_text().replace(",true,", ",perhaps,").replace(",false,", ",perhaps,"))
     assert main(["ledger", str(ledger)]) == 1
     assert "line 2, column 'inside'" in capsys.readouterr().err
+
+
+
+@pytest.mark.parametrize("column, value, message", [
+    # the binomial test took a level of 1.5 for a probability (nominal level 98.57%)
+    ("interval_level", "1.5", "'1.5' is not an interval level between 0 and 1"),
+    ("interval_level", "0", "'0' is not an interval level between 0 and 1"),
+    # the bias overflowed: '-inf% [-inf%, +inf%]' with a t-test p of 1
+    ("observed_lift_rel", "1e308", "'1e308' is beyond +/-1e+100"),
+    ("z", "-1e200", "'-1e200' is beyond +/-1e+100"),
+])
+def test_a_ledger_number_no_check_writes_names_line_and_column(tmp_path, capsys, column, value, message):
+    ledger = tmp_path / "ledger.csv"
+    append_to_ledger(ledger, check_prediction(_prediction(0.1, 0.02), _analysis(50_000, 2500, 2600)))
+    rows = list(csv.DictReader(io.StringIO(ledger.read_text(encoding="utf-8"))))
+    rows[0][column] = value
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    ledger.write_text(out.getvalue(), encoding="utf-8")
+    assert main(["ledger", str(ledger)]) == 1
+    assert capsys.readouterr().err.strip() == f"{ledger}: line 2, column '{column}': {message}"
 
 
 def test_importance_weights_match_the_exact_posterior():
