@@ -28,7 +28,7 @@ from scipy import stats
 from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
 from journeysim._text import fmt, format_table, interval, percent_level, wrap
-from journeysim.errors import DataError, ScenarioError, excerpt
+from journeysim.errors import DataError, ScenarioError, did_you_mean, excerpt
 from journeysim.journey import EXIT, Edge, Journey
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
 from journeysim.whatif.prediction import Prediction
@@ -303,12 +303,19 @@ def arms_analysis(control_log, variant_log, goals: Sequence[str]):
     one of ``goals``, per arm (with each customer's goal value as revenue where the logs carry values)."""
     from journeysim.experiments.analysis import analyze_experiment
     from journeysim.experiments.results import Arm, ExperimentData
-    from journeysim.logs.customers import customer_totals
+    from journeysim.logs.customers import customer_totals, touchpoint_names
 
     arms = {}
     for name, log in (("control", control_log), ("variant", variant_log)):
         t = customer_totals(log, goals)
         arms[name] = Arm(name, t.customers, t.converted, revenue_sum=t.value_sum, revenue_sumsq=t.value_sumsq)
+    if not any(arm.conversions for arm in arms.values()):
+        # nobody converted in either arm: most likely a goal spelt as neither log writes it (--goal purchse)
+        names = touchpoint_names(control_log) | touchpoint_names(variant_log)
+        unseen = [goal for goal in goals if goal not in names]
+        if unseen:
+            raise DataError(f"{control_log} + {variant_log}: goal {excerpt(unseen[0])} occurs in neither log"
+                            f"{did_you_mean(unseen[0], names)}")
     return analyze_experiment(ExperimentData(f"{control_log} + {variant_log}", "aggregated", arms))
 
 

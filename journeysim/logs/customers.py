@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from journeysim.errors import DataError, excerpt
 from journeysim.logs.sources import connect, open_source, quote, run_query
 
-__all__ = ["CustomerTotals", "customer_totals"]
+__all__ = ["CustomerTotals", "customer_totals", "touchpoint_names"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,20 @@ def customer_totals(path: str | os.PathLike, goals: Sequence[str], *, threads: i
     return CustomerTotals(str(path), int(customers), int(converted), float(value_sum) if has_value else None,
                           float(value_sumsq) if has_value else None, int(anonymous),
                           None if first is None else int(first))
+
+
+def touchpoint_names(path: str | os.PathLike) -> set[str]:
+    """The touchpoints of an event log, trimmed as every reader trims them.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> log = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
+    >>> _ = log.write_text("user_id,timestamp,touchpoint,value\\n1,2025-01-01, ad ,0\\n1,2025-01-02,buy,40\\n")
+    >>> sorted(touchpoint_names(log))
+    ['ad', 'buy']
+    """
+    with connect() as con:
+        source = open_source(con, path)
+        rows = run_query(con, source, f"SELECT DISTINCT trim({quote('touchpoint')}) FROM {source.relation}")
+    return {name for (name,) in rows if name}

@@ -116,6 +116,15 @@ def test_cli_check_events_writes_edges_and_headline(arms, capsys):
     assert out["headline"]["verdict"] in {"confirmed", "too optimistic", "too pessimistic", "inconclusive"}
 
 
+def test_cli_check_events_names_a_goal_neither_log_has(arms, capsys):
+    # it said 'no conversions in variant or control: the relative lift is undefined', as if nobody had bought
+    control, variant = arms / "control.csv", arms / "variant.csv"
+    assert main(["check", str(arms / "p.json"), "--events", str(control), str(variant), "--goal", "purchse",
+                 "--no-ledger"]) == 1
+    assert capsys.readouterr().err.strip() == (f"{control} + {variant}: goal 'purchse' occurs in neither log "
+                                               "(did you mean 'purchase'?)")
+
+
 def test_cli_calibrate_events_revises_exactly_the_edited_rows(arms, tmp_path, capsys):
     out = tmp_path / "revised.yaml"
     assert main(["calibrate", str(arms / "p.json"), "--events", str(arms / "control.csv"),
