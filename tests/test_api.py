@@ -78,7 +78,8 @@ _LOG = "scenarios/events/online-store-2025.csv"
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: js.design(_PREDICTION, ratio=float("inf")), r"^ratio=inf must be a number > 0"),
+    (lambda: js.design(_PREDICTION, ratio=float("inf")), r"^ratio=inf must be a number from 1e-06 to 1e\+06"),
+    (lambda: js.design(_PREDICTION, ratio=1e23), r"^ratio=1e\+23 must be a number from 1e-06 to 1e\+06"),
     (lambda: js.design(_PREDICTION, arms=float("inf")), r"^arms=inf must be a whole number of at least 2"),
     (lambda: js.design(_PREDICTION, traffic=0), r"^traffic=0 must be customers per day > 0"),
     (lambda: js.design(_PREDICTION, customers=float("inf")), r"^customers=inf must be a number > 0"),

@@ -95,8 +95,9 @@ def _check(baseline, alpha, power, ratio, arms, method, value, two_sided=True, t
         raise UsageError(f"baseline={baseline:g} must be a mean value per customer > 0")
     if value and method != "normal":
         raise UsageError(f"method={excerpt(method)} sizes tests on conversion rates; a value per customer uses the t-test")
-    if not (ratio > 0 and math.isfinite(ratio)):
-        raise UsageError(f"ratio={ratio:g} must be a number > 0 (customers per variant arm per control customer)")
+    if not 1e-6 <= ratio <= 1e6:         # NaN and inf too; past a million the arms' sizes overflow int64
+        raise UsageError(f"ratio={ratio:g} must be a number from 1e-06 to 1e+06 (customers per variant arm per "
+                         "control customer)")
     if isinstance(arms, bool) or not isinstance(arms, (int, np.integer)) or arms < 2:
         raise UsageError(f"arms={excerpt(arms)} must be a whole number of at least 2 (control and one variant)")
     for name, v in (("traffic_per_day", traffic_per_day), ("customers", customers)):
