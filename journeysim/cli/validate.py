@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from journeysim.cli._render import to_json
 from journeysim.maps.read import check_map
 
 __all__ = ["register"]
@@ -13,6 +14,7 @@ __all__ = ["register"]
 EXAMPLES = (
     'validate scenarios/*.yaml',
     'validate my-map.yaml && journeysim simulate my-map.yaml',
+    'validate scenarios/*.yaml --json',
 )
 
 
@@ -21,13 +23,18 @@ def register(sub) -> None:
                        description="Check map files and report every problem, one line each. "
                        "Warnings (e.g. unreachable touchpoints) do not fail validation.")
     p.add_argument("maps", nargs="+", metavar="MAP", help="map files (YAML or JSON)")
+    p.add_argument("--json", action="store_true",
+                   help='print one JSON object, {"maps": [{"source", "ok", "errors", "warnings"}, ...]}')
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
+    checks = [check_map(path) for path in args.maps]
+    if args.json:
+        print(to_json({"maps": [check.to_dict() for check in checks]}))
+        return 0 if all(check.ok for check in checks) else 1
     failed = False
-    for path in args.maps:
-        check = check_map(path)
+    for path, check in zip(args.maps, checks):
         for line in check.errors:
             print(f"error: {line}", file=sys.stderr)
         for line in check.warnings:

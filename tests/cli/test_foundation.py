@@ -39,6 +39,19 @@ def test_validate_exit_codes(tmp_path, capsys):
     assert f"{bad}: touchpoint 'a': edge to 'b': probability 1.2 is outside [0, 1]" in err
 
 
+def test_validate_json_lists_every_map_with_its_problems(tmp_path, capsys):
+    # the README promises --json for every result; validate refused it (unrecognized arguments, exit 2)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("entry: {a: 1}\ntouchpoints: {a: {}, b: {goal: true}}\ntransitions: {a: {b: 1.2}}\n")
+    assert main(["validate", str(BUNDLED_MAPS[0]), str(bad), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["maps"][0] == {"source": str(BUNDLED_MAPS[0]), "ok": True, "errors": [], "warnings": []}
+    assert out["maps"][1]["ok"] is False
+    assert f"{bad}: touchpoint 'a': edge to 'b': probability 1.2 is outside [0, 1]" in out["maps"][1]["errors"]
+    assert main(["validate", *map(str, BUNDLED_MAPS), "--json"]) == 0
+    assert all(m["ok"] for m in json.loads(capsys.readouterr().out)["maps"])
+
+
 def test_show_prints_rows_and_drop_off(capsys):
     assert main(["show", str(SCENARIOS / "online-store.yaml")]) == 0
     out = capsys.readouterr().out
