@@ -247,7 +247,8 @@ def _path_source(con, path, source: str, columns: tuple[str, ...], parquet: bool
         relation = (f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row "
                     f"FROM read_parquet({lit}, file_row_number = true))")
         return Source(source, "paths", columns, relation)
-    text = [c for c in ("total_conversions", "total_null", "total_conversion_value") if c in columns]
+    # the paths are text too: a file of paths T and F read as booleans 'true' and 'false', 007 as 7
+    text = [c for c in ("path", "total_conversions", "total_null", "total_conversion_value") if c in columns]
     reader = f"read_csv({lit}, {_CSV}, types = {_types(text)})"
     return Source(source, "paths", columns, f"(SELECT *, row_number() OVER () AS __row FROM {reader})", csv=reader)
 

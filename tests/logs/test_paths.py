@@ -60,6 +60,18 @@ def test_clean_csv_reading_equals_duckdb(tmp_path_factory, text):
     assert_same(fast, duckdb_table(path))
 
 
+@pytest.mark.parametrize("text, channels", [
+    # found by the property above: DuckDB's sniffer read the path column as booleans ('true') or numbers (7)
+    ("path,total_conversions,total_null,total_conversion_value\nT,0,0,\n", ("T",)),
+    ("path,total_conversions,total_null\nT,1,3\nF,2,5\n", ("T", "F")),
+    ("path,total_conversions,total_null\n007,1,3\n1.50,2,5\n", ("007", "1.50")),
+])
+def test_paths_that_look_like_booleans_or_numbers_stay_text(tmp_path, text, channels):
+    path = tmp_path / "paths.csv"
+    path.write_text(text, encoding="utf-8")
+    assert read_clean_path_csv(path).channels == duckdb_table(path).channels == tuple(sorted(channels))
+
+
 def test_identical_paths_are_one_row_in_order_of_first_appearance(tmp_path):
     path = tmp_path / "paths.csv"
     path.write_text("path,total_conversions,total_null,total_conversion_value\n"
