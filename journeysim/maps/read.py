@@ -429,6 +429,11 @@ def _observations(raw: Any, ctx: MapContext, folder: str | None, where: str = "o
         ctx.error(where, "must be a mapping of touchpoint (or 'entry') -> number of departures observed, "
                          "or the name of a YAML/JSON file holding one")
         return {}
+    if raw and "entry" in ctx.names:
+        # fit wrote the touchpoint's departures and the journeys started under the one key, keeping either
+        ctx.error(where, "'entry' names both a touchpoint and the count of journeys started, which the counts cannot "
+                         "tell apart (rename the touchpoint)")
+        return {}
     counts = {}
     for name, n in raw.items():
         if name != "entry" and ctx.touchpoint(name, where) is None:

@@ -92,3 +92,13 @@ def test_attribute_json_has_exactly_the_documented_keys(tmp_path, capsys):
     assert set(boot) == keys | {"removal_effects_ci", "removal_effects_value_ci", "bootstrap"}
     assert set(boot["models"]["first"]["a"]) == {"conversions", "value", "conversions_ci", "value_ci"}
     assert boot["order"] == 1 and boot["removal_effects"] == {} and boot["removal_effects_value"] == {}
+
+
+def test_a_log_with_a_touchpoint_named_entry_is_refused(tmp_path, capsys):
+    # the fitted map's observations kept one 'entry': the touchpoint's 2 departures, not the 3 journeys started
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,timestamp,touchpoint,value\n1,2026-01-01 10:00,entry,0\n1,2026-01-01 11:00,buy,5\n"
+                   "2,2026-01-01 10:00,entry,0\n3,2026-01-01 10:00,ad,0\n", encoding="utf-8")
+    assert main(["fit", str(log), "-o", str(tmp_path / "map.yaml"), "--goal", "buy"]) == 1
+    assert "observations: 'entry' names both a touchpoint and the count of journeys started" in capsys.readouterr().err
+    assert not (tmp_path / "map.yaml").exists()

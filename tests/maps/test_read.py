@@ -92,6 +92,12 @@ INVALID = [
     ("unsafe tag", "!!python/object/apply:os.system ['echo hi']\n", "shop.yaml: line 1: invalid YAML"),
     ("not a mapping", "- a\n- b\n", "shop.yaml: a map must be a mapping"),
     ("observations", GOOD + "observations: {ad: -3}\n", "shop.yaml: observations: 'ad': -3 is negative"),
+    # the one key held either the touchpoint's departures or the journeys started, silently
+    ("observations of a touchpoint named entry",
+     "entry: {entry: 1}\ntouchpoints: {entry: {}, buy: {goal: true}}\ntransitions: {entry: {buy: 0.5}}\n"
+     "observations: {entry: 100}\n",
+     "shop.yaml: observations: 'entry' names both a touchpoint and the count of journeys started, which the counts "
+     "cannot tell apart (rename the touchpoint)"),
     # reevaluate's row tests multiply two counts: 1e160 overflowed into a scipy traceback
     ("observations past 1e100", GOOD + "observations: {entry: 1e160, ad: 1e160}\n",
      "shop.yaml: observations: 'entry': 1e+160 is more than 1e+100 observations (no log holds so many)"),
