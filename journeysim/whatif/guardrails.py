@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from journeysim.errors import ScenarioError, excerpt
+from journeysim.errors import ScenarioError, UsageError, excerpt
 
 __all__ = ["HARM", "Guardrail", "parse_guardrails", "guardrail_from_text"]
 
@@ -92,10 +92,11 @@ def guardrail_from_text(text: str, metrics: Sequence[str]) -> Guardrail:
         value = float(margin) if sep else None
     except ValueError:
         value = None
+    # an option, not a file: its mistakes are usage errors (exit 2), as for every other option
     if value is None:
-        raise ScenarioError(f"--guardrail {excerpt(text)}: write METRIC=MARGIN, e.g. conversion_rate=0.002 (the most harm "
-                            "allowed, in the metric's own units)")
+        raise UsageError(f"--guardrail {excerpt(text)}: write METRIC=MARGIN, e.g. conversion_rate=0.002 (the most harm "
+                         "allowed, in the metric's own units)")
     try:
         return parse_guardrails([{"metric": metric.strip(), "margin": value}], "", metrics)[0]
     except ScenarioError as exc:
-        raise ScenarioError(f"--guardrail {excerpt(text)}: {str(exc).split(': ', 2)[-1]}") from None
+        raise UsageError(f"--guardrail {excerpt(text)}: {str(exc).split(': ', 2)[-1]}") from None

@@ -154,8 +154,11 @@ def test_cli_analyze_guardrail_json_and_refusals(capsys):
     assert out["guardrails"]["live chat"]["conversion_rate"]["verdict"] == "holds"
     assert main(["analyze", results, "--guardrail", "bounce_rate=0.01"]) == 2
     assert "not observable" in capsys.readouterr().err
-    assert main(["analyze", results, "--guardrail", "conversion_rate"]) == 1
-    assert "write METRIC=MARGIN" in capsys.readouterr().err
+    # a malformed option is a usage error (exit 2), as an unobservable one is; they exited 1, as bad files do
+    assert main(["analyze", results, "--guardrail", "conversion_rate"]) == 2
+    assert "journeysim analyze: error: --guardrail 'conversion_rate': write METRIC=MARGIN" in capsys.readouterr().err
+    assert main(["analyze", results, "--guardrail", "conversion_rat=0.003"]) == 2
+    assert "unknown metric 'conversion_rat' (did you mean 'conversion_rate'?)" in capsys.readouterr().err
 
 
 def test_check_guardrails_on_every_variant():
