@@ -184,6 +184,9 @@ def excerpt(value, limit: int = EXCERPT_LENGTH) -> str:
     --------
     >>> excerpt("cart"), excerpt({"p": [0.5, 0.5]})
     ("'cart'", "{'p': [0.5, 0.5]}")
+    >>> import numpy as np
+    >>> excerpt(np.int64(2)), excerpt([np.float64(0.5), np.str_("B")])
+    ('2', "[0.5, 'B']")
     >>> excerpt("x" * 1000)
     "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."
     >>> shared = [1]
@@ -220,6 +223,8 @@ def excerpt(value, limit: int = EXCERPT_LENGTH) -> str:
             piece = open_
         elif isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 4 * limit:
             piece = f"<an integer of {item.bit_length()} bits>"
+        elif type(item).__module__ == "numpy" and getattr(item, "ndim", None) == 0:
+            piece = repr(item.item())[:limit + 1]   # a value read by pandas: 2, as the file has it, not np.int64(2)
         else:
             piece = repr(item)[:limit + 1]
         out.append(piece)

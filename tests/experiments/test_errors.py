@@ -99,3 +99,14 @@ def test_bad_prediction_file(tmp_path, capsys, content, message):
     assert main(["check", str(pred), str(results), "--no-ledger"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(str(pred)) and message in err and "\n" not in err
+
+
+def test_a_parquet_value_is_shown_as_the_file_has_it(tmp_path, capsys):
+    # numpy 2's repr leaked into the message: "np.int64(2) is not a boolean (0/1)"
+    import pandas as pd
+
+    path = tmp_path / "ab.parquet"
+    pd.DataFrame({"user_id": [1, 2, 3, 4], "variant": ["control", "B", "control", "B"],
+                  "converted": [1, 0, 1, 2]}).to_parquet(path)
+    assert main(["analyze", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == f"{path}: row 4, column 'converted': 2 is not a boolean (0/1)"
