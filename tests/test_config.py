@@ -112,6 +112,24 @@ def test_the_attribution_bootstrap_follows_the_seed_policy(project, capsys):
     assert main(argv[:-3] + ["--json"]) == 0 and "--seed" not in capsys.readouterr().err   # nothing drawn
 
 
+def test_reevaluate_keeps_seed_0_unless_the_policy_says_otherwise(project, capsys):
+    # its documented default is --seed 0; it ignored a project's "required" and its fixed seed
+    logs = [str(ROOT / "scenarios" / "events" / f"online-store-{year}.csv") for year in (2025, 2026)]
+    argv = ["reevaluate", *logs, "--goal", "purchase", "--draws", "20", "--json"]
+    assert main([*argv, "--seed", "0"]) == 0
+    zero = capsys.readouterr().out
+    path = project('seed = "required"\n')
+    assert main(argv) == 2
+    assert f'--seed is required: {path} sets seed = "required"' in capsys.readouterr().err
+    project("seed = 7\n")
+    assert main(argv) == 0
+    fixed = capsys.readouterr()
+    assert f"journeysim reevaluate: no --seed given, using --seed 7 from {path}" in fixed.err
+    assert main([*argv, "--seed", "7"]) == 0 and capsys.readouterr().out == fixed.out
+    project('seed = "fresh"\n')
+    assert main(argv) == 0 and capsys.readouterr().out == zero      # the documented default
+
+
 def test_the_scheduler_of_the_config_is_used_unless_workers_are_given(project, tmp_path, capsys):
     project('scheduler = "tcp://127.0.0.1:9"\n')           # nothing listens on the discard port
     plan = tmp_path / "plan.yaml"

@@ -18,7 +18,7 @@ def add_options(p) -> None:
                    help="the next period's fitted map or event log; more of them, in order, for a trend")
     p.add_argument("--goal", action="append", metavar="TOUCHPOINT",
                    help="event logs: a goal touchpoint (repeatable; default: touchpoints with a positive value)")
-    p.add_argument("--seed", default="0", help="seed of the posterior draws (default 0)")
+    p.add_argument("--seed", help="seed of the posterior draws (default 0, unless journeysim.toml sets a seed policy)")
     p.add_argument("--draws", default="200", help="Dirichlet posterior draws per map (default 200)")
     p.add_argument("--level", default="0.95", help="level of the removal-effect intervals (default 0.95)")
     p.add_argument("--alpha", default="0.05", help="false discovery rate for changed rows (default 0.05)")
@@ -48,7 +48,7 @@ def reevaluate_from_args(args):
         when = "when OLD and NEW are both maps" if len(paths) == 2 else "when every period is a map"
         unused({"--goal": args.goal}, f"{when} (it names the goals of an event log)")
         unused(log_options_given(args), f"{when} (it describes an event log)")
-    seed = whole("--seed", args.seed, minimum=0)
+    seed = whole("--seed", args.seed, minimum=0) if args.seed is not None else _default_seed()
     options = {"draws": run_size("draws", "--draws", args.draws, minimum=10),  # fewer cannot give an interval
                "level": number("--level", args.level, above=0, below=1, percent=True),
                "alpha": number("--alpha", args.alpha, above=0, below=1, percent=True),
@@ -67,3 +67,15 @@ def reevaluate_from_args(args):
     if len(maps) == 2:
         return reevaluate(*maps, rng=rng, **options), maps[-1].journey
     return reevaluate_periods(maps, rng=rng, **options), maps[-1].journey
+
+
+def _default_seed() -> int:
+    """0, so that a yearly comparison repeats exactly, unless the project's journeysim.toml sets ``seed``: a
+    number is used (and said), "required" refuses the run, as for every command that draws random numbers."""
+    from journeysim.cli._options import seed as policy
+    from journeysim.config import load_config
+
+    config = load_config()
+    if config.seed == "required" or isinstance(config.seed, int):
+        return policy(None, command="reevaluate")
+    return 0
