@@ -10,6 +10,7 @@ exits 1 (2 for usage errors); anything else is a bug and shows its traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import contextlib
 import importlib
 import os
@@ -81,10 +82,17 @@ class _CommandList(_Formatter):
         self._action_max_length = 14
 
 
+#: A negative number as the options take them: grouped digits, an exponent, a percent or percentage points.
+_NEGATIVE = re.compile(r"^-(\d[\d,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*(%|pp)?$")
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
+        # argparse takes a word that starts with '-' for an option unless it is a plain negative number, so
+        # `design --lift -10%` (or -0.5pp, -1,000, -1e-3) failed with "expected one argument"
+        self._negative_number_matcher = _NEGATIVE
 
     def error(self, message):  # one line and exit 2, as argparse does, without the usage block
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -87,3 +87,20 @@ def test_values_within_the_limits_still_run(capsys):
     assert main(["simulate", MAP, "--engine", "montecarlo", "--customers", "2000", "--chunk-size", "1e7",
                  "--seed", "1", "--json"]) == 0
     assert main(["predict", HYPOTHESIS, "--draws", "20", "--seed", "1", "--json"]) == 0
+
+
+@pytest.mark.parametrize("lift", ["-10%", "-0.5pp", "-0.005", "-5e-3"])
+def test_a_negative_lift_is_a_value_not_an_option(lift, capsys):
+    # argparse took '-10%' and '-0.5pp' for options: "argument --lift: expected one argument"
+    import json
+
+    assert main(["design", "--baseline", "0.05", "--lift", lift, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["lift_abs"] == pytest.approx(-0.005)
+
+
+def test_an_unknown_option_after_one_that_takes_a_value_is_still_refused(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["design", "--baseline", "0.05", "--lift", "-x"])
+    assert exit_.value.code == 2
+    assert "argument --lift: expected one argument" in capsys.readouterr().err
