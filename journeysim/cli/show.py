@@ -13,6 +13,7 @@ __all__ = ["register", "describe"]
 #: Shown at the end of ``--help``.
 EXAMPLES = (
     'show scenarios/online-store.yaml',
+    'show scenarios/online-store.yaml --json > online-store.json    # the map in its JSON form, a map file too',
 )
 
 
@@ -21,6 +22,8 @@ def register(sub) -> None:
                        description="Print a journey map as tables: touchpoints with their attributes, "
                        "then every row with its drop-off.")
     p.add_argument("map", metavar="MAP", help="a map file (YAML or JSON)")
+    p.add_argument("--json", action="store_true",
+                   help="print the map as JSON, in the map-file form (what 'import' and every command read)")
     add_currency(p)
     p.set_defaults(handler=run)
 
@@ -69,5 +72,12 @@ def describe(journey: Journey) -> str:
 
 
 def run(args) -> int:
-    print(describe(load_journey(args.map)))
+    journey = load_journey(args.map)
+    if args.json:
+        from journeysim.cli._render import to_json
+        from journeysim.maps.write import dump_journey
+
+        print(to_json(dump_journey(journey)))
+        return 0
+    print(describe(journey))
     return 0

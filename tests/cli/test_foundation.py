@@ -39,6 +39,17 @@ def test_validate_exit_codes(tmp_path, capsys):
     assert f"{bad}: touchpoint 'a': edge to 'b': probability 1.2 is outside [0, 1]" in err
 
 
+@pytest.mark.parametrize("path", BUNDLED_MAPS, ids=lambda p: p.name)
+def test_show_json_is_the_map_in_its_json_form(path, tmp_path, capsys):
+    # every result comes as JSON with --json (README); show refused the option
+    from journeysim import load_journey
+
+    assert main(["show", str(path), "--json"]) == 0
+    copy = tmp_path / "map.json"
+    copy.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert load_journey(copy) == load_journey(path)
+
+
 def test_validate_json_lists_every_map_with_its_problems(tmp_path, capsys):
     # the README promises --json for every result; validate refused it (unrecognized arguments, exit 2)
     bad = tmp_path / "bad.yaml"
