@@ -204,7 +204,7 @@ def check_prediction(prediction: Prediction, analysis: ExperimentAnalysis, *,
                                       alpha=analysis.alpha, ratio=ratio))
     else:
         if v.revenue_mean is None or c.revenue_mean is None:
-            raise DataError(f"{analysis.source}: no revenue per customer, which an {prediction.metric} prediction is "
+            raise DataError(f"{analysis.source}: no revenue per customer, which a prediction of {prediction.metric} is "
                             "checked against (a 'revenue' column, or revenue_sum and revenue_sumsq)")
         if v.revenue_lift_rel is None:
             raise DataError(f"{analysis.source}: no revenue in {excerpt(name)} or {excerpt(analysis.control)}: "

@@ -181,7 +181,8 @@ class Prediction(Result):
                                       [(m, f"{g['harm']} by {fmt(g['margin'])}", fmt(g["baseline"]), fmt(g["variant"]),
                                         f"{g['change']:+.4g}", span(g["change_interval"], lambda x: f"{x:+.4g}"),
                                         rate(g["prob_harm_beyond_margin"])) for m, g in self.guardrails.items()]))
-        parts.append(f"draws: {count(self.draws)}, seed: {self.seed if self.seed is not None else '-'}")
+        drawn = "none needed (nothing uncertain)" if self.method.startswith("nothing uncertain") else count(self.draws)
+        parts.append(f"draws: {drawn}, seed: {self.seed if self.seed is not None else '-'}")
         parts.append(wrap(f"method: {self.method}"))
         return "\n".join(parts)
 

@@ -135,7 +135,7 @@ def test_the_revenue_lift_interval_by_hand():
 
 def test_a_value_prediction_needs_revenue_in_the_results():
     ab = ExperimentData("ab.csv", "aggregated", {"control": Arm("control", 1000, 50), "B": Arm("B", 1000, 60)})
-    with pytest.raises(DataError, match="ab.csv: no revenue per customer, which an expected_value prediction"):
+    with pytest.raises(DataError, match="ab.csv: no revenue per customer, which a prediction of expected_value"):
         check_prediction(_prediction("expected_value"), analyze_experiment(ab))
 
 
