@@ -110,6 +110,10 @@ def load_plan(path: str | os.PathLike, *, within: Any = OWN_PROJECT, max_items: 
     level = data.get("level", 0.9)
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise ScenarioError(f"{source}: level: {excerpt(level)} must be a number between 0 and 1")
+    for key, engine in (("customers", "montecarlo"), ("days", "agents")):
+        if key in data and engine not in engines:
+            raise ScenarioError(f"{source}: {key}: applies to the {engine} engine, which the plan does not run "
+                                f"(engines: {', '.join(engines)}); remove it or add {engine} to engines")
     sizes = {"montecarlo": _int(data.get("customers", DEFAULT_SIZE["montecarlo"]), "customers", source, 1),
              "agents": _int(data.get("days", DEFAULT_SIZE["agents"]), "days", source, 1)}
     entries = data.get("hypotheses")
@@ -135,6 +139,11 @@ def load_plan(path: str | os.PathLike, *, within: Any = OWN_PROJECT, max_items: 
                                       within=root)
             for engine in engines:
                 check_engine(hyp, engine)
+                if draws < 2 and (hyp.parameters or hyp.baseline.observations or engine != "exact"):
+                    why = ("has uncertain numbers" if hyp.parameters else "has a baseline with observed rows"
+                           if hyp.baseline.observations else f"runs on the {engine} engine, which samples")
+                    raise ScenarioError(f"{where}: draws: 1 gives no interval: {excerpt(file)} {why}; give draws: "
+                                        "20 or more (200 or more for a steady interval)")
                 for seed in seeds:
                     # The file as the plan names it, so that a resume from another folder finds the item.
                     entry = {"file": file, "sweep": point, "engine": engine, "seed": seed, "draws": draws,

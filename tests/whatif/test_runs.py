@@ -65,6 +65,11 @@ def test_plan_expands_hypotheses_sweeps_engines_and_seeds(tmp_path):
     ({"draws": 0}, "draws: 0 must be a whole number >= 1"),
     ({"engines": ["exact", "agents"]}, "online-store.yaml: the agents engine needs 'arrivals"),
     ({"sedes": [1]}, "unknown key 'sedes' (did you mean 'seeds'?)"),
+    # draws: 1 exited 2 with predict's message, naming no plan; customers and days with no engine to read them
+    # were silently ignored
+    ({"draws": 1}, "hypotheses[0]: draws: 1 gives no interval: 'scenarios/hypotheses/live-chat.yaml' has uncertain"),
+    ({"customers": 5000}, "customers: applies to the montecarlo engine, which the plan does not run (engines: exact)"),
+    ({"days": 30, "engines": ["exact", "montecarlo"]}, "days: applies to the agents engine, which the plan does not"),
 ])
 def test_bad_plans(tmp_path, changes, message):
     with pytest.raises(ScenarioError, match=None) as info:
