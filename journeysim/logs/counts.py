@@ -604,6 +604,8 @@ def _check_rows(con: duckdb.DuckDBPyConnection, source: Source, events: str, bad
 def _bad_time(source: Source, text) -> str:
     """What is wrong with a time that did not read, and the ``--time-unit`` that would read it."""
     label, layout = source.label("timestamp"), source.layout
+    if text is None:                 # NULL in Parquet (NaT), or an empty field
+        return f"{label} is empty (every event needs its date and time)"
     number = _is_float(text) and np.isfinite(float(text))
     low, high = (pd.Timestamp(f"{y}-01-01").value // 1000 for y in _EPOCH_YEARS)
     fits = [u for u, micros in TIME_UNITS.items() if number and low <= float(text) * micros < high]

@@ -30,6 +30,8 @@ BAD_FILES = [
     (HEADER + "1,2025-01-01,ad,0\n1,2025-01-02,buy,inf\n", [], "row 2: value 'inf' is not a finite number"),
     (HEADER + "1,2025-01-01,ad,0\n1,2025-01-02,buy,nan\n", ["--goal", "buy"], "row 2: value 'nan' is not a finite number"),
     (HEADER + "1,2025-01-01,ad,2\n2,soon,ad,1\n", [], "row 2: timestamp 'soon' is not a date and time"),
+    # an empty time said "timestamp None is not a date and time"
+    (HEADER + "1,2025-01-01,ad,2\n2,,ad,1\n", [], "row 2: timestamp is empty (every event needs its date and time)"),
     (HEADER, [], "no events (the file has only a header)"),
     (HEADER, ["--goal", "buy"], "no events (the file has only a header)"),
     (HEADER + "1,2025-01-01,ad,0\n1,2025-01-02,page,0,extra\n", [], "row 2 has 5 fields but the header has 4"),
