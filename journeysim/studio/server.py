@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import socket
@@ -50,6 +51,10 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            # the address, not the port: no such name, or not one of this machine's addresses
+            raise OutputError(f"cannot listen on {host}:{port} ({exc.strerror}): --host must be one of this "
+                              "machine's addresses (127.0.0.1, the default, or 0.0.0.0 for all)", exc.strerror) from None
         raise OutputError(f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port (0 picks a free "
                           "one)", exc.strerror) from None
     sock.listen(64)

@@ -30,3 +30,25 @@ def test_studio_serves_a_map_and_stops_on_ctrl_c():
     assert proc.returncode == 0, err
     assert "journeysim studio: stopped" in out
     assert "Traceback" not in err
+
+
+def test_a_host_that_is_not_this_machines_says_so_and_a_taken_port_says_port():
+    import socket
+
+    import pytest
+
+    from journeysim.errors import OutputError
+    from journeysim.studio.server import _listen
+
+    # 256.1.1.1 is no address at all: the advice was "choose another --port"
+    for host in ("256.1.1.1", "nosuchhost.invalid"):
+        with pytest.raises(OutputError, match=r"--host must be one of this machine's addresses"):
+            _listen(host, 0)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        with pytest.raises(OutputError, match=r"choose another --port"):
+            _listen("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()
