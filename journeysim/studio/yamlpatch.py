@@ -269,5 +269,10 @@ def update_text(text: str, new: Any, *, source: str, as_json: bool = False) -> t
             return out, how
     if as_json:
         return json.dumps(new, ensure_ascii=False, indent=2) + "\n", "rewritten"
+    # Say whether the edited document itself would be refused (two keys that differ only by invisible characters,
+    # say) before blaming the file's layout.
+    _, refused = parse_document(json.dumps(new, ensure_ascii=False), source, as_json=True)
+    if refused:
+        raise OutputError(f"the edits would not read back: {refused[0]}; nothing was written")
     raise OutputError(f"{source}: cannot write the edits into the file's own text (its layout is one the studio "
                       "cannot splice into); nothing was written")

@@ -107,6 +107,13 @@ def test_what_cannot_be_written_exactly_is_not_written():
         update_text("a: [\n", {}, source="m.yaml")
 
 
+def test_edits_the_reader_would_refuse_are_named_not_blamed_on_the_layout():
+    # it said "its layout is one the studio cannot splice into"
+    with pytest.raises(OutputError, match=r"^the edits would not read back: m.yaml: keys ' ' and '\\x1f' differ only "
+                                          r"by invisible characters.*; nothing was written$"):
+        update_text("a: 1\n", {"a": 1, " ": 2, "\x1f": 3}, source="m.yaml")
+
+
 plain = st.one_of(st.integers(-5, 5), st.floats(0, 1), st.booleans(), st.none(),
                   st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=8))
 
