@@ -90,19 +90,24 @@ def test_seed_policy_fixed_required_and_overridden(project, capsys):
     assert _predict_seed([], capsys)[0] == 0
 
 
-def test_the_attribution_bootstrap_follows_the_seed_policy(project, capsys):
-    # it drew a fresh seed it never said, whatever the config set
-    log = ROOT / "scenarios" / "events" / "online-store-2025.csv"
-    argv = ["attribute", str(log), "--goal", "purchase", "--model", "last", "--bootstrap", "5", "--json"]
+def _refused_when_required_and_fixed_when_set(project, capsys, argv):
+    """``argv`` without --seed: refused under seed = "required"; under seed = 7, run with 7 (said on stderr) and
+    printing what --seed 7 prints."""
     path = project('seed = "required"\n')
     assert main(argv) == 2
     assert f'--seed is required: {path} sets seed = "required"' in capsys.readouterr().err
     project("seed = 7\n")
     assert main(argv) == 0
     fixed = capsys.readouterr()
-    assert f"journeysim attribute: no --seed given, using --seed 7 from {path}" in fixed.err
-    assert main([*argv, "--seed", "7"]) == 0
-    assert capsys.readouterr().out == fixed.out
+    assert f"journeysim {argv[0]}: no --seed given, using --seed 7 from {path}" in fixed.err
+    assert main([*argv, "--seed", "7"]) == 0 and capsys.readouterr().out == fixed.out
+
+
+def test_the_attribution_bootstrap_follows_the_seed_policy(project, capsys):
+    # it drew a fresh seed it never said, whatever the config set
+    log = ROOT / "scenarios" / "events" / "online-store-2025.csv"
+    argv = ["attribute", str(log), "--goal", "purchase", "--model", "last", "--bootstrap", "5", "--json"]
+    _refused_when_required_and_fixed_when_set(project, capsys, argv)
     project('seed = "fresh"\n')
     assert main(argv) == 0
     fresh = capsys.readouterr()
@@ -118,14 +123,7 @@ def test_reevaluate_keeps_seed_0_unless_the_policy_says_otherwise(project, capsy
     argv = ["reevaluate", *logs, "--goal", "purchase", "--draws", "20", "--json"]
     assert main([*argv, "--seed", "0"]) == 0
     zero = capsys.readouterr().out
-    path = project('seed = "required"\n')
-    assert main(argv) == 2
-    assert f'--seed is required: {path} sets seed = "required"' in capsys.readouterr().err
-    project("seed = 7\n")
-    assert main(argv) == 0
-    fixed = capsys.readouterr()
-    assert f"journeysim reevaluate: no --seed given, using --seed 7 from {path}" in fixed.err
-    assert main([*argv, "--seed", "7"]) == 0 and capsys.readouterr().out == fixed.out
+    _refused_when_required_and_fixed_when_set(project, capsys, argv)
     project('seed = "fresh"\n')
     assert main(argv) == 0 and capsys.readouterr().out == zero      # the documented default
 
