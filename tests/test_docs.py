@@ -1,9 +1,11 @@
-"""The documentation site builds without a broken link, and the README's two commands stay true."""
+"""The documentation site builds without a broken link, its Python examples run, and the README's two commands stay true."""
 
 import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -35,3 +37,17 @@ def test_readme_links_point_at_files():
     local = [t for t in targets if not t.startswith("http")]
     assert local, "the README links into docs/"
     assert [t for t in local if not (ROOT / t).exists()] == []
+
+
+def _python_blocks():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
+    for page in pages:
+        for n, block in enumerate(re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)):
+            yield pytest.param(block, id=f"{page.relative_to(ROOT)}#{n}")
+
+
+@pytest.mark.parametrize("block", list(_python_blocks()))
+def test_python_blocks_in_the_docs_run(block):
+    # each block in a fresh interpreter from the repository root, as a reader would paste it
+    done = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
