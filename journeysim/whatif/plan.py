@@ -38,7 +38,7 @@ from typing import Any
 from journeysim._files import OWN_PROJECT, confinement, read_document, recording_reads, referenced_path
 from journeysim.errors import LimitError, ScenarioError, UsageError, did_you_mean, excerpt
 from journeysim.whatif.hypothesis import Hypothesis, read_hypothesis
-from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, check_engine
+from journeysim.whatif.prediction import DEFAULT_SIZE, ENGINES, check_engine, draws_needed
 from journeysim.whatif.uncertain import get_path, parse_path, set_path
 
 __all__ = ["Plan", "load_plan", "item_hypothesis", "item_key", "RESULTS_VERSION", "MAX_ITEMS"]
@@ -139,9 +139,7 @@ def load_plan(path: str | os.PathLike, *, within: Any = OWN_PROJECT, max_items: 
                                       within=root)
             for engine in engines:
                 check_engine(hyp, engine)
-                if draws < 2 and (hyp.parameters or hyp.baseline.observations or engine != "exact"):
-                    why = ("has uncertain numbers" if hyp.parameters else "has a baseline with observed rows"
-                           if hyp.baseline.observations else f"runs on the {engine} engine, which samples")
+                if draws < 2 and (why := draws_needed(hyp, engine)) is not None:
                     raise ScenarioError(f"{where}: draws: 1 gives no interval: {excerpt(file)} {why}; give draws: "
                                         "20 or more (200 or more for a steady interval)")
                 for seed in seeds:

@@ -58,7 +58,7 @@ from journeysim.whatif._batch import (
 from journeysim.whatif._drawn import apply_drawn, journeys_from_draws, posterior_draws, posterior_maps
 from journeysim.whatif.hypothesis import Hypothesis, load_hypothesis
 
-__all__ = ["Prediction", "predict", "save_prediction", "read_prediction", "check_engine", "PREDICTION_KEYS", "PREDICTION_FORMAT", "ENGINES",
+__all__ = ["Prediction", "predict", "save_prediction", "read_prediction", "check_engine", "draws_needed", "PREDICTION_KEYS", "PREDICTION_FORMAT", "ENGINES",
            "change_format", "hypothesis_path"]
 
 ENGINES = ("exact", *SAMPLING_ENGINES)
@@ -389,14 +389,13 @@ def predict(
     central = hyp.variant()     # the variant at the central values: checked, and built once for what follows
     _check_variant(hyp, central)
     draws = int(draws)
+    why = draws_needed(hyp, engine)
+    if draws < 2 and why is not None:
+        raise UsageError(f"draws=1 gives no interval (the hypothesis {why}): give draws={_few_draws(level)} or more "
+                         "(200 or more for a steady interval)")
     params, redrawn = hyp.draw(draws, rng=rng)
     observed = bool(hyp.baseline.observations)
     fixed = not params and not observed
-    if draws < 2 and not (fixed and engine == "exact"):
-        why = ("the hypothesis has uncertain numbers" if params else "the map has observed rows" if observed
-               else f"the {engine} engine samples")
-        raise UsageError(f"draws=1 gives no interval ({why}): give draws={_few_draws(level)} or more (200 or more "
-                         "for a steady interval)")
     n_eval = 1 if fixed and engine == "exact" else draws
     drawn = posterior_draws(hyp.baseline, n_eval, rng=rng)
     stacked = None
@@ -568,6 +567,18 @@ def _check_work(hyp: Hypothesis, variant: Journey, engine: str, size: float, dra
         raise too_much(hyp.source, f"{draws:,} draws of {int(size):,} {unit} with the {engine} engine would take "
                                    f"about {many(total)} transitions in all", limit)
     return limit
+
+
+def draws_needed(hyp: Hypothesis, engine: str) -> str | None:
+    """Why a prediction of ``hyp`` needs draws for its interval ("has uncertain numbers"...), or None when one
+    exact solve is the whole answer (read by :func:`predict` and by a plan's check of ``draws: 1``)."""
+    if hyp.parameters:
+        return "has uncertain numbers"
+    if hyp.baseline.observations:
+        return "has a baseline with observed rows"
+    if engine != "exact":
+        return f"is predicted by the {engine} engine, which samples"
+    return None
 
 
 def _few_draws(level: float) -> int:
