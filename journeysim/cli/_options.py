@@ -188,7 +188,7 @@ def _plain_number(text: str) -> float:
         return math.nan
 
 
-def seed(text: str | None, *, command: str | None = None) -> int:
+def seed(text: str | None, *, command: str | None = None, default: int | None = None) -> int:
     """``--seed`` as a whole number >= 0; when absent, what ``journeysim.toml`` says (``seed``): a fresh one from
     the operating system's entropy (the default), a fixed number, or a refusal (``"required"``).
 
@@ -199,6 +199,9 @@ def seed(text: str | None, *, command: str | None = None) -> int:
     command : str or None
         The command's name: a seed it invents is announced on stderr under that name, so that the run can be
         repeated. ``None`` for commands whose output states the seed anyway.
+    default : int or None
+        The command's own seed where the project sets no fixed or required one (``reevaluate``'s 0, so that a
+        yearly comparison repeats exactly); ``None``: a fresh one.
 
     Returns
     -------
@@ -231,6 +234,8 @@ def seed(text: str | None, *, command: str | None = None) -> int:
             print(f"journeysim {command}: no --seed given, using --seed {config.seed} from {config.path}",
                   file=sys.stderr)
         return config.seed
+    if default is not None:
+        return default
     # The CLI is the one place that may invent a seed.
     invented = int(np.random.SeedSequence().entropy % 2**32)
     if command is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from journeysim.cli._log_args import add_log_options, layout_from_args, log_options_given
-from journeysim.cli._options import number, run_size, unused, whole
+from journeysim.cli._options import number, run_size, seed, unused
 from journeysim.maps.values import MAX_COUNT
 
 __all__ = ["add_options", "reevaluate_from_args"]
@@ -48,7 +48,8 @@ def reevaluate_from_args(args):
         when = "when OLD and NEW are both maps" if len(paths) == 2 else "when every period is a map"
         unused({"--goal": args.goal}, f"{when} (it names the goals of an event log)")
         unused(log_options_given(args), f"{when} (it describes an event log)")
-    seed = whole("--seed", args.seed, minimum=0) if args.seed is not None else _default_seed()
+    # without --seed, 0 (a comparison repeats exactly), unless journeysim.toml fixes or requires one
+    run_seed = seed(args.seed, command="reevaluate", default=0)
     options = {"draws": run_size("draws", "--draws", args.draws, minimum=10),  # fewer cannot give an interval
                "level": number("--level", args.level, above=0, below=1, percent=True),
                "alpha": number("--alpha", args.alpha, above=0, below=1, percent=True),
@@ -63,19 +64,8 @@ def reevaluate_from_args(args):
                          "(it gives a hand-drawn map's rows pseudo-counts)")
     if args.by_segment and not any(m.journey.segments for m in maps):
         raise UsageError("--by-segment: no period has segments (a map fitted from a log with a segment column has)")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(run_seed)
     if len(maps) == 2:
         return reevaluate(*maps, rng=rng, **options), maps[-1].journey
     return reevaluate_periods(maps, rng=rng, **options), maps[-1].journey
 
-
-def _default_seed() -> int:
-    """0, so that a yearly comparison repeats exactly, unless the project's journeysim.toml sets ``seed``: a
-    number is used (and said), "required" refuses the run, as for every command that draws random numbers."""
-    from journeysim.cli._options import seed as policy
-    from journeysim.config import load_config
-
-    config = load_config()
-    if config.seed == "required" or isinstance(config.seed, int):
-        return policy(None, command="reevaluate")
-    return 0
