@@ -10,10 +10,10 @@ exits 1 (2 for usage errors); anything else is a bug and shows its traceback.
 from __future__ import annotations
 
 import argparse
-import re
 import contextlib
 import importlib
 import os
+import re
 import sys
 import warnings
 

@@ -43,6 +43,9 @@ SCALAR_METRICS = ("conversion_rate", "expected_conversions", "expected_value", "
                   "conversions_per_seed_customer", "repeat_rate", "bounce_rate", "discounted_value",
                   "discounted_value_per_seed_customer")
 
+#: The metrics that hold one number per touchpoint or stage.
+_MAPPINGS = ("visit_rate", "stage_reach", "removal_effects", "funnel", "removal_effects_value")
+
 
 @dataclass(frozen=True, repr=False)
 class JourneyMetrics(Result):
@@ -113,7 +116,7 @@ class JourneyMetrics(Result):
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
-        for name in ("visit_rate", "stage_reach", "removal_effects", "funnel", "removal_effects_value"):
+        for name in _MAPPINGS:
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         # (once: dataclasses.replace runs this again on warnings that already hold it)
@@ -198,7 +201,7 @@ def _overflow_warnings(m: JourneyMetrics) -> tuple[str, ...]:
     unbounded or undefined is None), so such a number overflowed double precision: a map's values or referral
     rates too large to compute with (``value: 1e308`` on a goal visited more than once on average)."""
     bad = [key for key in SCALAR_METRICS if isinstance(v := getattr(m, key), float) and not math.isfinite(v)]
-    bad += [key for key in ("visit_rate", "stage_reach", "removal_effects", "funnel", "removal_effects_value")
+    bad += [key for key in _MAPPINGS
             if any(isinstance(v, float) and not math.isfinite(v) for v in (getattr(m, key) or {}).values())]
     if not bad:
         return ()
