@@ -85,6 +85,12 @@ def parse_traffic(text: str) -> float:
     return value * _PER_DAY[unit]
 
 
+def _positive(v) -> bool:
+    """A finite number > 0 (not a bool)."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v) \
+        and v > 0
+
+
 def _check(baseline, alpha, power, ratio, arms, method, value, two_sided=True, traffic_per_day=None,
            customers=None):
     for name, v in (("alpha", alpha), ("power", power)) + ((("baseline", baseline),) if not value else ()):
@@ -101,8 +107,7 @@ def _check(baseline, alpha, power, ratio, arms, method, value, two_sided=True, t
     if isinstance(arms, bool) or not isinstance(arms, (int, np.integer)) or arms < 2:
         raise UsageError(f"arms={excerpt(arms)} must be a whole number of at least 2 (control and one variant)")
     for name, v in (("traffic_per_day", traffic_per_day), ("customers", customers)):
-        if v is not None and not (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                                  and math.isfinite(v) and v > 0):
+        if v is not None and not _positive(v):
             raise UsageError(f"{name}={excerpt(v)} must be a number > 0")
     tail = alpha / (arms - 1) / (2 if two_sided else 1)
     if not power > tail:
@@ -553,9 +558,7 @@ def design(prediction: Prediction | str | os.PathLike | None = None, *, baseline
     0.793
     """
     traffic_per_day = parse_traffic(traffic) if isinstance(traffic, str) else traffic
-    if traffic_per_day is not None and not (isinstance(traffic_per_day, (int, float, np.integer, np.floating))
-                                            and not isinstance(traffic_per_day, bool)
-                                            and math.isfinite(traffic_per_day) and traffic_per_day > 0):
+    if traffic_per_day is not None and not _positive(traffic_per_day):   # named as the caller gave it
         raise UsageError(f"traffic={excerpt(traffic)} must be customers per day > 0 (a number, or text such as "
                          "'2000/day')")
     options = dict(alpha=alpha, power=power, ratio=ratio, arms=arms, two_sided=two_sided,
