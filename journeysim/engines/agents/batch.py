@@ -1,11 +1,11 @@
-"""A day's new customers walked together with numpy, as far as nothing else can touch them.
+"""A day's new customers walked together, as far as nothing else can touch them.
 
 A touchpoint is *plain* for a segment when no event can concern a customer there:
 no capacity, budget, fatigue, referrals or campaign. Customers are advanced
-together through plain touchpoints (one numpy step per touchpoint visit for the
-whole batch, with the same tallies :meth:`Run.walk` keeps); at the first
-touchpoint that is not plain, or when only a few are left, each is handed to
-:meth:`Run.walk` with what it has seen so far. The visits counted here are final
+together through plain touchpoints (one step per touchpoint visit for the whole
+batch, compiled in :mod:`~journeysim.engines.agents.kernel`, with the same tallies
+:meth:`Run.walk` keeps); at the first touchpoint that is not plain, or when only a
+few are left, each is handed to :meth:`Run.walk` with what it has seen so far. The visits counted here are final
 for the same reason as in ``walk``.
 
 With social proof, the rows it changes and the goals are *timed*: a visit there
@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, timed_touchpoints
+from journeysim.engines.agents import kernel
+from journeysim.engines.agents.model import Customer, Model, timed_touchpoints
 from journeysim.engines.workload import OverBudget
 
 __all__ = ["BatchWalker"]
 
-#: Below this many customers in flight, the Python walk is cheaper than numpy's call overhead.
+#: Below this many customers in flight, they are walked in Python (as when the steps were numpy calls: the
+#: random stream is the one those steps drew, see :mod:`~journeysim.engines.agents.kernel`).
 HANDOFF = 24
 #: Bit masks of seen touchpoints and reached stages are int64.
 MAX_BITS = 62
-_FIXED, _EXPONENTIAL, _LOGNORMAL, _GAMMA = range(4)
+# The run's counters the kernel adds to, in the order of its ``counts``.
+_COUNTERS = ("still", "goal_visits", "converted", "converted_left", "exited")
 
 
 class BatchWalker:
@@ -69,7 +72,6 @@ class BatchWalker:
         self.cum = np.array(cum)
         self.target = np.array(target)
         self.kind = np.array(kind)
-        self.kinds = sorted(set(kind) - {_FIXED})
         self.a = np.array(a)
         self.b = np.array(b)
         self.last = np.array(last)
@@ -77,6 +79,8 @@ class BatchWalker:
         self.value = np.array(m.value, dtype=float)
         self.stage = np.array(m.stage)
         self.any_goal = bool(self.goal.any())
+        self._untimed = np.zeros(n, dtype=bool)
+        self._rev_day = np.zeros(m.days)        # the kernel's per-day revenue of a step, zero between steps
 
     def read_share(self, share: float) -> None:
         """Social-proof rows as :meth:`Run._choose_social` draws them at this converted ``share``."""
@@ -84,125 +88,71 @@ class BatchWalker:
             ps = p * (1.0 + strength * share)
             self.cum[at:at + p.size] = row + np.cumsum(ps) / max(ps.sum(), 1.0)
 
-    def _delays(self, o: np.ndarray) -> np.ndarray:
-        rng, kind = self.rng, self.kind[o]
-        d = self.a[o].copy()                     # fixed delays (and none: 0)
-        for k in self.kinds:
-            hit = kind == k
-            if not hit.any():
-                continue
-            oh = o[hit]
-            if k == _EXPONENTIAL:
-                d[hit] = rng.standard_exponential(oh.size) * self.a[oh]
-            elif k == _LOGNORMAL:
-                d[hit] = np.exp(self.a[oh] + self.b[oh] * rng.standard_normal(oh.size))
-            else:
-                d[hit] = rng.gamma(self.a[oh]) * self.b[oh]
-        return d
-
     def walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start: np.ndarray | None = None,
              seen: np.ndarray | None = None, reached: np.ndarray | None = None, conv: np.ndarray | None = None,
              paid: bool = False) -> None:
         """Walk customers (segment, touchpoint, time; new customers unless ``start`` and what they have seen,
         reached and converted are given) until each needs :meth:`Run.walk` or waits for its step. ``paid``:
-        their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid for them."""
-        n, days, rng, tally, timed = self.n, run.m.days, self.rng, run.batch, self.timed
-        if start is None:
-            start = t
-            seen = np.zeros(t.size, dtype=np.int64)
-            reached = np.zeros(t.size, dtype=np.int64)
-            conv = np.zeros(t.size, dtype=bool)
-        who = np.arange(t.size)
-        one = np.int64(1)
-        while who.size:
-            late = t >= days
-            if late.any():
-                run.still += int(late.sum())
-                keep = ~late
-                seg, cur, t, who, seen, reached, conv = (x[keep] for x in (seg, cur, t, who, seen, reached, conv))
-            if timed is not None:
-                wait = timed[cur] & (t >= run.horizon)
-                if wait.any():
-                    run.defer(seg[wait], cur[wait], t[wait], start[who[wait]], seen[wait], reached[wait], conv[wait])
-                    keep = ~wait
-                    seg, cur, t, who, seen, reached, conv = (x[keep] for x in (seg, cur, t, who, seen, reached, conv))
-                    if not who.size:
-                        return
-            plain = self.plain[seg, cur]
-            if paid:                   # the first visits are paid for: walked here, however few
-                plain, paid = plain | self.gate_only[seg, cur], False
-            elif who.size < HANDOFF or not plain.all():
-                out = ~plain if who.size >= HANDOFF else np.ones(who.size, dtype=bool)
-                for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),
-                                                   who[out].tolist(), seen[out].tolist(), reached[out].tolist(),
-                                                   conv[out].tolist()):
-                    c = Customer(s, float(start[w]))
-                    c.seen, c.reached, c.converted = sn, rc, cv
-                    run.walk(c, i, tt)
-                keep = ~out
-                seg, cur, t, who, seen, reached, conv = (x[keep] for x in (seg, cur, t, who, seen, reached, conv))
-                if not who.size:
-                    return
-            run.room -= who.size
-            if run.room < 0:
+        their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid for them.
+
+        The steps run in :func:`~journeysim.engines.agents.kernel.advance`; this hands it the run's state and
+        does what only Python can: deferring customers to their steps and walking the others one by one.
+        """
+        size = t.size
+        # the kernel compacts the state in place: copies, never the caller's arrays
+        t = np.array(t, dtype=np.float64)
+        start = t.copy() if start is None else np.asarray(start, dtype=np.float64)
+        seg, cur = np.array(seg, dtype=np.int64), np.array(cur, dtype=np.int64)
+        seen = np.zeros(size, np.int64) if seen is None else np.array(seen, dtype=np.int64)
+        reached = np.zeros(size, np.int64) if reached is None else np.array(reached, dtype=np.int64)
+        conv = np.zeros(size, bool) if conv is None else np.array(conv, dtype=bool)
+        who = np.arange(size)
+        mark = np.zeros(size, np.int8)
+        keep, u, o, d, buf = (np.empty(size, bool), np.empty(size), np.empty(size, np.int64), np.empty(size),
+                              np.empty(size))
+        tally, counts, totals = run.batch, np.zeros(5, np.int64), np.zeros(2)
+        timed = self.timed if self.timed is not None else self._untimed
+        resume = False
+        while size:
+            totals[0], totals[1] = run.revenue, run.time_to_conversion
+            code, size, run.room = kernel.advance(
+                self.rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, start, mark,
+                self.plain, timed, self.timed is not None, float(run.horizon), run.m.days, HANDOFF,
+                self.cum, self.target, self.kind, self.a, self.b, self.last, self.goal, self.value, self.stage,
+                self.any_goal, self.n, tally["visits"], tally["first"], tally["reach"], tally["goals"],
+                tally["revenue"], tally["occupancy"], counts, totals, run.room, keep, u, o, d, buf, self._rev_day)
+            run.revenue, run.time_to_conversion = float(totals[0]), float(totals[1])
+            for name, k in zip(_COUNTERS, counts.tolist()):
+                setattr(run, name, getattr(run, name) + k)
+            counts[:] = 0
+            if code == kernel.OVER_BUDGET:
                 raise OverBudget
-            tally["visits"] += np.bincount(cur, minlength=n)
-            bit = one << cur
-            new = (seen & bit) == 0
-            tally["first"] += np.bincount(cur[new], minlength=n)
-            seen |= bit
-            stage = self.stage[cur]
-            sbit = one << stage
-            new = (reached & sbit) == 0
-            tally["reach"] += np.bincount(stage[new], minlength=tally["reach"].size)
-            reached |= sbit
-            if self.any_goal:
-                g = self.goal[cur]
-                if g.any():
-                    day = t[g].astype(np.int64)
-                    values = self.value[cur[g]]
-                    run.goal_visits += int(g.sum())
-                    run.revenue += float(values.sum())
-                    tally["goals"] += np.bincount(day, minlength=days)
-                    tally["revenue"] += np.bincount(day, weights=values, minlength=days)
-                    firsts = g & ~conv
-                    run.converted += int(firsts.sum())
-                    run.time_to_conversion += float((t[firsts] - start[who[firsts]]).sum())
-                    conv |= g
-            row = seg * n + cur
-            o = np.minimum(np.searchsorted(self.cum, row + rng.random(row.size), side="right"), self.last[row])
-            nxt = self.target[o]
-            leave = t + self._delays(o)
-            lo = t.astype(np.int64) + 1
-            cross = (lo <= leave) & (lo <= days)
-            if cross.any():
-                width = days + 2
-                flat = tally["occupancy"].reshape(-1)
-                base = stage[cross] * width
-                np.add.at(flat, base + lo[cross], 1)
-                np.add.at(flat, base + np.minimum(leave[cross].astype(np.int64), days) + 1, -1)
-            gone = nxt == EXIT_INDEX
-            if gone.any():
-                late = leave[gone] >= days
-                run.still += int(late.sum())
-                cv = conv[gone][~late]
-                run.converted_left += int(cv.sum())
-                run.exited += int(cv.size - cv.sum())
-                keep = ~gone
-                seg, nxt, leave, who, seen, reached, conv = (
-                    x[keep] for x in (seg, nxt, leave, who, seen, reached, conv))
-            cur, t = nxt, leave
+            if code == kernel.DONE:
+                return
+            paid, resume = False, True
+            m = mark[:size]
+            wait = m == kernel.WAIT
+            if wait.any():
+                run.defer(seg[:size][wait], cur[:size][wait], t[:size][wait], start[who[:size][wait]],
+                          seen[:size][wait], reached[:size][wait], conv[:size][wait])
+            out = np.flatnonzero(m == kernel.OUT)
+            for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),
+                                               who[out].tolist(), seen[out].tolist(), reached[out].tolist(),
+                                               conv[out].tolist()):
+                c = Customer(s, float(start[w]))
+                c.seen, c.reached, c.converted = sn, rc, cv
+                run.walk(c, i, tt)
 
 
 def _delay_params(delay, scale: float) -> tuple[int, float, float]:
     if delay is None or delay.mean == 0:
-        return _FIXED, 0.0, 0.0
+        return kernel.FIXED, 0.0, 0.0
     if delay.dist == "fixed":
-        return _FIXED, delay.mean * scale, 0.0
+        return kernel.FIXED, delay.mean * scale, 0.0
     if delay.dist == "exponential":
-        return _EXPONENTIAL, delay.mean * scale, 0.0
+        return kernel.EXPONENTIAL, delay.mean * scale, 0.0
     if delay.dist == "lognormal":
         mu, sigma = delay.lognormal_params()
-        return _LOGNORMAL, mu + np.log(scale), sigma
+        return kernel.LOGNORMAL, mu + np.log(scale), sigma
     shape, gscale = delay.gamma_params()
-    return _GAMMA, shape, gscale * scale
+    return kernel.GAMMA, shape, gscale * scale

@@ -1,0 +1,261 @@
+"""The batch walk's steps in machine code: a step of a few hundred customers without a numpy call per operation.
+
+:meth:`~journeysim.engines.agents.batch.BatchWalker.walk` advances customers one
+touchpoint visit per step. Written with numpy, a step is some forty array
+operations on a few hundred customers, and their call overhead, not the
+arithmetic, was most of an agents run with social proof. Here a call runs steps
+until one needs Python (customers waiting for a later step of the social clock,
+or handed to :meth:`Run.walk`), with the same arithmetic in the same order as the
+numpy steps it replaces: the same draws from the run's ``numpy.random.Generator``
+(numba shares its state and its algorithms), numpy's binary search over the
+outcome table, its pairwise summation for the revenue and time-to-conversion
+totals and per-day sums in customer order. A seed gives the result the numpy
+steps gave, draw for draw; ``tests/engines/test_agents_kernel.py`` keeps those
+steps as the reference.
+
+The customers' state lives in arrays compacted in place; ``mark`` says, on a
+return asking for Python, which of them wait for their step (1) and which go to
+:meth:`Run.walk` (2).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from journeysim.engines.agents.model import EXIT_INDEX
+
+__all__ = ["advance", "DONE", "PYTHON", "OVER_BUDGET", "WAIT", "OUT", "FIXED", "EXPONENTIAL", "LOGNORMAL", "GAMMA"]
+
+#: Return codes: no customer left; customers marked for Python; the run's visit budget is spent.
+DONE, PYTHON, OVER_BUDGET = 0, 1, 2
+#: Marks: waits for its step; walked by :meth:`Run.walk`.
+WAIT, OUT = 1, 2
+# counters: customers past the end, goal visits, conversions, left converted, left without converting
+_STILL, _GOALS, _CONVERTED, _LEFT, _EXITED = range(5)
+#: Delay kinds of the outcome table.
+FIXED, EXPONENTIAL, LOGNORMAL, GAMMA = range(4)
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def _block(a, lo, n):
+    """numpy's sum of a block of at most 128 values: eight running sums, combined pairwise."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    m = n - n % 8
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@_jit
+def _pairwise(a, n):
+    """numpy's pairwise summation of ``a[:n]`` (what ``ndarray.sum`` returns, bit for bit).
+
+    numpy halves the range (at a multiple of 8) down to blocks of 128 and adds the halves' sums. The recursion
+    is unrolled on a stack of frames: numba cannot load a cached recursive function (it crashes).
+    """
+    if n <= 128:
+        return _block(a, 0, n)
+    start, size, acc = np.empty(64, np.int64), np.empty(64, np.int64), np.empty(64)
+    right = np.zeros(64, np.bool_)         # the frame's left half is summed (in acc), its right half under way
+    top, start[0], size[0] = 0, 0, n
+    while True:
+        if size[top] > 128:                # split: the left half first
+            half = size[top] // 2
+            half -= half % 8
+            start[top + 1], size[top + 1], right[top + 1] = start[top], half, False
+            top += 1
+            continue
+        res = _block(a, start[top], size[top])
+        top -= 1
+        while top >= 0 and right[top]:     # both halves done: the frame's sum goes up
+            res = acc[top] + res
+            top -= 1
+        if top < 0:
+            return res
+        half = size[top] // 2
+        half -= half % 8
+        acc[top], right[top] = res, True
+        start[top + 1], size[top + 1], right[top + 1] = start[top] + half, size[top] - half, False
+        top += 1
+
+
+@_jit
+def _compact(keep, size, seg, cur, t, who, seen, reached, conv):
+    """Keep the customers with ``keep`` true, in order; returns how many."""
+    k = 0
+    for j in range(size):
+        if keep[j]:
+            seg[k], cur[k], t[k], who[k] = seg[j], cur[j], t[j], who[j]
+            seen[k], reached[k], conv[k] = seen[j], reached[j], conv[j]
+            k += 1
+    return k
+
+
+@_jit
+def advance(rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, start, mark,
+            plain, timed, use_timed, horizon, days, handoff,
+            cum, target, kind, a, b, last, goal, value, stage, any_goal, n,
+            visits, first, reach, goals, revenue, occupancy,
+            counts, totals, room, keep, u, o, d, buf, rev_day):
+    """Walk the ``size`` customers in the state arrays until Python is needed; returns (code, size, room).
+
+    ``resume``: the customers marked by the previous return have been dealt with; drop them and step on.
+    ``counts`` and ``totals`` (revenue, time to conversion) are added to, the tallies updated in place.
+    """
+    one = np.int64(1)
+    if resume:
+        for j in range(size):
+            keep[j] = mark[j] == 0
+        size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
+    while size:
+        if not resume:
+            # -- what needs Python before the step: past the end, waiting for a step, not plain
+            for j in range(size):
+                keep[j] = t[j] < days
+            k = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
+            counts[_STILL] += size - k
+            size = k
+            if size == 0:
+                break
+            waiting = 0
+            for j in range(size):
+                mark[j] = 0
+                if use_timed and timed[cur[j]] and t[j] >= horizon:
+                    mark[j] = 1
+                    waiting += 1
+            rest = size - waiting
+            out = 0
+            if paid:                       # the first visits are paid for: walked here, however few
+                paid = False
+            elif rest:
+                if rest < handoff:
+                    for j in range(size):
+                        if mark[j] == 0:
+                            mark[j] = 2
+                    out = rest
+                else:
+                    for j in range(size):
+                        if mark[j] == 0 and not plain[seg[j], cur[j]]:
+                            mark[j] = 2
+                            out += 1
+            if waiting or out:
+                return 1, size, room
+        resume = False
+        # -- the step: count the visits, draw where each goes and when
+        room -= size
+        if room < 0:
+            return 2, size, room
+        for j in range(size):
+            i = cur[j]
+            visits[i] += 1
+            bit = one << i
+            if seen[j] & bit == 0:
+                first[i] += 1
+                seen[j] |= bit
+            s = stage[i]
+            sbit = one << s
+            if reached[j] & sbit == 0:
+                reach[s] += 1
+                reached[j] |= sbit
+        if any_goal:
+            g = 0
+            for j in range(size):
+                if goal[cur[j]]:
+                    buf[g] = value[cur[j]]
+                    g += 1
+            if g:
+                counts[_GOALS] += g
+                totals[0] += _pairwise(buf, g)
+                for j in range(size):
+                    if goal[cur[j]]:
+                        day = np.int64(t[j])
+                        goals[day] += 1
+                        rev_day[day] += value[cur[j]]
+                for j in range(size):      # each day's sum added once, as numpy adds its per-day bincount
+                    if goal[cur[j]]:
+                        day = np.int64(t[j])
+                        revenue[day] += rev_day[day]
+                        rev_day[day] = 0.0
+                f = 0
+                for j in range(size):
+                    if goal[cur[j]] and not conv[j]:
+                        buf[f] = t[j] - start[who[j]]
+                        f += 1
+                counts[_CONVERTED] += f
+                totals[1] += _pairwise(buf, f)
+                for j in range(size):
+                    if goal[cur[j]]:
+                        conv[j] = True
+        for j in range(size):
+            u[j] = rng.random()
+        # numpy's searchsorted(side="right") over the whole table, narrowing from the last key as it does
+        lo, hi = 0, cum.size
+        last_key = 0.0
+        for j in range(size):
+            row = seg[j] * n + cur[j]
+            x = row + u[j]
+            if j == 0 or last_key < x:
+                hi = cum.size
+            else:
+                lo = 0
+                hi = hi + 1 if hi < cum.size else cum.size
+            last_key = x
+            while lo < hi:
+                mid = lo + ((hi - lo) >> 1)
+                if not x < cum[mid]:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            o[j] = min(lo, last[row])
+            d[j] = a[o[j]]
+        for k in (EXPONENTIAL, LOGNORMAL, GAMMA):
+            for j in range(size):
+                if kind[o[j]] == k:
+                    if k == EXPONENTIAL:
+                        d[j] = rng.standard_exponential() * a[o[j]]
+                    elif k == LOGNORMAL:
+                        d[j] = np.exp(a[o[j]] + b[o[j]] * rng.standard_normal())
+                    else:
+                        d[j] = rng.gamma(a[o[j]]) * b[o[j]]
+        for j in range(size):
+            leave = t[j] + d[j]
+            lo_day = np.int64(t[j]) + 1
+            if lo_day <= leave and lo_day <= days:
+                s = stage[cur[j]]
+                occupancy[s, lo_day] += 1
+                occupancy[s, (days if leave >= days else np.int64(leave)) + 1] -= 1
+            nxt = target[o[j]]
+            keep[j] = nxt != EXIT_INDEX
+            if nxt == EXIT_INDEX:
+                if leave >= days:
+                    counts[_STILL] += 1
+                elif conv[j]:
+                    counts[_LEFT] += 1
+                else:
+                    counts[_EXITED] += 1
+            cur[j] = nxt
+            t[j] = leave
+        size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
+    return 0, 0, room
