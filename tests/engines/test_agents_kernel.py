@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from journeysim import Journey, load_journey
 from journeysim.engines.agents import batch, kernel
 from journeysim.engines.agents.engine import simulate_agents
+from journeysim.engines.agents.run import spend
 from journeysim.errors import LimitError
 from tests.conftest import SCENARIOS
 from tests.engines.agents_batch_reference import numpy_walk
@@ -66,3 +67,12 @@ def test_pairwise_sum_is_numpy_sum_bit_for_bit(n):
     rng = np.random.default_rng(n)
     a = rng.standard_normal(n + 3) * 10.0 ** rng.uniform(-3, 8, n + 3)
     assert kernel._pairwise(a, n) == a[:n].sum()
+
+
+@given(st.floats(0, 1e6), st.floats(0, 1e3), st.integers(0, 3000))
+def test_a_step_spends_a_purse_as_visit_by_visit_payments_do(left, cost, visits):
+    paid, after = 0, left
+    while paid < visits and after + 1e-9 >= cost:
+        after -= cost
+        paid += 1
+    assert spend(left, cost, visits) == (paid, after)

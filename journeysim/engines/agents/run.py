@@ -41,7 +41,7 @@ from journeysim.engines.agents.shared import SharedTouchpoints
 from journeysim.engines.workload import MAX_DRAWN, OverBudget
 from journeysim.errors import excerpt
 
-__all__ = ["Run", "SOCIAL_STEP", "SOCIAL_LAG"]
+__all__ = ["Run", "SOCIAL_STEP", "SOCIAL_LAG", "spend"]
 
 #: Days between updates of the converted share that social proof reads, at least. An hour: the share moves over
 #: days (a step's lag changes the results far less than their noise; tests compare with the per-visit model),
@@ -52,6 +52,25 @@ SOCIAL_STEP = 1 / 24
 SOCIAL_LAG = 0.01
 # A budget no run reaches.
 _NO_LIMIT = 2**62
+
+
+def spend(left: float, cost: float, visits: int) -> tuple[int, float]:
+    """How many of ``visits`` a purse holding ``left`` pays for at ``cost`` each, and what it then holds.
+
+    The visits are paid one at a time while ``left + 1e-9 >= cost``, as :meth:`Run._gate` pays them, with the
+    same rounding: ``np.subtract.accumulate`` subtracts in order.
+
+    Examples
+    --------
+    >>> spend(1.0, 0.3, 5)
+    (3, 0.09999999999999998)
+    >>> spend(1.0, 0.3, 2)
+    (2, 0.39999999999999997)
+    """
+    after = np.subtract.accumulate(np.concatenate(([left], np.full(visits, cost))))
+    short = np.flatnonzero(after[:-1] + 1e-9 < cost)
+    paid = int(short[0]) if short.size else visits
+    return paid, float(after[paid])
 
 
 class Run(SharedTouchpoints):
@@ -265,11 +284,7 @@ class Run(SharedTouchpoints):
             pieces = np.flatnonzero(np.diff(periods)) + 1
             for lo, hi in zip([0, *pieces.tolist()], [*pieces.tolist(), b - a]):
                 purse, p = self._purse(i, float(t[a + lo]))
-                left, paid = purse[p], 0
-                while paid < hi - lo and left + 1e-9 >= cost:
-                    left -= cost
-                    paid += 1
-                purse[p] = left
+                paid, purse[p] = spend(purse[p], cost, hi - lo)
                 shown[a + lo:a + lo + paid] = True
                 self.skipped[i] += hi - lo - paid
                 self.turned_away += hi - lo - paid
