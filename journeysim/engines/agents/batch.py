@@ -31,8 +31,6 @@ __all__ = ["BatchWalker"]
 HANDOFF = 24
 #: Bit masks of seen touchpoints and reached stages are int64.
 MAX_BITS = 62
-# The run's counters the kernel adds to, in the order of its ``counts``.
-_COUNTERS = ("still", "goal_visits", "converted", "converted_left", "exited")
 
 
 class BatchWalker:
@@ -106,42 +104,45 @@ class BatchWalker:
         seen = np.zeros(size, np.int64) if seen is None else np.array(seen, dtype=np.int64)
         reached = np.zeros(size, np.int64) if reached is None else np.array(reached, dtype=np.int64)
         conv = np.zeros(size, bool) if conv is None else np.array(conv, dtype=bool)
-        who = np.arange(size)
-        mark = np.zeros(size, np.int8)
-        keep, u, o, d, buf = (np.empty(size, bool), np.empty(size), np.empty(size, np.int64), np.empty(size),
-                              np.empty(size))
-        tally, counts, totals = run.batch, np.zeros(5, np.int64), np.zeros(2)
+        who, mark, keep = np.arange(size), np.zeros(size, np.int8), np.empty(size, bool)
+        u, o, d, buf = np.empty(size), np.empty(size, np.int64), np.empty(size), np.empty(size)
+        waiting = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size),
+                   np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, bool))
+        tally, counts, totals, deferred = run.batch, np.zeros(5, np.int64), np.zeros(2), np.zeros(1, np.int64)
         timed = self.timed if self.timed is not None else self._untimed
         resume = False
-        while size:
+        while True:
             totals[0], totals[1] = run.revenue, run.time_to_conversion
             code, size, run.room = kernel.advance(
                 self.rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, start, mark,
                 self.plain, timed, self.timed is not None, float(run.horizon), run.m.days, HANDOFF,
                 self.cum, self.target, self.kind, self.a, self.b, self.last, self.goal, self.value, self.stage,
                 self.any_goal, self.n, tally["visits"], tally["first"], tally["reach"], tally["goals"],
-                tally["revenue"], tally["occupancy"], counts, totals, run.room, keep, u, o, d, buf, self._rev_day)
+                tally["revenue"], tally["occupancy"], counts, totals, run.room, keep, u, o, d, buf, self._rev_day,
+                deferred, *waiting)
             run.revenue, run.time_to_conversion = float(totals[0]), float(totals[1])
-            for name, k in zip(_COUNTERS, counts.tolist()):
-                setattr(run, name, getattr(run, name) + k)
+            still, goal_visits, converted, converted_left, exited = counts.tolist()
+            run.still += still
+            run.goal_visits += goal_visits
+            run.converted += converted
+            run.converted_left += converted_left
+            run.exited += exited
             counts[:] = 0
             if code == kernel.OVER_BUDGET:
                 raise OverBudget
             if code == kernel.DONE:
-                return
+                break
             paid, resume = False, True
-            m = mark[:size]
-            wait = m == kernel.WAIT
-            if wait.any():
-                run.defer(seg[:size][wait], cur[:size][wait], t[:size][wait], start[who[:size][wait]],
-                          seen[:size][wait], reached[:size][wait], conv[:size][wait])
-            out = np.flatnonzero(m == kernel.OUT)
+            out = np.flatnonzero(mark[:size] == kernel.OUT)
             for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),
                                                who[out].tolist(), seen[out].tolist(), reached[out].tolist(),
                                                conv[out].tolist()):
                 c = Customer(s, float(start[w]))
                 c.seen, c.reached, c.converted = sn, rc, cv
                 run.walk(c, i, tt)
+        k = int(deferred[0])
+        if k:
+            run.defer(*(x[:k] for x in waiting))
 
 
 def _delay_params(delay, scale: float) -> tuple[int, float, float]:

@@ -14,8 +14,7 @@ steps gave, draw for draw; ``tests/engines/test_agents_kernel.py`` keeps those
 steps as the reference.
 
 The customers' state lives in arrays compacted in place; ``mark`` says, on a
-return asking for Python, which of them wait for their step (1) and which go to
-:meth:`Run.walk` (2).
+return asking for Python, which of them go to :meth:`Run.walk`.
 """
 
 from __future__ import annotations
@@ -25,12 +24,12 @@ import numpy as np
 
 from journeysim.engines.agents.model import EXIT_INDEX
 
-__all__ = ["advance", "DONE", "PYTHON", "OVER_BUDGET", "WAIT", "OUT", "FIXED", "EXPONENTIAL", "LOGNORMAL", "GAMMA"]
+__all__ = ["advance", "DONE", "PYTHON", "OVER_BUDGET", "OUT", "FIXED", "EXPONENTIAL", "LOGNORMAL", "GAMMA"]
 
 #: Return codes: no customer left; customers marked for Python; the run's visit budget is spent.
 DONE, PYTHON, OVER_BUDGET = 0, 1, 2
-#: Marks: waits for its step; walked by :meth:`Run.walk`.
-WAIT, OUT = 1, 2
+#: The mark of a customer for :meth:`Run.walk`.
+OUT = 1
 # counters: customers past the end, goal visits, conversions, left converted, left without converting
 _STILL, _GOALS, _CONVERTED, _LEFT, _EXITED = range(5)
 #: Delay kinds of the outcome table.
@@ -118,11 +117,15 @@ def advance(rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, star
             plain, timed, use_timed, horizon, days, handoff,
             cum, target, kind, a, b, last, goal, value, stage, any_goal, n,
             visits, first, reach, goals, revenue, occupancy,
-            counts, totals, room, keep, u, o, d, buf, rev_day):
+            counts, totals, room, keep, u, o, d, buf, rev_day,
+            deferred, dseg, dcur, dt, dstart, dseen, dreached, dconv):
     """Walk the ``size`` customers in the state arrays until Python is needed; returns (code, size, room).
 
-    ``resume``: the customers marked by the previous return have been dealt with; drop them and step on.
-    ``counts`` and ``totals`` (revenue, time to conversion) are added to, the tallies updated in place.
+    ``resume``: the customers marked by the previous return have been walked in Python; drop them and step on.
+    ``counts`` and ``totals`` (revenue, time to conversion) are added to, the tallies updated in place; customers
+    waiting for a later step are appended to the ``d*`` arrays (``deferred[0]`` of them so far), to be handed to
+    :meth:`Run.defer` at once when the walk ends: the steps' lists receive them in the same order as when each
+    step deferred its own (nothing else defers customers while a batch walks).
     """
     one = np.int64(1)
     if resume:
@@ -139,34 +142,38 @@ def advance(rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, star
             size = k
             if size == 0:
                 break
-            waiting = 0
-            for j in range(size):
-                mark[j] = 0
-                if use_timed and timed[cur[j]] and t[j] >= horizon:
-                    mark[j] = 1
-                    waiting += 1
-            rest = size - waiting
+            if use_timed:                  # waiting for a later step: into the deferred arrays, in order
+                waiting = 0
+                for j in range(size):
+                    keep[j] = not (timed[cur[j]] and t[j] >= horizon)
+                    if not keep[j]:
+                        k = deferred[0]
+                        dseg[k], dcur[k], dt[k], dstart[k] = seg[j], cur[j], t[j], start[who[j]]
+                        dseen[k], dreached[k], dconv[k] = seen[j], reached[j], conv[j]
+                        deferred[0] = k + 1
+                        waiting += 1
+                if waiting:
+                    size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
+                    if size == 0:
+                        break
             out = 0
             if paid:                       # the first visits are paid for: walked here, however few
                 paid = False
-            elif rest:
-                if rest < handoff:
-                    for j in range(size):
-                        if mark[j] == 0:
-                            mark[j] = 2
-                    out = rest
-                else:
-                    for j in range(size):
-                        if mark[j] == 0 and not plain[seg[j], cur[j]]:
-                            mark[j] = 2
-                            out += 1
-            if waiting or out:
-                return 1, size, room
+            elif size < handoff:
+                for j in range(size):
+                    mark[j] = OUT
+                out = size
+            else:
+                for j in range(size):
+                    mark[j] = 0 if plain[seg[j], cur[j]] else OUT
+                    out += mark[j] == OUT
+            if out:
+                return PYTHON, size, room
         resume = False
         # -- the step: count the visits, draw where each goes and when
         room -= size
         if room < 0:
-            return 2, size, room
+            return OVER_BUDGET, size, room
         for j in range(size):
             i = cur[j]
             visits[i] += 1
@@ -258,4 +265,4 @@ def advance(rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, star
             cur[j] = nxt
             t[j] = leave
         size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
-    return 0, 0, room
+    return DONE, 0, room
