@@ -30,6 +30,7 @@ customers are freed at once and memory does not grow with them.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import deque
 from math import inf
 
 import numpy as np
@@ -122,8 +123,13 @@ class Run(SharedTouchpoints):
                           for r in m.refers]
         self.patience = [Pool(lambda k, p=p: rng.exponential(p, k).tolist()) if p else None for p in m.patience]
         # shared resources
-        self.servers = {i: simpy.Resource(self.env, c) for i, c in enumerate(m.capacity) if c}
-        self.waiting: dict = {}
+        # servers (see SharedTouchpoints._queue): free ones, FIFO queues of (ticket, customer), and the tickets
+        # still waiting -> (touchpoint, arrival time); a queue's entries of customers who gave up, not yet dropped
+        self.free = list(m.capacity)
+        self.queues = [deque() for _ in range(n)]
+        self.waiting: dict[int, tuple[int, float]] = {}
+        self.stale = [0] * n
+        self.ticket = 0
         self.left: list[dict[int, float]] = [{} for _ in range(n)]     # money left by budget period
         self.parked: dict[int, list] = {}
         self.todo: list = []
@@ -150,7 +156,7 @@ class Run(SharedTouchpoints):
         if self.m.campaigns:
             env.process(self._campaigns())
         env.run(until=self.m.days)
-        for req, (i, t) in self.waiting.items():
+        for i, t in self.waiting.values():
             self.still += 1
             self._occupy(i, t, inf)
         batch = self.batch

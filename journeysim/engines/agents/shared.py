@@ -6,11 +6,13 @@ pools and :meth:`walk`.
 
 from __future__ import annotations
 
+from collections import deque
 from math import inf
 
-from journeysim.engines.agents.model import EXIT_INDEX
-
 __all__ = ["SharedTouchpoints"]
+
+# Customers who gave up linger in their queue's deque (lazy deletion) until more than this many, and half of it.
+_SWEEP = 64
 
 
 class SharedTouchpoints:
@@ -47,32 +49,52 @@ class SharedTouchpoints:
                 return False
             purse[k] -= m.cost[i]
         if m.capacity[i]:
-            self.env.process(self._serve(c, i, t))
+            self._queue(c, i, t)
             return False
         return True
 
-    def _serve(self, c, i: int, t: float):
-        """Queue for a server (giving up after the patience), be served, move on.
+    def _queue(self, c, i: int, t: float) -> None:
+        """``c`` arrives at ``i``'s servers at ``t`` (now): served at once by a free server, else queued.
+
+        The patience is drawn for every arrival, served at once or not; only a queued customer gets an event for
+        it (:meth:`_on_patience`), left on the clock when the customer is served first (it then finds nothing).
+        """
+        patience = self.patience[i]
+        wait = patience.take() if patience is not None else None
+        if self.free[i]:
+            self.free[i] -= 1
+            self._serve(c, i, t)
+            return
+        key = self.ticket = self.ticket + 1
+        self.waiting[key] = (i, t)
+        self.queues[i].append((key, c))
+        if wait is not None:
+            self.env.timeout(wait, key).callbacks.append(self._on_patience)
+
+    def _on_patience(self, ev) -> None:
+        """A queued customer's patience ran out: gone, unless a server has taken them already."""
+        where = self.waiting.pop(ev.value, None)
+        if where is None:
+            return
+        i, t = where
+        self.gave_up[i] += 1
+        self.abandoned += 1
+        self._occupy(i, t, self.env.now)
+        # Those who gave up stay in the deque until they reach its head; sweep them when they are most of it.
+        self.stale[i] += 1
+        queue = self.queues[i]
+        if self.stale[i] > _SWEEP and 2 * self.stale[i] > len(queue):
+            waiting = self.waiting
+            self.queues[i] = deque(e for e in queue if e[0] in waiting)
+            self.stale[i] = 0
+
+    def _serve(self, c, i: int, t: float) -> None:
+        """A server takes ``c`` (arrived at ``t``) now; it is released by :meth:`_on_served`.
 
         With ``service`` the server is held for the service time and the outcome's delay is the customer's own
         time after it (campaigns may reach them then); without it the server is held for the delay.
         """
-        env, m = self.env, self.m
-        req = self.servers[i].request()
-        self.waiting[req] = (i, t)
-        if self.patience[i] is not None:
-            yield req | env.timeout(self.patience[i].take())
-            if not req.triggered:
-                req.cancel()
-                del self.waiting[req]
-                self.gave_up[i] += 1
-                self.abandoned += 1
-                self._occupy(i, t, env.now)
-                return
-        else:
-            yield req
-        del self.waiting[req]
-        now = env.now
+        m, now = self.m, self.env.now
         self.served[i] += 1
         self.wait[i] += now - t
         self._count(c, i, now)
@@ -82,13 +104,26 @@ class SharedTouchpoints:
         done = now + held
         leave = done if service is None else done + delay
         if self.referrals[i] is not None:
-            self._refer(i, leave)
-            self._drain()                  # referred customers start now, before the clock moves on
+            self._refer(i, leave)          # they start when the caller drains, before the clock moves on
         self._occupy(i, t, done)
         self.busy[i] += min(done, m.days) - now
         if done >= m.days:
             self.still += 1                # served past the end: the server stays busy, nothing follows
             return
-        yield env.timeout(held)
-        self.servers[i].release(req)
-        self._stay(c, i, done, nxt, leave)
+        self.env.timeout(held, (c, i, nxt, leave)).callbacks.append(self._on_served)
+
+    def _on_served(self, ev) -> None:
+        """A service ends: the server takes the first customer still queued (or is free), the served one moves on."""
+        c, i, nxt, leave = ev.value
+        queue, waiting = self.queues[i], self.waiting
+        while queue:
+            key, d = queue.popleft()
+            where = waiting.pop(key, None)
+            if where is not None:
+                self._serve(d, i, where[1])
+                break
+            self.stale[i] -= 1
+        else:
+            self.free[i] += 1
+        self._stay(c, i, self.env.now, nxt, leave)
+        self._drain()
