@@ -16,7 +16,7 @@ _SWEEP = 64
 
 
 class SharedTouchpoints:
-    """Budget checks at arrival and the queue-and-serve process of a touchpoint with capacity."""
+    """Budget checks at arrival, and the servers of a touchpoint with capacity: a FIFO queue run by callbacks."""
 
     def _purse(self, i: int, t: float) -> tuple[dict, int]:
         """Touchpoint ``i``'s money left by budget period, and the period of time ``t``.
