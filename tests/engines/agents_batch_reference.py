@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from journeysim.engines.agents.batch import HANDOFF
 from journeysim.engines.agents.kernel import EXPONENTIAL, FIXED, LOGNORMAL
 from journeysim.engines.agents.model import EXIT_INDEX, Customer
 from journeysim.engines.workload import OverBudget
+
+#: Below this many customers in flight, the numpy steps walked them in Python (a test may set it to 1: then, on a
+#: map whose touchpoints are all plain, nothing is walked in Python and the kernel must give the same result).
+HANDOFF = 24
+
 
 def _delays(self, o: np.ndarray) -> np.ndarray:
     rng, kind = self.rng, self.kind[o]

@@ -4,9 +4,9 @@ A touchpoint is *plain* for a segment when no event can concern a customer there
 no capacity, budget, fatigue, referrals or campaign. Customers are advanced
 together through plain touchpoints (one step per touchpoint visit for the whole
 batch, compiled in :mod:`~journeysim.engines.agents.kernel`, with the same tallies
-:meth:`Run.walk` keeps); at the first touchpoint that is not plain, or when only a
-few are left, each is handed to :meth:`Run.walk` with what it has seen so far. The visits counted here are final
-for the same reason as in ``walk``.
+:meth:`Run.walk` keeps); a customer who reaches a touchpoint that is not plain is
+set aside and, once the batch is done, handed to :meth:`Run.walk` with what it has
+seen so far. The visits counted here are final for the same reason as in ``walk``.
 
 With social proof, the rows it changes and the goals are *timed*: a visit there
 belongs to the step of the social clock its time falls in (see
@@ -26,9 +26,6 @@ from journeysim.engines.workload import OverBudget
 
 __all__ = ["BatchWalker"]
 
-#: Below this many customers in flight, they are walked in Python (as when the steps were numpy calls: the
-#: random stream is the one those steps drew, see :mod:`~journeysim.engines.agents.kernel`).
-HANDOFF = 24
 #: Bit masks of seen touchpoints and reached stages are int64.
 MAX_BITS = 62
 
@@ -93,56 +90,45 @@ class BatchWalker:
         reached and converted are given) until each needs :meth:`Run.walk` or waits for its step. ``paid``:
         their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid for them.
 
-        The steps run in :func:`~journeysim.engines.agents.kernel.advance`; this hands it the run's state and
-        does what only Python can: deferring customers to their steps and walking the others one by one.
+        The steps run in :func:`~journeysim.engines.agents.kernel.advance`; this hands it the run's state, then
+        the customers it set aside to :meth:`Run.defer` (waiting for their steps) and :meth:`Run.walk` (the others).
         """
         size = t.size
         # the kernel compacts the state in place: copies, never the caller's arrays
         t = np.array(t, dtype=np.float64)
         start = t.copy() if start is None else np.asarray(start, dtype=np.float64)
-        seg, cur = np.array(seg, dtype=np.int64), np.array(cur, dtype=np.int64)
-        seen = np.zeros(size, np.int64) if seen is None else np.array(seen, dtype=np.int64)
-        reached = np.zeros(size, np.int64) if reached is None else np.array(reached, dtype=np.int64)
-        conv = np.zeros(size, bool) if conv is None else np.array(conv, dtype=bool)
-        who, mark, keep = np.arange(size), np.zeros(size, np.int8), np.empty(size, bool)
-        u, o, d, buf = np.empty(size), np.empty(size, np.int64), np.empty(size), np.empty(size)
-        waiting = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size),
-                   np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, bool))
-        tally, counts, totals, deferred = run.batch, np.zeros(5, np.int64), np.zeros(2), np.zeros(1, np.int64)
-        timed = self.timed if self.timed is not None else self._untimed
-        resume = False
-        while True:
-            totals[0], totals[1] = run.revenue, run.time_to_conversion
-            code, size, run.room = kernel.advance(
-                self.rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, start, mark,
-                self.plain, timed, self.timed is not None, float(run.horizon), run.m.days, HANDOFF,
-                self.cum, self.target, self.kind, self.a, self.b, self.last, self.goal, self.value, self.stage,
-                self.any_goal, self.n, tally["visits"], tally["first"], tally["reach"], tally["goals"],
-                tally["revenue"], tally["occupancy"], counts, totals, run.room, keep, u, o, d, buf, self._rev_day,
-                deferred, *waiting)
-            run.revenue, run.time_to_conversion = float(totals[0]), float(totals[1])
-            still, goal_visits, converted, converted_left, exited = counts.tolist()
-            run.still += still
-            run.goal_visits += goal_visits
-            run.converted += converted
-            run.converted_left += converted_left
-            run.exited += exited
-            counts[:] = 0
-            if code == kernel.OVER_BUDGET:
-                raise OverBudget
-            if code == kernel.DONE:
-                break
-            paid, resume = False, True
-            out = np.flatnonzero(mark[:size] == kernel.OUT)
-            for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),
-                                               who[out].tolist(), seen[out].tolist(), reached[out].tolist(),
-                                               conv[out].tolist()):
-                c = Customer(s, float(start[w]))
-                c.seen, c.reached, c.converted = sn, rc, cv
-                run.walk(c, i, tt)
-        k = int(deferred[0])
+        state = (np.array(seg, dtype=np.int64), np.array(cur, dtype=np.int64), t, np.arange(size),
+                 np.zeros(size, np.int64) if seen is None else np.array(seen, dtype=np.int64),
+                 np.zeros(size, np.int64) if reached is None else np.array(reached, dtype=np.int64),
+                 np.zeros(size, bool) if conv is None else np.array(conv, dtype=bool))
+        waiting, handed = ((np.zeros(1, np.int64), np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size),
+                            np.empty(size), np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, bool))
+                           for _ in "ab")
+        tally, counts, totals = run.batch, np.zeros(5, np.int64), np.array([run.revenue, run.time_to_conversion])
+        code, run.room = kernel.advance(
+            self.rng, size, paid, *state, start, self.plain, self.timed if self.timed is not None else self._untimed,
+            self.timed is not None, float(run.horizon), run.m.days, self.cum, self.target, self.kind, self.a, self.b,
+            self.last, self.goal, self.value, self.stage, self.any_goal, self.n, tally["visits"], tally["first"],
+            tally["reach"], tally["goals"], tally["revenue"], tally["occupancy"], counts, totals, run.room,
+            np.empty(size, bool), np.empty(size), np.empty(size, np.int64), np.empty(size), np.empty(size),
+            self._rev_day, waiting, handed)
+        run.revenue, run.time_to_conversion = float(totals[0]), float(totals[1])
+        still, goal_visits, converted, converted_left, exited = counts.tolist()
+        run.still += still
+        run.goal_visits += goal_visits
+        run.converted += converted
+        run.converted_left += converted_left
+        run.exited += exited
+        if code == kernel.OVER_BUDGET:
+            raise OverBudget
+        k = int(waiting[0][0])
         if k:
-            run.defer(*(x[:k] for x in waiting))
+            run.defer(*(x[:k] for x in waiting[1:]))
+        k = int(handed[0][0])
+        for s, i, tt, st, sn, rc, cv in zip(*(x[:k].tolist() for x in handed[1:])):
+            c = Customer(s, st)
+            c.seen, c.reached, c.converted = sn, rc, cv
+            run.walk(c, i, tt)
 
 
 def _delay_params(delay, scale: float) -> tuple[int, float, float]:

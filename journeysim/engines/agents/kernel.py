@@ -1,20 +1,22 @@
 """The batch walk's steps in machine code: a step of a few hundred customers without a numpy call per operation.
 
 :meth:`~journeysim.engines.agents.batch.BatchWalker.walk` advances customers one
-touchpoint visit per step. Written with numpy, a step is some forty array
+touchpoint visit per step. Written with numpy, a step was some forty array
 operations on a few hundred customers, and their call overhead, not the
-arithmetic, was most of an agents run with social proof. Here a call runs steps
-until one needs Python (customers waiting for a later step of the social clock,
-or handed to :meth:`Run.walk`), with the same arithmetic in the same order as the
-numpy steps it replaces: the same draws from the run's ``numpy.random.Generator``
-(numba shares its state and its algorithms), numpy's binary search over the
-outcome table, its pairwise summation for the revenue and time-to-conversion
-totals and per-day sums in customer order. A seed gives the result the numpy
-steps gave, draw for draw; ``tests/engines/test_agents_kernel.py`` keeps those
-steps as the reference.
+arithmetic, was most of an agents run with social proof. Here one call walks the
+batch to its end: customers who reach a touchpoint that is not plain (a queue,
+fatigue, referrals, a campaign, a budget not paid for yet) are set aside, in
+order, for :meth:`Run.walk`, and those waiting for a later step of the social
+clock for :meth:`Run.defer`; both are handed over when the batch is done, however
+few are left walking. Customers walk independently between events, so only the
+random stream's order differs from walking each set-aside customer at once.
 
-The customers' state lives in arrays compacted in place; ``mark`` says, on a
-return asking for Python, which of them go to :meth:`Run.walk`.
+A step's arithmetic is the numpy steps', in the same order: the same draws from
+the run's ``numpy.random.Generator`` (numba shares its state and its algorithms),
+numpy's binary search over the outcome table, its pairwise summation for the
+revenue and time-to-conversion totals, per-day sums in customer order. On a map
+whose touchpoints are all plain a seed gives the numpy steps' result to the last
+bit; ``tests/engines/test_agents_kernel.py`` keeps those steps as the reference.
 """
 
 from __future__ import annotations
@@ -24,12 +26,10 @@ import numpy as np
 
 from journeysim.engines.agents.model import EXIT_INDEX
 
-__all__ = ["advance", "DONE", "PYTHON", "OVER_BUDGET", "OUT", "FIXED", "EXPONENTIAL", "LOGNORMAL", "GAMMA"]
+__all__ = ["advance", "DONE", "OVER_BUDGET", "FIXED", "EXPONENTIAL", "LOGNORMAL", "GAMMA"]
 
-#: Return codes: no customer left; customers marked for Python; the run's visit budget is spent.
-DONE, PYTHON, OVER_BUDGET = 0, 1, 2
-#: The mark of a customer for :meth:`Run.walk`.
-OUT = 1
+#: Return codes: every customer walked or set aside; the run's visit budget is spent.
+DONE, OVER_BUDGET = 0, 1
 # counters: customers past the end, goal visits, conversions, left converted, left without converting
 _STILL, _GOALS, _CONVERTED, _LEFT, _EXITED = range(5)
 #: Delay kinds of the outcome table.
@@ -113,67 +113,51 @@ def _compact(keep, size, seg, cur, t, who, seen, reached, conv):
 
 
 @_jit
-def advance(rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, start, mark,
-            plain, timed, use_timed, horizon, days, handoff,
+def _set_aside(j, into, seg, cur, t, who, seen, reached, conv, start):
+    """Append customer ``j`` (its arrival time from ``start``) to the arrays ``into``; ``into[0][0]`` counts them."""
+    count, oseg, ocur, ot, ostart, oseen, oreached, oconv = into
+    k = count[0]
+    oseg[k], ocur[k], ot[k], ostart[k] = seg[j], cur[j], t[j], start[who[j]]
+    oseen[k], oreached[k], oconv[k] = seen[j], reached[j], conv[j]
+    count[0] = k + 1
+
+
+@_jit
+def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, start,
+            plain, timed, use_timed, horizon, days,
             cum, target, kind, a, b, last, goal, value, stage, any_goal, n,
             visits, first, reach, goals, revenue, occupancy,
-            counts, totals, room, keep, u, o, d, buf, rev_day,
-            deferred, dseg, dcur, dt, dstart, dseen, dreached, dconv):
-    """Walk the ``size`` customers in the state arrays until Python is needed; returns (code, size, room).
+            counts, totals, room, keep, u, o, d, buf, rev_day, waiting, handed):
+    """Walk the ``size`` customers in the state arrays to the end of the batch; returns (code, room).
 
-    ``resume``: the customers marked by the previous return have been walked in Python; drop them and step on.
-    ``counts`` and ``totals`` (revenue, time to conversion) are added to, the tallies updated in place; customers
-    waiting for a later step are appended to the ``d*`` arrays (``deferred[0]`` of them so far), to be handed to
-    :meth:`Run.defer` at once when the walk ends: the steps' lists receive them in the same order as when each
-    step deferred its own (nothing else defers customers while a batch walks).
+    ``paid``: their first visits are paid for (walked here although the touchpoints are not plain).
+    ``counts`` and ``totals`` (revenue, time to conversion) are added to and the tallies updated in place;
+    customers waiting for a later step are appended to ``waiting``, those for :meth:`Run.walk` to ``handed``.
     """
     one = np.int64(1)
-    if resume:
-        for j in range(size):
-            keep[j] = mark[j] == 0
-        size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
     while size:
-        if not resume:
-            # -- what needs Python before the step: past the end, waiting for a step, not plain
-            for j in range(size):
-                keep[j] = t[j] < days
-            k = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
-            counts[_STILL] += size - k
-            size = k
+        # -- who leaves the batch before the step: past the end, waiting for a step, not plain
+        left = 0
+        for j in range(size):
+            keep[j] = t[j] < days
+            if not keep[j]:
+                counts[_STILL] += 1
+            elif use_timed and timed[cur[j]] and t[j] >= horizon:
+                keep[j] = False
+                _set_aside(j, waiting, seg, cur, t, who, seen, reached, conv, start)
+            elif not (paid or plain[seg[j], cur[j]]):
+                keep[j] = False
+                _set_aside(j, handed, seg, cur, t, who, seen, reached, conv, start)
+            left += not keep[j]
+        paid = False
+        if left:
+            size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
             if size == 0:
                 break
-            if use_timed:                  # waiting for a later step: into the deferred arrays, in order
-                waiting = 0
-                for j in range(size):
-                    keep[j] = not (timed[cur[j]] and t[j] >= horizon)
-                    if not keep[j]:
-                        k = deferred[0]
-                        dseg[k], dcur[k], dt[k], dstart[k] = seg[j], cur[j], t[j], start[who[j]]
-                        dseen[k], dreached[k], dconv[k] = seen[j], reached[j], conv[j]
-                        deferred[0] = k + 1
-                        waiting += 1
-                if waiting:
-                    size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
-                    if size == 0:
-                        break
-            out = 0
-            if paid:                       # the first visits are paid for: walked here, however few
-                paid = False
-            elif size < handoff:
-                for j in range(size):
-                    mark[j] = OUT
-                out = size
-            else:
-                for j in range(size):
-                    mark[j] = 0 if plain[seg[j], cur[j]] else OUT
-                    out += mark[j] == OUT
-            if out:
-                return PYTHON, size, room
-        resume = False
         # -- the step: count the visits, draw where each goes and when
         room -= size
         if room < 0:
-            return OVER_BUDGET, size, room
+            return OVER_BUDGET, room
         for j in range(size):
             i = cur[j]
             visits[i] += 1
@@ -265,4 +249,4 @@ def advance(rng, size, resume, paid, seg, cur, t, who, seen, reached, conv, star
             cur[j] = nxt
             t[j] = leave
         size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
-    return DONE, 0, room
+    return DONE, room
