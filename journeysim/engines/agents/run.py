@@ -142,6 +142,10 @@ class Run(SharedTouchpoints):
             self.walker is not None and bool(m.social_step) and bool(walker.gate_only[:, i].all())
             and m.budget[i] is not None and m.budget[i][1] >= self.longest_step for i in range(n)], dtype=bool)
         self.waiting_new: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        # what walk() reads, by segment: one tuple to unpack per call (it is called for every customer in Python)
+        self.walk_tables = [(days, m.stop, m.campaign_days, m.goal, m.row_pools[s], m.dynamic[s], m.fatigue[s],
+                             self.visits, self.first, self.reach, self.bits, self.stage_bits, m.stage, self.referrals,
+                             self.timed) for s in range(len(m.rows))]
         self.batch = {"visits": np.zeros(n, np.int64), "first": np.zeros(n, np.int64),
                       "reach": np.zeros(n_stages, np.int64), "goals": np.zeros(days, np.int64),
                       "revenue": np.zeros(days), "occupancy": np.zeros((n_stages, days + 2), np.int64)}
@@ -375,11 +379,8 @@ class Run(SharedTouchpoints):
     def walk(self, c: Customer, i: int, t: float) -> None:
         """Move ``c`` from arriving at touchpoint ``i`` at time ``t`` up to its next event."""
         # The hot loop of the engine: _count, _choose and _occupy are inlined for their common case.
-        m = self.m
-        days, stop, campaign_days, goal = m.days, m.stop, m.campaign_days, m.goal
-        pools, dynamic, fatigue = m.row_pools[c.seg], m.dynamic[c.seg], m.fatigue[c.seg]
-        visits, first, reach, bits, stage_bits = self.visits, self.first, self.reach, self.bits, self.stage_bits
-        stage, referrals, timed = m.stage, self.referrals, self.timed
+        (days, stop, campaign_days, goal, pools, dynamic, fatigue, visits, first, reach, bits, stage_bits, stage,
+         referrals, timed) = self.walk_tables[c.seg]
         steps, room = 0, self.room
         try:
             while True:
