@@ -35,10 +35,13 @@ def _delays(self, o: np.ndarray) -> np.ndarray:
 
 def numpy_walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start: np.ndarray | None = None,
          seen: np.ndarray | None = None, reached: np.ndarray | None = None, conv: np.ndarray | None = None,
-         paid: bool = False) -> None:
+         paid: bool | np.ndarray = False) -> None:
     """Walk customers (segment, touchpoint, time; new customers unless ``start`` and what they have seen,
     reached and converted are given) until each needs :meth:`Run.walk` or waits for its step. ``paid``:
-    their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid for them."""
+    their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid for them.
+
+    The one change: ``paid`` may be given by customer (a step now walks its new arrivals, paid for, with the
+    customers waiting for it); the others of that first step are handed over as usual."""
     n, days, rng, tally, timed = self.n, run.m.days, self.rng, run.batch, self.timed
     if start is None:
         start = t
@@ -62,8 +65,19 @@ def numpy_walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start
                 if not who.size:
                     return
         plain = self.plain[seg, cur]
-        if paid:                   # the first visits are paid for: walked here, however few
+        if np.all(paid):           # the first visits are paid for: walked here, however few
             plain, paid = plain | self.gate_only[seg, cur], False
+        elif np.any(paid):
+            plain, paid = plain | np.asarray(paid)[who], False
+            if not plain.all():
+                out = ~plain
+                for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),
+                                                   who[out].tolist(), seen[out].tolist(), reached[out].tolist(),
+                                                   conv[out].tolist()):
+                    c = Customer(s, float(start[w]))
+                    c.seen, c.reached, c.converted = sn, rc, cv
+                    run.walk(c, i, tt)
+                seg, cur, t, who, seen, reached, conv = (x[plain] for x in (seg, cur, t, who, seen, reached, conv))
         elif who.size < HANDOFF or not plain.all():
             out = ~plain if who.size >= HANDOFF else np.ones(who.size, dtype=bool)
             for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),

@@ -85,10 +85,11 @@ class BatchWalker:
 
     def walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start: np.ndarray | None = None,
              seen: np.ndarray | None = None, reached: np.ndarray | None = None, conv: np.ndarray | None = None,
-             paid: bool = False) -> None:
+             paid: bool | np.ndarray = False) -> None:
         """Walk customers (segment, touchpoint, time; new customers unless ``start`` and what they have seen,
-        reached and converted are given) until each needs :meth:`Run.walk` or waits for its step. ``paid``:
-        their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid for them.
+        reached and converted are given) until each needs :meth:`Run.walk` or waits for its step. ``paid`` (for
+        all, or by customer): their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid
+        for them.
 
         The steps run in :func:`~journeysim.engines.agents.kernel.advance`; this hands it the run's state, then
         the customers it set aside to :meth:`Run.defer` (waiting for their steps) and :meth:`Run.walk` (the others).
@@ -104,6 +105,7 @@ class BatchWalker:
         waiting, handed = ((np.zeros(1, np.int64), np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size),
                             np.empty(size), np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, bool))
                            for _ in "ab")
+        paid = np.full(size, paid) if isinstance(paid, bool) else np.ascontiguousarray(paid, dtype=bool)
         tally, counts, totals = run.batch, np.zeros(5, np.int64), np.array([run.revenue, run.time_to_conversion])
         code, run.room = kernel.advance(
             self.rng, size, paid, *state, start, self.plain, self.timed if self.timed is not None else self._untimed,

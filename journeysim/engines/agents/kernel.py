@@ -130,11 +130,12 @@ def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, start,
             counts, totals, room, keep, u, o, d, buf, rev_day, waiting, handed):
     """Walk the ``size`` customers in the state arrays to the end of the batch; returns (code, room).
 
-    ``paid``: their first visits are paid for (walked here although the touchpoints are not plain).
+    ``paid``, by customer: the first visit is paid for (walked here although the touchpoint is not plain).
     ``counts`` and ``totals`` (revenue, time to conversion) are added to and the tallies updated in place;
     customers waiting for a later step are appended to ``waiting``, those for :meth:`Run.walk` to ``handed``.
     """
     one = np.int64(1)
+    entering = True                        # the first step: paid[] holds
     while size:
         # -- who leaves the batch before the step: past the end, waiting for a step, not plain
         left = 0
@@ -145,11 +146,11 @@ def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, start,
             elif use_timed and timed[cur[j]] and t[j] >= horizon:
                 keep[j] = False
                 _set_aside(j, waiting, seg, cur, t, who, seen, reached, conv, start)
-            elif not (paid or plain[seg[j], cur[j]]):
+            elif not ((entering and paid[who[j]]) or plain[seg[j], cur[j]]):
                 keep[j] = False
                 _set_aside(j, handed, seg, cur, t, who, seen, reached, conv, start)
             left += not keep[j]
-        paid = False
+        entering = False
         if left:
             size = _compact(keep, size, seg, cur, t, who, seen, reached, conv)
             if size == 0:

@@ -13,11 +13,12 @@ then :data:`SOCIAL_LAG` of the time elapsed (the share of everyone arrived so fa
 moves ever more slowly), at most a day or the shortest budget period. A
 visit of a social-proof row or of a goal belongs to the step its time falls in:
 a customer reaching one beyond the current step waits for it (:meth:`Run.defer`),
-and each step walks its waiting customers together (numpy, the same walk as new
+and each step walks its waiting customers together (the same compiled walk as new
 customers'), so no visit reads a share more than a step old and no conversion
 counts before its time. With steps, an entry whose budget is all that makes it
-shared is paid by step too (:meth:`Run._pay`): a step pays for its new arrivals
-there at its start, in time order, and walks those the budget allows together;
+shared is paid by step too (:meth:`Run._admit`): a step pays for its new arrivals
+there at its start, in time order, and walks those the budget allows with its
+waiting customers;
 a customer sent there otherwise pays on arrival, from what the step left. With
 ``SOCIAL_STEP = 0`` the share is read at every visit, every such visit and every
 arrival at a budgeted entry is an event: the per-visit model the stepped one is
@@ -137,7 +138,7 @@ class Run(SharedTouchpoints):
         self.kind_tp = np.array([i for _, i in m.kinds])
         walker = BatchWalker(m, rng)
         self.walker = walker if self.prewalk and walker.enabled else None
-        # entries whose budget a step pays for its new arrivals at once (see _pay)
+        # entries whose budget a step pays for its new arrivals at once (see _admit)
         self.paid_by_step = np.array([
             self.walker is not None and bool(m.social_step) and bool(walker.gate_only[:, i].all())
             and m.budget[i] is not None and m.budget[i][1] >= self.longest_step for i in range(n)], dtype=bool)
@@ -211,7 +212,7 @@ class Run(SharedTouchpoints):
     def _bounds(self) -> np.ndarray:
         """When the social clock's steps start: :data:`SOCIAL_STEP`, then :data:`SOCIAL_LAG` of the time
         elapsed, at most :attr:`longest_step` (a day, or the shortest budget period: so that a step pays for
-        its new arrivals within two budget periods at most, see :meth:`_pay`)."""
+        its new arrivals within two budget periods at most, see :meth:`_admit`)."""
         m = self.m
         periods = [b[1] for b in m.budget if b is not None and b[1] >= m.social_step]
         self.longest_step = max(m.social_step, min([1.0, *periods]))
@@ -233,8 +234,12 @@ class Run(SharedTouchpoints):
             customers = self.waiting_customers.pop(k, [])
             arrays = self.waiting_arrays.pop(k, [])
             new = self.waiting_new.pop(k, None)
+            paid = 0                       # the first customers of the walk: new arrivals, paid for
             if new:
-                self._pay(*(np.concatenate(x) for x in zip(*new)))
+                seg, entry, t = self._admit(*(np.concatenate(x) for x in zip(*new)))
+                paid = t.size
+                zero = np.zeros(paid, np.int64)
+                arrays.insert(0, (seg, entry, t, t, zero, zero, np.zeros(paid, bool)))
             if walker is not None:
                 walker.read_share(self.share)
                 plain = [w for w in customers if w[0].counts is None]
@@ -243,7 +248,8 @@ class Run(SharedTouchpoints):
                         (c.seg, i, t, c.start, c.seen, c.reached, c.converted) for c, i, t in plain))))
                     customers = [w for w in customers if w[0].counts is not None]
                 if arrays:
-                    walker.walk(self, *(np.concatenate(x) for x in zip(*arrays)))
+                    state = [np.concatenate(x) for x in zip(*arrays)]
+                    walker.walk(self, *state, paid=np.arange(state[0].size) < paid)
             for c, i, t in customers:
                 self.walk(c, i, t)
             self._drain()
@@ -279,9 +285,17 @@ class Run(SharedTouchpoints):
             waiting.setdefault(int(k[a]), []).append(tuple(x[a:b] for x in state))
 
     def _pay(self, seg: np.ndarray, entry: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """New arrivals at budgeted entries, paid for as :meth:`_admit` says and walked together from past the
+        entry's gate; returns their arrival times."""
+        seg, entry, t = self._admit(seg, entry, t)
+        if t.size:
+            self.walker.walk(self, seg, entry, t, paid=True)
+        return t
+
+    def _admit(self, seg: np.ndarray, entry: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
         """A step's new arrivals at budgeted entries (:attr:`paid_by_step`): each entry pays for them in time order
-        while its budget lasts, with the arithmetic of :meth:`_gate`; the others are turned away. Those who
-        arrive are walked together, from past the entry's gate; returns their arrival times."""
+        while its budget lasts, with the arithmetic of :meth:`_gate`; the others are turned away. Returns the
+        segments, entries and times of those who arrive, counted as arrived."""
         m = self.m
         order = np.lexsort((t, entry))
         seg, entry, t = seg[order], entry[order], t[order]
@@ -303,8 +317,7 @@ class Run(SharedTouchpoints):
             self.arrived += t.size
             for day, count in zip(*np.unique(t.astype(np.int64), return_counts=True)):
                 self.daily_arrivals[int(day)] += int(count)
-            self.walker.walk(self, seg[shown], entry[shown], t, paid=True)
-        return t
+        return seg[shown], entry[shown], t
 
     def _campaigns(self):
         m = self.m
