@@ -1,7 +1,8 @@
 """The batch walk as numpy steps: the reference :mod:`journeysim.engines.agents.kernel` must equal draw for draw.
 
 These are the steps :meth:`journeysim.engines.agents.batch.BatchWalker.walk` took before they were compiled,
-kept verbatim; ``numpy_walk`` replaces the method in the tests that compare the two.
+kept as they were but for ``paid`` flags by customer; ``numpy_walk`` replaces the method in the tests that compare
+the two.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def _delays(self, o: np.ndarray) -> np.ndarray:
         else:
             d[hit] = rng.gamma(self.a[oh]) * self.b[oh]
     return d
+
+def _hand_over(run, out, seg, cur, t, who, seen, reached, conv, start) -> None:
+    """The customers ``out`` to :meth:`Run.walk`, one by one."""
+    for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(), who[out].tolist(),
+                                       seen[out].tolist(), reached[out].tolist(), conv[out].tolist()):
+        c = Customer(s, float(start[w]))
+        c.seen, c.reached, c.converted = sn, rc, cv
+        run.walk(c, i, tt)
+
 
 def numpy_walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start: np.ndarray | None = None,
          seen: np.ndarray | None = None, reached: np.ndarray | None = None, conv: np.ndarray | None = None,
@@ -70,22 +80,11 @@ def numpy_walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start
         elif np.any(paid):
             plain, paid = plain | np.asarray(paid)[who], False
             if not plain.all():
-                out = ~plain
-                for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),
-                                                   who[out].tolist(), seen[out].tolist(), reached[out].tolist(),
-                                                   conv[out].tolist()):
-                    c = Customer(s, float(start[w]))
-                    c.seen, c.reached, c.converted = sn, rc, cv
-                    run.walk(c, i, tt)
+                _hand_over(run, ~plain, seg, cur, t, who, seen, reached, conv, start)
                 seg, cur, t, who, seen, reached, conv = (x[plain] for x in (seg, cur, t, who, seen, reached, conv))
         elif who.size < HANDOFF or not plain.all():
             out = ~plain if who.size >= HANDOFF else np.ones(who.size, dtype=bool)
-            for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(),
-                                               who[out].tolist(), seen[out].tolist(), reached[out].tolist(),
-                                               conv[out].tolist()):
-                c = Customer(s, float(start[w]))
-                c.seen, c.reached, c.converted = sn, rc, cv
-                run.walk(c, i, tt)
+            _hand_over(run, out, seg, cur, t, who, seen, reached, conv, start)
             keep = ~out
             seg, cur, t, who, seen, reached, conv = (x[keep] for x in (seg, cur, t, who, seen, reached, conv))
             if not who.size:
