@@ -1,4 +1,4 @@
-"""The batch walk as numpy steps: the reference for :mod:`journeysim.engines.agents.kernel` (to the bit on plain maps)."""
+"""The batch walk as numpy steps: the reference for :mod:`journeysim.engines.agents.kernel` (to the bit on plain maps).
 
 These are the steps :meth:`journeysim.engines.agents.batch.BatchWalker.walk` took before they were compiled,
 kept as they were but for ``paid`` flags by customer; ``numpy_walk`` replaces the method in the tests that compare
