@@ -215,3 +215,27 @@ def test_referred_arrivals_per_customer_estimate_the_viral_coefficient():
     variance = 0.3 * (0.5 + 0.5**2) - k**2          # of the number referred by one customer
     assert abs(r.referred / r.arrived - k) < 4.5 * math.sqrt(variance / r.arrived)
     assert r.customers_per_seed == pytest.approx(1 / (1 - k), rel=0.02)
+
+
+@pytest.mark.parametrize("where", ["fatigue", "refers", "campaign"])
+def test_a_delay_drawn_as_infinity_keeps_the_customer_to_the_end(where):
+    # exp(mu + sigma z) overflows for a lognormal mean near the float's largest: the visit lasts past the run.
+    # At a touchpoint walked in Python (fatigue, referrals, a campaign) this used to crash on int(inf).
+    huge = Delay("lognormal", 1e308, 1e308)
+    j = Journey.from_rows({"ad": 1.0}, {"ad": {"buy": 0.5}}, goals=["buy"],
+                          touchpoint_attributes={"ad": {"delay": huge}})
+    extra = {}
+    if where == "fatigue":
+        edge = j.rows["ad"]["buy"]
+        j = j.replace(rows={"ad": {"buy": type(edge)(0.5, extra={"fatigue": 0.5})}})
+    elif where == "refers":
+        ad = j.touchpoints["ad"]
+        j = j.replace(touchpoints={**j.touchpoints, "ad": type(ad)("ad", delay=huge, refers=0.3)})
+    else:
+        extra["campaigns"] = [{"touchpoint": "ad", "to": "buy", "p": 0.5, "day": 1}]
+    r = simulate_agents(with_arrivals(j, 500, **extra), 2, rng=np.random.default_rng(1))
+    assert conserved(r)
+    assert r.touchpoints["ad"]["visits"] == r.arrived
+    if where != "campaign":        # half of the ad's visits would end at once
+        assert r.in_journey == r.arrived and r.converted == 0
+    assert r.daily[-1]["in_journey"] == r.in_journey

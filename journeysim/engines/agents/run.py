@@ -443,7 +443,7 @@ class Run(SharedTouchpoints):
                     if k < len(marks) and marks[k] < leave:
                         self._park(c, i, t, nxt, leave, marks[k])
                         return
-                if int(leave) > int(t):                   # a day's end falls inside the visit
+                if leave >= int(t) + 1:                   # a day's end falls inside the visit (leave may be inf)
                     self._occupy(i, t, leave)
                 if nxt == EXIT_INDEX:
                     if leave >= days:
