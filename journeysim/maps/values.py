@@ -149,9 +149,31 @@ def delay(value: Any) -> Delay:
         sd = positive(value["sd"])
         if mean <= 0:
             raise Invalid(f"{dist} delay needs 'mean' > 0")
+        _spread(Delay(dist, mean, sd))
     elif "sd" in value:
         raise Invalid(f"{dist} delay takes no 'sd' (its spread is set by 'mean')")
     return Delay(dist, mean, sd)
+
+
+def _spread(d: Delay) -> None:
+    """Refuse an ``sd`` so large against the mean that the distribution's parameters are not finite floats.
+
+    The engines draw from ``(mu, sigma)`` or ``(shape, scale)``: ``(sd / mean) ** 2`` overflows, or a gamma's
+    shape ``(mean / sd) ** 2`` underflows to 0 and its scale ``mean / shape`` is infinite.
+
+    Examples
+    --------
+    >>> _spread(Delay("gamma", 1.0, 1e200))
+    Traceback (most recent call last):
+    ...
+    journeysim.maps.values.Invalid: gamma delay: sd 1e+200 is too large for mean 1 (its parameters overflow a float)
+    """
+    try:
+        params = d.lognormal_params() if d.dist == "lognormal" else d.gamma_params()
+    except (OverflowError, ZeroDivisionError):
+        params = (math.inf,)
+    if not all(math.isfinite(x) for x in params) or (d.dist == "gamma" and min(params) <= 0):
+        raise Invalid(f"{d.dist} delay: sd {d.sd:g} is too large for mean {d.mean:g} (its parameters overflow a float)")
 
 
 REFERS_KEYS = ("k", "entry", "segment")

@@ -73,6 +73,13 @@ INVALID = [
      "shop.yaml: touchpoint 'ad': delay: unknown delay distribution 'weibull'"),
     ("lognormal without sd", GOOD.replace("delay: 1}", "delay: {dist: lognormal, mean: 1}}"),
      "shop.yaml: touchpoint 'ad': delay: lognormal delay needs 'sd' (> 0)"),
+    # (sd / mean) ** 2 overflows; a gamma's shape underflows to 0 (every engine used to crash drawing from it)
+    ("lognormal sd overflowing", GOOD.replace("delay: 1}", "delay: {dist: lognormal, mean: 1, sd: 1e200}}"),
+     "shop.yaml: touchpoint 'ad': delay: lognormal delay: sd 1e+200 is too large for mean 1 (its parameters "
+     "overflow a float)"),
+    ("gamma sd overflowing", GOOD.replace("delay: 1}", "delay: {dist: gamma, mean: 1, sd: 1e200}}"),
+     "shop.yaml: touchpoint 'ad': delay: gamma delay: sd 1e+200 is too large for mean 1 (its parameters "
+     "overflow a float)"),
     ("negative value", GOOD.replace("value: 40", "value: -40"),
      "shop.yaml: touchpoint 'purchase': value: -40 is negative (must be >= 0)"),
     ("reserved exit", GOOD.replace("  cart: {stage: buy}\n", "  cart: {stage: buy}\n  exit: {}\n"),
