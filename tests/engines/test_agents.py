@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from journeysim import Delay, Journey, Touchpoint, load_journey, solve_exact
 from journeysim.engines.agents.engine import simulate_agents
+from journeysim.errors import LimitError
 from tests.conftest import SCENARIOS
 from tests.properties.strategies import journeys
 
@@ -239,3 +240,14 @@ def test_a_delay_drawn_as_infinity_keeps_the_customer_to_the_end(where):
     if where != "campaign":        # half of the ad's visits would end at once
         assert r.in_journey == r.arrived and r.converted == 0
     assert r.daily[-1]["in_journey"] == r.in_journey
+
+
+def test_visits_to_servers_count_against_max_transitions():
+    # every visit is to a server: the run stops one visit short of its limit, and runs whole at it exactly
+    j = queue_journey(2, 0.001, 300.0)
+    full = simulate_agents(j, 3, rng=np.random.default_rng(4))
+    visits = full.touchpoints["chat"]["visits"]
+    assert visits == full.arrived > 800
+    assert simulate_agents(j, 3, rng=np.random.default_rng(4), max_transitions=visits).to_dict() == full.to_dict()
+    with pytest.raises(LimitError, match=f"stopped at the limit of {visits - 1:,} transitions"):
+        simulate_agents(j, 3, rng=np.random.default_rng(4), max_transitions=visits - 1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import deque
 from math import inf
 
+from journeysim.engines.workload import OverBudget
+
 __all__ = ["SharedTouchpoints"]
 
 # Customers who gave up linger in their queue's deque (lazy deletion) until more than this many, and half of it.
@@ -95,6 +97,9 @@ class SharedTouchpoints:
         time after it (campaigns may reach them then); without it the server is held for the delay.
         """
         m, now = self.m, self.env.now
+        self.room -= 1                     # a visit, as every other the run makes
+        if self.room < 0:
+            raise OverBudget
         self.served[i] += 1
         self.wait[i] += now - t
         self._count(c, i, now)
