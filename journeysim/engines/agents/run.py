@@ -16,7 +16,7 @@ a customer reaching one beyond the current step waits for it (:meth:`Run.defer`)
 and each step walks its waiting customers together (the same compiled walk as new
 customers'), so no visit reads a share more than a step old and no conversion
 counts before its time. With steps, an entry whose budget is all that makes it
-shared is paid by step too (:meth:`Run._admit`): a step pays for its new arrivals
+shared, and that no edge or campaign leads to, is paid by step too (:meth:`Run._admit`): a step pays for its new arrivals
 there at its start, in time order, and walks those the budget allows with its
 waiting customers;
 a customer sent there otherwise pays on arrival, from what the step left. With
@@ -138,10 +138,15 @@ class Run(SharedTouchpoints):
         self.kind_tp = np.array([i for _, i in m.kinds])
         walker = BatchWalker(m, rng)
         self.walker = walker if self.prewalk and walker.enabled else None
-        # entries whose budget a step pays for its new arrivals at once (see _admit)
+        # entries whose budget a step pays for its new arrivals at once (see _admit); not one an edge or a campaign
+        # sends customers to: paying a step's new arrivals first would leave those customers what the step left,
+        # where the per-visit model pays everyone in time order (it turned returning customers away wholesale)
+        fed = {o.target for seg in m.rows for row in seg for o in row if o.p > 0}
+        fed.update(to for moves in m.campaigns.values() for _, to, p in moves if p > 0)
         self.paid_by_step = np.array([
             self.walker is not None and bool(m.social_step) and bool(walker.gate_only[:, i].all())
-            and m.budget[i] is not None and m.budget[i][1] >= self.longest_step for i in range(n)], dtype=bool)
+            and m.budget[i] is not None and m.budget[i][1] >= self.longest_step and i not in fed
+            for i in range(n)], dtype=bool)
         self.waiting_new: dict[int, list[tuple[np.ndarray, ...]]] = {}
         # what walk() reads, by segment: one tuple to unpack per call (it is called for every customer in Python)
         self.walk_tables = [(days, m.stop, m.campaign_days, m.goal, m.row_pools[s], m.dynamic[s], m.fatigue[s],
