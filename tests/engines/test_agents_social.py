@@ -132,6 +132,7 @@ def test_every_new_customer_of_the_live_chat_arrives_or_is_turned_away():
     expected = float(compile_model(j, 45, np.random.default_rng(0)).day_rates.sum())
     assert abs(r.arrived - r.referred + r.turned_away - expected) < 4 * math.sqrt(expected)
     assert r.turned_away > 0
+    assert r.to_dict()["turned_away"] == r.turned_away        # in the JSON too, not only in the table
 
 
 def test_customers_coming_back_to_a_budgeted_entry_pay_in_time_order_as_in_the_per_visit_model(monkeypatch):

@@ -102,8 +102,8 @@ class AgentResult(JourneyMetrics):
         return dict(
             days=self.days, arrived=self.arrived, referred=self.referred, converted=self.converted,
             revenue=self.revenue, converted_and_left=self.converted_and_left, exited=self.exited,
-            abandoned=self.abandoned, in_journey=self.in_journey, daily=plain(self.daily),
-            touchpoints=plain(self.touchpoints),
+            abandoned=self.abandoned, in_journey=self.in_journey, turned_away=self.turned_away,
+            daily=plain(self.daily), touchpoints=plain(self.touchpoints),
         )
 
     def daily_frame(self):

@@ -16,10 +16,10 @@ a customer reaching one beyond the current step waits for it (:meth:`Run.defer`)
 and each step walks its waiting customers together (the same compiled walk as new
 customers'), so no visit reads a share more than a step old and no conversion
 counts before its time. With steps, an entry whose budget is all that makes it
-shared, and that no edge or campaign leads to, is paid by step too (:meth:`Run._admit`): a step pays for its new arrivals
-there at its start, in time order, and walks those the budget allows with its
-waiting customers;
-a customer sent there otherwise pays on arrival, from what the step left. With
+shared, and that no edge or campaign leads to, is paid by step too
+(:meth:`Run._admit`): a step pays for its new arrivals there at its start, in time
+order, and walks those the budget allows with its waiting customers; a customer
+sent there otherwise (a referred one) pays on arrival, from what the step left. With
 ``SOCIAL_STEP = 0`` the share is read at every visit, every such visit and every
 arrival at a budgeted entry is an event: the per-visit model the stepped one is
 tested against.
