@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import numbers
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from itertools import islice
@@ -30,6 +31,7 @@ __all__ = [
     "did_you_mean",
     "NameIndex",
     "excerpt",
+    "whole_number",
     "EXCERPT_LENGTH",
 ]
 
@@ -172,6 +174,18 @@ class NameIndex:
 def _pairs(name: str) -> set[str]:
     padded = f"\0{name}\0"
     return {padded[i:i + 2] for i in range(len(padded) - 1)}
+
+
+def whole_number(value) -> bool:
+    """Whether an argument is a whole number: a Python or numpy integer, not a bool (and not a float such as 3.0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> whole_number(3), whole_number(np.int64(3)), whole_number(True), whole_number(3.0), whole_number("3")
+    (True, True, False, False, False)
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def excerpt(value, limit: int = EXCERPT_LENGTH) -> str:

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from journeysim.engines.branching import customer_types, per_seed, spectral_radius
 from journeysim.engines.compiled import compile_segments
-from journeysim.errors import LimitError, UsageError, excerpt
+from journeysim.errors import LimitError, UsageError, excerpt, whole_number
 from journeysim.journey import Journey
 
 __all__ = ["Workload", "workload", "MAX_TRANSITIONS", "MAX_DRAWN", "check_limit", "check_instant", "too_much",
@@ -188,7 +188,7 @@ def check_limit(max_transitions) -> int:
     """``max_transitions`` as a positive whole number (a library argument; the CLI checks its option itself)."""
     if isinstance(max_transitions, float) and max_transitions.is_integer():
         max_transitions = int(max_transitions)
-    if isinstance(max_transitions, bool) or not isinstance(max_transitions, (int, np.integer)) or max_transitions < 1:
+    if not whole_number(max_transitions) or max_transitions < 1:
         raise UsageError(f"max_transitions={excerpt(max_transitions)}: must be a whole number >= 1")
     # The engines count in int64; a limit past 2**62 (1e300, say) is no limit, not an overflow.
     return min(int(max_transitions), 2**62)

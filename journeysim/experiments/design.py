@@ -38,7 +38,7 @@ from statsmodels.stats.proportion import (
 from journeysim._files import OWN_PROJECT
 from journeysim._result import Result
 from journeysim._text import count, fmt, format_table, money, pct, points, rate, wrap
-from journeysim.errors import ScenarioError, UsageError, excerpt
+from journeysim.errors import ScenarioError, UsageError, excerpt, whole_number
 from journeysim.experiments.sequential import SequentialPlan, plan_looks
 from journeysim.experiments.value_power import (
     T_TEST_METHOD,
@@ -104,7 +104,7 @@ def _check(baseline, alpha, power, ratio, arms, method, value, two_sided=True, t
     if not 1e-6 <= ratio <= 1e6:         # NaN and inf too; past a million the arms' sizes overflow int64
         raise UsageError(f"ratio={ratio:g} must be a number from 1e-06 to 1e+06 (customers per variant arm per "
                          "control customer)")
-    if isinstance(arms, bool) or not isinstance(arms, (int, np.integer)) or arms < 2:
+    if not whole_number(arms) or arms < 2:
         raise UsageError(f"arms={excerpt(arms)} must be a whole number of at least 2 (control and one variant)")
     for name, v in (("traffic_per_day", traffic_per_day), ("customers", customers)):
         if v is not None and not _positive(v):

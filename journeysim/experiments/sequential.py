@@ -32,7 +32,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from journeysim._result import Result
-from journeysim.errors import UsageError, excerpt
+from journeysim.errors import UsageError, excerpt, whole_number
 
 __all__ = ["SPENDING", "SequentialPlan", "InterimLook", "plan_looks", "interim_look", "crossing_probabilities",
            "spent_alpha", "plan_from_design"]
@@ -241,7 +241,7 @@ def plan_looks(looks: int, *, alpha: float = 0.05, power: float = 0.8, two_sided
     >>> [round(z, 3) for z in p.z]          # gsDesign sfLDPocock, alpha = 0.025 one-sided
     [2.438, 2.427, 2.41, 2.397, 2.386]
     """
-    if isinstance(looks, bool) or not isinstance(looks, (int, np.integer)) or not 2 <= looks <= 20:
+    if not whole_number(looks) or not 2 <= looks <= 20:
         raise UsageError(f"looks={excerpt(looks)} must be a whole number from 2 to 20 (the final analysis included)")
     if spending not in SPENDING:
         raise UsageError(f"spending={excerpt(spending)}: use one of {', '.join(SPENDING)}")

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import numpy as np
 
-from journeysim.errors import DataError, UsageError, did_you_mean, excerpt
+from journeysim.errors import DataError, UsageError, did_you_mean, excerpt, whole_number
 from journeysim.logs._sql import literal, quote
 from journeysim.logs.layout import OPTIONS, ROLES, LogLayout
 
@@ -143,8 +142,7 @@ class Source:
 @contextmanager
 def connect(threads: int | None = None):
     """A DuckDB connection that spills to a private temporary folder (logs larger than memory)."""
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
-                                or not 1 <= threads <= 1024):
+    if threads is not None and (not whole_number(threads) or not 1 <= threads <= 1024):
         raise UsageError(f"threads={excerpt(threads)}: must be a whole number from 1 to 1,024 (or None: all cores)")
     spill = tempfile.mkdtemp(prefix="journeysim-duckdb-")
     # Insertion order is kept: a staged CSV's rowid is its file row, and a sorted stream arrives in order.

@@ -42,7 +42,7 @@ from journeysim._text import (
     rate,
     wrap,
 )
-from journeysim.errors import ScenarioError, UsageError, excerpt
+from journeysim.errors import ScenarioError, UsageError, excerpt, whole_number
 from journeysim.maps.checks import trapped_touchpoints
 from journeysim.engines.stacked import stackable
 from journeysim.journey import Edge, Journey, Segment, Touchpoint
@@ -380,7 +380,7 @@ def predict(
     """
     if engine not in ENGINES:
         raise UsageError(f"engine {excerpt(engine)} is not one of {', '.join(ENGINES)}")
-    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+    if not whole_number(draws) or draws < 1:
         raise UsageError(f"draws={excerpt(draws)} must be an integer >= 1")
     if not 0.0 < level < 1.0:
         raise UsageError(f"level={excerpt(level)} must be between 0 and 1 (e.g. 0.9)")

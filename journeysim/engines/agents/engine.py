@@ -46,7 +46,7 @@ from journeysim.engines.workload import (
     too_much,
     workload,
 )
-from journeysim.errors import LimitError, UsageError, excerpt
+from journeysim.errors import LimitError, UsageError, excerpt, whole_number
 from journeysim.journey import Journey, expect_journey
 from journeysim.maps.agents import check_agent_journey
 from journeysim.maps.values import UNIT_DAYS
@@ -236,7 +236,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     (2958, 716, True)
     """
     expect_journey(journey)
-    if isinstance(days, bool) or not isinstance(days, (int, np.integer)) or days < 1:
+    if not whole_number(days) or days < 1:
         raise UsageError(f"days={excerpt(days)}: the run needs a whole number of days >= 1")
     days = int(days)
     limit = check_limit(max_transitions)

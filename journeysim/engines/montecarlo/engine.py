@@ -44,7 +44,7 @@ from journeysim.engines.workload import (
     too_much,
     workload,
 )
-from journeysim.errors import UsageError, excerpt
+from journeysim.errors import UsageError, excerpt, whole_number
 from journeysim.journey import Journey, expect_journey
 
 __all__ = ["simulate_montecarlo", "MonteCarloResult", "CHUNK_SIZE", "MAX_GENERATIONS", "SAMPLE_KEYS"]
@@ -139,9 +139,9 @@ def _converted(share: float) -> str:
 
 
 def _check(customers, horizon, chunk_size, rng, backend, workers) -> None:
-    if isinstance(customers, bool) or not isinstance(customers, (int, np.integer)) or customers <= 0:
+    if not whole_number(customers) or customers <= 0:
         raise UsageError(f"customers={excerpt(customers)}: must be a positive integer")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size <= 0:
+    if not whole_number(chunk_size) or chunk_size <= 0:
         raise UsageError(f"chunk_size={excerpt(chunk_size)}: must be a positive integer")
     if horizon is not None and not (isinstance(horizon, (int, float)) and math.isfinite(horizon) and horizon > 0):
         raise UsageError(f"horizon={excerpt(horizon)}: must be a positive number of time units (or None)")
@@ -149,8 +149,7 @@ def _check(customers, horizon, chunk_size, rng, backend, workers) -> None:
         raise UsageError(f"rng={excerpt(rng)}: must be a numpy.random.Generator (numpy.random.default_rng(seed))")
     if backend not in BACKENDS:
         raise UsageError(f"backend={excerpt(backend)}: must be one of {', '.join(BACKENDS)}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
-                                or workers <= 0):
+    if workers is not None and (not whole_number(workers) or workers <= 0):
         raise UsageError(f"workers={excerpt(workers)}: must be a positive integer (or None: one stream, one thread)")
 
 
