@@ -41,7 +41,7 @@ class BatchWalker:
         self.plain = np.array([[not (m.stop[i] or m.campaign_days[i] or m.refers[i]
                                      or m.fatigue[s][i] is not None) for i in range(n)]
                                for s in range(len(m.rows))], dtype=bool)
-        self.timed = np.array(timed_touchpoints(m), dtype=bool) if m.social_step else None
+        self.timed = np.array(timed_touchpoints(m), dtype=bool)          # all False without steps
         # a budget and nothing else keeps the touchpoint from being plain: a visit paid for is walked on here
         self.gate_only = np.array([[m.budget[i] is not None and not m.capacity[i]
                                     and not (m.campaign_days[i] or m.refers[i] or m.fatigue[s][i] is not None)
@@ -74,7 +74,6 @@ class BatchWalker:
         self.value = np.array(m.value, dtype=float)
         self.stage = np.array(m.stage)
         self.any_goal = bool(self.goal.any())
-        self._untimed = np.zeros(n, dtype=bool)
         self._rev_day = np.zeros(m.days)        # the kernel's per-day revenue of a step, zero between steps
 
     def read_share(self, share: float) -> None:
@@ -108,10 +107,10 @@ class BatchWalker:
         paid = np.full(size, paid) if isinstance(paid, bool) else np.ascontiguousarray(paid, dtype=bool)
         tally, counts, totals = run.batch, np.zeros(5, np.int64), np.array([run.revenue, run.time_to_conversion])
         code, run.room = kernel.advance(
-            self.rng, size, paid, *state, start, self.plain, self.timed if self.timed is not None else self._untimed,
-            self.timed is not None, float(run.horizon), run.m.days, self.cum, self.target, self.kind, self.a, self.b,
-            self.last, self.goal, self.value, self.stage, self.any_goal, self.n, tally["visits"], tally["first"],
-            tally["reach"], tally["goals"], tally["revenue"], tally["occupancy"], counts, totals, run.room,
+            self.rng, size, paid, *state, start, self.plain, self.timed, float(run.horizon), run.m.days, self.cum,
+            self.target, self.kind, self.a, self.b, self.last, self.goal, self.value, self.stage, self.any_goal, self.n,
+            tally["visits"], tally["first"], tally["reach"], tally["goals"], tally["revenue"], tally["occupancy"],
+            counts, totals, run.room,
             np.empty(size, bool), np.empty(size), np.empty(size, np.int64), np.empty(size), np.empty(size),
             self._rev_day, waiting, handed)
         run.revenue, run.time_to_conversion = float(totals[0]), float(totals[1])

@@ -124,7 +124,7 @@ def _set_aside(j, into, seg, cur, t, who, seen, reached, conv, start):
 
 @_jit
 def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, start,
-            plain, timed, use_timed, horizon, days,
+            plain, timed, horizon, days,
             cum, target, kind, a, b, last, goal, value, stage, any_goal, n,
             visits, first, reach, goals, revenue, occupancy,
             counts, totals, room, keep, u, o, d, buf, rev_day, waiting, handed):
@@ -143,7 +143,7 @@ def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, start,
             keep[j] = t[j] < days
             if not keep[j]:
                 counts[_STILL] += 1
-            elif use_timed and timed[cur[j]] and t[j] >= horizon:
+            elif timed[cur[j]] and t[j] >= horizon:
                 keep[j] = False
                 _set_aside(j, waiting, seg, cur, t, who, seen, reached, conv, start)
             elif not ((entering and paid[who[j]]) or plain[seg[j], cur[j]]):
