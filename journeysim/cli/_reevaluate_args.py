@@ -68,4 +68,3 @@ def reevaluate_from_args(args):
     if len(maps) == 2:
         return reevaluate(*maps, rng=rng, **options), maps[-1].journey
     return reevaluate_periods(maps, rng=rng, **options), maps[-1].journey
-
