@@ -34,30 +34,55 @@ def _delays(self, o: np.ndarray) -> np.ndarray:
             d[hit] = rng.gamma(self.a[oh]) * self.b[oh]
     return d
 
-def _hand_over(run, out, seg, cur, t, who, seen, reached, conv, start) -> None:
-    """The customers ``out`` to :meth:`Run.walk`, one by one."""
-    for s, i, tt, w, sn, rc, cv in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(), who[out].tolist(),
-                                       seen[out].tolist(), reached[out].tolist(), conv[out].tolist()):
+def _hand_over(run, out, seg, cur, t, who, seen, reached, conv, start, counts=None) -> None:
+    """The customers ``out`` to :meth:`Run.walk`, one by one (with their fatigue ``counts``, dicts, if given)."""
+    counts = [None] * len(seg) if counts is None else counts
+    for s, i, tt, w, sn, rc, cv, n in zip(seg[out].tolist(), cur[out].tolist(), t[out].tolist(), who[out].tolist(),
+                                          seen[out].tolist(), reached[out].tolist(), conv[out].tolist(),
+                                          [n for n, o in zip(counts, out) if o]):
         c = Customer(s, float(start[w]))
-        c.seen, c.reached, c.converted = sn, rc, cv
+        c.seen, c.reached, c.converted, c.counts = sn, rc, cv, n
         run.walk(c, i, tt)
+
+
+def _plain_tables(self, m) -> tuple[np.ndarray, np.ndarray]:
+    """The plain and gate-only tables of the numpy steps: fatigue and campaigns were walked in Python then."""
+    if not hasattr(self, "_numpy_plain"):
+        rows = range(len(m.rows))
+        n = self.n
+        self._numpy_plain = np.array([[not (m.stop[i] or m.campaign_days[i] or m.refers[i] or m.fatigue[s][i] is not None)
+                                       for i in range(n)] for s in rows], dtype=bool)
+        self._numpy_gate_only = np.array([[m.budget[i] is not None and not m.capacity[i] and not (
+            m.campaign_days[i] or m.refers[i] or m.fatigue[s][i] is not None) for i in range(n)] for s in rows],
+            dtype=bool)
+    return self._numpy_plain, self._numpy_gate_only
 
 
 def numpy_walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start: np.ndarray | None = None,
          seen: np.ndarray | None = None, reached: np.ndarray | None = None, conv: np.ndarray | None = None,
-         paid: bool | np.ndarray = False) -> None:
+         cnt: np.ndarray | None = None, paid: bool | np.ndarray = False) -> None:
     """Walk customers (segment, touchpoint, time; new customers unless ``start`` and what they have seen,
     reached and converted are given) until each needs :meth:`Run.walk` or waits for its step. ``paid``:
     their first visits are to budgeted touchpoints (:attr:`gate_only`) that have paid for them.
 
-    The one change: ``paid`` may be given by customer (a step now walks its new arrivals, paid for, with the
-    customers waiting for it); the others of that first step are handed over as usual."""
+    The changes: ``paid`` may be given by customer (a step now walks its new arrivals, paid for, with the
+    customers waiting for it); the others of that first step are handed over as usual. Customers with fatigue
+    counts (``cnt``) are handed to :meth:`Run.walk` at once, as the steps' caller did then."""
     n, days, rng, tally, timed = self.n, run.m.days, self.rng, run.batch, self.timed
+    plain_table, gate_only = _plain_tables(self, run.m)
+    nf = len(self.fatigued)
     if start is None:
         start = t
         seen = np.zeros(t.size, dtype=np.int64)
         reached = np.zeros(t.size, dtype=np.int64)
         conv = np.zeros(t.size, dtype=bool)
+    elif cnt is not None and cnt.any():
+        tired = cnt.any(axis=1)
+        counts = [{i: int(v) for i, v in zip(self.fatigued, row) if v} for row in cnt.tolist()]
+        _hand_over(run, tired, seg, cur, t, np.arange(t.size), seen, reached, conv, start, counts)
+        keep = ~tired
+        seg, cur, t, start, seen, reached, conv = (x[keep] for x in (seg, cur, t, start, seen, reached, conv))
+        paid = paid if isinstance(paid, bool) else np.asarray(paid)[keep]
     who = np.arange(t.size)
     one = np.int64(1)
     while who.size:
@@ -69,14 +94,15 @@ def numpy_walk(self, run, seg: np.ndarray, cur: np.ndarray, t: np.ndarray, start
         if timed is not None:
             wait = timed[cur] & (t >= run.horizon)
             if wait.any():
-                run.defer(seg[wait], cur[wait], t[wait], start[who[wait]], seen[wait], reached[wait], conv[wait])
+                run.pending.push(run.step_of(t[wait]), seg[wait], cur[wait], t[wait], start[who[wait]], seen[wait],
+                                 reached[wait], conv[wait], np.zeros((int(wait.sum()), nf), np.int32))
                 keep = ~wait
                 seg, cur, t, who, seen, reached, conv = (x[keep] for x in (seg, cur, t, who, seen, reached, conv))
                 if not who.size:
                     return
-        plain = self.plain[seg, cur]
+        plain = plain_table[seg, cur]
         if np.all(paid):           # the first visits are paid for: walked here, however few
-            plain, paid = plain | self.gate_only[seg, cur], False
+            plain, paid = plain | gate_only[seg, cur], False
         elif np.any(paid):
             plain, paid = plain | np.asarray(paid)[who], False
             if not plain.all():

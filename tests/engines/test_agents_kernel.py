@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from journeysim import Journey, load_journey
+from journeysim import Journey, load_journey, read_journey
 from journeysim.engines.agents import batch, kernel
 from journeysim.engines.agents.engine import simulate_agents
 from journeysim.engines.agents.run import spend
@@ -103,3 +103,95 @@ def test_a_step_spends_a_purse_as_visit_by_visit_payments_do(left, cost, visits)
         after -= cost
         paid += 1
     assert spend(left, cost, visits) == (paid, after)
+
+
+# -- fatigue and campaigns in the kernel; the waiting customers' arrays; the social-proof table ------------------
+
+
+def _fatigue_round_trip_map(social: bool) -> Journey:
+    """ad -> mail -> chat -> (9 in 10) later -> ad -> mail, then drop-off: mail -> chat has fatigue 0 (taken on the
+    first visit only).
+
+    A customer's count of mail visits crosses the chat (walked in Python: a queue) and, with social proof on
+    ad -> mail, a wait for a step of the social clock (from Python back to the kernel: walked on from the chat at
+    once, a customer reaches ad 0.2 h later, in the next step for some). Lost on the way, the customer would go
+    round again."""
+    data = {
+        "arrivals": {"rate": 2000, "per": "day"},
+        "entry": {"ad": 1},
+        "touchpoints": {"ad": {}, "mail": {}, "chat": {"capacity": 10_000}, "buy": {"goal": True},
+                        "later": {"delay": {"dist": "fixed", "mean": 0.2}}},
+        "transitions": {"ad": {"mail": {"p": 1.0, "social_proof": 0.5} if social else 1.0},
+                        "mail": {"chat": {"p": 1.0, "fatigue": 0.0}},
+                        "chat": {"later": 0.9, "buy": 0.1}, "later": {"ad": 1.0}},
+        "time_unit": "hour",
+    }
+    return read_journey(data)
+
+
+@pytest.mark.parametrize("social", [False, True])
+def test_fatigue_counts_survive_the_hand_over_to_python_and_back(social):
+    r = simulate_agents(_fatigue_round_trip_map(social), 3, rng=np.random.default_rng(8))
+    visits = {name: row["visits"] for name, row in r.touchpoints.items()}
+    # each customer: ad, mail, chat (served at once), (9 in 10) 0.2 h later ad and mail again, then the fatigued
+    # drop-off; going round again, chat would have more visits than arrivals
+    n = r.arrived
+    assert visits["chat"] == n
+    assert visits["mail"] == visits["ad"]
+    back = visits["ad"] - n                        # binomial(n, 0.9), less those still on the way at the end
+    assert back <= n and abs(back - 0.9 * n) < 4.5 * math.sqrt(0.09 * n) + 2000 * 0.2 / 24 * 3
+
+
+def test_live_chat_fatigue_and_campaign_agree_with_the_python_walk():
+    # the kernel's fatigue and campaign parking against Run.walk's, every customer walked there (independent seeds)
+    j = load_journey(SCENARIOS / "online-store-live-chat.yaml")
+    compiled = simulate_agents(j, 64, rng=np.random.default_rng(21))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(batch, "MAX_BITS", 0)            # the batch walker takes at most 62 touchpoints: here, none
+        python = simulate_agents(j, 64, rng=np.random.default_rng(22))
+    for name in ("newsletter", "product page", "purchase"):
+        p, q = compiled.visit_rate[name], python.visit_rate[name]
+        pooled = (p * compiled.arrived + q * python.arrived) / (compiled.arrived + python.arrived)
+        se = math.sqrt(pooled * (1 - pooled) * (1 / compiled.arrived + 1 / python.arrived))
+        assert abs(p - q) < 4.5 * se, name
+    # visits per arrival at the newsletter (its repeats are what fatigue limits), and the campaign's day: z-scores
+    # of the mean number of visits, Poisson-dispersed at worst (a visit count's variance is at most its mean x 3)
+    a, b = compiled.touchpoints["newsletter"]["visits"], python.touchpoints["newsletter"]["visits"]
+    ra, rb = a / compiled.arrived, b / python.arrived
+    assert abs(ra - rb) < 4.5 * math.sqrt(3 * (ra / compiled.arrived + rb / python.arrived))
+    for day in (32, 62):                           # the monthly newsletter: conversions on its days
+        x, y = compiled.daily[day]["conversions"], python.daily[day]["conversions"]
+        assert abs(x - y) < 4.5 * math.sqrt(x + y), day
+
+
+def test_the_waiting_arrays_give_each_step_its_customers_in_order():
+    pool = batch.Waiting(2, 6)
+    rng = np.random.default_rng(3)
+    rows = []
+    for chunk in range(4):
+        n = int(rng.integers(0, 40))
+        steps = rng.integers(1, 6, n)
+        state = (rng.integers(0, 3, n), rng.integers(0, 9, n), rng.random(n), rng.random(n),
+                 rng.integers(0, 2**40, n), rng.integers(0, 2**5, n), rng.random(n) < 0.5,
+                 rng.integers(0, 4, (n, 2)).astype(np.int32))
+        pool.push(steps, *state)
+        rows += [(int(k), tuple(np.asarray(x[r]).tolist() for x in state)) for r, k in enumerate(steps)]
+    for k in (3, 1, 5, 0, 2, 4):
+        got = pool.take(k)
+        want = [row for step, row in rows if step == k]
+        if not want:
+            assert got is None
+            continue
+        assert [tuple(np.asarray(x[r]).tolist() for x in got) for r in range(got[0].size)] == want
+    assert pool.arrays[0][0] == 0 and not pool.by_step.any()
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 3)), min_size=1, max_size=12), st.floats(0, 1))
+def test_the_social_proof_table_is_the_numpy_formulas(row, share):
+    p, strength = np.array([x[0] for x in row]), np.array([x[1] for x in row])
+    ps = p * (1.0 + strength * share)
+    want = 5 + np.cumsum(ps) / max(ps.sum(), 1.0)
+    cum = np.zeros(p.size + 2)
+    kernel.read_share(cum, np.array([1]), np.array([5.0]), np.array([0, p.size]), p, strength, share,
+                      np.empty(p.size))
+    assert cum[1:-1].tolist() == want.tolist() and cum[0] == cum[-1] == 0

@@ -12,7 +12,7 @@ start of the current step of the social clock: :data:`SOCIAL_STEP` days at first
 then :data:`SOCIAL_LAG` of the time elapsed (the share of everyone arrived so far
 moves ever more slowly), at most a day or the shortest budget period. A
 visit of a social-proof row or of a goal belongs to the step its time falls in:
-a customer reaching one beyond the current step waits for it (:meth:`Run.defer`),
+a customer reaching one beyond the current step waits for it (:attr:`Run.pending`),
 and each step walks its waiting customers together (the same compiled walk as new
 customers'), so no visit reads a share more than a step old and no conversion
 counts before its time. With steps, an entry whose budget is all that makes it
@@ -37,7 +37,8 @@ from math import inf
 import numpy as np
 import simpy
 
-from journeysim.engines.agents.batch import BatchWalker
+from journeysim.engines.agents import kernel
+from journeysim.engines.agents.batch import BatchWalker, Waiting
 from journeysim.engines.agents.model import EXIT_INDEX, Customer, Model, Pool, timed_touchpoints
 from journeysim.engines.agents.shared import SharedTouchpoints
 from journeysim.engines.workload import MAX_DRAWN, OverBudget
@@ -60,7 +61,7 @@ def spend(left: float, cost: float, visits: int) -> tuple[int, float]:
     """How many of ``visits`` a purse holding ``left`` pays for at ``cost`` each, and what it then holds.
 
     The visits are paid one at a time while ``left + 1e-9 >= cost``, as :meth:`Run._gate` pays them, with the
-    same rounding: ``np.subtract.accumulate`` subtracts in order.
+    same rounding (compiled: a step may pay for a million arrivals).
 
     Examples
     --------
@@ -69,10 +70,8 @@ def spend(left: float, cost: float, visits: int) -> tuple[int, float]:
     >>> spend(1.0, 0.3, 2)
     (2, 0.39999999999999997)
     """
-    after = np.subtract.accumulate(np.concatenate(([left], np.full(visits, cost))))
-    short = np.flatnonzero(after[:-1] + 1e-9 < cost)
-    paid = int(short[0]) if short.size else visits
-    return paid, float(after[paid])
+    paid, left = kernel.spend(float(left), float(cost), int(visits))
+    return int(paid), float(left)
 
 
 class Run(SharedTouchpoints):
@@ -95,7 +94,6 @@ class Run(SharedTouchpoints):
         self.bounds = self._bounds() if m.social_step else np.zeros(1)
         self._bound_list = self.bounds.tolist()
         self.timed = timed_touchpoints(m)
-        self.waiting_arrays: dict[int, list[tuple[np.ndarray, ...]]] = {}
         self.waiting_customers: dict[int, list[tuple[Customer, int, float]]] = {}
         # tallies
         self.arrived = self.referred = self.converted = self.goal_visits = 0
@@ -138,6 +136,9 @@ class Run(SharedTouchpoints):
         self.kind_tp = np.array([i for _, i in m.kinds])
         walker = BatchWalker(m, rng)
         self.walker = walker if self.prewalk and walker.enabled else None
+        #: Customers in arrays waiting for a step of the social clock (the kernel's); those walked in Python wait
+        #: in waiting_customers.
+        self.pending = Waiting(len(walker.fatigued), len(self.bounds)) if self.walker is not None else None
         # entries whose budget a step pays for its new arrivals at once (see _admit); not one an edge or a campaign
         # sends customers to: paying a step's new arrivals first would leave those customers what the step left,
         # where the per-visit model pays everyone in time order (it turned returning customers away wholesale)
@@ -148,6 +149,7 @@ class Run(SharedTouchpoints):
             and m.budget[i] is not None and m.budget[i][1] >= self.longest_step and i not in fed
             for i in range(n)], dtype=bool)
         self.waiting_new: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        self.one_paid_entry = int(self.paid_by_step.sum()) == 1
         # what walk() reads, by segment: one tuple to unpack per call (it is called for every customer in Python)
         self.walk_tables = [(days, m.stop, m.campaign_days, m.goal, m.row_pools[s], m.dynamic[s], m.fatigue[s],
                              self.visits, self.first, self.reach, self.bits, self.stage_bits, m.stage, self.referrals,
@@ -237,23 +239,25 @@ class Run(SharedTouchpoints):
             self.share = self.converted / arrived if arrived > 0 else 0.0
             self.current_step, self.horizon = k, bounds[k + 1] if k + 1 < len(bounds) else inf
             customers = self.waiting_customers.pop(k, [])
-            arrays = self.waiting_arrays.pop(k, [])
+            taken = self.pending.take(k) if self.pending is not None else None
+            arrays = [] if taken is None else [taken]
             new = self.waiting_new.pop(k, None)
             paid = 0                       # the first customers of the walk: new arrivals, paid for
             if new:
                 seg, entry, t = self._admit(*(np.concatenate(x) for x in zip(*new)))
                 paid = t.size
                 zero = np.zeros(paid, np.int64)
-                arrays.insert(0, (seg, entry, t, t, zero, zero, np.zeros(paid, bool)))
+                arrays.insert(0, (seg, entry, t, t, zero, zero, np.zeros(paid, bool),
+                                  np.zeros((paid, len(walker.fatigued)), np.int32)))
             if walker is not None:
                 walker.read_share(self.share)
-                plain = [w for w in customers if w[0].counts is None]
-                if plain:
-                    arrays.append(tuple(np.array(x) for x in zip(*(
-                        (c.seg, i, t, c.start, c.seen, c.reached, c.converted) for c, i, t in plain))))
-                    customers = [w for w in customers if w[0].counts is not None]
+                if customers:
+                    arrays.append((*(np.array(x) for x in zip(*((c.seg, i, t, c.start, c.seen, c.reached, c.converted)
+                                                                  for c, i, t in customers))),
+                                   walker.counts_of([c for c, _, _ in customers])))
+                    customers = []
                 if arrays:
-                    state = [np.concatenate(x) for x in zip(*arrays)]
+                    state = arrays[0] if len(arrays) == 1 else [np.concatenate(x) for x in zip(*arrays)]
                     walker.walk(self, *state, paid=np.arange(state[0].size) < paid)
             for c, i, t in customers:
                 self.walk(c, i, t)
@@ -270,11 +274,6 @@ class Run(SharedTouchpoints):
         if isinstance(t, np.ndarray):
             return np.searchsorted(self.bounds, t, side="right") - 1
         return bisect_right(self._bound_list, t) - 1
-
-    def defer(self, *state: np.ndarray) -> None:
-        """Customers at timed touchpoints beyond the current step (arrays: segment, touchpoint, time, arrival time,
-        seen and reached bits, converted) wait for their steps."""
-        self._by_step(self.waiting_arrays, *state)
 
     def _by_step(self, waiting: dict, *state: np.ndarray) -> None:
         """Rows of ``state`` (arrays, the time third) by the step their time falls in."""
@@ -302,16 +301,20 @@ class Run(SharedTouchpoints):
         while its budget lasts, with the arithmetic of :meth:`_gate`; the others are turned away. Returns the
         segments, entries and times of those who arrive, counted as arrived."""
         m = self.m
-        order = np.lexsort((t, entry))
-        seg, entry, t = seg[order], entry[order], t[order]
+        if not self.one_paid_entry:    # one entry: the times come sorted (by day, then within it), as they arrived
+            order = np.lexsort((t, entry))
+            seg, entry, t = seg[order], entry[order], t[order]
         shown = np.zeros(t.size, dtype=bool)
-        cuts = np.flatnonzero(np.diff(entry)) + 1
-        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), t.size]):
+        cuts = [] if self.one_paid_entry else np.flatnonzero(np.diff(entry) != 0).tolist()
+        for a, b in zip([0, *(c + 1 for c in cuts)], [*(c + 1 for c in cuts), t.size]):
             i = int(entry[a])
             cost, (_, period) = m.cost[i], m.budget[i]
-            periods = (t[a:b] // period).astype(np.int64) if period != inf else np.zeros(b - a, dtype=np.int64)
-            pieces = np.flatnonzero(np.diff(periods)) + 1
-            for lo, hi in zip([0, *pieces.tolist()], [*pieces.tolist(), b - a]):
+            if period == inf or t[a] // period == t[b - 1] // period:
+                pieces = [0, b - a]        # one budget period (numpy's floor division, as the array's below)
+            else:
+                periods = (t[a:b] // period).astype(np.int64)
+                pieces = [0, *(np.flatnonzero(np.diff(periods)) + 1).tolist(), b - a]
+            for lo, hi in zip(pieces[:-1], pieces[1:]):
                 purse, p = self._purse(i, float(t[a + lo]))
                 paid, purse[p] = spend(purse[p], cost, hi - lo)
                 shown[a + lo:a + lo + paid] = True
@@ -320,8 +323,11 @@ class Run(SharedTouchpoints):
         t = t[shown]
         if t.size:
             self.arrived += t.size
-            for day, count in zip(*np.unique(t.astype(np.int64), return_counts=True)):
-                self.daily_arrivals[int(day)] += int(count)
+            if self.one_paid_entry and int(t[0]) == int(t[-1]):
+                self.daily_arrivals[int(t[0])] += t.size
+            else:
+                for day, count in zip(*np.unique(t.astype(np.int64), return_counts=True)):
+                    self.daily_arrivals[int(day)] += int(count)
         return seg[shown], entry[shown], t
 
     def _campaigns(self):
