@@ -20,8 +20,8 @@ Usage::
 the budgeted entry paid visit by visit), in CPU seconds, interleaved: on the
 bundled live-chat scenario (which also has a budget, a queue, fatigue, referrals
 and a campaign) at 30 and 120 days, to show the growth with days, and on a
-one-row social-proof map at 30,000 arrivals a day, where a step holds enough
-customers for numpy to walk them together.
+one-row social-proof map at 30,000 arrivals a day, where each step walks a
+thousand customers together.
 
 Mesa is an optional benchmark dependency (``pip install -e ".[bench]"``).
 """
