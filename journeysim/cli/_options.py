@@ -14,7 +14,7 @@ import numpy as np
 
 from journeysim.errors import UsageError, excerpt
 
-__all__ = ["whole", "number", "seed", "show_progress", "unused", "engine_options", "run_size", "RUN_SIZE_LIMITS",
+__all__ = ["whole", "number", "seed", "show_progress", "compile_notice", "unused", "engine_options", "run_size", "RUN_SIZE_LIMITS",
            "add_currency", "refuse_log_options", "add_max_transitions", "max_transitions"]
 
 # Whole numbers written as 1e6 are exact only up to here; larger ones must be written out.
@@ -253,6 +253,18 @@ def show_progress(args) -> bool:
     False
     """
     return not args.quiet and sys.stderr.isatty()
+
+
+def compile_notice(args, engine: str) -> None:
+    """Say on stderr, where a progress bar would be drawn (a terminal, not ``--quiet``), that this run compiles
+    ``engine``'s kernel first: about 10 s, once after installing (see :mod:`journeysim.engines.kernels`)."""
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return
+    from journeysim.engines.kernels import compiles_first
+
+    if compiles_first(engine):
+        print(f"journeysim: compiling the {engine} engine (once after installing, about 10 s; later runs load it "
+              "from disk)", file=sys.stderr, flush=True)
 
 
 def unused(given: dict[str, object], context: str) -> None:

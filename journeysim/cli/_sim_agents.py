@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from journeysim.cli._options import max_transitions, run_size, show_progress
+from journeysim.cli._options import compile_notice, max_transitions, run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import to_json, wrote
 from journeysim.engines.agents.engine import simulate_agents
@@ -39,6 +39,7 @@ def run(journey: Journey, args) -> int:
     seed = parse_seed(args.seed, command="simulate")
     if args.csv is not None:
         _folder(args.csv)                  # before a long run, not after it
+    compile_notice(args, "agents")
     result = simulate_agents(journey, run_days, rng=np.random.default_rng(seed), progress=show_progress(args),
                              source=args.map, max_transitions=max_transitions(args, "agents"))
     written = write_tables(result, args.csv) if args.csv is not None else []

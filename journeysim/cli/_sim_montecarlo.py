@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from journeysim.cli._options import max_transitions, number, run_size, show_progress
+from journeysim.cli._options import compile_notice, max_transitions, number, run_size, show_progress
 from journeysim.cli._options import seed as parse_seed
 from journeysim.cli._render import emit
 from journeysim.engines.montecarlo.engine import CHUNK_SIZE, simulate_montecarlo
@@ -25,6 +25,8 @@ def run(journey: Journey, args) -> int:
     horizon = number("--horizon", args.horizon, above=0)
     seed = parse_seed(args.seed, command="simulate")
     workers = run_size("threads", "--workers", args.workers)
+    if (args.backend or "numba") == "numba":
+        compile_notice(args, "montecarlo")
     with _progress(customers, show_progress(args)) as advance:
         result = simulate_montecarlo(journey, customers, rng=np.random.default_rng(seed), horizon=horizon,
                                      chunk_size=chunk_size, seed=seed, progress=advance,

@@ -8,6 +8,7 @@ from journeysim._files import OWN_PROJECT, check_writable, refuse_overwriting_in
 from journeysim.cli._options import (
     add_currency,
     add_max_transitions,
+    compile_notice,
     max_transitions,
     RUN_SIZE_LIMITS,
     engine_options,
@@ -76,6 +77,8 @@ def run(args) -> int:
     hypothesis = load_hypothesis(args.hypothesis, within=None if args.allow_outside else OWN_PROJECT)
     if args.save:
         refuse_overwriting_input(args.save, (hypothesis.baseline_path,))
+    if args.engine != "exact":
+        compile_notice(args, args.engine)
     prediction = predict(hypothesis, engine=args.engine, draws=draws, level=level,
                          rng=np.random.default_rng(run_seed), size=size, seed=run_seed,
                          max_transitions=None if args.engine == "exact" else max_transitions(args, args.engine))

@@ -95,12 +95,13 @@ def _simulate(args):
         return simulate_report(journey, solve_exact(journey))
     import numpy as np
 
-    from journeysim.cli._options import max_transitions, seed
+    from journeysim.cli._options import compile_notice, max_transitions, seed
     from journeysim.cli._sim_agents import days
     from journeysim.engines.agents.engine import simulate_agents
 
     run_days = days(args.days)
     rng = np.random.default_rng(seed(args.seed, command="report"))
+    compile_notice(args, "agents")
     result = simulate_agents(journey, run_days, rng=rng, source=args.map,
                              max_transitions=max_transitions(args, "agents"))
     return simulate_report(journey, result, result.daily)
