@@ -195,3 +195,22 @@ def test_the_social_proof_table_is_the_numpy_formulas(row, share):
     kernel.read_share(cum, np.array([1]), np.array([5.0]), np.array([0, p.size]), p, strength, share,
                       np.empty(p.size))
     assert cum[1:-1].tolist() == want.tolist() and cum[0] == cum[-1] == 0
+
+
+def test_a_step_with_one_budgeted_entry_gets_its_new_arrivals_in_time_order():
+    # Run._admit pays a single paid-by-step entry's arrivals in the order given, without sorting: they must come
+    # sorted (by day, then within the day), or the budget would go to the wrong customers
+    from journeysim.engines.agents.run import Run
+
+    admit, seen = Run._admit, []
+
+    def checked(self, seg, entry, t):
+        assert self.one_paid_entry
+        seen.append(t.size)
+        assert np.all(t[1:] >= t[:-1])
+        return admit(self, seg, entry, t)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(Run, "_admit", checked)
+        simulate_agents(load_journey(SCENARIOS / "online-store-live-chat.yaml"), 12, rng=np.random.default_rng(2))
+    assert len(seen) > 100 and sum(seen) > 10_000
