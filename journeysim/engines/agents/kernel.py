@@ -132,11 +132,11 @@ def _set_aside(j, into, seg, cur, t, who, seen, reached, conv, cnt, start):
 
 
 @_jit
-def _next_mark(marks, lo, hi, t):
-    """Where the first of ``marks[lo:hi]`` (sorted campaign days) after ``t`` is, ``hi`` if none (``bisect_right``)."""
+def _bisect_right(a, lo, hi, x):
+    """Where ``x`` goes in the sorted ``a[lo:hi]``, after equal values (``bisect.bisect_right``)."""
     while lo < hi:
         mid = (lo + hi) >> 1
-        if t < marks[mid]:
+        if x < a[mid]:
             hi = mid
         else:
             lo = mid + 1
@@ -168,19 +168,6 @@ def spend(left, cost, visits):
         left -= cost
         paid += 1
     return paid, left
-
-
-@_jit
-def _step_of(bounds, t):
-    """The step of the social clock that ``t`` falls in: the last ``k`` with ``bounds[k] <= t``."""
-    lo, hi = 0, bounds.size
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if t < bounds[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo - 1
 
 
 @_jit
@@ -246,7 +233,7 @@ def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, cnt, start,
             elif timed[cur[j]] and t[j] >= horizon:
                 keep[j] = False
                 r = _set_aside(j, waiting, seg, cur, t, who, seen, reached, conv, cnt, start)
-                k = _step_of(bounds, t[j])
+                k = _bisect_right(bounds, 0, bounds.size, t[j]) - 1    # its step: Run.step_of
                 waiting[9][r] = k
                 waiting[10][k] += 1
             elif not ((entering and paid[who[j]]) or plain[seg[j], cur[j]]):
@@ -351,7 +338,7 @@ def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, cnt, start,
             nxt = target[o[j]]
             i = cur[j]
             if mark_at[i] < mark_at[i + 1]:
-                k = _next_mark(marks, mark_at[i], mark_at[i + 1], t[j])
+                k = _bisect_right(marks, mark_at[i], mark_at[i + 1], t[j])   # the next campaign day
                 if k < mark_at[i + 1] and marks[k] < leave:
                     # at i until the campaign's day, which decides: Run._park (counted there until then)
                     day = marks[k]
