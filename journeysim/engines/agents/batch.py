@@ -53,7 +53,7 @@ class BatchWalker:
         self.fcol = np.array([column[i] if m.fatigue[s][i] is not None else -1
                               for s in range(len(m.rows)) for i in range(n)], dtype=np.int64)
         # campaign days by touchpoint: marks[mark_at[i]:mark_at[i + 1]]
-        self.marks = np.array([d for days in m.campaign_days for d in days], dtype=np.int64)
+        self.marks = np.array([d for days in m.campaign_days for d in days], dtype=np.float64)   # compared with times
         self.mark_at = np.cumsum([0, *(len(days) for days in m.campaign_days)]).astype(np.int64)
         social = []                        # per social-proof row: where its outcomes sit in cum, p, strength
         cum, target, kind, a, b, last, ffac = [], [], [], [], [], [], []
@@ -146,7 +146,8 @@ class BatchWalker:
         k = int(parked[0][0])
         if k:
             for (s, i, tt, st, sn, rc, cv, nxt, leave, day), row in zip(
-                    zip(*(x[:k].tolist() for x in (*parked[1:8], *parked[9:]))), parked[8][:k].tolist()):
+                    zip(*(x[:k].tolist() for x in (*parked[1:8], parked[9], parked[11], parked[10]))),
+                    parked[8][:k].tolist()):
                 run.parked.setdefault(day, []).append((self._customer(s, st, sn, rc, cv, row), i, nxt, leave))
         k = int(handed[0][0])
         if k:
@@ -187,8 +188,8 @@ class BatchWalker:
             c = self._capacity
             self._asides = [(np.zeros(1, np.int64), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c),
                              np.empty(c), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c, bool),
-                             np.empty((c, nf), np.int32), np.empty(c, np.int64), np.empty(c), np.empty(c, np.int64))
-                            for _ in range(2)]
+                             np.empty((c, nf), np.int32), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c))
+                            for _ in range(2)]   # (parked: where to, the campaign's day, when they would leave)
         aside = self._asides[which]
         aside[0][0] = 0
         return aside
@@ -213,7 +214,8 @@ class Waiting:
     they were set aside: the kernel appends to them, each step :meth:`take` s its own.
 
     ``arrays``: how many, then segment, touchpoint, time, arrival time, seen and reached bits, converted, fatigue
-    counts and step by customer, and how many wait for each step.
+    counts and step by customer, how many wait for each step, and an unused float array (the layout of the
+    kernel's other lists of customers set aside, so that the functions they go through compile once).
     """
 
     def __init__(self, fatigued: int, steps: int):
@@ -224,7 +226,7 @@ class Waiting:
         c = capacity
         return (np.zeros(1, np.int64), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c), np.empty(c),
                 np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c, bool), np.empty((c, fatigued), np.int32),
-                np.empty(c, np.int64), self.by_step)
+                np.empty(c, np.int64), self.by_step, np.empty(0))
 
     def reserve(self, extra: int) -> None:
         """Room for ``extra`` more customers."""

@@ -175,7 +175,7 @@ def take(k, pool):
     """The customers of ``pool`` (:class:`~journeysim.engines.agents.batch.Waiting`'s arrays) waiting for step
     ``k``, in the order they were set aside, as new arrays (segment, touchpoint, time, arrival time, seen, reached,
     converted, fatigue counts); the others stay, in order."""
-    count, seg, cur, t, start, seen, reached, conv, cnt, step, by_step = pool
+    count, seg, cur, t, start, seen, reached, conv, cnt, step, by_step, _ = pool
     size = by_step[k]
     nf = cnt.shape[1]
     oseg, ocur, ot, ostart = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size), np.empty(size)
@@ -214,7 +214,8 @@ def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, cnt, start,
     customers waiting for a later step are appended to ``waiting`` (a :class:`~.batch.Waiting`'s arrays: with
     their step, the step of the social clock ``bounds`` their time falls in), those for :meth:`Run.walk` to ``handed``,
     and those at a touchpoint a campaign reaches before they leave it to ``parked``, with where they would go,
-    when, and the campaign's day (its last three arrays).
+    the campaign's day, and when they would leave (its last three arrays). The three have the same layout, so that
+    the functions they go through compile once.
 
     Fatigue, as :meth:`Run._choose` applies it: ``cnt[j, fcol[row]]`` counts customer ``j``'s visits to a row
     with fatigue (``fcol`` -1: none), and an outcome with a factor ``ffac >= 0`` drawn on the k-th visit turns
@@ -347,7 +348,7 @@ def advance(rng, size, paid, seg, cur, t, who, seen, reached, conv, cnt, start,
                         occupancy[stage[i], lo_day] += 1
                         occupancy[stage[i], (days if day >= days else np.int64(day)) + 1] -= 1
                     r = _set_aside(j, parked, seg, cur, t, who, seen, reached, conv, cnt, start)
-                    parked[9][r], parked[10][r], parked[11][r] = nxt, leave, day
+                    parked[9][r], parked[10][r], parked[11][r] = nxt, np.int64(day), leave
                     keep[j] = False
                     continue
             lo_day = np.int64(t[j]) + 1
