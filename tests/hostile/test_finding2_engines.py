@@ -142,6 +142,19 @@ def test_agents_refuse_referrals_that_come_all_at_once_and_stop_growing_ones(tmp
     assert re.search(r"0 of them referred; a visit of 'a' referred [\d,]{15,} customers\); raise it", line), line
 
 
+def test_agents_stopped_by_a_loop_that_social_proof_closes_say_where_the_visits_went(tmp_path, capsys):
+    # 'page' repeats itself with p 0.95 and no delay: the checks before the run see about 20 visits a customer, but
+    # social proof at strength 2 takes the loop to probability 1 once 2.6% of customers have converted, and from
+    # then on everyone at 'page' loops at one instant until the limit: the message names the touchpoint
+    looped = write(tmp_path, "looped.yaml", "arrivals: {rate: 2000, per: day}\nentry: {ad: 1}\n"
+                   "touchpoints:\n  ad: {delay: 0.1}\n  page: {}\n  buy: {goal: true}\n"
+                   "transitions:\n  ad: {page: 0.5, buy: 0.1}\n  page: {page: {p: 0.95, social_proof: 2}}\n")
+    line = error_line(capsys, ["simulate", looped, "--engine", "agents", "--days", "10", "--seed", "1", "--quiet",
+                               "--max-transitions", "200000"])
+    assert line.startswith(f"{looped}: the run stopped at the limit of 200,000 transitions ("), line
+    assert re.search(r"of them referred; 99\.\d% of the visits were to 'page'\); raise it", line), line
+
+
 def test_agents_refuse_a_loop_without_delays_and_a_flood_of_arrivals(tmp_path, capsys):
     loop = write(tmp_path, "loop.yaml", looping(arrivals="arrivals: {rate: 10, per: day}\n"))
     line = error_line(capsys, ["simulate", loop, "--engine", "agents", "--days", "30", "--seed", "1", "--quiet"])

@@ -250,7 +250,7 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     try:
         run.run()
     except OverBudget as exc:
-        why = f"; {exc}" if str(exc) else ""
+        why = f"; {exc}" if str(exc) else _where(run)
         raise stopped(source, f"{run.arrived:,} customers had arrived, {run.referred:,} of them referred{why}",
                       limit) from None
     finally:
@@ -262,6 +262,17 @@ def simulate_agents(journey: Journey, days: int, *, rng: np.random.Generator, pr
     if total != run.arrived:
         raise RuntimeError(f"conservation broken: arrived {run.arrived} != {total} accounted for")
     return _result(journey, model, run)
+
+
+def _where(run: Run) -> str:
+    """Where a run that reached its visit limit spent it, when one touchpoint took nearly all of it (a loop that
+    social proof closed, say, which the checks before the run cannot see): ``"; 99.9% of the visits were to 'x'"``."""
+    visits = np.asarray(run.visits) + run.batch["visits"]
+    total = int(visits.sum())
+    top = int(np.argmax(visits)) if total else 0
+    if not total or visits[top] < 0.9 * total:
+        return ""
+    return f"; {visits[top] / total:.1%} of the visits were to {excerpt(run.m.names[top])}"
 
 
 def _check_work(work: Workload, arrivals: float, days: int, limit: int, source: str) -> None:
