@@ -252,13 +252,13 @@ def show_progress(args) -> bool:
     >>> show_progress(SimpleNamespace(quiet=True))
     False
     """
-    return not args.quiet and sys.stderr.isatty()
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()     # (predict has no --quiet)
 
 
 def compile_notice(args, engine: str) -> None:
     """Say on stderr, where a progress bar would be drawn (a terminal, not ``--quiet``), that this run compiles
     ``engine``'s kernel first: about 10 s, once after installing (see :mod:`journeysim.engines.kernels`)."""
-    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+    if not show_progress(args):
         return
     from journeysim.engines.kernels import compiles_first
 

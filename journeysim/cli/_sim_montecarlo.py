@@ -25,12 +25,13 @@ def run(journey: Journey, args) -> int:
     horizon = number("--horizon", args.horizon, above=0)
     seed = parse_seed(args.seed, command="simulate")
     workers = run_size("threads", "--workers", args.workers)
-    if (args.backend or "numba") == "numba":
+    backend = args.backend or "numba"
+    if backend == "numba":
         compile_notice(args, "montecarlo")
     with _progress(customers, show_progress(args)) as advance:
         result = simulate_montecarlo(journey, customers, rng=np.random.default_rng(seed), horizon=horizon,
                                      chunk_size=chunk_size, seed=seed, progress=advance,
-                                     backend=args.backend or "numba",
+                                     backend=backend,
                                      max_transitions=max_transitions(args, "montecarlo"), source=args.map,
                                      workers=workers)
     emit(result, args.json)

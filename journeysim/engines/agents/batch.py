@@ -92,7 +92,7 @@ class BatchWalker:
         self.stage = np.array(m.stage)
         self.any_goal = bool(self.goal.any())
         self._rev_day = np.zeros(m.days)        # the kernel's per-day revenue of a step, zero between steps
-        self._capacity, self._asides = -1, None  # the scratch arrays: none yet (a first walk may have 0 customers)
+        self._capacity = -1                     # no scratch arrays yet (a first walk may have 0 customers)
 
     def read_share(self, share: float) -> None:
         """Social-proof rows as :meth:`Run._choose_social` draws them at this converted ``share``."""
@@ -121,12 +121,11 @@ class BatchWalker:
                  np.zeros(size, np.int64) if reached is None else np.array(reached, dtype=np.int64),
                  np.zeros(size, bool) if conv is None else np.array(conv, dtype=bool),
                  np.zeros((size, nf), np.int32) if cnt is None else np.array(cnt, dtype=np.int32))
-        handed, parked = self._aside(size, nf, 0), self._aside(size, nf, 1)
         if self.any_timed:
             run.pending.reserve(size)      # the kernel appends those waiting for a step there (none without steps)
         paid = np.full(size, paid) if isinstance(paid, bool) else np.ascontiguousarray(paid, dtype=bool)
         tally, counts, totals = run.batch, np.zeros(5, np.int64), np.array([run.revenue, run.time_to_conversion])
-        keep, u, o, d, buf = self._work(size)
+        (keep, u, o, d, buf), handed, parked = self._buffers(size)
         code, run.room = kernel.advance(
             self.rng, size, paid, *state, start, self.plain, self.timed, float(run.horizon), run.bounds, run.m.days,
             self.cum,
@@ -171,28 +170,17 @@ class BatchWalker:
                     cnt[r, col] = c.counts.get(i, 0)
         return cnt
 
-    def _work(self, size: int) -> tuple[np.ndarray, ...]:
-        """The kernel's scratch arrays for ``size`` customers, kept from call to call (a walk is never nested)."""
+    def _buffers(self, size: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """The kernel's scratch arrays and its two lists of customers set aside (handed over, parked), emptied, for
+        ``size`` customers: kept from call to call (a walk is never nested, and the lists are read before the next)."""
         if size > self._capacity:
-            self._capacity = max(size, 2 * self._capacity)
-            c = self._capacity
+            c = self._capacity = max(size, 2 * self._capacity)
             self._scratch = (np.empty(c, bool), np.empty(c), np.empty(c, np.int64), np.empty(c), np.empty(c))
-            self._asides = None
-        return self._scratch
-
-    def _aside(self, size: int, nf: int, which: int) -> tuple[np.ndarray, ...]:
-        """One of the kernel's lists of customers set aside (handed over, parked), emptied; read before the next
-        walk reuses it."""
-        if self._asides is None or size > self._capacity:
-            self._work(size)
-            c = self._capacity
-            self._asides = [(np.zeros(1, np.int64), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c),
-                             np.empty(c), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c, bool),
-                             np.empty((c, nf), np.int32), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c))
-                            for _ in range(2)]   # (parked: where to, the campaign's day, when they would leave)
-        aside = self._asides[which]
-        aside[0][0] = 0
-        return aside
+            # (parked: where to, the campaign's day, when they would leave)
+            self._asides = (_set_aside(c, len(self.fatigued)), _set_aside(c, len(self.fatigued)))
+        for aside in self._asides:
+            aside[0][0] = 0
+        return self._scratch, *self._asides
 
 
 def _delay_params(delay, scale: float) -> tuple[int, float, float]:
@@ -209,13 +197,22 @@ def _delay_params(delay, scale: float) -> tuple[int, float, float]:
     return kernel.GAMMA, shape, gscale * scale
 
 
+def _set_aside(capacity: int, fatigued: int) -> tuple[np.ndarray, ...]:
+    """Room for ``capacity`` customers set aside by the kernel: how many, then segment, touchpoint, time, arrival
+    time, seen and reached bits, converted, fatigue counts (a column per touchpoint with fatigue), two integers and a
+    float of the list's own. One layout for every such list, so that the functions they go through compile once."""
+    c = capacity
+    return (np.zeros(1, np.int64), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c), np.empty(c),
+            np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c, bool), np.empty((c, fatigued), np.int32),
+            np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c))
+
+
 class Waiting:
     """Customers waiting for a later step of the social clock (:attr:`Run.pending`), in arrays, in the order
     they were set aside: the kernel appends to them, each step :meth:`take` s its own.
 
-    ``arrays``: how many, then segment, touchpoint, time, arrival time, seen and reached bits, converted, fatigue
-    counts and step by customer, how many wait for each step, and an unused float array (the layout of the
-    kernel's other lists of customers set aside, so that the functions they go through compile once).
+    ``arrays``: the layout of the kernel's other lists of customers set aside, its own integers the step by
+    customer and how many wait for each step (its float unused).
     """
 
     def __init__(self, fatigued: int, steps: int):
@@ -223,10 +220,8 @@ class Waiting:
         self.arrays = self._empty(0, fatigued)
 
     def _empty(self, capacity: int, fatigued: int) -> tuple[np.ndarray, ...]:
-        c = capacity
-        return (np.zeros(1, np.int64), np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c), np.empty(c),
-                np.empty(c, np.int64), np.empty(c, np.int64), np.empty(c, bool), np.empty((c, fatigued), np.int32),
-                np.empty(c, np.int64), self.by_step, np.empty(0))
+        arrays = _set_aside(capacity, fatigued)
+        return (*arrays[:10], self.by_step, arrays[11])
 
     def reserve(self, extra: int) -> None:
         """Room for ``extra`` more customers."""
